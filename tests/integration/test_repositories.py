@@ -1,0 +1,132 @@
+import threading
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.domain.errors import Fenced, InvalidState, NotFound
+from videoctl.domain.states import JobState, VideoStatus
+
+
+def make_video(conn, title="clip"):
+    videos = VideoRepository(conn)
+    vid = videos.next_id()
+    return videos.add(vid, title=title, source_key=f"videos/{vid}/source/a.mp4", size_bytes=10)
+
+
+def test_video_roundtrip(conn):
+    video = make_video(conn)
+    videos = VideoRepository(conn)
+    assert videos.get(video.id) == video
+    assert video.status is VideoStatus.UPLOADED
+    assert [v.id for v in videos.list(status=VideoStatus.UPLOADED)] == [video.id]
+    with pytest.raises(NotFound, match="video 999"):
+        videos.get(999)
+
+
+def test_second_active_job_is_refused_naming_the_active_one(conn):
+    video = make_video(conn)
+    jobs = JobRepository(conn)
+    first = jobs.create(video.id, max_attempts=3)
+    with pytest.raises(InvalidState) as info:
+        jobs.create(video.id, max_attempts=3)
+    assert f"job {first.id}" in info.value.message and "QUEUED" in info.value.message
+    assert len(jobs.list(video_id=video.id)) == 1
+    # Once the first is finished a new job is allowed.
+    jobs.cancel(first.id, "test")
+    assert jobs.create(video.id, max_attempts=3).id != first.id
+
+
+def test_two_connections_race_one_transition_exactly_one_wins(db_url, conn):
+    video = make_video(conn)
+    job = JobRepository(conn).create(video.id, max_attempts=3)
+    outcomes: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def begin():
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as c:
+            barrier.wait()
+            try:
+                outcomes.append(JobRepository(c).begin_attempt(job))
+            except InvalidState as exc:
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=begin) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    losers = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert winners[0].attempt == 1
+    assert isinstance(losers[0], Fenced)  # it saw attempt 1, not 0
+    assert JobRepository(conn).get(job.id).attempt == 1
+
+
+def test_claim_and_fencing(conn):
+    video = make_video(conn)
+    jobs = JobRepository(conn)
+    job = jobs.begin_attempt(jobs.create(video.id, max_attempts=3))
+    job = jobs.mark_submitted(job, "batch-1")
+    assert job.state is JobState.SUBMITTED
+
+    # A container started for another Batch job cannot claim this attempt.
+    with pytest.raises(Fenced, match="batch-1"):
+        jobs.claim(job, "batch-2", batch_job_id="batch-2")
+    mine = jobs.claim(job, "batch-1", batch_job_id="batch-1")
+    assert mine.state is JobState.RUNNING and mine.runner_id == "batch-1"
+
+    # A second claim of the same attempt is refused: the job is RUNNING.
+    with pytest.raises(InvalidState, match="RUNNING"):
+        jobs.claim(job, "batch-1", batch_job_id="batch-1")
+
+    # Another runner's writes are fenced out.
+    intruder = type(mine)(**{**mine.to_dict(), "runner_id": "someone-else"})
+    with pytest.raises(Fenced, match="held by runner batch-1"):
+        jobs.heartbeat(intruder, 50)
+    with pytest.raises(Fenced):
+        jobs.complete(intruder)
+    with pytest.raises(Fenced):
+        jobs.fail(intruder, error_code="media_error", error_message="x", runner_id="someone-else")
+
+    assert jobs.heartbeat(mine, 40) == 40
+    assert jobs.heartbeat(mine, 30) == 40  # progress never goes back
+    done = jobs.complete(mine, output_prefix="videos/1/hls/1-1/")
+    assert done.state is JobState.SUCCEEDED and done.progress == 100
+
+
+def test_stale_attempt_is_fenced_after_resubmission(conn):
+    video = make_video(conn)
+    jobs = JobRepository(conn)
+    job = jobs.begin_attempt(jobs.create(video.id, max_attempts=3))
+    first_runner = jobs.claim(job, "local-1", batch_job_id=None)
+    # scan-stuck fails the attempt and resubmits.
+    failed = jobs.fail(first_runner, error_code="stale", error_message="no heartbeat", runner_id=None)
+    waiting = jobs.schedule_retry(failed, 0)
+    second = jobs.begin_attempt(waiting)
+    assert second.attempt == 2
+    with pytest.raises(Fenced, match="attempt 2, not 1"):
+        jobs.complete(first_runner)
+    with pytest.raises(Fenced):
+        jobs.heartbeat(first_runner, 99)
+
+
+def test_refused_transition_is_invalid_state(conn):
+    video = make_video(conn)
+    jobs = JobRepository(conn)
+    job = jobs.create(video.id, max_attempts=1)
+    with pytest.raises(InvalidState, match="QUEUED; it cannot move to RETRY_WAIT"):
+        jobs.schedule_retry(job, 10)
+    with pytest.raises(NotFound):
+        jobs.cancel(12345, "nope")
+
+
+def test_set_ready_returns_the_replaced_ladder(conn):
+    video = make_video(conn)
+    videos = VideoRepository(conn)
+    ready, previous = videos.set_ready(video.id, "videos/1/hls/1-1/master.m3u8")
+    assert ready.status is VideoStatus.READY and previous is None
+    _, previous = videos.set_ready(video.id, "videos/1/hls/2-1/master.m3u8")
+    assert previous == "videos/1/hls/1-1/master.m3u8"

@@ -1,0 +1,57 @@
+import itertools
+
+import pytest
+
+from videoctl.domain.errors import InvalidState
+from videoctl.domain.states import (
+    ACTIVE_JOB_STATES,
+    JOB_TRANSITIONS,
+    TERMINAL_JOB_STATES,
+    JobState,
+    can_transition,
+    check_transition,
+    sources_of,
+)
+
+J = JobState
+
+# The state machine of DESIGN.md section 3, written out edge by edge so a
+# change to the table in the code has to be a deliberate change here too.
+ALLOWED = {
+    (J.QUEUED, J.SUBMITTED), (J.RETRY_WAIT, J.SUBMITTED),
+    (J.QUEUED, J.RUNNING), (J.SUBMITTED, J.RUNNING), (J.RETRY_WAIT, J.RUNNING),
+    (J.RUNNING, J.SUCCEEDED),
+    (J.SUBMITTED, J.FAILED), (J.RUNNING, J.FAILED),
+    (J.FAILED, J.RETRY_WAIT),
+    (J.FAILED, J.DEAD), (J.RETRY_WAIT, J.DEAD), (J.QUEUED, J.DEAD),
+    (J.DEAD, J.QUEUED), (J.CANCELLED, J.QUEUED),
+} | {(s, J.CANCELLED) for s in ACTIVE_JOB_STATES}
+
+ALL_PAIRS = list(itertools.product(JobState, JobState))
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(ALLOWED))
+def test_allowed_transition(current, target):
+    assert can_transition(current, target)
+    check_transition(current, target)  # does not raise
+
+
+@pytest.mark.parametrize(("current", "target"), [p for p in ALL_PAIRS if p not in ALLOWED])
+def test_forbidden_transition(current, target):
+    assert not can_transition(current, target)
+    with pytest.raises(InvalidState) as info:
+        check_transition(current, target)
+    assert info.value.code == "invalid_state"
+    assert str(current) in info.value.message and str(target) in info.value.message
+
+
+def test_terminal_states_only_leave_by_operator_retry():
+    for state in TERMINAL_JOB_STATES:
+        targets = {t for t in JobState if can_transition(state, t)}
+        assert targets <= {J.QUEUED}
+    assert not any(can_transition(J.SUCCEEDED, t) for t in JobState)
+
+
+def test_sources_are_sql_ready_strings():
+    assert sources_of(J.SUCCEEDED) == ["RUNNING"]
+    assert all(isinstance(s, str) for target in JOB_TRANSITIONS for s in sources_of(target))

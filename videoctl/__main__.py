@@ -1,0 +1,3 @@
+from videoctl.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""One boto3 session and the clients built from it.
+
+Clients are created on first use and cached on the factory, never at module
+level, so tests hand in a factory bound to moto and the CLI builds one per
+process. botocore's standard retry mode absorbs throttling
+(TooManyRequestsException, SlowDown) with jittered backoff.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from videoctl.settings import Settings
+
+_RETRIES = {"mode": "standard", "max_attempts": 6}
+
+
+class AwsClients:
+    def __init__(self, settings: Settings, *, session: boto3.session.Session | None = None) -> None:
+        self.settings = settings
+        self.session = session or boto3.session.Session(region_name=settings.aws_region)
+
+    def client(self, service: str, **config: Any) -> Any:
+        return self.session.client(
+            service,
+            endpoint_url=self.settings.aws_endpoint_url,
+            config=Config(retries=_RETRIES, connect_timeout=5, read_timeout=30, **config),
+        )
+
+    @cached_property
+    def batch(self) -> Any:
+        return self.client("batch")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @cached_property
+    def iam(self) -> Any:
+        return self.client("iam")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")
+
+    @cached_property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self.client("lambda")
+
+
+def r2_client(settings: Settings) -> Any:
+    """An S3 client shaped for Cloudflare R2.
+
+    R2 wants path-style addressing and region ``auto``, and rejects the
+    CRC checksums newer botocore sends by default, so checksums are only
+    computed where the API requires them.
+    """
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.r2_endpoint_url,
+        aws_access_key_id=settings.r2_access_key_id,
+        aws_secret_access_key=settings.r2_secret_access_key,
+        region_name="auto",
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            retries=_RETRIES,
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=32,
+        ),
+    )

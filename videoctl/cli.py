@@ -1,0 +1,77 @@
+"""The videoctl command line: one Typer app, and the one error → exit-code boundary."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from videoctl import __version__
+from videoctl.commands import _output as output
+from videoctl.commands import config, db, demo, jobs, video
+from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
+
+app = typer.Typer(
+    name="videoctl",
+    help="Run a video-transcoding pipeline on AWS Batch, with Postgres as the source of truth.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"videoctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks.")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    output.STATE.json = json_
+    output.STATE.verbose = verbose
+
+
+app.add_typer(video.app, name="video")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    # Decided before parsing, so that even a usage error comes out as JSON.
+    output.STATE.json = "--json" in args
+    output.STATE.verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
+    try:
+        result = app(args=args, prog_name="videoctl", standalone_mode=False)
+    except VideoctlError as exc:
+        _fail(exc)
+    except typer.TyperException as exc:  # the vendored click's usage errors
+        if output.STATE.json:
+            _fail(UsageError(exc.format_message()))
+        show = getattr(exc, "show", None)
+        show() if show else output.stderr.print(exc.format_message())
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail(Interrupted())
+    except Exception as exc:  # the boundary: nothing escapes as a bare traceback
+        _fail(VideoctlError(f"unexpected error: {type(exc).__name__}: {exc}", hint="rerun with -v for the traceback"))
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(exc: VideoctlError) -> None:
+    if output.STATE.verbose and not output.STATE.json:
+        traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+    output.render_error(exc)
+    sys.exit(exc.exit_code)

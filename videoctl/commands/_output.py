@@ -1,0 +1,112 @@
+"""Rendering for every command: rich for people, one JSON document for scripts.
+
+With ``--json`` stdout carries exactly one object: ``{"data": …}`` on
+success or ``{"error": {"code", "message", "hint"}}`` on failure. Progress
+bars, spinners and hints go to stderr so they never mix with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from videoctl.domain.errors import VideoctlError
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@dataclass
+class OutputState:
+    json: bool = False
+    verbose: int = 0
+
+
+STATE = OutputState()
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+
+
+def json_mode(local_flag: bool = False) -> bool:
+    """The command's own ``--json`` or the global one."""
+    if local_flag:
+        STATE.json = True
+    return STATE.json
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, default=_default, indent=2)
+
+
+def success(data: Any, render: Callable[[], None] | None = None, *, json_flag: bool = False) -> None:
+    """Finish a command: JSON document, or the human rendering."""
+    if json_mode(json_flag):
+        sys.stdout.write(dumps({"data": data}) + "\n")
+    elif render is not None:
+        render()
+
+
+def render_error(exc: VideoctlError) -> None:
+    if STATE.json:
+        sys.stdout.write(dumps({"error": exc.to_dict()}) + "\n")
+        return
+    stderr.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+    if exc.hint:
+        stderr.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+
+
+def info(message: str) -> None:
+    """A note for people; silent in JSON mode."""
+    if not STATE.json:
+        stderr.print(message, highlight=False)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*(fmt(v) for v in row))
+    stdout.print(grid)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "[dim]-[/]"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def fields_table(title: str, record: dict[str, Any]) -> None:
+    """One object as a two-column key/value table."""
+    table(title, ("field", "value"), record.items())

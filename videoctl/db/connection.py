@@ -1,0 +1,49 @@
+"""Opening a database connection: the configured URL, else the embedded server."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.rows import dict_row
+
+from videoctl.db import embedded, migrate
+from videoctl.domain.errors import DbError
+from videoctl.settings import Settings, mask
+
+
+def resolve_url(settings: Settings) -> str:
+    return settings.database_url or embedded.ensure_server(settings.pgdata)
+
+
+def open_connection(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(
+            url, autocommit=True, row_factory=dict_row, connect_timeout=10, application_name="videoctl"
+        )
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DbError(
+            f"could not connect to {mask(url)}: {reason}",
+            hint="check VIDEOCTL_DATABASE_URL, or unset it to use the embedded server",
+        ) from exc
+
+
+def connect(settings: Settings, *, require_schema: bool = True) -> psycopg.Connection:
+    """A connection in autocommit mode with dict rows.
+
+    The embedded database migrates itself; a configured server is migrated by
+    the operator (`videoctl db migrate`), and a schema that is behind is
+    refused here rather than failing later on a missing column.
+    """
+    conn = open_connection(resolve_url(settings))
+    if settings.embedded_db:
+        migrate.migrate(conn)
+    elif require_schema:
+        missing = migrate.pending(conn)
+        if missing:
+            conn.close()
+            raise DbError(
+                f"the database schema is behind: {len(missing)} migration(s) pending "
+                f"({', '.join(m.version for m in missing)})",
+                hint="run `videoctl db migrate`",
+            )
+    return conn

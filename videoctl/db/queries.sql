@@ -1,0 +1,178 @@
+-- All of videoctl's SQL, one named block each (after procrastinate's
+-- sql/queries.sql). Parameters are always bound (%(name)s), never formatted.
+-- Every job state change is guarded: WHERE state = ANY(%(from)s), plus the
+-- attempt and runner for writes made by a container (fencing). Zero rows
+-- back means the change was refused; the repository reports it.
+
+-- name: next_video_id
+-- The id comes first because the source key contains it.
+SELECT nextval(pg_get_serial_sequence('video', 'id')) AS id;
+
+-- name: insert_video
+INSERT INTO video (id, title, source_key, status, size_bytes)
+VALUES (%(id)s, %(title)s, %(source_key)s, %(status)s, %(size_bytes)s)
+RETURNING *;
+
+-- name: get_video
+SELECT * FROM video WHERE id = %(id)s;
+
+-- name: list_videos
+SELECT * FROM video
+WHERE (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: set_video_status
+UPDATE video SET status = %(to)s, updated_at = now()
+WHERE id = %(id)s AND status = ANY(%(from)s)
+RETURNING *;
+
+-- name: set_video_media_info
+UPDATE video
+SET duration_s = %(duration_s)s, width = %(width)s, height = %(height)s,
+    has_audio = %(has_audio)s, updated_at = now()
+WHERE id = %(id)s
+RETURNING *;
+
+-- name: set_video_ready
+-- Returns the ladder this one replaces, so its prefix can be deleted.
+UPDATE video AS v
+SET status = 'READY', hls_path = %(hls_path)s, updated_at = now()
+FROM (SELECT id, hls_path FROM video WHERE id = %(id)s FOR UPDATE) AS old
+WHERE v.id = old.id AND v.status = ANY(%(from)s)
+RETURNING v.*, old.hls_path AS previous_hls_path;
+
+-- name: insert_job
+INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority)
+VALUES (%(video_id)s, %(max_attempts)s, %(reencode)s, %(priority)s)
+RETURNING *;
+
+-- name: get_job
+SELECT * FROM video_transcode_job WHERE id = %(id)s;
+
+-- name: get_active_job_for_video
+SELECT * FROM video_transcode_job
+WHERE video_id = %(video_id)s
+  AND state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT');
+
+-- name: list_jobs
+SELECT * FROM video_transcode_job
+WHERE (%(state)s::text IS NULL OR state = %(state)s)
+  AND (%(video_id)s::bigint IS NULL OR video_id = %(video_id)s)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: begin_attempt
+-- The one guard that makes "one Batch submission per attempt" hold: only one
+-- caller can move attempt N to N + 1.
+UPDATE video_transcode_job
+SET attempt = attempt + 1, aws_batch_job_id = NULL, runner_id = NULL,
+    heartbeat_at = NULL, progress = 0, next_attempt_at = NULL, output_prefix = NULL,
+    started_at = NULL, finished_at = NULL, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+RETURNING *;
+
+-- name: undo_attempt
+-- SubmitJob definitely failed (AWS said no): no Batch job exists for this
+-- attempt, so it does not count. The error stays for the operator.
+UPDATE video_transcode_job
+SET attempt = attempt - 1, error_code = %(error_code)s, error_message = %(error_message)s,
+    updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+RETURNING *;
+
+-- name: mark_submitted
+-- The container may already have claimed the job (RUNNING): keep its state,
+-- still record which Batch job runs this attempt.
+UPDATE video_transcode_job
+SET state = CASE WHEN state = ANY(%(from)s) THEN 'SUBMITTED' ELSE state END,
+    aws_batch_job_id = %(aws_batch_job_id)s, submitted_at = now(),
+    error_code = NULL, error_message = NULL, updated_at = now()
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = ANY(%(from)s::text[] || '{RUNNING}'::text[])
+RETURNING *;
+
+-- name: claim_job
+-- Inside Batch a container claims only the attempt it was submitted for
+-- (its AWS_BATCH_JOB_ID, or none recorded yet); a second container on the
+-- same attempt finds it RUNNING and is refused.
+UPDATE video_transcode_job
+SET state = 'RUNNING', runner_id = %(runner_id)s, heartbeat_at = now(), started_at = now(),
+    progress = 0, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+  AND (%(batch_job_id)s::text IS NULL OR aws_batch_job_id IS NULL
+       OR aws_batch_job_id = %(batch_job_id)s)
+RETURNING *;
+
+-- name: heartbeat
+UPDATE video_transcode_job
+SET heartbeat_at = now(), progress = GREATEST(progress, %(progress)s), updated_at = now()
+WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
+RETURNING id, progress;
+
+-- name: record_output
+UPDATE video_transcode_job
+SET output_prefix = %(output_prefix)s, heartbeat_at = now(), updated_at = now()
+WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
+RETURNING *;
+
+-- name: complete_job
+UPDATE video_transcode_job
+SET state = 'SUCCEEDED', progress = 100, finished_at = now(), heartbeat_at = now(),
+    output_prefix = COALESCE(%(output_prefix)s, output_prefix),
+    error_code = NULL, error_message = NULL, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+  AND runner_id IS NOT DISTINCT FROM %(runner_id)s
+RETURNING *;
+
+-- name: fail_job
+-- A failed attempt. runner_id NULL means scan-stuck is failing it (stale
+-- heartbeat, Batch said FAILED): it fences on the attempt alone.
+UPDATE video_transcode_job
+SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
+    finished_at = now(), updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+  AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
+RETURNING *;
+
+-- name: schedule_retry
+UPDATE video_transcode_job
+SET state = 'RETRY_WAIT', next_attempt_at = now() + make_interval(secs => %(delay_s)s),
+    updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+RETURNING *;
+
+-- name: mark_dead
+UPDATE video_transcode_job
+SET state = 'DEAD', finished_at = COALESCE(finished_at, now()),
+    error_code = COALESCE(%(error_code)s, error_code),
+    error_message = COALESCE(%(error_message)s, error_message), updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+RETURNING *;
+
+-- name: cancel_job
+UPDATE video_transcode_job
+SET state = 'CANCELLED', finished_at = now(), error_code = 'cancelled',
+    error_message = %(reason)s, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s)
+RETURNING *;
+
+-- name: requeue_job
+-- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
+UPDATE video_transcode_job
+SET state = 'QUEUED', max_attempts = GREATEST(max_attempts, attempt + 1),
+    next_attempt_at = NULL, finished_at = NULL, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s)
+RETURNING *;
+
+-- name: insert_delete_request
+INSERT INTO r2_delete_request (prefix, reason, video_id)
+VALUES (%(prefix)s, %(reason)s, %(video_id)s)
+RETURNING *;
+
+-- name: pending_delete_requests
+SELECT * FROM r2_delete_request WHERE sent_at IS NULL ORDER BY id LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: mark_delete_request_sent
+UPDATE r2_delete_request SET sent_at = now() WHERE id = %(id)s AND sent_at IS NULL
+RETURNING *;

@@ -1,0 +1,231 @@
+"""Repositories: the only code that runs SQL, all of it named in queries.sql.
+
+Every state change goes through :meth:`JobRepository._transition`, which
+runs a guarded UPDATE and turns "zero rows" into a typed error that says
+why: unknown job, wrong state, or a runner that no longer holds the claim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from videoctl.db.queries import sql
+from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
+from videoctl.domain.models import Job, Video
+from videoctl.domain.states import JobState, VideoStatus, sources_of, video_sources_of
+
+
+def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return conn.execute(sql(name), params).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise
+    except psycopg.Error as exc:
+        raise DbError(f"{name} failed: {exc}") from exc
+
+
+def _all(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return conn.execute(sql(name), params).fetchall()
+    except psycopg.Error as exc:
+        raise DbError(f"{name} failed: {exc}") from exc
+
+
+class _Repository:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def transaction(self) -> psycopg.Transaction:
+        """Group several changes; they commit together or not at all."""
+        return self.conn.transaction()
+
+
+class VideoRepository(_Repository):
+
+    def next_id(self) -> int:
+        return _one(self.conn, "next_video_id", {})["id"]
+
+    def add(self, video_id: int, *, title: str, source_key: str, size_bytes: int | None,
+            status: VideoStatus = VideoStatus.UPLOADED) -> Video:
+        row = _one(self.conn, "insert_video", {
+            "id": video_id, "title": title, "source_key": source_key, "status": status,
+            "size_bytes": size_bytes})
+        return Video.from_row(row)
+
+    def get(self, video_id: int) -> Video:
+        row = _one(self.conn, "get_video", {"id": video_id})
+        if row is None:
+            raise NotFound(f"video {video_id} not found", hint="list videos with `videoctl video list`")
+        return Video.from_row(row)
+
+    def list(self, *, status: VideoStatus | None = None, limit: int = 50) -> list[Video]:
+        rows = _all(self.conn, "list_videos", {"status": status, "limit": limit})
+        return [Video.from_row(r) for r in rows]
+
+    def set_status(self, video_id: int, target: VideoStatus) -> Video | None:
+        """Move the video to *target* if allowed from where it is; None if not."""
+        row = _one(self.conn, "set_video_status",
+                   {"id": video_id, "to": target, "from": video_sources_of(target)})
+        return Video.from_row(row) if row else None
+
+    def set_media_info(self, video_id: int, *, duration_s: float, width: int, height: int,
+                       has_audio: bool) -> Video:
+        row = _one(self.conn, "set_video_media_info", {
+            "id": video_id, "duration_s": duration_s, "width": width, "height": height,
+            "has_audio": has_audio})
+        if row is None:
+            raise NotFound(f"video {video_id} not found")
+        return Video.from_row(row)
+
+    def set_ready(self, video_id: int, hls_path: str) -> tuple[Video, str | None]:
+        """READY with the new ladder; returns the ladder it replaced, if any."""
+        row = _one(self.conn, "set_video_ready", {
+            "id": video_id, "hls_path": hls_path, "from": video_sources_of(VideoStatus.READY)})
+        if row is None:
+            current = self.get(video_id)
+            raise InvalidState(f"video {video_id} is {current.status} and cannot become READY")
+        previous = row["previous_hls_path"]
+        return Video.from_row(row), (previous if previous != hls_path else None)
+
+
+class JobRepository(_Repository):
+    # ------------------------------------------------------------ reads
+
+    def get(self, job_id: int) -> Job:
+        row = _one(self.conn, "get_job", {"id": job_id})
+        if row is None:
+            raise NotFound(f"job {job_id} not found", hint="list jobs with `videoctl jobs list`")
+        return Job.from_row(row)
+
+    def active_for_video(self, video_id: int) -> Job | None:
+        row = _one(self.conn, "get_active_job_for_video", {"video_id": video_id})
+        return Job.from_row(row) if row else None
+
+    def list(self, *, state: JobState | None = None, video_id: int | None = None,
+             limit: int = 50) -> list[Job]:
+        rows = _all(self.conn, "list_jobs", {"state": state, "video_id": video_id, "limit": limit})
+        return [Job.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------ create
+
+    def create(self, video_id: int, *, max_attempts: int, reencode: bool = False,
+               priority: int | None = None) -> Job:
+        """A QUEUED job; refused, naming the active job, if the video has one."""
+        try:
+            row = _one(self.conn, "insert_job", {
+                "video_id": video_id, "max_attempts": max_attempts, "reencode": reencode,
+                "priority": priority})
+        except pg_errors.UniqueViolation:
+            active = self.active_for_video(video_id)
+            name = f"job {active.id} ({active.state}, attempt {active.attempt})" if active else "a job"
+            raise InvalidState(
+                f"video {video_id} already has an active job: {name}",
+                hint=f"follow it with `videoctl jobs show {active.id}`" if active else None,
+            ) from None
+        return Job.from_row(row)
+
+    # ------------------------------------------------------------ transitions
+
+    def _transition(self, query: str, target: JobState, params: dict[str, Any], *,
+                    sources: list[str] | None = None) -> Job:
+        params = {"from": sources or sources_of(target), **params}
+        row = _one(self.conn, query, params)
+        if row is not None:
+            return Job.from_row(row)
+        self._explain_refusal(params, target)
+        raise AssertionError("unreachable")  # _explain_refusal always raises
+
+    def _explain_refusal(self, params: dict[str, Any], target: JobState) -> None:
+        job = self.get(params["id"])  # NotFound for an unknown id
+        attempt, runner = params.get("attempt"), params.get("runner_id")
+        if attempt is not None and job.attempt != attempt:
+            raise Fenced(f"job {job.id} is on attempt {job.attempt}, not {attempt}; "
+                         f"this runner's writes are refused")
+        if runner is not None and job.runner_id not in (None, runner):
+            raise Fenced(f"job {job.id} attempt {job.attempt} is held by runner {job.runner_id}")
+        if job.state not in params["from"]:
+            raise InvalidState(
+                f"job {job.id} is {job.state}; it cannot move to {target}",
+                hint=f"{target} is reachable from: {', '.join(params['from'])}")
+        raise Fenced(f"job {job.id} attempt {job.attempt} cannot be claimed by this runner "
+                     f"(it was submitted as Batch job {job.aws_batch_job_id})")
+
+    def begin_attempt(self, job: Job) -> Job:
+        """Attempt N → N + 1, before SubmitJob; only one caller wins per attempt."""
+        return self._transition("begin_attempt", JobState.SUBMITTED,
+                                {"id": job.id, "attempt": job.attempt})
+
+    def undo_attempt(self, job: Job, *, error_code: str, error_message: str) -> Job:
+        return self._transition("undo_attempt", JobState.SUBMITTED, {
+            "id": job.id, "attempt": job.attempt, "error_code": error_code,
+            "error_message": error_message})
+
+    def mark_submitted(self, job: Job, aws_batch_job_id: str) -> Job:
+        return self._transition("mark_submitted", JobState.SUBMITTED, {
+            "id": job.id, "attempt": job.attempt, "aws_batch_job_id": aws_batch_job_id})
+
+    def claim(self, job: Job, runner_id: str, *, batch_job_id: str | None) -> Job:
+        return self._transition("claim_job", JobState.RUNNING, {
+            "id": job.id, "attempt": job.attempt, "runner_id": runner_id,
+            "batch_job_id": batch_job_id})
+
+    def heartbeat(self, job: Job, progress: int) -> int:
+        """Fenced liveness + progress; returns the stored progress."""
+        row = _one(self.conn, "heartbeat", {
+            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
+            "progress": max(0, min(100, int(progress)))})
+        if row is None:
+            self._explain_refusal({"id": job.id, "attempt": job.attempt,
+                                   "runner_id": job.runner_id, "from": ["RUNNING"]}, JobState.RUNNING)
+        return row["progress"]
+
+    def record_output(self, job: Job, output_prefix: str) -> Job:
+        return self._transition("record_output", JobState.RUNNING, {
+            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
+            "output_prefix": output_prefix}, sources=["RUNNING"])
+
+    def complete(self, job: Job, *, output_prefix: str | None = None) -> Job:
+        return self._transition("complete_job", JobState.SUCCEEDED, {
+            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
+            "output_prefix": output_prefix})
+
+    def fail(self, job: Job, *, error_code: str, error_message: str,
+             runner_id: str | None) -> Job:
+        """A failed attempt; runner_id None when scan-stuck decides it."""
+        return self._transition("fail_job", JobState.FAILED, {
+            "id": job.id, "attempt": job.attempt, "runner_id": runner_id,
+            "error_code": error_code, "error_message": error_message[:2000]})
+
+    def schedule_retry(self, job: Job, delay_s: float) -> Job:
+        return self._transition("schedule_retry", JobState.RETRY_WAIT, {
+            "id": job.id, "attempt": job.attempt, "delay_s": delay_s})
+
+    def mark_dead(self, job: Job, *, error_code: str | None = None,
+                  error_message: str | None = None) -> Job:
+        return self._transition("mark_dead", JobState.DEAD, {
+            "id": job.id, "attempt": job.attempt, "error_code": error_code,
+            "error_message": error_message})
+
+    def cancel(self, job_id: int, reason: str) -> Job:
+        return self._transition("cancel_job", JobState.CANCELLED, {"id": job_id, "reason": reason})
+
+    def requeue(self, job_id: int) -> Job:
+        return self._transition("requeue_job", JobState.QUEUED, {"id": job_id})
+
+
+class DeleteRequestRepository(_Repository):
+    """Prefixes waiting for the delete-r2 path."""
+
+    def add(self, prefix: str, reason: str, video_id: int | None) -> dict[str, Any]:
+        return _one(self.conn, "insert_delete_request",
+                    {"prefix": prefix, "reason": reason, "video_id": video_id})
+
+    def pending(self, limit: int = 100) -> list[dict[str, Any]]:
+        return _all(self.conn, "pending_delete_requests", {"limit": limit})
+
+    def mark_sent(self, request_id: int) -> None:
+        _one(self.conn, "mark_delete_request_sent", {"id": request_id})
+

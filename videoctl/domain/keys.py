@@ -1,0 +1,34 @@
+"""Where things live in the object store (DESIGN.md section 4). Pure."""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str) -> str:
+    cleaned = _UNSAFE.sub("_", name).strip("._") or "source"
+    return cleaned[:120]
+
+
+def video_prefix(root: str, video_id: int) -> str:
+    return f"{root}/{video_id}/"
+
+
+def source_key(root: str, video_id: int, filename: str) -> str:
+    return f"{video_prefix(root, video_id)}source/{safe_filename(filename)}"
+
+
+def attempt_prefix(root: str, video_id: int, job_id: int, attempt: int) -> str:
+    """Each attempt writes under its own prefix, so attempts never overwrite each other."""
+    return f"{video_prefix(root, video_id)}hls/{job_id}-{attempt}/"
+
+
+def master_key(prefix: str) -> str:
+    return f"{prefix}master.m3u8"
+
+
+def prefix_of_master(hls_path: str) -> str:
+    """The attempt prefix a READY video's hls_path (its master playlist key) lives in."""
+    return hls_path.rsplit("/", 1)[0] + "/"

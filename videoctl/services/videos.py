@@ -1,0 +1,40 @@
+"""Adding and reading videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from videoctl.db.repositories import VideoRepository
+from videoctl.domain import keys
+from videoctl.domain.errors import InvalidInput
+from videoctl.domain.models import Video
+from videoctl.storage import ObjectStore
+
+
+def check_source_file(path: Path) -> int:
+    """The file's size, or InvalidInput saying why it cannot be a source."""
+    if not path.exists():
+        raise InvalidInput(f"{path} does not exist")
+    if not path.is_file():
+        raise InvalidInput(f"{path} is not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInput(f"{path} is empty (0 bytes)")
+    return size
+
+
+def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
+              title: str | None = None) -> Video:
+    """Store the file under the video's source prefix and create the video UPLOADED.
+
+    Insert and upload share one transaction: if the upload fails (or the
+    process dies) the row is never committed, so no video points at a
+    source that is not there.
+    """
+    size = check_source_file(path)
+    with videos.transaction():
+        video_id = videos.next_id()
+        key = keys.source_key(videos_root, video_id, path.name)
+        video = videos.add(video_id, title=title or path.stem, source_key=key, size_bytes=size)
+        store.upload_file(path, key)
+    return video

@@ -1,0 +1,86 @@
+"""The store interface and the key rules both implementations enforce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from videoctl.domain.errors import InvalidInput
+
+#: S3 DeleteObjects takes at most this many keys per call.
+DELETE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+def validate_key(key: str) -> str:
+    """A key we will read or write: relative, no '..', not the bucket root."""
+    if not key or not key.strip("/"):
+        raise InvalidInput("an object key must not be empty or the bucket root")
+    if key.startswith("/"):
+        raise InvalidInput(f"object key {key!r} must not start with '/'")
+    if ".." in key.split("/"):
+        raise InvalidInput(f"object key {key!r} must not contain '..'")
+    if "\\" in key or "\x00" in key:
+        raise InvalidInput(f"object key {key!r} contains a backslash or NUL")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """A prefix we may list or delete: a key that ends in '/'.
+
+    Without the trailing slash ``videos/12`` would also match ``videos/123/…``.
+    """
+    validate_key(prefix)
+    if not prefix.endswith("/"):
+        raise InvalidInput(f"prefix {prefix!r} must end with '/' so it cannot match a neighbour")
+    return prefix
+
+
+class ObjectStore(Protocol):
+    #: e.g. "r2://bucket" or "file:///var/lib/videoctl/storage"
+    location: str
+
+    def upload_file(self, path: Path, key: str, *, content_type: str | None = None) -> None:
+        """Stream a local file to *key*."""
+
+    def download_file(self, key: str, path: Path) -> None:
+        """Stream *key* to a local file; NotFound if it does not exist."""
+
+    def list_prefix(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under *prefix*, page by page."""
+
+    def delete_keys(self, keys: Iterable[str]) -> int:
+        """Delete keys in batches of at most 1 000; absent keys count as done."""
+
+    def exists(self, key: str) -> bool:
+        """Whether *key* exists."""
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or None if it does not exist."""
+
+    def url_for(self, key: str) -> str:
+        """Where a person or a player finds *key*."""
+
+
+def delete_prefix(store: ObjectStore, prefix: str) -> int:
+    """Delete everything under *prefix* (validated); returns the number deleted."""
+    validate_prefix(prefix)
+    return store.delete_keys(info.key for info in store.list_prefix(prefix))
+
+
+def batched(items: Iterable[str], size: int = DELETE_BATCH) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

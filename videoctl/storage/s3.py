@@ -1,0 +1,97 @@
+"""Cloudflare R2 (or any S3 API) as the object store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from videoctl.domain.errors import NotFound, StorageError
+from videoctl.storage.base import ObjectInfo, batched, validate_key
+
+# Multipart above 16 MiB, bounded memory per transfer whatever the file size.
+_TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
+
+
+def _error(action: str, key: str, exc: Exception) -> StorageError:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return StorageError(f"{action} {key!r} failed: {err.get('Code')}: {err.get('Message')}")
+    return StorageError(f"{action} {key!r} failed: {exc}")
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, *, scheme: str = "r2") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.location = f"{scheme}://{bucket}"
+
+    def upload_file(self, path: Path, key: str, *, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else None
+        try:
+            self.client.upload_file(str(path), self.bucket, validate_key(key), ExtraArgs=extra, Config=_TRANSFER)
+        except (BotoCoreError, ClientError) as exc:
+            raise _error("upload", key, exc) from exc
+
+    def download_file(self, key: str, path: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, validate_key(key), str(path), Config=_TRANSFER)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise NotFound(f"object {key!r} not found in {self.location}") from exc
+            raise _error("download", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("download", key, exc) from exc
+
+    def list_prefix(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=validate_key(prefix)):
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"], obj["Size"])
+        except (BotoCoreError, ClientError) as exc:
+            raise _error("list", prefix, exc) from exc
+
+    def delete_keys(self, keys: Iterable[str]) -> int:
+        deleted = 0
+        for batch in batched(validate_key(k) for k in keys):
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise _error("delete", batch[0], exc) from exc
+            # Absent keys are not errors in S3; anything reported here is real.
+            errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if errors:
+                first = errors[0]
+                raise StorageError(
+                    f"delete failed for {len(errors)} of {len(batch)} keys, e.g. "
+                    f"{first.get('Key')!r}: {first.get('Code')}: {first.get('Message')}"
+                )
+            deleted += len(batch)
+        return deleted
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))["ContentLength"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise _error("head", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("head", key, exc) from exc
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def url_for(self, key: str) -> str:
+        return f"{self.location}/{key}"
