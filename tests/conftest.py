@@ -146,10 +146,48 @@ def r2_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[dic
         yield dict(os.environ)
 
 
+BATCH_QUEUE = "academy-video-batch-queue"
+BATCH_JOB_DEFINITION = "academy-video-batch-jobdef"
+
+
+def create_batch_resources(region: str = "us-east-1") -> dict[str, str]:
+    """A minimal Batch setup in moto: compute environment, queue, job definition."""
+    import boto3
+
+    iam = boto3.client("iam", region_name=region)
+    role = iam.create_role(RoleName="batch-service-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch", region_name=region)
+    env_arn = batch.create_compute_environment(
+        computeEnvironmentName="video-ce", type="UNMANAGED", state="ENABLED", serviceRole=role,
+    )["computeEnvironmentArn"]
+    queue_arn = batch.create_job_queue(
+        jobQueueName=BATCH_QUEUE, state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
+    )["jobQueueArn"]
+    definition_arn = batch.register_job_definition(
+        jobDefinitionName=BATCH_JOB_DEFINITION, type="container",
+        containerProperties={"image": "videoctl:test", "vcpus": 1, "memory": 512,
+                             "command": ["videoctl", "run-job", "Ref::job_id"]},
+        retryStrategy={"attempts": 1},
+    )["jobDefinitionArn"]
+    return {"queue": queue_arn, "job_definition": definition_arn}
+
+
 @pytest.fixture
-def ctx(settings: Settings):
+def moto_batch(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """moto AWS with Batch that never runs Docker; videoctl set to the batch executor."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("VIDEOCTL_EXECUTOR", "batch")
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        yield create_batch_resources()
+
+
+@pytest.fixture
+def ctx(env: dict[str, str]):
+    """An AppContext that reads the environment at first use, after every fixture set it."""
     from videoctl.services.context import AppContext
 
-    context = AppContext(settings)
+    context = AppContext()
     yield context
     context.close()

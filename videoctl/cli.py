@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _output as output
-from videoctl.commands import config, db, demo, jobs, video
+from videoctl.commands import config, db, demo, jobs, run_job, submit, video
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 
 app = typer.Typer(
@@ -45,6 +45,8 @@ app.add_typer(video.app, name="video")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
+app.command("submit")(submit.submit)
+app.command("run-job")(run_job.run_job_command)
 app.command("demo")(demo.demo)
 
 

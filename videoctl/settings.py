@@ -133,6 +133,18 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("max_attempts", ("VIDEOCTL_MAX_ATTEMPTS",), _number(int, minimum=1), 3),
     FieldSpec("submit_rate", ("VIDEOCTL_SUBMIT_RATE",), _number(float, minimum=0.1), 20.0, help="bulk SubmitJob calls/s"),
     FieldSpec("scratch_dir", ("VIDEOCTL_SCRATCH_DIR",), _path, help="per-job scratch space; default: system temp"),
+    FieldSpec("aws_account_id", ("AWS_ACCOUNT_ID",), _text, help="infra: AWS account; unset means STS GetCallerIdentity"),
+    FieldSpec("batch_image_uri", ("VIDEO_BATCH_IMAGE_URI",), _text, help="infra: ECR image URI of the Batch container"),
+    FieldSpec("batch_subnets", ("VIDEO_BATCH_SUBNETS",), _text, help="infra: comma-separated subnet ids for Batch"),
+    FieldSpec("batch_security_groups", ("VIDEO_BATCH_SECURITY_GROUPS",), _text, help="infra: comma-separated security group ids"),
+    FieldSpec("batch_compute_env", ("VIDEO_BATCH_COMPUTE_ENV",), _text, "academy-video-batch-ce"),
+    FieldSpec("batch_compute_type", ("VIDEO_BATCH_COMPUTE_TYPE",), _choice("fargate", "fargate_spot"), "fargate"),
+    FieldSpec("batch_max_vcpus", ("VIDEO_BATCH_MAX_VCPUS",), _number(int, minimum=1), 64, help="infra: compute environment cap"),
+    FieldSpec("batch_assign_public_ip", ("VIDEO_BATCH_ASSIGN_PUBLIC_IP",), _choice("enabled", "disabled"), "disabled"),
+    FieldSpec("batch_log_group", ("VIDEO_BATCH_LOG_GROUP",), _text, "/aws/batch/academy-video"),
+    FieldSpec("ssm_prefix", ("VIDEOCTL_SSM_PREFIX",), _text, "/academy/video", help="infra: SSM Parameter Store path of the secrets"),
+    FieldSpec("delete_function_name", ("VIDEO_DELETE_R2_FUNCTION",), _text, "academy-video-delete-r2"),
+    FieldSpec("infra_dir", ("VIDEOCTL_INFRA_DIR",), _path, help="infra: the JSON documents; default: infra/json of this checkout"),
 )
 
 
@@ -167,6 +179,18 @@ class Settings:
     max_attempts: int
     submit_rate: float
     scratch_dir: Path | None
+    aws_account_id: str | None
+    batch_image_uri: str | None
+    batch_subnets: str | None
+    batch_security_groups: str | None
+    batch_compute_env: str
+    batch_compute_type: str
+    batch_max_vcpus: int
+    batch_assign_public_ip: str
+    batch_log_group: str
+    ssm_prefix: str
+    delete_function_name: str
+    infra_dir: Path | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -28,7 +28,7 @@ class AwsClients:
         return self.session.client(
             service,
             endpoint_url=self.settings.aws_endpoint_url,
-            config=Config(retries=_RETRIES, connect_timeout=5, read_timeout=30, **config),
+            config=Config(**{"retries": _RETRIES, "connect_timeout": 5, "read_timeout": 30, **config}),
         )
 
     @cached_property
@@ -54,6 +54,10 @@ class AwsClients:
     @cached_property
     def lambda_(self) -> Any:
         return self.client("lambda")
+
+    @cached_property
+    def logs(self) -> Any:
+        return self.client("logs")
 
 
 def r2_client(settings: Settings) -> Any:

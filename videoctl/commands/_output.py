@@ -110,3 +110,28 @@ def fmt(value: Any) -> str:
 def fields_table(title: str, record: dict[str, Any]) -> None:
     """One object as a two-column key/value table."""
     table(title, ("field", "value"), record.items())
+
+
+class ProgressBar:
+    """A rich progress bar on stderr when a person is watching; silent otherwise."""
+
+    def __init__(self, description: str, *, total: float = 100) -> None:
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.enabled = stderr.is_terminal and not STATE.json
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+            console=stderr, transient=False, disable=not self.enabled,
+        )
+        self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, completed: float, description: str | None = None) -> None:
+        fields = {"description": description} if description else {}
+        self._progress.update(self._task, completed=completed, **fields)

@@ -11,6 +11,7 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.models import Job
 from videoctl.domain.states import JobState
+from videoctl.services.submit import cancel_job, retry_job
 
 app = typer.Typer(help="List, show, cancel and retry transcode jobs.", no_args_is_help=True)
 
@@ -43,3 +44,27 @@ def show(
     """Show one transcode job."""
     job = context().jobs.get(job_id)
     out.success(job, lambda: out.fields_table(f"job {job.id}", job.to_dict()), json_flag=json_)
+
+
+@app.command("cancel")
+def cancel(
+    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    reason: Annotated[str, typer.Option(help="Why; kept on the job.")] = "cancelled by operator",
+    json_: JsonOption = False,
+) -> None:
+    """Cancel a job: CANCELLED at once, then its container is stopped (TerminateJob or kill)."""
+    ctx = context()
+    job = cancel_job(job_id, reason, jobs=ctx.jobs, executor=ctx.executor)
+    out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {reason}"), json_flag=json_)
+
+
+@app.command("retry")
+def retry(
+    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    json_: JsonOption = False,
+) -> None:
+    """Give a DEAD or CANCELLED job a new attempt now."""
+    ctx = context()
+    job = retry_job(job_id, jobs=ctx.jobs, executor=ctx.executor)
+    out.success(job, lambda: out.stdout.print(
+        f"job {job.id} resubmitted: attempt {job.attempt} as {job.aws_batch_job_id}"), json_flag=json_)

@@ -50,6 +50,16 @@ RETURNING *;
 -- name: get_job
 SELECT * FROM video_transcode_job WHERE id = %(id)s;
 
+-- name: uploaded_videos_without_job
+SELECT v.* FROM video AS v
+WHERE v.status = 'UPLOADED'
+  AND NOT EXISTS (
+      SELECT 1 FROM video_transcode_job AS j
+      WHERE j.video_id = v.id
+        AND j.state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT'))
+ORDER BY v.id
+LIMIT %(limit)s;
+
 -- name: get_active_job_for_video
 SELECT * FROM video_transcode_job
 WHERE video_id = %(video_id)s
@@ -79,6 +89,13 @@ UPDATE video_transcode_job
 SET attempt = attempt - 1, error_code = %(error_code)s, error_message = %(error_message)s,
     updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+RETURNING *;
+
+-- name: note_job_error
+-- Keep what went wrong for the operator without changing state or attempt.
+UPDATE video_transcode_job
+SET error_code = %(error_code)s, error_message = %(error_message)s, updated_at = now()
+WHERE id = %(id)s AND attempt = %(attempt)s
 RETURNING *;
 
 -- name: mark_submitted
@@ -176,3 +193,8 @@ FOR UPDATE SKIP LOCKED;
 -- name: mark_delete_request_sent
 UPDATE r2_delete_request SET sent_at = now() WHERE id = %(id)s AND sent_at IS NULL
 RETURNING *;
+
+-- name: list_pending_delete_requests
+-- For people (`videoctl r2 pending`): no row locks, and the total beside the page.
+SELECT *, count(*) OVER () AS total FROM r2_delete_request
+WHERE sent_at IS NULL ORDER BY id LIMIT %(limit)s;

@@ -65,6 +65,10 @@ class VideoRepository(_Repository):
         rows = _all(self.conn, "list_videos", {"status": status, "limit": limit})
         return [Video.from_row(r) for r in rows]
 
+    def uploaded_without_job(self, limit: int) -> list[Video]:
+        """UPLOADED videos with no active job: what bulk submit takes."""
+        return [Video.from_row(r) for r in _all(self.conn, "uploaded_videos_without_job", {"limit": limit})]
+
     def set_status(self, video_id: int, target: VideoStatus) -> Video | None:
         """Move the video to *target* if allowed from where it is; None if not."""
         row = _one(self.conn, "set_video_status",
@@ -163,6 +167,11 @@ class JobRepository(_Repository):
             "id": job.id, "attempt": job.attempt, "error_code": error_code,
             "error_message": error_message})
 
+    def note_error(self, job: Job, *, error_code: str, error_message: str) -> None:
+        _one(self.conn, "note_job_error", {
+            "id": job.id, "attempt": job.attempt, "error_code": error_code,
+            "error_message": error_message[:2000]})
+
     def mark_submitted(self, job: Job, aws_batch_job_id: str) -> Job:
         return self._transition("mark_submitted", JobState.SUBMITTED, {
             "id": job.id, "attempt": job.attempt, "aws_batch_job_id": aws_batch_job_id})
@@ -229,3 +238,8 @@ class DeleteRequestRepository(_Repository):
     def mark_sent(self, request_id: int) -> None:
         _one(self.conn, "mark_delete_request_sent", {"id": request_id})
 
+    def list_pending(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Up to *limit* pending requests, oldest first, without locking them; and how many are pending."""
+        rows = _all(self.conn, "list_pending_delete_requests", {"limit": limit})
+        total = rows[0]["total"] if rows else 0
+        return [{k: v for k, v in r.items() if k != "total"} for r in rows], total

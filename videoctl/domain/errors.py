@@ -87,6 +87,11 @@ class StorageError(VideoctlError):
     code = "storage_error"
     exit_code = 9
 
+    def __init__(self, message: str | None = None, *, hint: str | None = None, transient: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        #: Worth trying again (throttling, a 5xx, a dropped connection).
+        self.transient = transient
+
 
 class MediaError(VideoctlError):
     """Encoding failed."""
@@ -112,7 +117,7 @@ class JobFailed(VideoctlError):
     """The job did not succeed."""
 
     code = "job_failed"
-    exit_code = 12
+    exit_code = 1  # what Batch and `run-job`'s contract expect of a failed job
 
 
 class Drift(VideoctlError):

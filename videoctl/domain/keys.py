@@ -32,3 +32,10 @@ def master_key(prefix: str) -> str:
 def prefix_of_master(hls_path: str) -> str:
     """The attempt prefix a READY video's hls_path (its master playlist key) lives in."""
     return hls_path.rsplit("/", 1)[0] + "/"
+
+
+def job_of_ladder(hls_path: str) -> int | None:
+    """The job whose attempt prefix holds this master playlist ("…/hls/{job}-{attempt}/…")."""
+    attempt_dir = prefix_of_master(hls_path).rstrip("/").rsplit("/", 1)[-1]
+    job, sep, _ = attempt_dir.partition("-")
+    return int(job) if sep and job.isdigit() else None

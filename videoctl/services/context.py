@@ -64,6 +64,35 @@ class AppContext:
 
         return AwsClients(self.settings)
 
+    @cached_property
+    def executor(self):
+        from videoctl.executor import open_executor
+
+        return open_executor(self.settings, self.aws)
+
+    def run_job_deps(self):
+        """Everything run-job needs, built from this context."""
+        from videoctl.db.connection import connect
+        from videoctl.db.repositories import JobRepository
+        from videoctl.media.binary import find_ffmpeg
+        from videoctl.services.run_job import RunJobDeps
+
+        mirror = None
+        if self.settings.redis_url:
+            from videoctl.db.progress_mirror import RedisProgressMirror
+
+            mirror = RedisProgressMirror(self.settings.redis_url)
+        return RunJobDeps(
+            jobs=self.jobs,
+            videos=self.videos,
+            delete_requests=self.delete_requests,
+            store=self.store,
+            settings=self.settings,
+            ffmpeg=find_ffmpeg(self.settings.ffmpeg),
+            open_jobs=lambda: JobRepository(connect(self.settings, require_schema=False)),
+            mirror=mirror,
+        )
+
     def close(self) -> None:
         if "conn" in self.__dict__:
             self.conn.close()

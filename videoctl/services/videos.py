@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from videoctl.db.repositories import VideoRepository
@@ -38,3 +39,21 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
         video = videos.add(video_id, title=title or path.stem, source_key=key, size_bytes=size)
         store.upload_file(path, key)
     return video
+
+
+def describe_ladder(store: ObjectStore, video: Video) -> list[dict[str, str]]:
+    """The renditions a READY video's master playlist offers, read back from the store."""
+    from videoctl.media.m3u8 import parse_master_playlist
+
+    if not video.hls_path:
+        return []
+    with tempfile.TemporaryDirectory(prefix="videoctl-master-") as tmp:
+        local = Path(tmp) / "master.m3u8"
+        store.download_file(video.hls_path, local)
+        master = parse_master_playlist(local.read_text(encoding="utf-8"))
+    return [
+        {"name": v.uri.split("/")[0], "resolution": v.attributes.get("RESOLUTION", ""),
+         "bandwidth": v.attributes.get("BANDWIDTH", ""), "codecs": v.attributes.get("CODECS", ""),
+         "frame_rate": v.attributes.get("FRAME-RATE", ""), "uri": v.uri}
+        for v in master.variants
+    ]

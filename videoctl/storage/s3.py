@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,8 +20,11 @@ _TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 
 def _error(action: str, key: str, exc: Exception) -> StorageError:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return StorageError(f"{action} {key!r} failed: {err.get('Code')}: {err.get('Message')}")
-    return StorageError(f"{action} {key!r} failed: {exc}")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        transient = status >= 500 or err.get("Code") in ("SlowDown", "RequestTimeout", "InternalError")
+        return StorageError(f"{action} {key!r} failed: {err.get('Code')}: {err.get('Message')}", transient=transient)
+    # botocore's own errors here are connection trouble that outlasted its retries.
+    return StorageError(f"{action} {key!r} failed: {exc}", transient=True)
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -37,6 +41,10 @@ class S3Store:
         extra = {"ContentType": content_type} if content_type else None
         try:
             self.client.upload_file(str(path), self.bucket, validate_key(key), ExtraArgs=extra, Config=_TRANSFER)
+        except S3UploadFailedError as exc:
+            # boto3 wraps the ClientError; classify by the original.
+            cause = exc.__cause__ or exc.__context__
+            raise _error("upload", key, cause if isinstance(cause, ClientError) else exc) from exc
         except (BotoCoreError, ClientError) as exc:
             raise _error("upload", key, exc) from exc
 

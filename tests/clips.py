@@ -1,0 +1,190 @@
+"""Tiny synthetic clips for media tests: each shape of upload the pipeline must handle or refuse.
+
+Every function writes one file into ``directory`` and returns its path. They are short
+(2 s) and small (≤ 640x360) so a whole suite of encodes stays fast on 2 cores. ``PLAYABLE``
+and ``REFUSED`` name them for parametrised tests.
+
+    from tests.clips import PLAYABLE, normal
+    path = normal(ffmpeg_bin, tmp_path)
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from videoctl.media.sample import generate_sample_clip
+
+SECONDS = 2
+
+ClipMaker = Callable[[str, Path], Path]
+
+
+def _ffmpeg(ffmpeg_bin: str, *args: str, stdout_to: Path | None = None) -> None:
+    command = [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-y", *args]
+    if stdout_to is None:
+        subprocess.run(command, check=True, capture_output=True)
+    else:
+        with stdout_to.open("wb") as out:
+            subprocess.run(command, check=True, stdout=out, stderr=subprocess.PIPE)
+
+
+def _pattern(size: str, rate: int | str = 30, seconds: float = SECONDS) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+
+
+def _tone(seconds: float = SECONDS) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+
+
+def normal(ffmpeg_bin: str, directory: Path) -> Path:
+    """640x360 30 fps H.264 + AAC; the MP4 index (moov) is at the END, as ffmpeg writes it."""
+    return generate_sample_clip(ffmpeg_bin, directory / "normal.mp4", seconds=SECONDS)
+
+
+def no_audio(ffmpeg_bin: str, directory: Path) -> Path:
+    return generate_sample_clip(ffmpeg_bin, directory / "no_audio.mp4", seconds=SECONDS, audio=False)
+
+
+def rotated(ffmpeg_bin: str, directory: Path) -> Path:
+    """Coded 320x240 with a 90° display matrix, like a phone held upright: displayed 240x320."""
+    plain = generate_sample_clip(ffmpeg_bin, directory / "rotated_plain.mp4", seconds=SECONDS, width=320, height=240)
+    path = directory / "rotated.mp4"
+    # Remux (no re-encode) so the rotation stays metadata instead of being applied.
+    _ffmpeg(ffmpeg_bin, "-display_rotation", "90", "-i", str(plain), "-c", "copy", str(path))
+    plain.unlink()
+    return path
+
+
+def odd_size(ffmpeg_bin: str, directory: Path) -> Path:
+    """641x361 (4:4:4, which allows odd sizes), square pixels."""
+    path = directory / "odd_size.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("640x360"), "-vf", "scale=641:361,setsar=1",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", str(path))
+    return path
+
+
+def anamorphic(ffmpeg_bin: str, directory: Path) -> Path:
+    """Coded 320x240 with 4:3 pixels: displayed 427x240 (16:9)."""
+    path = directory / "anamorphic.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+def variable_frame_rate(ffmpeg_bin: str, directory: Path) -> Path:
+    """30 fps for the first second, then 10 fps: the timestamps really vary."""
+    path = directory / "vfr.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240", seconds=3), "-vf", r"select=lt(n\,30)+not(mod(n\,3))",
+            "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+def high_fps(ffmpeg_bin: str, directory: Path) -> Path:
+    """120 fps with audio, 320x240."""
+    path = directory / "high_fps.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240", rate=120), *_tone(), "-c:v", "libx264", "-preset", "ultrafast",
+            "-c:a", "aac", str(path))
+    return path
+
+
+def ten_bit(ffmpeg_bin: str, directory: Path) -> Path:
+    """H.264 High 10, yuv420p10le, SDR."""
+    path = directory / "ten_bit.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p10le", str(path))
+    return path
+
+
+def hdr_hlg(ffmpeg_bin: str, directory: Path) -> Path:
+    """10-bit HEVC tagged BT.2020 / HLG, like an iPhone recording."""
+    path = directory / "hdr_hlg.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"),
+            "-vf", "setparams=color_trc=arib-std-b67:color_primaries=bt2020:colorspace=bt2020nc,format=yuv420p10le",
+            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1", str(path))
+    return path
+
+
+def no_duration(ffmpeg_bin: str, directory: Path) -> Path:
+    """Matroska written to a pipe: no duration in the header, like a browser recording."""
+    path = directory / "no_duration.mkv"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-c:v", "libx264", "-preset", "ultrafast", "-f", "matroska", "-",
+            stdout_to=path)
+    return path
+
+
+def audio_only(ffmpeg_bin: str, directory: Path) -> Path:
+    path = directory / "audio_only.m4a"
+    _ffmpeg(ffmpeg_bin, *_tone(), "-c:a", "aac", str(path))
+    return path
+
+
+def still_image(ffmpeg_bin: str, directory: Path) -> Path:
+    path = directory / "still.png"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-frames:v", "1", str(path))
+    return path
+
+
+def tiny(ffmpeg_bin: str, directory: Path) -> Path:
+    """64x8: below the 16-pixel minimum side."""
+    path = directory / "tiny.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("64x8"), "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+def not_media(ffmpeg_bin: str, directory: Path) -> Path:
+    """Random bytes behind a video file name."""
+    path = directory / "not_media.mp4"
+    path.write_bytes(random.Random(1234).randbytes(64 * 1024))
+    return path
+
+
+def zero_byte(ffmpeg_bin: str, directory: Path) -> Path:
+    path = directory / "zero_byte.mp4"
+    path.write_bytes(b"")
+    return path
+
+
+def truncated(ffmpeg_bin: str, directory: Path) -> Path:
+    """The normal clip cut in half: with moov at the end, the index is gone."""
+    return _first_half(normal(ffmpeg_bin, directory), directory / "truncated.mp4")
+
+
+def truncated_faststart(ffmpeg_bin: str, directory: Path) -> Path:
+    """Index moved to the front, then cut in half: the header is fine, the data is not."""
+    faststart = directory / "faststart.mp4"
+    _ffmpeg(ffmpeg_bin, "-i", str(normal(ffmpeg_bin, directory)), "-c", "copy", "-movflags", "+faststart", str(faststart))
+    return _first_half(faststart, directory / "truncated_faststart.mp4")
+
+
+def _first_half(source: Path, path: Path) -> Path:
+    data = source.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+#: Clips the pipeline must encode.
+PLAYABLE: dict[str, ClipMaker] = {
+    "normal": normal,
+    "no_audio": no_audio,
+    "rotated": rotated,
+    "odd_size": odd_size,
+    "anamorphic": anamorphic,
+    "variable_frame_rate": variable_frame_rate,
+    "high_fps": high_fps,
+    "ten_bit": ten_bit,
+    "hdr_hlg": hdr_hlg,
+    "no_duration": no_duration,
+}
+
+#: Clips probe must refuse as InvalidInput.
+REFUSED: dict[str, ClipMaker] = {
+    "audio_only": audio_only,
+    "still_image": still_image,
+    "tiny": tiny,
+    "not_media": not_media,
+    "zero_byte": zero_byte,
+    "truncated": truncated,
+    "truncated_faststart": truncated_faststart,
+}

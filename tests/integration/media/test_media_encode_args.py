@@ -1,0 +1,217 @@
+"""The ffmpeg command lines, progress parsing and binary lookup — no encoding here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from videoctl.domain.errors import ConfigError
+from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
+from videoctl.media.binary import find_ffmpeg
+from videoctl.media.encode import ProgressParser, build_ladder_args, build_rendition_args, parse_progress_line
+from videoctl.media.probe import SourceInfo
+
+SOURCE = SourceInfo(
+    duration_s=30.0,
+    width=1920,
+    height=1080,
+    coded_width=1920,
+    coded_height=1080,
+    rotation=0,
+    fps=30.0,
+    is_vfr=False,
+    has_audio=True,
+    video_codec="h264",
+    pix_fmt="yuv420p",
+    bit_depth=8,
+    audio_codec="aac",
+    size_bytes=1,
+    audio_channels=6,
+    video_stream_index=0,
+    audio_stream_index=1,
+)
+
+
+def _option(args: list[str], name: str) -> str:
+    """Value following ``name``; fails if the option is absent or repeated."""
+    assert args.count(name) == 1, f"{name} appears {args.count(name)} times"
+    return args[args.index(name) + 1]
+
+
+def _ladder(info: SourceInfo = SOURCE, **kwargs: object) -> list[str]:
+    return build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), info, DEFAULT_LADDER, **kwargs)  # type: ignore[arg-type]
+
+
+def test_one_process_one_decode_cascaded_scaling() -> None:
+    args = _ladder()
+    assert args[0] == "ffmpeg"
+    assert args.count("-i") == 1
+    graph = _option(args, "-filter_complex")
+    assert graph.startswith("[0:0]fps=fps=30[")
+    assert "format=yuv420p" in graph
+    # Each rung is scaled from the output of the rung above, not from the source.
+    scales = [part for part in graph.split(";") if "scale=" in part]
+    assert [s.split("scale=")[1].split("[")[0] for s in scales] == ["1920:1080", "1280:720", "854:480", "640:360"]
+    assert graph.count("split=2") == 3
+    assert "zscale" not in graph
+
+
+def test_rate_control_threads_and_gop() -> None:
+    args = _ladder()
+    assert _option(args, "-c:v") == "libx264"
+    assert _option(args, "-preset") == "veryfast"
+    assert _option(args, "-crf") == "23"
+    for index, (maxrate, bufsize) in enumerate([(5000, 10000), (3000, 6000), (1500, 3000), (800, 1600)]):
+        assert _option(args, f"-maxrate:v:{index}") == f"{maxrate}k"
+        assert _option(args, f"-bufsize:v:{index}") == f"{bufsize}k"
+        assert _option(args, f"-threads:v:{index}") == ("2" if index == 0 else "1")
+    assert _option(args, "-g") == _option(args, "-keyint_min") == "120"
+    assert _option(args, "-sc_threshold") == "0"
+
+
+def test_hls_muxer_options_and_progress() -> None:
+    args = _ladder(segment_s=6, preset="medium", crf=21)
+    assert _option(args, "-f") == "hls"
+    assert _option(args, "-hls_time") == "6"
+    assert _option(args, "-g") == "180"
+    assert _option(args, "-preset") == "medium"
+    assert _option(args, "-crf") == "21"
+    assert _option(args, "-hls_playlist_type") == "vod"
+    assert _option(args, "-hls_flags") == "independent_segments"
+    assert _option(args, "-hls_segment_type") == "mpegts"
+    assert _option(args, "-master_pl_name") == "master.m3u8"
+    assert _option(args, "-hls_segment_filename") == "/out/%v/seg_%05d.ts"
+    assert args[-1] == "/out/%v/index.m3u8"
+    assert _option(args, "-progress") == "pipe:1"
+    assert "-nostats" in args and "-y" in args and "-nostdin" in args
+
+
+def test_audio_once_in_a_shared_group() -> None:
+    args = _ladder()
+    assert _option(args, "-var_stream_map") == (
+        "v:0,agroup:audio,name:1080p v:1,agroup:audio,name:720p v:2,agroup:audio,name:480p "
+        "v:3,agroup:audio,name:360p a:0,agroup:audio,name:audio"
+    )
+    assert _option(args, "-c:a") == "aac"
+    assert _option(args, "-b:a") == "128k"
+    assert _option(args, "-ac") == "2"  # 5.1 downmixed to stereo
+    maps = [args[i + 1] for i, arg in enumerate(args) if arg == "-map"]
+    assert maps[-1] == "0:1"
+    assert len(maps) == 5
+
+
+def test_no_audio_output_for_a_silent_source() -> None:
+    args = _ladder(replace(SOURCE, has_audio=False, audio_codec=None, audio_stream_index=None, audio_channels=0))
+    assert "agroup" not in _option(args, "-var_stream_map")
+    assert "name:audio" not in _option(args, "-var_stream_map")
+    assert "-c:a" not in args and "-b:a" not in args
+    assert len([arg for arg in args if arg == "-map"]) == 4
+
+
+def test_high_frame_rate_is_halved_and_gop_follows() -> None:
+    args = _ladder(replace(SOURCE, fps=120.0))
+    assert "fps=fps=60[" in _option(args, "-filter_complex")
+    assert _option(args, "-g") == "240"
+
+
+def test_ntsc_rate_stays_exact() -> None:
+    args = _ladder(replace(SOURCE, fps=30000 / 1001))
+    assert "fps=fps=30000/1001[" in _option(args, "-filter_complex")
+
+
+def test_hdr_is_tone_mapped_before_the_8_bit_conversion() -> None:
+    graph = _option(_ladder(replace(SOURCE, is_hdr=True, pix_fmt="yuv420p10le", bit_depth=10)), "-filter_complex")
+    assert graph.index("tonemap=") < graph.index("format=yuv420p")
+
+
+def test_rotated_source_scales_to_displayed_size() -> None:
+    portrait = replace(SOURCE, width=1080, height=1920, rotation=90)
+    graph = _option(build_ladder_args("ffmpeg", Path("s"), Path("o"), portrait, choose_rungs(DEFAULT_LADDER, 1920)), "-filter_complex")
+    assert "scale=608:1080" in graph
+    assert "transpose" not in graph  # ffmpeg's autorotation does it; doing it too would turn twice
+
+
+def test_maps_the_probed_video_stream_not_a_cover_image() -> None:
+    graph = _option(_ladder(replace(SOURCE, video_stream_index=2)), "-filter_complex")
+    assert graph.startswith("[0:2]")
+
+
+def test_rendition_baseline_is_one_process_per_rendition() -> None:
+    commands = build_rendition_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), SOURCE, parse_ladder("720:3000,360:800"))
+    assert len(commands) == 3  # two video renditions + audio
+    video_720, video_360, audio = commands
+    for command in commands:
+        assert command.count("-i") == 1
+    assert "scale=1280:720" in _option(video_720, "-filter_complex")
+    assert "scale=640:360" in _option(video_360, "-filter_complex")
+    assert _option(video_360, "-maxrate") == "800k"
+    assert "-threads" not in video_720
+    assert video_720[-1] == "/out/720p/index.m3u8"
+    assert audio[-1] == "/out/audio/index.m3u8"
+    assert "-c:v" not in audio and _option(audio, "-c:a") == "aac"
+
+
+def test_builders_refuse_an_empty_ladder() -> None:
+    with pytest.raises(ValueError):
+        build_ladder_args("ffmpeg", Path("s"), Path("o"), SOURCE, ())
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ("out_time_us=1500000\n", ("out_time_us", "1500000")),
+        ("progress=end", ("progress", "end")),
+        ("out_time=00:00:01.500000", ("out_time", "00:00:01.500000")),
+        ("bitrate=N/A", ("bitrate", "N/A")),
+        ("", None),
+        ("garbage", None),
+        ("=x", None),
+    ],
+)
+def test_parse_progress_line(line: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_progress_line(line) == parsed
+
+
+def test_progress_parser_reports_at_block_ends() -> None:
+    parser = ProgressParser(duration_s=10.0)
+    block = ["frame=10", "out_time_us=N/A", "out_time_ms=N/A", "progress=continue"]
+    assert [parser.feed(line) for line in block] == [None, None, None, 0.0]
+    assert parser.feed("out_time_us=2500000") is None
+    assert parser.feed("progress=continue") == pytest.approx(25.0)
+    parser.feed("out_time_ms=5000000")  # ffmpeg's out_time_ms is in microseconds too
+    assert parser.feed("progress=continue") == pytest.approx(50.0)
+    parser.feed("out_time_us=-23000")  # negative at start on some inputs; never goes back
+    assert parser.feed("progress=continue") == pytest.approx(50.0)
+    parser.feed("out_time_us=12000000")
+    assert parser.feed("progress=continue") == 100.0  # clamped
+    assert parser.feed("progress=end") == 100.0
+
+
+def test_find_ffmpeg_explicit_path(tmp_path: Path) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert find_ffmpeg(str(fake)) == str(fake)
+
+
+@pytest.mark.parametrize("make_executable", [False, True])
+def test_find_ffmpeg_bad_explicit_path_names_the_setting(tmp_path: Path, make_executable: bool) -> None:
+    target = tmp_path / "ffmpeg"
+    if make_executable:
+        target.mkdir()  # a directory is "executable" but not a program
+    with pytest.raises(ConfigError, match="VIDEOCTL_FFMPEG"):
+        find_ffmpeg(str(target))
+
+
+def test_find_ffmpeg_prefers_path_then_imageio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_ffmpeg() == str(fake)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    found = find_ffmpeg()
+    assert "imageio_ffmpeg" in found and os.access(found, os.X_OK)

@@ -1,0 +1,68 @@
+"""The AWS Batch calls videoctl makes for jobs: submit, find, describe, terminate.
+
+SubmitJob has no idempotency token, so it gets its own client with botocore
+retries off: botocore's standard mode would otherwise resend a SubmitJob
+whose reply was lost and create a second Batch job. videoctl's submit path
+retries the whole operation instead, looking the job up by name first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import Any
+
+
+from videoctl.aws.clients import AwsClients
+
+DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
+
+
+class BatchJobs:
+    def __init__(self, clients: AwsClients, *, queue: str, job_definition: str) -> None:
+        self.clients = clients
+        self.queue = queue
+        self.job_definition = job_definition
+
+    @cached_property
+    def _submit_client(self) -> Any:
+        return self.clients.client("batch", retries={"mode": "standard", "total_max_attempts": 1})
+
+    def submit(self, name: str, *, parameters: dict[str, str], tags: dict[str, str],
+               priority: int | None = None) -> str:
+        request: dict[str, Any] = {
+            "jobName": name,
+            "jobQueue": self.queue,
+            "jobDefinition": self.job_definition,
+            "parameters": parameters,
+            "tags": tags,
+            "propagateTags": True,
+        }
+        if priority is not None:
+            request["schedulingPriorityOverride"] = priority
+        return self._submit_client.submit_job(**request)["jobId"]
+
+    def find_by_name(self, name: str) -> str | None:
+        """The id of the newest job in our queue with this exact name, if any."""
+        pages = self.clients.batch.get_paginator("list_jobs").paginate(
+            jobQueue=self.queue, filters=[{"name": "JOB_NAME", "values": [name]}])
+        found = [j for page in pages for j in page.get("jobSummaryList", []) if j["jobName"] == name]
+        if not found:
+            return None
+        return max(found, key=lambda j: j.get("createdAt", 0))["jobId"]
+
+    def describe(self, job_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        ids = list(dict.fromkeys(job_ids))
+        for start in range(0, len(ids), DESCRIBE_BATCH):
+            response = self.clients.batch.describe_jobs(jobs=ids[start:start + DESCRIBE_BATCH])
+            yield from response.get("jobs", [])
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        self.clients.batch.terminate_job(jobId=job_id, reason=reason[:256])
+
+
+def job_name(video_id: int, job_id: int, attempt: int) -> str:
+    """Unique per attempt (so a lost reply can be found again) and readable in the console."""
+    return f"video-{video_id}-job-{job_id}-a{attempt}"
+
+

@@ -1,0 +1,49 @@
+"""Where a job's container runs: AWS Batch, or a local process (the embedded default).
+
+Both take the same call from submit_batch_job and scan-stuck, so the local
+default exercises the same state machine as production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    """What the executor says about one of its jobs."""
+
+    id: str
+    status: str  # Batch's SUBMITTED … SUCCEEDED/FAILED; local: RUNNING, EXITED, MISSING
+    reason: str | None = None
+    created_at_s: float | None = None
+
+
+class Executor(Protocol):
+    kind: str
+
+    def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
+               priority: int | None = None) -> str:
+        """Start the job's container; returns the executor's job id."""
+
+    def find(self, name: str) -> str | None:
+        """The executor job id of a submission whose reply was lost, if it exists."""
+
+    def cancel(self, executor_job_id: str, reason: str) -> None:
+        """Stop the container; a container already gone is not an error."""
+
+    def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
+        """Status of each id it knows; ids it does not know are left out."""
+
+
+def open_executor(settings, aws=None) -> Executor:
+    if settings.executor == "batch":
+        from videoctl.aws.batch import BatchJobs
+        from videoctl.executor.batch import BatchExecutor
+
+        return BatchExecutor(BatchJobs(aws, queue=settings.batch_job_queue,
+                                       job_definition=settings.batch_job_definition))
+    from videoctl.executor.local import LocalExecutor
+
+    return LocalExecutor(settings.home / "logs")

@@ -1,0 +1,51 @@
+"""The production executor: one AWS Batch job per attempt."""
+
+from __future__ import annotations
+
+from videoctl.aws.batch import BatchJobs
+from videoctl.executor import RemoteStatus
+
+
+class BatchExecutor:
+    kind = "batch"
+
+    def __init__(self, batch: BatchJobs) -> None:
+        self.batch = batch
+
+    def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
+               priority: int | None = None) -> str:
+        return self.batch.submit(
+            name,
+            parameters={"job_id": str(job_id)},
+            tags={"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)},
+            priority=priority,
+        )
+
+    def find(self, name: str) -> str | None:
+        return self.batch.find_by_name(name)
+
+    def cancel(self, executor_job_id: str, reason: str) -> None:
+        self.batch.terminate(executor_job_id, reason)
+
+    def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
+        return {
+            j["jobId"]: RemoteStatus(
+                id=j["jobId"],
+                status=j["status"],
+                reason=j.get("statusReason") or _container_reason(j),
+                created_at_s=j["createdAt"] / 1000 if j.get("createdAt") else None,
+            )
+            for j in self.batch.describe(executor_job_ids)
+        }
+
+
+def _container_reason(job: dict) -> str | None:
+    """Spot reclaims, OOM kills and image-pull failures are told in the attempt's container."""
+    attempts = job.get("attempts") or []
+    if attempts:
+        container = attempts[-1].get("container", {})
+        reason = container.get("reason")
+        code = container.get("exitCode")
+        if reason or code is not None:
+            return f"{reason or 'container exited'} (exit code {code})"
+    return None

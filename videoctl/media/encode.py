@@ -1,0 +1,332 @@
+"""Encode a source into an HLS ladder with ONE ffmpeg process.
+
+Why one process (see /work/shared/ENCODING.md for the measurements): the source is decoded
+once, ``split`` feeds a cascade of scalers (1080 → 720 → 480 → 360, each rung scaled from the
+one above, which costs no quality), audio is encoded once into a shared audio group, and
+x264 gets 2 threads for the top rung and 1 for the others. On 2 cores that is ~1.5× faster
+than one ffmpeg per rendition, whose argv ``build_rendition_args`` still builds as the
+benchmark's baseline.
+
+Output rules, whatever the source:
+
+- H.264 8-bit 4:2:0 (``format=yuv420p``); HDR (PQ/HLG) sources are tone-mapped to SDR
+  BT.709 first, since an 8-bit H.264 ladder is for SDR screens.
+- Upright: ffmpeg's default autorotation applies the source's display matrix in the
+  decoder's filter input, and MPEG-TS carries no rotation side data, so players cannot
+  rotate a second time.
+- Constant frame rate from an ``fps`` filter ahead of the split: ``domain.ladder.output_fps``
+  (above 60 fps the rate is divided by a whole factor, e.g. 120 → 60). Because every
+  encoder then sees CFR frames, ``-g N -keyint_min N -sc_threshold 0`` with
+  N = fps × segment seconds puts a keyframe at the same timestamp in every rendition,
+  also for variable-frame-rate sources, so segments line up for switching.
+- Capped CRF: ``-crf`` with each rung's maxrate/bufsize.
+- AAC once, at most stereo, in ``audio/``; no audio output at all for a silent source.
+- Metadata and chapters are dropped: phone uploads carry GPS positions in them.
+
+Layout: ``out_dir/master.m3u8``, ``out_dir/{rung.name}/index.m3u8`` + ``seg_00000.ts`` …,
+``out_dir/audio/…``. ``hls.finalize_master`` rewrites the master afterwards.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any
+
+import ffmpeg
+
+from videoctl.domain.errors import MediaError
+from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_width
+from videoctl.media.probe import SourceInfo
+
+MASTER_PLAYLIST = "master.m3u8"
+MEDIA_PLAYLIST = "index.m3u8"
+SEGMENT_PATTERN = "seg_%05d.ts"
+AUDIO_NAME = "audio"
+AUDIO_GROUP = "audio"
+
+#: How many lines of ffmpeg's stderr an error message carries.
+STDERR_TAIL_LINES = 20
+
+#: ``-v warning`` keeps stderr to problems, so its tail is the useful part on failure.
+_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y")
+
+# Tone mapping for PQ/HLG sources via zimg: linearise, convert BT.2020 → BT.709 primaries,
+# compress highlights with Hable, then back to a BT.709 transfer. Primaries and matrix of
+# the input are stated because HDR files often leave them unset.
+_TONEMAP_FILTERS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("zscale", {"transfer": "linear", "npl": "100", "primariesin": "bt2020", "matrixin": "bt2020nc"}),
+    ("format", {"pix_fmts": "gbrpf32le"}),
+    ("zscale", {"primaries": "bt709"}),
+    ("tonemap", {"tonemap": "hable", "desat": "0"}),
+    ("zscale", {"transfer": "bt709", "matrix": "bt709", "range": "tv"}),
+)
+
+
+def build_ladder_args(
+    ffmpeg_bin: str,
+    src: Path,
+    out_dir: Path,
+    info: SourceInfo,
+    rungs: Sequence[Rung],
+    *,
+    segment_s: int = 4,
+    preset: str = "veryfast",
+    crf: int = 23,
+) -> list[str]:
+    """Full argv of the one-process ladder encode, progress reported on stdout."""
+    rungs = _ordered(rungs)
+    out_dir = Path(out_dir)
+    fps = output_fps(info.fps)
+    source = ffmpeg.input(str(src))
+    streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
+    options: dict[str, Any] = {
+        **_hls_options(segment_s, str(out_dir / "%v" / SEGMENT_PATTERN)),
+        **_video_options(preset, crf, fps, segment_s),
+    }
+    agroup = f"agroup:{AUDIO_GROUP}," if info.has_audio else ""
+    stream_map = []
+    for index, rung in enumerate(rungs):
+        options[f"maxrate:v:{index}"] = f"{rung.maxrate_kbps}k"
+        options[f"bufsize:v:{index}"] = f"{rung.bufsize_kbps}k"
+        # The top rung is the bottleneck on 2 cores; one thread each for the small ones.
+        options[f"threads:v:{index}"] = 2 if index == 0 else 1
+        stream_map.append(f"v:{index},{agroup}name:{rung.name}")
+    if info.has_audio:
+        streams.append(_audio_stream(source, info))
+        options.update(_audio_options(info, rungs[0].audio_kbps))
+        stream_map.append(f"a:0,{agroup}name:{AUDIO_NAME}")
+    options["var_stream_map"] = " ".join(stream_map)
+    options["master_pl_name"] = MASTER_PLAYLIST
+    output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
+    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS, "-progress", "pipe:1"])
+
+
+def build_rendition_args(
+    ffmpeg_bin: str,
+    src: Path,
+    out_dir: Path,
+    info: SourceInfo,
+    rungs: Sequence[Rung],
+    *,
+    segment_s: int = 4,
+    preset: str = "veryfast",
+    crf: int = 23,
+) -> list[list[str]]:
+    """Baseline for the benchmark: one argv per rendition, each decoding the source itself.
+
+    Same encoder settings as the ladder, except that x264 picks its own thread count (each
+    process runs alone, so limiting it would handicap the baseline), every rung is scaled
+    straight from the source, and audio is its own process. Writes media playlists only,
+    into ``out_dir/{name}/`` (which must exist) — no master.
+    """
+    out_dir = Path(out_dir)
+    fps = output_fps(info.fps)
+    commands = []
+    for rung in _ordered(rungs):
+        source = ffmpeg.input(str(src))
+        (video,) = _cascade(_prepared_video(source, info, fps), info, (rung,))
+        options = {
+            **_hls_options(segment_s, str(out_dir / rung.name / SEGMENT_PATTERN)),
+            **_video_options(preset, crf, fps, segment_s),
+            "maxrate": f"{rung.maxrate_kbps}k",
+            "bufsize": f"{rung.bufsize_kbps}k",
+        }
+        output = ffmpeg.output(video, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
+        commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS]))
+    if info.has_audio:
+        source = ffmpeg.input(str(src))
+        options = {
+            **_hls_options(segment_s, str(out_dir / AUDIO_NAME / SEGMENT_PATTERN)),
+            **_audio_options(info, _ordered(rungs)[0].audio_kbps),
+        }
+        output = ffmpeg.output(_audio_stream(source, info), str(out_dir / AUDIO_NAME / MEDIA_PLAYLIST), **options)
+        commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS]))
+    return commands
+
+
+def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
+    ordered = tuple(sorted(rungs, key=lambda rung: rung.height, reverse=True))
+    if not ordered:
+        raise ValueError("no rungs to encode")
+    return ordered
+
+
+def _prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
+    """The source video, CFR at the output rate and 8-bit 4:2:0, before any scaling."""
+    video = source[str(info.video_stream_index)].filter("fps", fps=str(fps))
+    if info.is_hdr:
+        for name, params in _TONEMAP_FILTERS:
+            video = video.filter(name, **params)
+    return video.filter("format", "yuv420p")
+
+
+def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
+    """One output per rung, each rung scaled from the one above it."""
+    outputs = []
+    for index, rung in enumerate(rungs):
+        width = rung_width(info.width, info.height, rung.height)
+        # Explicit width (not -2): it is computed from the displayed aspect ratio, so
+        # non-square-pixel sources come out right with square pixels.
+        scaled = video.filter("scale", width, rung.height).filter("setsar", "1")
+        if index == len(rungs) - 1:
+            outputs.append(scaled)
+        else:
+            split = scaled.split()
+            outputs.append(split[0])
+            video = split[1]
+    return outputs
+
+
+def _audio_stream(source: Any, info: SourceInfo) -> Any:
+    selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
+    return source[selector]
+
+
+def _hls_options(segment_s: int, segment_filename: str) -> dict[str, Any]:
+    return {
+        "f": "hls",
+        "hls_time": segment_s,
+        "hls_playlist_type": "vod",
+        "hls_flags": "independent_segments",
+        "hls_segment_type": "mpegts",
+        "hls_segment_filename": segment_filename,
+        "map_metadata": -1,
+        "map_chapters": -1,
+    }
+
+
+def _video_options(preset: str, crf: int, fps: Fraction, segment_s: int) -> dict[str, Any]:
+    gop = gop_frames(fps, segment_s)
+    return {"c:v": "libx264", "preset": preset, "crf": crf, "g": gop, "keyint_min": gop, "sc_threshold": 0}
+
+
+def _audio_options(info: SourceInfo, kbps: int) -> dict[str, Any]:
+    # Stereo at most: surround downmixed is what browsers and phones play anyway.
+    channels = min(info.audio_channels, 2) if info.audio_channels > 0 else 2
+    return {"c:a": "aac", "b:a": f"{kbps}k", "ac": channels}
+
+
+def parse_progress_line(line: str) -> tuple[str, str] | None:
+    """Split one ``-progress`` line into (key, value); None for anything else."""
+    key, sep, value = line.strip().partition("=")
+    if not sep or not key:
+        return None
+    return key, value.strip()
+
+
+class ProgressParser:
+    """Turns ffmpeg ``-progress`` output into percentages of the source duration.
+
+    ffmpeg writes blocks of key=value lines, each ending with ``progress=continue`` or
+    ``progress=end``; ``feed`` returns a percentage at the end of every block, else None.
+    """
+
+    def __init__(self, duration_s: float) -> None:
+        self._duration_us = max(duration_s, 1e-6) * 1_000_000
+        self._out_time_us = 0
+
+    @property
+    def percent(self) -> float:
+        return min(100.0, max(0.0, 100.0 * self._out_time_us / self._duration_us))
+
+    def feed(self, line: str) -> float | None:
+        parsed = parse_progress_line(line)
+        if parsed is None:
+            return None
+        key, value = parsed
+        # out_time_ms is microseconds too (a historical misnomer in ffmpeg).
+        if key in ("out_time_us", "out_time_ms"):
+            try:
+                self._out_time_us = max(self._out_time_us, int(value))
+            except ValueError:
+                pass  # "N/A" until the first packet is written
+            return None
+        if key == "progress":
+            return 100.0 if value == "end" else self.percent
+        return None
+
+
+def encode_ladder(
+    ffmpeg_bin: str,
+    src: Path,
+    out_dir: Path,
+    info: SourceInfo,
+    rungs: Sequence[Rung],
+    *,
+    segment_s: int = 4,
+    preset: str = "veryfast",
+    crf: int = 23,
+    on_progress: Callable[[float], None] | None = None,
+) -> Path:
+    """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
+
+    ``on_progress`` gets 0–100 about twice a second; throttling is the caller's business.
+    Raises MediaError with the tail of ffmpeg's stderr if ffmpeg fails.
+    """
+    out_dir = Path(out_dir)
+    # A leftover segment from an earlier run would be uploaded as part of this ladder.
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise MediaError(f"output directory {out_dir} is not empty")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset, crf=crf)
+    _run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
+    master = out_dir / MASTER_PLAYLIST
+    if not master.is_file():
+        raise MediaError(f"ffmpeg finished without writing {MASTER_PLAYLIST}")
+    return master
+
+
+def _run_ffmpeg(
+    args: Sequence[str],
+    progress: ProgressParser,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Run ffmpeg, report progress from its stdout, raise MediaError on failure.
+
+    stderr is drained by a thread into a bounded buffer so a chatty ffmpeg never blocks on
+    a full pipe. The child is killed and reaped whatever interrupts the caller
+    (KeyboardInterrupt, SystemExit from a SIGTERM handler, an exception in on_progress).
+    """
+    try:
+        proc = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as exc:
+        raise MediaError(f"cannot start ffmpeg {args[0]!r}: {exc.strerror}") from None
+    assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    drain = threading.Thread(target=_drain, args=(proc.stderr, tail), name="ffmpeg-stderr", daemon=True)
+    drain.start()
+    try:
+        for line in proc.stdout:
+            percent = progress.feed(line)
+            if percent is not None and on_progress is not None:
+                on_progress(percent)
+        returncode = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        drain.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    if returncode != 0:
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+        raise MediaError(f"ffmpeg {how}:\n" + "\n".join(tail))
+
+
+def _drain(stream: IO[str], tail: deque[str]) -> None:
+    for line in stream:
+        if line.strip():
+            tail.append(line.rstrip())

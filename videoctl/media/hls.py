@@ -1,0 +1,332 @@
+"""After ffmpeg: finish the master playlist, verify the ladder, and order the upload.
+
+``finalize_master`` rewrites master.m3u8 from measurements, because ffmpeg's own master
+leaves the shared audio out of each variant's BANDWIDTH (RFC 8216 wants the combined
+figure), writes no FRAME-RATE, and lists an audio-only variant that an ABR player could
+switch to and show a black picture.
+
+``verify_ladder`` is the last gate before upload: a READY video must point at a ladder that
+plays, so anything missing, empty, cut short or of the wrong shape raises VerifyFailed.
+
+``upload_order`` puts segments first, then media playlists, then the master, so a player
+can never fetch a playlist that names a segment not yet uploaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+from av.container import InputContainer
+from av.video.stream import VideoStream
+
+from videoctl.domain.errors import VerifyFailed
+from videoctl.domain.ladder import Rung, output_fps, rung_width
+from videoctl.media.encode import AUDIO_GROUP, AUDIO_NAME, MASTER_PLAYLIST, MEDIA_PLAYLIST
+from videoctl.media.m3u8 import MasterPlaylist, MediaPlaylist, parse_master_playlist, parse_media_playlist
+from videoctl.media.probe import SourceInfo
+
+#: Segment durations of different variants may differ by EXTINF rounding, no more.
+_ALIGNMENT_TOLERANCE_S = 0.05
+#: NAL unit type of an H.264 sequence parameter set.
+_NAL_SPS = 7
+#: AAC profile (as PyAV names it) → audio object type of the ``mp4a.40.N`` codec string.
+_AAC_OBJECT_TYPES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
+
+_CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/mp4",
+    ".mp4": "video/mp4",
+}
+
+
+@dataclass(frozen=True)
+class RungSummary:
+    name: str
+    width: int
+    height: int
+    bandwidth: int
+    segments: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class LadderSummary:
+    master: Path
+    rungs: tuple[RungSummary, ...]
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class _Rendition:
+    """Measurements of one media playlist and its first segment."""
+
+    peak_bps: int
+    average_bps: int
+    codec: str
+    width: int
+    height: int
+    channels: int
+
+
+def content_type_for(path: Path | str) -> str:
+    """Content-Type to upload a ladder file with."""
+    return _CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+
+
+def upload_order(out_dir: Path) -> list[Path]:
+    """Every file under ``out_dir``: segments, then media playlists, then master.m3u8."""
+    files = sorted(path for path in Path(out_dir).rglob("*") if path.is_file())
+    master = Path(out_dir) / MASTER_PLAYLIST
+    media = [path for path in files if path.suffix != ".m3u8"]
+    playlists = [path for path in files if path.suffix == ".m3u8" and path != master]
+    return media + playlists + [path for path in files if path == master]
+
+
+def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) -> Path:
+    """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE."""
+    out_dir = Path(out_dir)
+    audio = _measure(out_dir / AUDIO_NAME, "audio") if info.has_audio else None
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if audio is not None:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
+            f'CHANNELS="{audio.channels}",URI="{AUDIO_NAME}/{MEDIA_PLAYLIST}"'
+        )
+    frame_rate = f"{float(output_fps(info.fps)):.3f}"
+    for rung in sorted(rungs, key=lambda rung: rung.height, reverse=True):
+        video = _measure(out_dir / rung.name, "video")
+        attributes = [
+            f"BANDWIDTH={video.peak_bps + (audio.peak_bps if audio else 0)}",
+            f"AVERAGE-BANDWIDTH={video.average_bps + (audio.average_bps if audio else 0)}",
+            f"RESOLUTION={video.width}x{video.height}",
+            f"FRAME-RATE={frame_rate}",
+        ]
+        if audio is not None:
+            attributes += [f'CODECS="{video.codec},{audio.codec}"', f'AUDIO="{AUDIO_GROUP}"']
+        else:
+            attributes.append(f'CODECS="{video.codec}"')
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), f"{rung.name}/{MEDIA_PLAYLIST}"]
+    master = out_dir / MASTER_PLAYLIST
+    partial = master.with_name(master.name + ".partial")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(partial, master)  # atomic: never a half-written master
+    return master
+
+
+def verify_ladder(
+    out_dir: Path,
+    info: SourceInfo,
+    rungs: tuple[Rung, ...],
+    *,
+    tolerance_s: float | None = None,
+) -> LadderSummary:
+    """Check the ladder in ``out_dir`` is complete and matches the source; raise VerifyFailed.
+
+    ``tolerance_s`` bounds how far each playlist's total duration may be from the source's;
+    by default the larger of 1 s and the playlist's target duration (one segment): enough
+    for frame-rate conversion and audio and video of slightly different lengths, too little
+    to hide a ladder that stops early.
+    """
+    out_dir = Path(out_dir)
+    master_path = out_dir / MASTER_PLAYLIST
+    master = parse_master_playlist(_read(master_path), MASTER_PLAYLIST)
+    ordered = sorted(rungs, key=lambda rung: rung.height, reverse=True)
+    expected = {f"{rung.name}/{MEDIA_PLAYLIST}": rung for rung in ordered}
+    listed = [variant.uri for variant in master.variants]
+    if sorted(listed) != sorted(expected):
+        raise VerifyFailed(f"{MASTER_PLAYLIST} lists {listed}, expected {sorted(expected)}")
+    _check_audio_group(master, info)
+
+    summaries = []
+    segment_durations: dict[str, list[float]] = {}
+    for variant in master.variants:
+        rung = expected[variant.uri]
+        width = rung_width(info.width, info.height, rung.height)
+        resolution = f"{width}x{rung.height}"
+        if variant.attributes.get("RESOLUTION") != resolution:
+            raise VerifyFailed(f"{rung.name}: master says RESOLUTION={variant.attributes.get('RESOLUTION')}, expected {resolution}")
+        bandwidth = _positive_int(variant.attributes.get("BANDWIDTH"), f"{rung.name}: BANDWIDTH")
+        if not variant.attributes.get("CODECS", "").startswith("avc1."):
+            raise VerifyFailed(f"{rung.name}: master has no H.264 CODECS attribute")
+        playlist = _check_media_playlist(out_dir / rung.name, info, tolerance_s)
+        _check_video_segment(out_dir / rung.name / playlist.segments[0].uri, rung.name, width, rung.height)
+        segment_durations[rung.name] = [segment.duration_s for segment in playlist.segments]
+        summaries.append(
+            RungSummary(
+                name=rung.name,
+                width=width,
+                height=rung.height,
+                bandwidth=bandwidth,
+                segments=len(playlist.segments),
+                duration_s=playlist.duration_s,
+            )
+        )
+    _check_alignment(segment_durations)
+    if info.has_audio:
+        playlist = _check_media_playlist(out_dir / AUDIO_NAME, info, tolerance_s)
+        _check_audio_segment(out_dir / AUDIO_NAME / playlist.segments[0].uri)
+    return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VerifyFailed(f"{path.parent.name}/{path.name} is missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerifyFailed(f"{path.parent.name}/{path.name} cannot be read: {exc}") from None
+
+
+def _load_media_playlist(directory: Path) -> MediaPlaylist:
+    name = f"{directory.name}/{MEDIA_PLAYLIST}"
+    playlist = parse_media_playlist(_read(directory / MEDIA_PLAYLIST), name)
+    if not playlist.segments:
+        raise VerifyFailed(f"{name} has no segments")
+    return playlist
+
+
+def _check_media_playlist(directory: Path, info: SourceInfo, tolerance_s: float | None) -> MediaPlaylist:
+    playlist = _load_media_playlist(directory)
+    name = f"{directory.name}/{MEDIA_PLAYLIST}"
+    if not playlist.ended:
+        raise VerifyFailed(f"{name} has no #EXT-X-ENDLIST: the playlist is incomplete")
+    for segment in playlist.segments:
+        path = directory / segment.uri
+        if not path.is_file():
+            raise VerifyFailed(f"{name} names {segment.uri}, which is missing")
+        if path.stat().st_size == 0:
+            raise VerifyFailed(f"{directory.name}/{segment.uri} is empty")
+    tolerance = tolerance_s if tolerance_s is not None else max(1.0, float(playlist.target_duration or 0))
+    if abs(playlist.duration_s - info.duration_s) > tolerance:
+        raise VerifyFailed(
+            f"{name} lasts {playlist.duration_s:.2f} s but the source lasts {info.duration_s:.2f} s "
+            f"(tolerance {tolerance:.2f} s)"
+        )
+    return playlist
+
+
+def _check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
+    audio_media = [media for media in master.media if media.get("TYPE") == "AUDIO"]
+    if info.has_audio and not audio_media:
+        raise VerifyFailed("the source has audio but the master playlist has no audio rendition")
+    if not info.has_audio and audio_media:
+        raise VerifyFailed("the source has no audio but the master playlist has an audio rendition")
+    for variant in master.variants:
+        if info.has_audio and variant.attributes.get("AUDIO") != AUDIO_GROUP:
+            raise VerifyFailed(f"{variant.uri} is not linked to the audio group {AUDIO_GROUP!r}")
+
+
+def _positive_int(value: str | None, what: str) -> int:
+    if value is None or not value.isdigit() or int(value) <= 0:
+        raise VerifyFailed(f"{what} is {value!r}, expected a positive whole number")
+    return int(value)
+
+
+def _check_alignment(durations: dict[str, list[float]]) -> None:
+    """Every variant must cut segments at the same timestamps, or switching glitches."""
+    (first_name, first), *others = durations.items()
+    for name, other in others:
+        if len(other) != len(first) or any(
+            abs(a - b) > _ALIGNMENT_TOLERANCE_S for a, b in zip(first, other)
+        ):
+            raise VerifyFailed(f"segments of {name} are not aligned with those of {first_name}")
+
+
+def _open_segment(path: Path) -> InputContainer:
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VerifyFailed(f"{path.parent.name}/{path.name} cannot be read: {exc.strerror}") from None
+
+
+def _check_video_segment(path: Path, name: str, width: int, height: int) -> None:
+    with _open_segment(path) as container:
+        if not container.streams.video:
+            raise VerifyFailed(f"{name}: {path.name} has no video stream")
+        if container.streams.audio:
+            raise VerifyFailed(f"{name}: {path.name} carries audio, which belongs in the audio group")
+        context = container.streams.video[0].codec_context
+        if (context.width, context.height) != (width, height):
+            raise VerifyFailed(f"{name}: video is {context.width}x{context.height}, expected {width}x{height}")
+        if context.name != "h264" or context.pix_fmt != "yuv420p":
+            raise VerifyFailed(f"{name}: video is {context.name} {context.pix_fmt}, expected h264 yuv420p")
+
+
+def _check_audio_segment(path: Path) -> None:
+    with _open_segment(path) as container:
+        if not container.streams.audio:
+            raise VerifyFailed(f"{AUDIO_NAME}/{path.name} has no audio stream")
+
+
+def _measure(directory: Path, kind: str) -> _Rendition:
+    """Bitrates of a media playlist and the codec and size of its first segment."""
+    playlist = _load_media_playlist(directory)
+    sizes = [(directory / segment.uri).stat().st_size for segment in playlist.segments]
+    durations = [segment.duration_s for segment in playlist.segments]
+    with _open_segment(directory / playlist.segments[0].uri) as container:
+        if kind == "audio":
+            if not container.streams.audio:
+                raise VerifyFailed(f"{directory.name}: no audio stream in the first segment")
+            context = container.streams.audio[0].codec_context
+            codec = f"mp4a.40.{_AAC_OBJECT_TYPES.get(context.profile or 'LC', 2)}"
+            width = height = 0
+            channels = context.channels
+        else:
+            if not container.streams.video:
+                raise VerifyFailed(f"{directory.name}: no video stream in the first segment")
+            stream = container.streams.video[0]
+            codec = _avc_codec(container, stream, directory.name)
+            width, height, channels = stream.codec_context.width, stream.codec_context.height, 0
+    return _Rendition(
+        peak_bps=peak_bitrate(sizes, durations, playlist.target_duration),
+        average_bps=round(8 * sum(sizes) / max(sum(durations), 1e-3)),
+        codec=codec,
+        width=width,
+        height=height,
+        channels=channels,
+    )
+
+
+def peak_bitrate(sizes: list[int], durations: list[float], target_duration: int | None) -> int:
+    """RFC 8216 peak segment bit rate, in bits per second.
+
+    The largest bit rate of any run of consecutive segments lasting between 0.5 and 1.5
+    target durations, so a short final segment never counts alone. Never below the
+    playlist's average (which also covers a clip shorter than half a target duration).
+    """
+    target = float(target_duration or max(durations))
+    peak = 8 * sum(sizes) / max(sum(durations), 1e-3)
+    for start in range(len(sizes)):
+        total_bytes, total_s = 0, 0.0
+        for size, duration in zip(sizes[start:], durations[start:]):
+            total_bytes += size
+            total_s += duration
+            if total_s > 1.5 * target:
+                break
+            if total_s >= 0.5 * target:
+                peak = max(peak, 8 * total_bytes / total_s)
+    return round(peak)
+
+
+def _avc_codec(container: InputContainer, stream: VideoStream, name: str) -> str:
+    """``avc1.PPCCLL`` from the stream's own SPS: profile, constraint flags, level."""
+    for packet in container.demux(stream):
+        sps = _find_sps(bytes(packet))
+        if sps is not None:
+            return "avc1." + sps.hex()
+    raise VerifyFailed(f"{name}: no H.264 sequence parameter set in the first segment")
+
+
+def _find_sps(data: bytes) -> bytes | None:
+    """profile_idc, constraint flags and level_idc of the first SPS in Annex B data."""
+    start = data.find(b"\x00\x00\x01")
+    while start != -1 and start + 7 <= len(data):
+        if data[start + 3] & 0x1F == _NAL_SPS:
+            return data[start + 4 : start + 7]
+        start = data.find(b"\x00\x00\x01", start + 3)
+    return None

@@ -1,0 +1,294 @@
+"""Probe an uploaded source with PyAV before spending CPU on it.
+
+``probe`` answers two questions: is this a video we can encode (if not, ``InvalidInput``
+with a reason an operator can act on — the job goes straight to DEAD, retrying cannot
+help), and what does the encoder need to know about it (``SourceInfo``).
+
+It never loads the file: it reads the header, demuxes (without decoding) the first
+packets and the last couple of seconds, and decodes one video frame. Decoding a frame
+catches files whose header is fine but whose data is not; reading the tail catches
+uploads cut off after a front-loaded MP4 index.
+
+Decisions:
+
+- Audio-only uploads are refused ("audio-only uploads are not supported: no video
+  stream"). The platform serves video; an audio-only HLS ladder would need its own player
+  and poster handling. A cover image attached to an audio file does not count as video.
+- Still images (PNG, JPEG, … demuxers) are refused: they have no duration to play.
+- A container that does not declare its duration (e.g. WebM written by a browser's
+  MediaRecorder, Matroska written to a pipe) is accepted: the duration is measured by
+  demuxing the whole file, which reads it once but decodes nothing.
+- Displayed dimensions take the sample aspect ratio and the rotation into account, so the
+  ladder is computed for what the viewer sees.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+from videoctl.domain.errors import InvalidInput
+
+MIN_SIDE = 16
+MAX_SIDE = 8192
+
+#: How many leading video packets are sampled to guess whether the frame rate varies.
+_VFR_SAMPLE = 120
+#: Packets at the end of the sample may be missing neighbours that B-frame reordering put
+#: after the sample; their gaps would look like a frame-rate change.
+_REORDER_SLACK = 8
+#: How much of the end of the file is read back to check that it is all there.
+_TAIL_S = 2.0
+#: How far the data may end before the declared duration without counting as truncated:
+#: muxers round durations and streams end a few frames apart, but a cut-off upload loses far more.
+_TRUNCATION_SLACK_S = 0.5
+_TRUNCATION_SLACK_RATIO = 0.01
+#: Rates above this from the container's guess are timebase artefacts, not frame rates.
+_MAX_PLAUSIBLE_FPS = 240.0
+#: Transfer characteristics of HDR video (SMPTE ST 2084 / PQ and ARIB STD-B67 / HLG).
+_HDR_TRANSFERS = frozenset({16, 18})
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the encoder needs to know about a source. Dimensions are as displayed."""
+
+    duration_s: float
+    width: int
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation: int
+    #: Nominal frame rate: the average rate, or for variable-frame-rate sources the
+    #: container's base rate when plausible, so fast passages keep their motion.
+    fps: float
+    is_vfr: bool
+    has_audio: bool
+    video_codec: str
+    pix_fmt: str
+    bit_depth: int
+    audio_codec: str | None
+    size_bytes: int
+    audio_channels: int = 0
+    #: PQ or HLG transfer: the encoder tone-maps to SDR BT.709 for the 8-bit ladder.
+    is_hdr: bool = False
+    #: Absolute stream indexes, so the encoder maps the stream probed here, not a cover image.
+    video_stream_index: int = 0
+    audio_stream_index: int | None = None
+
+
+def probe(path: Path | str) -> SourceInfo:
+    """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
+    path = Path(path)
+    size = _checked_size(path)
+    try:
+        # Phones write odd metadata bytes; a tag must never make a playable file "invalid".
+        container = av.open(str(path), metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise InvalidInput(_unreadable_reason(path, exc)) from None
+    with container:
+        return _inspect(container, size)
+
+
+def _checked_size(path: Path) -> int:
+    if not path.exists():
+        raise InvalidInput(f"source file not found: {path.name}")
+    if not path.is_file():
+        raise InvalidInput(f"source is not a regular file: {path.name}")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInput("the source file is empty (0 bytes): the upload has no content")
+    return size
+
+
+def _unreadable_reason(path: Path, exc: av.error.FFmpegError) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[4:8] == b"ftyp":
+        return (
+            "the MP4 file is truncated or damaged: its index (moov atom) is missing, "
+            "typically because the upload was cut off"
+        )
+    return f"not a media file: it cannot be read as audio or video ({exc.strerror})"
+
+
+def _inspect(container: InputContainer, size: int) -> SourceInfo:
+    format_name = container.format.name
+    if format_name == "image2" or format_name.endswith("_pipe"):
+        raise InvalidInput(f"still images are not supported ({format_name}): upload a video")
+    video = _video_stream(container)
+    audio = container.streams.audio[0] if container.streams.audio else None
+    head = _read_head(container, video)
+    frame = head.frame
+    duration_s = _duration(container, head.end_s)
+
+    coded_w, coded_h = frame.width, frame.height
+    _check_dimensions(coded_w, coded_h)
+    rotation = round((frame.rotation or 0) / 90) * 90 % 360
+    displayed_w = round(coded_w * _sample_aspect_ratio(video))
+    width, height = (coded_h, displayed_w) if rotation in (90, 270) else (displayed_w, coded_h)
+    _check_dimensions(width, height)
+
+    is_vfr = _looks_vfr(head.pts)
+    fps = _nominal_fps(video, head.pts, is_vfr)
+    audio_ctx = audio.codec_context if audio is not None else None
+    return SourceInfo(
+        duration_s=duration_s,
+        width=width,
+        height=height,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation=rotation,
+        fps=fps,
+        is_vfr=is_vfr,
+        has_audio=audio is not None,
+        video_codec=video.codec_context.name,
+        pix_fmt=frame.format.name,
+        bit_depth=frame.format.components[0].bits,
+        audio_codec=audio_ctx.name if audio_ctx is not None else None,
+        size_bytes=size,
+        audio_channels=audio_ctx.channels if audio_ctx is not None else 0,
+        is_hdr=frame.color_trc in _HDR_TRANSFERS,
+        video_stream_index=video.index,
+        audio_stream_index=audio.index if audio is not None else None,
+    )
+
+
+def _video_stream(container: InputContainer) -> VideoStream:
+    for stream in container.streams.video:
+        if not stream.disposition & Disposition.attached_pic:
+            return stream
+    if container.streams.audio:
+        raise InvalidInput("audio-only uploads are not supported: no video stream")
+    raise InvalidInput("the file contains no video stream")
+
+
+@dataclass
+class _Head:
+    """What reading the start of the video stream found."""
+
+    frame: VideoFrame
+    pts: list[int]
+    end_s: float
+
+
+def _read_head(container: InputContainer, video: VideoStream) -> _Head:
+    """Decode the first video frame and collect the first packets' timestamps."""
+    pts: list[int] = []
+    end_s = 0.0
+    frame: VideoFrame | None = None
+    try:
+        for packet in container.demux(video):
+            end_s = max(end_s, _packet_end(packet))
+            if packet.pts is not None:
+                pts.append(packet.pts)
+            if frame is None:
+                # The empty packet demux yields at end of file flushes the decoder.
+                decoded = packet.decode()
+                frame = decoded[0] if decoded else None
+            if frame is not None and len(pts) >= _VFR_SAMPLE:
+                break
+    except av.error.FFmpegError as exc:
+        raise InvalidInput(f"the video data cannot be decoded, the file is damaged ({exc.strerror})") from None
+    if frame is None:
+        raise InvalidInput("no video frame could be decoded: the file is truncated or damaged")
+    return _Head(frame=frame, pts=pts, end_s=end_s)
+
+
+def _duration(container: InputContainer, head_end_s: float) -> float:
+    """Declared duration, verified against the tail; measured when nothing is declared.
+
+    An MP4 with its index in front declares the full duration even when the upload was
+    cut off, so the last seconds are demuxed to prove the data is really there. Without
+    a declared duration the whole file is demuxed (read, not decoded) to measure it.
+    """
+    start = (container.start_time or 0) / av.time_base
+    declared = container.duration / av.time_base if container.duration else None
+    resume_at = start + max(0.0, declared - _TAIL_S) if declared is not None else start
+    try:
+        container.seek(int(resume_at * av.time_base))
+    except av.error.FFmpegError:
+        pass  # not seekable: keep demuxing from where the head left off
+    measured = max(head_end_s, _last_timestamp(container)) - start
+    if declared is None:
+        if measured <= 0:
+            raise InvalidInput("the video has zero or unknown duration")
+        return measured
+    if declared <= 0:
+        raise InvalidInput("the video has zero duration")
+    if measured < declared - max(_TRUNCATION_SLACK_S, _TRUNCATION_SLACK_RATIO * declared):
+        raise InvalidInput(
+            f"the file is truncated: it declares {declared:.1f} s but its data ends at "
+            f"{max(measured, 0.0):.1f} s, typically because the upload was cut off"
+        )
+    return declared
+
+
+def _last_timestamp(container: InputContainer) -> float:
+    """End time in seconds of the last packet read from here to the end of the file."""
+    end_s = 0.0
+    try:
+        for packet in container.demux():
+            end_s = max(end_s, _packet_end(packet))
+    except av.error.FFmpegError as exc:
+        raise InvalidInput(f"the file is damaged near its end ({exc.strerror})") from None
+    return end_s
+
+
+def _packet_end(packet: av.Packet) -> float:
+    ts = packet.pts if packet.pts is not None else packet.dts
+    if ts is None or packet.time_base is None:
+        return 0.0
+    return float((ts + (packet.duration or 0)) * packet.time_base)
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise InvalidInput(
+            f"unsupported dimensions {width}x{height}: each side must be between {MIN_SIDE} and {MAX_SIDE} pixels"
+        )
+
+
+def _sample_aspect_ratio(video: VideoStream) -> Fraction:
+    # Like ffmpeg: the container's value wins over the bitstream's; 0/unset means square.
+    for sar in (video.sample_aspect_ratio, video.codec_context.sample_aspect_ratio):
+        if sar:
+            return Fraction(sar)
+    return Fraction(1)
+
+
+def _sorted_deltas(pts: list[int]) -> list[int]:
+    ordered = sorted(set(pts))
+    if len(ordered) > 2 * _REORDER_SLACK:
+        ordered = ordered[:-_REORDER_SLACK]
+    return [b - a for a, b in zip(ordered, ordered[1:])]
+
+
+def _looks_vfr(pts: list[int]) -> bool:
+    """Best effort: frame intervals in the first packets differ by more than rounding."""
+    deltas = _sorted_deltas(pts)
+    return len(deltas) >= 2 and max(deltas) > 1.5 * min(deltas)
+
+
+def _nominal_fps(video: VideoStream, head_pts: list[int], is_vfr: bool) -> float:
+    average = float(video.average_rate) if video.average_rate else 0.0
+    guessed = float(video.guessed_rate) if video.guessed_rate else 0.0
+    if is_vfr and average <= guessed <= _MAX_PLAUSIBLE_FPS:
+        return guessed
+    if 0 < average <= _MAX_PLAUSIBLE_FPS:
+        return average
+    if 0 < guessed <= _MAX_PLAUSIBLE_FPS:
+        return guessed
+    deltas = _sorted_deltas(head_pts)
+    if deltas and video.time_base:
+        return 1.0 / float(statistics.median(deltas) * video.time_base)
+    raise InvalidInput("the video's frame rate cannot be determined")

@@ -1,0 +1,117 @@
+"""process_video: download → probe → one-process ffmpeg ladder → verify → upload.
+
+Progress is reported in phases so a bar and the heartbeat move steadily:
+download 0–10 %, encode 10–90 %, verify 90–92 %, upload 92–100 %.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from videoctl.domain import keys
+from videoctl.domain.errors import InvalidInput, StorageError
+from videoctl.domain.ladder import choose_rungs, parse_ladder
+from videoctl.domain.models import Video
+from videoctl.media import encode, hls
+from videoctl.media.probe import SourceInfo, probe
+from videoctl.settings import Settings
+from videoctl.storage import ObjectStore
+from videoctl.storage.scratch import require_free_space
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+UPLOAD_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    master_key: str
+    info: SourceInfo
+    summary: hls.LadderSummary
+
+
+def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
+    """Download the source after checking it exists, is not empty and fits on disk."""
+    size = store.size(video.source_key)
+    if size is None:
+        raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} does not exist")
+    if size == 0:
+        raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} is empty (0 bytes)")
+    require_free_space(workdir, size)
+    path = workdir / ("source" + Path(video.source_key).suffix)
+    store.download_file(video.source_key, path)
+    return path
+
+
+def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
+                  workdir: Path, progress: Progress) -> EncodeResult:
+    progress("download", 0)
+    src = fetch_source(store, video, workdir)
+    progress("download", 10)
+
+    info = probe(src)  # InvalidInput for anything we cannot encode
+    log.info("probed source", extra={"video_id": video.id, "width": info.width, "height": info.height,
+                                     "duration_s": round(info.duration_s, 3), "has_audio": info.has_audio,
+                                     "fps": round(info.fps, 3), "rotation": info.rotation})
+    rungs = choose_rungs(parse_ladder(settings.ladder), info.height)
+
+    out_dir = workdir / "hls"
+    started = time.monotonic()
+    encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=settings.segment_s,
+                         preset=settings.x264_preset,
+                         on_progress=lambda p: progress("encode", 10 + p * 0.8))
+    log.info("encoded ladder", extra={"rungs": [r.name for r in rungs],
+                                      "encode_s": round(time.monotonic() - started, 3)})
+    src.unlink()  # the scratch space goes to the upload from here on
+
+    hls.finalize_master(out_dir, info, rungs)
+    summary = hls.verify_ladder(out_dir, info, rungs)
+    progress("verify", 92)
+
+    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 92 + done * 8))
+    return EncodeResult(keys.master_key(prefix), info, summary)
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, StorageError) and exc.transient
+
+
+def upload_ladder(store: ObjectStore, out_dir: Path, prefix: str, progress: Callable[[float], None]) -> None:
+    """Upload every file under *prefix*, concurrently, the master playlist last.
+
+    A player (or the READY guard of a later run) that finds master.m3u8 can
+    trust every file it names is already there.
+    """
+    files = hls.upload_order(out_dir)
+    master, rest = files[-1], files[:-1]
+
+    def put(path: Path) -> None:
+        key = prefix + path.relative_to(out_dir).as_posix()
+        for attempt in Retrying(stop=stop_after_attempt(3), wait=wait_random_exponential(multiplier=0.5, max=8),
+                                retry=retry_if_exception(_transient), reraise=True):
+            with attempt:
+                store.upload_file(path, key, content_type=hls.content_type_for(path))
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="upload") as pool:
+        futures = [pool.submit(put, path) for path in rest]
+        try:
+            for future in as_completed(futures):
+                future.result()  # the first failure fails the upload
+                done += 1
+                progress(done / len(files))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    put(master)
+    progress(1.0)

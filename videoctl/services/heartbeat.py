@@ -1,0 +1,73 @@
+"""The background heartbeat of a running job: liveness, progress, and the fence.
+
+It writes on its own connection (a psycopg connection is not for two
+threads at once). If a write is fenced, the attempt was taken away from
+this runner (cancelled, or failed as stale and resubmitted): the main
+thread sees it at its next progress report and stops encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from videoctl.db.repositories import JobRepository
+from videoctl.domain.errors import DbError, Fenced, InvalidState
+from videoctl.domain.models import Job
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    def __init__(self, job: Job, open_jobs: Callable[[], JobRepository], *, interval_s: float,
+                 mirror=None) -> None:
+        self.job = job
+        self.open_jobs = open_jobs
+        self.interval_s = interval_s
+        self.mirror = mirror
+        self.progress = 0
+        self.fenced: Fenced | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-job-{job.id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def update(self, percent: float) -> None:
+        """Record progress (cheap; written at the next beat) and stop if fenced."""
+        self.progress = max(self.progress, min(100, int(percent)))
+        self.check()
+
+    def check(self) -> None:
+        if self.fenced is not None:
+            raise self.fenced
+
+    def _run(self) -> None:
+        jobs = self.open_jobs()
+        try:
+            while not self._stop.wait(self.interval_s):
+                self.beat(jobs)
+        finally:
+            jobs.conn.close()
+
+    def beat(self, jobs: JobRepository) -> None:
+        try:
+            jobs.heartbeat(self.job, self.progress)
+        except InvalidState as exc:  # Fenced, or the job was cancelled under us
+            self.fenced = exc if isinstance(exc, Fenced) else Fenced(str(exc))
+            self._stop.set()
+            return
+        except DbError as exc:
+            # A database blip must not kill the encode; if it lasts, scan-stuck
+            # sees the stale heartbeat and decides.
+            log.warning("heartbeat failed: %s", exc.message)
+            return
+        if self.mirror is not None:
+            self.mirror.publish(video_id=self.job.video_id, job_id=self.job.id, attempt=self.job.attempt,
+                                state="RUNNING", progress=self.progress)

@@ -1,0 +1,179 @@
+"""The data that flows planner → executor → command: desired resources, diffs, actions, plan items.
+
+Everything here is plain data so ``plan()`` stays pure and the command can
+print the same plan as a rich table or as JSON. Secrets never enter these
+objects: an SSM value is referred to by the setting that holds it
+(:class:`SecretRef`) and looked up only at the moment of the PutParameter call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """Resource kinds, in the order setup creates them (dependencies first)."""
+
+    IAM_ROLE = "iam_role"
+    LOG_GROUP = "log_group"
+    SSM_PARAMETER = "ssm_parameter"
+    SQS_QUEUE = "sqs_queue"
+    COMPUTE_ENVIRONMENT = "compute_environment"
+    JOB_QUEUE = "job_queue"
+    JOB_DEFINITION = "job_definition"
+    LAMBDA_FUNCTION = "lambda_function"
+    EVENT_SOURCE_MAPPING = "event_source_mapping"
+
+
+ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+class Status(StrEnum):
+    OK = "OK"
+    MISSING = "MISSING"
+    DRIFT = "DRIFT"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One resource as the documents in infra/json describe it (placeholders resolved)."""
+
+    kind: Kind
+    name: str
+    spec: dict[str, Any]
+    source: str  # the document(s) it came from, for messages
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[Kind, str]:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A value that lives in the operator's settings; resolved only by the executor."""
+
+    env: str  # the variable, e.g. DATABASE_URL
+    setting: str  # the Settings field
+
+
+@dataclass(frozen=True)
+class Diff:
+    field: str
+    live: Any
+    desired: Any
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "live": self.live, "desired": self.desired, "note": self.note}
+
+    def __str__(self) -> str:
+        text = f"{self.field}: {_short(self.live)} → {_short(self.desired)}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+@dataclass(frozen=True)
+class Action:
+    """One AWS call setup will make, e.g. ``iam:PutRolePolicy``.
+
+    ``wait`` names a condition the executor polls for after the call
+    (compute environment VALID, Lambda update finished, …).
+    """
+
+    service: str  # attribute of AwsClients: iam, batch, sqs, logs, ssm, lambda_
+    method: str  # boto3 method name
+    params: dict[str, Any]
+    description: str
+    wait: str | None = None
+
+    @property
+    def api(self) -> str:
+        prefix = "lambda" if self.service == "lambda_" else self.service
+        return f"{prefix}:{''.join(p.capitalize() for p in self.method.split('_'))}"
+
+    def to_dict(self) -> dict[str, Any]:
+        # Parameters are left out on purpose: they hold zip bytes and, for SSM, secret references.
+        return {"api": self.api, "description": self.description}
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    kind: Kind
+    name: str
+    status: Status
+    diffs: tuple[Diff, ...] = ()
+    actions: tuple[Action, ...] = ()
+    #: what setup cannot do by itself (a person must act), e.g. an SSM value nobody gave us
+    manual: tuple[str, ...] = ()
+    source: str = ""
+    #: the live resource's identifier (ARN, queue URL, mapping UUID) when it exists
+    ref: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "name": self.name,
+            "status": self.status.value,
+            "diff": [d.to_dict() for d in self.diffs],
+            "actions": [a.to_dict() for a in self.actions],
+            "manual": list(self.manual),
+            "source": self.source,
+            "ref": self.ref,
+        }
+
+
+@dataclass
+class ActionResult:
+    kind: Kind
+    name: str
+    action: Action
+    status: str  # done | failed | not_attempted
+    result: str | None = None  # e.g. the new job definition ARN
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "name": self.name,
+            **self.action.to_dict(),
+            "status": self.status,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ApplyReport:
+    results: list[ActionResult] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> list[ActionResult]:
+        return [r for r in self.results if r.status == "done"]
+
+    @property
+    def not_done(self) -> list[ActionResult]:
+        return [r for r in self.results if r.status != "done"]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.done)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "done": [r.to_dict() for r in self.done],
+            "not_done": [r.to_dict() for r in self.not_done],
+            "manual": list(self.manual),
+        }
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = "absent" if value is None else repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,251 @@
+"""Deleting object prefixes: enqueue, preview, and drain the r2_delete_request table.
+
+Two modes, one rule: **R2 configured (settings.uses_r2) ⇒ SQS mode**, the
+message goes to the delete-r2 queue and the Lambda deletes; **no R2 bucket ⇒
+local mode**, the same consumer code (:func:`~videoctl.domain.prefixes.process_message`)
+runs synchronously against the local store. R2 objects are thus only ever
+deleted by the Lambda, and local and Lambda behaviour cannot diverge.
+
+Everything a deletion needs is handed in (settings, a :data:`Sender`, a video
+lookup), so tests can use a moto queue, a local store or a fake sender.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from videoctl.domain import prefixes
+from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
+from videoctl.domain.models import Video
+from videoctl.domain.prefixes import DeleteMessage
+from videoctl.settings import Settings
+
+if TYPE_CHECKING:
+    from videoctl.db.repositories import DeleteRequestRepository
+    from videoctl.services.context import AppContext
+    from videoctl.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["sqs", "local"]
+
+
+class VideoLookup(Protocol):
+    def get(self, video_id: int) -> Video: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a sender did with one message."""
+
+    mode: Mode
+    message_id: str | None = None  # SQS mode
+    deleted: int | None = None  # local mode: keys deleted synchronously
+
+
+#: Hands one checked message to the consumer: SQS, or process_message in-process.
+Sender = Callable[[DeleteMessage], Sent]
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    message: DeleteMessage
+    sent: Sent
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.sent.mode, "message_id": self.sent.message_id, "deleted": self.sent.deleted,
+                "message": self.message.to_dict()}
+
+
+# ---------------------------------------------------------------- mode and senders
+
+
+def delete_mode(settings: Settings) -> Mode:
+    return "sqs" if settings.uses_r2 else "local"
+
+
+def message_bucket(settings: Settings) -> str:
+    return settings.r2_bucket if settings.r2_bucket else prefixes.LOCAL_BUCKET
+
+
+def sqs_sender(queue: Any) -> Sender:
+    """Send to the delete-r2 queue (a :class:`videoctl.aws.sqs.SqsQueue`)."""
+
+    def send(message: DeleteMessage) -> Sent:
+        # Group id per request: deletes need no ordering, only the FIFO dedup.
+        message_id = queue.send(message.to_json(), deduplication_id=message.idempotency_key,
+                                group_id=message.idempotency_key)
+        return Sent("sqs", message_id=message_id)
+
+    return send
+
+
+def local_sender(store: ObjectStore, *, bucket: str, videos_root: str) -> Sender:
+    """Run the consumer now, against *store*, on the serialised message (as the Lambda would)."""
+
+    def send(message: DeleteMessage) -> Sent:
+        result = prefixes.process_message(message.to_json(), store, bucket=bucket, videos_root=videos_root)
+        return Sent("local", deleted=result.deleted)
+
+    return send
+
+
+def sender_for(settings: Settings, *, store: Callable[[], ObjectStore], sqs_client: Callable[[], Any]) -> Sender:
+    """The sender for this configuration; builds only the collaborator its mode needs."""
+    if delete_mode(settings) == "sqs":
+        from videoctl.aws.sqs import SqsQueue
+
+        return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name))
+    return local_sender(store(), bucket=message_bucket(settings), videos_root=settings.videos_root)
+
+
+def context_sender(ctx: AppContext) -> Sender:
+    return sender_for(ctx.settings, store=lambda: ctx.store, sqs_client=lambda: ctx.aws.sqs)
+
+
+# ---------------------------------------------------------------- enqueue
+
+
+def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, settings: Settings,
+                      send: Sender, videos: VideoLookup | None, confirm_live: bool = False,
+                      requested_at: datetime | None = None, request_id: int | None = None) -> Enqueued:
+    """Check *prefix* and hand a versioned delete message to *send*.
+
+    Refused before anything is sent: an unsafe prefix (InvalidInput), and a
+    prefix overlapping the ladder a video currently serves unless
+    *confirm_live* (InvalidState). *videos* is None only for callers with no
+    database, which then skip the live-ladder check. *request_id* is the
+    r2_delete_request row being flushed, if any (it feeds the idempotency key).
+    """
+    prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
+    owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
+    video = _lookup(videos, owner, required=video_id is not None)
+    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
+    if ladder and not confirm_live:
+        raise InvalidState(
+            f"video {video.id} ({video.status}) serves its ladder from {ladder!r}; deleting {prefix!r} "
+            "would break its playback",
+            hint="pass --yes if that is what you want",
+        )
+    message = prefixes.build_message(
+        prefix, reason, bucket=message_bucket(settings), videos_root=settings.videos_root, video_id=owner,
+        requested_at=requested_at or datetime.now(UTC), request_id=request_id,
+    )
+    return Enqueued(message, send(message))
+
+
+def _lookup(videos: VideoLookup | None, video_id: int | None, *, required: bool) -> Video | None:
+    if videos is None or video_id is None:
+        return None
+    try:
+        return videos.get(video_id)
+    except NotFound:
+        if required:
+            raise
+        return None  # objects of a video whose row is gone: nothing live to protect
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class Preview:
+    prefix: str
+    location: str
+    count: int
+    total_bytes: int
+    keys: list[dict[str, Any]]  # the first few, {"key", "size"}
+    live_ladder: str | None  # set when the delete would need --yes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prefix": self.prefix, "location": self.location, "count": self.count,
+                "total_bytes": self.total_bytes, "keys": self.keys, "truncated": self.count > len(self.keys),
+                "live_ladder": self.live_ladder, "needs_yes": self.live_ladder is not None}
+
+
+def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settings, store: ObjectStore,
+                   videos: VideoLookup | None, show: int = 20) -> Preview:
+    """What ``r2 delete`` would remove, checked by the same rules, deleting nothing."""
+    prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
+    owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
+    video = _lookup(videos, owner, required=video_id is not None)
+    count = total = 0
+    first: list[dict[str, Any]] = []
+    for info in store.list_prefix(prefix):
+        count += 1
+        total += info.size
+        if len(first) < show:
+            first.append({"key": info.key, "size": info.size})
+    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
+    return Preview(prefix, store.location, count, total, first, ladder)
+
+
+# ---------------------------------------------------------------- the request table
+
+
+@dataclass(frozen=True)
+class Failure:
+    request_id: int
+    prefix: str
+    error: VideoctlError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "prefix": self.prefix, **self.error.to_dict()}
+
+
+def flush_delete_requests(repo: DeleteRequestRepository, send: Sender, limit: int = 100, *,
+                          settings: Settings, videos: VideoLookup | None,
+                          on_failure: Callable[[Failure], None] | None = None) -> int:
+    """Send up to *limit* pending r2_delete_request rows; returns how many were sent.
+
+    The rows stay locked (FOR UPDATE SKIP LOCKED) in one transaction while
+    they are sent, so two drains never send the same row. Each row is sent
+    and marked in its own savepoint: a send that fails leaves that row
+    pending for the next flush and is passed to *on_failure* (and logged),
+    the others still go. A crash between send and commit re-sends the row
+    next time with the same idempotency key; the delete is idempotent.
+    """
+    sent = 0
+    with repo.transaction():
+        for row in repo.pending(limit):
+            try:
+                with repo.transaction():
+                    enqueue_delete_r2(row["prefix"], row["reason"], row["video_id"], settings=settings, send=send,
+                                      videos=videos, requested_at=row["requested_at"], request_id=row["id"])
+                    repo.mark_sent(row["id"])
+                sent += 1
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+                error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+                failure = Failure(row["id"], row["prefix"], error)
+                log.warning("delete request %s (%s) stays pending: %s: %s", row["id"], row["prefix"], error.code,
+                            error.message)
+                if on_failure is not None:
+                    on_failure(failure)
+    return sent
+
+
+@dataclass
+class DrainResult:
+    mode: Mode
+    sent: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "sent": self.sent, "failed": len(self.failures),
+                "failures": [f.to_dict() for f in self.failures]}
+
+
+def drain_pending(ctx: AppContext, *, limit: int = 100) -> DrainResult:
+    """Flush pending delete requests with the sender of this configuration.
+
+    What run-job calls after it committed a job (best effort: failures stay
+    pending for ``videoctl r2 drain``), and what ``r2 drain`` runs.
+    """
+    result = DrainResult(delete_mode(ctx.settings))
+    result.sent = flush_delete_requests(ctx.delete_requests, context_sender(ctx), limit, settings=ctx.settings,
+                                        videos=ctx.videos, on_failure=result.failures.append)
+    return result

@@ -1,0 +1,189 @@
+"""run-job: what one Batch container (or one local process) does, then exits.
+
+The order is the seed's, exactly:
+
+a. job SUCCEEDED → nothing to do.
+b. video READY with an hls_path (and this job is not a re-encode) → the job
+   is completed without download or ffmpeg.
+c. otherwise claim → process_video → job_complete. Any failure marks the
+   attempt FAILED with an error code and a human message; scan-stuck decides
+   whether it runs again.
+
+The claim fences every later write on job id + attempt + runner. A
+container that loses the claim (a second container on the same job, or one
+whose attempt was failed and resubmitted) stops without writing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+from videoctl.domain import keys
+from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlError
+from videoctl.domain.models import Job, Video
+from videoctl.domain.states import JobState, VideoStatus
+from videoctl.services.encode import EncodeResult, process_video
+from videoctl.services.heartbeat import Heartbeat
+from videoctl.settings import Settings
+from videoctl.storage import ObjectStore
+from videoctl.storage.scratch import scratch_dir
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Who is running: inside Batch its job id, locally the executor's id for this process."""
+
+    id: str
+    batch_job_id: str | None
+
+    @classmethod
+    def from_environment(cls, environ=os.environ) -> Runner:
+        batch_id = environ.get("AWS_BATCH_JOB_ID")
+        if batch_id:
+            return cls(batch_id, batch_id)
+        # The local executor records "local:{pid}" as the job's executor id.
+        local = f"local:{os.getpid()}"
+        return cls(f"{local}@{socket.gethostname()}", local)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: str  # already_succeeded | ready_guard | reused_upload | encoded
+    job: Job
+    video: Video
+    encode: EncodeResult | None = None
+
+
+@dataclass
+class RunJobDeps:
+    jobs: JobRepository
+    videos: VideoRepository
+    delete_requests: DeleteRequestRepository
+    store: ObjectStore
+    settings: Settings
+    ffmpeg: str
+    #: A JobRepository on a connection of its own, for the heartbeat thread.
+    open_jobs: Callable[[], JobRepository]
+    mirror: object | None = None
+    #: Called after a job completes, to send recorded deletions on their way.
+    after_complete: Callable[[], None] | None = None
+
+
+def ready_guard_applies(job: Job, video: Video) -> bool:
+    """A READY video needs no encode, unless this job is the re-encode that replaces it."""
+    if video.status is not VideoStatus.READY or not video.hls_path:
+        return False
+    # A re-encode is done once the video points at one of this job's own ladders.
+    return not job.reencode or keys.job_of_ladder(video.hls_path) == job.id
+
+
+def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | None = None) -> RunResult:
+    jobs, videos = deps.jobs, deps.videos
+    job = jobs.get(job_id)
+    if job.state is JobState.SUCCEEDED:
+        log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
+        return RunResult("already_succeeded", job, videos.get(job.video_id))
+    if job.state.is_terminal:
+        raise InvalidState(f"job {job.id} is {job.state}; there is nothing to run",
+                           hint=f"`videoctl jobs retry {job.id}` gives it a new attempt")
+    video = videos.get(job.video_id)
+
+    job = jobs.claim(job, runner.id, batch_job_id=runner.batch_job_id)
+    log.info("claimed job", extra={"job_id": job.id, "attempt": job.attempt, "runner": runner.id})
+
+    if ready_guard_applies(job, video):
+        done = jobs.complete(job)
+        log.info("video already READY; completed without encoding", extra={"job_id": job.id})
+        return RunResult("ready_guard", done, video)
+    if video.status is not VideoStatus.READY:  # a re-encode keeps the live ladder READY
+        video = videos.set_status(video.id, VideoStatus.PROCESSING) or video
+
+    try:
+        return _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None))
+    except Fenced:
+        raise  # the attempt is someone else's now: write nothing
+    except BaseException as exc:
+        error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+        _record_failure(jobs, job, error)
+        if isinstance(exc, VideoctlError):
+            raise JobFailed(f"job {job.id} attempt {job.attempt} failed: {error.code}: {error.message}",
+                            hint=error.hint) from exc
+        raise
+
+
+def _record_failure(jobs: JobRepository, job: Job, error: VideoctlError) -> None:
+    log.error("job failed", extra={"job_id": job.id, "attempt": job.attempt, "error_code": error.code,
+                                   "error": error.message})
+    try:
+        jobs.fail(job, error_code=error.code, error_message=error.message, runner_id=job.runner_id)
+    except InvalidState as exc:  # fenced or cancelled meanwhile: not ours to write
+        log.warning("could not record the failure: %s", exc.message)
+
+
+def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress) -> RunResult:
+    settings, store = deps.settings, deps.store
+    prefix = keys.attempt_prefix(settings.videos_root, video.id, job.id, job.attempt)
+    heartbeat = Heartbeat(job, deps.open_jobs, interval_s=settings.heartbeat_s, mirror=deps.mirror)
+
+    def report(phase: str, percent: float) -> None:
+        heartbeat.update(percent)  # raises Fenced once the claim is lost
+        progress(phase, percent)
+
+    with heartbeat, scratch_dir(settings.scratch_dir, f"videoctl-job-{job.id}-a{job.attempt}") as workdir:
+        reused = _finished_upload_of_earlier_attempt(store, settings, video, job)
+        if reused is not None:
+            # Crashed after uploading, before completing: the ladder is whole
+            # (master last), so completing is all that is left.
+            log.info("reusing the complete upload of an earlier attempt", extra={"prefix": reused})
+            done, video = _complete(deps, job, video, reused, info=None)
+            return RunResult("reused_upload", done, video)
+        result = process_video(video, prefix=prefix, store=store, settings=settings, ffmpeg=deps.ffmpeg,
+                               workdir=workdir, progress=report)
+        heartbeat.check()
+        done, video = _complete(deps, job, video, prefix, info=result.info)
+    log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
+    return RunResult("encoded", done, video, result)
+
+
+def _earlier_prefixes(settings: Settings, video: Video, job: Job) -> list[str]:
+    return [keys.attempt_prefix(settings.videos_root, video.id, job.id, n) for n in range(job.attempt - 1, 0, -1)]
+
+
+def _finished_upload_of_earlier_attempt(store: ObjectStore, settings: Settings, video: Video,
+                                        job: Job) -> str | None:
+    for prefix in _earlier_prefixes(settings, video, job):
+        if store.exists(keys.master_key(prefix)):
+            return prefix
+    return None
+
+
+def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tuple[Job, Video]:
+    """Job SUCCEEDED and video READY in one transaction; old ladders queued for deletion."""
+    master = keys.master_key(prefix)
+    with deps.jobs.transaction():
+        done = deps.jobs.complete(job, output_prefix=prefix)
+        if info is not None:
+            deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
+                                       height=info.height, has_audio=info.has_audio)
+        ready, replaced = deps.videos.set_ready(video.id, master)
+        for old in _earlier_prefixes(deps.settings, video, job):
+            if old != prefix and any(True for _ in deps.store.list_prefix(old)):
+                deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
+        if replaced is not None:
+            deps.delete_requests.add(keys.prefix_of_master(replaced),
+                                     f"replaced by job {job.id} attempt {job.attempt}", video.id)
+    if deps.after_complete is not None:
+        try:
+            deps.after_complete()
+        except VideoctlError as exc:  # the rows stay pending; `videoctl r2 drain` sends them later
+            log.warning("could not send deletions yet: %s", exc.message)
+    return done, ready

@@ -1,0 +1,224 @@
+"""How a video enters encoding: create the job, submit one container per attempt.
+
+``submit_batch_job`` is the one function both `videoctl submit` and
+scan-stuck use to start an attempt:
+
+1. ``begin_attempt`` moves attempt N → N + 1 in a guarded UPDATE, so two
+   callers can never both submit the same attempt;
+2. SubmitJob (or a local process) with a name unique to that attempt;
+3. ``mark_submitted`` stores the executor's job id, state SUBMITTED.
+
+SubmitJob has no idempotency token. When its reply is lost (read timeout,
+connection reset, a 5xx) the job may exist, so before sending again we look
+it up by name. Throttling is retried with jittered backoff around the whole
+operation. A definite refusal (unknown queue or job definition) undoes the
+attempt and leaves the job QUEUED with AWS's message recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from videoctl.aws.batch import job_name
+from videoctl.aws.errors import aws_error, error_code, is_throttling, is_unknown_outcome
+from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
+from videoctl.domain.models import Job, Video
+from videoctl.domain.states import JobState, VideoStatus
+from videoctl.executor import Executor
+
+Sleep = Callable[[float], None]
+
+
+def _may_have_been_applied(exc: BaseException) -> bool:
+    return is_unknown_outcome(exc) or (error_code(exc) or "").startswith("Server")
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        return is_throttling(exc) or _may_have_been_applied(exc)
+    return isinstance(exc, BotoCoreError)  # connection trouble
+
+
+def start_container(executor: Executor, job: Job, *, priority: int | None = None,
+                    sleep: Sleep = time.sleep, tries: int = 5) -> str:
+    """Submit this attempt's container exactly once, whatever the network does."""
+    name = job_name(job.video_id, job.id, job.attempt)
+    reply_lost = False
+    retrying = Retrying(
+        stop=stop_after_attempt(tries),
+        wait=wait_random_exponential(multiplier=0.5, max=20),
+        retry=retry_if_exception(_worth_retrying),
+        sleep=sleep,
+        reraise=True,
+    )
+    for try_ in retrying:
+        with try_:
+            if reply_lost:
+                found = executor.find(name)
+                if found:
+                    return found
+            try:
+                return executor.submit(name, job_id=job.id, video_id=job.video_id,
+                                       attempt=job.attempt, priority=priority)
+            except Exception as exc:
+                reply_lost = reply_lost or _may_have_been_applied(exc)
+                raise
+    raise AssertionError("unreachable")  # Retrying either returns or re-raises
+
+
+def submit_batch_job(job_id: int, *, jobs: JobRepository, executor: Executor,
+                     priority: int | None = None, sleep: Sleep = time.sleep) -> Job:
+    """Start the next attempt of a QUEUED or RETRY_WAIT job."""
+    job = jobs.begin_attempt(jobs.get(job_id))
+    try:
+        executor_job_id = start_container(executor, job, priority=priority, sleep=sleep)
+    except Exception as exc:
+        error = aws_error("SubmitJob", exc) if isinstance(exc, ClientError | BotoCoreError) else exc
+        message = getattr(error, "message", str(error))
+        if _may_have_been_applied(exc):
+            # A container may exist for this attempt: keep the attempt counted.
+            jobs.note_error(job, error_code="aws_error", error_message=f"submit outcome unknown: {message}")
+        else:
+            jobs.undo_attempt(job, error_code="aws_error", error_message=message)
+        raise error from exc
+    return jobs.mark_submitted(job, executor_job_id)
+
+
+@dataclass(frozen=True)
+class SubmitPlan:
+    video: Video
+    reencode: bool
+    max_attempts: int
+    priority: int | None
+
+
+def plan_submit(video_id: int, *, videos: VideoRepository, jobs: JobRepository, max_attempts: int,
+                force: bool = False, priority: int | None = None) -> SubmitPlan:
+    """Check that the video may be submitted; changes nothing (this is --dry-run)."""
+    video = videos.get(video_id)
+    if video.status is VideoStatus.READY and not force:
+        raise InvalidState(f"video {video.id} is already READY",
+                           hint="re-encode it with --force; the current ladder stays live until the new one completes")
+    if video.status not in (VideoStatus.UPLOADED, VideoStatus.READY):
+        raise InvalidState(f"video {video.id} is {video.status}; only UPLOADED videos (or READY with --force) "
+                           "can be submitted")
+    active = jobs.active_for_video(video.id)
+    if active is not None:
+        raise InvalidState(f"video {video.id} already has an active job: job {active.id} "
+                           f"({active.state}, attempt {active.attempt})",
+                           hint=f"follow it with `videoctl jobs show {active.id}`")
+    return SubmitPlan(video, video.status is VideoStatus.READY, max_attempts, priority)
+
+
+def create_job_and_submit(plan: SubmitPlan, *, jobs: JobRepository, executor: Executor,
+                          sleep: Sleep = time.sleep) -> Job:
+    """Create the job QUEUED, then submit its first attempt.
+
+    If the submit fails the job stays QUEUED with the error recorded, and
+    scan-stuck submits it later; the error is raised for the caller too.
+    """
+    job = jobs.create(plan.video.id, max_attempts=plan.max_attempts, reencode=plan.reencode,
+                      priority=plan.priority)
+    return submit_batch_job(job.id, jobs=jobs, executor=executor, priority=plan.priority, sleep=sleep)
+
+
+# ------------------------------------------------------------------ bulk
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second, evenly spaced (Batch allows 50 SubmitJob/s)."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep = sleep
+        self._next = clock()
+
+    def wait(self) -> None:
+        now = self.clock()
+        if now < self._next:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
+@dataclass
+class BulkResult:
+    submitted: list[Job] = field(default_factory=list)
+    failed: list[tuple[int, VideoctlError]] = field(default_factory=list)
+
+
+def submit_all_uploaded(*, videos: VideoRepository, jobs: JobRepository, executor: Executor,
+                        max_attempts: int, rate: float, limit: int,
+                        on_each: Callable[[int, int], None] | None = None,
+                        limiter: RateLimiter | None = None) -> BulkResult:
+    """Submit every UPLOADED video with no active job; one failure does not stop the rest."""
+    candidates = videos.uploaded_without_job(limit)
+    limiter = limiter or RateLimiter(rate)
+    result = BulkResult()
+    for done, video in enumerate(candidates, start=1):
+        limiter.wait()
+        try:
+            plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=max_attempts)
+            result.submitted.append(create_job_and_submit(plan, jobs=jobs, executor=executor))
+        except VideoctlError as exc:
+            result.failed.append((video.id, exc))
+        if on_each:
+            on_each(done, len(candidates))
+    return result
+
+
+# ------------------------------------------------------------------ operator actions
+
+
+def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, executor: Executor) -> Job:
+    """CANCELLED first, so the container's later writes are fenced; then stop it."""
+    job = jobs.cancel(job_id, reason)
+    if job.aws_batch_job_id:
+        try:
+            executor.cancel(job.aws_batch_job_id, reason)
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error("TerminateJob", exc) from exc
+    return job
+
+
+def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sleep = time.sleep) -> Job:
+    """An operator's word: a DEAD or CANCELLED job gets a new attempt now."""
+    jobs.requeue(job_id)
+    return submit_batch_job(job_id, jobs=jobs, executor=executor, sleep=sleep)
+
+
+# ------------------------------------------------------------------ following a job
+
+#: States where a follower stops: terminal, or FAILED (scan-stuck decides what next).
+SETTLED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED})
+
+
+def follow_job(job_id: int, *, jobs: JobRepository, on_update: Callable[[Job], None] | None = None,
+               poll_s: float = 1.0, timeout_s: float | None = None, sleep: Sleep = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> Job:
+    deadline = None if timeout_s is None else clock() + timeout_s
+    while True:
+        job = jobs.get(job_id)
+        if on_update:
+            on_update(job)
+        if job.state in SETTLED:
+            return job
+        if deadline is not None and clock() >= deadline:
+            return job
+        sleep(poll_s)
+
+
+def require_success(job: Job) -> Job:
+    if job.state is not JobState.SUCCEEDED:
+        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
+        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
+                        hint=f"see `videoctl jobs show {job.id}`")
+    return job
