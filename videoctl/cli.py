@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _output as output
-from videoctl.commands import config, db, demo, jobs, run_job, submit, video
+from videoctl.commands import config, db, demo, jobs, r2, run_job, scan, submit, video
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 
 app = typer.Typer(
@@ -45,8 +45,11 @@ app.add_typer(video.app, name="video")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
+app.add_typer(r2.app, name="r2")
 app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
+app.command("scan-stuck")(scan.scan_stuck)
+app.command("stats")(scan.stats)
 app.command("demo")(demo.demo)
 
 

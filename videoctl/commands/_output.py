@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,6 +53,8 @@ def _default(value: Any) -> Any:
         return value.value
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -198,3 +198,63 @@ RETURNING *;
 -- For people (`videoctl r2 pending`): no row locks, and the total beside the page.
 SELECT *, count(*) OVER () AS total FROM r2_delete_request
 WHERE sent_at IS NULL ORDER BY id LIMIT %(limit)s;
+
+-- name: jobs_on_executors
+-- What scan-stuck asks the executor about: every job with a container out there.
+SELECT id, aws_batch_job_id FROM video_transcode_job
+WHERE state IN ('SUBMITTED', 'RUNNING') AND aws_batch_job_id IS NOT NULL
+ORDER BY id;
+
+-- name: stuck_jobs
+-- Rows a scan pass acts on; only non-terminal rows are read (partial index),
+-- so the cost follows the active jobs, not the millions that finished. A real
+-- pass runs it with FOR UPDATE SKIP LOCKED (see JobRepository.stuck), so
+-- concurrent scanners skip each other's rows; --dry-run locks nothing.
+SELECT * FROM video_transcode_job
+WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+  AND (state = 'FAILED'
+       OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
+       OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
+           AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
+       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
+       OR id = ANY(%(flagged_ids)s))
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: db_now
+SELECT now() AS now;
+
+-- name: stats_by_state
+SELECT state, count(*) AS jobs FROM video_transcode_job GROUP BY state ORDER BY state;
+
+-- name: stats_oldest_active
+SELECT id, state, created_at, extract(epoch FROM now() - created_at)::float8 AS age_s
+FROM video_transcode_job
+WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+ORDER BY created_at
+LIMIT 1;
+
+-- name: stats_failure_reasons
+SELECT error_code, count(*) AS jobs, max(error_message) AS example
+FROM video_transcode_job
+WHERE error_code IS NOT NULL AND updated_at > now() - make_interval(hours => %(hours)s)
+GROUP BY error_code
+ORDER BY jobs DESC, error_code
+LIMIT 10;
+
+-- name: stats_hourly
+SELECT hours.hour,
+       count(j.id) FILTER (WHERE j.state = 'SUCCEEDED') AS completed,
+       count(j.id) FILTER (WHERE j.state IN ('FAILED', 'RETRY_WAIT', 'DEAD')) AS failed
+FROM generate_series(date_trunc('hour', now()) - make_interval(hours => %(hours)s - 1),
+                     date_trunc('hour', now()), interval '1 hour') AS hours(hour)
+LEFT JOIN video_transcode_job AS j
+       ON j.finished_at >= hours.hour AND j.finished_at < hours.hour + interval '1 hour'
+GROUP BY hours.hour
+ORDER BY hours.hour;
+
+-- name: stats_encode_time
+SELECT count(*) AS jobs, avg(extract(epoch FROM finished_at - started_at))::float8 AS mean_s
+FROM video_transcode_job
+WHERE state = 'SUCCEEDED' AND finished_at > now() - make_interval(hours => %(hours)s)
+  AND started_at IS NOT NULL;

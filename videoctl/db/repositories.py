@@ -113,6 +113,26 @@ class JobRepository(_Repository):
         rows = _all(self.conn, "list_jobs", {"state": state, "video_id": video_id, "limit": limit})
         return [Job.from_row(r) for r in rows]
 
+    def on_executors(self) -> list[tuple[int, str]]:
+        """(job id, executor job id) of every SUBMITTED or RUNNING job."""
+        return [(r["id"], r["aws_batch_job_id"]) for r in _all(self.conn, "jobs_on_executors", {})]
+
+    def stuck(self, *, queued_after_s: float, stale_after_s: float, flagged_ids: list[int],
+              limit: int, lock: bool) -> list[Job]:
+        """Candidates of a scan pass; with lock=True claimed until the transaction ends."""
+        query = sql("stuck_jobs")
+        if lock:
+            query = query.rstrip().rstrip(";") + "\nFOR UPDATE SKIP LOCKED;"
+        params = {"queued_after_s": queued_after_s, "stale_after_s": stale_after_s,
+                  "flagged_ids": flagged_ids, "limit": limit}
+        try:
+            return [Job.from_row(r) for r in self.conn.execute(query, params).fetchall()]
+        except psycopg.Error as exc:
+            raise DbError(f"stuck_jobs failed: {exc}") from exc
+
+    def now(self):
+        return _one(self.conn, "db_now", {})["now"]
+
     # ------------------------------------------------------------ create
 
     def create(self, video_id: int, *, max_attempts: int, reencode: bool = False,
@@ -223,6 +243,23 @@ class JobRepository(_Repository):
 
     def requeue(self, job_id: int) -> Job:
         return self._transition("requeue_job", JobState.QUEUED, {"id": job_id})
+
+
+class StatsRepository(_Repository):
+    """The read-only numbers behind `videoctl stats`."""
+
+    def collect(self, hours: int = 24) -> dict[str, Any]:
+        oldest = _one(self.conn, "stats_oldest_active", {})
+        encode = _one(self.conn, "stats_encode_time", {"hours": hours})
+        return {
+            "by_state": {r["state"]: r["jobs"] for r in _all(self.conn, "stats_by_state", {})},
+            "oldest_active": oldest,
+            "failure_reasons": _all(self.conn, "stats_failure_reasons", {"hours": hours}),
+            "hourly": _all(self.conn, "stats_hourly", {"hours": hours}),
+            "mean_encode_s": float(encode["mean_s"]) if encode["mean_s"] is not None else None,
+            "encodes": encode["jobs"],
+            "hours": hours,
+        }
 
 
 class DeleteRequestRepository(_Repository):

@@ -17,7 +17,8 @@ class RemoteStatus:
     id: str
     status: str  # Batch's SUBMITTED … SUCCEEDED/FAILED; local: RUNNING, EXITED, MISSING
     reason: str | None = None
-    created_at_s: float | None = None
+    #: When the container stopped (epoch seconds), for those that did.
+    stopped_at_s: float | None = None
 
 
 class Executor(Protocol):

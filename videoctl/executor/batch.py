@@ -33,7 +33,7 @@ class BatchExecutor:
                 id=j["jobId"],
                 status=j["status"],
                 reason=j.get("statusReason") or _container_reason(j),
-                created_at_s=j["createdAt"] / 1000 if j.get("createdAt") else None,
+                stopped_at_s=j["stoppedAt"] / 1000 if j.get("stoppedAt") else None,
             )
             for j in self.batch.describe(executor_job_ids)
         }

@@ -98,6 +98,7 @@ def build_ladder_args(
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     if info.has_audio:
         streams.append(_audio_stream(source, info))
+        # One AAC encode serves every rung, at the top rung's audio bitrate.
         options.update(_audio_options(info, rungs[0].audio_kbps))
         stream_map.append(f"a:0,{agroup}name:{AUDIO_NAME}")
     options["var_stream_map"] = " ".join(stream_map)

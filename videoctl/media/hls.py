@@ -63,7 +63,7 @@ class LadderSummary:
 
 @dataclass(frozen=True)
 class _Rendition:
-    """Measurements of one media playlist and its first segment."""
+    """Measurements of one media playlist and its first segment, for the master playlist."""
 
     peak_bps: int
     average_bps: int
@@ -90,7 +90,7 @@ def upload_order(out_dir: Path) -> list[Path]:
 def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) -> Path:
     """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE."""
     out_dir = Path(out_dir)
-    audio = _measure(out_dir / AUDIO_NAME, "audio") if info.has_audio else None
+    audio = _measure_audio(out_dir / AUDIO_NAME) if info.has_audio else None
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     if audio is not None:
         lines.append(
@@ -99,7 +99,7 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) ->
         )
     frame_rate = f"{float(output_fps(info.fps)):.3f}"
     for rung in sorted(rungs, key=lambda rung: rung.height, reverse=True):
-        video = _measure(out_dir / rung.name, "video")
+        video = _measure_video(out_dir / rung.name)
         attributes = [
             f"BANDWIDTH={video.peak_bps + (audio.peak_bps if audio else 0)}",
             f"AVERAGE-BANDWIDTH={video.average_bps + (audio.average_bps if audio else 0)}",
@@ -127,9 +127,10 @@ def verify_ladder(
 ) -> LadderSummary:
     """Check the ladder in ``out_dir`` is complete and matches the source; raise VerifyFailed.
 
-    ``tolerance_s`` bounds how far each playlist's total duration may be from the source's;
-    by default the larger of 1 s and the playlist's target duration (one segment): enough
-    for frame-rate conversion and audio and video of slightly different lengths, too little
+    The ladder's duration is that of its longest playlist, because a source's audio and
+    video may end apart (players cope) while the source's duration is the longer of the two.
+    ``tolerance_s`` bounds its distance from the source's duration; by default the larger of
+    1 s and the target duration (one segment): enough for frame-rate conversion, too little
     to hide a ladder that stops early.
     """
     out_dir = Path(out_dir)
@@ -143,7 +144,7 @@ def verify_ladder(
     _check_audio_group(master, info)
 
     summaries = []
-    segment_durations: dict[str, list[float]] = {}
+    playlists: dict[str, MediaPlaylist] = {}
     for variant in master.variants:
         rung = expected[variant.uri]
         width = rung_width(info.width, info.height, rung.height)
@@ -153,9 +154,8 @@ def verify_ladder(
         bandwidth = _positive_int(variant.attributes.get("BANDWIDTH"), f"{rung.name}: BANDWIDTH")
         if not variant.attributes.get("CODECS", "").startswith("avc1."):
             raise VerifyFailed(f"{rung.name}: master has no H.264 CODECS attribute")
-        playlist = _check_media_playlist(out_dir / rung.name, info, tolerance_s)
+        playlist = playlists[rung.name] = _check_media_playlist(out_dir / rung.name)
         _check_video_segment(out_dir / rung.name / playlist.segments[0].uri, rung.name, width, rung.height)
-        segment_durations[rung.name] = [segment.duration_s for segment in playlist.segments]
         summaries.append(
             RungSummary(
                 name=rung.name,
@@ -166,10 +166,11 @@ def verify_ladder(
                 duration_s=playlist.duration_s,
             )
         )
-    _check_alignment(segment_durations)
+    _check_alignment(playlists)
     if info.has_audio:
-        playlist = _check_media_playlist(out_dir / AUDIO_NAME, info, tolerance_s)
+        playlist = playlists[AUDIO_NAME] = _check_media_playlist(out_dir / AUDIO_NAME)
         _check_audio_segment(out_dir / AUDIO_NAME / playlist.segments[0].uri)
+    _check_duration(playlists, info, tolerance_s)
     return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
 
 
@@ -190,7 +191,7 @@ def _load_media_playlist(directory: Path) -> MediaPlaylist:
     return playlist
 
 
-def _check_media_playlist(directory: Path, info: SourceInfo, tolerance_s: float | None) -> MediaPlaylist:
+def _check_media_playlist(directory: Path) -> MediaPlaylist:
     playlist = _load_media_playlist(directory)
     name = f"{directory.name}/{MEDIA_PLAYLIST}"
     if not playlist.ended:
@@ -201,13 +202,18 @@ def _check_media_playlist(directory: Path, info: SourceInfo, tolerance_s: float 
             raise VerifyFailed(f"{name} names {segment.uri}, which is missing")
         if path.stat().st_size == 0:
             raise VerifyFailed(f"{directory.name}/{segment.uri} is empty")
-    tolerance = tolerance_s if tolerance_s is not None else max(1.0, float(playlist.target_duration or 0))
-    if abs(playlist.duration_s - info.duration_s) > tolerance:
-        raise VerifyFailed(
-            f"{name} lasts {playlist.duration_s:.2f} s but the source lasts {info.duration_s:.2f} s "
-            f"(tolerance {tolerance:.2f} s)"
-        )
     return playlist
+
+
+def _check_duration(playlists: dict[str, MediaPlaylist], info: SourceInfo, tolerance_s: float | None) -> None:
+    longest_name, longest = max(playlists.items(), key=lambda item: item[1].duration_s)
+    target = max(playlist.target_duration or 0 for playlist in playlists.values())
+    tolerance = tolerance_s if tolerance_s is not None else max(1.0, float(target))
+    if abs(longest.duration_s - info.duration_s) > tolerance:
+        raise VerifyFailed(
+            f"the ladder lasts {longest.duration_s:.2f} s ({longest_name}) but the source lasts "
+            f"{info.duration_s:.2f} s (tolerance {tolerance:.2f} s)"
+        )
 
 
 def _check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
@@ -227,8 +233,9 @@ def _positive_int(value: str | None, what: str) -> int:
     return int(value)
 
 
-def _check_alignment(durations: dict[str, list[float]]) -> None:
+def _check_alignment(playlists: dict[str, MediaPlaylist]) -> None:
     """Every variant must cut segments at the same timestamps, or switching glitches."""
+    durations = {name: [segment.duration_s for segment in p.segments] for name, p in playlists.items()}
     (first_name, first), *others = durations.items()
     for name, other in others:
         if len(other) != len(first) or any(
@@ -263,33 +270,39 @@ def _check_audio_segment(path: Path) -> None:
             raise VerifyFailed(f"{AUDIO_NAME}/{path.name} has no audio stream")
 
 
-def _measure(directory: Path, kind: str) -> _Rendition:
-    """Bitrates of a media playlist and the codec and size of its first segment."""
+def _bitrates(directory: Path) -> tuple[MediaPlaylist, int, int]:
+    """A media playlist with its peak and average bit rates."""
     playlist = _load_media_playlist(directory)
-    sizes = [(directory / segment.uri).stat().st_size for segment in playlist.segments]
+    sizes = []
+    for segment in playlist.segments:
+        try:
+            sizes.append((directory / segment.uri).stat().st_size)
+        except FileNotFoundError:
+            raise VerifyFailed(f"{directory.name}/{MEDIA_PLAYLIST} names {segment.uri}, which is missing") from None
     durations = [segment.duration_s for segment in playlist.segments]
+    average = round(8 * sum(sizes) / max(sum(durations), 1e-3))
+    return playlist, peak_bitrate(sizes, durations, playlist.target_duration), average
+
+
+def _measure_audio(directory: Path) -> _Rendition:
+    playlist, peak, average = _bitrates(directory)
     with _open_segment(directory / playlist.segments[0].uri) as container:
-        if kind == "audio":
-            if not container.streams.audio:
-                raise VerifyFailed(f"{directory.name}: no audio stream in the first segment")
-            context = container.streams.audio[0].codec_context
-            codec = f"mp4a.40.{_AAC_OBJECT_TYPES.get(context.profile or 'LC', 2)}"
-            width = height = 0
-            channels = context.channels
-        else:
-            if not container.streams.video:
-                raise VerifyFailed(f"{directory.name}: no video stream in the first segment")
-            stream = container.streams.video[0]
-            codec = _avc_codec(container, stream, directory.name)
-            width, height, channels = stream.codec_context.width, stream.codec_context.height, 0
-    return _Rendition(
-        peak_bps=peak_bitrate(sizes, durations, playlist.target_duration),
-        average_bps=round(8 * sum(sizes) / max(sum(durations), 1e-3)),
-        codec=codec,
-        width=width,
-        height=height,
-        channels=channels,
-    )
+        if not container.streams.audio:
+            raise VerifyFailed(f"{directory.name}: no audio stream in the first segment")
+        context = container.streams.audio[0].codec_context
+        codec = f"mp4a.40.{_AAC_OBJECT_TYPES.get(context.profile or 'LC', 2)}"
+        return _Rendition(peak, average, codec, width=0, height=0, channels=context.channels)
+
+
+def _measure_video(directory: Path) -> _Rendition:
+    playlist, peak, average = _bitrates(directory)
+    with _open_segment(directory / playlist.segments[0].uri) as container:
+        if not container.streams.video:
+            raise VerifyFailed(f"{directory.name}: no video stream in the first segment")
+        stream = container.streams.video[0]
+        codec = _avc_codec(container, stream, directory.name)
+        context = stream.codec_context
+        return _Rendition(peak, average, codec, width=context.width, height=context.height, channels=0)
 
 
 def peak_bitrate(sizes: list[int], durations: list[float], target_duration: int | None) -> int:

@@ -47,6 +47,12 @@ class AppContext:
         return JobRepository(self.conn)
 
     @cached_property
+    def stats(self):
+        from videoctl.db.repositories import StatsRepository
+
+        return StatsRepository(self.conn)
+
+    @cached_property
     def delete_requests(self) -> DeleteRequestRepository:
         from videoctl.db.repositories import DeleteRequestRepository
 
@@ -91,7 +97,13 @@ class AppContext:
             ffmpeg=find_ffmpeg(self.settings.ffmpeg),
             open_jobs=lambda: JobRepository(connect(self.settings, require_schema=False)),
             mirror=mirror,
+            after_complete=self._drain_deletions,
         )
+
+    def _drain_deletions(self) -> None:
+        from videoctl.services.r2_delete import drain_pending
+
+        drain_pending(self)
 
     def close(self) -> None:
         if "conn" in self.__dict__:

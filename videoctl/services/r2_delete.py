@@ -69,7 +69,7 @@ def delete_mode(settings: Settings) -> Mode:
 
 
 def message_bucket(settings: Settings) -> str:
-    return settings.r2_bucket if settings.r2_bucket else prefixes.LOCAL_BUCKET
+    return settings.r2_bucket or prefixes.LOCAL_BUCKET
 
 
 def sqs_sender(queue: Any) -> Sender:
@@ -121,10 +121,7 @@ def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, 
     database, which then skip the live-ladder check. *request_id* is the
     r2_delete_request row being flushed, if any (it feeds the idempotency key).
     """
-    prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
-    owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
-    video = _lookup(videos, owner, required=video_id is not None)
-    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
+    prefix, owner, video, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
     if ladder and not confirm_live:
         raise InvalidState(
             f"video {video.id} ({video.status}) serves its ladder from {ladder!r}; deleting {prefix!r} "
@@ -138,15 +135,25 @@ def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, 
     return Enqueued(message, send(message))
 
 
-def _lookup(videos: VideoLookup | None, video_id: int | None, *, required: bool) -> Video | None:
-    if videos is None or video_id is None:
-        return None
-    try:
-        return videos.get(video_id)
-    except NotFound:
-        if required:
-            raise
-        return None  # objects of a video whose row is gone: nothing live to protect
+def _check_target(prefix: str, video_id: int | None, *, settings: Settings, videos: VideoLookup | None
+                  ) -> tuple[str, int | None, Video | None, str | None]:
+    """The checked prefix, the video owning it, that video, and its live ladder if the prefix overlaps it.
+
+    The owner is *video_id* when given (NotFound if it does not exist), else
+    the ``{root}/{id}/`` the prefix lies in (a missing row then means no live
+    ladder to protect: orphaned objects).
+    """
+    prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
+    owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
+    video = None
+    if videos is not None and owner is not None:
+        try:
+            video = videos.get(owner)
+        except NotFound:
+            if video_id is not None:
+                raise
+    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
+    return prefix, owner, video, ladder
 
 
 # ---------------------------------------------------------------- preview
@@ -170,9 +177,7 @@ class Preview:
 def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settings, store: ObjectStore,
                    videos: VideoLookup | None, show: int = 20) -> Preview:
     """What ``r2 delete`` would remove, checked by the same rules, deleting nothing."""
-    prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
-    owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
-    video = _lookup(videos, owner, required=video_id is not None)
+    prefix, _, _, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
     count = total = 0
     first: list[dict[str, Any]] = []
     for info in store.list_prefix(prefix):
@@ -180,7 +185,6 @@ def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settin
         total += info.size
         if len(first) < show:
             first.append({"key": info.key, "size": info.size})
-    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
     return Preview(prefix, store.location, count, total, first, ladder)
 
 

@@ -76,6 +76,13 @@ def submit_batch_job(job_id: int, *, jobs: JobRepository, executor: Executor,
                      priority: int | None = None, sleep: Sleep = time.sleep) -> Job:
     """Start the next attempt of a QUEUED or RETRY_WAIT job."""
     job = jobs.begin_attempt(jobs.get(job_id))
+    return send_attempt(job, jobs=jobs, executor=executor, priority=priority, sleep=sleep)
+
+
+def send_attempt(job: Job, *, jobs: JobRepository, executor: Executor, priority: int | None = None,
+                 sleep: Sleep = time.sleep) -> Job:
+    """Steps 2 and 3 for an attempt already begun (scan-stuck begins it under its row lock)."""
+    priority = job.priority if priority is None else priority
     try:
         executor_job_id = start_container(executor, job, priority=priority, sleep=sleep)
     except Exception as exc:

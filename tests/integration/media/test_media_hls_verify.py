@@ -116,8 +116,21 @@ def test_master_that_is_not_a_playlist(ladder: tuple[Path, SourceInfo, tuple[Run
 @pytest.mark.parametrize("delta_s", [5.0, -1.5])
 def test_wrong_duration(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]], delta_s: float) -> None:
     out_dir, info, rungs = ladder
-    with pytest.raises(VerifyFailed, match=r"360p/index.m3u8 lasts 2.00 s but the source lasts"):
+    with pytest.raises(VerifyFailed, match=r"the ladder lasts 2.\d\d s \(audio\) but the source lasts"):
         verify_ladder(out_dir, replace(info, duration_s=info.duration_s + delta_s), rungs)
+
+
+def test_audio_and_video_may_end_apart(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    """A source whose audio stops early plays fine; only the longest stream sets the length."""
+    out_dir, info, rungs = ladder
+    playlist = out_dir / "audio" / "index.m3u8"
+    lines = playlist.read_text().splitlines()
+    second = [i for i, line in enumerate(lines) if line.startswith("#EXTINF")][1]
+    for uri in lines[second:]:
+        if uri.endswith(".ts"):
+            (out_dir / "audio" / uri).unlink()
+    playlist.write_text("\n".join([*lines[:second], "#EXT-X-ENDLIST"]) + "\n")  # audio now ~1 s of 2
+    verify_ladder(out_dir, info, rungs, tolerance_s=0.3)
 
 
 def test_explicit_tolerance(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
@@ -249,3 +262,10 @@ def test_ffmpeg_is_killed_and_reaped_when_the_caller_is_interrupted(
     assert proc.returncode is not None, "ffmpeg was not reaped"
     assert proc.returncode < 0, "ffmpeg should have been killed mid-encode, not have finished"
     assert proc.stdout is not None and proc.stdout.closed
+
+
+def test_finalize_master_refuses_a_broken_ladder(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    out_dir, info, rungs = ladder
+    (out_dir / "360p" / "seg_00000.ts").unlink()
+    with pytest.raises(VerifyFailed, match="360p/index.m3u8 names seg_00000.ts, which is missing"):
+        finalize_master(out_dir, info, rungs)

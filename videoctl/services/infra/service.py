@@ -47,10 +47,11 @@ class Outcome:
         return all(item.ok for item in self.plan)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "plan": [item.to_dict() for item in self.plan]}
-        if self.report is not None:
-            out.update(self.report.to_dict())
-        return out
+        """verify: ``ok`` and the plan; setup: ``in_sync_before``, the plan it ran, and what it did."""
+        plan = [item.to_dict() for item in self.plan]
+        if self.report is None:
+            return {"ok": self.ok, "plan": plan}
+        return {"in_sync_before": self.ok, "plan": plan, **self.report.to_dict()}
 
 
 def check_documents(settings: Settings) -> documents.Documents:

@@ -1,0 +1,255 @@
+"""scan-stuck against the real Postgres and moto Batch: every rule, and concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import boto3
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.cli import run_cli
+from tests.integration.test_repositories import make_video
+from tests.integration.test_submit import all_batch_jobs, batch_jobs_named
+from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.domain.states import JobState, VideoStatus
+from videoctl.services.context import AppContext
+from videoctl.services.scan import scan_pass
+
+
+def age(conn, job_id: int, **columns_seconds_ago: float) -> None:
+    """Move a job's timestamps into the past (tests only)."""
+    for column, seconds in columns_seconds_ago.items():
+        assert column in {"updated_at", "heartbeat_at", "submitted_at", "next_attempt_at"}
+        conn.execute(f"UPDATE video_transcode_job SET {column} = now() - make_interval(secs => %s) WHERE id = %s",
+                     (seconds, job_id))
+
+
+def submitted_job(ctx, video=None, **create):
+    video = video or make_video(ctx.conn)
+    job = ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3, **create))
+    batch_id = ctx.executor.submit(f"video-{video.id}-job-{job.id}-a1", job_id=job.id, video_id=video.id,
+                                   attempt=1)
+    return ctx.jobs.mark_submitted(job, batch_id)
+
+
+def scan(ctx, **kw):
+    return scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
+                     sleep=lambda s: None, **kw)
+
+
+def test_failed_transient_goes_to_retry_wait_then_is_resubmitted(ctx, moto_batch, monkeypatch):
+    monkeypatch.setenv("VIDEOCTL_BACKOFF_BASE_SECONDS", "10")
+    job = submitted_job(ctx)
+    running = ctx.jobs.claim(job, job.aws_batch_job_id, batch_job_id=job.aws_batch_job_id)
+    ctx.jobs.fail(running, error_code="media_error", error_message="ffmpeg crashed", runner_id=running.runner_id)
+
+    report = scan(ctx)
+    assert report.summary()["retry_scheduled"] == 1
+    waiting = ctx.jobs.get(job.id)
+    assert waiting.state is JobState.RETRY_WAIT
+    delay = (waiting.next_attempt_at - waiting.updated_at).total_seconds()
+    assert 5 <= delay <= 10  # backoff(1) with jitter: [base/2, base]
+
+    assert scan(ctx).summary()["resubmitted"] == 0  # not due yet
+    age(ctx.conn, job.id, next_attempt_at=1)
+    report = scan(ctx)
+    assert report.summary()["resubmitted"] == 1
+    again = ctx.jobs.get(job.id)
+    assert again.state is JobState.SUBMITTED and again.attempt == 2
+    assert len(batch_jobs_named(f"video-{job.video_id}-job-{job.id}-a2")) == 1
+
+
+def test_attempts_used_up_is_dead_and_video_failed(ctx, moto_batch):
+    job = submitted_job(ctx)
+    conn = ctx.conn
+    conn.execute("UPDATE video_transcode_job SET max_attempts = 1 WHERE id = %s", (job.id,))
+    ctx.jobs.fail(ctx.jobs.get(job.id), error_code="media_error", error_message="boom", runner_id=None)
+    assert scan(ctx).summary()["dead"] == 1
+    dead = ctx.jobs.get(job.id)
+    assert dead.state is JobState.DEAD and dead.error_message == "boom"
+    assert ctx.videos.get(job.video_id).status is VideoStatus.FAILED
+
+
+def test_permanent_error_is_dead_at_once_reason_kept(ctx, moto_batch):
+    job = submitted_job(ctx)
+    ctx.jobs.fail(job, error_code="invalid_input", error_message="not a media file", runner_id=None)
+    report = scan(ctx)
+    assert [i.reason for i in report.items] == ["permanent error"]
+    dead = ctx.jobs.get(job.id)
+    assert (dead.state, dead.error_code, dead.error_message) == (JobState.DEAD, "invalid_input", "not a media file")
+
+
+def test_stale_running_is_failed_and_old_container_fenced(ctx, moto_batch):
+    job = submitted_job(ctx)
+    running = ctx.jobs.claim(job, job.aws_batch_job_id, batch_job_id=job.aws_batch_job_id)
+    age(ctx.conn, job.id, heartbeat_at=10_000)
+    report = scan(ctx)
+    [item] = report.items
+    assert item.rule == "stale_heartbeat" and item.outcome == "done"
+    after = ctx.jobs.get(job.id)
+    assert after.state is JobState.RETRY_WAIT and after.error_code == "stale"
+    from videoctl.domain.errors import Fenced, InvalidState
+
+    with pytest.raises(InvalidState):
+        ctx.jobs.complete(running)
+    age(ctx.conn, job.id, next_attempt_at=1)
+    scan(ctx)
+    with pytest.raises(Fenced):
+        ctx.jobs.heartbeat(running, 50)
+
+
+def test_batch_failure_is_a_failed_attempt_with_batch_reason(ctx, moto_batch, monkeypatch):
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")
+    job = submitted_job(ctx)
+    batch = boto3.client("batch", region_name="us-east-1")
+    assert batch.describe_jobs(jobs=[job.aws_batch_job_id])["jobs"][0]["status"] == "FAILED"
+    report = scan(ctx)
+    [item] = report.items
+    assert item.rule == "executor_failed"
+    failed = ctx.jobs.get(job.id)
+    assert failed.state is JobState.RETRY_WAIT and failed.error_code == "executor_failed"
+
+
+def test_unknown_batch_job_is_failed_only_after_threshold(ctx, moto_batch):
+    video = make_video(ctx.conn)
+    job = ctx.jobs.mark_submitted(ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3)),
+                                  "00000000-0000-0000-0000-00000000dead")
+    report = scan(ctx)
+    assert [(i.rule, i.action) for i in report.items] == [("unknown", "report")]
+    assert ctx.jobs.get(job.id).state is JobState.SUBMITTED
+    age(ctx.conn, job.id, submitted_at=10_000)
+    report = scan(ctx)
+    assert [i.rule for i in report.items] == ["lost"]
+    assert ctx.jobs.get(job.id).state is JobState.RETRY_WAIT
+
+
+def test_queued_never_submitted_is_submitted(ctx, moto_batch):
+    video = make_video(ctx.conn)
+    job = ctx.jobs.create(video.id, max_attempts=3)  # the API died before SubmitJob
+    assert scan(ctx).items == []
+    age(ctx.conn, job.id, updated_at=10_000)
+    report = scan(ctx)
+    assert report.summary()["resubmitted"] == 1
+    submitted = ctx.jobs.get(job.id)
+    assert submitted.state is JobState.SUBMITTED and submitted.attempt == 1
+    assert len(all_batch_jobs()) == 1
+
+
+def test_local_process_gone_is_a_failed_attempt(ctx, env):
+    video = make_video(ctx.conn)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+    job = ctx.jobs.mark_submitted(job, f"local:{dead.pid}")
+    ctx.jobs.claim(job, f"local:{dead.pid}", batch_job_id=f"local:{dead.pid}")
+    report = scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings)
+    assert [i.rule for i in report.items] == ["executor_failed"]
+    assert ctx.jobs.get(job.id).error_message == "the local process is gone"
+
+
+def test_dry_run_json_and_limit(capsys, ctx, moto_batch):
+    jobs = []
+    for _ in range(3):
+        job = submitted_job(ctx)
+        jobs.append(ctx.jobs.fail(job, error_code="media_error", error_message="x", runner_id=None))
+    result = run_cli(capsys, "--json", "scan-stuck", "--dry-run", "--limit", "2")
+    assert result.exit_code == 0
+    data = result.json()["data"]
+    assert data["dry_run"] is True and data["summary"]["found"] == 2
+    assert {i["job_id"] for i in data["items"]} == {jobs[0].id, jobs[1].id}
+    assert all(i["outcome"] == "planned" and i["action"] == "retry" for i in data["items"])
+    assert all(ctx.jobs.get(j.id).state is JobState.FAILED for j in jobs)  # nothing changed
+    human = run_cli(capsys, "scan-stuck", "--dry-run")
+    assert "dry run: planned" in human.stdout and "retry" in human.stdout
+    real = run_cli(capsys, "--json", "scan-stuck")
+    assert real.json()["data"]["summary"]["retry_scheduled"] == 3
+
+
+def test_eight_concurrent_scanners_submit_each_of_1000_jobs_once(ctx, moto_batch, db_url, monkeypatch):
+    conn = ctx.conn
+    video_rows = conn.execute(
+        "INSERT INTO video (title, source_key, status) "
+        "SELECT 'v' || g, 'videos/' || g || '/source/a.mp4', 'UPLOADED' FROM generate_series(1, 1000) g "
+        "RETURNING id").fetchall()
+    ids = [r["id"] for r in video_rows]
+    # Half due retries, half submissions that never happened.
+    conn.execute("INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts, next_attempt_at, "
+                 "updated_at) SELECT v, 'RETRY_WAIT', 1, 5, now() - interval '1 minute', now() "
+                 "FROM unnest(%s::bigint[]) v", (ids[:500],))
+    conn.execute("INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts, updated_at) "
+                 "SELECT v, 'QUEUED', 0, 5, now() - interval '1 hour' FROM unnest(%s::bigint[]) v", (ids[500:],))
+
+    executor = ctx.executor
+    sent: list[str] = []
+    lock = threading.Lock()
+    real_submit = executor.submit
+
+    def counting_submit(name, **kw):
+        with lock:
+            sent.append(name)
+        return real_submit(name, **kw)
+
+    executor.submit = counting_submit
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def scanner():
+        try:
+            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
+                barrier.wait()
+                scan_pass(jobs=JobRepository(own), videos=VideoRepository(own), executor=executor,
+                          settings=ctx.settings, limit=1000, sleep=lambda s: None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scanner) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(sent) == 1000 and len(set(sent)) == 1000
+    assert len(all_batch_jobs()) == 1000
+    rows = conn.execute("SELECT state, attempt, count(*) AS n FROM video_transcode_job GROUP BY 1, 2").fetchall()
+    assert {(r["state"], r["attempt"], r["n"]) for r in rows} == {("SUBMITTED", 2, 500), ("SUBMITTED", 1, 500)}
+
+
+def test_loop_stops_cleanly_on_sigterm(env):
+    proc = subprocess.Popen([sys.executable, "-m", "videoctl", "--json", "scan-stuck", "--loop", "1"],
+                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    assert json.loads(first)["data"]["summary"]["found"] == 0
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped after" not in out  # JSON mode keeps stdout to documents
+
+
+def test_stats(capsys, ctx, moto_batch):
+    done = submitted_job(ctx)
+    running = ctx.jobs.claim(done, done.aws_batch_job_id, batch_job_id=done.aws_batch_job_id)
+    ctx.jobs.complete(running)
+    failing = submitted_job(ctx)
+    ctx.jobs.fail(failing, error_code="media_error", error_message="ffmpeg exited 1", runner_id=None)
+    result = run_cli(capsys, "--json", "stats")
+    assert result.exit_code == 0, result.stdout
+    data = result.json()["data"]
+    assert data["by_state"] == {"SUCCEEDED": 1, "FAILED": 1}
+    assert data["oldest_active"]["id"] == failing.id
+    assert data["failure_reasons"][0]["error_code"] == "media_error"
+    assert len(data["hourly"]) == 24 and sum(h["completed"] for h in data["hourly"]) == 1
+    assert data["encodes"] == 1 and data["mean_encode_s"] >= 0
+    assert "jobs by state" in run_cli(capsys, "stats").stdout
+
+
+def test_app_context_reads_env_lazily(env, monkeypatch):
+    context = AppContext()
+    monkeypatch.setenv("VIDEOCTL_MAX_ATTEMPTS", "7")
+    assert context.settings.max_attempts == 7

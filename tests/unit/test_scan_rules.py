@@ -1,0 +1,101 @@
+"""scan-stuck's decisions, rule by rule, without a database."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from videoctl.domain.models import Job
+from videoctl.domain.retry import RetryPolicy
+from videoctl.domain.scan import EXIT_GRACE_S, Remote, Thresholds, decide
+from videoctl.domain.states import JobState
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LIMITS = Thresholds(stale_after_s=300, unknown_after_s=900, runnable_after_s=1800, queued_after_s=120)
+POLICY = RetryPolicy(base_s=30, cap_s=3600, max_attempts=3)
+
+
+def job(state: JobState, **fields) -> Job:
+    base = dict(id=1, video_id=1, state=state, attempt=1, max_attempts=3, reencode=False, priority=None,
+                aws_batch_job_id="b-1", runner_id=None, heartbeat_at=NOW, progress=0, next_attempt_at=None,
+                error_code=None, error_message=None, output_prefix=None, created_at=NOW, updated_at=NOW,
+                submitted_at=NOW, started_at=None, finished_at=None)
+    return Job(**{**base, **fields})
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def run(j: Job, remote: Remote | None = None):
+    return decide(j, remote, NOW, LIMITS, POLICY, rand=lambda: 1.0)
+
+
+def test_failed_transient_is_retried_with_backoff():
+    d = run(job(JobState.FAILED, error_code="media_error", attempt=2))
+    assert (d.action, d.delay_s) == ("retry", 60)
+
+
+def test_failed_with_attempts_used_up_is_dead():
+    d = run(job(JobState.FAILED, error_code="media_error", attempt=3))
+    assert d.action == "dead" and "attempts used up" in d.reason
+
+
+def test_jobs_own_max_attempts_wins():
+    assert run(job(JobState.FAILED, error_code="media_error", attempt=3, max_attempts=5)).action == "retry"
+
+
+def test_permanent_error_is_dead_at_once():
+    d = run(job(JobState.FAILED, error_code="invalid_input", attempt=1))
+    assert d.action == "dead" and d.reason == "permanent error"
+
+
+def test_retry_wait_due_and_not_due():
+    assert run(job(JobState.RETRY_WAIT, next_attempt_at=ago(1))).action == "submit"
+    assert run(job(JobState.RETRY_WAIT, next_attempt_at=NOW + timedelta(seconds=5))) is None
+
+
+def test_stale_heartbeat_fails_the_attempt():
+    d = run(job(JobState.RUNNING, heartbeat_at=ago(301)), Remote("RUNNING"))
+    assert (d.rule, d.action, d.error_code) == ("stale_heartbeat", "fail_attempt", "stale")
+    assert run(job(JobState.RUNNING, heartbeat_at=ago(10)), Remote("RUNNING")) is None
+
+
+@pytest.mark.parametrize("state", [JobState.SUBMITTED, JobState.RUNNING])
+def test_executor_failed_keeps_its_reason(state):
+    d = run(job(state), Remote("FAILED", "Host EC2 (instance i-1) terminated."))
+    assert d.action == "fail_attempt" and d.reason == "Host EC2 (instance i-1) terminated."
+
+
+def test_local_process_gone():
+    d = run(job(JobState.RUNNING), Remote("MISSING", "the local process is gone"))
+    assert d.action == "fail_attempt" and d.error_code == "executor_failed"
+
+
+def test_unknown_batch_job_is_not_failed_until_the_threshold():
+    assert run(job(JobState.SUBMITTED, submitted_at=ago(60))).action == "report"
+    d = run(job(JobState.SUBMITTED, submitted_at=ago(901)))
+    assert (d.rule, d.action) == ("lost", "fail_attempt")
+
+
+def test_runnable_too_long_is_reported_not_failed():
+    d = run(job(JobState.SUBMITTED, submitted_at=ago(1801)), Remote("RUNNABLE"))
+    assert (d.rule, d.action) == ("waiting_for_capacity", "report")
+    assert run(job(JobState.SUBMITTED, submitted_at=ago(60)), Remote("RUNNABLE")) is None
+
+
+def test_clean_exit_without_completion_after_grace():
+    assert run(job(JobState.RUNNING), Remote("SUCCEEDED", stopped_at=ago(EXIT_GRACE_S / 2))) is None
+    d = run(job(JobState.RUNNING), Remote("SUCCEEDED", stopped_at=ago(EXIT_GRACE_S + 1)))
+    assert d.rule == "exited_early"
+
+
+def test_queued_never_submitted():
+    assert run(job(JobState.QUEUED, attempt=0, updated_at=ago(121))).action == "submit"
+    assert run(job(JobState.QUEUED, attempt=0, updated_at=ago(10))) is None
+    # begun but never sent (crash between begin_attempt and SubmitJob)
+    assert run(job(JobState.RETRY_WAIT, next_attempt_at=None, updated_at=ago(121))).action == "submit"
+
+
+@pytest.mark.parametrize("state", [JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED])
+def test_terminal_jobs_are_left_alone(state):
+    assert run(job(state, heartbeat_at=ago(10_000)), Remote("FAILED")) is None

@@ -1,0 +1,111 @@
+"""`videoctl r2 …`: delete object prefixes through the delete-r2 path, drain pending requests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from videoctl.commands import _output as out
+from videoctl.commands._context import context
+from videoctl.commands._output import JsonOption
+from videoctl.domain import keys
+from videoctl.domain.errors import UsageError
+from videoctl.services.r2_delete import (
+    context_sender,
+    delete_mode,
+    drain_pending,
+    enqueue_delete_r2,
+    preview_delete,
+)
+
+app = typer.Typer(
+    help="Delete object prefixes (R2: through SQS and the delete-r2 Lambda; local: at once).",
+    no_args_is_help=True,
+)
+
+
+@app.command("delete")
+def delete(
+    video: Annotated[int | None, typer.Option("--video", min=1, help="The video whose whole prefix goes.")] = None,
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="A prefix under the videos root, ending in '/'.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why; travels with the request into the logs.")] = "operator request",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go; delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow deleting a ladder a video serves.")] = False,
+    show: Annotated[int, typer.Option(min=0, max=10000, help="Keys listed by --dry-run.")] = 20,
+    json_: JsonOption = False,
+) -> None:
+    """Delete everything under a prefix: --video ID (its whole prefix) or --prefix PREFIX.
+
+    With both, PREFIX must lie inside that video's prefix. A prefix holding a
+    READY video's live ladder needs --yes.
+    """
+    if video is None and prefix is None:
+        raise UsageError("give --video ID or --prefix PREFIX")
+    ctx = context()
+    target = prefix if prefix is not None else keys.video_prefix(ctx.settings.videos_root, video)
+    if dry_run:
+        preview = preview_delete(target, video, settings=ctx.settings, store=ctx.store, videos=ctx.videos, show=show)
+
+        def render_preview() -> None:
+            out.table(f"{preview.count} objects, {preview.total_bytes} bytes under {preview.prefix} "
+                      f"in {preview.location}", ("key", "size"), ((k["key"], k["size"]) for k in preview.keys))
+            if preview.count > len(preview.keys):
+                out.info(f"… and {preview.count - len(preview.keys)} more")
+            if preview.live_ladder:
+                out.info(f"[yellow]this includes the live ladder {preview.live_ladder}: deleting needs --yes[/]")
+            out.info("dry run: nothing deleted")
+
+        out.success({"mode": delete_mode(ctx.settings), "dry_run": True, **preview.to_dict()}, render_preview,
+                    json_flag=json_)
+        return
+
+    done = enqueue_delete_r2(target, reason, video, settings=ctx.settings, send=context_sender(ctx),
+                             videos=ctx.videos, confirm_live=yes)
+
+    def render() -> None:
+        if done.sent.mode == "sqs":
+            out.stdout.print(f"queued delete of [bold]{done.message.prefix}[/] in {done.message.bucket} "
+                             f"(message {done.sent.message_id}, key {done.message.idempotency_key}); "
+                             "the delete-r2 Lambda removes it")
+        else:
+            out.stdout.print(f"deleted {done.sent.deleted} objects under [bold]{done.message.prefix}[/]")
+
+    out.success(done.to_dict(), render, json_flag=json_)
+
+
+@app.command("drain")
+def drain(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many requests.")] = 500,
+    json_: JsonOption = False,
+) -> None:
+    """Send pending delete requests (abandoned attempts, replaced ladders); local mode deletes them now."""
+    result = drain_pending(context(), limit=limit)
+    if result.failures:
+        first = result.failures[0].error
+        detail = "; ".join(f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
+                           for f in result.failures[:5])
+        raise type(first)(
+            f"sent {result.sent}, {len(result.failures)} failed and stay pending: {detail}",
+            hint="fix the cause and run `videoctl r2 drain` again",
+        )
+    verb = "deleted" if result.mode == "local" else "sent to the delete-r2 queue"
+    out.success(result.to_dict(), lambda: out.stdout.print(f"{result.sent} pending request(s) {verb}"),
+                json_flag=json_)
+
+
+@app.command("pending")
+def pending(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, oldest first.")] = 50,
+    json_: JsonOption = False,
+) -> None:
+    """List delete requests not sent yet."""
+    rows, total = context().delete_requests.list_pending(limit)
+
+    def render() -> None:
+        out.table(f"{total} pending", ("id", "prefix", "reason", "video", "requested"),
+                  ((r["id"], r["prefix"], r["reason"], r["video_id"], r["requested_at"]) for r in rows))
+
+    out.success({"total": total, "requests": rows}, render, json_flag=json_)

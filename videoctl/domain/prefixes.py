@@ -1,0 +1,265 @@
+"""Prefix safety and the delete-r2 message: the rules both ends of the queue enforce.
+
+The producer (``videoctl r2 delete`` / ``r2 drain``) and the consumer (the
+Lambda in ``worker/delete_r2_handler.py``, or the same code run synchronously
+against the local store) call the same functions here, so a prefix refused
+on one side is refused on the other, and local and Lambda behaviour cannot
+diverge.
+
+Everything is pure except :func:`process_message`, which performs the delete
+through the store it is handed (it imports no IO module). It lives here, not
+in a service, because the Lambda may import only ``videoctl.domain``,
+``videoctl.storage`` and ``videoctl.settings`` (no psycopg, typer, rich).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from videoctl.domain import keys
+from videoctl.domain.errors import InvalidInput, StorageError
+
+#: Bump when the message shape changes; a consumer refuses versions it does not know.
+MESSAGE_VERSION = 1
+#: The ``bucket`` of messages for the local store (no R2 bucket configured).
+LOCAL_BUCKET = "local"
+#: S3 DeleteObjects takes at most this many keys; enforced here whatever the store does.
+DELETE_BATCH = 1000
+#: S3 keys are at most 1 024 bytes; a longer prefix cannot name anything.
+MAX_PREFIX_BYTES = 1024
+MAX_REASON_CHARS = 500
+
+_FIELDS = ("version", "prefix", "bucket", "reason", "video_id", "requested_at", "idempotency_key")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+# ---------------------------------------------------------------- prefix rules
+
+
+def check_delete_prefix(prefix: str, videos_root: str, *, video_id: int | None = None) -> str:
+    """*prefix* if it is safe to delete everything under it, else InvalidInput saying why.
+
+    Safe means: a relative key prefix strictly below the videos root, ending
+    in '/' (so ``videos/12/`` never matches ``videos/123/``), with no empty,
+    '.' or '..' segment, and, when *video_id* is given, inside that video's
+    own prefix.
+    """
+    root = videos_root.rstrip("/") + "/"
+    if not isinstance(prefix, str) or not prefix:
+        raise InvalidInput("the prefix must not be empty (that would be the whole bucket)")
+    if prefix.startswith("/"):
+        raise InvalidInput(f"prefix {prefix!r} must not start with '/'")
+    if _CONTROL.search(prefix):
+        raise InvalidInput(f"prefix {prefix!r} contains a control character or a backslash")
+    if len(prefix.encode()) > MAX_PREFIX_BYTES:
+        raise InvalidInput(f"prefix is longer than {MAX_PREFIX_BYTES} bytes")
+    if not prefix.endswith("/"):
+        raise InvalidInput(
+            f"prefix {prefix!r} must end with '/' so it cannot match a neighbour",
+            hint=f"did you mean {prefix + '/'!r}?",
+        )
+    segments = prefix[:-1].split("/")
+    if ".." in segments:
+        raise InvalidInput(f"prefix {prefix!r} must not contain '..'")
+    if any(s in ("", ".") for s in segments):
+        raise InvalidInput(f"prefix {prefix!r} has an empty or '.' segment")
+    if prefix == root:
+        raise InvalidInput(f"prefix {prefix!r} is the videos root itself; refusing to delete every video")
+    if not prefix.startswith(root):
+        raise InvalidInput(f"prefix {prefix!r} is outside the videos root {root!r}")
+    if video_id is not None:
+        own = keys.video_prefix(videos_root.rstrip("/"), video_id)
+        if not prefix.startswith(own):
+            raise InvalidInput(f"prefix {prefix!r} is not inside video {video_id}'s prefix {own!r}")
+    return prefix
+
+
+def owner_video_id(prefix: str, videos_root: str) -> int | None:
+    """The video whose prefix ``{root}/{id}/`` contains *prefix*, if it names one."""
+    root = videos_root.rstrip("/") + "/"
+    if not prefix.startswith(root):
+        return None
+    head = prefix[len(root):].split("/", 1)
+    # Only the canonical spelling keys.video_prefix writes: "012" is not video 12's folder.
+    if len(head) < 2 or not head[0].isascii() or not head[0].isdigit() or head[0] != str(int(head[0])):
+        return None
+    return int(head[0])
+
+
+def live_ladder_overlap(prefix: str, hls_path: str | None) -> str | None:
+    """The live ladder's prefix if deleting *prefix* would touch it, else None.
+
+    Overlap both ways: ``videos/12/`` contains the ladder, and
+    ``videos/12/hls/3-1/v0/`` lies inside it; either breaks playback.
+    """
+    if not hls_path:
+        return None
+    ladder = keys.prefix_of_master(hls_path)
+    return ladder if ladder.startswith(prefix) or prefix.startswith(ladder) else None
+
+
+def check_reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("a delete request needs a reason")
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return text
+
+
+# ---------------------------------------------------------------- the message
+
+
+def idempotency_key(*, bucket: str, prefix: str, reason: str, video_id: int | None,
+                    request_id: int | None = None) -> str:
+    """Deterministic: the same logical request always carries the same key.
+
+    Deleting a prefix is idempotent, so duplicates are harmless; what the key
+    buys is recognising them. A flush that sent a row but failed to mark it
+    sent re-sends it with the same key (the row id is part of it), SQS
+    redeliveries share it, and a FIFO queue can use it as its deduplication
+    id. A random uuid would make each of those look like a new request.
+    The consumer never drops a message because of its key: objects written
+    under the prefix since the first delete must still go.
+    """
+    canonical = json.dumps([MESSAGE_VERSION, bucket, prefix, reason, video_id, request_id])
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class DeleteMessage:
+    version: int
+    prefix: str
+    bucket: str
+    reason: str
+    video_id: int | None
+    requested_at: str  # ISO 8601, UTC
+    idempotency_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def build_message(prefix: str, reason: str, *, bucket: str, videos_root: str, video_id: int | None = None,
+                  requested_at: datetime, request_id: int | None = None) -> DeleteMessage:
+    """A checked message; the consumer re-checks it with :func:`parse_message`."""
+    prefix = check_delete_prefix(prefix, videos_root, video_id=video_id)
+    reason = check_reason(reason)
+    if requested_at.tzinfo is None:
+        raise ValueError("requested_at must be timezone-aware")
+    return DeleteMessage(
+        version=MESSAGE_VERSION,
+        prefix=prefix,
+        bucket=bucket,
+        reason=reason,
+        video_id=video_id,
+        requested_at=requested_at.astimezone(UTC).isoformat(),
+        idempotency_key=idempotency_key(bucket=bucket, prefix=prefix, reason=reason, video_id=video_id,
+                                        request_id=request_id),
+    )
+
+
+def parse_message(body: str, *, bucket: str, videos_root: str) -> DeleteMessage:
+    """Parse and re-check a message; InvalidInput (and nothing deleted) if anything is off.
+
+    The shape is exact: a field added without a version bump is refused, so a
+    producer newer than this consumer cannot slip something past it.
+    """
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"message body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("message body is not a JSON object")
+    version = data.get("version")
+    if type(version) is not int or version != MESSAGE_VERSION:  # not True, not 1.0
+        raise InvalidInput(f"unsupported message version {version!r}; this consumer reads {MESSAGE_VERSION}")
+    if set(data) != set(_FIELDS):
+        missing, extra = sorted(set(_FIELDS) - set(data)), sorted(set(data) - set(_FIELDS))
+        raise InvalidInput(
+            f"message fields differ from version {MESSAGE_VERSION}: missing {missing}, unexpected {extra}")
+    for name in ("prefix", "bucket", "reason", "requested_at", "idempotency_key"):
+        if not isinstance(data[name], str):
+            raise InvalidInput(f"message field {name!r} must be a string")
+    video_id = data["video_id"]
+    if video_id is not None and (not isinstance(video_id, int) or isinstance(video_id, bool) or video_id < 1):
+        raise InvalidInput("message field 'video_id' must be a positive integer or null")
+    if data["bucket"] != bucket:
+        raise InvalidInput(f"message is for bucket {data['bucket']!r}, this consumer deletes from {bucket!r}")
+    try:
+        at = datetime.fromisoformat(data["requested_at"])
+    except ValueError:
+        raise InvalidInput("message field 'requested_at' is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise InvalidInput("message field 'requested_at' has no time zone")
+    if not 1 <= len(data["idempotency_key"]) <= 128:
+        raise InvalidInput("message field 'idempotency_key' must be 1 to 128 characters")
+    check_delete_prefix(data["prefix"], videos_root, video_id=video_id)
+    check_reason(data["reason"])
+    return DeleteMessage(**{name: data[name] for name in _FIELDS})
+
+
+# ---------------------------------------------------------------- the delete
+
+
+class ObjectInfoLike(Protocol):
+    key: str
+
+
+class DeleteTarget(Protocol):
+    """The part of an ObjectStore the delete needs (LocalStore and S3Store both fit)."""
+
+    def list_prefix(self, prefix: str) -> Iterator[ObjectInfoLike]: ...
+
+    def delete_keys(self, keys: Iterable[str]) -> int: ...
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    message: DeleteMessage
+    deleted: int
+    batches: int
+
+
+def process_message(body: str, store: DeleteTarget, *, bucket: str, videos_root: str) -> DeleteResult:
+    """Delete everything under the message's prefix; the one consumer for Lambda and local mode.
+
+    Keys are deleted as they are listed, in batches of at most
+    :data:`DELETE_BATCH`, so memory stays flat and a timeout keeps the
+    progress made (the retry lists what is left). A listed key outside the
+    prefix means the store is broken: the delete stops before touching it.
+    Absent keys count as done, so a redelivered message succeeds.
+    """
+    message = parse_message(body, bucket=bucket, videos_root=videos_root)
+    deleted = batches = 0
+    for batch in _batched(_keys_under(store, message.prefix), DELETE_BATCH):
+        deleted += store.delete_keys(batch)
+        batches += 1
+    return DeleteResult(message=message, deleted=deleted, batches=batches)
+
+
+def _keys_under(store: DeleteTarget, prefix: str) -> Iterator[str]:
+    for info in store.list_prefix(prefix):
+        if not info.key.startswith(prefix):
+            raise StorageError(f"listing {prefix!r} returned {info.key!r}, which is outside it; nothing more deleted")
+        yield info.key
+
+
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,120 @@
+"""scan-stuck's rules: given a job, what its executor says, and the time, decide.
+
+Pure: the service reads rows and executor statuses, asks :func:`decide`,
+and applies the decision with guarded transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from videoctl.domain.models import Job
+from videoctl.domain.retry import RetryPolicy
+from videoctl.domain.states import JobState
+
+#: A container that exited cleanly gets this long to have its last write seen
+#: before "exited without completing the job" is believed.
+EXIT_GRACE_S = 60.0
+
+#: Executor statuses that mean the container is gone for good without success.
+REMOTE_FAILED = frozenset({"FAILED", "MISSING"})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    stale_after_s: float
+    unknown_after_s: float
+    runnable_after_s: float
+    queued_after_s: float
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The executor's word on the job's current container (None: it does not know it)."""
+
+    status: str
+    reason: str | None = None
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    rule: str
+    #: fail_attempt → then retry or dead; retry; dead; submit; report
+    action: str
+    reason: str
+    error_code: str | None = None
+    delay_s: float = 0.0
+
+
+def _age_s(now: datetime, then: datetime | None) -> float:
+    return (now - then).total_seconds() if then else float("inf")
+
+
+def after_failure(job: Job, error_code: str | None, policy: RetryPolicy, rand) -> Decision:
+    """What a failed attempt leads to: backoff and another attempt, or DEAD."""
+    if policy.decide(job.attempt, error_code) == "dead":
+        why = "permanent error" if policy.decide(0, error_code) == "dead" else \
+            f"attempts used up ({job.attempt}/{job.max_attempts})"
+        return Decision("failed", "dead", why, error_code)
+    delay = policy.backoff_s(job.attempt, rand)
+    return Decision("failed", "retry", f"retry in {delay:.0f}s (attempt {job.attempt}/{job.max_attempts})",
+                    error_code, delay)
+
+
+def decide(job: Job, remote: Remote | None, now: datetime, limits: Thresholds,
+           policy: RetryPolicy, rand) -> Decision | None:
+    state = job.state
+    if state is JobState.FAILED:
+        # The job's own max_attempts wins over the settings' default.
+        own = RetryPolicy(policy.base_s, policy.cap_s, job.max_attempts)
+        return after_failure(job, job.error_code, own, rand)
+
+    if state is JobState.RETRY_WAIT and job.next_attempt_at is not None:
+        if job.next_attempt_at <= now:
+            return Decision("retry_due", "submit", f"retry due since {_age_s(now, job.next_attempt_at):.0f}s")
+        return None
+
+    if state in (JobState.QUEUED, JobState.RETRY_WAIT):
+        # Never reached the executor: the process died between insert (or
+        # begin_attempt) and SubmitJob, or SubmitJob was refused.
+        age = _age_s(now, job.updated_at)
+        if age >= limits.queued_after_s:
+            return Decision("never_submitted", "submit", f"{state} without a submission for {age:.0f}s")
+        return None
+
+    if state is JobState.RUNNING:
+        quiet = _age_s(now, job.heartbeat_at)
+        if quiet >= limits.stale_after_s:
+            return Decision("stale_heartbeat", "fail_attempt", f"no heartbeat for {quiet:.0f}s", "stale")
+
+    if state in (JobState.SUBMITTED, JobState.RUNNING):
+        return _decide_remote(job, remote, now, limits)
+    return None
+
+
+def _decide_remote(job: Job, remote: Remote | None, now: datetime, limits: Thresholds) -> Decision | None:
+    if remote is None:
+        age = _age_s(now, job.submitted_at)
+        if job.state is JobState.SUBMITTED and job.aws_batch_job_id and age >= limits.unknown_after_s:
+            return Decision("lost", "fail_attempt",
+                            f"executor job {job.aws_batch_job_id} not found for {age:.0f}s", "lost")
+        if job.state is JobState.SUBMITTED and job.aws_batch_job_id:
+            return Decision("unknown", "report", f"executor job {job.aws_batch_job_id} not found yet")
+        return None
+    if remote.status in REMOTE_FAILED:
+        return Decision("executor_failed", "fail_attempt",
+                        remote.reason or f"executor reports {remote.status}", "executor_failed")
+    if remote.status == "SUCCEEDED" and _age_s(now, remote.stopped_at) >= EXIT_GRACE_S:
+        return Decision("exited_early", "fail_attempt", "the container exited without completing the job",
+                        "exited_early")
+    if (job.state is JobState.SUBMITTED and remote.status == "RUNNABLE"
+            and _age_s(now, job.submitted_at) >= limits.runnable_after_s):
+        return Decision("waiting_for_capacity", "report",
+                        f"RUNNABLE for {_age_s(now, job.submitted_at):.0f}s: waiting for compute capacity")
+    return None
+
+
+def stale_before(now: datetime, seconds: float) -> datetime:
+    return now - timedelta(seconds=seconds)

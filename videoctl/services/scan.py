@@ -1,0 +1,195 @@
+"""scan-stuck: the only thing that decides whether a job runs again.
+
+One pass:
+
+0. ask the executor about every job that has a container out there
+   (DescribeJobs, at most 100 ids a call) — before any row is locked;
+1. in one transaction, claim the candidate rows FOR UPDATE SKIP LOCKED (a
+   concurrent scanner skips them) and apply each rule's decision with
+   guarded transitions, one savepoint per job; attempts to be resubmitted
+   are begun here, so no other scanner can begin them again;
+2. after commit, send each begun attempt (SubmitJob, or a local process).
+
+``--dry-run`` runs step 0 and the decisions, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.domain.errors import InvalidState, VideoctlError
+from videoctl.domain.models import Job
+from videoctl.domain.retry import RetryPolicy
+from videoctl.domain.scan import Decision, Remote, Thresholds, after_failure, decide
+from videoctl.domain.states import VideoStatus
+from videoctl.executor import Executor
+from videoctl.services.submit import send_attempt
+from videoctl.settings import Settings
+
+#: Executor statuses worth a row lock: anything but "it is running fine".
+_FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
+
+
+@dataclass
+class ScanItem:
+    job_id: int
+    video_id: int
+    state: str
+    attempt: int
+    age_s: float
+    rule: str
+    action: str
+    reason: str
+    outcome: str = "planned"  # planned | done | error
+    error: str | None = None
+
+
+@dataclass
+class ScanReport:
+    items: list[ScanItem] = field(default_factory=list)
+    dry_run: bool = False
+
+    def count(self, action: str, outcome: str = "done") -> int:
+        return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for i in self.items if i.outcome == "error")
+
+    def summary(self) -> dict[str, int]:
+        done = [i for i in self.items if i.outcome == "done"]
+        return {
+            "found": len(self.items),
+            "resubmitted": self.count("submit"),
+            "retry_scheduled": sum(1 for i in done if i.action == "retry"),
+            "dead": sum(1 for i in done if i.action == "dead"),
+            "failed_attempts": sum(1 for i in done if i.action == "fail_attempt"),
+            "reported": sum(1 for i in self.items if i.action == "report"),
+            "errors": self.errors,
+        }
+
+    def to_dict(self) -> dict:
+        return {"dry_run": self.dry_run, "summary": self.summary(), "items": [asdict(i) for i in self.items]}
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(settings.stale_after_s, settings.unknown_after_s, settings.runnable_after_s,
+                      settings.queued_after_s)
+
+
+def policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_attempts)
+
+
+def remote_statuses(jobs: JobRepository, executor: Executor) -> dict[int, Remote | None]:
+    """job id → what the executor says of its current container (None: unknown to it)."""
+    on_executors = jobs.on_executors()
+    described = executor.describe([executor_id for _, executor_id in on_executors])
+    result: dict[int, Remote | None] = {}
+    for job_id, executor_id in on_executors:
+        status = described.get(executor_id)
+        result[job_id] = None if status is None else Remote(
+            status.status, status.reason,
+            datetime.fromtimestamp(status.stopped_at_s, UTC) if status.stopped_at_s else None)
+    return result
+
+
+def _flagged(remotes: dict[int, Remote | None]) -> list[int]:
+    return [job_id for job_id, remote in remotes.items() if remote is None or remote.status in _FLAG]
+
+
+def _item(job: Job, decision: Decision, now: datetime) -> ScanItem:
+    age = (now - job.updated_at).total_seconds()
+    return ScanItem(job.id, job.video_id, job.state.value, job.attempt, round(age, 1),
+                    decision.rule, decision.action, decision.reason)
+
+
+def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
+              limit: int = 1000, dry_run: bool = False, rand: Callable[[], float] = random.random,
+              sleep: Callable[[float], None] = time.sleep) -> ScanReport:
+    report = ScanReport(dry_run=dry_run)
+    remotes = remote_statuses(jobs, executor)
+    limits, retry_policy = thresholds(settings), policy(settings)
+    query = {"queued_after_s": settings.queued_after_s, "stale_after_s": settings.stale_after_s,
+             "flagged_ids": _flagged(remotes), "limit": limit}
+    if dry_run:
+        now = jobs.now()
+        for job in jobs.stuck(**query, lock=False):
+            decision = decide(job, remotes.get(job.id), now, limits, retry_policy, rand)
+            if decision is not None:
+                report.items.append(_item(job, decision, now))
+        return report
+
+    to_send: list[tuple[Job, ScanItem]] = []
+    to_stop: list[tuple[str, str]] = []
+    with jobs.transaction():
+        now = jobs.now()
+        for job in jobs.stuck(**query, lock=True):
+            decision = decide(job, remotes.get(job.id), now, limits, retry_policy, rand)
+            if decision is None:
+                continue
+            item = _item(job, decision, now)
+            report.items.append(item)
+            try:
+                with jobs.transaction():  # a savepoint: one job's error spares the rest
+                    begun = _apply(job, decision, item, jobs=jobs, videos=videos, policy=retry_policy,
+                                   rand=rand)
+            except VideoctlError as exc:
+                item.outcome, item.error = "error", exc.message
+                continue
+            if begun is not None:
+                to_send.append((begun, item))
+            if decision.rule == "stale_heartbeat" and job.aws_batch_job_id:
+                to_stop.append((job.aws_batch_job_id, decision.reason))
+
+    # A container gone quiet would only be fenced out; stop paying for it.
+    for executor_id, reason in to_stop:
+        try:
+            executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
+        except Exception:  # noqa: BLE001 - best effort, the fence already holds
+            pass
+    for begun, item in to_send:
+        try:
+            send_attempt(begun, jobs=jobs, executor=executor, sleep=sleep)
+            item.outcome = "done"
+        except VideoctlError as exc:
+            item.outcome, item.error = "error", exc.message
+    return report
+
+
+def _apply(job: Job, decision: Decision, item: ScanItem, *, jobs: JobRepository, videos: VideoRepository,
+           policy: RetryPolicy, rand) -> Job | None:
+    """Carry out one decision; returns the begun attempt when it is to be sent."""
+    if decision.action == "report":
+        item.outcome = "done"
+        return None
+    if decision.action == "submit":
+        return jobs.begin_attempt(job)
+    if decision.action == "fail_attempt":
+        job = jobs.fail(job, error_code=decision.error_code or "failed", error_message=decision.reason,
+                        runner_id=None)
+        follow = after_failure(job, job.error_code, RetryPolicy(policy.base_s, policy.cap_s, job.max_attempts),
+                               rand)
+        item.reason += f"; {follow.reason}"
+        _settle(job, follow, jobs=jobs, videos=videos)
+    else:
+        _settle(job, decision, jobs=jobs, videos=videos)
+    item.outcome = "done"
+    return None
+
+
+def _settle(job: Job, decision: Decision, *, jobs: JobRepository, videos: VideoRepository) -> None:
+    if decision.action == "retry":
+        jobs.schedule_retry(job, decision.delay_s)
+    elif decision.action == "dead":
+        jobs.mark_dead(job)
+        # The video has no ladder coming; a READY one keeps the ladder it has.
+        videos.set_status(job.video_id, VideoStatus.FAILED)
+    else:
+        raise InvalidState(f"unexpected decision {decision.action} for a failed job")
+
