@@ -10,17 +10,26 @@ and the median and max of the per-round ratios. CPU is that of child processes
 
 Sections:
   (a) our one-process ladder (encode_ladder) vs one ffmpeg per rendition, sequentially.
-  (b), (c): see SECTIONS at the bottom.
+  (b) `videoctl run-job` end to end (claim, download, probe, encode, verify, upload,
+      complete) vs the bare ffmpeg command it runs, on the same source.
+  (c) run-job's own Python peak RSS (VmHWM of the run-job process, ffmpeg excluded) on a
+      short and on the full-length source: it must not grow with the video.
+
+(b) and (c) run against a throwaway embedded PostgreSQL and local store in the temporary
+directory; nothing configured in the environment is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +37,7 @@ from pathlib import Path
 
 from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs
 from videoctl.media.binary import find_ffmpeg
-from videoctl.media.encode import AUDIO_NAME, build_rendition_args, encode_ladder
+from videoctl.media.encode import build_ladder_args, build_rendition_args, encode_ladder
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
 
@@ -92,8 +101,8 @@ def section_ladder_vs_renditions(bench: Bench) -> None:
                       segment_s=bench.segment_s, preset=bench.preset)
 
     def per_rendition(out_dir: Path) -> None:
-        for rung_dir in [*(rung.name for rung in bench.rungs), AUDIO_NAME]:
-            (out_dir / rung_dir).mkdir(parents=True)
+        for rung in bench.rungs:
+            (out_dir / rung.name).mkdir(parents=True)
         for command in build_rendition_args(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
                                             segment_s=bench.segment_s, preset=bench.preset):
             # stderr captured: the audio-only TS muxer warns harmlessly; a failure still raises.
@@ -103,12 +112,93 @@ def section_ladder_vs_renditions(bench: Bench) -> None:
     paired(bench, ("one process (encode_ladder)", one_process), ("one ffmpeg per rendition, sequential", per_rendition))
 
 
+class RunJobHarness:
+    """A throwaway videoctl (embedded PostgreSQL + local store) to run real run-job processes in."""
+
+    def __init__(self, workdir: Path) -> None:
+        from videoctl.services.context import AppContext
+        from videoctl.settings import FIELDS, Settings
+
+        scrubbed = {k: v for k, v in os.environ.items() if not any(k in spec.env for spec in FIELDS)}
+        self.env = {**scrubbed, "VIDEOCTL_HOME": str(workdir / "home"), "VIDEOCTL_LOG_FORMAT": "json",
+                    "VIDEOCTL_SCRATCH_DIR": str(workdir / "scratch")}
+        self.ctx = AppContext(Settings.from_env(self.env))
+
+    def job_for(self, source: Path) -> int:
+        from videoctl.services.videos import add_video
+
+        video = add_video(self.ctx.videos, self.ctx.store, videos_root="videos", path=source)
+        return self.ctx.jobs.begin_attempt(self.ctx.jobs.create(video.id, max_attempts=1)).id
+
+    def run(self, job_id: int) -> int:
+        """Run `videoctl run-job` as the container would; returns its peak RSS in KiB."""
+        proc = subprocess.Popen([sys.executable, "-m", "videoctl", "run-job", str(job_id)], env=self.env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        peak = [0]
+        watcher = threading.Thread(target=_watch_hwm, args=(proc, peak), daemon=True)
+        watcher.start()
+        _, err = proc.communicate()
+        watcher.join()
+        if proc.returncode != 0:
+            raise RuntimeError(f"run-job failed ({proc.returncode}): {err.decode()[-2000:]}")
+        return peak[0]
+
+    def close(self) -> None:
+        from videoctl.db.embedded import stop_server
+
+        self.ctx.close()
+        stop_server(self.ctx.settings.pgdata)
+
+
+def _watch_hwm(proc: subprocess.Popen, peak: list[int]) -> None:
+    """VmHWM is the process's own high-water mark; read it until the process is gone."""
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+
+
+def section_run_job_vs_bare_ffmpeg(bench: Bench) -> None:
+    """(b) Everything run-job does around ffmpeg, as a ratio to ffmpeg alone."""
+    harness = RunJobHarness(bench.workdir / "runjob")
+    peaks: list[int] = []
+    try:
+        def bare(out_dir: Path) -> None:
+            out_dir.mkdir(parents=True)
+            args = build_ladder_args(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
+                                     segment_s=bench.segment_s, preset=bench.preset)
+            subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+
+        def run_job(out_dir: Path) -> None:
+            job_id = harness.job_for(bench.source)  # adding the video is not part of run-job
+            peaks.append(harness.run(job_id))
+
+        print(f"(b) run-job end to end vs the bare ffmpeg command, {bench.rounds} paired round(s)")
+        paired(bench, ("bare ffmpeg (build_ladder_args)", bare), ("videoctl run-job", run_job))
+        section_run_job_memory(bench, harness, peaks)
+    finally:
+        harness.close()
+
+
+def section_run_job_memory(bench: Bench, harness: RunJobHarness, full_length_peaks: list[int]) -> None:
+    """(c) The Python process's peak RSS, short source vs full source."""
+    short = generate_sample_clip(bench.ffmpeg, bench.workdir / "short.mp4", seconds=3,
+                                 width=1920, height=1080, fps=30, noise=True)
+    short_peak = harness.run(harness.job_for(short))
+    full_peak = max(full_length_peaks)
+    print("(c) run-job Python peak RSS (ffmpeg excluded)")
+    print(f"  3 s source {short_peak / 1024:7.1f} MiB   {bench.info.duration_s:.0f} s source "
+          f"{full_peak / 1024:7.1f} MiB   growth {full_peak / short_peak:.2f}x")
+
+
 # ---------------------------------------------------------------------------------------
-# Sections run in this order, each with the same Bench. Add new ones here:
-#   (b) run-job end-to-end vs bare ffmpeg on the same source  — to be added by the lead
-#   (c) run-job Python peak RSS                               — to be added by the lead
+# Sections run in this order, each with the same Bench.
 # ---------------------------------------------------------------------------------------
-SECTIONS: tuple[Callable[[Bench], None], ...] = (section_ladder_vs_renditions,)
+SECTIONS: tuple[Callable[[Bench], None], ...] = (section_ladder_vs_renditions, section_run_job_vs_bare_ffmpeg)
 
 
 def main() -> None:
@@ -116,6 +206,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="source length (default 30)")
     parser.add_argument("--rounds", type=int, default=2, help="paired rounds per section (default 2)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    parser.add_argument("--only", choices=("a", "b"), help="run one section ((b) includes (c))")
     args = parser.parse_args()
 
     ffmpeg = find_ffmpeg()
@@ -127,8 +218,9 @@ def main() -> None:
         info = probe(source)
         bench = Bench(ffmpeg=ffmpeg, workdir=workdir, source=source, info=info,
                       rungs=choose_rungs(DEFAULT_LADDER, info.height), rounds=args.rounds, preset=args.preset)
-        for section in SECTIONS:
-            section(bench)
+        for label, section in zip("ab", SECTIONS, strict=True):
+            if args.only in (None, label):
+                section(bench)
 
 
 if __name__ == "__main__":

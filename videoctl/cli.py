@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _output as output
-from videoctl.commands import config, db, demo, jobs, r2, run_job, scan, submit, video
+from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, submit, video
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 
 app = typer.Typer(
@@ -37,8 +37,9 @@ def _global(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    output.STATE.json = json_
-    output.STATE.verbose = verbose
+    # main() already saw a --json anywhere on the line (after a subcommand too).
+    output.STATE.json = output.STATE.json or json_
+    output.STATE.verbose = max(output.STATE.verbose, verbose)
 
 
 app.add_typer(video.app, name="video")
@@ -46,6 +47,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(r2.app, name="r2")
+app.add_typer(infra.app, name="infra")
 app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
 app.command("scan-stuck")(scan.scan_stuck)
@@ -54,7 +56,7 @@ app.command("demo")(demo.demo)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = _container_args(sys.argv[1:] if argv is None else argv)
     # Decided before parsing, so that even a usage error comes out as JSON.
     output.STATE.json = "--json" in args
     output.STATE.verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
@@ -73,6 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the boundary: nothing escapes as a bare traceback
         _fail(VideoctlError(f"unexpected error: {type(exc).__name__}: {exc}", hint="rerun with -v for the traceback"))
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _container_args(args: list[str]) -> list[str]:
+    """The Batch image's entrypoint is `videoctl run-job`; a job definition whose command
+    repeats it (`videoctl run-job Ref::job_id`, readable in the console) arrives here as
+    `run-job videoctl run-job ID`."""
+    if args[:3] == ["run-job", "videoctl", "run-job"]:
+        return args[2:]
+    return args
 
 
 def _fail(exc: VideoctlError) -> None:

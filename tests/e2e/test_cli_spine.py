@@ -136,3 +136,18 @@ def test_unreachable_database_is_db_error_without_secrets(capsys, monkeypatch):
     result = run_cli(capsys, "--json", "jobs", "list")
     assert result.exit_code == EXIT_CODES["db_error"]
     assert "topsecret" not in result.stdout
+
+
+def test_json_flag_after_the_subcommand_also_shapes_errors(capsys, env):
+    result = run_cli(capsys, "video", "show", "999", "--json")
+    assert result.exit_code == EXIT_CODES["not_found"]
+    assert result.json()["error"]["code"] == "not_found"
+
+
+def test_container_command_form_is_accepted():
+    from videoctl.cli import _container_args
+
+    # ENTRYPOINT ["videoctl", "run-job"] + command ["videoctl", "run-job", "12"]
+    assert _container_args(["run-job", "videoctl", "run-job", "12"]) == ["run-job", "12"]
+    assert _container_args(["run-job", "12"]) == ["run-job", "12"]
+    assert _container_args(["jobs", "list"]) == ["jobs", "list"]

@@ -8,8 +8,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from tests.cli import run_cli
-from tests.conftest import BATCH_QUEUE
 from tests.integration.test_repositories import make_video
+from tests.moto_batch import BATCH_QUEUE
 from videoctl.domain.errors import EXIT_CODES, AwsError, InvalidState
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.services.submit import (

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
-
 from videoctl.aws.clients import AwsClients
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids

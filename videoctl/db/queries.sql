@@ -43,8 +43,10 @@ WHERE v.id = old.id AND v.status = ANY(%(from)s)
 RETURNING v.*, old.hls_path AS previous_hls_path;
 
 -- name: insert_job
-INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority)
-VALUES (%(video_id)s, %(max_attempts)s, %(reencode)s, %(priority)s)
+-- attempt 1 means "created with its first attempt begun" (one commit instead of two
+-- on the submit path); attempt 0 leaves it for a later begin_attempt.
+INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority, attempt)
+VALUES (%(video_id)s, %(max_attempts)s, %(reencode)s, %(priority)s, %(attempt)s)
 RETURNING *;
 
 -- name: get_job

@@ -136,12 +136,16 @@ class JobRepository(_Repository):
     # ------------------------------------------------------------ create
 
     def create(self, video_id: int, *, max_attempts: int, reencode: bool = False,
-               priority: int | None = None) -> Job:
-        """A QUEUED job; refused, naming the active job, if the video has one."""
+               priority: int | None = None, begin: bool = False) -> Job:
+        """A QUEUED job; refused, naming the active job, if the video has one.
+
+        ``begin=True`` creates it with its first attempt already begun (what
+        begin_attempt would do next), saving a commit on the submit path.
+        """
         try:
             row = _one(self.conn, "insert_job", {
                 "video_id": video_id, "max_attempts": max_attempts, "reencode": reencode,
-                "priority": priority})
+                "priority": priority, "attempt": 1 if begin else 0})
         except pg_errors.UniqueViolation:
             active = self.active_for_video(video_id)
             name = f"job {active.id} ({active.state}, attempt {active.attempt})" if active else "a job"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from videoctl.domain.states import JobState, VideoStatus
@@ -13,11 +14,18 @@ class _Record:
     @classmethod
     def from_row(cls, row: dict[str, Any]):
         """Build from a row that may carry extra columns (e.g. RETURNING v.*, x)."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
+        if row.keys() == names:  # SELECT * of the record's own table: the common case
+            return cls(**row)
         return cls(**{k: v for k, v in row.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))  # scan-stuck builds thousands of these a pass
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,7 @@ def process_message(body: str, store: DeleteTarget, *, bucket: str, videos_root:
     """
     message = parse_message(body, bucket=bucket, videos_root=videos_root)
     deleted = batches = 0
-    for batch in _batched(_keys_under(store, message.prefix), DELETE_BATCH):
+    for batch in batched(_keys_under(store, message.prefix)):
         deleted += store.delete_keys(batch)
         batches += 1
     return DeleteResult(message=message, deleted=deleted, batches=batches)
@@ -254,7 +254,8 @@ def _keys_under(store: DeleteTarget, prefix: str) -> Iterator[str]:
         yield info.key
 
 
-def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+def batched(items: Iterable[str], size: int = DELETE_BATCH) -> Iterator[list[str]]:
+    """Consecutive lists of at most *size* items; the stores delete in these too."""
     batch: list[str] = []
     for item in items:
         batch.append(item)

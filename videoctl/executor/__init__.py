@@ -6,6 +6,7 @@ default exercises the same state machine as production.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,12 +39,13 @@ class Executor(Protocol):
         """Status of each id it knows; ids it does not know are left out."""
 
 
-def open_executor(settings, aws=None) -> Executor:
+def open_executor(settings, aws: Callable[[], object]) -> Executor:
+    """The configured executor; ``aws`` builds the AWS clients, only when Batch needs them."""
     if settings.executor == "batch":
         from videoctl.aws.batch import BatchJobs
         from videoctl.executor.batch import BatchExecutor
 
-        return BatchExecutor(BatchJobs(aws, queue=settings.batch_job_queue,
+        return BatchExecutor(BatchJobs(aws(), queue=settings.batch_job_queue,
                                        job_definition=settings.batch_job_definition))
     from videoctl.executor.local import LocalExecutor
 

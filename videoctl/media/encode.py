@@ -118,34 +118,30 @@ def build_rendition_args(
     preset: str = "veryfast",
     crf: int = 23,
 ) -> list[list[str]]:
-    """Baseline for the benchmark: one argv per rendition, each decoding the source itself.
+    """Baseline for the benchmark: the naive ladder, one complete rendition per ffmpeg.
 
-    Same encoder settings as the ladder, except that x264 picks its own thread count (each
-    process runs alone, so limiting it would handicap the baseline), every rung is scaled
-    straight from the source, and audio is its own process. Writes media playlists only,
-    into ``out_dir/{name}/`` (which must exist) — no master.
+    Each process decodes the source itself, scales its rung straight from it and muxes its
+    own AAC audio, as a per-rendition script does (and as ENCODING.md's baseline measured).
+    Encoder settings are the ladder's, except that x264 picks its own thread count (each
+    process runs alone, so limiting it would handicap the baseline). Writes media
+    playlists only, into ``out_dir/{name}/`` (which must exist) — no master.
     """
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
     commands = []
     for rung in _ordered(rungs):
         source = ffmpeg.input(str(src))
-        (video,) = _cascade(_prepared_video(source, info, fps), info, (rung,))
+        streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name / SEGMENT_PATTERN)),
             **_video_options(preset, crf, fps, segment_s),
             "maxrate": f"{rung.maxrate_kbps}k",
             "bufsize": f"{rung.bufsize_kbps}k",
         }
-        output = ffmpeg.output(video, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
-        commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS]))
-    if info.has_audio:
-        source = ffmpeg.input(str(src))
-        options = {
-            **_hls_options(segment_s, str(out_dir / AUDIO_NAME / SEGMENT_PATTERN)),
-            **_audio_options(info, _ordered(rungs)[0].audio_kbps),
-        }
-        output = ffmpeg.output(_audio_stream(source, info), str(out_dir / AUDIO_NAME / MEDIA_PLAYLIST), **options)
+        if info.has_audio:
+            streams.append(_audio_stream(source, info))
+            options.update(_audio_options(info, rung.audio_kbps))
+        output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
         commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS]))
     return commands
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from videoctl.domain.errors import MediaError
 
 #: Strength of the temporal grain added with ``noise=True`` (ffmpeg ``noise`` filter, 0–100).
-NOISE_STRENGTH = 6
+NOISE_STRENGTH = 8
 
 
 def generate_sample_clip(

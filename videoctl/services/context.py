@@ -74,7 +74,7 @@ class AppContext:
     def executor(self):
         from videoctl.executor import open_executor
 
-        return open_executor(self.settings, self.aws)
+        return open_executor(self.settings, lambda: self.aws)
 
     def run_job_deps(self):
         """Everything run-job needs, built from this context."""

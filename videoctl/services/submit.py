@@ -131,8 +131,8 @@ def create_job_and_submit(plan: SubmitPlan, *, jobs: JobRepository, executor: Ex
     scan-stuck submits it later; the error is raised for the caller too.
     """
     job = jobs.create(plan.video.id, max_attempts=plan.max_attempts, reencode=plan.reencode,
-                      priority=plan.priority)
-    return submit_batch_job(job.id, jobs=jobs, executor=executor, priority=plan.priority, sleep=sleep)
+                      priority=plan.priority, begin=True)
+    return send_attempt(job, jobs=jobs, executor=executor, sleep=sleep)
 
 
 # ------------------------------------------------------------------ bulk

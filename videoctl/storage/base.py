@@ -9,9 +9,6 @@ from typing import Protocol
 
 from videoctl.domain.errors import InvalidInput
 
-#: S3 DeleteObjects takes at most this many keys per call.
-DELETE_BATCH = 1000
-
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -73,14 +70,3 @@ def delete_prefix(store: ObjectStore, prefix: str) -> int:
     """Delete everything under *prefix* (validated); returns the number deleted."""
     validate_prefix(prefix)
     return store.delete_keys(info.key for info in store.list_prefix(prefix))
-
-
-def batched(items: Iterable[str], size: int = DELETE_BATCH) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from videoctl.domain.errors import NotFound, StorageError
-from videoctl.storage.base import ObjectInfo, batched, validate_key
+from videoctl.domain.prefixes import batched
+from videoctl.storage.base import ObjectInfo, validate_key
 
 
 class LocalStore:

@@ -11,7 +11,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.domain.errors import NotFound, StorageError
-from videoctl.storage.base import ObjectInfo, batched, validate_key
+from videoctl.domain.prefixes import batched
+from videoctl.storage.base import ObjectInfo, validate_key
 
 # Multipart above 16 MiB, bounded memory per transfer whatever the file size.
 _TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)

@@ -141,17 +141,16 @@ def test_maps_the_probed_video_stream_not_a_cover_image() -> None:
 
 def test_rendition_baseline_is_one_process_per_rendition() -> None:
     commands = build_rendition_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), SOURCE, parse_ladder("720:3000,360:800"))
-    assert len(commands) == 3  # two video renditions + audio
-    video_720, video_360, audio = commands
+    assert len(commands) == 2  # one complete rendition (video + its own audio) each
+    video_720, video_360 = commands
     for command in commands:
         assert command.count("-i") == 1
+        assert _option(command, "-c:a") == "aac" and _option(command, "-c:v") == "libx264"
     assert "scale=1280:720" in _option(video_720, "-filter_complex")
     assert "scale=640:360" in _option(video_360, "-filter_complex")
     assert _option(video_360, "-maxrate") == "800k"
     assert "-threads" not in video_720
     assert video_720[-1] == "/out/720p/index.m3u8"
-    assert audio[-1] == "/out/audio/index.m3u8"
-    assert "-c:v" not in audio and _option(audio, "-c:a") == "aac"
 
 
 def test_builders_refuse_an_empty_ladder() -> None:

@@ -20,8 +20,10 @@ from videoctl.services.infra import placeholders
 from videoctl.services.infra.model import Desired, Kind, SecretRef
 from videoctl.settings import FIELDS, Settings
 
-#: infra/json of this checkout: videoctl/services/infra/documents.py → repo root
-DEFAULT_DIR = Path(__file__).resolve().parents[3] / "infra" / "json"
+#: infra/json of this checkout (videoctl/services/infra/documents.py → repo root), else
+#: the copy the wheel carries (pyproject.toml force-includes it as videoctl/infra_json).
+_CHECKOUT_DIR = Path(__file__).resolve().parents[3] / "infra" / "json"
+DEFAULT_DIR = _CHECKOUT_DIR if _CHECKOUT_DIR.is_dir() else Path(__file__).resolve().parents[2] / "infra_json"
 
 ROLES = "iam/roles.json"
 LOG_GROUP = "logs/video_log_group.json"

@@ -1,0 +1,391 @@
+"""`videoctl infra …` end to end against moto: fresh account, drift, idempotence, AccessDenied.
+
+moto gaps, and what we do about them (our code always makes the real call):
+
+- Batch CreateJobQueue/UpdateJobQueue/DescribeJobQueues drop ``jobStateTimeLimitActions``
+  (moto 5.x). The ``moto_keeps_state_time_limits`` fixture teaches moto to store the field the
+  way real Batch does, reading it from the request our code sent, so verify can see it.
+- Batch UpdateComputeEnvironment ignores ``computeResources`` (maxvCpus, subnets, security
+  groups); only ``state``/``serviceRole`` updates are exercised here, the rest by the planner tests.
+- Compute environments and job queues are VALID at once, Lambda is Active at once: the
+  polling loop is exercised by the Stubber tests in tests/unit/test_infra_executor.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from tests.cli import run_cli
+from tests.unit.test_infra_documents import INFRA_ENV, SECRET_VALUES
+from videoctl.aws.clients import AwsClients
+from videoctl.domain.errors import EXIT_CODES
+from videoctl.services.infra.documents import code_sha256
+from videoctl.services.infra.package import build_lambda_zip
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+MOTO_CONFIG = {"batch": {"use_docker": False}}
+BATCH_SERVICE_POLICY = "AWSBatchServiceRole"  # the one AWS managed policy infra/json attaches
+JOBDEF = "academy-video-batch-jobdef"
+JOB_QUEUE = "academy-video-batch-queue"
+CE = "academy-video-batch-ce"
+FUNCTION = "academy-video-delete-r2"
+QUEUE = "academy-video-delete-r2"
+
+
+@dataclass
+class Aws:
+    """boto3 clients on the same moto account, for the test's own look and touch."""
+
+    batch: Any
+    iam: Any
+    sqs: Any
+    lambda_: Any
+    ssm: Any
+    logs: Any
+
+
+@pytest.fixture
+def moto_keeps_state_time_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto store jobStateTimeLimitActions as real Batch does (see the module docstring)."""
+    from moto.batch import models, responses
+
+    create, update, describe = (responses.BatchResponse.createjobqueue, responses.BatchResponse.updatejobqueue,
+                                models.JobQueue.describe)
+
+    def remember(response: Any, name: str) -> None:
+        limits = response._get_param("jobStateTimeLimitActions")
+        queue = response.batch_backend.get_job_queue(name)
+        if limits is not None and queue is not None:
+            queue.videoctl_state_time_limits = limits
+
+    def createjobqueue(self: Any) -> str:
+        body = create(self)
+        remember(self, self._get_param("jobQueueName"))
+        return body
+
+    def updatejobqueue(self: Any) -> str:
+        body = update(self)
+        remember(self, self._get_param("jobQueue"))
+        return body
+
+    def describe_queue(self: Any) -> dict[str, Any]:
+        return {**describe(self), "jobStateTimeLimitActions": getattr(self, "videoctl_state_time_limits", [])}
+
+    monkeypatch.setattr(responses.BatchResponse, "createjobqueue", createjobqueue)
+    monkeypatch.setattr(responses.BatchResponse, "updatejobqueue", updatejobqueue)
+    monkeypatch.setattr(models.JobQueue, "describe", describe_queue)
+
+
+@functools.cache
+def _aws_managed_policy(name: str) -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)[name]
+
+
+@pytest.fixture
+def moto_knows_the_batch_service_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS's AWSBatchServiceRole policy, from moto's own copy of AWS's managed policies.
+
+    moto's ``load_aws_managed_policies`` parses all ~1,000 of them for every fresh account
+    (over a second per test); we attach only this one.
+    """
+    from moto.iam import models
+
+    def only_ours(self: Any) -> list[Any]:
+        data = _aws_managed_policy(BATCH_SERVICE_POLICY)
+        return [models.AWSManagedPolicy.from_data(BATCH_SERVICE_POLICY, self.account_id, self.region_name, data)]
+
+    monkeypatch.setattr(models.IAMBackend, "_init_aws_policies", only_ours)
+
+
+@pytest.fixture(scope="module")
+def shared_session() -> boto3.session.Session:
+    """One boto3 session for every CLI run here: botocore then loads each service model once, not per run."""
+    return boto3.session.Session(region_name=REGION)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, moto_keeps_state_time_limits: None,
+        moto_knows_the_batch_service_policy: None, shared_session: boto3.session.Session) -> Iterator[Aws]:
+    from videoctl.commands import _output
+
+    init = AwsClients.__init__
+    monkeypatch.setattr(AwsClients, "__init__", lambda self, settings, *, session=None: init(
+        self, settings, session=session or shared_session))
+    # Wide consoles, so rich does not wrap the rows the assertions read.
+    monkeypatch.setattr(_output.stdout, "_width", 250)
+    monkeypatch.setattr(_output.stderr, "_width", 250)
+    with mock_aws(config=MOTO_CONFIG):
+        ec2 = shared_session.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+        group = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
+        env = {**INFRA_ENV, "AWS_REGION": REGION,
+               "VIDEOCTL_HOME": os.environ["VIDEOCTL_HOME"],
+               "VIDEO_BATCH_IMAGE_URI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/videoctl:1.0.0",
+               "VIDEO_BATCH_SUBNETS": ",".join(subnets), "VIDEO_BATCH_SECURITY_GROUPS": group}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Aws(*(shared_session.client(s) for s in ("batch", "iam", "sqs", "lambda", "ssm", "logs")))
+
+
+def infra(capsys: pytest.CaptureFixture[str], *args: str):
+    return run_cli(capsys, "infra", *args)
+
+
+def not_ok(plan: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(row["kind"], row["name"], row["status"]) for row in plan if row["status"] != "OK"]
+
+
+def test_fresh_account_setup_creates_everything_then_verify_passes_and_setup_is_idempotent(aws, capsys):
+    before = infra(capsys, "verify", "--json")
+    assert before.exit_code == EXIT_CODES["drift"] == 13
+    error = before.json()["error"]
+    assert error["code"] == "drift" and error["ok"] is False
+    assert {row["status"] for row in error["plan"]} == {"MISSING"} and len(error["plan"]) == 18
+
+    setup = infra(capsys, "setup", "--json")
+    assert setup.exit_code == 0, setup.stdout + setup.stderr
+    data = setup.json()["data"]
+    assert data["changed"] is True and data["in_sync_before"] is False
+    assert data["not_done"] == [] and data["manual"] == []
+    assert "batch:CreateComputeEnvironment" in [row["api"] for row in data["done"]]
+
+    after = infra(capsys, "verify", "--json")
+    assert after.exit_code == 0, after.stdout
+    assert after.json()["data"]["ok"] is True and not_ok(after.json()["data"]["plan"]) == []
+    human = infra(capsys, "verify")
+    assert human.exit_code == 0 and "all 18 resources match infra/json" in human.stdout
+
+    again = infra(capsys, "setup", "--json")
+    assert again.exit_code == 0 and again.json()["data"]["changed"] is False and again.json()["data"]["done"] == []
+    assert again.json()["data"]["in_sync_before"] is True
+    again_human = infra(capsys, "setup")
+    assert again_human.exit_code == 0 and "nothing to change, all 18 resources match" in again_human.stdout
+
+    # What setup built, read back through boto3.
+    jd = aws.batch.describe_job_definitions(jobDefinitionName=JOBDEF, status="ACTIVE")["jobDefinitions"]
+    assert [d["revision"] for d in jd] == [1] and jd[0]["retryStrategy"] == {"attempts": 1}
+    assert jd[0]["containerProperties"]["command"] == ["videoctl", "run-job", "Ref::job_id"]
+    queue = aws.batch.describe_job_queues(jobQueues=[JOB_QUEUE])["jobQueues"][0]
+    assert queue["jobStateTimeLimitActions"][0]["action"] == "CANCEL"
+    assert queue["computeEnvironmentOrder"][0]["computeEnvironment"].endswith(f"compute-environment/{CE}")
+    url = aws.sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].endswith(":academy-video-delete-r2-dlq")
+    assert int(attrs["VisibilityTimeout"]) >= 6 * aws.lambda_.get_function_configuration(FunctionName=FUNCTION)["Timeout"]
+    mapping = aws.lambda_.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"]
+    assert [m["FunctionResponseTypes"] for m in mapping] == [["ReportBatchItemFailures"]]
+    assert aws.lambda_.get_function_configuration(FunctionName=FUNCTION)["CodeSha256"] == code_sha256(build_lambda_zip())
+    secret = aws.ssm.get_parameter(Name="/academy/video/R2_SECRET_ACCESS_KEY", WithDecryption=True)["Parameter"]
+    assert secret["Type"] == "SecureString" and secret["Value"] == INFRA_ENV["R2_SECRET_ACCESS_KEY"]
+    for output in (before, setup, after, human, again, again_human):
+        assert not any(value in output.stdout + output.stderr for value in SECRET_VALUES)
+
+
+def test_retry_drift_is_named_and_register_jobdef_fixes_it(aws, capsys):
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    current = aws.batch.describe_job_definitions(jobDefinitionName=JOBDEF, status="ACTIVE")["jobDefinitions"][0]
+    keep = ("type", "parameters", "timeout", "containerProperties", "platformCapabilities", "propagateTags")
+    aws.batch.register_job_definition(jobDefinitionName=JOBDEF, retryStrategy={"attempts": 3},
+                                      **{k: current[k] for k in keep})  # someone turned Batch retries on
+
+    drift = infra(capsys, "verify")
+    assert drift.exit_code == 13
+    assert f"job_definition {JOBDEF} (DRIFT)" in drift.stderr
+    assert "retryStrategy.attempts: 3 → 1" in drift.stdout
+    as_json = infra(capsys, "verify", "--json").json()["error"]
+    assert not_ok(as_json["plan"]) == [("job_definition", JOBDEF, "DRIFT")]
+    row = next(r for r in as_json["plan"] if r["kind"] == "job_definition")
+    assert row["diff"][0]["field"] == "retryStrategy.attempts" and row["diff"][0]["live"] == 3
+    assert row["actions"] == [{"api": "batch:RegisterJobDefinition", "description":
+                               "register revision 3 (revision 2 differs)"}]
+
+    fixed = infra(capsys, "register-jobdef", "--json")
+    assert fixed.exit_code == 0, fixed.stdout
+    data = fixed.json()["data"]
+    assert data["registered"] is True and data["arn"].endswith(f"job-definition/{JOBDEF}:3")
+    latest = max(aws.batch.describe_job_definitions(jobDefinitionName=JOBDEF, status="ACTIVE")["jobDefinitions"],
+                 key=lambda d: d["revision"])
+    assert latest["revision"] == 3 and latest["retryStrategy"] == {"attempts": 1}
+    assert infra(capsys, "verify").exit_code == 0
+
+    current_again = infra(capsys, "register-jobdef")
+    assert current_again.exit_code == 0 and "job definition is current: " in current_again.stdout
+    assert current_again.stdout.strip().endswith(f"{JOBDEF}:3")
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(aws, capsys):
+    dry = infra(capsys, "setup", "--dry-run", "--json")
+    assert dry.exit_code == 0
+    data = dry.json()["data"]
+    assert data["dry_run"] is True and {row["status"] for row in data["plan"]} == {"MISSING"}
+    assert aws.iam.list_roles()["Roles"] == []
+    assert aws.batch.describe_compute_environments()["computeEnvironments"] == []
+    human = infra(capsys, "setup", "--dry-run")
+    assert human.exit_code == 0 and "nothing changed" in human.stdout and "create role" in human.stdout
+
+
+def deny(monkeypatch: pytest.MonkeyPatch, service: str, operation: str, code: str) -> None:
+    """Every client the CLI builds answers AccessDenied to one API call, as a missing IAM permission would."""
+    original = AwsClients.client
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        message = f"User: arn:aws:iam::{ACCOUNT}:user/deployer is not authorized to perform: {service}:{operation}"
+        return AWSResponse("https://aws.invalid", 403, {}, None), {
+            "Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    def client(self: AwsClients, name: str, **config: Any) -> Any:
+        built = original(self, name, **config)
+        if name == service:
+            built.meta.events.register(f"before-call.{service}.{operation}", refuse)
+        return built
+
+    monkeypatch.setattr(AwsClients, "client", client)
+
+
+def test_access_denied_names_the_action_and_lists_what_was_and_was_not_done(aws, capsys, monkeypatch):
+    deny(monkeypatch, "batch", "CreateComputeEnvironment", "AccessDeniedException")
+    failed = infra(capsys, "setup", "--json")
+    assert failed.exit_code == EXIT_CODES["aws_error"] == 8
+    error = failed.json()["error"]
+    assert error["code"] == "aws_error"
+    assert error["message"].startswith("batch:CreateComputeEnvironment failed: AccessDeniedException")
+    done = {(r["kind"], r["api"]) for r in error["done"]}
+    assert ("iam_role", "iam:CreateRole") in done and ("sqs_queue", "sqs:CreateQueue") in done
+    not_done = [(r["api"], r["status"]) for r in error["not_done"]]
+    assert not_done[0] == ("batch:CreateComputeEnvironment", "failed")
+    assert {api for api, status in not_done[1:] if status == "not_attempted"} == {
+        "batch:CreateJobQueue", "batch:RegisterJobDefinition", "lambda:CreateFunction",
+        "lambda:CreateEventSourceMapping"}
+
+    human = infra(capsys, "setup")
+    assert human.exit_code == 8
+    assert "batch:CreateComputeEnvironment failed: AccessDeniedException" in human.stderr
+    assert "not_attempted" in human.stdout and "failed" in human.stdout  # the table of what was not done
+
+
+def test_a_rerun_after_access_denied_finishes_the_job(aws, capsys, monkeypatch):
+    original = AwsClients.client
+    deny(monkeypatch, "lambda", "CreateEventSourceMapping", "AccessDeniedException")
+    first = infra(capsys, "setup", "--json")
+    assert first.exit_code == 8
+    assert [r["api"] for r in first.json()["error"]["not_done"]] == ["lambda:CreateEventSourceMapping"]
+    monkeypatch.setattr(AwsClients, "client", original)
+    second = infra(capsys, "setup", "--json")
+    assert second.exit_code == 0
+    assert [r["api"] for r in second.json()["data"]["done"]] == ["lambda:CreateEventSourceMapping"]
+    assert infra(capsys, "verify").exit_code == 0
+
+
+def test_drift_is_repaired_in_place(aws, capsys):
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    aws.batch.update_compute_environment(computeEnvironment=CE, state="DISABLED")
+    aws.batch.update_job_queue(jobQueue=JOB_QUEUE, priority=7)
+    url = aws.sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    aws.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "30"})
+    aws.iam.put_role_policy(RoleName="academy-video-batch-job-role", PolicyName="hand-made", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::x"}]}))
+    aws.lambda_.update_function_configuration(FunctionName=FUNCTION, Timeout=3)
+    aws.logs.put_retention_policy(logGroupName="/aws/batch/academy-video", retentionInDays=1)
+
+    drift = infra(capsys, "verify", "--json").json()["error"]
+    assert sorted(not_ok(drift["plan"])) == sorted([
+        ("iam_role", "academy-video-batch-job-role", "DRIFT"), ("log_group", "/aws/batch/academy-video", "DRIFT"),
+        ("sqs_queue", QUEUE, "DRIFT"), ("compute_environment", CE, "DRIFT"), ("job_queue", JOB_QUEUE, "DRIFT"),
+        ("lambda_function", FUNCTION, "DRIFT")])
+
+    fixed = infra(capsys, "setup", "--json")
+    assert fixed.exit_code == 0
+    assert sorted(r["api"] for r in fixed.json()["data"]["done"]) == [
+        "batch:UpdateComputeEnvironment", "batch:UpdateJobQueue", "iam:DeleteRolePolicy",
+        "lambda:UpdateFunctionConfiguration", "logs:PutRetentionPolicy", "sqs:SetQueueAttributes"]
+    assert infra(capsys, "verify").exit_code == 0
+    assert aws.iam.list_role_policies(RoleName="academy-video-batch-job-role")["PolicyNames"] == ["videoctl"]
+
+
+def test_lambda_setup_deploys_the_function_its_queues_and_trigger_alone(aws, capsys):
+    result = infra(capsys, "lambda-setup", "--json")
+    assert result.exit_code == 0, result.stdout
+    kinds = {row["kind"] for row in result.json()["data"]["plan"]}
+    assert kinds == {"iam_role", "ssm_parameter", "sqs_queue", "lambda_function", "event_source_mapping"}
+    assert aws.batch.describe_compute_environments()["computeEnvironments"] == []  # Batch untouched
+    assert aws.iam.get_role(RoleName="academy-video-delete-r2-lambda-role")["Role"]["Arn"]
+    assert {p["Name"] for p in aws.ssm.describe_parameters()["Parameters"]} == {
+        "/academy/video/R2_ACCESS_KEY_ID", "/academy/video/R2_SECRET_ACCESS_KEY"}
+
+    # Someone deploys other code: verify sees it, lambda-setup puts ours back.
+    import io
+    import zipfile
+
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("worker/delete_r2_handler.py", "def handler(event, context):\n    return {}\n")
+    aws.lambda_.update_function_code(FunctionName=FUNCTION, ZipFile=other.getvalue())
+    drift = infra(capsys, "lambda-setup", "--dry-run", "--json").json()["data"]
+    assert not_ok(drift["plan"]) == [("lambda_function", FUNCTION, "DRIFT")]
+    assert drift["plan"][-2]["diff"][0]["field"] == "CodeSha256"
+    again = infra(capsys, "lambda-setup", "--json")
+    assert [r["api"] for r in again.json()["data"]["done"]] == ["lambda:UpdateFunctionCode"]
+    assert aws.lambda_.get_function_configuration(FunctionName=FUNCTION)["CodeSha256"] == code_sha256(build_lambda_zip())
+    assert infra(capsys, "lambda-setup", "--json").json()["data"]["changed"] is False
+
+
+def test_a_secret_nobody_set_is_left_to_a_person(aws, capsys, monkeypatch):
+    monkeypatch.delenv("REDIS_URL")
+    result = infra(capsys, "setup", "--json")
+    assert result.exit_code == 13
+    error = result.json()["error"]
+    assert "REDIS_URL" in error["message"] and error["not_done"] == []
+    assert any(r["api"] == "batch:RegisterJobDefinition" for r in error["done"])  # everything else was applied
+    assert not_ok(infra(capsys, "verify", "--json").json()["error"]["plan"]) == [
+        ("ssm_parameter", "/academy/video/REDIS_URL", "MISSING")]
+
+
+def test_document_mistakes_stop_before_any_aws_call(aws, capsys, monkeypatch, tmp_path):
+    import shutil
+
+    from videoctl.services.infra.documents import DEFAULT_DIR
+
+    root = tmp_path / "json"
+    shutil.copytree(DEFAULT_DIR, root)
+    path = root / "batch" / "job_definition.json"
+    document = json.loads(path.read_text())
+    document["retryStrategy"] = {"attempts": 3}
+    path.write_text(json.dumps(document))
+    monkeypatch.setenv("VIDEOCTL_INFRA_DIR", str(root))
+    monkeypatch.setattr(AwsClients, "client", lambda *a, **k: pytest.fail("an AWS client was built"))
+
+    result = infra(capsys, "setup", "--json")
+    assert result.exit_code == EXIT_CODES["invalid_input"] == 3
+    assert "retryStrategy.attempts is 3; videoctl requires 1" in result.json()["error"]["message"]
+
+    monkeypatch.setenv("VIDEOCTL_INFRA_DIR", str(DEFAULT_DIR))
+    monkeypatch.delenv("VIDEO_BATCH_IMAGE_URI")
+    unset = infra(capsys, "verify", "--json")
+    assert unset.exit_code == EXIT_CODES["config_error"] == 6
+    assert "${IMAGE_URI} has no value: set VIDEO_BATCH_IMAGE_URI" in unset.json()["error"]["message"]
+
+
+def test_account_id_from_settings_skips_sts(aws, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ACCOUNT_ID", ACCOUNT)
+    original = AwsClients.client
+
+    def no_sts(self: AwsClients, name: str, **config: Any) -> Any:
+        assert name != "sts", "STS was called although AWS_ACCOUNT_ID is set"
+        return original(self, name, **config)
+
+    monkeypatch.setattr(AwsClients, "client", no_sts)
+    assert infra(capsys, "setup", "--dry-run", "--json").exit_code == 0

@@ -1,0 +1,29 @@
+"""A minimal AWS Batch setup for moto, shared by the tests and the benchmarks."""
+
+from __future__ import annotations
+
+BATCH_QUEUE = "academy-video-batch-queue"
+BATCH_JOB_DEFINITION = "academy-video-batch-jobdef"
+
+
+def create_batch_resources(region: str = "us-east-1") -> dict[str, str]:
+    """A minimal Batch setup in moto: compute environment, queue, job definition."""
+    import boto3
+
+    iam = boto3.client("iam", region_name=region)
+    role = iam.create_role(RoleName="batch-service-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch", region_name=region)
+    env_arn = batch.create_compute_environment(
+        computeEnvironmentName="video-ce", type="UNMANAGED", state="ENABLED", serviceRole=role,
+    )["computeEnvironmentArn"]
+    queue_arn = batch.create_job_queue(
+        jobQueueName=BATCH_QUEUE, state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
+    )["jobQueueArn"]
+    definition_arn = batch.register_job_definition(
+        jobDefinitionName=BATCH_JOB_DEFINITION, type="container",
+        containerProperties={"image": "videoctl:test", "vcpus": 1, "memory": 512,
+                             "command": ["videoctl", "run-job", "Ref::job_id"]},
+        retryStrategy={"attempts": 1},
+    )["jobDefinitionArn"]
+    return {"queue": queue_arn, "job_definition": definition_arn}

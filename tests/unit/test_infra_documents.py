@@ -1,0 +1,166 @@
+"""infra/json: placeholders resolve from settings, or fail naming the variable; bad JSON names file and line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from videoctl.domain.errors import ConfigError
+from videoctl.services.infra import documents, placeholders
+from videoctl.services.infra.documents import DEFAULT_DIR
+from videoctl.services.infra.model import Kind, SecretRef
+from videoctl.settings import Settings
+
+ACCOUNT = "123456789012"
+
+#: Everything the documents need, as an operator would set it.
+INFRA_ENV = {
+    "AWS_REGION": "eu-west-1",
+    "VIDEO_BATCH_IMAGE_URI": f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/videoctl/worker:1.4.2",
+    "VIDEO_BATCH_SUBNETS": "subnet-aaa, subnet-bbb",
+    "VIDEO_BATCH_SECURITY_GROUPS": "sg-111",
+    "R2_BUCKET": "videos",
+    "R2_ENDPOINT_URL": "https://acct.r2.cloudflarestorage.com",
+    "R2_ACCESS_KEY_ID": "r2-key-id-value",
+    "R2_SECRET_ACCESS_KEY": "r2-secret-value",
+    "VIDEOCTL_DATABASE_URL": "postgresql://app:db-password@db.internal/video",
+    "REDIS_URL": "redis://:redis-password@redis.internal:6379/0",
+    "VIDEOCTL_HOME": "/tmp/videoctl-infra-test-home",
+}
+SECRET_VALUES = ("r2-key-id-value", "r2-secret-value", "db-password", "redis-password")
+
+
+def settings(**overrides: str | None) -> Settings:
+    env = {**INFRA_ENV, **overrides}
+    return Settings.from_env({k: v for k, v in env.items() if v is not None})
+
+
+def test_shipped_documents_resolve_completely():
+    docs = documents.load(settings(), ACCOUNT)
+    text = json.dumps([docs.roles, docs.compute_env, docs.job_queue, docs.job_definition, docs.dlq, docs.queue,
+                       docs.function, docs.event_source, docs.log_group])
+    assert "${" not in text
+    assert docs.compute_env["computeResources"]["subnets"] == ["subnet-aaa", "subnet-bbb"]  # typed: a list
+    assert docs.compute_env["computeResources"]["maxvCpus"] == 64  # typed: an int
+    assert docs.compute_env["computeResources"]["type"] == "FARGATE"
+    jd = docs.job_definition
+    assert jd["jobDefinitionName"] == "academy-video-batch-jobdef"
+    assert jd["containerProperties"]["command"] == ["videoctl", "run-job", "Ref::job_id"]
+    assert jd["retryStrategy"] == {"attempts": 1}
+    secrets = {s["name"]: s["valueFrom"] for s in jd["containerProperties"]["secrets"]}
+    assert secrets["DATABASE_URL"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/academy/video/DATABASE_URL"
+    assert set(secrets) == {"DATABASE_URL", "R2_ENDPOINT_URL", "R2_BUCKET", "R2_ACCESS_KEY_ID",
+                            "R2_SECRET_ACCESS_KEY", "REDIS_URL"}
+    env = {e["name"]: e["value"] for e in jd["containerProperties"]["environment"]}
+    assert env["VIDEO_BATCH_JOB_QUEUE"] == "academy-video-batch-queue"
+    assert jd["containerProperties"]["logConfiguration"]["options"]["awslogs-group"] == "/aws/batch/academy-video"
+    execution = next(r for r in docs.roles if r["RoleName"] == "academy-video-batch-execution-role")
+    pull = next(s for s in execution["InlinePolicyDocument"]["Statement"] if s["Sid"] == "PullTheImage")
+    assert pull["Resource"] == f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/videoctl/worker"
+    assert docs.queue["Attributes"]["RedrivePolicy"]["deadLetterTargetArn"] == \
+        f"arn:aws:sqs:eu-west-1:{ACCOUNT}:academy-video-delete-r2-dlq"
+    assert docs.event_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_settings_rename_resources():
+    docs = documents.load(settings(VIDEO_BATCH_JOB_QUEUE="q2", VIDEO_DELETE_R2_QUEUE="del",
+                                   VIDEO_BATCH_COMPUTE_TYPE="fargate_spot", VIDEOCTL_SSM_PREFIX="/x/y"), ACCOUNT)
+    assert docs.job_queue["jobQueueName"] == "q2"
+    assert docs.dlq["QueueName"] == "del-dlq"
+    assert docs.compute_env["computeResources"]["type"] == "FARGATE_SPOT"
+    assert docs.function["Environment"]["Variables"]["R2_ACCESS_KEY_ID_PARAMETER"] == "/x/y/R2_ACCESS_KEY_ID"
+
+
+@pytest.mark.parametrize(("unset", "placeholder"), [
+    ("VIDEO_BATCH_IMAGE_URI", "${IMAGE_URI}"),
+    ("VIDEO_BATCH_SUBNETS", "${SUBNET_IDS}"),
+    ("VIDEO_BATCH_SECURITY_GROUPS", "${SECURITY_GROUP_IDS}"),
+])
+def test_unresolved_placeholder_names_it_and_the_variable(unset, placeholder):
+    with pytest.raises(ConfigError) as err:
+        documents.load(settings(**{unset: None}), ACCOUNT)
+    assert placeholder in err.value.message and unset in err.value.message
+    assert "infra/json/" in err.value.message
+
+
+def test_r2_bucket_unset_is_named():
+    env = {k: v for k, v in INFRA_ENV.items() if not k.startswith("R2_")}
+    with pytest.raises(ConfigError) as err:
+        documents.load(Settings.from_env(env), ACCOUNT)
+    assert "${R2_BUCKET}" in err.value.message and "set R2_BUCKET" in err.value.message
+
+
+def test_non_ecr_image_is_refused_naming_the_variable():
+    with pytest.raises(ConfigError) as err:
+        documents.load(settings(VIDEO_BATCH_IMAGE_URI="docker.io/library/videoctl:1"), ACCOUNT)
+    assert "VIDEO_BATCH_IMAGE_URI" in err.value.message and "ECR" in err.value.message
+
+
+def test_bad_ssm_prefix_and_account():
+    with pytest.raises(ConfigError, match="VIDEOCTL_SSM_PREFIX"):
+        documents.load(settings(VIDEOCTL_SSM_PREFIX="academy/video/"), ACCOUNT)
+    with pytest.raises(ConfigError, match="12 digits"):
+        documents.load(settings(), "12345")
+
+
+def test_fill_rules():
+    known = {"REGION": "eu-west-1", "SUBNET_IDS": ["a", "b"], "MAX_VCPUS": 8, "IMAGE_URI": None}
+    known = {**{name: None for name in placeholders.PROVIDERS}, **known}
+    assert placeholders.fill({"x": "${MAX_VCPUS}", "y": "n-${REGION}-${MAX_VCPUS}"}, known, "f") == \
+        {"x": 8, "y": "n-eu-west-1-8"}
+    with pytest.raises(ConfigError, match="list and must be a whole JSON value"):
+        placeholders.fill({"x": "s-${SUBNET_IDS}"}, known, "f")
+    with pytest.raises(ConfigError, match=r"\$\{NOPE\} is not a known placeholder"):
+        placeholders.fill({"x": "${NOPE}"}, known, "f")
+    with pytest.raises(ConfigError) as err:
+        placeholders.fill({"a": "${IMAGE_URI}", "b": ["${NOPE}"]}, known, "infra/json/x.json")
+    assert "placeholders" in err.value.message and "VIDEO_BATCH_IMAGE_URI" in err.value.message  # all at once
+    with pytest.raises(ConfigError, match="malformed placeholder"):
+        placeholders.fill({"x": "${region"}, known, "f")
+
+
+def _copy_docs(tmp_path: Path) -> Path:
+    root = tmp_path / "json"
+    shutil.copytree(DEFAULT_DIR, root)
+    return root
+
+
+def test_bad_json_names_file_and_line(tmp_path):
+    root = _copy_docs(tmp_path)
+    path = root / "batch" / "job_queue.json"
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].rstrip(",")  # drop a comma on line 4
+    path.write_text("\n".join(lines))
+    with pytest.raises(ConfigError) as err:
+        documents.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
+    assert "infra/json/batch/job_queue.json" in err.value.message
+    assert "line 5" in err.value.message  # where the parser notices the missing comma
+
+
+def test_missing_document_and_directory(tmp_path):
+    root = _copy_docs(tmp_path)
+    (root / "sqs" / "delete_r2_dlq.json").unlink()
+    with pytest.raises(ConfigError, match="infra/json/sqs/delete_r2_dlq.json is missing"):
+        documents.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
+    with pytest.raises(ConfigError, match="VIDEOCTL_INFRA_DIR"):
+        documents.load(settings(VIDEOCTL_INFRA_DIR=str(tmp_path / "nowhere")), ACCOUNT)
+
+
+def test_desired_resources_order_and_ssm_parameters():
+    s = settings(REDIS_URL=None)
+    wanted = documents.desired_resources(documents.load(s, ACCOUNT), s, b"zip")
+    kinds = [d.kind for d in wanted]
+    assert kinds == sorted(kinds, key=list(Kind).index)
+    params = {d.name: d.spec for d in wanted if d.kind is Kind.SSM_PARAMETER}
+    assert params["/academy/video/DATABASE_URL"]["Type"] == "SecureString"
+    assert params["/academy/video/R2_BUCKET"]["Type"] == "String"  # not a secret setting
+    assert params["/academy/video/R2_ACCESS_KEY_ID"]["Value"] == SecretRef("R2_ACCESS_KEY_ID", "r2_access_key_id")
+    assert params["/academy/video/REDIS_URL"]["ValueAvailable"] is False
+    groups = {d.name: d.groups for d in wanted if d.kind is Kind.SSM_PARAMETER}
+    assert groups["/academy/video/R2_SECRET_ACCESS_KEY"] == {"batch", "lambda"}
+    assert groups["/academy/video/DATABASE_URL"] == {"batch"}
+    fn = next(d for d in wanted if d.kind is Kind.LAMBDA_FUNCTION)
+    assert fn.spec["CodeSha256"] == documents.code_sha256(b"zip")

@@ -1,0 +1,196 @@
+"""Our checks of infra/json, before any AWS call (moto would accept most of these mistakes)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+from tests.unit.test_infra_documents import ACCOUNT, settings
+from videoctl.domain.errors import InvalidInput
+from videoctl.services.infra import documents, validation
+from videoctl.services.infra.validation import FARGATE_MEMORY
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return documents.load(settings(), ACCOUNT)
+
+
+def problems_of(docs, **changes) -> str:
+    with pytest.raises(InvalidInput) as err:
+        validation.validate(replace(docs, **changes))
+    return err.value.message
+
+
+def with_jd(docs, mutate):
+    jd = copy.deepcopy(docs.job_definition)
+    mutate(jd)
+    return jd
+
+
+def set_resources(jd, vcpu, memory, platform="FARGATE"):
+    jd["platformCapabilities"] = [platform]
+    jd["containerProperties"]["resourceRequirements"] = [{"type": "VCPU", "value": vcpu},
+                                                         {"type": "MEMORY", "value": memory}]
+
+
+def test_shipped_documents_pass(docs):
+    validation.validate(docs)
+
+
+@pytest.mark.parametrize(("retry", "expected"), [
+    ({"attempts": 3}, "retryStrategy.attempts is 3; videoctl requires 1"),
+    ({"attempts": 0}, "from 1 to 10 (AWS Batch), got 0"),
+    ({"attempts": 11}, "from 1 to 10 (AWS Batch), got 11"),
+    ({"attempts": "1"}, "from 1 to 10 (AWS Batch), got '1'"),
+    ({"attempts": 1, "evaluateOnExit": [{"onExitCode": "137", "action": "RETRY"}]}, "videoctl allows only EXIT"),
+    ({"attempts": 1, "evaluateOnExit": [{"onExitCode": "1", "action": "RESTART"}]}, "must be RETRY or EXIT"),
+    ({"attempts": 1, "evaluateOnExit": [{"onExitCode": str(i), "action": "EXIT"} for i in range(6)]}, "AWS allows 5"),
+    (None, "retryStrategy must be set"),
+])
+def test_retry_strategy(docs, retry, expected):
+    jd = with_jd(docs, lambda jd: jd.update(retryStrategy=retry) if retry else jd.pop("retryStrategy"))
+    message = problems_of(docs, job_definition=jd)
+    assert expected in message and "infra/json/batch/job_definition.json" in message
+
+
+def test_exit_only_evaluate_on_exit_is_allowed(docs):
+    jd = with_jd(docs, lambda jd: jd.update(retryStrategy={"attempts": 1, "evaluateOnExit": [
+        {"onExitCode": "*", "action": "exit"}]}))
+    validation.validate(replace(docs, job_definition=jd))
+
+
+def test_job_definition_size_limit(docs):
+    big = [{"name": f"PAD_{i}", "value": "x" * 200} for i in range(130)]
+    jd = with_jd(docs, lambda jd: jd["containerProperties"]["environment"].extend(big))
+    assert "AWS Batch allows at most 24576 (24 KiB)" in problems_of(docs, job_definition=jd)
+
+
+@pytest.mark.parametrize(("timeout", "expected"), [
+    ({"attemptDurationSeconds": 59}, "requires at least 60"),
+    ({}, "timeout.attemptDurationSeconds must be set"),
+])
+def test_attempt_timeout(docs, timeout, expected):
+    jd = with_jd(docs, lambda jd: jd.update(timeout=timeout))
+    assert expected in problems_of(docs, job_definition=jd)
+
+
+@pytest.mark.parametrize(("vcpu", "memories"), [(str(v), m) for v, m in FARGATE_MEMORY.items()])
+def test_every_fargate_pair_in_the_table_is_accepted(docs, vcpu, memories):
+    for memory in (memories[0], memories[-1]):
+        jd = with_jd(docs, lambda jd: set_resources(jd, vcpu, str(memory)))
+        validation.validate(replace(docs, job_definition=jd))
+
+
+@pytest.mark.parametrize(("vcpu", "memory", "expected"), [
+    ("4", "4096", "Fargate does not offer MEMORY 4096 MiB with 4 vCPU; valid: 8192–30720 in steps of 1024"),
+    ("4", "31744", "valid: 8192–30720"),
+    ("8", "20000", "valid: 16384–61440 in steps of 4096"),
+    ("0.25", "4096", "valid: 512, 1024, 2048"),
+    ("3", "8192", "Fargate VCPU must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3"),
+    ("32", "65536", "Fargate VCPU must be one of"),
+    ("four", "8192", "must be numbers"),
+])
+def test_invalid_fargate_pairs(docs, vcpu, memory, expected):
+    jd = with_jd(docs, lambda jd: set_resources(jd, vcpu, memory))
+    assert expected in problems_of(docs, job_definition=jd)
+
+
+def test_resource_requirements_must_name_both(docs):
+    jd = with_jd(docs, lambda jd: jd["containerProperties"].update(resourceRequirements=[{"type": "VCPU", "value": "4"}]))
+    assert "must give both VCPU and MEMORY" in problems_of(docs, job_definition=jd)
+
+
+def ec2(jd, vcpu, memory):
+    set_resources(jd, vcpu, memory, "EC2")
+    for key in ("networkConfiguration", "fargatePlatformConfiguration", "ephemeralStorage"):
+        jd["containerProperties"].pop(key)
+
+
+def test_ec2_rules(docs):
+    ce = copy.deepcopy(docs.compute_env)
+    ce["computeResources"]["type"] = "SPOT"
+    ok = with_jd(docs, lambda jd: ec2(jd, "3", "5000"))  # any whole vCPU, any MiB ≥ 4
+    validation.validate(replace(docs, job_definition=ok, compute_env=ce))
+    message = problems_of(docs, job_definition=with_jd(docs, lambda jd: ec2(jd, "0.5", "3")), compute_env=ce)
+    assert "EC2 VCPU must be a whole number ≥ 1, got 0.5" in message
+    assert "EC2 MEMORY must be a whole number of MiB ≥ 4, got 3" in message
+    fargate_only = with_jd(docs, lambda jd: set_resources(jd, "2", "4096", "EC2"))
+    assert "networkConfiguration is for Fargate only" in problems_of(docs, job_definition=fargate_only, compute_env=ce)
+
+
+def test_platform_must_match_compute_environment(docs):
+    ce = copy.deepcopy(docs.compute_env)
+    ce["computeResources"]["type"] = "EC2"
+    assert "cannot run a job definition for FARGATE" in problems_of(docs, compute_env=ce)
+
+
+def test_max_vcpus_below_one_job(docs):
+    ce = copy.deepcopy(docs.compute_env)
+    ce["computeResources"]["maxvCpus"] = 2
+    assert "no job could ever leave RUNNABLE" in problems_of(docs, compute_env=ce)
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    ({"maxTimeSeconds": 300}, "maxTimeSeconds must be 600–86400 s, got 300"),
+    ({"maxTimeSeconds": 90000}, "got 90000"),
+    ({"action": "TERMINATE"}, "action must be CANCEL"),
+    ({"state": "STARTING"}, "state must be RUNNABLE"),
+    ({"reason": " "}, "reason must say why"),
+])
+def test_job_state_time_limits(docs, limit, expected):
+    queue = copy.deepcopy(docs.job_queue)
+    queue["jobStateTimeLimitActions"][0].update(limit)
+    assert expected in problems_of(docs, job_queue=queue)
+
+
+def test_job_queue_needs_a_runnable_limit(docs):
+    queue = copy.deepcopy(docs.job_queue)
+    queue["jobStateTimeLimitActions"] = []
+    assert "must cancel jobs stuck RUNNABLE" in problems_of(docs, job_queue=queue)
+
+
+def test_visibility_timeout_at_least_six_lambda_timeouts(docs):
+    fn = {**docs.function, "Timeout": 120}
+    assert "VisibilityTimeout 360 s is below 6 × the Lambda Timeout 120 s = 720 s" in problems_of(docs, function=fn)
+    fn = {**docs.function, "Timeout": 901}
+    assert "Timeout must be 1–900 s" in problems_of(docs, function=fn)
+
+
+def test_queue_and_mapping_rules(docs):
+    queue = copy.deepcopy(docs.queue)
+    queue["Attributes"]["RedrivePolicy"]["maxReceiveCount"] = 0
+    assert "maxReceiveCount must be 1–1000" in problems_of(docs, queue=queue)
+    queue = copy.deepcopy(docs.queue)
+    del queue["Attributes"]["RedrivePolicy"]
+    assert "RedrivePolicy must send failing messages" in problems_of(docs, queue=queue)
+    dlq = copy.deepcopy(docs.dlq)
+    dlq["Attributes"]["MessageRetentionPeriod"] = 60
+    assert "must not be shorter than the source queue's" in problems_of(docs, dlq=dlq)
+    mapping = {**docs.event_source, "FunctionResponseTypes": []}
+    assert "must include ReportBatchItemFailures" in problems_of(docs, event_source=mapping)
+    mapping = {**docs.event_source, "BatchSize": 100}
+    assert "needs MaximumBatchingWindowInSeconds" in problems_of(docs, event_source=mapping)
+
+
+def test_star_resources_are_refused_where_an_arn_is_known(docs):
+    roles = copy.deepcopy(docs.roles)
+    job_role = next(r for r in roles if r["RoleName"] == "academy-video-batch-job-role")
+    job_role["InlinePolicyDocument"]["Statement"][2]["Resource"] = "*"
+    message = problems_of(docs, roles=roles)
+    assert "infra/json/iam/policy_video_job_role.json" in message
+    assert "\"Resource\": \"*\" for sqs:GetQueueAttributes, sqs:GetQueueUrl, sqs:SendMessage; name the ARNs" in message
+
+
+def test_referenced_roles_must_be_managed(docs):
+    fn = {**docs.function, "Role": f"arn:aws:iam::{ACCOUNT}:role/someone-elses-role"}
+    assert "is not one of the roles in infra/json/iam/roles.json" in problems_of(docs, function=fn)
+
+
+def test_all_problems_are_reported_at_once(docs):
+    jd = with_jd(docs, lambda jd: (jd.update(retryStrategy={"attempts": 2}, timeout={"attemptDurationSeconds": 10}),
+                                   set_resources(jd, "4", "1024")))
+    message = problems_of(docs, job_definition=jd)
+    assert message.startswith("infra/json has 3 problems")

@@ -1,0 +1,186 @@
+"""`videoctl infra …`: compare AWS with infra/json, and make it match.
+
+verify prints the plan; setup applies it; register-jobdef and lambda-setup
+apply the part of it they name. All of them validate the documents first
+and send nothing to AWS when a document is wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from videoctl.commands import _output as out
+from videoctl.commands._context import context
+from videoctl.commands._output import JsonOption
+from videoctl.domain.errors import VideoctlError
+from videoctl.services.infra import service
+from videoctl.services.infra.errors import InfraDrift
+from videoctl.services.infra.model import PlanItem, Status
+
+app = typer.Typer(
+    help="Check and set up the AWS resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda.",
+    no_args_is_help=True,
+)
+
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (as verify does) and change nothing.")]
+
+_STATUS_STYLE = {Status.OK: "green", Status.MISSING: "yellow", Status.DRIFT: "red"}
+_MAX_DIFFS = 8
+
+
+def _plan_table(items: list[PlanItem], title: str | None = None) -> None:
+    rows = []
+    for item in items:
+        diffs = [str(d) for d in item.diffs[:_MAX_DIFFS]]
+        if len(item.diffs) > _MAX_DIFFS:
+            diffs.append(f"… {len(item.diffs) - _MAX_DIFFS} more (see --json)")
+        todo = [a.description for a in item.actions] + [f"[italic]by hand:[/] {m}" for m in item.manual]
+        status = f"[{_STATUS_STYLE[item.status]}]{item.status.value}[/]"
+        rows.append((item.kind.value, item.name, status, "\n".join(diffs) or None, "\n".join(todo) or None))
+    out.table(title, ("resource", "name", "status", "differences", "setup will"), rows)
+
+
+def _report_table(report: dict[str, Any]) -> None:
+    rows = [(r["kind"], r["name"], r["api"], r["status"], r.get("result") or r.get("error")) for r in
+            report.get("done", []) + report.get("not_done", [])]
+    if rows:
+        out.table("changes", ("resource", "name", "call", "status", "result"), rows)
+    for note in report.get("manual", []):
+        out.stdout.print(f"[yellow]by hand:[/] {note}", highlight=False)
+
+
+def _not_ok(items: list[PlanItem]) -> str:
+    bad = [f"{i.kind.value} {i.name} ({i.status.value})" for i in items if not i.ok]
+    return ", ".join(bad)
+
+
+def _spinner(message: str) -> Any:
+    return out.stderr.status(message, spinner="dots")
+
+
+def _apply(select: service.Select, json_: bool, what: str) -> service.Outcome:
+    """Run setup for the selected resources; on failure show what was done and what was not."""
+    ctx = context()
+    try:
+        outcome = service.setup(ctx.settings, ctx.aws, select, sleep=time.sleep, waiting=_spinner)
+    except VideoctlError as exc:
+        details = getattr(exc, "details", None)
+        if details and not out.json_mode(json_):
+            _report_table(details)
+        raise
+    if outcome.report and outcome.report.manual:
+        if not out.json_mode(json_):
+            _render_outcome(outcome, what)
+        raise InfraDrift(
+            f"{what}: {len(outcome.report.manual)} thing(s) need a person: " + "; ".join(outcome.report.manual),
+            hint="do what is listed, then rerun; everything else was applied",
+            details=outcome.to_dict(),
+        )
+    return outcome
+
+
+def _render_outcome(outcome: service.Outcome, what: str) -> None:
+    report = outcome.report
+    if report is None:
+        return
+    if report.changed or report.manual:
+        _report_table(report.to_dict())
+    if report.changed:
+        out.stdout.print(f"{what}: {len(report.done)} change(s) applied; `videoctl infra verify` confirms",
+                         highlight=False)
+    elif not report.manual:
+        out.stdout.print(f"{what}: nothing to change, all {len(outcome.plan)} resources match infra/json",
+                         highlight=False)
+
+
+@app.command("verify")
+def verify(json_: JsonOption = False) -> None:
+    """Compare live AWS with infra/json and print one row per resource: OK, MISSING or DRIFT.
+
+    Changes nothing. Exit 0 when every resource is OK, else exit 13 (drift).
+    With --json, success prints {"data": {"ok": true, "plan": [...]}} and drift prints
+    {"error": {"code": "drift", "message", "hint", "ok": false, "plan": [...]}}: one document
+    either way, the rows inside.
+    """
+    out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
+    ctx = context()
+    items = service.make_plan(ctx.settings, ctx.aws)
+    outcome = service.Outcome(items)
+    if outcome.ok:
+        def render() -> None:
+            _plan_table(items)
+            out.stdout.print(f"all {len(items)} resources match infra/json", highlight=False)
+
+        out.success(outcome.to_dict(), render, json_flag=json_)
+        return
+    if not out.json_mode(json_):
+        _plan_table(items)
+    raise InfraDrift(
+        f"{sum(not i.ok for i in items)} of {len(items)} resources differ from infra/json: {_not_ok(items)}",
+        hint="`videoctl infra setup --dry-run` shows the calls, `videoctl infra setup` makes them",
+        details=outcome.to_dict(),
+    )
+
+
+@app.command("setup")
+def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
+    """Create what is missing and update what drifted, so AWS matches infra/json; safe to rerun.
+
+    Includes the delete-r2 Lambda (see lambda-setup). Waits for the compute environment and job queue
+    to be VALID/ENABLED. --dry-run prints the plan and exits 0. Exit 8 (aws_error) if a call fails, with
+    what was done and what was not; exit 13 if something needs a person (e.g. an SSM value nobody set).
+    """
+    _setup(service.everything, dry_run, json_, "setup")
+
+
+@app.command("lambda-setup")
+def lambda_setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
+    """Build the delete-r2 Lambda zip from this checkout and deploy it with its role, queue, DLQ and trigger.
+
+    Idempotent: the code is uploaded only when its CodeSha256 changed. Same exit codes as setup.
+    """
+    _setup(service.lambda_only, dry_run, json_, "lambda-setup")
+
+
+def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> None:
+    out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
+    if dry_run:
+        ctx = context()
+        items = service.make_plan(ctx.settings, ctx.aws, select)
+        outcome = service.Outcome(items)
+        def render() -> None:
+            _plan_table(items, "plan (dry run)")
+            calls = sum(len(i.actions) for i in items)
+            out.stdout.print(f"{calls} call(s) would be made; nothing changed", highlight=False)
+
+        out.success({"dry_run": True, **outcome.to_dict()}, render, json_flag=json_)
+        return
+    outcome = _apply(select, json_, what)
+    out.success(outcome.to_dict(), lambda: _render_outcome(outcome, what), json_flag=json_)
+
+
+@app.command("register-jobdef")
+def register_jobdef(json_: JsonOption = False) -> None:
+    """Register a new job definition revision if the ACTIVE one differs from infra/json; print its ARN.
+
+    Exit 0 either way ("current" or "registered"); 8 if AWS refuses.
+    """
+    out.json_mode(json_)  # now, so that an error is printed as JSON too
+    outcome = _apply(service.job_definition_only, json_, "register-jobdef")
+    item = outcome.plan[0]
+    registered = next((r.result for r in outcome.report.done), None) if outcome.report else None
+    data = {"registered": registered is not None, "arn": registered or item.ref,
+            "diff": [d.to_dict() for d in item.diffs]}
+
+    def render() -> None:
+        if registered:
+            out.stdout.print(f"registered {registered}", highlight=False)
+            for d in item.diffs:
+                out.stdout.print(f"  {d}", highlight=False)
+        else:
+            out.stdout.print(f"job definition is current: {item.ref}", highlight=False)
+
+    out.success(data, render, json_flag=json_)
