@@ -253,3 +253,18 @@ def test_app_context_reads_env_lazily(env, monkeypatch):
     context = AppContext()
     monkeypatch.setenv("VIDEOCTL_MAX_ATTEMPTS", "7")
     assert context.settings.max_attempts == 7
+
+
+def test_a_pass_with_errors_exits_non_zero_and_says_why(capsys, ctx, moto_batch, monkeypatch):
+    video = make_video(ctx.conn)
+    job = ctx.jobs.create(video.id, max_attempts=3)
+    age(ctx.conn, job.id, updated_at=10_000)
+    monkeypatch.setenv("VIDEO_BATCH_JOB_DEFINITION", "no-such-definition")
+    result = run_cli(capsys, "--json", "scan-stuck")
+    assert result.exit_code == 1
+    data = result.json()["data"]
+    assert data["summary"]["errors"] == 1
+    [item] = data["items"]
+    assert item["outcome"] == "error" and "no-such-definition" in item["error"]
+    after = ctx.jobs.get(job.id)
+    assert after.state is JobState.QUEUED and after.attempt == 0  # the refused attempt was undone

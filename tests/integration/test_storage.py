@@ -69,3 +69,20 @@ def test_r2_client_is_shaped_for_r2(r2_env):
     assert config.request_checksum_calculation == "when_required"
     assert store.client.meta.region_name == "auto"
     assert store.client.meta.endpoint_url == r2_env["R2_ENDPOINT_URL"]
+
+
+def test_s3_errors_are_classified_for_retry():
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from videoctl.storage.s3 import _error
+
+    def client_error(code: str, status: int) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                           "PutObject")
+
+    assert _error("upload", "k", client_error("InternalError", 500)).transient
+    assert _error("upload", "k", client_error("SlowDown", 503)).transient
+    assert not _error("upload", "k", client_error("AccessDenied", 403)).transient
+    assert not _error("upload", "k", client_error("NoSuchBucket", 404)).transient
+    assert _error("upload", "k", EndpointConnectionError(endpoint_url="https://r2")).transient
+    assert "AccessDenied" in _error("upload", "k", client_error("AccessDenied", 403)).message

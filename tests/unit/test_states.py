@@ -8,7 +8,9 @@ from videoctl.domain.states import (
     JOB_TRANSITIONS,
     TERMINAL_JOB_STATES,
     JobState,
+    VideoStatus,
     can_transition,
+    can_video_transition,
     check_transition,
     sources_of,
 )
@@ -55,3 +57,18 @@ def test_terminal_states_only_leave_by_operator_retry():
 def test_sources_are_sql_ready_strings():
     assert sources_of(J.SUCCEEDED) == ["RUNNING"]
     assert all(isinstance(s, str) for target in JOB_TRANSITIONS for s in sources_of(target))
+
+
+V = VideoStatus
+
+VIDEO_ALLOWED = {
+    (V.PENDING, V.UPLOADED), (V.FAILED, V.UPLOADED),
+    (V.UPLOADED, V.PROCESSING), (V.READY, V.PROCESSING), (V.FAILED, V.PROCESSING),
+    (V.PROCESSING, V.READY), (V.UPLOADED, V.READY), (V.READY, V.READY),
+    (V.PROCESSING, V.FAILED), (V.UPLOADED, V.FAILED),
+}
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(VideoStatus, VideoStatus)))
+def test_video_transitions(current, target):
+    assert can_video_transition(current, target) == ((current, target) in VIDEO_ALLOWED)
