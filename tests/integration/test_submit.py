@@ -229,3 +229,31 @@ def test_retry_gives_dead_job_a_new_attempt(capsys, ctx, moto_batch, uploaded):
     assert len(batch_jobs_named(f"video-{uploaded.id}-job-{job.id}-a2")) == 1
     refused = run_cli(capsys, "--json", "jobs", "retry", str(job.id))
     assert refused.exit_code == EXIT_CODES["invalid_state"]
+
+
+def test_cancel_puts_a_processing_video_back_to_uploaded(capsys, ctx, moto_batch, uploaded):
+    job_id = run_cli(capsys, "--json", "submit", str(uploaded.id)).json()["data"]["job_id"]
+    ctx.videos.set_status(uploaded.id, VideoStatus.PROCESSING)  # as a claim would
+    assert run_cli(capsys, "jobs", "cancel", str(job_id)).exit_code == 0
+    assert ctx.videos.get(uploaded.id).status is VideoStatus.UPLOADED
+    again = run_cli(capsys, "--json", "submit", str(uploaded.id))  # it can be submitted again
+    assert again.exit_code == 0 and again.json()["data"]["job_id"] != job_id
+
+
+def test_follow_stops_when_the_container_died_without_a_word(ctx, env):
+    import subprocess
+    import sys
+
+    from videoctl.domain.errors import JobFailed
+    from videoctl.executor.local import LocalExecutor
+    from videoctl.services.submit import follow_job
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    video = make_video(ctx.conn)
+    job = ctx.jobs.mark_submitted(ctx.jobs.create(video.id, max_attempts=3, begin=True), f"local:{gone.pid}")
+    polls: list[str] = []
+    with pytest.raises(JobFailed, match="is gone .* but the job is still SUBMITTED"):
+        follow_job(job.id, jobs=ctx.jobs, executor=LocalExecutor(ctx.settings.home / "logs"),
+                   on_update=lambda j: polls.append(j.state), check_every=3, sleep=lambda s: None)
+    assert len(polls) == 3

@@ -7,6 +7,7 @@ Retries stay with botocore's standard mode (configured on the clients).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,26 +23,22 @@ def action_name(client: Any, method: str) -> str:
 
 def call(client: Any, method: str, *, missing: tuple[str, ...] = (), **params: Any) -> Any:
     """``client.method(**params)``; None if AWS answers with one of the ``missing`` error codes."""
-    try:
-        return getattr(client, method)(**params)
-    except ClientError as exc:
-        if missing and error_code(exc) in missing:
-            return None
-        raise aws_error(action_name(client, method), exc) from exc
-    except BotoCoreError as exc:
-        raise aws_error(action_name(client, method), exc) from exc
+    return _guarded(client, method, missing, lambda: getattr(client, method)(**params))
 
 
 def paginate(client: Any, method: str, key: str, *, missing: tuple[str, ...] = (), **params: Any) -> list[Any] | None:
     """Every item under ``key`` across pages; None if the first page says ``missing``."""
-    items: list[Any] = []
+    return _guarded(client, method, missing, lambda: [
+        item for page in client.get_paginator(method).paginate(**params) for item in page.get(key, [])])
+
+
+def _guarded(client: Any, method: str, missing: tuple[str, ...], fetch: Callable[[], Any]) -> Any:
+    """AWS errors become AwsError naming the action; a ``missing`` error code means None."""
     try:
-        for page in client.get_paginator(method).paginate(**params):
-            items.extend(page.get(key, []))
+        return fetch()
     except ClientError as exc:
         if missing and error_code(exc) in missing:
             return None
         raise aws_error(action_name(client, method), exc) from exc
     except BotoCoreError as exc:
         raise aws_error(action_name(client, method), exc) from exc
-    return items

@@ -37,8 +37,9 @@ def demo(
     out.info(f"added video {video.id}; encoding it in a local process …")
     plan = plan_submit(video.id, videos=ctx.videos, jobs=ctx.jobs, max_attempts=settings.max_attempts)
     # The demo always runs locally, whatever executor is configured.
-    job = create_job_and_submit(plan, jobs=ctx.jobs, executor=LocalExecutor(settings.home / "logs"))
-    job = require_success(wait_for(job))
+    executor = LocalExecutor(settings.home / "logs")
+    job = create_job_and_submit(plan, jobs=ctx.jobs, executor=executor)
+    job = require_success(wait_for(job, executor))
     video = ctx.videos.get(video.id)
     ladder = describe_ladder(ctx.store, video)
     master = ctx.store.url_for(video.hls_path)

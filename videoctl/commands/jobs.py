@@ -54,7 +54,7 @@ def cancel(
 ) -> None:
     """Cancel a job: CANCELLED at once, then its container is stopped (TerminateJob or kill)."""
     ctx = context()
-    job = cancel_job(job_id, reason, jobs=ctx.jobs, executor=ctx.executor)
+    job = cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
     out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {reason}"), json_flag=json_)
 
 

@@ -11,6 +11,7 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import JobFailed, UsageError
 from videoctl.domain.models import Job
+from videoctl.executor import Executor
 from videoctl.services.submit import (
     create_job_and_submit,
     follow_job,
@@ -20,11 +21,12 @@ from videoctl.services.submit import (
 )
 
 
-def wait_for(job: Job) -> Job:
+def wait_for(job: Job, executor: Executor | None = None) -> Job:
     """Follow a job with a progress bar until it settles; the exit code tells how it ended."""
     ctx = context()
     with out.ProgressBar(f"job {job.id}") as bar:
-        final = follow_job(job.id, jobs=ctx.jobs, on_update=lambda j: bar.update(j.progress, f"job {j.id} {j.state}"))
+        final = follow_job(job.id, jobs=ctx.jobs, executor=executor or ctx.executor,
+                           on_update=lambda j: bar.update(j.progress, f"job {j.id} {j.state}"))
     return final
 
 

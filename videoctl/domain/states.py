@@ -65,7 +65,8 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 _V = VideoStatus
 
 VIDEO_TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
-    _V.UPLOADED: frozenset({_V.PENDING, _V.FAILED}),
+    # PROCESSING → UPLOADED: its job was cancelled; the video waits for a new submit.
+    _V.UPLOADED: frozenset({_V.PENDING, _V.FAILED, _V.PROCESSING}),
     _V.PROCESSING: frozenset({_V.UPLOADED, _V.READY, _V.FAILED}),
     # READY → READY is a re-encode replacing the ladder.
     _V.READY: frozenset({_V.PROCESSING, _V.UPLOADED, _V.READY}),

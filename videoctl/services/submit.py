@@ -29,6 +29,7 @@ from videoctl.aws.errors import aws_error, error_code, is_throttling, is_unknown
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
+from videoctl.domain.scan import REMOTE_FAILED
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.executor import Executor
 
@@ -185,9 +186,17 @@ def submit_all_uploaded(*, videos: VideoRepository, jobs: JobRepository, executo
 # ------------------------------------------------------------------ operator actions
 
 
-def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, executor: Executor) -> Job:
-    """CANCELLED first, so the container's later writes are fenced; then stop it."""
-    job = jobs.cancel(job_id, reason)
+def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRepository,
+               executor: Executor) -> Job:
+    """CANCELLED first, so the container's later writes are fenced; then stop it.
+
+    A video that was PROCESSING goes back to UPLOADED, so it can be submitted again;
+    a READY video keeps its ladder.
+    """
+    with jobs.transaction():
+        job = jobs.cancel(job_id, reason)
+        if videos.get(job.video_id).status is VideoStatus.PROCESSING:
+            videos.set_status(job.video_id, VideoStatus.UPLOADED)
     if job.aws_batch_job_id:
         try:
             executor.cancel(job.aws_batch_job_id, reason)
@@ -208,19 +217,39 @@ def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sl
 SETTLED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED})
 
 
-def follow_job(job_id: int, *, jobs: JobRepository, on_update: Callable[[Job], None] | None = None,
-               poll_s: float = 1.0, timeout_s: float | None = None, sleep: Sleep = time.sleep,
-               clock: Callable[[], float] = time.monotonic) -> Job:
-    deadline = None if timeout_s is None else clock() + timeout_s
+def follow_job(job_id: int, *, jobs: JobRepository, executor: Executor | None = None,
+               on_update: Callable[[Job], None] | None = None, poll_s: float = 1.0, check_every: int = 10,
+               sleep: Sleep = time.sleep) -> Job:
+    """Poll the job until it settles.
+
+    Every ``check_every`` polls the executor is asked about the container too: one that
+    died without a word (OOM kill, a crash before the first write) would otherwise leave
+    the follower waiting until scan-stuck notices.
+    """
+    polls = 0
     while True:
         job = jobs.get(job_id)
         if on_update:
             on_update(job)
         if job.state in SETTLED:
             return job
-        if deadline is not None and clock() >= deadline:
-            return job
+        polls += 1
+        if executor is not None and polls % check_every == 0:
+            _fail_if_container_gone(job, jobs, executor)
         sleep(poll_s)
+
+
+def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -> None:
+    if not job.aws_batch_job_id:
+        return
+    remote = executor.describe([job.aws_batch_job_id]).get(job.aws_batch_job_id)
+    if remote is None or remote.status not in REMOTE_FAILED:
+        return
+    job = jobs.get(job.id)  # it may have written its last word just now
+    if job.state not in SETTLED:
+        raise JobFailed(f"job {job.id}'s container {job.aws_batch_job_id} is gone "
+                        f"({remote.reason or remote.status}) but the job is still {job.state}",
+                        hint="scan-stuck will count it as a failed attempt and retry it")
 
 
 def require_success(job: Job) -> Job:
