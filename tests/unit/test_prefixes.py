@@ -261,3 +261,9 @@ def test_nothing_outside_the_prefix_is_ever_deleted(data, keys):
     assert set(store.objects) == {k for k in keys if not k.startswith(prefix)}
     assert result.deleted == sum(1 for k in keys if k.startswith(prefix))
     assert all(n <= 1000 for n in store.delete_calls)
+
+
+def test_dotdot_is_reported_before_the_trailing_slash_hint():
+    with pytest.raises(InvalidInput, match=r"must not contain '\.\.'") as info:
+        prefixes.check_delete_prefix("videos/../x", "videos")
+    assert info.value.hint is None  # never a hint that suggests a climbing prefix

@@ -59,14 +59,15 @@ def check_delete_prefix(prefix: str, videos_root: str, *, video_id: int | None =
         raise InvalidInput(f"prefix {prefix!r} contains a control character or a backslash")
     if len(prefix.encode()) > MAX_PREFIX_BYTES:
         raise InvalidInput(f"prefix is longer than {MAX_PREFIX_BYTES} bytes")
+    # '..' first: a trailing-slash hint must never suggest a prefix that climbs out.
+    segments = prefix.removesuffix("/").split("/")
+    if ".." in segments:
+        raise InvalidInput(f"prefix {prefix!r} must not contain '..'")
     if not prefix.endswith("/"):
         raise InvalidInput(
             f"prefix {prefix!r} must end with '/' so it cannot match a neighbour",
             hint=f"did you mean {prefix + '/'!r}?",
         )
-    segments = prefix[:-1].split("/")
-    if ".." in segments:
-        raise InvalidInput(f"prefix {prefix!r} must not contain '..'")
     if any(s in ("", ".") for s in segments):
         raise InvalidInput(f"prefix {prefix!r} has an empty or '.' segment")
     if prefix == root:
