@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200, help="submissions per side per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=20.0, help="bulk submit rate to check (jobs/s)")
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database (migrated here); default: a "
+                        "throwaway embedded server")
     args = parser.parse_args()
 
     import logging
@@ -53,6 +55,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="videoctl-bench-submit-", dir="/tmp") as tmp:
         env = {"VIDEOCTL_HOME": str(Path(tmp) / "home"), "VIDEOCTL_EXECUTOR": "batch",
                "VIDEOCTL_AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+        if args.database_url:
+            from videoctl.services.schema import migrate_schema
+            from videoctl.settings import Settings
+
+            env["VIDEOCTL_DATABASE_URL"] = args.database_url
+            migrate_schema(Settings.from_env(env))
         try:
             run(args, endpoint, env)
         finally:

@@ -268,7 +268,7 @@ def test_progress_is_mirrored_to_redis(capsys, ctx, run_env, ffmpeg_bin, tmp_pat
     monkeypatch.setenv("VIDEOCTL_HEARTBEAT_SECONDS", "0.1")
     assert run_cli(capsys, "run-job", str(job.id)).exit_code == 0
     document = json.loads(client.get(f"videoctl:progress:video:{video.id}"))
-    assert document["job_id"] == job.id and 0 <= document["progress"] <= 100
+    assert document["job_id"] == job.id and document["state"] == "SUCCEEDED" and document["progress"] == 100
     assert 0 < client.ttl(f"videoctl:progress:video:{video.id}") <= 3600
 
 

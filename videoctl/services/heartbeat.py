@@ -49,7 +49,12 @@ class Heartbeat:
             raise self.fenced
 
     def _run(self) -> None:
-        jobs = self.open_jobs()
+        try:
+            jobs = self.open_jobs()
+        except DbError as exc:
+            # No heartbeat: the encode goes on, and if this lasts scan-stuck sees it.
+            log.warning("heartbeat has no database connection: %s", exc.message)
+            return
         try:
             while not self._stop.wait(self.interval_s):
                 self.beat(jobs)
@@ -68,6 +73,10 @@ class Heartbeat:
             # sees the stale heartbeat and decides.
             log.warning("heartbeat failed: %s", exc.message)
             return
+        self.publish("RUNNING")
+
+    def publish(self, state: str) -> None:
+        """Mirror progress to Redis (the web app's view); never raises."""
         if self.mirror is not None:
             self.mirror.publish(video_id=self.job.video_id, job_id=self.job.id, attempt=self.job.attempt,
-                                state="RUNNING", progress=self.progress)
+                                state=state, progress=self.progress)

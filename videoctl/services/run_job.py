@@ -138,6 +138,21 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
         heartbeat.update(percent)  # raises Fenced once the claim is lost
         progress(phase, percent)
 
+    try:
+        result = _encode_in_scratch(job, video, deps, heartbeat, report, prefix)
+    except Fenced:
+        raise  # another runner's job now: its progress is not ours to publish
+    except BaseException:
+        heartbeat.publish("FAILED")
+        raise
+    heartbeat.progress = 100
+    heartbeat.publish("SUCCEEDED")
+    return result
+
+
+def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Heartbeat,
+                       report: Progress, prefix: str) -> RunResult:
+    settings, store = deps.settings, deps.store
     with heartbeat, scratch_dir(settings.scratch_dir, f"videoctl-job-{job.id}-a{job.attempt}") as workdir:
         reused = _finished_upload_of_earlier_attempt(store, settings, video, job)
         if reused is not None:
