@@ -77,7 +77,7 @@ def test_missing_id_is_not_found(capsys, env, args):
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda tmp: tmp / "missing.mp4", "does not exist"),
+        (lambda tmp: tmp / "missing.mp4", "not found"),
         (lambda tmp: (tmp / "empty.mp4").write_bytes(b"") or tmp / "empty.mp4", "empty"),
         (lambda tmp: tmp, "not a regular file"),
     ],

@@ -89,7 +89,7 @@ class SourceInfo:
 def probe(path: Path | str) -> SourceInfo:
     """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
     path = Path(path)
-    size = _checked_size(path)
+    size = source_size(path)
     try:
         # Phones write odd metadata bytes; a tag must never make a playable file "invalid".
         container = av.open(str(path), metadata_errors="replace")
@@ -99,7 +99,8 @@ def probe(path: Path | str) -> SourceInfo:
         return _inspect(container, size)
 
 
-def _checked_size(path: Path) -> int:
+def source_size(path: Path) -> int:
+    """The size of a file that can be a source, or InvalidInput saying why it cannot."""
     if not path.exists():
         raise InvalidInput(f"source file not found: {path.name}")
     if not path.is_file():

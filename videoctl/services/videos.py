@@ -7,21 +7,9 @@ from pathlib import Path
 
 from videoctl.db.repositories import VideoRepository
 from videoctl.domain import keys
-from videoctl.domain.errors import InvalidInput
 from videoctl.domain.models import Video
+from videoctl.media.probe import source_size
 from videoctl.storage import ObjectStore
-
-
-def check_source_file(path: Path) -> int:
-    """The file's size, or InvalidInput saying why it cannot be a source."""
-    if not path.exists():
-        raise InvalidInput(f"{path} does not exist")
-    if not path.is_file():
-        raise InvalidInput(f"{path} is not a regular file")
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidInput(f"{path} is empty (0 bytes)")
-    return size
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
@@ -32,7 +20,7 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     process dies) the row is never committed, so no video points at a
     source that is not there.
     """
-    size = check_source_file(path)
+    size = source_size(path)
     with videos.transaction():
         video_id = videos.next_id()
         key = keys.source_key(videos_root, video_id, path.name)
