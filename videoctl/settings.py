@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -289,6 +289,3 @@ def mask(secret: str) -> str:
         return f"{parts.scheme}://****@{parts.hostname}{port}{parts.path}"
     return "****"
 
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(Settings) if f.name != "sources"]

@@ -128,12 +128,6 @@ SET heartbeat_at = now(), progress = GREATEST(progress, %(progress)s), updated_a
 WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
 RETURNING id, progress;
 
--- name: record_output
-UPDATE video_transcode_job
-SET output_prefix = %(output_prefix)s, heartbeat_at = now(), updated_at = now()
-WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
-RETURNING *;
-
 -- name: complete_job
 UPDATE video_transcode_job
 SET state = 'SUCCEEDED', progress = 100, finished_at = now(), heartbeat_at = now(),

@@ -215,11 +215,6 @@ class JobRepository(_Repository):
                                    "runner_id": job.runner_id, "from": ["RUNNING"]}, JobState.RUNNING)
         return row["progress"]
 
-    def record_output(self, job: Job, output_prefix: str) -> Job:
-        return self._transition("record_output", JobState.RUNNING, {
-            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
-            "output_prefix": output_prefix}, sources=["RUNNING"])
-
     def complete(self, job: Job, *, output_prefix: str | None = None) -> Job:
         return self._transition("complete_job", JobState.SUCCEEDED, {
             "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,

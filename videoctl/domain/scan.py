@@ -7,7 +7,7 @@ and applies the decision with guarded transitions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
@@ -115,6 +115,3 @@ def _decide_remote(job: Job, remote: Remote | None, now: datetime, limits: Thres
                         f"RUNNABLE for {_age_s(now, job.submitted_at):.0f}s: waiting for compute capacity")
     return None
 
-
-def stale_before(now: datetime, seconds: float) -> datetime:
-    return now - timedelta(seconds=seconds)

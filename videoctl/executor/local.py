@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from videoctl.executor import RemoteStatus
@@ -22,9 +21,8 @@ PREFIX = "local:"
 class LocalExecutor:
     kind = "local"
 
-    def __init__(self, log_dir: Path, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.env = env
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -32,8 +30,7 @@ class LocalExecutor:
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None) -> str:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ if self.env is None else self.env)
-        env["VIDEOCTL_LOG_FORMAT"] = "json"
+        env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
         with open(self.log_path(name), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "videoctl", "run-job", str(job_id)],

@@ -130,9 +130,8 @@ def _record_failure(jobs: JobRepository, job: Job, error: VideoctlError) -> None
 
 
 def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress) -> RunResult:
-    settings, store = deps.settings, deps.store
-    prefix = keys.attempt_prefix(settings.videos_root, video.id, job.id, job.attempt)
-    heartbeat = Heartbeat(job, deps.open_jobs, interval_s=settings.heartbeat_s, mirror=deps.mirror)
+    prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, job.attempt)
+    heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s, mirror=deps.mirror)
 
     def report(phase: str, percent: float) -> None:
         heartbeat.update(percent)  # raises Fenced once the claim is lost

@@ -40,7 +40,7 @@ CREATE TABLE video_transcode_job (
     next_attempt_at  timestamptz,
     error_code       text,
     error_message    text,
-    -- Set once this attempt's ladder is fully uploaded (master playlist last).
+    -- The attempt prefix of the ladder the job completed with.
     output_prefix    text,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
