@@ -268,3 +268,18 @@ def test_a_pass_with_errors_exits_non_zero_and_says_why(capsys, ctx, moto_batch,
     assert item["outcome"] == "error" and "no-such-definition" in item["error"]
     after = ctx.jobs.get(job.id)
     assert after.state is JobState.QUEUED and after.attempt == 0  # the refused attempt was undone
+
+
+def test_a_pass_also_sends_pending_deletions(capsys, ctx, env, tmp_path):
+    video = make_video(ctx.conn)
+    leftover = f"videos/{video.id}/hls/9-1/"
+    source = tmp_path / "seg.ts"
+    source.write_bytes(b"x")
+    ctx.store.upload_file(source, leftover + "seg_00000.ts")
+    ctx.delete_requests.add(leftover, "abandoned attempt of job 9", video.id)
+    result = run_cli(capsys, "--json", "scan-stuck")
+    assert result.exit_code == 0, result.stdout
+    assert result.json()["data"]["summary"]["deletions_sent"] == 1
+    assert ctx.delete_requests.pending() == [] and list(ctx.store.list_prefix(leftover)) == []
+    dry = run_cli(capsys, "--json", "scan-stuck", "--dry-run")
+    assert dry.json()["data"]["summary"]["deletions_sent"] == 0

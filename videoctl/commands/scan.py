@@ -12,7 +12,7 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import JobFailed
-from videoctl.services.scan import ScanReport, scan_pass
+from videoctl.services.scan import ScanReport, scan_and_drain
 from videoctl.services.stats import collect_stats
 
 
@@ -23,6 +23,8 @@ def _render(report: ScanReport) -> None:
                   ((i.job_id, i.video_id, i.state, i.attempt, f"{i.age_s:.0f}s", i.rule, i.action,
                     i.error or i.outcome, i.reason) for i in report.items))
     out.table(None, ("summary", "count"), report.summary().items())
+    for error in report.deletion_errors:
+        out.stderr.print(f"[red]deletion still pending[/]: {error}", highlight=False)
 
 
 def scan_stuck(
@@ -32,12 +34,13 @@ def scan_stuck(
         "--loop", min=1, metavar="SECONDS", help="Keep scanning every SECONDS until SIGTERM/SIGINT.")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Find failed, due and stalled jobs and resubmit them (the only retry decider)."""
+    """Find failed, due and stalled jobs and resubmit them (the only retry decider).
+
+    After a pass it also sends prefix deletions still pending (`videoctl r2 drain`)."""
     ctx = context()
 
     def one_pass() -> ScanReport:
-        return scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                         limit=limit, dry_run=dry_run)
+        return scan_and_drain(ctx, limit=limit, dry_run=dry_run)
 
     if loop is None:
         report = one_pass()

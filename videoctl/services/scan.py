@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 from datetime import UTC, datetime
 
 from videoctl.db.repositories import JobRepository, VideoRepository
@@ -30,6 +31,9 @@ from videoctl.domain.states import VideoStatus
 from videoctl.executor import Executor
 from videoctl.services.submit import send_attempt
 from videoctl.settings import Settings
+
+if TYPE_CHECKING:
+    from videoctl.services.context import AppContext
 
 #: Executor statuses worth a row lock: anything but "it is running fine".
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
@@ -53,13 +57,16 @@ class ScanItem:
 class ScanReport:
     items: list[ScanItem] = field(default_factory=list)
     dry_run: bool = False
+    #: Pending prefix deletions sent (or, locally, deleted) after the pass, and failures.
+    deletions_sent: int = 0
+    deletion_errors: list[str] = field(default_factory=list)
 
     def count(self, action: str, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
 
     @property
     def errors(self) -> int:
-        return sum(1 for i in self.items if i.outcome == "error")
+        return sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
 
     def summary(self) -> dict[str, int]:
         done = [i for i in self.items if i.outcome == "done"]
@@ -70,11 +77,13 @@ class ScanReport:
             "dead": sum(1 for i in done if i.action == "dead"),
             "failed_attempts": sum(1 for i in done if i.action == "fail_attempt"),
             "reported": sum(1 for i in self.items if i.action == "report"),
+            "deletions_sent": self.deletions_sent,
             "errors": self.errors,
         }
 
     def to_dict(self) -> dict:
-        return {"dry_run": self.dry_run, "summary": self.summary(), "items": [asdict(i) for i in self.items]}
+        return {"dry_run": self.dry_run, "summary": self.summary(), "items": [asdict(i) for i in self.items],
+                "deletion_errors": self.deletion_errors}
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -193,3 +202,17 @@ def _settle(job: Job, decision: Decision, *, jobs: JobRepository, videos: VideoR
     else:
         raise InvalidState(f"unexpected decision {decision.action} for a failed job")
 
+
+
+def scan_and_drain(ctx: AppContext, *, limit: int, dry_run: bool) -> ScanReport:
+    """A pass, then the prefix deletions that could not be sent when they were recorded
+    (SQS was down, say): the periodic scan recovers those without a human too."""
+    report = scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
+                       limit=limit, dry_run=dry_run)
+    if not dry_run:
+        from videoctl.services.r2_delete import drain_pending
+
+        drained = drain_pending(ctx)
+        report.deletions_sent = drained.sent
+        report.deletion_errors = [f"{f.prefix}: {f.error.code}: {f.error.message}" for f in drained.failures]
+    return report
