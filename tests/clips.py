@@ -126,6 +126,15 @@ def still_image(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+def interlaced(ffmpeg_bin: str, directory: Path) -> Path:
+    """Top-field-first interlaced H.264 with audio, as broadcast and camcorder files are."""
+    path = directory / "interlaced.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("640x360", rate=60), *_tone(),
+            "-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags", "+ilme+ildct",
+            "-c:v", "libx264", "-x264opts", "tff=1", "-preset", "veryfast", "-c:a", "aac", str(path))
+    return path
+
+
 def tiny(ffmpeg_bin: str, directory: Path) -> Path:
     """64x8: below the 16-pixel minimum side."""
     path = directory / "tiny.mp4"
@@ -176,6 +185,7 @@ PLAYABLE: dict[str, ClipMaker] = {
     "ten_bit": ten_bit,
     "hdr_hlg": hdr_hlg,
     "no_duration": no_duration,
+    "interlaced": interlaced,
 }
 
 #: Clips probe must refuse as InvalidInput.

@@ -50,7 +50,7 @@ def test_one_process_one_decode_cascaded_scaling() -> None:
     assert args[0] == "ffmpeg"
     assert args.count("-i") == 1
     graph = _option(args, "-filter_complex")
-    assert graph.startswith("[0:0]fps=fps=30[")
+    assert graph.startswith("[0:0]fps=fps=30[s0];[s0]format=yuv420p[s1];[s1]bwdif=deint=interlaced:mode=send_frame:parity=auto[")
     assert "format=yuv420p" in graph
     # Each rung is scaled from the output of the rung above, not from the source.
     scales = [part for part in graph.split(";") if "scale=" in part]

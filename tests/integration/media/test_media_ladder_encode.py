@@ -6,6 +6,7 @@ and the whole module stays within seconds on 2 cores.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,3 +195,21 @@ def test_progress_rises_to_100(encoded: Callable[[str], Encoded]) -> None:
     assert progress == sorted(progress)
     assert progress[-1] == 100.0
     assert all(0.0 <= p <= 100.0 for p in progress)
+
+
+def test_interlaced_source_comes_out_progressive(
+    encoded: Callable[[str], Encoded], clip: Callable[[str], Path], ffmpeg_bin: str
+) -> None:
+    def idet(path: Path) -> dict[str, int]:
+        """ffmpeg's interlace detector: frames that look TFF, BFF or progressive."""
+        report = subprocess.run([ffmpeg_bin, "-hide_banner", "-nostdin", "-i", str(path), "-an", "-vf", "idet",
+                                 "-f", "null", "-"], capture_output=True, text=True).stderr
+        # ffmpeg may print a report per filter-graph instance; the last one saw the frames.
+        line = [line for line in report.splitlines() if "Multi frame detection" in line][-1]
+        counts = dict(re.findall(r"(TFF|BFF|Progressive):\s*(\d+)", line))
+        return {name: int(value) for name, value in counts.items()}
+
+    source = idet(clip("interlaced"))
+    assert source["TFF"] > source["Progressive"]  # the clip really is combed
+    out = idet(encoded("interlaced").out_dir / "360p" / "index.m3u8")
+    assert out["Progressive"] > 10 * (out["TFF"] + out["BFF"] + 1) or (out["TFF"] + out["BFF"]) == 0
