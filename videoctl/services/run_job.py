@@ -183,15 +183,17 @@ def _finished_upload_of_earlier_attempt(store: ObjectStore, settings: Settings, 
 def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tuple[Job, Video]:
     """Job SUCCEEDED and video READY in one transaction; old ladders queued for deletion."""
     master = keys.master_key(prefix)
+    # Listed before the transaction: no object-store round trip while rows are locked.
+    leftovers = [old for old in _earlier_prefixes(deps.settings, video, job)
+                 if old != prefix and any(True for _ in deps.store.list_prefix(old))]
     with deps.jobs.transaction():
         done = deps.jobs.complete(job, output_prefix=prefix)
         if info is not None:
             deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
                                        height=info.height, has_audio=info.has_audio)
         ready, replaced = deps.videos.set_ready(video.id, master)
-        for old in _earlier_prefixes(deps.settings, video, job):
-            if old != prefix and any(True for _ in deps.store.list_prefix(old)):
-                deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
+        for old in leftovers:
+            deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
         if replaced is not None:
             deps.delete_requests.add(keys.prefix_of_master(replaced),
                                      f"replaced by job {job.id} attempt {job.attempt}", video.id)
