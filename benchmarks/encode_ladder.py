@@ -79,14 +79,14 @@ def paired(bench: Bench, a: tuple[str, Callable[[Path], object]], b: tuple[str, 
     for round_no in range(bench.rounds):
         for name, run in (a, b):
             out_dir = bench.workdir / f"{name}-{round_no}"
-            samples[name].append(measure(lambda: run(out_dir)))
+            samples[name].append(measure(lambda run=run, out_dir=out_dir: run(out_dir)))
             shutil.rmtree(out_dir, ignore_errors=True)
     for name, runs in samples.items():
         wall = statistics.median(s.wall_s for s in runs)
         cpu = statistics.median(s.cpu_s for s in runs)
         print(f"  {name:<40} wall {wall:7.2f} s   CPU {cpu:7.2f} s")
-    ratios = [sb.wall_s / sa.wall_s for sa, sb in zip(samples[a[0]], samples[b[0]])]
-    cpu_ratios = [sb.cpu_s / sa.cpu_s for sa, sb in zip(samples[a[0]], samples[b[0]])]
+    ratios = [sb.wall_s / sa.wall_s for sa, sb in zip(samples[a[0]], samples[b[0]], strict=True)]
+    cpu_ratios = [sb.cpu_s / sa.cpu_s for sa, sb in zip(samples[a[0]], samples[b[0]], strict=True)]
     print(
         f"  {b[0]} / {a[0]}: wall {statistics.median(ratios):.2f}x (max {max(ratios):.2f}x), "
         f"CPU {statistics.median(cpu_ratios):.2f}x"
@@ -109,7 +109,30 @@ def section_ladder_vs_renditions(bench: Bench) -> None:
             subprocess.run(command, check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
     print(f"(a) ladder {'/'.join(r.name for r in bench.rungs)}, preset {bench.preset}, {bench.rounds} paired round(s)")
+    print_source_calibration(bench)
     paired(bench, ("one process (encode_ladder)", one_process), ("one ffmpeg per rendition, sequential", per_rendition))
+
+
+def print_source_calibration(bench: Bench) -> None:
+    """How costly the source is to decode, next to its top rung's encode.
+
+    The ladder's advantage is mostly decodes saved, so it depends on this proportion;
+    ENCODING.md's reference source measured 8.6 CPU s decode-only against 34.3 CPU s for
+    the 1080p rung alone (0.25). Printed so a run on another source can be judged.
+    """
+    decode = measure(lambda: subprocess.run(
+        [bench.ffmpeg, "-v", "error", "-nostdin", "-i", str(bench.source), "-an", "-f", "null", "-"],
+        check=True, capture_output=True))
+    top = bench.rungs[:1]
+    out_dir = bench.workdir / "calibration"
+    (out_dir / top[0].name).mkdir(parents=True)
+    [command] = build_rendition_args(bench.ffmpeg, bench.source, out_dir, bench.info, top,
+                                     segment_s=bench.segment_s, preset=bench.preset)
+    encode = measure(lambda: subprocess.run(command, check=True, stdin=subprocess.DEVNULL, capture_output=True))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    bitrate = bench.info.size_bytes * 8 / bench.info.duration_s / 1e6
+    print(f"  source: {bitrate:.1f} Mbit/s; decode only {decode.cpu_s:.1f} CPU s, {top[0].name} rung alone "
+          f"{encode.cpu_s:.1f} CPU s: {decode.cpu_s / encode.cpu_s:.2f} (ENCODING.md's source: 0.25)")
 
 
 class RunJobHarness:

@@ -29,7 +29,7 @@ INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts, aws_bat
 SELECT id,
        (ARRAY['FAILED', 'RETRY_WAIT', 'RUNNING', 'SUBMITTED', 'QUEUED'])[1 + i %% 5],
        1, 3,
-       CASE WHEN i %% 5 IN (2, 3) THEN 'local:999999999' END,
+       CASE WHEN i %% 5 IN (2, 3) THEN 'local:' || (900000000 + i) END,
        now() - interval '1 hour', now() - interval '1 minute', now() - interval '1 hour',
        CASE WHEN i %% 5 = 0 THEN 'media_error' END, CASE WHEN i %% 5 = 0 THEN 'ffmpeg failed' END,
        now() - interval '1 hour'
@@ -103,7 +103,9 @@ def bench(ctx, args) -> None:
 
     def plans(label: str) -> float:
         """Print both queries' plans; return their summed server execution time (ms)."""
-        params = {"queued_after_s": 120.0, "stale_after_s": 300.0, "flagged_ids": [], "limit": args.stuck * 2}
+        # The flagged ids a pass would pass: every job whose (fake) local process is gone.
+        flagged = [job_id for job_id, _ in ctx.jobs.on_executors()]
+        params = {"queued_after_s": 120.0, "stale_after_s": 300.0, "flagged_ids": flagged, "limit": args.stuck * 2}
         total = 0.0
         for name, query, bound in (("stuck_jobs", sql("stuck_jobs"), params), ("jobs_on_executors",
                                                                                sql("jobs_on_executors"), {})):

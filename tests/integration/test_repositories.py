@@ -130,3 +130,51 @@ def test_set_ready_returns_the_replaced_ladder(conn):
     assert ready.status is VideoStatus.READY and previous is None
     _, previous = videos.set_ready(video.id, "videos/1/hls/2-1/master.m3u8")
     assert previous == "videos/1/hls/1-1/master.m3u8"
+
+
+def test_connections_read_timestamps_in_utc_and_keep_the_urls_own_options(db_url):
+    from datetime import timedelta
+
+    from videoctl.db.connection import open_connection
+
+    separator = "&" if "?" in db_url else "?"
+    with open_connection(f"{db_url}{separator}options=-c%20statement_timeout%3D4000") as connection:
+        assert connection.execute("SHOW TimeZone").fetchone()["TimeZone"] == "UTC"
+        assert connection.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "4s"
+        assert connection.execute("SELECT now() AS t").fetchone()["t"].utcoffset() == timedelta(0)
+
+
+def test_a_malformed_database_url_is_refused_without_its_password():
+    from videoctl.db.connection import open_connection
+    from videoctl.domain.errors import DbError
+
+    with pytest.raises(DbError) as info:
+        open_connection("postgresql://user:se cret@db.example:5432/videos")
+    assert "invalid database URL" in info.value.message
+    assert "se cret" not in info.value.message and "db.example" in info.value.message
+
+
+def test_stuck_reads_due_and_flagged_jobs_and_skips_rows_another_scanner_holds(db_url, conn):
+    from videoctl.domain.scan import Candidate
+
+    jobs = JobRepository(conn)
+    failed = jobs.fail(jobs.claim(jobs.begin_attempt(jobs.create(make_video(conn).id, max_attempts=3)),
+                                  "local:1", batch_job_id=None),
+                       error_code="media_error", error_message="boom", runner_id="local:1")
+    healthy = jobs.claim(jobs.begin_attempt(jobs.create(make_video(conn).id, max_attempts=3)), "local:2",
+                         batch_job_id=None)
+    query = {"queued_after_s": 120.0, "stale_after_s": 300.0, "limit": 10}
+
+    # A healthy RUNNING job is read only when the executor flagged it.
+    assert [c.id for c in jobs.stuck(**query, flagged_ids=[], lock=False)] == [failed.id]
+    found = jobs.stuck(**query, flagged_ids=[healthy.id], lock=False)
+    assert [c.id for c in found] == [failed.id, healthy.id]
+    assert all(isinstance(c, Candidate) for c in found)
+    assert found[0].state is JobState.FAILED and found[0].error_code == "media_error"
+    assert found[1].state is JobState.RUNNING and found[1].heartbeat_at is not None
+
+    # While one scanner holds the rows, a second one skips them instead of waiting.
+    with conn.transaction():
+        assert len(jobs.stuck(**query, flagged_ids=[healthy.id], lock=True)) == 2
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as other:
+            assert JobRepository(other).stuck(**query, flagged_ids=[healthy.id], lock=True) == []

@@ -80,7 +80,7 @@ def test_attempt_timeout(docs, timeout, expected):
 @pytest.mark.parametrize(("vcpu", "memories"), [(str(v), m) for v, m in FARGATE_MEMORY.items()])
 def test_every_fargate_pair_in_the_table_is_accepted(docs, vcpu, memories):
     for memory in (memories[0], memories[-1]):
-        jd = with_jd(docs, lambda jd: set_resources(jd, vcpu, str(memory)))
+        jd = with_jd(docs, lambda jd, memory=memory: set_resources(jd, vcpu, str(memory)))
         validation.validate(replace(docs, job_definition=jd))
 
 

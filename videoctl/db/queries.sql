@@ -204,17 +204,24 @@ ORDER BY id;
 -- name: stuck_jobs
 -- Rows a scan pass acts on; only non-terminal rows are read (partial index),
 -- so the cost follows the active jobs, not the millions that finished. A real
--- pass runs it with FOR UPDATE SKIP LOCKED (see JobRepository.stuck), so
+-- pass runs it with FOR UPDATE OF job SKIP LOCKED (see JobRepository.stuck), so
 -- concurrent scanners skip each other's rows; --dry-run locks nothing.
-SELECT * FROM video_transcode_job
+-- The flagged ids (the executor's word) come in as a joined set: `id = ANY(array)`
+-- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
+-- plan from going parallel when it must scan the table.
+-- The columns are domain.scan.Candidate's, in its order.
+SELECT job.id, video_id, state, attempt, max_attempts, aws_batch_job_id, heartbeat_at, next_attempt_at,
+       error_code, updated_at, submitted_at
+FROM video_transcode_job AS job
+LEFT JOIN unnest(%(flagged_ids)s::bigint[]) AS flagged (id) ON flagged.id = job.id
 WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
   AND (state = 'FAILED'
        OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
        OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
-       OR id = ANY(%(flagged_ids)s))
-ORDER BY id
+       OR flagged.id IS NOT NULL)
+ORDER BY job.id
 LIMIT %(limit)s;
 
 -- name: db_now

@@ -7,13 +7,11 @@ default exercises the same state machine as production.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class RemoteStatus:
-    """What the executor says about one of its jobs."""
+class RemoteStatus(NamedTuple):
+    """What the executor says about one of its jobs (a tuple: scan-stuck builds one per job)."""
 
     id: str
     status: str  # Batch's SUBMITTED … SUCCEEDED/FAILED; local: RUNNING, EXITED, MISSING

@@ -53,11 +53,12 @@ class LocalExecutor:
 
     def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
         statuses = {}
-        for job_id in executor_job_ids:
+        for job_id in dict.fromkeys(executor_job_ids):
             pid = parse_pid(job_id)
             if pid is not None:
-                statuses[job_id] = RemoteStatus(job_id, "RUNNING" if pid_alive(pid) else "MISSING",
-                                                None if pid_alive(pid) else "the local process is gone")
+                alive = pid_alive(pid)
+                statuses[job_id] = RemoteStatus(job_id, "RUNNING" if alive else "MISSING",
+                                                None if alive else "the local process is gone")
         return statuses
 
 

@@ -239,7 +239,7 @@ def _check_alignment(playlists: dict[str, MediaPlaylist]) -> None:
     (first_name, first), *others = durations.items()
     for name, other in others:
         if len(other) != len(first) or any(
-            abs(a - b) > _ALIGNMENT_TOLERANCE_S for a, b in zip(first, other)
+            abs(a - b) > _ALIGNMENT_TOLERANCE_S for a, b in zip(first, other, strict=False)
         ):
             raise VerifyFailed(f"segments of {name} are not aligned with those of {first_name}")
 
@@ -316,7 +316,7 @@ def peak_bitrate(sizes: list[int], durations: list[float], target_duration: int 
     peak = 8 * sum(sizes) / max(sum(durations), 1e-3)
     for start in range(len(sizes)):
         total_bytes, total_s = 0, 0.0
-        for size, duration in zip(sizes[start:], durations[start:]):
+        for size, duration in zip(sizes[start:], durations[start:], strict=True):
             total_bytes += size
             total_s += duration
             if total_s > 1.5 * target:

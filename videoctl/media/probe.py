@@ -27,6 +27,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -271,7 +272,7 @@ def _sorted_deltas(pts: list[int]) -> list[int]:
     ordered = sorted(set(pts))
     if len(ordered) > 2 * _REORDER_SLACK:
         ordered = ordered[:-_REORDER_SLACK]
-    return [b - a for a, b in zip(ordered, ordered[1:])]
+    return [b - a for a, b in pairwise(ordered)]
 
 
 def _looks_vfr(pts: list[int]) -> bool:

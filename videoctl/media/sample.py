@@ -14,7 +14,10 @@ from pathlib import Path
 from videoctl.domain.errors import MediaError
 
 #: Strength of the temporal grain added with ``noise=True`` (ffmpeg ``noise`` filter, 0–100).
-NOISE_STRENGTH = 8
+#: 9 gives a 1080p30 clip of about 20 Mbit/s, a phone upload's bitrate, whose decode costs a
+#: quarter of its 1080p encode, the proportion of ENCODING.md's reference source (8 gave
+#: 11 Mbit/s and a fifth; 10 already 32 Mbit/s).
+NOISE_STRENGTH = 9
 
 
 def generate_sample_clip(

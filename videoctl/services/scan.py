@@ -19,14 +19,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, VideoctlError
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import Decision, Remote, Thresholds, after_failure, decide
+from videoctl.domain.scan import Candidate, Decision, Remote, Thresholds, after_failure, decide
 from videoctl.domain.states import VideoStatus
 from videoctl.executor import Executor
 from videoctl.services.submit import send_attempt
@@ -112,9 +112,9 @@ def _flagged(remotes: dict[int, Remote | None]) -> list[int]:
     return [job_id for job_id, remote in remotes.items() if remote is None or remote.status in _FLAG]
 
 
-def _item(job: Job, decision: Decision, now: datetime) -> ScanItem:
+def _item(job: Candidate, decision: Decision, now: datetime) -> ScanItem:
     age = (now - job.updated_at).total_seconds()
-    return ScanItem(job.id, job.video_id, job.state.value, job.attempt, round(age, 1),
+    return ScanItem(job.id, job.video_id, str(job.state), job.attempt, round(age, 1),
                     decision.rule, decision.action, decision.reason)
 
 
@@ -171,7 +171,7 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
     return report
 
 
-def _apply(job: Job, decision: Decision, item: ScanItem, *, jobs: JobRepository, videos: VideoRepository,
+def _apply(job: Candidate, decision: Decision, item: ScanItem, *, jobs: JobRepository, videos: VideoRepository,
            policy: RetryPolicy, rand) -> Job | None:
     """Carry out one decision; returns the begun attempt when it is to be sent."""
     if decision.action == "report":
@@ -192,7 +192,7 @@ def _apply(job: Job, decision: Decision, item: ScanItem, *, jobs: JobRepository,
     return None
 
 
-def _settle(job: Job, decision: Decision, *, jobs: JobRepository, videos: VideoRepository) -> None:
+def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, videos: VideoRepository) -> None:
     if decision.action == "retry":
         jobs.schedule_retry(job, decision.delay_s)
     elif decision.action == "dead":

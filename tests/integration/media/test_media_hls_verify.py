@@ -157,7 +157,7 @@ def test_audio_expected_but_missing(ladder: tuple[Path, SourceInfo, tuple[Rung, 
     out_dir, info, rungs = ladder
     with pytest.raises(VerifyFailed, match="the source has no audio but the master playlist has an audio rendition"):
         verify_ladder(out_dir, replace(info, has_audio=False), rungs)
-    _edit(out_dir / "master.m3u8", lambda text: "\n".join(l for l in text.splitlines() if "TYPE=AUDIO" not in l))
+    _edit(out_dir / "master.m3u8", lambda text: "\n".join(line for line in text.splitlines() if "TYPE=AUDIO" not in line))
     with pytest.raises(VerifyFailed, match="the source has audio but the master playlist has no audio rendition"):
         verify_ladder(out_dir, info, rungs)
 

@@ -10,6 +10,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -137,7 +138,7 @@ def test_video_is_upright_yuv420p_cfr_and_at_most_60_fps(encoded: Callable[[str]
         assert {(f.width, f.height) for f in frames} == {(summary.width, summary.height)}
         assert {f.format.name for f in frames} == {"yuv420p"}
         assert {f.rotation for f in frames} == {0}, "rotation side data must not survive"
-        steps = {round(float((b.pts - a.pts) * b.time_base), 4) for a, b in zip(frames, frames[1:])}
+        steps = {round(float((b.pts - a.pts) * b.time_base), 4) for a, b in pairwise(frames)}
         assert steps == {round(1 / float(expected_fps), 4)}, f"{summary.name} is not CFR at {expected_fps}"
         assert len(frames) == pytest.approx(summary.duration_s * float(expected_fps), abs=2)
 
