@@ -1,4 +1,4 @@
-"""`videoctl r2 delete | drain | pending` through the real CLI boundary (exit codes, --json)."""
+"""`videoctl r2 delete | drain | pending | discard` through the real CLI boundary (exit codes, --json)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ NEIGHBOURS = ["videos/123/hls/1-1/seg0.ts", "videos/12.mp4", "videos/1/source/a.
 
 
 def test_every_r2_command_has_help(capsys):
-    for path in (["r2"], ["r2", "delete"], ["r2", "drain"], ["r2", "pending"]):
+    for path in (["r2"], ["r2", "delete"], ["r2", "drain"], ["r2", "pending"], ["r2", "discard"]):
         result = run_cli(capsys, *path, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout, path
 
@@ -174,3 +174,36 @@ def test_aws_mode_delete_queues_and_deletes_nothing_itself(capsys, r2_env):
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]
     assert message["MessageId"] == data["message_id"] and json.loads(message["Body"]) == data["message"]
     assert s3.list_objects_v2(Bucket="videos-test")["KeyCount"] == 1  # the Lambda deletes, not the CLI
+
+
+def test_a_request_that_can_never_succeed_is_discarded_and_stops_failing_scans(capsys, env, conn):
+    videos = VideoRepository(conn)
+    video_id = videos.next_id()
+    videos.add(video_id, title="t", source_key=keys.source_key("videos", video_id, "a.mp4"), size_bytes=1)
+    video, _ = videos.set_ready(video_id, keys.master_key(keys.attempt_prefix("videos", video_id, 9, 1)))
+    live = keys.prefix_of_master(video.hls_path)
+    root = store_files(env, [f"{live}index.m3u8"])
+    request_id = DeleteRequestRepository(conn).add(live, "replaced ladder", video_id)["id"]
+
+    # The prefix is the live ladder: every drain and every scan-stuck pass refuses it.
+    failed = run_cli(capsys, "--json", "r2", "drain")
+    assert failed.exit_code == EXIT_CODES["invalid_state"], failed.stdout
+    assert f"request {request_id} ({live})" in failed.json()["error"]["message"]
+    assert "r2 discard" in failed.json()["error"]["hint"]
+    scan = run_cli(capsys, "--json", "scan-stuck")
+    assert scan.exit_code != 0 and scan.json()["data"]["summary"]["errors"] == 1
+
+    discarded = run_cli(capsys, "--json", "r2", "discard", str(request_id), "--reason", "the ladder is live again")
+    assert discarded.exit_code == 0, discarded.stdout
+    data = discarded.json()["data"]
+    assert data["id"] == request_id and data["discarded_at"] and data["discard_reason"] == "the ladder is live again"
+
+    assert run_cli(capsys, "--json", "r2", "drain").json()["data"]["sent"] == 0
+    assert run_cli(capsys, "--json", "scan-stuck").exit_code == 0
+    assert run_cli(capsys, "--json", "r2", "pending").json()["data"] == {"total": 0, "requests": []}
+    assert stored(root) == {f"{live}index.m3u8"}  # discarding deletes nothing
+
+    again = run_cli(capsys, "--json", "r2", "discard", str(request_id))
+    assert again.exit_code == EXIT_CODES["invalid_state"] and "already discarded" in again.json()["error"]["message"]
+    missing = run_cli(capsys, "--json", "r2", "discard", "999999")
+    assert missing.exit_code == EXIT_CODES["not_found"]

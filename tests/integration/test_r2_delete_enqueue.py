@@ -240,3 +240,27 @@ def test_a_storage_failure_in_local_mode_stays_pending(settings, conn):
     assert flush_delete_requests(DeleteRequestRepository(conn), send, settings=settings, videos=None,
                                  on_failure=failures.append) == 0
     assert failures[0].error.code == "storage_error" and sent_at(conn, [row])[row] is None
+
+
+def test_a_discarded_request_is_never_sent_and_stays_on_record(settings, conn):
+    from videoctl.domain.errors import InvalidState, NotFound
+
+    video = ready_video(conn)
+    live, other = add_rows(conn, keys.prefix_of_master(video.hls_path), "videos/2/hls/1-1/")
+    repo = DeleteRequestRepository(conn)
+    row = repo.discard(live, "the prefix is the live ladder now")
+    assert row["discarded_at"] is not None and row["discard_reason"] == "the prefix is the live ladder now"
+
+    failures, send = [], Recorder()
+    assert flush_delete_requests(repo, send, settings=settings, videos=VideoRepository(conn),
+                                 on_failure=failures.append) == 1
+    assert failures == [] and [m.prefix for m in send.messages] == ["videos/2/hls/1-1/"]
+    assert repo.list_pending() == ([], 0)
+
+    with pytest.raises(InvalidState, match="already discarded: the prefix is the live ladder now"):
+        repo.discard(live, "again")
+    with pytest.raises(InvalidState, match="already sent"):
+        repo.discard(other, "too late")
+    with pytest.raises(NotFound, match="delete request 999 not found"):
+        repo.discard(999, "nothing")
+    assert sent_at(conn, [live])[live] is None

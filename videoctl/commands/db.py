@@ -8,7 +8,6 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import InvalidState
-from videoctl.services.schema import migrate_schema, schema_status, stop_embedded
 
 app = typer.Typer(help="Database schema: migrate and status.", no_args_is_help=True)
 
@@ -16,6 +15,9 @@ app = typer.Typer(help="Database schema: migrate and status.", no_args_is_help=T
 @app.command("migrate")
 def migrate(json_: JsonOption = False) -> None:
     """Apply pending migrations (safe to run from several places at once)."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.schema import migrate_schema
+
     applied = migrate_schema(context().settings)
     data = [{"version": m.version, "name": m.name} for m in applied]
     out.success(data, lambda: out.stdout.print(
@@ -26,6 +28,8 @@ def migrate(json_: JsonOption = False) -> None:
 @app.command("status")
 def status(json_: JsonOption = False) -> None:
     """List migrations and whether each is applied."""
+    from videoctl.services.schema import schema_status
+
     rows = schema_status(context().settings)
     data = [{"version": r.version, "name": r.name, "applied_at": r.applied_at} for r in rows]
     out.success(data, lambda: out.table(
@@ -36,6 +40,8 @@ def status(json_: JsonOption = False) -> None:
 @app.command("stop")
 def stop(json_: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL (the next command starts it again)."""
+    from videoctl.services.schema import stop_embedded
+
     settings = context().settings
     if not settings.embedded_db:
         raise InvalidState("a database URL is configured; there is no embedded server to stop")

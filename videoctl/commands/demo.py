@@ -12,9 +12,6 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.commands.submit import wait_for
-from videoctl.executor.local import LocalExecutor
-from videoctl.services.submit import create_job_and_submit, plan_submit, require_success
-from videoctl.services.videos import add_video, describe_ladder
 
 
 def demo(
@@ -23,6 +20,11 @@ def demo(
     json_: JsonOption = False,
 ) -> None:
     """Encode a generated clip (or FILE) end to end: add → submit locally → wait → show the ladder."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.executor.local import LocalExecutor
+    from videoctl.services.submit import create_job_and_submit, plan_submit, require_success
+    from videoctl.services.videos import add_video, describe_ladder
+
     ctx = context()
     settings = ctx.settings
     with tempfile.TemporaryDirectory(prefix="videoctl-demo-") as tmp:

@@ -8,7 +8,7 @@ and send nothing to AWS when a document is wrong.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,9 +16,10 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import VideoctlError
-from videoctl.services.infra import service
-from videoctl.services.infra.errors import InfraDrift
-from videoctl.services.infra.model import PlanItem, Status
+
+if TYPE_CHECKING:
+    from videoctl.services.infra import service
+    from videoctl.services.infra.model import PlanItem
 
 app = typer.Typer(
     help="Check and set up the AWS resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda.",
@@ -27,7 +28,7 @@ app = typer.Typer(
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (as verify does) and change nothing.")]
 
-_STATUS_STYLE = {Status.OK: "green", Status.MISSING: "yellow", Status.DRIFT: "red"}
+_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by services.infra.model.Status value
 _MAX_DIFFS = 8
 
 
@@ -38,7 +39,7 @@ def _plan_table(items: list[PlanItem], title: str | None = None) -> None:
         if len(item.diffs) > _MAX_DIFFS:
             diffs.append(f"… {len(item.diffs) - _MAX_DIFFS} more (see --json)")
         todo = [a.description for a in item.actions] + [f"[italic]by hand:[/] {m}" for m in item.manual]
-        status = f"[{_STATUS_STYLE[item.status]}]{item.status.value}[/]"
+        status = f"[{_STATUS_STYLE[item.status.value]}]{item.status.value}[/]"
         rows.append((item.kind.value, item.name, status, "\n".join(diffs) or None, "\n".join(todo) or None))
     out.table(title, ("resource", "name", "status", "differences", "setup will"), rows)
 
@@ -63,6 +64,10 @@ def _spinner(message: str) -> Any:
 
 def _apply(select: service.Select, json_: bool, what: str) -> service.Outcome:
     """Run setup for the selected resources; on failure show what was done and what was not."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.infra import service
+    from videoctl.services.infra.errors import InfraDrift
+
     ctx = context()
     try:
         outcome = service.setup(ctx.settings, ctx.aws, select, sleep=time.sleep, waiting=_spinner)
@@ -106,6 +111,9 @@ def verify(json_: JsonOption = False) -> None:
     either way, the rows inside.
     """
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
+    from videoctl.services.infra import service
+    from videoctl.services.infra.errors import InfraDrift
+
     ctx = context()
     items = service.make_plan(ctx.settings, ctx.aws)
     outcome = service.Outcome(items)
@@ -133,6 +141,8 @@ def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     to be VALID/ENABLED. --dry-run prints the plan and exits 0. Exit 8 (aws_error) if a call fails, with
     what was done and what was not; exit 13 if something needs a person (e.g. an SSM value nobody set).
     """
+    from videoctl.services.infra import service
+
     _setup(service.everything, dry_run, json_, "setup")
 
 
@@ -142,11 +152,15 @@ def lambda_setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> No
 
     Idempotent: the code is uploaded only when its CodeSha256 changed. Same exit codes as setup.
     """
+    from videoctl.services.infra import service
+
     _setup(service.lambda_only, dry_run, json_, "lambda-setup")
 
 
 def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> None:
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
+    from videoctl.services.infra import service
+
     if dry_run:
         ctx = context()
         items = service.make_plan(ctx.settings, ctx.aws, select)
@@ -169,6 +183,8 @@ def register_jobdef(json_: JsonOption = False) -> None:
     Exit 0 either way ("current" or "registered"); 8 if AWS refuses.
     """
     out.json_mode(json_)  # now, so that an error is printed as JSON too
+    from videoctl.services.infra import service
+
     outcome = _apply(service.job_definition_only, json_, "register-jobdef")
     item = outcome.plan[0]
     registered = next((r.result for r in outcome.report.done), None) if outcome.report else None

@@ -11,7 +11,6 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.models import Job
 from videoctl.domain.states import JobState
-from videoctl.services.submit import cancel_job, retry_job
 
 app = typer.Typer(help="List, show, cancel and retry transcode jobs.", no_args_is_help=True)
 
@@ -53,6 +52,9 @@ def cancel(
     json_: JsonOption = False,
 ) -> None:
     """Cancel a job: CANCELLED at once, then its container is stopped (TerminateJob or kill)."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.submit import cancel_job
+
     ctx = context()
     job = cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
     out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {reason}"), json_flag=json_)
@@ -64,6 +66,8 @@ def retry(
     json_: JsonOption = False,
 ) -> None:
     """Give a DEAD or CANCELLED job a new attempt now."""
+    from videoctl.services.submit import retry_job
+
     ctx = context()
     job = retry_job(job_id, jobs=ctx.jobs, executor=ctx.executor)
     out.success(job, lambda: out.stdout.print(

@@ -1,4 +1,4 @@
-"""`videoctl r2 …`: delete object prefixes through the delete-r2 path, drain pending requests."""
+"""`videoctl r2 …`: delete object prefixes through the delete-r2 path; drain, list and discard pending requests."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain import keys
 from videoctl.domain.errors import UsageError
-from videoctl.services.r2_delete import (
-    context_sender,
-    delete_mode,
-    drain_pending,
-    enqueue_delete_r2,
-    preview_delete,
-)
 
 app = typer.Typer(
     help="Delete object prefixes (R2: through SQS and the delete-r2 Lambda; local: at once).",
@@ -42,6 +35,9 @@ def delete(
     With both, PREFIX must lie inside that video's prefix. A prefix holding a
     READY video's live ladder needs --yes.
     """
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.r2_delete import context_sender, delete_mode, enqueue_delete_r2, preview_delete
+
     if video is None and prefix is None:
         raise UsageError("give --video ID or --prefix PREFIX")
     ctx = context()
@@ -82,6 +78,8 @@ def drain(
     json_: JsonOption = False,
 ) -> None:
     """Send pending delete requests (abandoned attempts, replaced ladders); local mode deletes them now."""
+    from videoctl.services.r2_delete import drain_pending
+
     result = drain_pending(context(), limit=limit)
     if result.failures:
         first = result.failures[0].error
@@ -89,7 +87,8 @@ def drain(
                            for f in result.failures[:5])
         raise type(first)(
             f"sent {result.sent}, {len(result.failures)} failed and stay pending: {detail}",
-            hint="fix the cause and run `videoctl r2 drain` again",
+            hint="fix the cause and run `videoctl r2 drain` again; `videoctl r2 discard ID` stops "
+                 "trying a request that can never succeed",
         )
     verb = "deleted" if result.mode == "local" else "sent to the delete-r2 queue"
     out.success(result.to_dict(), lambda: out.stdout.print(f"{result.sent} pending request(s) {verb}"),
@@ -109,3 +108,15 @@ def pending(
                   ((r["id"], r["prefix"], r["reason"], r["video_id"], r["requested_at"]) for r in rows))
 
     out.success({"total": total, "requests": rows}, render, json_flag=json_)
+
+
+@app.command("discard")
+def discard(
+    request_id: Annotated[int, typer.Argument(help="The pending request's id (`videoctl r2 pending`).")],
+    reason: Annotated[str, typer.Option(help="Why; kept on the request.")] = "discarded by operator",
+    json_: JsonOption = False,
+) -> None:
+    """Stop trying a pending delete request that can never succeed; its objects stay where they are."""
+    row = context().delete_requests.discard(request_id, reason)
+    out.success(row, lambda: out.stdout.print(
+        f"delete request {row['id']} ({row['prefix']}) discarded: {reason}; nothing was deleted"), json_flag=json_)

@@ -14,7 +14,6 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import Interrupted, UsageError
-from videoctl.services.run_job import Runner, run_job
 
 
 @contextmanager
@@ -37,6 +36,9 @@ def run_job_command(
     json_: JsonOption = False,
 ) -> None:
     """Run one transcode job to the end (idempotent): exit 0 when done, 1 when it failed."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.run_job import Runner, run_job
+
     if job_id is None:
         raise UsageError("no job id: pass JOB_ID or set VIDEO_JOB_ID")
     logs.configure(verbose=out.STATE.verbose)

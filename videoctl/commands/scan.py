@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,9 @@ from videoctl.commands import _output as out
 from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import JobFailed
-from videoctl.services.scan import ScanReport, scan_and_drain
-from videoctl.services.stats import collect_stats
+
+if TYPE_CHECKING:
+    from videoctl.services.scan import ScanReport
 
 
 def _render(report: ScanReport) -> None:
@@ -37,6 +38,9 @@ def scan_stuck(
     """Find failed, due and stalled jobs and resubmit them (the only retry decider).
 
     After a pass it also sends prefix deletions still pending (`videoctl r2 drain`)."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.scan import scan_and_drain
+
     ctx = context()
 
     def one_pass() -> ScanReport:
@@ -79,6 +83,8 @@ def stats(
     json_: JsonOption = False,
 ) -> None:
     """Jobs by state, oldest active job, top failure reasons, hourly throughput, mean encode time."""
+    from videoctl.services.stats import collect_stats
+
     data = collect_stats(context().stats, hours=hours)
 
     def render() -> None:

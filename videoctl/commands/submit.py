@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,18 +11,16 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import JobFailed, UsageError
 from videoctl.domain.models import Job
-from videoctl.executor import Executor
-from videoctl.services.submit import (
-    create_job_and_submit,
-    follow_job,
-    plan_submit,
-    require_success,
-    submit_all_uploaded,
-)
+
+if TYPE_CHECKING:
+    from videoctl.executor import Executor
 
 
 def wait_for(job: Job, executor: Executor | None = None) -> Job:
     """Follow a job with a progress bar until it settles; the exit code tells how it ended."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.submit import follow_job
+
     ctx = context()
     with out.ProgressBar(f"job {job.id}") as bar:
         final = follow_job(job.id, jobs=ctx.jobs, executor=executor or ctx.executor,
@@ -41,6 +39,8 @@ def submit(
     json_: JsonOption = False,
 ) -> None:
     """Create a transcode job for VIDEO_ID and submit it (AWS Batch, or a local process)."""
+    from videoctl.services.submit import create_job_and_submit, plan_submit, require_success
+
     if all_uploaded:
         if video_id is not None:
             raise UsageError("give either VIDEO_ID or --all-uploaded, not both")
@@ -74,6 +74,8 @@ def submit(
 
 
 def _submit_all(*, limit: int, dry_run: bool, json_flag: bool) -> None:
+    from videoctl.services.submit import submit_all_uploaded
+
     ctx = context()
     settings = ctx.settings
     if dry_run:

@@ -12,7 +12,6 @@ from videoctl.commands._context import context
 from videoctl.commands._output import JsonOption
 from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
-from videoctl.services.videos import add_video
 
 app = typer.Typer(help="Add, show and list videos.", no_args_is_help=True)
 
@@ -32,6 +31,9 @@ def add(
     json_: JsonOption = False,
 ) -> None:
     """Store FILE under the video's source prefix and create the video UPLOADED."""
+    # imported here, not at module level: `videoctl --help` and shell completion import every command module
+    from videoctl.services.videos import add_video
+
     ctx = context()
     video = add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=file, title=title)
     out.success(video, lambda: out.stdout.print(

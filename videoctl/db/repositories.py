@@ -288,6 +288,21 @@ class DeleteRequestRepository(_Repository):
     def mark_sent(self, request_id: int) -> None:
         _one(self.conn, "mark_delete_request_sent", {"id": request_id})
 
+    def discard(self, request_id: int, reason: str) -> dict[str, Any]:
+        """Stop trying a pending request; refused, saying why, for one that is not pending."""
+        row = _one(self.conn, "discard_delete_request", {"id": request_id, "reason": reason})
+        if row is not None:
+            return row
+        row = _one(self.conn, "get_delete_request", {"id": request_id})
+        if row is None:
+            raise NotFound(f"delete request {request_id} not found",
+                           hint="list pending requests with `videoctl r2 pending`")
+        if row["sent_at"] is not None:
+            raise InvalidState(f"delete request {request_id} ({row['prefix']}) was already sent at "
+                               f"{row['sent_at']:%Y-%m-%d %H:%M:%S} UTC")
+        raise InvalidState(f"delete request {request_id} ({row['prefix']}) was already discarded: "
+                           f"{row['discard_reason']}")
+
     def list_pending(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         """Up to *limit* pending requests, oldest first, without locking them; and how many are pending."""
         rows = _all(self.conn, "list_pending_delete_requests", {"limit": limit})

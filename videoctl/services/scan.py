@@ -214,5 +214,6 @@ def scan_and_drain(ctx: AppContext, *, limit: int, dry_run: bool) -> ScanReport:
 
         drained = drain_pending(ctx)
         report.deletions_sent = drained.sent
-        report.deletion_errors = [f"{f.prefix}: {f.error.code}: {f.error.message}" for f in drained.failures]
+        report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
+                                  for f in drained.failures]
     return report
