@@ -142,6 +142,83 @@ def test_queued_never_submitted_is_submitted(ctx, moto_batch):
     assert len(all_batch_jobs()) == 1
 
 
+def begun_unsent(ctx, *, submitted: bool):
+    """A job whose submitter began attempt 1 and died before marking it SUBMITTED,
+    after SubmitJob went through (submitted=True) or before it was sent."""
+    video = make_video(ctx.conn)
+    job = ctx.jobs.create(video.id, max_attempts=3, begin=True)
+    batch_id = None
+    if submitted:
+        batch_id = ctx.executor.submit(f"video-{video.id}-job-{job.id}-a1", job_id=job.id, video_id=video.id,
+                                       attempt=1)
+    age(ctx.conn, job.id, updated_at=10_000)
+    return job, batch_id
+
+
+def test_a_begun_attempt_whose_container_exists_is_adopted_not_submitted_again(ctx, moto_batch):
+    job, batch_id = begun_unsent(ctx, submitted=True)
+    report = scan(ctx)
+    assert report.summary()["adopted"] == 1 and report.summary()["resubmitted"] == 0
+    [item] = report.items
+    assert item.action == "adopt" and batch_id in item.reason
+    adopted = ctx.jobs.get(job.id)
+    assert (adopted.state, adopted.attempt, adopted.aws_batch_job_id) == (JobState.SUBMITTED, 1, batch_id)
+    assert len(all_batch_jobs()) == 1  # no second container for the same job
+
+
+def test_a_begun_attempt_that_never_reached_batch_gets_the_next_attempt(ctx, moto_batch):
+    job, _ = begun_unsent(ctx, submitted=False)
+    report = scan(ctx)
+    assert report.summary()["resubmitted"] == 1 and report.summary()["adopted"] == 0
+    sent = ctx.jobs.get(job.id)
+    assert (sent.state, sent.attempt) == (JobState.SUBMITTED, 2)
+    assert [j["jobName"] for j in all_batch_jobs()] == [f"video-{sent.video_id}-job-{job.id}-a2"]
+
+
+def test_concurrent_scanners_adopt_a_begun_attempt_once(ctx, moto_batch, db_url):
+    jobs = [begun_unsent(ctx, submitted=i % 2 == 0) for i in range(6)]
+    barrier = threading.Barrier(4)
+    reports, errors = [], []
+
+    def scanner():
+        try:
+            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
+                barrier.wait()
+                reports.append(scan_pass(jobs=JobRepository(own), videos=VideoRepository(own),
+                                         executor=ctx.executor, settings=ctx.settings, sleep=lambda s: None))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scanner) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sum(r.errors for r in reports) == 0  # a lost race is skipped, not an error
+    assert len(all_batch_jobs()) == 6  # 3 adopted + 3 submitted once each, none twice
+    for job, batch_id in jobs:
+        final = ctx.jobs.get(job.id)
+        assert final.state is JobState.SUBMITTED
+        assert (final.attempt, final.aws_batch_job_id) == ((1, batch_id) if batch_id else (2, final.aws_batch_job_id))
+
+
+def test_a_scanner_that_loses_the_adoption_race_skips_without_error(ctx, moto_batch, db_url, monkeypatch):
+    job, batch_id = begun_unsent(ctx, submitted=True)
+    real_find = ctx.executor.find
+
+    def find_while_another_scanner_adopts(name):
+        found = real_find(name)
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as other:
+            JobRepository(other).mark_submitted(job, found)  # the other scanner got there first
+        return found
+
+    monkeypatch.setattr(ctx.executor, "find", find_while_another_scanner_adopts)
+    report = scan(ctx)
+    [item] = report.items
+    assert item.outcome == "skipped" and "another scanner" in item.reason and report.errors == 0
+    assert ctx.jobs.get(job.id).aws_batch_job_id == batch_id and len(all_batch_jobs()) == 1
+
+
 def test_local_process_gone_is_a_failed_attempt(ctx, env):
     video = make_video(ctx.conn)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

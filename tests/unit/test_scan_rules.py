@@ -99,3 +99,10 @@ def test_queued_never_submitted():
 @pytest.mark.parametrize("state", [JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED])
 def test_terminal_jobs_are_left_alone(state):
     assert run(job(state, heartbeat_at=ago(10_000)), Remote("FAILED")) is None
+
+
+def test_a_begun_attempt_without_an_executor_id_is_looked_up_before_a_new_one():
+    begun = run(job(JobState.QUEUED, attempt=1, aws_batch_job_id=None, updated_at=ago(121)))
+    assert (begun.rule, begun.action) == ("never_submitted", "submit") and "looked up first" in begun.reason
+    never_begun = run(job(JobState.QUEUED, attempt=0, aws_batch_job_id=None, updated_at=ago(121)))
+    assert never_begun.action == "submit" and "looked up" not in never_begun.reason

@@ -101,7 +101,10 @@ def decide(job: Candidate | Job, remote: Remote | None, now: datetime, limits: T
         # begin_attempt) and SubmitJob, or SubmitJob was refused.
         age = _age_s(now, job.updated_at)
         if age >= limits.queued_after_s:
-            return Decision("never_submitted", "submit", f"{state} without a submission for {age:.0f}s")
+            why = f"{state} without a submission for {age:.0f}s"
+            if begun_unsent(job):
+                why += f"; attempt {job.attempt}'s container is looked up first, and adopted if found"
+            return Decision("never_submitted", "submit", why)
         return None
 
     if state is JobState.RUNNING:
@@ -112,6 +115,12 @@ def decide(job: Candidate | Job, remote: Remote | None, now: datetime, limits: T
     if state in (JobState.SUBMITTED, JobState.RUNNING):
         return _decide_remote(job, remote, now, limits)
     return None
+
+
+def begun_unsent(job: Candidate | Job) -> bool:
+    """Attempt begun (N ≥ 1) but no executor id recorded: its SubmitJob may have gone
+    through before the submitter died, or its reply was lost for good."""
+    return job.attempt >= 1 and job.aws_batch_job_id is None and job.next_attempt_at is None
 
 
 def _decide_remote(job: Candidate | Job, remote: Remote | None, now: datetime, limits: Thresholds) -> Decision | None:

@@ -23,13 +23,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from videoctl.db.repositories import JobRepository, VideoRepository
-from videoctl.domain.errors import InvalidState, VideoctlError
+from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import Candidate, Decision, Remote, Thresholds, after_failure, decide
+from videoctl.domain.scan import Candidate, Decision, Remote, Thresholds, after_failure, begun_unsent, decide
 from videoctl.domain.states import VideoStatus
 from videoctl.executor import Executor
-from videoctl.services.submit import send_attempt
+from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class ScanItem:
     rule: str
     action: str
     reason: str
-    outcome: str = "planned"  # planned | done | error
+    outcome: str = "planned"  # planned | done | skipped | error
     error: str | None = None
 
 
@@ -73,6 +73,7 @@ class ScanReport:
         return {
             "found": len(self.items),
             "resubmitted": self.count("submit"),
+            "adopted": self.count("adopt"),
             "retry_scheduled": sum(1 for i in done if i.action == "retry"),
             "dead": sum(1 for i in done if i.action == "dead"),
             "failed_attempts": sum(1 for i in done if i.action == "fail_attempt"),
@@ -135,6 +136,7 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
         return report
 
     to_send: list[tuple[Job, ScanItem]] = []
+    to_look_up: list[tuple[Candidate, ScanItem]] = []
     to_stop: list[tuple[str, str]] = []
     with jobs.transaction():
         now = jobs.now()
@@ -144,6 +146,9 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
                 continue
             item = _item(job, decision, now)
             report.items.append(item)
+            if decision.action == "submit" and begun_unsent(job):
+                to_look_up.append((job, item))  # a network call: not under the row lock
+                continue
             try:
                 with jobs.transaction():  # a savepoint: one job's error spares the rest
                     begun = _apply(job, decision, item, jobs=jobs, videos=videos, policy=retry_policy,
@@ -168,6 +173,20 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
             item.outcome = "done"
         except VideoctlError as exc:
             item.outcome, item.error = "error", exc.message
+    for job, item in to_look_up:
+        try:
+            sent, adopted = adopt_or_send_next(job, jobs=jobs, executor=executor, sleep=sleep)
+        except (InvalidState, Fenced):  # the row moved on since our commit: a concurrent scanner
+            item.outcome = "skipped"
+            item.reason += "; another scanner acted on it first"
+            continue
+        except VideoctlError as exc:
+            item.outcome, item.error = "error", exc.message
+            continue
+        item.outcome = "done"
+        if adopted:
+            item.action = "adopt"
+            item.reason += f"; its container {sent.aws_batch_job_id} was found and adopted"
     return report
 
 

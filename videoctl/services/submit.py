@@ -29,7 +29,7 @@ from videoctl.aws.errors import aws_error, error_code, is_throttling, is_unknown
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
-from videoctl.domain.scan import REMOTE_FAILED
+from videoctl.domain.scan import REMOTE_FAILED, Candidate
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.executor import Executor
 
@@ -96,6 +96,25 @@ def send_attempt(job: Job, *, jobs: JobRepository, executor: Executor, priority:
             jobs.undo_attempt(job, error_code="aws_error", error_message=message)
         raise error from exc
     return jobs.mark_submitted(job, executor_job_id)
+
+
+def adopt_or_send_next(job: Job | Candidate, *, jobs: JobRepository, executor: Executor,
+                       sleep: Sleep = time.sleep) -> tuple[Job, bool]:
+    """An attempt begun but never marked SUBMITTED: its SubmitJob may have gone through
+    before the submitter died (or lost the reply for good). Adopt that container if the
+    executor has one by the attempt's name; else start the next attempt.
+
+    Returns the job and whether it was adopted. Runs without a row lock: the guarded
+    mark_submitted and begin_attempt let only one of several scanners act.
+    """
+    name = job_name(job.video_id, job.id, job.attempt)
+    try:
+        found = executor.find(name)
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error("ListJobs", exc) from exc
+    if found:
+        return jobs.mark_submitted(job, found), True
+    return send_attempt(jobs.begin_attempt(job), jobs=jobs, executor=executor, sleep=sleep), False
 
 
 @dataclass(frozen=True)
