@@ -39,6 +39,29 @@ def submitted_job(ctx, video=None, **create):
     return ctx.jobs.mark_submitted(job, batch_id)
 
 
+def concurrent_scans(count: int, db_url: str, executor, settings, **kw) -> list:
+    """Run `count` scan passes at once, each on its own connection; their reports."""
+    barrier = threading.Barrier(count)
+    reports, errors = [], []
+
+    def scanner():
+        try:
+            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
+                barrier.wait()
+                reports.append(scan_pass(jobs=JobRepository(own), videos=VideoRepository(own), executor=executor,
+                                         settings=settings, sleep=lambda s: None, **kw))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scanner) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return reports
+
+
 def scan(ctx, **kw):
     return scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
                      sleep=lambda s: None, **kw)
@@ -177,24 +200,8 @@ def test_a_begun_attempt_that_never_reached_batch_gets_the_next_attempt(ctx, mot
 
 def test_concurrent_scanners_adopt_a_begun_attempt_once(ctx, moto_batch, db_url):
     jobs = [begun_unsent(ctx, submitted=i % 2 == 0) for i in range(6)]
-    barrier = threading.Barrier(4)
-    reports, errors = [], []
-
-    def scanner():
-        try:
-            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
-                barrier.wait()
-                reports.append(scan_pass(jobs=JobRepository(own), videos=VideoRepository(own),
-                                         executor=ctx.executor, settings=ctx.settings, sleep=lambda s: None))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scanner) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and sum(r.errors for r in reports) == 0  # a lost race is skipped, not an error
+    reports = concurrent_scans(4, db_url, ctx.executor, ctx.settings)
+    assert sum(r.errors for r in reports) == 0  # a lost race is skipped, not an error
     assert len(all_batch_jobs()) == 6  # 3 adopted + 3 submitted once each, none twice
     for job, batch_id in jobs:
         final = ctx.jobs.get(job.id)
@@ -274,24 +281,7 @@ def test_eight_concurrent_scanners_submit_each_of_1000_jobs_once(ctx, moto_batch
         return real_submit(name, **kw)
 
     executor.submit = counting_submit
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
-    def scanner():
-        try:
-            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
-                barrier.wait()
-                scan_pass(jobs=JobRepository(own), videos=VideoRepository(own), executor=executor,
-                          settings=ctx.settings, limit=1000, sleep=lambda s: None)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scanner) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    concurrent_scans(8, db_url, executor, ctx.settings, limit=1000)
     assert len(sent) == 1000 and len(set(sent)) == 1000
     assert len(all_batch_jobs()) == 1000
     rows = conn.execute("SELECT state, attempt, count(*) AS n FROM video_transcode_job GROUP BY 1, 2").fetchall()
