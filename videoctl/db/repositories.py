@@ -19,6 +19,8 @@ from videoctl.domain.models import Job, Video
 from videoctl.domain.scan import Candidate
 from videoctl.domain.states import JobState, VideoStatus, sources_of, video_sources_of
 
+_JOB_STATES = {state.value: state for state in JobState}
+
 
 def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
     try:
@@ -141,8 +143,7 @@ class JobRepository(_Repository):
             raise DbError(f"stuck_jobs failed: {exc}") from exc
         if tuple(column.name for column in cursor.description) != Candidate._fields:
             raise AssertionError("stuck_jobs must select Candidate's columns in its order")
-        state = {s.value: s for s in JobState}
-        return [Candidate(r[0], r[1], state[r[2]], *r[3:]) for r in rows]
+        return [Candidate(r[0], r[1], _JOB_STATES[r[2]], *r[3:]) for r in rows]
 
     def now(self):
         return _one(self.conn, "db_now", {})["now"]

@@ -8,7 +8,11 @@ One pass:
    concurrent scanner skips them) and apply each rule's decision with
    guarded transitions, one savepoint per job; attempts to be resubmitted
    are begun here, so no other scanner can begin them again;
-2. after commit, send each begun attempt (SubmitJob, or a local process).
+2. after commit, send each begun attempt (SubmitJob, or a local process);
+3. then, for an attempt begun earlier but never marked SUBMITTED, ask the
+   executor for its container by name (a network call, so outside the row
+   lock): adopt it if found, else begin and send the next attempt. Guarded
+   transitions let one scanner win; the others skip it.
 
 ``--dry-run`` runs step 0 and the decisions, and changes nothing.
 """
