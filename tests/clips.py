@@ -44,6 +44,15 @@ def normal(ffmpeg_bin: str, directory: Path) -> Path:
     return generate_sample_clip(ffmpeg_bin, directory / "normal.mp4", seconds=SECONDS)
 
 
+def two_audio_tracks(ffmpeg_bin: str, directory: Path) -> Path:
+    """A mono commentary first, then the stereo programme flagged default, as players pick it."""
+    path = directory / "two_audio_tracks.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("640x360"), *_tone(), *_tone(), "-map", "0:v", "-map", "1:a", "-map", "2:a",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac:a:1", "2",
+            "-disposition:a:0", "0", "-disposition:a:1", "default", str(path))
+    return path
+
+
 def no_audio(ffmpeg_bin: str, directory: Path) -> Path:
     return generate_sample_clip(ffmpeg_bin, directory / "no_audio.mp4", seconds=SECONDS, audio=False)
 
@@ -177,6 +186,7 @@ def _first_half(source: Path, path: Path) -> Path:
 PLAYABLE: dict[str, ClipMaker] = {
     "normal": normal,
     "no_audio": no_audio,
+    "two_audio_tracks": two_audio_tracks,
     "rotated": rotated,
     "odd_size": odd_size,
     "anamorphic": anamorphic,

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import av
 import av.error
+from av.audio.stream import AudioStream
 from av.container import InputContainer
 from av.stream import Disposition
 from av.video.frame import VideoFrame
@@ -128,7 +129,7 @@ def _inspect(container: InputContainer, size: int) -> SourceInfo:
     if format_name == "image2" or format_name.endswith("_pipe"):
         raise InvalidInput(f"still images are not supported ({format_name}): upload a video")
     video = _video_stream(container)
-    audio = container.streams.audio[0] if container.streams.audio else None
+    audio = _audio_stream(container)
     head = _read_head(container, video)
     frame = head.frame
     duration_s = _duration(container, head.end_s)
@@ -172,6 +173,13 @@ def _video_stream(container: InputContainer) -> VideoStream:
     if container.streams.audio:
         raise InvalidInput("audio-only uploads are not supported: no video stream")
     raise InvalidInput("the file contains no video stream")
+
+
+def _audio_stream(container: InputContainer) -> AudioStream | None:
+    """The track a player would pick: the one flagged default (a second language or a
+    commentary may come first), else the first. The ladder carries this one track."""
+    tracks = container.streams.audio
+    return next((t for t in tracks if t.disposition & Disposition.default), tracks[0] if tracks else None)
 
 
 @dataclass

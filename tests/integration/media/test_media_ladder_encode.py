@@ -117,6 +117,12 @@ def test_master_attributes(encoded: Callable[[str], Encoded], name: str) -> None
     assert ("audio/index.m3u8" in result.master.read_text()) == result.info.has_audio
 
 
+def test_the_ladder_carries_the_default_audio_track(encoded: Callable[[str], Encoded]) -> None:
+    result = encoded("two_audio_tracks")
+    with av.open(str(result.out_dir / "audio" / "index.m3u8")) as container:
+        assert container.streams.audio[0].codec_context.channels == 2  # the stereo default, not the mono first
+
+
 def test_bandwidth_includes_the_shared_audio(encoded: Callable[[str], Encoded]) -> None:
     result = encoded("normal")
     playlist = result.out_dir / "360p" / "index.m3u8"

@@ -46,6 +46,11 @@ def test_no_audio(clip: Clip) -> None:
     assert info.audio_stream_index is None
 
 
+def test_the_audio_track_flagged_default_is_the_one_used(clip: Clip) -> None:
+    info = probe(clip("two_audio_tracks"))
+    assert (info.audio_stream_index, info.audio_channels) == (2, 2)  # not the mono track at index 1
+
+
 def test_rotation_swaps_displayed_dimensions(clip: Clip) -> None:
     info = probe(clip("rotated"))
     assert info.rotation in (90, 270)
