@@ -170,11 +170,78 @@ def test_stuck_reads_due_and_flagged_jobs_and_skips_rows_another_scanner_holds(d
     found = jobs.stuck(**query, flagged_ids=[healthy.id], lock=False)
     assert [c.id for c in found] == [failed.id, healthy.id]
     assert all(isinstance(c, Candidate) for c in found)
-    assert found[0].state is JobState.FAILED and found[0].error_code == "media_error"
-    assert found[1].state is JobState.RUNNING and found[1].heartbeat_at is not None
+    assert found[0].state == JobState.FAILED and found[0].error_code == "media_error"
+    assert found[1].state == JobState.RUNNING and found[1].heartbeat_at is not None
 
     # While one scanner holds the rows, a second one skips them instead of waiting.
     with conn.transaction():
         assert len(jobs.stuck(**query, flagged_ids=[healthy.id], lock=True)) == 2
         with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as other:
             assert JobRepository(other).stuck(**query, flagged_ids=[healthy.id], lock=True) == []
+
+
+def test_mark_submitted_relaxes_only_its_own_commit(conn):
+    """SUBMITTED may be lost in a crash (scan-stuck adopts the container by name), so
+    its own commit skips the WAL flush; a caller's transaction keeps its durability."""
+    from videoctl.db.queries import sql
+
+    video = make_video(conn)
+    jobs = JobRepository(conn)
+    job = jobs.create(video.id, max_attempts=3, begin=True)
+    params = {"id": job.id, "attempt": job.attempt, "aws_batch_job_id": "batch-1",
+              "from": ["QUEUED", "RETRY_WAIT"]}
+
+    # The statement's own switch, seen from inside the transaction it ends.
+    for own_transaction, expected in ((True, "off"), (False, "on")):
+        with conn.transaction(force_rollback=True):
+            conn.execute(sql("mark_submitted"), {**params, "own_transaction": own_transaction})
+            assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == expected
+
+    # The repository turns it on only when the UPDATE is a transaction of its own.
+    with conn.transaction(force_rollback=True):
+        assert jobs.mark_submitted(job, "batch-1").state is JobState.SUBMITTED
+        assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == "on"
+    recording = _RecordingConnection(conn)
+    submitted = JobRepository(recording).mark_submitted(job, "batch-1")
+    assert recording.params[-1]["own_transaction"] is True
+    assert (submitted.state, submitted.aws_batch_job_id) == (JobState.SUBMITTED, "batch-1")
+    assert jobs.get(job.id).state is JobState.SUBMITTED
+    assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == "on"  # SET LOCAL
+
+
+class _RecordingConnection:
+    """The real connection, keeping the parameters of each statement."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.params = []
+
+    def execute(self, query, params=None):
+        self.params.append(params)
+        return self._conn.execute(query, params)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_stuck_reads_only_active_rows_in_id_order_through_the_partial_index(conn):
+    """The scan's cost follows the active jobs, not the finished ones, and needs no sort."""
+    from videoctl.db.queries import sql
+
+    conn.execute("""
+        WITH v AS (INSERT INTO video (title, source_key, status, hls_path)
+                   SELECT 'old', 'videos/o/source/a.mp4', 'READY', 'videos/o/hls/1-1/master.m3u8'
+                   FROM generate_series(1, 20000) RETURNING id)
+        INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts)
+        SELECT id, 'SUCCEEDED', 1, 3 FROM v""")
+    jobs = JobRepository(conn)
+    job = jobs.fail(jobs.claim(jobs.begin_attempt(jobs.create(make_video(conn).id, max_attempts=3)),
+                               "local:1", batch_job_id=None),
+                    error_code="media_error", error_message="bad", runner_id="local:1")
+    conn.execute("ANALYZE video_transcode_job")
+    params = {"queued_after_s": 120.0, "stale_after_s": 300.0, "flagged_ids": "{}", "limit": 1000}
+    plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+        "EXPLAIN (COSTS OFF) " + sql("stuck_jobs").rstrip().rstrip(";"), params))
+    assert "video_transcode_job_active_idx" in plan, plan
+    assert "Sort Key: job.id" not in plan and "Seq Scan" not in plan, plan  # only the flagged ids get sorted
+    assert [c.id for c in jobs.stuck(**{**params, "flagged_ids": []}, lock=False)] == [job.id]

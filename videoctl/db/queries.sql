@@ -103,12 +103,18 @@ RETURNING *;
 -- name: mark_submitted
 -- The container may already have claimed the job (RUNNING): keep its state,
 -- still record which Batch job runs this attempt.
+-- When this UPDATE is its own transaction its commit does not wait for the WAL
+-- flush (synchronous_commit off, for this transaction only): a crash that loses
+-- it leaves the attempt begun but unsent, and scan-stuck adopts the container by
+-- its name. Any later durable commit (the container's claim) flushes it anyway.
 UPDATE video_transcode_job
 SET state = CASE WHEN state = ANY(%(from)s) THEN 'SUBMITTED' ELSE state END,
     aws_batch_job_id = %(aws_batch_job_id)s, submitted_at = now(),
     error_code = NULL, error_message = NULL, updated_at = now()
+FROM (SELECT set_config('synchronous_commit', CASE WHEN %(own_transaction)s THEN 'off'
+                        ELSE current_setting('synchronous_commit') END, true)) AS commit_mode
 WHERE id = %(id)s AND attempt = %(attempt)s AND state = ANY(%(from)s::text[] || '{RUNNING}'::text[])
-RETURNING *;
+RETURNING video_transcode_job.*;
 
 -- name: claim_job
 -- Inside Batch a container claims only the attempt it was submitted for

@@ -7,10 +7,12 @@ why: unknown job, wrong state, or a runner that no longer holds the claim.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from videoctl.db.queries import sql
@@ -18,8 +20,6 @@ from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
 from videoctl.domain.models import Job, Video
 from videoctl.domain.scan import Candidate
 from videoctl.domain.states import JobState, VideoStatus, sources_of, video_sources_of
-
-_JOB_STATES = {state.value: state for state in JobState}
 
 
 def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -29,6 +29,20 @@ def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[st
         raise
     except psycopg.Error as exc:
         raise DbError(f"{name} failed: {exc}") from exc
+
+
+def _candidate_rows(cursor: psycopg.Cursor) -> Callable[[Sequence[Any]], Candidate]:
+    """Row factory: each row straight into a Candidate, checked once per query."""
+    if tuple(column.name for column in cursor.description or ()) != Candidate._fields:
+        raise AssertionError("stuck_jobs must select Candidate's columns in its order")
+    return Candidate._make
+
+
+def _bigint_array_text(ids: list[int]) -> str:
+    """A bigint[] parameter in its text form: one string to send instead of a list that
+    psycopg dumps element by element (hundreds of ids in a scan pass). Still a bound
+    parameter; int() refuses anything but integers."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def _all(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,15 +149,12 @@ class JobRepository(_Repository):
         if lock:
             query = query.rstrip().rstrip(";") + "\nFOR UPDATE OF job SKIP LOCKED;"
         params = {"queued_after_s": queued_after_s, "stale_after_s": stale_after_s,
-                  "flagged_ids": flagged_ids, "limit": limit}
+                  "flagged_ids": _bigint_array_text(flagged_ids), "limit": limit}
         try:
-            cursor = self.conn.cursor(row_factory=tuple_row, binary=True).execute(query, params)
-            rows = cursor.fetchall()
+            cursor = self.conn.cursor(row_factory=_candidate_rows, binary=True).execute(query, params)
+            return cursor.fetchall()
         except psycopg.Error as exc:
             raise DbError(f"stuck_jobs failed: {exc}") from exc
-        if tuple(column.name for column in cursor.description) != Candidate._fields:
-            raise AssertionError("stuck_jobs must select Candidate's columns in its order")
-        return [Candidate(r[0], r[1], _JOB_STATES[r[2]], *r[3:]) for r in rows]
 
     def now(self):
         return _one(self.conn, "db_now", {})["now"]
@@ -212,8 +223,11 @@ class JobRepository(_Repository):
             "error_message": error_message[:2000]})
 
     def mark_submitted(self, job: Job, aws_batch_job_id: str) -> Job:
+        # Inside a caller's transaction the relaxed commit would cover its other changes too.
+        own_transaction = self.conn.info.transaction_status is TransactionStatus.IDLE
         return self._transition("mark_submitted", JobState.SUBMITTED, {
-            "id": job.id, "attempt": job.attempt, "aws_batch_job_id": aws_batch_job_id})
+            "id": job.id, "attempt": job.attempt, "aws_batch_job_id": aws_batch_job_id,
+            "own_transaction": own_transaction})
 
     def claim(self, job: Job, runner_id: str, *, batch_job_id: str | None) -> Job:
         return self._transition("claim_job", JobState.RUNNING, {

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from videoctl.domain.errors import is_permanent
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.states import JobState
@@ -32,7 +33,8 @@ class Candidate(NamedTuple):
 
     id: int
     video_id: int
-    state: JobState
+    #: The state's text as read (a JobState member compares equal to it).
+    state: str
     attempt: int
     max_attempts: int
     aws_batch_job_id: str | None
@@ -73,9 +75,12 @@ def _age_s(now: datetime, then: datetime | None) -> float:
 
 
 def after_failure(job: Candidate | Job, error_code: str | None, policy: RetryPolicy, rand) -> Decision:
-    """What a failed attempt leads to: backoff and another attempt, or DEAD."""
-    if policy.decide(job.attempt, error_code) == "dead":
-        why = "permanent error" if policy.decide(0, error_code) == "dead" else \
+    """What a failed attempt leads to: backoff and another attempt, or DEAD.
+
+    The job's own max_attempts (fixed when it was created) wins over the policy's default.
+    """
+    if policy.decide(job.attempt, error_code, job.max_attempts) == "dead":
+        why = "permanent error" if is_permanent(error_code) else \
             f"attempts used up ({job.attempt}/{job.max_attempts})"
         return Decision("failed", "dead", why, error_code)
     delay = policy.backoff_s(job.attempt, rand)
@@ -85,36 +90,55 @@ def after_failure(job: Candidate | Job, error_code: str | None, policy: RetryPol
 
 def decide(job: Candidate | Job, remote: Remote | None, now: datetime, limits: Thresholds,
            policy: RetryPolicy, rand) -> Decision | None:
-    state = job.state
-    if state is JobState.FAILED:
-        # The job's own max_attempts wins over the settings' default.
-        own = RetryPolicy(policy.base_s, policy.cap_s, job.max_attempts)
-        return after_failure(job, job.error_code, own, rand)
+    """The rule for the job's state that applies now, if any."""
+    rules = _RULES_BY_STATE.get(job.state)
+    return rules(job, remote, now, limits, policy, rand) if rules else None
 
-    if state is JobState.RETRY_WAIT and job.next_attempt_at is not None:
-        if job.next_attempt_at <= now:
-            return Decision("retry_due", "submit", f"retry due since {_age_s(now, job.next_attempt_at):.0f}s")
-        return None
 
-    if state in (JobState.QUEUED, JobState.RETRY_WAIT):
-        # Never reached the executor: the process died between insert (or
-        # begin_attempt) and SubmitJob, or SubmitJob was refused.
-        age = _age_s(now, job.updated_at)
-        if age >= limits.queued_after_s:
-            why = f"{state} without a submission for {age:.0f}s"
-            if begun_unsent(job):
-                why += f"; attempt {job.attempt}'s container is looked up first, and adopted if found"
-            return Decision("never_submitted", "submit", why)
-        return None
+def _failed(job, remote, now, limits, policy, rand) -> Decision:
+    return after_failure(job, job.error_code, policy, rand)
 
-    if state is JobState.RUNNING:
-        quiet = _age_s(now, job.heartbeat_at)
-        if quiet >= limits.stale_after_s:
-            return Decision("stale_heartbeat", "fail_attempt", f"no heartbeat for {quiet:.0f}s", "stale")
 
-    if state in (JobState.SUBMITTED, JobState.RUNNING):
-        return _decide_remote(job, remote, now, limits)
+def _retry_wait(job, remote, now, limits, policy, rand) -> Decision | None:
+    due = job.next_attempt_at
+    if due is None:  # begun again but never sent: see _queued
+        return _queued(job, remote, now, limits, policy, rand)
+    if due <= now:
+        return Decision("retry_due", "submit", f"retry due since {(now - due).total_seconds():.0f}s")
     return None
+
+
+def _queued(job, remote, now, limits, policy, rand) -> Decision | None:
+    # Never reached the executor: the process died between insert (or
+    # begin_attempt) and SubmitJob, or SubmitJob was refused.
+    age = _age_s(now, job.updated_at)
+    if age < limits.queued_after_s:
+        return None
+    why = f"{job.state} without a submission for {age:.0f}s"
+    if begun_unsent(job):
+        why += f"; attempt {job.attempt}'s container is looked up first, and adopted if found"
+    return Decision("never_submitted", "submit", why)
+
+
+def _running(job, remote, now, limits, policy, rand) -> Decision | None:
+    quiet = _age_s(now, job.heartbeat_at)
+    if quiet >= limits.stale_after_s:
+        return Decision("stale_heartbeat", "fail_attempt", f"no heartbeat for {quiet:.0f}s", "stale")
+    return _decide_remote(job, remote, now, limits, submitted=False)
+
+
+def _submitted(job, remote, now, limits, policy, rand) -> Decision | None:
+    return _decide_remote(job, remote, now, limits, submitted=True)
+
+
+# A StrEnum member hashes and compares like its text, so a state read as text finds its rules.
+_RULES_BY_STATE = {
+    JobState.FAILED: _failed,
+    JobState.RETRY_WAIT: _retry_wait,
+    JobState.QUEUED: _queued,
+    JobState.RUNNING: _running,
+    JobState.SUBMITTED: _submitted,
+}
 
 
 def begun_unsent(job: Candidate | Job) -> bool:
@@ -123,24 +147,26 @@ def begun_unsent(job: Candidate | Job) -> bool:
     return job.attempt >= 1 and job.aws_batch_job_id is None and job.next_attempt_at is None
 
 
-def _decide_remote(job: Candidate | Job, remote: Remote | None, now: datetime, limits: Thresholds) -> Decision | None:
+def _decide_remote(job: Candidate | Job, remote: Remote | None, now: datetime, limits: Thresholds, *,
+                   submitted: bool) -> Decision | None:
     if remote is None:
+        if not (submitted and job.aws_batch_job_id):
+            return None
         age = _age_s(now, job.submitted_at)
-        if job.state is JobState.SUBMITTED and job.aws_batch_job_id and age >= limits.unknown_after_s:
+        if age >= limits.unknown_after_s:
             return Decision("lost", "fail_attempt",
                             f"executor job {job.aws_batch_job_id} not found for {age:.0f}s", "lost")
-        if job.state is JobState.SUBMITTED and job.aws_batch_job_id:
-            return Decision("unknown", "report", f"executor job {job.aws_batch_job_id} not found yet")
-        return None
-    if remote.status in REMOTE_FAILED:
+        return Decision("unknown", "report", f"executor job {job.aws_batch_job_id} not found yet")
+    status = remote.status
+    if status in REMOTE_FAILED:
         return Decision("executor_failed", "fail_attempt",
-                        remote.reason or f"executor reports {remote.status}", "executor_failed")
-    if remote.status == "SUCCEEDED" and _age_s(now, remote.stopped_at) >= EXIT_GRACE_S:
+                        remote.reason or f"executor reports {status}", "executor_failed")
+    if status == "SUCCEEDED" and _age_s(now, remote.stopped_at) >= EXIT_GRACE_S:
         return Decision("exited_early", "fail_attempt", "the container exited without completing the job",
                         "exited_early")
-    if (job.state is JobState.SUBMITTED and remote.status == "RUNNABLE"
-            and _age_s(now, job.submitted_at) >= limits.runnable_after_s):
-        return Decision("waiting_for_capacity", "report",
-                        f"RUNNABLE for {_age_s(now, job.submitted_at):.0f}s: waiting for compute capacity")
+    if submitted and status == "RUNNABLE":
+        waiting = _age_s(now, job.submitted_at)
+        if waiting >= limits.runnable_after_s:
+            return Decision("waiting_for_capacity", "report",
+                            f"RUNNABLE for {waiting:.0f}s: waiting for compute capacity")
     return None
-

@@ -7,17 +7,9 @@ default exercises the same state machine as production.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
-
-class RemoteStatus(NamedTuple):
-    """What the executor says about one of its jobs (a tuple: scan-stuck builds one per job)."""
-
-    id: str
-    status: str  # Batch's SUBMITTED … SUCCEEDED/FAILED; local: RUNNING, EXITED, MISSING
-    reason: str | None = None
-    #: When the container stopped (epoch seconds), for those that did.
-    stopped_at_s: float | None = None
+from videoctl.domain.scan import Remote
 
 
 class Executor(Protocol):
@@ -33,7 +25,7 @@ class Executor(Protocol):
     def cancel(self, executor_job_id: str, reason: str) -> None:
         """Stop the container; a container already gone is not an error."""
 
-    def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
+    def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         """Status of each id it knows; ids it does not know are left out."""
 
 

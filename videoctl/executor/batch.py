@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from videoctl.aws.batch import BatchJobs
-from videoctl.executor import RemoteStatus
+from videoctl.domain.scan import Remote
 
 
 class BatchExecutor:
@@ -27,13 +29,12 @@ class BatchExecutor:
     def cancel(self, executor_job_id: str, reason: str) -> None:
         self.batch.terminate(executor_job_id, reason)
 
-    def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
+    def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         return {
-            j["jobId"]: RemoteStatus(
-                id=j["jobId"],
-                status=j["status"],
-                reason=j.get("statusReason") or _container_reason(j),
-                stopped_at_s=j["stoppedAt"] / 1000 if j.get("stoppedAt") else None,
+            j["jobId"]: Remote(
+                j["status"],
+                j.get("statusReason") or _container_reason(j),
+                datetime.fromtimestamp(j["stoppedAt"] / 1000, UTC) if j.get("stoppedAt") else None,
             )
             for j in self.batch.describe(executor_job_ids)
         }

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from videoctl.executor import RemoteStatus
+from videoctl.domain.scan import Remote
 
 PREFIX = "local:"
 
@@ -51,15 +51,18 @@ class LocalExecutor:
         except ProcessLookupError:
             pass
 
-    def describe(self, executor_job_ids: list[str]) -> dict[str, RemoteStatus]:
+    def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         statuses = {}
-        for job_id in dict.fromkeys(executor_job_ids):
+        for job_id in executor_job_ids:
             pid = parse_pid(job_id)
             if pid is not None:
-                alive = pid_alive(pid)
-                statuses[job_id] = RemoteStatus(job_id, "RUNNING" if alive else "MISSING",
-                                                None if alive else "the local process is gone")
+                statuses[job_id] = _RUNNING if pid_alive(pid) else _GONE
         return statuses
+
+
+# Shared answers: scan-stuck may ask about hundreds of processes a pass.
+_RUNNING = Remote("RUNNING")
+_GONE = Remote("MISSING", "the local process is gone")
 
 
 def parse_pid(executor_job_id: str | None) -> int | None:

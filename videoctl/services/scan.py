@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from videoctl.db.repositories import JobRepository, VideoRepository
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
 
 
-@dataclass
+@dataclass(slots=True)
 class ScanItem:
     job_id: int
     video_id: int
@@ -104,13 +104,7 @@ def remote_statuses(jobs: JobRepository, executor: Executor) -> dict[int, Remote
     """job id → what the executor says of its current container (None: unknown to it)."""
     on_executors = jobs.on_executors()
     described = executor.describe([executor_id for _, executor_id in on_executors])
-    result: dict[int, Remote | None] = {}
-    for job_id, executor_id in on_executors:
-        status = described.get(executor_id)
-        result[job_id] = None if status is None else Remote(
-            status.status, status.reason,
-            datetime.fromtimestamp(status.stopped_at_s, UTC) if status.stopped_at_s else None)
-    return result
+    return {job_id: described.get(executor_id) for job_id, executor_id in on_executors}
 
 
 def _flagged(remotes: dict[int, Remote | None]) -> list[int]:
@@ -119,7 +113,7 @@ def _flagged(remotes: dict[int, Remote | None]) -> list[int]:
 
 def _item(job: Candidate, decision: Decision, now: datetime) -> ScanItem:
     age = (now - job.updated_at).total_seconds()
-    return ScanItem(job.id, job.video_id, str(job.state), job.attempt, round(age, 1),
+    return ScanItem(job.id, job.video_id, job.state, job.attempt, round(age, 1),
                     decision.rule, decision.action, decision.reason)
 
 
@@ -205,8 +199,7 @@ def _apply(job: Candidate, decision: Decision, item: ScanItem, *, jobs: JobRepos
     if decision.action == "fail_attempt":
         job = jobs.fail(job, error_code=decision.error_code or "failed", error_message=decision.reason,
                         runner_id=None)
-        follow = after_failure(job, job.error_code, RetryPolicy(policy.base_s, policy.cap_s, job.max_attempts),
-                               rand)
+        follow = after_failure(job, job.error_code, policy, rand)
         item.reason += f"; {follow.reason}"
         _settle(job, follow, jobs=jobs, videos=videos)
     else:
