@@ -6,7 +6,7 @@ import pytest
 
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import EXIT_GRACE_S, Remote, Thresholds, decide
+from videoctl.domain.scan import EXIT_GRACE_S, Candidate, Remote, Thresholds, decide
 from videoctl.domain.states import JobState
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -27,7 +27,12 @@ def ago(seconds: float) -> datetime:
 
 
 def run(j: Job, remote: Remote | None = None):
-    return decide(j, remote, NOW, LIMITS, POLICY, rand=lambda: 1.0)
+    decision = decide(j, remote, NOW, LIMITS, POLICY, rand=lambda: 1.0)
+    # scan-stuck reads Candidates whose state is the column's text: same rules, same answer.
+    candidate = Candidate._make(str(j.state) if name == "state" else getattr(j, name) for name in Candidate._fields)
+    assert type(candidate.state) is str
+    assert decide(candidate, remote, NOW, LIMITS, POLICY, rand=lambda: 1.0) == decision
+    return decision
 
 
 def test_failed_transient_is_retried_with_backoff():

@@ -6,6 +6,7 @@ and applies the decision with guarded transitions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -131,8 +132,9 @@ def _submitted(job, remote, now, limits, policy, rand) -> Decision | None:
     return _decide_remote(job, remote, now, limits, submitted=True)
 
 
-# A StrEnum member hashes and compares like its text, so a state read as text finds its rules.
-_RULES_BY_STATE = {
+# Each takes decide()'s arguments. A StrEnum member hashes and compares like its text,
+# so a state read as text finds its rules too.
+_RULES_BY_STATE: dict[str, Callable[..., Decision | None]] = {
     JobState.FAILED: _failed,
     JobState.RETRY_WAIT: _retry_wait,
     JobState.QUEUED: _queued,
