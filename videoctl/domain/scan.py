@@ -55,10 +55,16 @@ class Thresholds:
 
 
 class Remote(NamedTuple):
-    """The executor's word on the job's current container (None: it does not know it)."""
+    """The executor's word on the job's current container (None: it does not know it).
 
+    Executors answer ``describe`` with these; a tuple, as a pass asks about every job out there.
+    """
+
+    #: Batch's SUBMITTED … RUNNING, SUCCEEDED, FAILED; local: RUNNING or MISSING.
     status: str
+    #: Why it stopped: Batch's statusReason or its container's (Spot reclaim, OOM, …).
     reason: str | None = None
+    #: When the container stopped, for those that did.
     stopped_at: datetime | None = None
 
 
