@@ -39,6 +39,13 @@ def test_decide(attempt, code, decision):
     assert RetryPolicy(max_attempts=3).decide(attempt, code) == decision
 
 
+def test_a_jobs_own_limit_overrides_the_default():
+    policy = RetryPolicy(max_attempts=3)
+    assert policy.decide(3, "media_error", max_attempts=5) == "retry"
+    assert policy.decide(2, "media_error", max_attempts=2) == "dead"
+    assert policy.decide(1, "invalid_input", max_attempts=5) == "dead"  # permanent still wins
+
+
 def test_permanent_error_kinds():
     assert is_permanent(InvalidInput.code)
     assert not is_permanent(MediaError.code)
