@@ -139,7 +139,7 @@ class RunJobHarness:
     """A throwaway videoctl (embedded PostgreSQL + local store) to run real run-job processes in."""
 
     def __init__(self, workdir: Path) -> None:
-        from videoctl.services.context import AppContext
+        from videoctl.context import AppContext
         from videoctl.settings import FIELDS, Settings
 
         scrubbed = {k: v for k, v in os.environ.items() if not any(k in spec.env for spec in FIELDS)}

@@ -26,7 +26,7 @@ WITH v AS (
     SELECT 'stuck', 'videos/s/source/a.mp4', 'PROCESSING' FROM generate_series(1, %(n)s)
     RETURNING id
 ), numbered AS (SELECT id, row_number() OVER () AS i FROM v)
-INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts, aws_batch_job_id, heartbeat_at,
+INSERT INTO video_transcode_job (video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at,
                                  next_attempt_at, submitted_at, error_code, error_message, updated_at)
 SELECT id,
        (ARRAY['FAILED', 'RETRY_WAIT', 'RUNNING', 'SUBMITTED', 'QUEUED'])[1 + i %% 5],
@@ -63,8 +63,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=15)
     args = parser.parse_args()
 
+    from videoctl.context import AppContext
     from videoctl.db.embedded import stop_server
-    from videoctl.services.context import AppContext
     from videoctl.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="videoctl-bench-scan-", dir="/tmp") as tmp:

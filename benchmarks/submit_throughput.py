@@ -73,7 +73,7 @@ def main() -> None:
 def run(args, endpoint: str, env: dict[str, str]) -> None:
     import boto3
 
-    from videoctl.services.context import AppContext
+    from videoctl.context import AppContext
     from videoctl.services.submit import RateLimiter, send_attempt, submit_all_uploaded
     from videoctl.settings import Settings
 

@@ -21,11 +21,11 @@ class Result:
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     from videoctl import cli
-    from videoctl.commands import _context, _output
+    from videoctl.commands import _client, _render
 
-    _context._context = None  # a fresh AppContext, reading settings anew
-    _output.STATE.json = False
-    _output.STATE.verbose = 0
+    _client._client = None  # a fresh Client, reading settings anew
+    _render.STATE.json = False
+    _render.STATE.verbose = 0
     capsys.readouterr()
     try:
         cli.main(list(args))
@@ -33,8 +33,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
-        if _context._context is not None:
-            _context._context.close()
-            _context._context = None
+        if _client._client is not None:
+            _client._client.close()
+            _client._client = None
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)

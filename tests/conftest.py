@@ -160,7 +160,7 @@ def moto_batch(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator
 @pytest.fixture
 def ctx(env: dict[str, str]):
     """An AppContext that reads the environment at first use, after every fixture set it."""
-    from videoctl.services.context import AppContext
+    from videoctl.context import AppContext
 
     context = AppContext()
     yield context

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from videoctl import __version__
-from videoctl.commands import _output as output
-from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, submit, video
+from videoctl.commands import _render as output
+from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, stats, submit, video
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ app.add_typer(infra.app, name="infra")
 app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
 app.command("scan-stuck")(scan.scan_stuck)
-app.command("stats")(scan.stats)
+app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 
 

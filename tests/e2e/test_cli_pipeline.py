@@ -86,7 +86,7 @@ def test_local_cancel_stops_the_process(cli_env, tmp_path, conn):
     source = generate_sample_clip(find_ffmpeg(), tmp_path / "long.mp4", seconds=20, noise=True)
     video = json.loads(videoctl("--json", "video", "add", str(source), env=env).stdout)["data"]
     job = json.loads(videoctl("--json", "submit", str(video["id"]), env=env).stdout)["data"]["job"]
-    pid = parse_pid(job["aws_batch_job_id"])
+    pid = parse_pid(job["executor_job_id"])
 
     def encoding() -> bool:
         row = conn.execute("SELECT state, progress FROM video_transcode_job WHERE id = %s", (job["id"],)).fetchone()
@@ -122,7 +122,7 @@ def test_batch_submit_through_the_executable_against_a_moto_server(cli_env, monk
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         data = json.loads(submitted.stdout)["data"]
         batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1")
-        [described] = batch.describe_jobs(jobs=[data["aws_batch_job_id"]])["jobs"]
+        [described] = batch.describe_jobs(jobs=[data["executor_job_id"]])["jobs"]
         assert described["jobName"] == f"video-{video['id']}-job-{data['job_id']}-a1"
         assert described["parameters"] == {"job_id": str(data["job_id"])}
         assert described["jobQueue"].endswith(BATCH_QUEUE)

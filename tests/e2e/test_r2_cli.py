@@ -120,8 +120,8 @@ def test_a_ready_video_live_ladder_needs_yes(capsys, env, conn):
 def test_pending_then_drain_in_local_mode(capsys, env, conn):
     root = store_files(env, INSIDE + NEIGHBOURS)
     repo = DeleteRequestRepository(conn)
-    ids = [repo.add("videos/12/hls/1-1/", "abandoned attempt", None)["id"],
-           repo.add("videos/77/hls/1-1/", "replaced ladder", None)["id"]]
+    ids = [repo.add("videos/12/hls/1-1/", "abandoned attempt", None).id,
+           repo.add("videos/77/hls/1-1/", "replaced ladder", None).id]
 
     pending = run_cli(capsys, "--json", "r2", "pending")
     assert pending.exit_code == 0
@@ -139,7 +139,7 @@ def test_pending_then_drain_in_local_mode(capsys, env, conn):
 
 def test_aws_mode_drain_sends_and_marks_sent(capsys, r2_env, conn):
     repo = DeleteRequestRepository(conn)
-    ids = [repo.add(p, "abandoned attempt", None)["id"] for p in ("videos/5/hls/1-1/", "videos/6/hls/1-1/")]
+    ids = [repo.add(p, "abandoned attempt", None).id for p in ("videos/5/hls/1-1/", "videos/6/hls/1-1/")]
 
     # No queue yet: the rows stay pending, the error names the AWS action and code.
     failed = run_cli(capsys, "--json", "r2", "drain")
@@ -183,7 +183,7 @@ def test_a_request_that_can_never_succeed_is_discarded_and_stops_failing_scans(c
     video, _ = videos.set_ready(video_id, keys.master_key(keys.attempt_prefix("videos", video_id, 9, 1)))
     live = keys.prefix_of_master(video.hls_path)
     root = store_files(env, [f"{live}index.m3u8"])
-    request_id = DeleteRequestRepository(conn).add(live, "replaced ladder", video_id)["id"]
+    request_id = DeleteRequestRepository(conn).add(live, "replaced ladder", video_id).id
 
     # The prefix is the live ladder: every drain and every scan-stuck pass refuses it.
     failed = run_cli(capsys, "--json", "r2", "drain")

@@ -5,7 +5,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from videoctl.domain.scan import Remote
+from videoctl.domain.executor import Remote
 from videoctl.executor.local import PREFIX, LocalExecutor
 
 

@@ -119,7 +119,7 @@ def shared_session() -> boto3.session.Session:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, moto_keeps_state_time_limits: None,
         moto_knows_the_batch_service_policy: None, shared_session: boto3.session.Session) -> Iterator[Aws]:
-    from videoctl.commands import _output
+    from videoctl.commands import _render as _output
 
     init = AwsClients.__init__
     monkeypatch.setattr(AwsClients, "__init__", lambda self, settings, *, session=None: init(

@@ -13,14 +13,13 @@ from moto import mock_aws
 
 from tests.conftest import R2_TEST_ENDPOINT
 from videoctl.aws.clients import AwsClients
+from videoctl.context import AppContext
 from videoctl.db.repositories import DeleteRequestRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import AwsError, InvalidInput, InvalidState, StorageError
 from videoctl.domain.prefixes import DeleteMessage, idempotency_key, parse_message
-from videoctl.services.context import AppContext
 from videoctl.services.r2_delete import (
     Sent,
-    drain_pending,
     enqueue_delete_r2,
     flush_delete_requests,
     sender_for,
@@ -150,7 +149,7 @@ def test_a_live_ladder_needs_confirmation(settings, conn):
 
 def add_rows(conn, *prefixes: str) -> list[int]:
     repo = DeleteRequestRepository(conn)
-    return [repo.add(p, "abandoned attempt", None)["id"] for p in prefixes]
+    return [repo.add(p, "abandoned attempt", None).id for p in prefixes]
 
 
 def sent_at(conn, ids):
@@ -204,7 +203,7 @@ def test_drain_in_local_mode_deletes_now(ctx, conn):
         (root / key).parent.mkdir(parents=True, exist_ok=True)
         (root / key).write_bytes(b"x")
     ids = add_rows(conn, "videos/4/hls/1-1/", "videos/99/gone/")  # the second has nothing left: still done
-    result = drain_pending(ctx)
+    result = ctx.drain_deletions()
     assert (result.mode, result.sent, result.failures) == ("local", 2, [])
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
         "videos/4/hls/2-1/a.ts", "videos/41/hls/1-1/a.ts"]
@@ -217,7 +216,7 @@ def test_drain_in_aws_mode_sends_to_sqs(r2_env, conn):
     url = sqs.create_queue(QueueName=context.settings.delete_queue_name)["QueueUrl"]
     ids = add_rows(conn, "videos/5/hls/1-1/", "videos/6/hls/2-1/")
     try:
-        result = drain_pending(context)
+        result = context.drain_deletions()
     finally:
         context.close()
     assert (result.mode, result.sent, result.failures) == ("sqs", 2, [])
@@ -249,7 +248,7 @@ def test_a_discarded_request_is_never_sent_and_stays_on_record(settings, conn):
     live, other = add_rows(conn, keys.prefix_of_master(video.hls_path), "videos/2/hls/1-1/")
     repo = DeleteRequestRepository(conn)
     row = repo.discard(live, "the prefix is the live ladder now")
-    assert row["discarded_at"] is not None and row["discard_reason"] == "the prefix is the live ladder now"
+    assert row.discarded_at is not None and row.discard_reason == "the prefix is the live ladder now"
 
     failures, send = [], Recorder()
     assert flush_delete_requests(repo, send, settings=settings, videos=VideoRepository(conn),

@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import psycopg
@@ -83,7 +84,7 @@ def test_claim_and_fencing(conn):
         jobs.claim(job, "batch-1", batch_job_id="batch-1")
 
     # Another runner's writes are fenced out.
-    intruder = type(mine)(**{**mine.to_dict(), "runner_id": "someone-else"})
+    intruder = dataclasses.replace(mine, runner_id="someone-else")
     with pytest.raises(Fenced, match="held by runner batch-1"):
         jobs.heartbeat(intruder, 50)
     with pytest.raises(Fenced):
@@ -188,7 +189,7 @@ def test_mark_submitted_relaxes_only_its_own_commit(conn):
     video = make_video(conn)
     jobs = JobRepository(conn)
     job = jobs.create(video.id, max_attempts=3, begin=True)
-    params = {"id": job.id, "attempt": job.attempt, "aws_batch_job_id": "batch-1",
+    params = {"id": job.id, "attempt": job.attempt, "executor_job_id": "batch-1",
               "from": ["QUEUED", "RETRY_WAIT"]}
 
     # The statement's own switch, seen from inside the transaction it ends.
@@ -204,7 +205,7 @@ def test_mark_submitted_relaxes_only_its_own_commit(conn):
     recording = _RecordingConnection(conn)
     submitted = JobRepository(recording).mark_submitted(job, "batch-1")
     assert recording.params[-1]["own_transaction"] is True
-    assert (submitted.state, submitted.aws_batch_job_id) == (JobState.SUBMITTED, "batch-1")
+    assert (submitted.state, submitted.executor_job_id) == (JobState.SUBMITTED, "batch-1")
     assert jobs.get(job.id).state is JobState.SUBMITTED
     assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == "on"  # SET LOCAL
 

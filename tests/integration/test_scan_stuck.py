@@ -17,9 +17,9 @@ from psycopg.rows import dict_row
 from tests.cli import run_cli
 from tests.integration.test_repositories import make_video
 from tests.integration.test_submit import all_batch_jobs, batch_jobs_named
+from videoctl.context import AppContext
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.states import JobState, VideoStatus
-from videoctl.services.context import AppContext
 from videoctl.services.scan import scan_pass
 
 
@@ -70,7 +70,7 @@ def scan(ctx, **kw):
 def test_failed_transient_goes_to_retry_wait_then_is_resubmitted(ctx, moto_batch, monkeypatch):
     monkeypatch.setenv("VIDEOCTL_BACKOFF_BASE_SECONDS", "10")
     job = submitted_job(ctx)
-    running = ctx.jobs.claim(job, job.aws_batch_job_id, batch_job_id=job.aws_batch_job_id)
+    running = ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id)
     ctx.jobs.fail(running, error_code="media_error", error_message="ffmpeg crashed", runner_id=running.runner_id)
 
     report = scan(ctx)
@@ -111,7 +111,7 @@ def test_permanent_error_is_dead_at_once_reason_kept(ctx, moto_batch):
 
 def test_stale_running_is_failed_and_old_container_fenced(ctx, moto_batch):
     job = submitted_job(ctx)
-    running = ctx.jobs.claim(job, job.aws_batch_job_id, batch_job_id=job.aws_batch_job_id)
+    running = ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id)
     age(ctx.conn, job.id, heartbeat_at=10_000)
     report = scan(ctx)
     [item] = report.items
@@ -132,7 +132,7 @@ def test_batch_failure_is_a_failed_attempt_with_batch_reason(ctx, moto_batch, mo
     monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")
     job = submitted_job(ctx)
     batch = boto3.client("batch", region_name="us-east-1")
-    assert batch.describe_jobs(jobs=[job.aws_batch_job_id])["jobs"][0]["status"] == "FAILED"
+    assert batch.describe_jobs(jobs=[job.executor_job_id])["jobs"][0]["status"] == "FAILED"
     report = scan(ctx)
     [item] = report.items
     assert item.rule == "executor_failed"
@@ -185,7 +185,7 @@ def test_a_begun_attempt_whose_container_exists_is_adopted_not_submitted_again(c
     [item] = report.items
     assert item.action == "adopt" and batch_id in item.reason
     adopted = ctx.jobs.get(job.id)
-    assert (adopted.state, adopted.attempt, adopted.aws_batch_job_id) == (JobState.SUBMITTED, 1, batch_id)
+    assert (adopted.state, adopted.attempt, adopted.executor_job_id) == (JobState.SUBMITTED, 1, batch_id)
     assert len(all_batch_jobs()) == 1  # no second container for the same job
 
 
@@ -206,7 +206,7 @@ def test_concurrent_scanners_adopt_a_begun_attempt_once(ctx, moto_batch, db_url)
     for job, batch_id in jobs:
         final = ctx.jobs.get(job.id)
         assert final.state is JobState.SUBMITTED
-        assert (final.attempt, final.aws_batch_job_id) == ((1, batch_id) if batch_id else (2, final.aws_batch_job_id))
+        assert (final.attempt, final.executor_job_id) == ((1, batch_id) if batch_id else (2, final.executor_job_id))
 
 
 def test_a_scanner_that_loses_the_adoption_race_skips_without_error(ctx, moto_batch, db_url, monkeypatch):
@@ -223,7 +223,7 @@ def test_a_scanner_that_loses_the_adoption_race_skips_without_error(ctx, moto_ba
     report = scan(ctx)
     [item] = report.items
     assert item.outcome == "skipped" and "another scanner" in item.reason and report.errors == 0
-    assert ctx.jobs.get(job.id).aws_batch_job_id == batch_id and len(all_batch_jobs()) == 1
+    assert ctx.jobs.get(job.id).executor_job_id == batch_id and len(all_batch_jobs()) == 1
 
 
 def test_local_process_gone_is_a_failed_attempt(ctx, env):
@@ -301,7 +301,7 @@ def test_loop_stops_cleanly_on_sigterm(env):
 
 def test_stats(capsys, ctx, moto_batch):
     done = submitted_job(ctx)
-    running = ctx.jobs.claim(done, done.aws_batch_job_id, batch_job_id=done.aws_batch_job_id)
+    running = ctx.jobs.claim(done, done.executor_job_id, batch_job_id=done.executor_job_id)
     ctx.jobs.complete(running)
     failing = submitted_job(ctx)
     ctx.jobs.fail(failing, error_code="media_error", error_message="ffmpeg exited 1", runner_id=None)

@@ -1,4 +1,4 @@
-"""submit and submit_batch_job against moto Batch (no Docker) and the real Postgres."""
+"""submit and submit_next_attempt against moto Batch (no Docker) and the real Postgres."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from videoctl.services.submit import (
     create_job_and_submit,
     plan_submit,
     submit_all_uploaded,
-    submit_batch_job,
+    submit_next_attempt,
 )
 
 
@@ -68,8 +68,8 @@ def test_submit_creates_job_and_one_batch_job(ctx, moto_batch, uploaded):
     assert job.state is JobState.SUBMITTED and job.attempt == 1 and job.submitted_at
     name = f"video-{uploaded.id}-job-{job.id}-a1"
     [summary] = batch_jobs_named(name)
-    assert summary["jobId"] == job.aws_batch_job_id
-    described = boto3.client("batch", region_name="us-east-1").describe_jobs(jobs=[job.aws_batch_job_id])["jobs"][0]
+    assert summary["jobId"] == job.executor_job_id
+    described = boto3.client("batch", region_name="us-east-1").describe_jobs(jobs=[job.executor_job_id])["jobs"][0]
     assert described["parameters"] == {"job_id": str(job.id)}
     assert described["tags"] == {"video_id": str(uploaded.id), "job_id": str(job.id), "attempt": "1"}
     assert described["jobQueue"].endswith(BATCH_QUEUE)
@@ -112,7 +112,7 @@ def test_throttling_is_absorbed_and_yields_one_batch_job(ctx, moto_batch, upload
     calls = throttle_first(executor.batch._submit_client, times=3)
     sleeps: list[float] = []
     job = ctx.jobs.create(uploaded.id, max_attempts=3)
-    job = submit_batch_job(job.id, jobs=ctx.jobs, executor=executor, sleep=sleeps.append)
+    job = submit_next_attempt(job.id, jobs=ctx.jobs, executor=executor, sleep=sleeps.append)
     assert job.state is JobState.SUBMITTED
     assert len(calls) == 4 and len(sleeps) == 3  # three throttled tries, then through
     assert all(0 <= s <= 20 for s in sleeps)
@@ -134,10 +134,10 @@ def test_lost_reply_is_looked_up_not_resent(ctx, moto_batch, uploaded, monkeypat
 
     monkeypatch.setattr(client, "submit_job", submit_then_lose_reply)
     job = ctx.jobs.create(uploaded.id, max_attempts=3)
-    job = submit_batch_job(job.id, jobs=ctx.jobs, executor=executor, sleep=no_sleep)
+    job = submit_next_attempt(job.id, jobs=ctx.jobs, executor=executor, sleep=no_sleep)
     [batch_job] = batch_jobs_named(f"video-{uploaded.id}-job-{job.id}-a1")
     assert sends == [batch_job["jobName"]]  # never sent twice
-    assert job.aws_batch_job_id == batch_job["jobId"] and job.state is JobState.SUBMITTED
+    assert job.executor_job_id == batch_job["jobId"] and job.state is JobState.SUBMITTED
 
 
 def test_unknown_queue_leaves_job_queued_with_aws_message(capsys, ctx, moto_batch, uploaded, monkeypatch):
@@ -205,12 +205,12 @@ def test_rate_limiter_spaces_calls():
 def test_cancel_terminates_and_fences(capsys, ctx, moto_batch, uploaded):
     job_id = run_cli(capsys, "--json", "submit", str(uploaded.id)).json()["data"]["job_id"]
     job = ctx.jobs.get(job_id)
-    running = ctx.jobs.claim(job, job.aws_batch_job_id, batch_job_id=job.aws_batch_job_id)
+    running = ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id)
     result = run_cli(capsys, "--json", "jobs", "cancel", str(job_id), "--reason", "wrong upload")
     assert result.exit_code == 0
     cancelled = ctx.jobs.get(job_id)
     assert cancelled.state is JobState.CANCELLED and cancelled.error_message == "wrong upload"
-    described = boto3.client("batch", region_name="us-east-1").describe_jobs(jobs=[job.aws_batch_job_id])["jobs"][0]
+    described = boto3.client("batch", region_name="us-east-1").describe_jobs(jobs=[job.executor_job_id])["jobs"][0]
     assert described["status"] in ("FAILED", "SUCCEEDED")  # moto may have finished it already
     with pytest.raises(InvalidState):
         ctx.jobs.complete(running)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
+from videoctl.commands._render import dumps
 
 from videoctl.aws.clients import AwsClients
-from videoctl.commands._output import dumps
 from videoctl.domain.errors import AwsError
 from videoctl.services.infra.errors import InfraAwsError
 from videoctl.services.infra.executor import PROPAGATION_SLEEP_S, apply

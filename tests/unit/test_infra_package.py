@@ -128,7 +128,7 @@ def test_zip_is_deterministic_whatever_the_file_times(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     os.utime(copy / "videoctl" / "settings.py", (1, 1))
     assert build_lambda_zip(copy) == first
-    (copy / "videoctl" / "commands" / "_output.py").write_text("# unrelated change\n")
+    (copy / "videoctl" / "commands" / "_render.py").write_text("# unrelated change\n")
     assert build_lambda_zip(copy) == first  # not imported by the handler: same package, no redeploy
 
 

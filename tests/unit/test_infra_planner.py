@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from videoctl.commands._render import dumps
 
 from tests.unit.test_infra_documents import ACCOUNT, SECRET_VALUES, settings
-from videoctl.commands._output import dumps
 from videoctl.services.infra import documents
 from videoctl.services.infra.documents import code_sha256
 from videoctl.services.infra.model import Desired, Kind, SecretRef, Status

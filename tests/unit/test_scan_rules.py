@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from videoctl.domain.executor import Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import EXIT_GRACE_S, Candidate, Remote, Thresholds, decide
+from videoctl.domain.scan import EXIT_GRACE_S, Candidate, Thresholds, decide
 from videoctl.domain.states import JobState
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -16,7 +17,7 @@ POLICY = RetryPolicy(base_s=30, cap_s=3600, max_attempts=3)
 
 def job(state: JobState, **fields) -> Job:
     base = dict(id=1, video_id=1, state=state, attempt=1, max_attempts=3, reencode=False, priority=None,
-                aws_batch_job_id="b-1", runner_id=None, heartbeat_at=NOW, progress=0, next_attempt_at=None,
+                executor_job_id="b-1", runner_id=None, heartbeat_at=NOW, progress=0, next_attempt_at=None,
                 error_code=None, error_message=None, output_prefix=None, created_at=NOW, updated_at=NOW,
                 submitted_at=NOW, started_at=None, finished_at=None)
     return Job(**{**base, **fields})
@@ -107,7 +108,7 @@ def test_terminal_jobs_are_left_alone(state):
 
 
 def test_a_begun_attempt_without_an_executor_id_is_looked_up_before_a_new_one():
-    begun = run(job(JobState.QUEUED, attempt=1, aws_batch_job_id=None, updated_at=ago(121)))
+    begun = run(job(JobState.QUEUED, attempt=1, executor_job_id=None, updated_at=ago(121)))
     assert (begun.rule, begun.action) == ("never_submitted", "submit") and "looked up first" in begun.reason
-    never_begun = run(job(JobState.QUEUED, attempt=0, aws_batch_job_id=None, updated_at=ago(121)))
+    never_begun = run(job(JobState.QUEUED, attempt=0, executor_job_id=None, updated_at=ago(121)))
     assert never_begun.action == "submit" and "looked up" not in never_begun.reason

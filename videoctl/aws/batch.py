@@ -58,10 +58,3 @@ class BatchJobs:
 
     def terminate(self, job_id: str, reason: str) -> None:
         self.clients.batch.terminate_job(jobId=job_id, reason=reason[:256])
-
-
-def job_name(video_id: int, job_id: int, attempt: int) -> str:
-    """Unique per attempt (so a lost reply can be found again) and readable in the console."""
-    return f"video-{video_id}-job-{job_id}-a{attempt}"
-
-

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import VideoctlError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _apply(select: service.Select, json_: bool, what: str) -> service.Outcome:
     from videoctl.services.infra import service
     from videoctl.services.infra.errors import InfraDrift
 
-    ctx = context()
+    ctx = client()._ctx
     try:
         outcome = service.setup(ctx.settings, ctx.aws, select, sleep=time.sleep, waiting=_spinner)
     except VideoctlError as exc:
@@ -114,7 +114,7 @@ def verify(json_: JsonOption = False) -> None:
     from videoctl.services.infra import service
     from videoctl.services.infra.errors import InfraDrift
 
-    ctx = context()
+    ctx = client()._ctx
     items = service.make_plan(ctx.settings, ctx.aws)
     outcome = service.Outcome(items)
     if outcome.ok:
@@ -162,7 +162,7 @@ def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> Non
     from videoctl.services.infra import service
 
     if dry_run:
-        ctx = context()
+        ctx = client()._ctx
         items = service.make_plan(ctx.settings, ctx.aws, select)
         outcome = service.Outcome(items)
         def render() -> None:

@@ -1,4 +1,4 @@
-"""`videoctl jobs …`: list and show transcode jobs."""
+"""`videoctl jobs …`: list, show, cancel and retry transcode jobs."""
 
 from __future__ import annotations
 
@@ -6,69 +6,70 @@ from typing import Annotated
 
 import typer
 
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.models import Job
 from videoctl.domain.states import JobState
 
 app = typer.Typer(help="List, show, cancel and retry transcode jobs.", no_args_is_help=True)
 
-JOB_COLUMNS = ("id", "video", "state", "attempt", "progress", "batch job", "error", "updated")
-
-
-def job_row(j: Job) -> tuple:
-    error = f"{j.error_code}: {j.error_message}" if j.error_code else None
-    return (j.id, j.video_id, j.state, f"{j.attempt}/{j.max_attempts}", f"{j.progress}%",
-            j.aws_batch_job_id, error, j.updated_at)
-
 
 @app.command("list")
+@out.document(list[Job])
 def list_(
     state: Annotated[JobState | None, typer.Option(help="Only jobs in this state.")] = None,
     video: Annotated[int | None, typer.Option(help="Only jobs of this video.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
     json_: JsonOption = False,
 ) -> None:
-    """List transcode jobs, newest first."""
-    jobs = context().jobs.list(state=state, video_id=video, limit=limit)
-    out.success(jobs, lambda: out.table(None, JOB_COLUMNS, (job_row(j) for j in jobs)), json_flag=json_)
+    """List transcode jobs, newest first.
+
+    Example: videoctl jobs list --state DEAD --limit 20
+    """
+    jobs = client().list_jobs(state=state, video_id=video, limit=limit)
+    out.success(jobs, lambda: out.table(None, out.JOB_COLUMNS, (out.job_row(j) for j in jobs)), json_flag=json_)
 
 
 @app.command("show")
+@out.document(Job)
 def show(
     job_id: Annotated[int, typer.Argument(help="Job id.")],
     json_: JsonOption = False,
 ) -> None:
-    """Show one transcode job."""
-    job = context().jobs.get(job_id)
+    """Show one transcode job.
+
+    Example: videoctl jobs show 42 --json
+    """
+    job = client().get_job(job_id)
     out.success(job, lambda: out.fields_table(f"job {job.id}", job.to_dict()), json_flag=json_)
 
 
 @app.command("cancel")
+@out.document(Job)
 def cancel(
     job_id: Annotated[int, typer.Argument(help="Job id.")],
     reason: Annotated[str, typer.Option(help="Why; kept on the job.")] = "cancelled by operator",
     json_: JsonOption = False,
 ) -> None:
-    """Cancel a job: CANCELLED at once, then its container is stopped (TerminateJob or kill)."""
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.submit import cancel_job
+    """Cancel a job: CANCELLED at once, then its container is stopped (TerminateJob or kill).
 
-    ctx = context()
-    job = cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
+    Example: videoctl jobs cancel 42 --reason "wrong source"
+    """
+    job = client().cancel(job_id, reason)
     out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {reason}"), json_flag=json_)
 
 
 @app.command("retry")
+@out.document(Job)
 def retry(
     job_id: Annotated[int, typer.Argument(help="Job id.")],
     json_: JsonOption = False,
 ) -> None:
-    """Give a DEAD or CANCELLED job a new attempt now."""
-    from videoctl.services.submit import retry_job
+    """Give a DEAD or CANCELLED job a new attempt now.
 
-    ctx = context()
-    job = retry_job(job_id, jobs=ctx.jobs, executor=ctx.executor)
+    Example: videoctl jobs retry 42
+    """
+    job = client().retry(job_id)
     out.success(job, lambda: out.stdout.print(
-        f"job {job.id} resubmitted: attempt {job.attempt} as {job.aws_batch_job_id}"), json_flag=json_)
+        f"job {job.id} resubmitted: attempt {job.attempt} as {job.executor_job_id}"), json_flag=json_)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
-from videoctl.domain import keys
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import UsageError
+from videoctl.domain.models import DeleteRequest
 
 app = typer.Typer(
     help="Delete object prefixes (R2: through SQS and the delete-r2 Lambda; local: at once).",
@@ -19,6 +19,7 @@ app = typer.Typer(
 
 
 @app.command("delete")
+@out.document("videoctl.services.r2_delete:PreviewDocument", "videoctl.services.r2_delete:EnqueuedDocument")
 def delete(
     video: Annotated[int | None, typer.Option("--video", min=1, help="The video whose whole prefix goes.")] = None,
     prefix: Annotated[
@@ -34,16 +35,15 @@ def delete(
 
     With both, PREFIX must lie inside that video's prefix. A prefix holding a
     READY video's live ladder needs --yes.
-    """
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.r2_delete import context_sender, delete_mode, enqueue_delete_r2, preview_delete
 
+    Example: videoctl r2 delete --prefix videos/7/hls/12-1/ --dry-run
+    """
     if video is None and prefix is None:
         raise UsageError("give --video ID or --prefix PREFIX")
-    ctx = context()
-    target = prefix if prefix is not None else keys.video_prefix(ctx.settings.videos_root, video)
+    videoctl = client()
+    target = prefix if prefix is not None else videoctl.video_prefix(video)
     if dry_run:
-        preview = preview_delete(target, video, settings=ctx.settings, store=ctx.store, videos=ctx.videos, show=show)
+        preview = videoctl.preview_delete(target, video, show=show)
 
         def render_preview() -> None:
             out.table(f"{preview.count} objects, {preview.total_bytes} bytes under {preview.prefix} "
@@ -54,12 +54,10 @@ def delete(
                 out.info(f"[yellow]this includes the live ladder {preview.live_ladder}: deleting needs --yes[/]")
             out.info("dry run: nothing deleted")
 
-        out.success({"mode": delete_mode(ctx.settings), "dry_run": True, **preview.to_dict()}, render_preview,
-                    json_flag=json_)
+        out.success(preview.to_dict(), render_preview, json_flag=json_)
         return
 
-    done = enqueue_delete_r2(target, reason, video, settings=ctx.settings, send=context_sender(ctx),
-                             videos=ctx.videos, confirm_live=yes)
+    done = videoctl.delete_prefix(target, reason, video, confirm_live=yes)
 
     def render() -> None:
         if done.sent.mode == "sqs":
@@ -73,14 +71,16 @@ def delete(
 
 
 @app.command("drain")
+@out.document("videoctl.services.r2_delete:DrainDocument")
 def drain(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many requests.")] = 500,
     json_: JsonOption = False,
 ) -> None:
-    """Send pending delete requests (abandoned attempts, replaced ladders); local mode deletes them now."""
-    from videoctl.services.r2_delete import drain_pending
+    """Send pending delete requests (abandoned attempts, replaced ladders); local mode deletes them now.
 
-    result = drain_pending(context(), limit=limit)
+    Example: videoctl r2 drain
+    """
+    result = client().drain_deletions(limit=limit)
     if result.failures:
         first = result.failures[0].error
         detail = "; ".join(f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
@@ -96,27 +96,36 @@ def drain(
 
 
 @app.command("pending")
+@out.document("videoctl.services.r2_delete:PendingRequests")
 def pending(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, oldest first.")] = 50,
     json_: JsonOption = False,
 ) -> None:
-    """List delete requests not sent yet."""
-    rows, total = context().delete_requests.list_pending(limit)
+    """List delete requests not sent yet.
+
+    Example: videoctl r2 pending --json
+    """
+    page = client().pending_deletions(limit=limit)
 
     def render() -> None:
-        out.table(f"{total} pending", ("id", "prefix", "reason", "video", "requested"),
-                  ((r["id"], r["prefix"], r["reason"], r["video_id"], r["requested_at"]) for r in rows))
+        out.table(f"{page.total} pending", ("id", "prefix", "reason", "video", "requested"),
+                  ((r.id, r.prefix, r.reason, r.video_id, r.requested_at) for r in page.requests))
 
-    out.success({"total": total, "requests": rows}, render, json_flag=json_)
+    out.success(page, render, json_flag=json_)
 
 
 @app.command("discard")
+@out.document(DeleteRequest)
 def discard(
     request_id: Annotated[int, typer.Argument(help="The pending request's id (`videoctl r2 pending`).")],
     reason: Annotated[str, typer.Option(help="Why; kept on the request.")] = "discarded by operator",
     json_: JsonOption = False,
 ) -> None:
-    """Stop trying a pending delete request that can never succeed; its objects stay where they are."""
-    row = context().delete_requests.discard(request_id, reason)
-    out.success(row, lambda: out.stdout.print(
-        f"delete request {row['id']} ({row['prefix']}) discarded: {reason}; nothing was deleted"), json_flag=json_)
+    """Stop trying a pending delete request that can never succeed; its objects stay where they are.
+
+    Example: videoctl r2 discard 3 --reason "prefix is a live ladder now"
+    """
+    request = client().discard_deletion(request_id, reason)
+    out.success(request, lambda: out.stdout.print(
+        f"delete request {request.id} ({request.prefix}) discarded: {reason}; nothing was deleted"),
+        json_flag=json_)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
 from videoctl import logs
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import Interrupted, UsageError
+from videoctl.domain.models import Job, Video
+
+
+class RunJobDocument(TypedDict):
+    #: already_succeeded | ready_guard | reused_upload | encoded
+    outcome: str
+    job: Job
+    video: Video
 
 
 @contextmanager
@@ -30,23 +38,22 @@ def _raise_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@out.document(RunJobDocument)
 def run_job_command(
     job_id: Annotated[int | None, typer.Argument(
         help="The job to run; defaults to $VIDEO_JOB_ID.", envvar="VIDEO_JOB_ID", show_envvar=True)] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Run one transcode job to the end (idempotent): exit 0 when done, 1 when it failed."""
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.run_job import Runner, run_job
+    """Run one transcode job to the end (idempotent): exit 0 when done, 1 when it failed.
 
+    Example: videoctl run-job 42   (what the Batch container runs; VIDEO_JOB_ID works too)
+    """
     if job_id is None:
         raise UsageError("no job id: pass JOB_ID or set VIDEO_JOB_ID")
     logs.configure(verbose=out.STATE.verbose)
-    deps = context().run_job_deps()
     with _raise_on_sigterm(), out.ProgressBar(f"job {job_id}") as bar:
-        result = run_job(job_id, deps, Runner.from_environment(),
-                         progress=lambda phase, pct: bar.update(pct, f"job {job_id}: {phase}"))
-    data = {"outcome": result.outcome, "job": result.job, "video": result.video}
+        result = client().run_job(job_id, progress=lambda phase, pct: bar.update(pct, f"job {job_id}: {phase}"))
+    data: RunJobDocument = {"outcome": result.outcome, "job": result.job, "video": result.video}
     out.success(data, lambda: out.stdout.print(
         f"job {result.job.id}: {result.outcome.replace('_', ' ')} → video {result.video.id} "
         f"{result.video.status} at {result.video.hls_path}"), json_flag=json_)

@@ -2,32 +2,67 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Literal, TypedDict
 
 import typer
 
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import JobFailed, UsageError
-from videoctl.domain.models import Job
-
-if TYPE_CHECKING:
-    from videoctl.executor import Executor
+from videoctl.domain.models import Job, Video
 
 
-def wait_for(job: Job, executor: Executor | None = None) -> Job:
-    """Follow a job with a progress bar until it settles; the exit code tells how it ended."""
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.submit import follow_job
-
-    ctx = context()
-    with out.ProgressBar(f"job {job.id}") as bar:
-        final = follow_job(job.id, jobs=ctx.jobs, executor=executor or ctx.executor,
-                           on_update=lambda j: bar.update(j.progress, f"job {j.id} {j.state}"))
-    return final
+class Submitted(TypedDict):
+    job: Job
+    video_id: int
+    job_id: int
+    executor_job_id: str | None
+    #: Deprecated alias of executor_job_id, kept for this release.
+    aws_batch_job_id: str | None
 
 
+class SubmitDryRun(TypedDict):
+    dry_run: Literal[True]
+    video: Video
+    reencode: bool
+    executor: str
+    queue: str
+    job_definition: str
+    max_attempts: int
+
+
+class SubmittedJob(TypedDict):
+    job_id: int
+    video_id: int
+    executor_job_id: str | None
+    #: Deprecated alias of executor_job_id, kept for this release.
+    aws_batch_job_id: str | None
+
+
+class FailedSubmission(TypedDict):
+    video_id: int
+    code: str
+    message: str
+    hint: str | None
+
+
+class BulkSubmitted(TypedDict):
+    submitted: list[SubmittedJob]
+    failed: list[FailedSubmission]
+
+
+class BulkDryRun(TypedDict):
+    dry_run: Literal[True]
+    videos: list[int]
+
+
+def _submitted(job: Job) -> SubmittedJob:
+    return {"job_id": job.id, "video_id": job.video_id, "executor_job_id": job.executor_job_id,
+            "aws_batch_job_id": job.executor_job_id}
+
+
+@out.document(Submitted, SubmitDryRun, BulkSubmitted, BulkDryRun)
 def submit(
     video_id: Annotated[int | None, typer.Argument(help="The video to encode.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends; exit 1 unless it succeeded.")] = False,
@@ -38,59 +73,67 @@ def submit(
     limit: Annotated[int, typer.Option(min=1, help="With --all-uploaded: at most this many.")] = 1000,
     json_: JsonOption = False,
 ) -> None:
-    """Create a transcode job for VIDEO_ID and submit it (AWS Batch, or a local process)."""
-    from videoctl.services.submit import create_job_and_submit, plan_submit, require_success
+    """Create a transcode job for VIDEO_ID and submit it (AWS Batch, or a local process).
 
+    Example: videoctl submit 7 --wait
+    """
     if all_uploaded:
         if video_id is not None:
             raise UsageError("give either VIDEO_ID or --all-uploaded, not both")
         return _submit_all(limit=limit, dry_run=dry_run, json_flag=json_)
     if video_id is None:
         raise UsageError("missing VIDEO_ID (or --all-uploaded)")
-    ctx = context()
-    settings = ctx.settings
-    plan = plan_submit(video_id, videos=ctx.videos, jobs=ctx.jobs, max_attempts=settings.max_attempts,
-                       force=force, priority=priority)
+    videoctl = client()
     if dry_run:
-        data = {"dry_run": True, "video": plan.video, "reencode": plan.reencode,
-                "executor": settings.executor, "queue": settings.batch_job_queue,
-                "job_definition": settings.batch_job_definition, "max_attempts": plan.max_attempts}
-        out.success(data, lambda: out.stdout.print(
-            f"would create a job for video {plan.video.id} ({plan.video.status}"
-            f"{', re-encode' if plan.reencode else ''}) and submit it to "
-            + (f"Batch queue {settings.batch_job_queue} with {settings.batch_job_definition}"
-               if settings.executor == "batch" else "a local process")), json_flag=json_)
+        _dry_run(videoctl.plan_submit(video_id, force=force, priority=priority), json_flag=json_)
         return
-    job = create_job_and_submit(plan, jobs=ctx.jobs, executor=ctx.executor)
-    out.info(f"submitted job {job.id} (attempt {job.attempt}) as {job.aws_batch_job_id}")
+    job = videoctl.submit(video_id, force=force, priority=priority)
+    out.info(f"submitted job {job.id} (attempt {job.attempt}) as {job.executor_job_id}")
     if wait:
-        job = wait_for(job)
-    if wait:
-        require_success(job)  # the exit code reflects how the job ended
-    data = {"job": job, "video_id": job.video_id, "job_id": job.id, "aws_batch_job_id": job.aws_batch_job_id}
+        bar, update = out.job_progress(job.id)
+        with bar:
+            job = videoctl.follow(job.id, on_update=update)
+        _require_success(job)  # the exit code reflects how the job ended
+    data: Submitted = {"job": job, **_submitted(job)}
     out.success(data, lambda: out.stdout.print(
-        f"job [bold]{job.id}[/] for video {job.video_id}: {job.state} (executor job {job.aws_batch_job_id})"),
+        f"job [bold]{job.id}[/] for video {job.video_id}: {job.state} (executor job {job.executor_job_id})"),
         json_flag=json_)
 
 
-def _submit_all(*, limit: int, dry_run: bool, json_flag: bool) -> None:
-    from videoctl.services.submit import submit_all_uploaded
+def _require_success(job: Job) -> None:
+    from videoctl.services.submit import require_success
 
-    ctx = context()
-    settings = ctx.settings
+    require_success(job)
+
+
+def _dry_run(plan, *, json_flag: bool) -> None:
+    settings = client().settings
+    data: SubmitDryRun = {
+        "dry_run": True, "video": plan.video, "reencode": plan.reencode, "executor": settings.executor,
+        "queue": settings.batch_job_queue, "job_definition": settings.batch_job_definition,
+        "max_attempts": plan.max_attempts}
+    out.success(data, lambda: out.stdout.print(
+        f"would create a job for video {plan.video.id} ({plan.video.status}"
+        f"{', re-encode' if plan.reencode else ''}) and submit it to "
+        + (f"Batch queue {settings.batch_job_queue} with {settings.batch_job_definition}"
+           if settings.executor == "batch" else "a local process")), json_flag=json_flag)
+
+
+def _submit_all(*, limit: int, dry_run: bool, json_flag: bool) -> None:
+    videoctl = client()
     if dry_run:
-        candidates = ctx.videos.uploaded_without_job(limit)
-        out.success({"dry_run": True, "videos": [v.id for v in candidates]}, lambda: out.stdout.print(
-            f"would submit {len(candidates)} video(s) at ≤ {settings.submit_rate:g}/s"), json_flag=json_flag)
+        candidates = videoctl.uploaded_without_job(limit=limit)
+        plan: BulkDryRun = {"dry_run": True, "videos": [v.id for v in candidates]}
+        out.success(plan, lambda: out.stdout.print(
+            f"would submit {len(candidates)} video(s) at ≤ {videoctl.settings.submit_rate:g}/s"),
+            json_flag=json_flag)
         return
     with out.ProgressBar("submitting") as bar:
-        result = submit_all_uploaded(
-            videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor, max_attempts=settings.max_attempts,
-            rate=settings.submit_rate, limit=limit,
-            on_each=lambda done, total: bar.update(100 * done / max(total, 1)))
-    data = {"submitted": [{"job_id": j.id, "video_id": j.video_id, "aws_batch_job_id": j.aws_batch_job_id}
-                          for j in result.submitted],
-            "failed": [{"video_id": vid, **err.to_dict()} for vid, err in result.failed]}
+        result = videoctl.submit_all_uploaded(limit=limit,
+                                              on_each=lambda done, total: bar.update(100 * done / max(total, 1)))
+    data: BulkSubmitted = {
+        "submitted": [_submitted(j) for j in result.submitted],
+        "failed": [{"video_id": vid, **err.to_dict()} for vid, err in result.failed]}
 
     def render() -> None:
         out.table("submitted", ("summary", "count"), [("submitted", len(result.submitted)),

@@ -3,70 +3,73 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from videoctl.commands import _output as out
-from videoctl.commands._context import context
-from videoctl.commands._output import JsonOption
+from videoctl.commands import _render as out
+from videoctl.commands._client import client
+from videoctl.commands._render import JsonOption
 from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
 
+if TYPE_CHECKING:
+    from videoctl.services.videos import VideoDetail
+
 app = typer.Typer(help="Add, show and list videos.", no_args_is_help=True)
-
-VIDEO_COLUMNS = ("id", "title", "status", "duration", "size", "hls_path", "created")
-
-
-def video_row(v: Video) -> tuple:
-    duration = f"{v.duration_s:.1f}s" if v.duration_s else None
-    size = f"{v.width}x{v.height}" if v.width else None
-    return (v.id, v.title, v.status, duration, size, v.hls_path, v.created_at)
 
 
 @app.command("add")
+@out.document(Video)
 def add(
     file: Annotated[Path, typer.Argument(help="The source video file.")],
     title: Annotated[str | None, typer.Option(help="Title; defaults to the file name.")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Store FILE under the video's source prefix and create the video UPLOADED."""
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.videos import add_video
+    """Store FILE under the video's source prefix and create the video UPLOADED.
 
-    ctx = context()
-    video = add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=file, title=title)
+    Example: videoctl video add lecture.mp4 --title "Lecture 1"
+    """
+    videoctl = client()
+    video = videoctl.add_video(file, title=title)
     out.success(video, lambda: out.stdout.print(
-        f"added video [bold]{video.id}[/] ({video.title}) → {ctx.store.url_for(video.source_key)}\n"
+        f"added video [bold]{video.id}[/] ({video.title}) → {videoctl.url_for(video.source_key)}\n"
         f"next: [bold]videoctl submit {video.id}[/]"), json_flag=json_)
 
 
 @app.command("show")
+@out.document("videoctl.services.videos:VideoDetail")
 def show(
     video_id: Annotated[int, typer.Argument(help="Video id.")],
     json_: JsonOption = False,
 ) -> None:
-    """Show one video and its jobs."""
-    ctx = context()
-    video = ctx.videos.get(video_id)
-    jobs = ctx.jobs.list(video_id=video_id, limit=20)
+    """Show one video and its jobs.
+
+    Example: videoctl video show 7 --json
+    """
+    detail: VideoDetail = client().video_detail(video_id)
 
     def render() -> None:
-        out.fields_table(f"video {video.id}", video.to_dict())
+        record = detail.to_dict()
+        jobs = record.pop("jobs")
+        out.fields_table(f"video {detail.id}", record)
         if jobs:
-            from videoctl.commands.jobs import JOB_COLUMNS, job_row
+            out.table("jobs", out.JOB_COLUMNS, (out.job_row(j) for j in jobs))
 
-            out.table("jobs", JOB_COLUMNS, (job_row(j) for j in jobs))
-
-    out.success({**video.to_dict(), "jobs": jobs}, render, json_flag=json_)
+    out.success(detail, render, json_flag=json_)
 
 
 @app.command("list")
+@out.document(list[Video])
 def list_(
     status: Annotated[VideoStatus | None, typer.Option(help="Only videos in this status.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
     json_: JsonOption = False,
 ) -> None:
-    """List videos, newest first."""
-    videos = context().videos.list(status=status, limit=limit)
-    out.success(videos, lambda: out.table(None, VIDEO_COLUMNS, (video_row(v) for v in videos)), json_flag=json_)
+    """List videos, newest first.
+
+    Example: videoctl video list --status READY
+    """
+    videos = client().list_videos(status=status, limit=limit)
+    out.success(videos, lambda: out.table(None, out.VIDEO_COLUMNS, (out.video_row(v) for v in videos)),
+                json_flag=json_)

@@ -78,7 +78,7 @@ LIMIT %(limit)s;
 -- The one guard that makes "one Batch submission per attempt" hold: only one
 -- caller can move attempt N to N + 1.
 UPDATE video_transcode_job
-SET attempt = attempt + 1, aws_batch_job_id = NULL, runner_id = NULL,
+SET attempt = attempt + 1, executor_job_id = NULL, runner_id = NULL,
     heartbeat_at = NULL, progress = 0, next_attempt_at = NULL, output_prefix = NULL,
     started_at = NULL, finished_at = NULL, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
@@ -109,7 +109,7 @@ RETURNING *;
 -- its name. Any later durable commit (the container's claim) flushes it anyway.
 UPDATE video_transcode_job
 SET state = CASE WHEN state = ANY(%(from)s) THEN 'SUBMITTED' ELSE state END,
-    aws_batch_job_id = %(aws_batch_job_id)s, submitted_at = now(),
+    executor_job_id = %(executor_job_id)s, submitted_at = now(),
     error_code = NULL, error_message = NULL, updated_at = now()
 FROM (SELECT set_config('synchronous_commit', CASE WHEN %(own_transaction)s THEN 'off'
                         ELSE current_setting('synchronous_commit') END, true)) AS commit_mode
@@ -124,8 +124,8 @@ UPDATE video_transcode_job
 SET state = 'RUNNING', runner_id = %(runner_id)s, heartbeat_at = now(), started_at = now(),
     progress = 0, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
-  AND (%(batch_job_id)s::text IS NULL OR aws_batch_job_id IS NULL
-       OR aws_batch_job_id = %(batch_job_id)s)
+  AND (%(batch_job_id)s::text IS NULL OR executor_job_id IS NULL
+       OR executor_job_id = %(batch_job_id)s)
 RETURNING *;
 
 -- name: heartbeat
@@ -212,8 +212,8 @@ SELECT * FROM r2_delete_request WHERE id = %(id)s;
 
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
-SELECT id, aws_batch_job_id FROM video_transcode_job
-WHERE state IN ('SUBMITTED', 'RUNNING') AND aws_batch_job_id IS NOT NULL
+SELECT id, executor_job_id FROM video_transcode_job
+WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL
 ORDER BY id;
 
 -- name: stuck_jobs
@@ -225,7 +225,7 @@ ORDER BY id;
 -- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
 -- plan from going parallel when it must scan the table.
 -- The columns are domain.scan.Candidate's, in its order.
-SELECT job.id, video_id, state, attempt, max_attempts, aws_batch_job_id, heartbeat_at, next_attempt_at,
+SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
        error_code, updated_at, submitted_at
 FROM video_transcode_job AS job
 LEFT JOIN unnest(%(flagged_ids)s::bigint[]) AS flagged (id) ON flagged.id = job.id

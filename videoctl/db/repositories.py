@@ -17,9 +17,9 @@ from psycopg.rows import tuple_row
 
 from videoctl.db.queries import sql
 from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
-from videoctl.domain.models import Job, Video
+from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.scan import Candidate
-from videoctl.domain.states import JobState, VideoStatus, sources_of, video_sources_of
+from videoctl.domain.states import ATTEMPT_BEGINS_FROM, JobState, VideoStatus, sources_of, video_sources_of
 
 
 def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -183,16 +183,20 @@ class JobRepository(_Repository):
 
     # ------------------------------------------------------------ transitions
 
-    def _transition(self, query: str, target: JobState, params: dict[str, Any], *,
-                    sources: list[str] | None = None) -> Job:
-        params = {"from": sources or sources_of(target), **params}
+    def _transition(self, query: str, target: JobState, params: dict[str, Any]) -> Job:
+        """A guarded move to *target*, from the states the state machine allows."""
+        return self._guarded(query, params, sources_of(target), f"move to {target}")
+
+    def _guarded(self, query: str, params: dict[str, Any], sources: list[str], intent: str) -> Job:
+        """Run a guarded UPDATE; zero rows becomes an error that says why."""
+        params = {"from": sources, **params}
         row = _one(self.conn, query, params)
         if row is not None:
             return Job.from_row(row)
-        self._explain_refusal(params, target)
+        self._explain_refusal(params, intent)
         raise AssertionError("unreachable")  # _explain_refusal always raises
 
-    def _explain_refusal(self, params: dict[str, Any], target: JobState) -> None:
+    def _explain_refusal(self, params: dict[str, Any], intent: str) -> None:
         job = self.get(params["id"])  # NotFound for an unknown id
         attempt, runner = params.get("attempt"), params.get("runner_id")
         if attempt is not None and job.attempt != attempt:
@@ -202,31 +206,32 @@ class JobRepository(_Repository):
             raise Fenced(f"job {job.id} attempt {job.attempt} is held by runner {job.runner_id}")
         if job.state not in params["from"]:
             raise InvalidState(
-                f"job {job.id} is {job.state}; it cannot move to {target}",
-                hint=f"{target} is reachable from: {', '.join(params['from'])}")
+                f"job {job.id} is {job.state}; it cannot {intent}",
+                hint=f"allowed from: {', '.join(params['from'])}")
         raise Fenced(f"job {job.id} attempt {job.attempt} cannot be claimed by this runner "
-                     f"(it was submitted as Batch job {job.aws_batch_job_id})")
+                     f"(it was submitted as executor job {job.executor_job_id})")
 
     def begin_attempt(self, job: Job | Candidate) -> Job:
         """Attempt N → N + 1, before SubmitJob; only one caller wins per attempt."""
-        return self._transition("begin_attempt", JobState.SUBMITTED,
-                                {"id": job.id, "attempt": job.attempt})
+        return self._guarded("begin_attempt", {"id": job.id, "attempt": job.attempt},
+                             sorted(ATTEMPT_BEGINS_FROM), "begin a new attempt")
 
     def undo_attempt(self, job: Job, *, error_code: str, error_message: str) -> Job:
-        return self._transition("undo_attempt", JobState.SUBMITTED, {
+        """Attempt N → N − 1: its submission was refused, so it never ran."""
+        return self._guarded("undo_attempt", {
             "id": job.id, "attempt": job.attempt, "error_code": error_code,
-            "error_message": error_message})
+            "error_message": error_message}, sorted(ATTEMPT_BEGINS_FROM), "undo its attempt")
 
     def note_error(self, job: Job, *, error_code: str, error_message: str) -> None:
         _one(self.conn, "note_job_error", {
             "id": job.id, "attempt": job.attempt, "error_code": error_code,
             "error_message": error_message[:2000]})
 
-    def mark_submitted(self, job: Job, aws_batch_job_id: str) -> Job:
+    def mark_submitted(self, job: Job, executor_job_id: str) -> Job:
         # Inside a caller's transaction the relaxed commit would cover its other changes too.
         own_transaction = self.conn.info.transaction_status is TransactionStatus.IDLE
         return self._transition("mark_submitted", JobState.SUBMITTED, {
-            "id": job.id, "attempt": job.attempt, "aws_batch_job_id": aws_batch_job_id,
+            "id": job.id, "attempt": job.attempt, "executor_job_id": executor_job_id,
             "own_transaction": own_transaction})
 
     def claim(self, job: Job, runner_id: str, *, batch_job_id: str | None) -> Job:
@@ -241,7 +246,7 @@ class JobRepository(_Repository):
             "progress": max(0, min(100, int(progress)))})
         if row is None:
             self._explain_refusal({"id": job.id, "attempt": job.attempt,
-                                   "runner_id": job.runner_id, "from": ["RUNNING"]}, JobState.RUNNING)
+                                   "runner_id": job.runner_id, "from": ["RUNNING"]}, "report progress")
         return row["progress"]
 
     def complete(self, job: Job, *, output_prefix: str | None = None) -> Job:
@@ -293,21 +298,22 @@ class StatsRepository(_Repository):
 class DeleteRequestRepository(_Repository):
     """Prefixes waiting for the delete-r2 path."""
 
-    def add(self, prefix: str, reason: str, video_id: int | None) -> dict[str, Any]:
-        return _one(self.conn, "insert_delete_request",
-                    {"prefix": prefix, "reason": reason, "video_id": video_id})
+    def add(self, prefix: str, reason: str, video_id: int | None) -> DeleteRequest:
+        return DeleteRequest.from_row(_one(self.conn, "insert_delete_request",
+                                           {"prefix": prefix, "reason": reason, "video_id": video_id}))
 
-    def pending(self, limit: int = 100) -> list[dict[str, Any]]:
-        return _all(self.conn, "pending_delete_requests", {"limit": limit})
+    def pending(self, limit: int = 100) -> list[DeleteRequest]:
+        """Pending requests, locked until the transaction ends (concurrent drains skip them)."""
+        return [DeleteRequest.from_row(r) for r in _all(self.conn, "pending_delete_requests", {"limit": limit})]
 
     def mark_sent(self, request_id: int) -> None:
         _one(self.conn, "mark_delete_request_sent", {"id": request_id})
 
-    def discard(self, request_id: int, reason: str) -> dict[str, Any]:
+    def discard(self, request_id: int, reason: str) -> DeleteRequest:
         """Stop trying a pending request; refused, saying why, for one that is not pending."""
         row = _one(self.conn, "discard_delete_request", {"id": request_id, "reason": reason})
         if row is not None:
-            return row
+            return DeleteRequest.from_row(row)
         row = _one(self.conn, "get_delete_request", {"id": request_id})
         if row is None:
             raise NotFound(f"delete request {request_id} not found",
@@ -318,8 +324,8 @@ class DeleteRequestRepository(_Repository):
         raise InvalidState(f"delete request {request_id} ({row['prefix']}) was already discarded: "
                            f"{row['discard_reason']}")
 
-    def list_pending(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+    def list_pending(self, limit: int = 100) -> tuple[list[DeleteRequest], int]:
         """Up to *limit* pending requests, oldest first, without locking them; and how many are pending."""
         rows = _all(self.conn, "list_pending_delete_requests", {"limit": limit})
         total = rows[0]["total"] if rows else 0
-        return [{k: v for k, v in r.items() if k != "total"} for r in rows], total
+        return [DeleteRequest.from_row(r) for r in rows], total

@@ -74,23 +74,38 @@ class DbError(VideoctlError):
     exit_code = 7
 
 
-class AwsError(VideoctlError):
+class _RemoteCallError(VideoctlError):
+    """A call to something over the network failed; says whether trying again can help."""
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None, transient: bool = False,
+                 outcome_unknown: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        #: Worth trying again (throttling, a 5xx, a dropped connection).
+        self.transient = transient or outcome_unknown
+        #: The request may have been carried out although no reply came back (a read
+        #: timeout, a reset connection, a 5xx): look before doing it again.
+        self.outcome_unknown = outcome_unknown
+
+
+class AwsError(_RemoteCallError):
     """An AWS call failed."""
 
     code = "aws_error"
     exit_code = 8
 
 
-class StorageError(VideoctlError):
+class ExecutorError(_RemoteCallError):
+    """The executor could not start, find or stop a job's container."""
+
+    code = "executor_error"
+    exit_code = 12
+
+
+class StorageError(_RemoteCallError):
     """The object store could not be used."""
 
     code = "storage_error"
     exit_code = 9
-
-    def __init__(self, message: str | None = None, *, hint: str | None = None, transient: bool = False) -> None:
-        super().__init__(message, hint=hint)
-        #: Worth trying again (throttling, a 5xx, a dropped connection).
-        self.transient = transient
 
 
 class MediaError(VideoctlError):
@@ -143,6 +158,7 @@ ERROR_CLASSES: tuple[type[VideoctlError], ...] = (
     ConfigError,
     DbError,
     AwsError,
+    ExecutorError,
     StorageError,
     MediaError,
     VerifyFailed,

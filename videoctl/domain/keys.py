@@ -39,3 +39,9 @@ def job_of_ladder(hls_path: str) -> int | None:
     attempt_dir = prefix_of_master(hls_path).rstrip("/").rsplit("/", 1)[-1]
     job, sep, _ = attempt_dir.partition("-")
     return int(job) if sep and job.isdigit() else None
+
+
+def attempt_job_name(video_id: int, job_id: int, attempt: int) -> str:
+    """The executor's name for one attempt's container: unique per attempt (so a lost
+    submission can be found again by name) and readable in the Batch console."""
+    return f"video-{video_id}-job-{job_id}-a{attempt}"

@@ -1,11 +1,11 @@
-"""Plain records for the two tables; built from database rows by the repositories."""
+"""Plain records for the tables; built from database rows by the repositories."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from videoctl.domain.states import JobState, VideoStatus
 
@@ -19,8 +19,20 @@ class _Record:
             return cls(**row)
         return cls(**{k: v for k, v in row.items() if k in names})
 
+    #: JSON names kept for a release after a field was renamed: old name → field.
+    JSON_ALIASES: ClassVar[dict[str, str]] = {}
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        """The fields by name, values as they are (nested records stay records)."""
+        record = {name: getattr(self, name) for name in _field_order(type(self))}
+        for old, field in self.JSON_ALIASES.items():
+            record[old] = record[field]
+        return record
+
+
+@cache
+def _field_order(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @cache
@@ -56,7 +68,7 @@ class Job(_Record):
     max_attempts: int
     reencode: bool
     priority: int | None
-    aws_batch_job_id: str | None
+    executor_job_id: str | None
     runner_id: str | None
     heartbeat_at: datetime | None
     progress: int
@@ -70,5 +82,35 @@ class Job(_Record):
     started_at: datetime | None
     finished_at: datetime | None
 
+    #: The column was aws_batch_job_id until 0.2 (it holds `local:PID` too); scripts
+    #: reading the old JSON name keep working for this release. Removed in the next.
+    JSON_ALIASES: ClassVar[dict[str, str]] = {"aws_batch_job_id": "executor_job_id"}
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", JobState(self.state))
+
+    @property
+    def begun_unsent(self) -> bool:
+        """See :func:`attempt_begun_unsent`."""
+        return attempt_begun_unsent(self.attempt, self.executor_job_id, self.next_attempt_at)
+
+
+def attempt_begun_unsent(attempt: int, executor_job_id: str | None, next_attempt_at: datetime | None) -> bool:
+    """Attempt begun (N ≥ 1) but no executor id recorded, and not waiting for a retry:
+    its SubmitJob may have gone through before the submitter died, or its reply was
+    lost for good. scan-stuck looks its container up by name before sending another."""
+    return attempt >= 1 and executor_job_id is None and next_attempt_at is None
+
+
+@dataclass(frozen=True)
+class DeleteRequest(_Record):
+    """A prefix waiting for the delete-r2 path (the transactional outbox of deletions)."""
+
+    id: int
+    prefix: str
+    reason: str
+    video_id: int | None
+    requested_at: datetime
+    sent_at: datetime | None
+    discarded_at: datetime | None
+    discard_reason: str | None

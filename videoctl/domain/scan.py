@@ -9,19 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from videoctl.domain.errors import is_permanent
-from videoctl.domain.models import Job
+from videoctl.domain.executor import REMOTE_FAILED, Remote
+from videoctl.domain.models import Job, attempt_begun_unsent
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.states import JobState
 
 #: A container that exited cleanly gets this long to have its last write seen
 #: before "exited without completing the job" is believed.
 EXIT_GRACE_S = 60.0
-
-#: Executor statuses that mean the container is gone for good without success.
-REMOTE_FAILED = frozenset({"FAILED", "MISSING"})
 
 
 class Candidate(NamedTuple):
@@ -38,12 +37,17 @@ class Candidate(NamedTuple):
     state: str
     attempt: int
     max_attempts: int
-    aws_batch_job_id: str | None
+    executor_job_id: str | None
     heartbeat_at: datetime | None
     next_attempt_at: datetime | None
     error_code: str | None
     updated_at: datetime
     submitted_at: datetime | None
+
+    @property
+    def begun_unsent(self) -> bool:
+        """See :func:`videoctl.domain.models.attempt_begun_unsent`."""
+        return attempt_begun_unsent(self.attempt, self.executor_job_id, self.next_attempt_at)
 
 
 @dataclass(frozen=True)
@@ -54,24 +58,25 @@ class Thresholds:
     queued_after_s: float
 
 
-class Remote(NamedTuple):
-    """The executor's word on the job's current container (None: it does not know it).
+class Action(StrEnum):
+    """What a pass does with a job (a member compares equal to its text)."""
 
-    Executors answer ``describe`` with these; a tuple, as a pass asks about every job out there.
-    """
-
-    #: Batch's SUBMITTED … RUNNING, SUCCEEDED, FAILED; local: RUNNING or MISSING.
-    status: str
-    #: Why it stopped: Batch's statusReason or its container's (Spot reclaim, OOM, …).
-    reason: str | None = None
-    #: When the container stopped, for those that did.
-    stopped_at: datetime | None = None
+    #: A failed attempt, followed at once by RETRY or DEAD.
+    FAIL_ATTEMPT = "fail_attempt"
+    #: RETRY_WAIT with a backoff.
+    RETRY = "retry"
+    DEAD = "dead"
+    #: Begin and send the next attempt.
+    SUBMIT = "submit"
+    #: A begun attempt's container was found by name and adopted (set after the lookup).
+    ADOPT = "adopt"
+    #: Nothing to change; tell the operator.
+    REPORT = "report"
 
 
 class Decision(NamedTuple):
     rule: str
-    #: fail_attempt → then retry or dead; retry; dead; submit; report
-    action: str
+    action: Action
     reason: str
     error_code: str | None = None
     delay_s: float = 0.0
@@ -89,9 +94,9 @@ def after_failure(job: Candidate | Job, error_code: str | None, policy: RetryPol
     if policy.decide(job.attempt, error_code, job.max_attempts) == "dead":
         why = "permanent error" if is_permanent(error_code) else \
             f"attempts used up ({job.attempt}/{job.max_attempts})"
-        return Decision("failed", "dead", why, error_code)
+        return Decision("failed", Action.DEAD, why, error_code)
     delay = policy.backoff_s(job.attempt, rand)
-    return Decision("failed", "retry", f"retry in {delay:.0f}s (attempt {job.attempt}/{job.max_attempts})",
+    return Decision("failed", Action.RETRY, f"retry in {delay:.0f}s (attempt {job.attempt}/{job.max_attempts})",
                     error_code, delay)
 
 
@@ -111,7 +116,7 @@ def _retry_wait(job, remote, now, limits, policy, rand) -> Decision | None:
     if due is None:  # begun again but never sent: see _queued
         return _queued(job, remote, now, limits, policy, rand)
     if due <= now:
-        return Decision("retry_due", "submit", f"retry due since {(now - due).total_seconds():.0f}s")
+        return Decision("retry_due", Action.SUBMIT, f"retry due since {(now - due).total_seconds():.0f}s")
     return None
 
 
@@ -122,15 +127,15 @@ def _queued(job, remote, now, limits, policy, rand) -> Decision | None:
     if age < limits.queued_after_s:
         return None
     why = f"{job.state} without a submission for {age:.0f}s"
-    if begun_unsent(job):
+    if job.begun_unsent:
         why += f"; attempt {job.attempt}'s container is looked up first, and adopted if found"
-    return Decision("never_submitted", "submit", why)
+    return Decision("never_submitted", Action.SUBMIT, why)
 
 
 def _running(job, remote, now, limits, policy, rand) -> Decision | None:
     quiet = _age_s(now, job.heartbeat_at)
     if quiet >= limits.stale_after_s:
-        return Decision("stale_heartbeat", "fail_attempt", f"no heartbeat for {quiet:.0f}s", "stale")
+        return Decision("stale_heartbeat", Action.FAIL_ATTEMPT, f"no heartbeat for {quiet:.0f}s", "stale")
     return _decide_remote(job, remote, now, limits, submitted=False)
 
 
@@ -149,32 +154,26 @@ _RULES_BY_STATE: dict[str, Callable[..., Decision | None]] = {
 }
 
 
-def begun_unsent(job: Candidate | Job) -> bool:
-    """Attempt begun (N ≥ 1) but no executor id recorded: its SubmitJob may have gone
-    through before the submitter died, or its reply was lost for good."""
-    return job.attempt >= 1 and job.aws_batch_job_id is None and job.next_attempt_at is None
-
-
 def _decide_remote(job: Candidate | Job, remote: Remote | None, now: datetime, limits: Thresholds, *,
                    submitted: bool) -> Decision | None:
     if remote is None:
-        if not (submitted and job.aws_batch_job_id):
+        if not (submitted and job.executor_job_id):
             return None
         age = _age_s(now, job.submitted_at)
         if age >= limits.unknown_after_s:
-            return Decision("lost", "fail_attempt",
-                            f"executor job {job.aws_batch_job_id} not found for {age:.0f}s", "lost")
-        return Decision("unknown", "report", f"executor job {job.aws_batch_job_id} not found yet")
+            return Decision("lost", Action.FAIL_ATTEMPT,
+                            f"executor job {job.executor_job_id} not found for {age:.0f}s", "lost")
+        return Decision("unknown", Action.REPORT, f"executor job {job.executor_job_id} not found yet")
     status = remote.status
     if status in REMOTE_FAILED:
-        return Decision("executor_failed", "fail_attempt",
+        return Decision("executor_failed", Action.FAIL_ATTEMPT,
                         remote.reason or f"executor reports {status}", "executor_failed")
     if status == "SUCCEEDED" and _age_s(now, remote.stopped_at) >= EXIT_GRACE_S:
-        return Decision("exited_early", "fail_attempt", "the container exited without completing the job",
+        return Decision("exited_early", Action.FAIL_ATTEMPT, "the container exited without completing the job",
                         "exited_early")
     if submitted and status == "RUNNABLE":
         waiting = _age_s(now, job.submitted_at)
         if waiting >= limits.runnable_after_s:
-            return Decision("waiting_for_capacity", "report",
+            return Decision("waiting_for_capacity", Action.REPORT,
                             f"RUNNABLE for {waiting:.0f}s: waiting for compute capacity")
     return None

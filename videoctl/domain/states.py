@@ -41,11 +41,15 @@ ACTIVE_JOB_STATES = frozenset(set(JobState) - TERMINAL_JOB_STATES)
 
 _J = JobState
 
+#: Where a new attempt may begin (attempt N → N + 1, state unchanged until SUBMITTED),
+#: and where a refused submission leaves it when the attempt is undone.
+ATTEMPT_BEGINS_FROM = frozenset({_J.QUEUED, _J.RETRY_WAIT})
+
 #: target state → the states a job may move there from.
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    # submit_batch_job: first submission, a retry that came due, or a lost
+    # send_attempt: first submission, a retry that came due, or a lost
     # submission found again by scan-stuck (QUEUED that never reached Batch).
-    _J.SUBMITTED: frozenset({_J.QUEUED, _J.RETRY_WAIT}),
+    _J.SUBMITTED: ATTEMPT_BEGINS_FROM,
     # The container's claim. QUEUED and RETRY_WAIT are allowed because a
     # container can start before its SubmitJob response is recorded (the
     # local executor always does; Batch can when the response is slow).

@@ -1,11 +1,31 @@
-"""The production executor: one AWS Batch job per attempt."""
+"""The production executor: one AWS Batch job per attempt.
+
+Every Batch call goes through :func:`_call`, so nothing botocore leaves this
+module: callers get the domain's AwsError, which says whether trying again can
+help (``transient``) and whether the call may have been carried out although
+its reply was lost (``outcome_unknown``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
-from videoctl.domain.scan import Remote
+from videoctl.aws.errors import aws_error
+from videoctl.domain.executor import Remote
+
+T = TypeVar("T")
+
+
+def _call(action: str, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(action, exc) from exc
 
 
 class BatchExecutor:
@@ -16,27 +36,28 @@ class BatchExecutor:
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None) -> str:
-        return self.batch.submit(
+        return _call("SubmitJob", lambda: self.batch.submit(
             name,
             parameters={"job_id": str(job_id)},
             tags={"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)},
             priority=priority,
-        )
+        ))
 
     def find(self, name: str) -> str | None:
-        return self.batch.find_by_name(name)
+        return _call("ListJobs", lambda: self.batch.find_by_name(name))
 
     def cancel(self, executor_job_id: str, reason: str) -> None:
-        self.batch.terminate(executor_job_id, reason)
+        _call("TerminateJob", lambda: self.batch.terminate(executor_job_id, reason))
 
     def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
+        jobs = _call("DescribeJobs", lambda: list(self.batch.describe(executor_job_ids)))
         return {
             j["jobId"]: Remote(
                 j["status"],
                 j.get("statusReason") or _container_reason(j),
                 datetime.fromtimestamp(j["stoppedAt"] / 1000, UTC) if j.get("stoppedAt") else None,
             )
-            for j in self.batch.describe(executor_job_ids)
+            for j in jobs
         }
 
 

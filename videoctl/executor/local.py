@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from videoctl.domain.scan import Remote
+from videoctl.domain.errors import ExecutorError
+from videoctl.domain.executor import Remote
 
 PREFIX = "local:"
 
@@ -29,14 +30,20 @@ class LocalExecutor:
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None) -> str:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
-        with open(self.log_path(name), "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "videoctl", "run-job", str(job_id)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True, close_fds=True,
-            )
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path(name), "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "videoctl", "run-job", str(job_id)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, start_new_session=True, close_fds=True,
+                )
+        except OSError as exc:
+            # Nothing was started: a definite refusal, so the attempt is undone.
+            raise ExecutorError(f"could not start a local run-job process: {exc.strerror or exc}",
+                                hint=f"check that {self.log_dir} is writable and that the system can "
+                                     "start processes") from exc
         return f"{PREFIX}{proc.pid}"
 
     def find(self, name: str) -> str | None:

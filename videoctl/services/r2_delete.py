@@ -16,17 +16,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 from videoctl.domain import prefixes
 from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
-from videoctl.domain.models import Video
+from videoctl.domain.models import DeleteRequest, Video
 from videoctl.domain.prefixes import DeleteMessage
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
     from videoctl.db.repositories import DeleteRequestRepository
-    from videoctl.services.context import AppContext
     from videoctl.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -51,14 +50,21 @@ class Sent:
 Sender = Callable[[DeleteMessage], Sent]
 
 
+class EnqueuedDocument(TypedDict):
+    mode: Mode
+    message_id: str | None
+    deleted: int | None
+    message: DeleteMessage
+
+
 @dataclass(frozen=True)
 class Enqueued:
     message: DeleteMessage
     sent: Sent
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EnqueuedDocument:
         return {"mode": self.sent.mode, "message_id": self.sent.message_id, "deleted": self.sent.deleted,
-                "message": self.message.to_dict()}
+                "message": self.message}
 
 
 # ---------------------------------------------------------------- mode and senders
@@ -101,10 +107,6 @@ def sender_for(settings: Settings, *, store: Callable[[], ObjectStore], sqs_clie
 
         return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name))
     return local_sender(store(), bucket=message_bucket(settings), videos_root=settings.videos_root)
-
-
-def context_sender(ctx: AppContext) -> Sender:
-    return sender_for(ctx.settings, store=lambda: ctx.store, sqs_client=lambda: ctx.aws.sqs)
 
 
 # ---------------------------------------------------------------- enqueue
@@ -159,17 +161,38 @@ def _check_target(prefix: str, video_id: int | None, *, settings: Settings, vide
 # ---------------------------------------------------------------- preview
 
 
-@dataclass(frozen=True)
-class Preview:
+class KeySize(TypedDict):
+    key: str
+    size: int
+
+
+class PreviewDocument(TypedDict):
+    """`r2 delete --dry-run`: the checked prefix and the first keys that would go."""
+
+    mode: Mode
+    dry_run: Literal[True]
     prefix: str
     location: str
     count: int
     total_bytes: int
-    keys: list[dict[str, Any]]  # the first few, {"key", "size"}
+    keys: list[KeySize]
+    truncated: bool
+    live_ladder: str | None
+    needs_yes: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    mode: Mode
+    prefix: str
+    location: str
+    count: int
+    total_bytes: int
+    keys: list[KeySize]  # the first few
     live_ladder: str | None  # set when the delete would need --yes
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "location": self.location, "count": self.count,
+    def to_dict(self) -> PreviewDocument:
+        return {"mode": self.mode, "dry_run": True, "prefix": self.prefix, "location": self.location, "count": self.count,
                 "total_bytes": self.total_bytes, "keys": self.keys, "truncated": self.count > len(self.keys),
                 "live_ladder": self.live_ladder, "needs_yes": self.live_ladder is not None}
 
@@ -179,16 +202,24 @@ def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settin
     """What ``r2 delete`` would remove, checked by the same rules, deleting nothing."""
     prefix, _, _, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
     count = total = 0
-    first: list[dict[str, Any]] = []
+    first: list[KeySize] = []
     for info in store.list_prefix(prefix):
         count += 1
         total += info.size
         if len(first) < show:
             first.append({"key": info.key, "size": info.size})
-    return Preview(prefix, store.location, count, total, first, ladder)
+    return Preview(delete_mode(settings), prefix, store.location, count, total, first, ladder)
 
 
 # ---------------------------------------------------------------- the request table
+
+
+class FailureDocument(TypedDict):
+    request_id: int
+    prefix: str
+    code: str
+    message: str
+    hint: str | None
 
 
 @dataclass(frozen=True)
@@ -197,7 +228,7 @@ class Failure:
     prefix: str
     error: VideoctlError
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FailureDocument:
         return {"request_id": self.request_id, "prefix": self.prefix, **self.error.to_dict()}
 
 
@@ -215,21 +246,29 @@ def flush_delete_requests(repo: DeleteRequestRepository, send: Sender, limit: in
     """
     sent = 0
     with repo.transaction():
-        for row in repo.pending(limit):
+        for request in repo.pending(limit):
             try:
                 with repo.transaction():
-                    enqueue_delete_r2(row["prefix"], row["reason"], row["video_id"], settings=settings, send=send,
-                                      videos=videos, requested_at=row["requested_at"], request_id=row["id"])
-                    repo.mark_sent(row["id"])
+                    enqueue_delete_r2(request.prefix, request.reason, request.video_id, settings=settings,
+                                      send=send, videos=videos, requested_at=request.requested_at,
+                                      request_id=request.id)
+                    repo.mark_sent(request.id)
                 sent += 1
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
                 error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
-                failure = Failure(row["id"], row["prefix"], error)
-                log.warning("delete request %s (%s) stays pending: %s: %s", row["id"], row["prefix"], error.code,
-                            error.message)
+                failure = Failure(request.id, request.prefix, error)
+                log.warning("delete request %s (%s) stays pending: %s: %s", request.id, request.prefix,
+                            error.code, error.message)
                 if on_failure is not None:
                     on_failure(failure)
     return sent
+
+
+class DrainDocument(TypedDict):
+    mode: Mode
+    sent: int
+    failed: int
+    failures: list[FailureDocument]
 
 
 @dataclass
@@ -238,18 +277,38 @@ class DrainResult:
     sent: int = 0
     failures: list[Failure] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DrainDocument:
         return {"mode": self.mode, "sent": self.sent, "failed": len(self.failures),
                 "failures": [f.to_dict() for f in self.failures]}
 
 
-def drain_pending(ctx: AppContext, *, limit: int = 100) -> DrainResult:
+def drain_pending(requests: DeleteRequestRepository, send: Sender, *, settings: Settings,
+                  videos: VideoLookup | None, limit: int = 100) -> DrainResult:
     """Flush pending delete requests with the sender of this configuration.
 
     What run-job calls after it committed a job (best effort: failures stay
-    pending for ``videoctl r2 drain``), and what ``r2 drain`` runs.
+    pending for ``videoctl r2 drain``), what every scan pass runs, and what
+    ``r2 drain`` runs.
     """
-    result = DrainResult(delete_mode(ctx.settings))
-    result.sent = flush_delete_requests(ctx.delete_requests, context_sender(ctx), limit, settings=ctx.settings,
-                                        videos=ctx.videos, on_failure=result.failures.append)
+    result = DrainResult(delete_mode(settings))
+    result.sent = flush_delete_requests(requests, send, limit, settings=settings, videos=videos,
+                                        on_failure=result.failures.append)
     return result
+
+
+@dataclass(frozen=True)
+class PendingRequests:
+    """A page of the pending delete requests, oldest first, and how many are pending in all."""
+
+    total: int
+    requests: list[DeleteRequest]
+
+
+def list_pending(repo: DeleteRequestRepository, *, limit: int = 50) -> PendingRequests:
+    requests, total = repo.list_pending(limit)
+    return PendingRequests(total, requests)
+
+
+def discard_request(repo: DeleteRequestRepository, request_id: int, reason: str) -> DeleteRequest:
+    """Stop trying a request that can never succeed; its objects stay where they are."""
+    return repo.discard(request_id, reason)

@@ -20,24 +20,24 @@ One pass:
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
+from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import Candidate, Decision, Remote, Thresholds, after_failure, begun_unsent, decide
+from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.domain.states import VideoStatus
-from videoctl.executor import Executor
+from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.settings import Settings
-
-if TYPE_CHECKING:
-    from videoctl.services.context import AppContext
 
 #: Executor statuses worth a row lock: anything but "it is running fine".
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
@@ -51,10 +51,31 @@ class ScanItem:
     attempt: int
     age_s: float
     rule: str
-    action: str
+    action: Action
     reason: str
     outcome: str = "planned"  # planned | done | skipped | error
     error: str | None = None
+
+
+class ScanSummary(TypedDict):
+    found: int
+    resubmitted: int
+    adopted: int
+    retry_scheduled: int
+    dead: int
+    failed_attempts: int
+    reported: int
+    deletions_sent: int
+    errors: int
+
+
+class ScanDocument(TypedDict):
+    """What `scan-stuck --json` prints for a pass."""
+
+    dry_run: bool
+    summary: ScanSummary
+    items: list[ScanItem]
+    deletion_errors: list[str]
 
 
 @dataclass
@@ -65,29 +86,28 @@ class ScanReport:
     deletions_sent: int = 0
     deletion_errors: list[str] = field(default_factory=list)
 
-    def count(self, action: str, outcome: str = "done") -> int:
+    def count(self, action: Action, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
 
     @property
     def errors(self) -> int:
         return sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
 
-    def summary(self) -> dict[str, int]:
-        done = [i for i in self.items if i.outcome == "done"]
+    def summary(self) -> ScanSummary:
         return {
             "found": len(self.items),
-            "resubmitted": self.count("submit"),
-            "adopted": self.count("adopt"),
-            "retry_scheduled": sum(1 for i in done if i.action == "retry"),
-            "dead": sum(1 for i in done if i.action == "dead"),
-            "failed_attempts": sum(1 for i in done if i.action == "fail_attempt"),
-            "reported": sum(1 for i in self.items if i.action == "report"),
+            "resubmitted": self.count(Action.SUBMIT),
+            "adopted": self.count(Action.ADOPT),
+            "retry_scheduled": self.count(Action.RETRY),
+            "dead": self.count(Action.DEAD),
+            "failed_attempts": self.count(Action.FAIL_ATTEMPT),
+            "reported": sum(1 for i in self.items if i.action is Action.REPORT),
             "deletions_sent": self.deletions_sent,
             "errors": self.errors,
         }
 
-    def to_dict(self) -> dict:
-        return {"dry_run": self.dry_run, "summary": self.summary(), "items": [asdict(i) for i in self.items],
+    def to_dict(self) -> ScanDocument:
+        return {"dry_run": self.dry_run, "summary": self.summary(), "items": self.items,
                 "deletion_errors": self.deletion_errors}
 
 
@@ -144,7 +164,7 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
                 continue
             item = _item(job, decision, now)
             report.items.append(item)
-            if decision.action == "submit" and begun_unsent(job):
+            if decision.action is Action.SUBMIT and job.begun_unsent:
                 to_look_up.append((job, item))  # a network call: not under the row lock
                 continue
             try:
@@ -156,14 +176,14 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
                 continue
             if begun is not None:
                 to_send.append((begun, item))
-            if decision.rule == "stale_heartbeat" and job.aws_batch_job_id:
-                to_stop.append((job.aws_batch_job_id, decision.reason))
+            if decision.rule == "stale_heartbeat" and job.executor_job_id:
+                to_stop.append((job.executor_job_id, decision.reason))
 
     # A container gone quiet would only be fenced out; stop paying for it.
     for executor_id, reason in to_stop:
         try:
             executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
-        except Exception:  # noqa: BLE001 - best effort, the fence already holds
+        except VideoctlError:  # best effort: the fence already holds
             pass
     for begun, item in to_send:
         try:
@@ -183,20 +203,20 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
             continue
         item.outcome = "done"
         if adopted:
-            item.action = "adopt"
-            item.reason += f"; its container {sent.aws_batch_job_id} was found and adopted"
+            item.action = Action.ADOPT
+            item.reason += f"; its container {sent.executor_job_id} was found and adopted"
     return report
 
 
 def _apply(job: Candidate, decision: Decision, item: ScanItem, *, jobs: JobRepository, videos: VideoRepository,
            policy: RetryPolicy, rand) -> Job | None:
     """Carry out one decision; returns the begun attempt when it is to be sent."""
-    if decision.action == "report":
+    if decision.action is Action.REPORT:
         item.outcome = "done"
         return None
-    if decision.action == "submit":
+    if decision.action is Action.SUBMIT:
         return jobs.begin_attempt(job)
-    if decision.action == "fail_attempt":
+    if decision.action is Action.FAIL_ATTEMPT:
         job = jobs.fail(job, error_code=decision.error_code or "failed", error_message=decision.reason,
                         runner_id=None)
         follow = after_failure(job, job.error_code, policy, rand)
@@ -209,9 +229,9 @@ def _apply(job: Candidate, decision: Decision, item: ScanItem, *, jobs: JobRepos
 
 
 def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, videos: VideoRepository) -> None:
-    if decision.action == "retry":
+    if decision.action is Action.RETRY:
         jobs.schedule_retry(job, decision.delay_s)
-    elif decision.action == "dead":
+    elif decision.action is Action.DEAD:
         jobs.mark_dead(job)
         # The video has no ladder coming; a READY one keeps the ladder it has.
         videos.set_status(job.video_id, VideoStatus.FAILED)
@@ -219,17 +239,41 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
         raise InvalidState(f"unexpected decision {decision.action} for a failed job")
 
 
-
-def scan_and_drain(ctx: AppContext, *, limit: int, dry_run: bool) -> ScanReport:
+def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
+                   drain: Callable[[], DrainResult], limit: int, dry_run: bool) -> ScanReport:
     """A pass, then the prefix deletions that could not be sent when they were recorded
     (SQS was down, say): the periodic scan recovers those without a human too."""
-    report = scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                       limit=limit, dry_run=dry_run)
+    report = scan_pass(jobs=jobs, videos=videos, executor=executor, settings=settings, limit=limit,
+                       dry_run=dry_run)
     if not dry_run:
-        from videoctl.services.r2_delete import drain_pending
-
-        drained = drain_pending(ctx)
+        drained = drain()
         report.deletions_sent = drained.sent
         report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
                                   for f in drained.failures]
     return report
+
+
+@dataclass(frozen=True)
+class LoopSummary:
+    passes: int
+    errors: int
+
+
+def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
+              on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
+    """Passes every *interval_s* until SIGTERM or SIGINT; a pass in progress always finishes
+    first, so a scanner stopped by its supervisor never leaves a begun attempt unsent."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    errors = passes = 0
+    try:
+        while not stop.is_set():
+            report = one_pass()
+            passes += 1
+            errors += report.errors
+            on_pass(passes, report)
+            stop.wait(interval_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return LoopSummary(passes, errors)

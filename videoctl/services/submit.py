@@ -1,18 +1,21 @@
 """How a video enters encoding: create the job, submit one container per attempt.
 
-``submit_batch_job`` is the one function both `videoctl submit` and
-scan-stuck use to start an attempt:
+Every attempt starts the same way, whoever starts it (`videoctl submit`,
+`jobs retry`, scan-stuck):
 
 1. ``begin_attempt`` moves attempt N → N + 1 in a guarded UPDATE, so two
-   callers can never both submit the same attempt;
-2. SubmitJob (or a local process) with a name unique to that attempt;
-3. ``mark_submitted`` stores the executor's job id, state SUBMITTED.
+   callers can never both submit the same attempt (``create_job_and_submit``
+   creates the job with its first attempt begun);
+2. :func:`send_attempt` starts the container (SubmitJob, or a local process)
+   under a name unique to that attempt, then ``mark_submitted`` stores the
+   executor's job id, state SUBMITTED.
 
-SubmitJob has no idempotency token. When its reply is lost (read timeout,
-connection reset, a 5xx) the job may exist, so before sending again we look
-it up by name. Throttling is retried with jittered backoff around the whole
-operation. A definite refusal (unknown queue or job definition) undoes the
-attempt and leaves the job QUEUED with AWS's message recorded.
+SubmitJob has no idempotency token. When the executor says the outcome is
+unknown (a read timeout, a reset connection, a 5xx) the job may exist, so
+before sending again we look it up by name. Transient errors (throttling) are
+retried with jittered backoff around the whole operation. A definite refusal
+(unknown queue or job definition) undoes the attempt and leaves the job QUEUED
+with the executor's message recorded.
 """
 
 from __future__ import annotations
@@ -21,40 +24,36 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.aws.batch import job_name
-from videoctl.aws.errors import aws_error, error_code, is_throttling, is_unknown_outcome
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
+from videoctl.domain.executor import REMOTE_FAILED, Executor
+from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
-from videoctl.domain.scan import REMOTE_FAILED, Candidate
+from videoctl.domain.scan import Candidate
 from videoctl.domain.states import JobState, VideoStatus
-from videoctl.executor import Executor
 
 Sleep = Callable[[float], None]
 
 
-def _may_have_been_applied(exc: BaseException) -> bool:
-    return is_unknown_outcome(exc) or (error_code(exc) or "").startswith("Server")
+def _transient(exc: BaseException) -> bool:
+    return getattr(exc, "transient", False)
 
 
-def _worth_retrying(exc: BaseException) -> bool:
-    if isinstance(exc, ClientError):
-        return is_throttling(exc) or _may_have_been_applied(exc)
-    return isinstance(exc, BotoCoreError)  # connection trouble
+def _outcome_unknown(exc: BaseException) -> bool:
+    return getattr(exc, "outcome_unknown", False)
 
 
 def start_container(executor: Executor, job: Job, *, priority: int | None = None,
                     sleep: Sleep = time.sleep, tries: int = 5) -> str:
     """Submit this attempt's container exactly once, whatever the network does."""
-    name = job_name(job.video_id, job.id, job.attempt)
+    name = attempt_job_name(job.video_id, job.id, job.attempt)
     reply_lost = False
     retrying = Retrying(
         stop=stop_after_attempt(tries),
         wait=wait_random_exponential(multiplier=0.5, max=20),
-        retry=retry_if_exception(_worth_retrying),
+        retry=retry_if_exception(_transient),
         sleep=sleep,
         reraise=True,
     )
@@ -67,34 +66,36 @@ def start_container(executor: Executor, job: Job, *, priority: int | None = None
             try:
                 return executor.submit(name, job_id=job.id, video_id=job.video_id,
                                        attempt=job.attempt, priority=priority)
-            except Exception as exc:
-                reply_lost = reply_lost or _may_have_been_applied(exc)
+            except VideoctlError as exc:
+                reply_lost = reply_lost or _outcome_unknown(exc)
                 raise
     raise AssertionError("unreachable")  # Retrying either returns or re-raises
 
 
-def submit_batch_job(job_id: int, *, jobs: JobRepository, executor: Executor,
-                     priority: int | None = None, sleep: Sleep = time.sleep) -> Job:
-    """Start the next attempt of a QUEUED or RETRY_WAIT job."""
+def submit_next_attempt(job_id: int, *, jobs: JobRepository, executor: Executor,
+                        priority: int | None = None, sleep: Sleep = time.sleep) -> Job:
+    """Begin and send the next attempt of a QUEUED or RETRY_WAIT job."""
     job = jobs.begin_attempt(jobs.get(job_id))
     return send_attempt(job, jobs=jobs, executor=executor, priority=priority, sleep=sleep)
 
 
 def send_attempt(job: Job, *, jobs: JobRepository, executor: Executor, priority: int | None = None,
                  sleep: Sleep = time.sleep) -> Job:
-    """Steps 2 and 3 for an attempt already begun (scan-stuck begins it under its row lock)."""
+    """Step 2 for an attempt already begun (scan-stuck begins it under its row lock).
+
+    The executor's error is recorded on the job, with its own code (``aws_error``
+    from Batch, ``executor_error`` from a local process), and raised.
+    """
     priority = job.priority if priority is None else priority
     try:
         executor_job_id = start_container(executor, job, priority=priority, sleep=sleep)
-    except Exception as exc:
-        error = aws_error("SubmitJob", exc) if isinstance(exc, ClientError | BotoCoreError) else exc
-        message = getattr(error, "message", str(error))
-        if _may_have_been_applied(exc):
+    except VideoctlError as error:
+        if _outcome_unknown(error):
             # A container may exist for this attempt: keep the attempt counted.
-            jobs.note_error(job, error_code="aws_error", error_message=f"submit outcome unknown: {message}")
+            jobs.note_error(job, error_code=error.code, error_message=f"submit outcome unknown: {error.message}")
         else:
-            jobs.undo_attempt(job, error_code="aws_error", error_message=message)
-        raise error from exc
+            jobs.undo_attempt(job, error_code=error.code, error_message=error.message)
+        raise
     return jobs.mark_submitted(job, executor_job_id)
 
 
@@ -107,11 +108,7 @@ def adopt_or_send_next(job: Job | Candidate, *, jobs: JobRepository, executor: E
     Returns the job and whether it was adopted. Runs without a row lock: the guarded
     mark_submitted and begin_attempt let only one of several scanners act.
     """
-    name = job_name(job.video_id, job.id, job.attempt)
-    try:
-        found = executor.find(name)
-    except (ClientError, BotoCoreError) as exc:
-        raise aws_error("ListJobs", exc) from exc
+    found = executor.find(attempt_job_name(job.video_id, job.id, job.attempt))
     if found:
         return jobs.mark_submitted(job, found), True
     return send_attempt(jobs.begin_attempt(job), jobs=jobs, executor=executor, sleep=sleep), False
@@ -216,18 +213,15 @@ def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRe
         job = jobs.cancel(job_id, reason)
         if videos.get(job.video_id).status is VideoStatus.PROCESSING:
             videos.set_status(job.video_id, VideoStatus.UPLOADED)
-    if job.aws_batch_job_id:
-        try:
-            executor.cancel(job.aws_batch_job_id, reason)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error("TerminateJob", exc) from exc
+    if job.executor_job_id:
+        executor.cancel(job.executor_job_id, reason)
     return job
 
 
 def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sleep = time.sleep) -> Job:
     """An operator's word: a DEAD or CANCELLED job gets a new attempt now."""
     jobs.requeue(job_id)
-    return submit_batch_job(job_id, jobs=jobs, executor=executor, sleep=sleep)
+    return submit_next_attempt(job_id, jobs=jobs, executor=executor, sleep=sleep)
 
 
 # ------------------------------------------------------------------ following a job
@@ -259,14 +253,14 @@ def follow_job(job_id: int, *, jobs: JobRepository, executor: Executor | None = 
 
 
 def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -> None:
-    if not job.aws_batch_job_id:
+    if not job.executor_job_id:
         return
-    remote = executor.describe([job.aws_batch_job_id]).get(job.aws_batch_job_id)
+    remote = executor.describe([job.executor_job_id]).get(job.executor_job_id)
     if remote is None or remote.status not in REMOTE_FAILED:
         return
     job = jobs.get(job.id)  # it may have written its last word just now
     if job.state not in SETTLED:
-        raise JobFailed(f"job {job.id}'s container {job.aws_batch_job_id} is gone "
+        raise JobFailed(f"job {job.id}'s container {job.executor_job_id} is gone "
                         f"({remote.reason or remote.status}) but the job is still {job.state}",
                         hint="scan-stuck will count it as a failed attempt and retry it")
 

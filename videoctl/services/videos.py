@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypedDict
 
-from videoctl.db.repositories import VideoRepository
+from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain import keys
-from videoctl.domain.models import Video
+from videoctl.domain.models import Job, Video
 from videoctl.media.probe import source_size
 from videoctl.storage import ObjectStore
 
@@ -29,7 +31,31 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     return video
 
 
-def describe_ladder(store: ObjectStore, video: Video) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class VideoDetail(Video):
+    """A video with its newest jobs (what `video show` prints)."""
+
+    jobs: list[Job]
+
+
+def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, limit: int = 20) -> VideoDetail:
+    video = videos.get(video_id)
+    own = {f.name: getattr(video, f.name) for f in fields(Video)}
+    return VideoDetail(**own, jobs=jobs.list(video_id=video_id, limit=limit))
+
+
+class Rendition(TypedDict):
+    """One variant of a master playlist, as `demo` shows it."""
+
+    name: str
+    resolution: str
+    bandwidth: str
+    codecs: str
+    frame_rate: str
+    uri: str
+
+
+def describe_ladder(store: ObjectStore, video: Video) -> list[Rendition]:
     """The renditions a READY video's master playlist offers, read back from the store."""
     from videoctl.media.m3u8 import parse_master_playlist
 

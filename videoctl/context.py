@@ -1,8 +1,10 @@
-"""The collaborators a command hands to a service, built lazily once per process.
+"""The composition root: the one place that builds collaborators from Settings.
 
-Services never build their own connections or clients; they receive them.
-This object is how the CLI builds them, and tests can build one around a
-test database and moto-backed clients instead.
+Connections, repositories, the object store, the AWS clients, the executor and
+the delete-request sender are built here, lazily and once per process, and
+handed to services as arguments; services never build their own. The CLI (through
+:mod:`videoctl.api`) and tests build one of these; tests may build it around a
+test database and moto-backed clients.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ if TYPE_CHECKING:
     import psycopg
 
     from videoctl.aws.clients import AwsClients
-    from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+    from videoctl.db.repositories import DeleteRequestRepository, JobRepository, StatsRepository, VideoRepository
+    from videoctl.domain.executor import Executor
+    from videoctl.services.r2_delete import DrainResult, Sender
+    from videoctl.services.run_job import RunJobDeps
     from videoctl.storage import ObjectStore
 
 
@@ -47,7 +52,7 @@ class AppContext:
         return JobRepository(self.conn)
 
     @cached_property
-    def stats(self):
+    def stats(self) -> StatsRepository:
         from videoctl.db.repositories import StatsRepository
 
         return StatsRepository(self.conn)
@@ -71,12 +76,33 @@ class AppContext:
         return AwsClients(self.settings)
 
     @cached_property
-    def executor(self):
+    def executor(self) -> Executor:
         from videoctl.executor import open_executor
 
         return open_executor(self.settings, lambda: self.aws)
 
-    def run_job_deps(self):
+    @cached_property
+    def local_executor(self) -> Executor:
+        """A local process, whatever executor is configured (what `demo` runs on)."""
+        from videoctl.executor.local import LocalExecutor
+
+        return LocalExecutor(self.settings.home / "logs")
+
+    @cached_property
+    def delete_sender(self) -> Sender:
+        """Hands a prefix deletion to its consumer: the delete-r2 queue, or the local store now."""
+        from videoctl.services.r2_delete import sender_for
+
+        return sender_for(self.settings, store=lambda: self.store, sqs_client=lambda: self.aws.sqs)
+
+    def drain_deletions(self, limit: int = 100) -> DrainResult:
+        """Send pending prefix deletions with this configuration's sender."""
+        from videoctl.services.r2_delete import drain_pending
+
+        return drain_pending(self.delete_requests, self.delete_sender, settings=self.settings,
+                             videos=self.videos, limit=limit)
+
+    def run_job_deps(self) -> RunJobDeps:
         """Everything run-job needs, built from this context."""
         from videoctl.db.connection import connect
         from videoctl.db.repositories import JobRepository
@@ -97,13 +123,8 @@ class AppContext:
             ffmpeg=find_ffmpeg(self.settings.ffmpeg),
             open_jobs=lambda: JobRepository(connect(self.settings, require_schema=False)),
             mirror=mirror,
-            after_complete=self._drain_deletions,
+            after_complete=self.drain_deletions,
         )
-
-    def _drain_deletions(self) -> None:
-        from videoctl.services.r2_delete import drain_pending
-
-        drain_pending(self)
 
     def close(self) -> None:
         if "conn" in self.__dict__:

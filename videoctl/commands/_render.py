@@ -3,6 +3,10 @@
 With ``--json`` stdout carries exactly one object: ``{"data": …}`` on
 success or ``{"error": {"code", "message", "hint"}}`` on failure. Progress
 bars, spinners and hints go to stderr so they never mix with it.
+
+Each command declares the type of its ``data`` with :func:`document`: the JSON
+contract is that type (a record, a TypedDict, a list of them), written down once;
+tests/e2e/test_json_contract.py holds every command's output to it.
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from videoctl.domain.errors import VideoctlError
+
+if TYPE_CHECKING:
+    from videoctl.domain.models import Job, Video
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -35,6 +42,37 @@ class OutputState:
 STATE = OutputState()
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def document(*output_types: Any) -> Callable[[F], F]:
+    """Declare the type of a command's ``--json`` data: one type, or one per mode of the
+    command (``--dry-run`` prints a plan, say), of which each document is exactly one.
+
+    A type from a module the CLI must not import at start-up (services import psycopg)
+    is named as ``"module:Name"`` and resolved by :func:`document_types`.
+    """
+
+    def mark(command: F) -> F:
+        command.__json_documents__ = output_types  # type: ignore[attr-defined]
+        return command
+
+    return mark
+
+
+def document_types(command: Callable[..., Any]) -> tuple[Any, ...]:
+    """The declared ``--json`` data types of a command function (empty if it declares none)."""
+    import importlib
+
+    resolved = []
+    for declared in getattr(command, "__json_documents__", ()):
+        if isinstance(declared, str):
+            module, _, name = declared.partition(":")
+            declared = getattr(importlib.import_module(module), name)
+        resolved.append(declared)
+    return tuple(resolved)
 
 
 def json_mode(local_flag: bool = False) -> bool:
@@ -57,6 +95,8 @@ def _default(value: Any) -> Any:
         return float(value)
     if hasattr(value, "to_dict"):
         return value.to_dict()
+    if is_dataclass(value):  # a declared result type: its fields, by name
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -138,3 +178,27 @@ class ProgressBar:
     def update(self, completed: float, description: str | None = None) -> None:
         fields = {"description": description} if description else {}
         self._progress.update(self._task, completed=completed, **fields)
+
+
+# ---------------------------------------------------------------- shared tables
+
+JOB_COLUMNS = ("id", "video", "state", "attempt", "progress", "executor job", "error", "updated")
+VIDEO_COLUMNS = ("id", "title", "status", "duration", "size", "hls_path", "created")
+
+
+def job_row(j: Job) -> tuple:
+    error = f"{j.error_code}: {j.error_message}" if j.error_code else None
+    return (j.id, j.video_id, j.state, f"{j.attempt}/{j.max_attempts}", f"{j.progress}%",
+            j.executor_job_id, error, j.updated_at)
+
+
+def video_row(v: Video) -> tuple:
+    duration = f"{v.duration_s:.1f}s" if v.duration_s else None
+    size = f"{v.width}x{v.height}" if v.width else None
+    return (v.id, v.title, v.status, duration, size, v.hls_path, v.created_at)
+
+
+def job_progress(job_id: int) -> tuple[ProgressBar, Callable[[Job], None]]:
+    """A progress bar for following a job, and the update that moves it."""
+    bar = ProgressBar(f"job {job_id}")
+    return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state}")

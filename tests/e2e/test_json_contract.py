@@ -1,0 +1,125 @@
+"""Every command's `--json` document matches the type it declares (the JSON contract, written once).
+
+One scenario runs every command of the CLI with --json on a real database, moto Batch and
+real encodes, and checks each `data` against the declared type: no key missing, none
+undeclared, every value of its declared kind. A command added without a declared type,
+or left out of the scenario, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests import clips
+from tests.cli import run_cli
+from tests.contract import problems
+from videoctl.cli import app
+from videoctl.commands._render import document_types
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository
+from videoctl.media.binary import find_ffmpeg
+
+
+def _commands() -> dict[str, object]:
+    """'video show' → the function typer calls for it, for every leaf command of the app."""
+    from typer.main import get_command
+
+    found = {}
+
+    def walk(command, path):
+        children = getattr(command, "commands", None)
+        if children is None:
+            found[" ".join(path)] = command.callback
+            return
+        for name, child in children.items():
+            walk(child, (*path, name))
+
+    walk(get_command(app), ())
+    return found
+
+
+def test_every_command_declares_its_json_document():
+    undeclared = [name for name, callback in _commands().items() if not document_types(callback)]
+    assert undeclared == []
+
+
+def test_an_undeclared_key_or_a_wrong_kind_is_caught():
+    from videoctl.domain.models import Video
+
+    good = {"id": 1, "title": "t", "source_key": "videos/1/source/a.mp4", "status": "READY",
+            "hls_path": None, "duration_s": 2, "width": None, "height": None, "has_audio": None,
+            "size_bytes": 5, "created_at": "2026-11-29T10:00:00+00:00", "updated_at": "2026-11-29T10:00:00+00:00"}
+    assert problems(good, Video) == []
+    assert problems({**good, "extra": 1}, Video) == ["data: undeclared key 'extra'"]
+    assert problems({**good, "status": "LOST"}, Video) == ["data.status: 'LOST' is not a VideoStatus"]
+    assert problems({**good, "id": "1"}, Video) == ["data.id: expected int, got '1'"]
+    assert problems([good, {**good, "created_at": "yesterday"}], list[Video]) == [
+        "data[1].created_at: 'yesterday' is not an ISO datetime"]
+
+
+@pytest.mark.slow
+def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOCTL_LADDER", "240:400")  # quick; the ladder's shape is the media tests' concern
+    commands = _commands()
+    seen: set[str] = set()
+
+    def check(*args: str) -> dict:
+        result = run_cli(capsys, "--json", *args)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        data = json.loads(result.stdout)["data"]
+        command = " ".join(args[:2]) if " ".join(args[:2]) in commands else args[0]
+        found = [problems(data, declared) for declared in document_types(commands[command])]
+        assert any(not p for p in found), (args, min(found, key=len))
+        seen.add(command)
+        return data
+
+    ffmpeg = find_ffmpeg()
+
+    video = check("video", "add", str(clips.normal(ffmpeg, tmp_path)), "--title", "contract")
+    check("video", "list")
+    check("config", "show")
+    check("db", "migrate")
+    check("db", "status")
+    check("submit", str(video["id"]), "--dry-run")
+    check("submit", "--all-uploaded", "--dry-run")
+
+    # run-job in this process, on a job created without a container: a real encode.
+    job = JobRepository(conn).create(video["id"], max_attempts=3)
+    check("run-job", str(job.id))
+    check("video", "show", str(video["id"]))
+    check("jobs", "show", str(job.id))
+    check("jobs", "list")
+
+    # On moto Batch nothing runs: submit, cancel and retry only move rows and Batch jobs.
+    second = check("video", "add", str(clips.normal(ffmpeg, tmp_path)))
+    submitted = check("submit", str(second["id"]))
+    check("jobs", "cancel", str(submitted["job_id"]))
+    check("jobs", "retry", str(submitted["job_id"]))
+    check("video", "add", str(clips.normal(ffmpeg, tmp_path)))
+    check("submit", "--all-uploaded")
+    check("scan-stuck", "--dry-run")
+    check("scan-stuck")
+    check("stats")
+
+    orphan = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/99/hls/1-1/seg.ts"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    check("r2", "delete", "--prefix", "videos/99/", "--dry-run")
+    check("r2", "delete", "--prefix", "videos/99/")
+    requests = DeleteRequestRepository(conn)
+    doomed, kept = (requests.add(p, "contract", None) for p in ("videos/98/hls/1-1/", "videos/97/hls/1-1/"))
+    check("r2", "pending")
+    check("r2", "discard", str(doomed.id))
+    check("r2", "drain")
+
+    monkeypatch.setenv("VIDEOCTL_EXECUTOR", "local")
+    check("demo", "--seconds", "1")
+
+    # No database configured: `db stop` finds no embedded server to stop, and says so.
+    monkeypatch.delenv("VIDEOCTL_DATABASE_URL")
+    assert check("db", "stop")["stopped"] is False
+
+    untested = sorted(set(commands) - seen - {c for c in commands if c.startswith("infra ")})
+    assert untested == []

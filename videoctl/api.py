@@ -1,0 +1,233 @@
+"""videoctl as a Python library: the same use cases as the CLI, for an app to call.
+
+    from videoctl.api import Client
+
+    with Client() as videoctl:                 # Settings from the environment, like the CLI
+        video = videoctl.add_video(Path("lecture.mp4"), title="Lecture 1")
+        job = videoctl.submit(video.id)
+        print(videoctl.get_video(video.id).status)
+
+Every command of the CLI is a thin layer over one method here. Methods return
+declared types (the domain's :class:`~videoctl.domain.models.Video` and
+:class:`~videoctl.domain.models.Job`, or a service's result dataclass) and raise
+the domain's errors (:mod:`videoctl.domain.errors`), each with a stable ``code``.
+A client holds one database connection: use one per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from videoctl.context import AppContext
+from videoctl.settings import Settings
+
+if TYPE_CHECKING:
+    from videoctl.db.migrate import Migration, MigrationStatus
+    from videoctl.domain.models import Job, Video
+    from videoctl.domain.states import JobState, VideoStatus
+    from videoctl.services.demo import DemoResult
+    from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.run_job import Progress, RunResult
+    from videoctl.services.scan import LoopSummary, ScanReport
+    from videoctl.services.stats import Stats
+    from videoctl.services.submit import BulkResult, SubmitPlan
+    from videoctl.services.videos import VideoDetail
+
+__all__ = ["Client"]
+
+
+class Client:
+    """One videoctl, configured from *settings* (default: the environment)."""
+
+    def __init__(self, settings: Settings | None = None, *, context: AppContext | None = None) -> None:
+        self._ctx = context or AppContext(settings)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ctx.close()
+
+    @property
+    def settings(self) -> Settings:
+        return self._ctx.settings
+
+    # ------------------------------------------------------------ videos
+
+    def add_video(self, path: Path, *, title: str | None = None) -> Video:
+        """Copy a local file into the store and create the video UPLOADED."""
+        from videoctl.services.videos import add_video
+
+        ctx = self._ctx
+        return add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=path, title=title)
+
+    def get_video(self, video_id: int) -> Video:
+        return self._ctx.videos.get(video_id)
+
+    def video_detail(self, video_id: int, *, jobs: int = 20) -> VideoDetail:
+        """The video with its newest jobs."""
+        from videoctl.services.videos import video_detail
+
+        return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, limit=jobs)
+
+    def list_videos(self, *, status: VideoStatus | None = None, limit: int = 50) -> list[Video]:
+        return self._ctx.videos.list(status=status, limit=limit)
+
+    def url_for(self, key: str) -> str:
+        """Where an object of the store can be read (a file path, or an R2 URL)."""
+        return self._ctx.store.url_for(key)
+
+    # ------------------------------------------------------------ submitting
+
+    def plan_submit(self, video_id: int, *, force: bool = False, priority: int | None = None) -> SubmitPlan:
+        """Check that the video may be submitted; changes nothing (``submit --dry-run``)."""
+        from videoctl.services.submit import plan_submit
+
+        ctx = self._ctx
+        return plan_submit(video_id, videos=ctx.videos, jobs=ctx.jobs, max_attempts=ctx.settings.max_attempts,
+                           force=force, priority=priority)
+
+    def submit(self, video_id: int, *, force: bool = False, priority: int | None = None) -> Job:
+        """Create the video's job and start its first attempt on the configured executor."""
+        from videoctl.services.submit import create_job_and_submit
+
+        plan = self.plan_submit(video_id, force=force, priority=priority)
+        return create_job_and_submit(plan, jobs=self._ctx.jobs, executor=self._ctx.executor)
+
+    def uploaded_without_job(self, *, limit: int = 1000) -> list[Video]:
+        """What :meth:`submit_all_uploaded` would take."""
+        return self._ctx.videos.uploaded_without_job(limit)
+
+    def submit_all_uploaded(self, *, limit: int = 1000,
+                            on_each: Callable[[int, int], None] | None = None) -> BulkResult:
+        """Every UPLOADED video without an active job, at the configured rate."""
+        from videoctl.services.submit import submit_all_uploaded
+
+        ctx = self._ctx
+        return submit_all_uploaded(videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor,
+                                   max_attempts=ctx.settings.max_attempts, rate=ctx.settings.submit_rate,
+                                   limit=limit, on_each=on_each)
+
+    def follow(self, job_id: int, *, on_update: Callable[[Job], None] | None = None,
+               poll_s: float = 1.0) -> Job:
+        """Wait until the job settles (SUCCEEDED, FAILED, DEAD or CANCELLED) and return it."""
+        from videoctl.services.submit import follow_job
+
+        return follow_job(job_id, jobs=self._ctx.jobs, executor=self._ctx.executor, on_update=on_update,
+                          poll_s=poll_s)
+
+    # ------------------------------------------------------------ jobs
+
+    def get_job(self, job_id: int) -> Job:
+        return self._ctx.jobs.get(job_id)
+
+    def list_jobs(self, *, state: JobState | None = None, video_id: int | None = None,
+                  limit: int = 50) -> list[Job]:
+        return self._ctx.jobs.list(state=state, video_id=video_id, limit=limit)
+
+    def cancel(self, job_id: int, reason: str = "cancelled by operator") -> Job:
+        """CANCELLED at once, then the container is stopped."""
+        from videoctl.services.submit import cancel_job
+
+        ctx = self._ctx
+        return cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
+
+    def retry(self, job_id: int) -> Job:
+        """A DEAD or CANCELLED job gets a new attempt now."""
+        from videoctl.services.submit import retry_job
+
+        return retry_job(job_id, jobs=self._ctx.jobs, executor=self._ctx.executor)
+
+    def run_job(self, job_id: int, *, progress: Progress | None = None) -> RunResult:
+        """What the container runs: the job to its end, here in this process."""
+        from videoctl.services.run_job import Runner, run_job
+
+        return run_job(job_id, self._ctx.run_job_deps(), Runner.from_environment(), progress=progress)
+
+    # ------------------------------------------------------------ recovery and numbers
+
+    def scan(self, *, limit: int = 1000, dry_run: bool = False) -> ScanReport:
+        """One scan-stuck pass, then the pending prefix deletions."""
+        from videoctl.services.scan import scan_and_drain
+
+        ctx = self._ctx
+        return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
+                              drain=ctx.drain_deletions, limit=limit, dry_run=dry_run)
+
+    def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
+                  on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
+        """Passes every *interval_s* until SIGTERM or SIGINT."""
+        from videoctl.services.scan import scan_loop
+
+        return scan_loop(lambda: self.scan(limit=limit, dry_run=dry_run), interval_s, on_pass)
+
+    def stats(self, *, hours: int = 24) -> Stats:
+        from videoctl.services.stats import collect_stats
+
+        return collect_stats(self._ctx.stats, hours=hours)
+
+    def demo(self, file: Path | None = None, *, seconds: float = 4, note: Callable[[str], None] = lambda _: None,
+             on_update: Callable[[Job], None] | None = None) -> DemoResult:
+        """Encode a generated clip (or *file*) end to end in a local process."""
+        from videoctl.services.demo import run_demo
+
+        ctx = self._ctx
+        return run_demo(file, seconds=seconds, settings=ctx.settings, videos=ctx.videos, jobs=ctx.jobs,
+                        store=ctx.store, executor=ctx.local_executor, note=note, on_update=on_update)
+
+    # ------------------------------------------------------------ prefix deletions
+
+    def preview_delete(self, prefix: str, video_id: int | None = None, *, show: int = 20) -> Preview:
+        from videoctl.services.r2_delete import preview_delete
+
+        ctx = self._ctx
+        return preview_delete(prefix, video_id, settings=ctx.settings, store=ctx.store, videos=ctx.videos,
+                              show=show)
+
+    def delete_prefix(self, prefix: str, reason: str, video_id: int | None = None, *,
+                      confirm_live: bool = False) -> Enqueued:
+        from videoctl.services.r2_delete import enqueue_delete_r2
+
+        ctx = self._ctx
+        return enqueue_delete_r2(prefix, reason, video_id, settings=ctx.settings, send=ctx.delete_sender,
+                                 videos=ctx.videos, confirm_live=confirm_live)
+
+    def video_prefix(self, video_id: int) -> str:
+        from videoctl.domain import keys
+
+        return keys.video_prefix(self.settings.videos_root, video_id)
+
+    def drain_deletions(self, *, limit: int = 100) -> DrainResult:
+        return self._ctx.drain_deletions(limit)
+
+    def pending_deletions(self, *, limit: int = 50) -> PendingRequests:
+        from videoctl.services.r2_delete import list_pending
+
+        return list_pending(self._ctx.delete_requests, limit=limit)
+
+    def discard_deletion(self, request_id: int, reason: str) -> DeleteRequest:
+        from videoctl.services.r2_delete import discard_request
+
+        return discard_request(self._ctx.delete_requests, request_id, reason)
+
+    # ------------------------------------------------------------ schema
+
+    def migrate(self) -> list[Migration]:
+        from videoctl.services.schema import migrate_schema
+
+        return migrate_schema(self.settings)
+
+    def schema_status(self) -> list[MigrationStatus]:
+        from videoctl.services.schema import schema_status
+
+        return schema_status(self.settings)
+
+    def stop_embedded_db(self) -> bool:
+        from videoctl.services.schema import stop_embedded
+
+        return stop_embedded(self.settings)

@@ -1,0 +1,50 @@
+"""What an executor is to the rest of videoctl: where one attempt's container runs.
+
+The interface and the words executors answer with live here, in the pure
+domain, so the scan rules can read them without importing any IO; the
+executors themselves (AWS Batch, a local process) live in videoctl/executor/.
+They report failures as domain errors only (AwsError, ExecutorError), each
+saying whether trying again can help and whether the outcome is unknown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+#: Executor statuses that mean the container is gone for good without success.
+REMOTE_FAILED = frozenset({"FAILED", "MISSING"})
+
+#: Executor statuses that mean the container has ended, whichever way.
+REMOTE_ENDED = REMOTE_FAILED | {"SUCCEEDED"}
+
+
+class Remote(NamedTuple):
+    """The executor's word on the job's current container (None: it does not know it).
+
+    Executors answer ``describe`` with these; a tuple, as a pass asks about every job out there.
+    """
+
+    #: Batch's SUBMITTED … RUNNING, SUCCEEDED, FAILED; local: RUNNING or MISSING.
+    status: str
+    #: Why it stopped: Batch's statusReason or its container's (Spot reclaim, OOM, …).
+    reason: str | None = None
+    #: When the container stopped, for those that did.
+    stopped_at: datetime | None = None
+
+
+class Executor(Protocol):
+    kind: str
+
+    def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
+               priority: int | None = None) -> str:
+        """Start the job's container; returns the executor's job id."""
+
+    def find(self, name: str) -> str | None:
+        """The executor job id of a submission whose reply was lost, if it exists."""
+
+    def cancel(self, executor_job_id: str, reason: str) -> None:
+        """Stop the container; a container already gone is not an error."""
+
+    def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
+        """Status of each id it knows; ids it does not know are left out."""
