@@ -29,8 +29,8 @@ from tests.cli import run_cli
 from tests.unit.test_infra_documents import INFRA_ENV, SECRET_VALUES
 from videoctl.aws.clients import AwsClients
 from videoctl.domain.errors import EXIT_CODES
-from videoctl.services.infra.documents import code_sha256
-from videoctl.services.infra.package import build_lambda_zip
+from videoctl.infra.documents import code_sha256
+from videoctl.infra.package import build_lambda_zip
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -357,7 +357,7 @@ def test_a_secret_nobody_set_is_left_to_a_person(aws, capsys, monkeypatch):
 def test_document_mistakes_stop_before_any_aws_call(aws, capsys, monkeypatch, tmp_path):
     import shutil
 
-    from videoctl.services.infra.documents import DEFAULT_DIR
+    from videoctl.infra.files import DEFAULT_DIR
 
     root = tmp_path / "json"
     shutil.copytree(DEFAULT_DIR, root)

@@ -9,13 +9,13 @@ import pytest
 
 from tests.unit.test_infra_documents import ACCOUNT, settings
 from videoctl.domain.errors import InvalidInput
-from videoctl.services.infra import documents, validation
-from videoctl.services.infra.validation import FARGATE_MEMORY
+from videoctl.infra import files, validation
+from videoctl.infra.validation import FARGATE_MEMORY
 
 
 @pytest.fixture(scope="module")
 def docs():
-    return documents.load(settings(), ACCOUNT)
+    return files.load(settings(), ACCOUNT)
 
 
 def problems_of(docs, **changes) -> str:

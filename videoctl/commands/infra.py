@@ -18,8 +18,8 @@ from videoctl.commands._output import JsonOption
 from videoctl.domain.errors import VideoctlError
 
 if TYPE_CHECKING:
-    from videoctl.services.infra import service
-    from videoctl.services.infra.model import PlanItem
+    from videoctl.infra import service
+    from videoctl.infra.model import PlanItem
 
 app = typer.Typer(
     help="Check and set up the AWS resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda.",
@@ -28,7 +28,7 @@ app = typer.Typer(
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (as verify does) and change nothing.")]
 
-_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by services.infra.model.Status value
+_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by infra.model.Status value
 _MAX_DIFFS = 8
 
 
@@ -65,8 +65,8 @@ def _spinner(message: str) -> Any:
 def _apply(select: service.Select, json_: bool, what: str) -> service.Outcome:
     """Run setup for the selected resources; on failure show what was done and what was not."""
     # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.infra import service
-    from videoctl.services.infra.errors import InfraDrift
+    from videoctl.infra import service
+    from videoctl.infra.errors import InfraDrift
 
     ctx = context()
     try:
@@ -111,8 +111,8 @@ def verify(json_: JsonOption = False) -> None:
     either way, the rows inside.
     """
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
-    from videoctl.services.infra import service
-    from videoctl.services.infra.errors import InfraDrift
+    from videoctl.infra import service
+    from videoctl.infra.errors import InfraDrift
 
     ctx = context()
     items = service.make_plan(ctx.settings, ctx.aws)
@@ -141,7 +141,7 @@ def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     to be VALID/ENABLED. --dry-run prints the plan and exits 0. Exit 8 (aws_error) if a call fails, with
     what was done and what was not; exit 13 if something needs a person (e.g. an SSM value nobody set).
     """
-    from videoctl.services.infra import service
+    from videoctl.infra import service
 
     _setup(service.everything, dry_run, json_, "setup")
 
@@ -152,14 +152,14 @@ def lambda_setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> No
 
     Idempotent: the code is uploaded only when its CodeSha256 changed. Same exit codes as setup.
     """
-    from videoctl.services.infra import service
+    from videoctl.infra import service
 
     _setup(service.lambda_only, dry_run, json_, "lambda-setup")
 
 
 def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> None:
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
-    from videoctl.services.infra import service
+    from videoctl.infra import service
 
     if dry_run:
         ctx = context()
@@ -183,7 +183,7 @@ def register_jobdef(json_: JsonOption = False) -> None:
     Exit 0 either way ("current" or "registered"); 8 if AWS refuses.
     """
     out.json_mode(json_)  # now, so that an error is printed as JSON too
-    from videoctl.services.infra import service
+    from videoctl.infra import service
 
     outcome = _apply(service.job_definition_only, json_, "register-jobdef")
     item = outcome.plan[0]

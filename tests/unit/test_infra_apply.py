@@ -1,4 +1,4 @@
-"""The executor with botocore's Stubber: waits with an injected sleep, IAM propagation, failures reported."""
+"""Applying a plan (infra.apply) with botocore's Stubber: waits with an injected sleep, IAM propagation, failures reported."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from botocore.stub import Stubber
 from videoctl.aws.clients import AwsClients
 from videoctl.commands._output import dumps
 from videoctl.domain.errors import AwsError
-from videoctl.services.infra.errors import InfraAwsError
-from videoctl.services.infra.executor import PROPAGATION_SLEEP_S, apply
-from videoctl.services.infra.model import Action, Kind, PlanItem, SecretRef, Status
+from videoctl.infra.apply import PROPAGATION_SLEEP_S, apply
+from videoctl.infra.errors import InfraAwsError
+from videoctl.infra.model import Action, Kind, PlanItem, SecretRef, Status
 from videoctl.settings import Settings
 
 CE = "academy-video-batch-ce"

@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from videoctl.domain.errors import InvalidInput
-from videoctl.services.infra import documents as d
-from videoctl.services.infra.documents import Documents
+from videoctl.infra import documents as d
+from videoctl.infra.documents import Documents
 
 #: RegisterJobDefinition refuses a definition larger than this.
 JOB_DEFINITION_MAX_BYTES = 24 * 1024

@@ -1,4 +1,4 @@
-"""The data that flows planner → executor → command: desired resources, diffs, actions, plan items.
+"""The data that flows planner → apply → command: desired resources, diffs, actions, plan items.
 
 Everything here is plain data so ``plan()`` stays pure and the command can
 print the same plan as a rich table or as JSON. Secrets never enter these
@@ -53,7 +53,7 @@ class Desired:
 
 @dataclass(frozen=True)
 class SecretRef:
-    """A value that lives in the operator's settings; resolved only by the executor."""
+    """A value that lives in the operator's settings; resolved only by apply."""
 
     env: str  # the variable, e.g. DATABASE_URL
     setting: str  # the Settings field
@@ -78,7 +78,7 @@ class Diff:
 class Action:
     """One AWS call setup will make, e.g. ``iam:PutRolePolicy``.
 
-    ``wait`` names a condition the executor polls for after the call
+    ``wait`` names a condition apply polls for after the call
     (compute environment VALID, Lambda update finished, …).
     """
 

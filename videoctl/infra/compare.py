@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from videoctl.services.infra.model import Diff
+from videoctl.infra.model import Diff
 
 
 def diff(desired: Any, live: Any, path: str = "", *, exact: bool = False) -> list[Diff]:
