@@ -77,3 +77,32 @@ def _object(value: Any, fields: dict[str, Any], where: str) -> list[str]:
         if key in value:
             found += problems(value[key], hint, f"{where}.{key}")
     return found
+
+
+def leaf_commands() -> dict[str, object]:
+    """'video show' → the function typer calls for it, for every leaf command of the CLI."""
+    from typer.main import get_command
+
+    from videoctl.cli import app
+
+    found = {}
+
+    def walk(command, path):
+        children = getattr(command, "commands", None)
+        if children is None:
+            found[" ".join(path)] = command.callback
+            return
+        for name, child in children.items():
+            walk(child, (*path, name))
+
+    walk(get_command(app), ())
+    return found
+
+
+def document_problems(command: str, data: Any) -> list[str]:
+    """What differs between *data* and the nearest of the types *command* declares ([] if one fits)."""
+    from videoctl.commands._render import document_types
+
+    found = [problems(data, declared) for declared in document_types(leaf_commands()[command])]
+    assert found, f"{command} declares no --json document"
+    return [] if any(not p for p in found) else min(found, key=len)

@@ -17,8 +17,9 @@ A client holds one database connection: use one per thread.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from videoctl.context import AppContext
 from videoctl.settings import Settings
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
     from videoctl.domain.models import Job, Video
     from videoctl.domain.states import JobState, VideoStatus
+    from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
     from videoctl.services.run_job import Progress, RunResult
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from videoctl.services.videos import VideoDetail
 
 __all__ = ["Client"]
+
+#: What an infra call acts on: everything, the job definition alone, or the delete-r2 Lambda and its queue.
+InfraScope = Literal["all", "job_definition", "lambda"]
 
 
 class Client:
@@ -214,6 +219,22 @@ class Client:
         from videoctl.services.r2_delete import discard_request
 
         return discard_request(self._ctx.delete_requests, request_id, reason)
+
+    # ------------------------------------------------------------ infra
+
+    def infra_plan(self, scope: InfraScope = "all") -> InfraOutcome:
+        """Compare live AWS with infra/json (documents validated first); changes nothing."""
+        from videoctl.infra import service
+
+        return service.Outcome(service.make_plan(self.settings, self._ctx.aws, service.SCOPES[scope]))
+
+    def infra_setup(self, scope: InfraScope = "all", *,
+                    waiting: Callable[[str], AbstractContextManager[object]] | None = None) -> InfraOutcome:
+        """Make AWS match infra/json: the plan, then its calls; *waiting* wraps each wait for a resource."""
+        from videoctl.infra import service
+
+        return service.setup(self.settings, self._ctx.aws, service.SCOPES[scope],
+                             **({"waiting": waiting} if waiting else {}))
 
     # ------------------------------------------------------------ schema
 

@@ -3,7 +3,8 @@
 One scenario runs every command of the CLI with --json on a real database, moto Batch and
 real encodes, and checks each `data` against the declared type: no key missing, none
 undeclared, every value of its declared kind. A command added without a declared type,
-or left out of the scenario, fails here.
+or left out of the scenario, fails here (the infra commands are run against moto's
+account in tests/integration/test_infra_moto.py, with the same check).
 """
 
 from __future__ import annotations
@@ -15,33 +16,14 @@ import pytest
 
 from tests import clips
 from tests.cli import run_cli
-from tests.contract import problems
-from videoctl.cli import app
+from tests.contract import document_problems, leaf_commands, problems
 from videoctl.commands._render import document_types
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository
 from videoctl.media.binary import find_ffmpeg
 
 
-def _commands() -> dict[str, object]:
-    """'video show' → the function typer calls for it, for every leaf command of the app."""
-    from typer.main import get_command
-
-    found = {}
-
-    def walk(command, path):
-        children = getattr(command, "commands", None)
-        if children is None:
-            found[" ".join(path)] = command.callback
-            return
-        for name, child in children.items():
-            walk(child, (*path, name))
-
-    walk(get_command(app), ())
-    return found
-
-
 def test_every_command_declares_its_json_document():
-    undeclared = [name for name, callback in _commands().items() if not document_types(callback)]
+    undeclared = [name for name, callback in leaf_commands().items() if not document_types(callback)]
     assert undeclared == []
 
 
@@ -62,7 +44,7 @@ def test_an_undeclared_key_or_a_wrong_kind_is_caught():
 @pytest.mark.slow
 def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEOCTL_LADDER", "240:400")  # quick; the ladder's shape is the media tests' concern
-    commands = _commands()
+    commands = leaf_commands()
     seen: set[str] = set()
 
     def check(*args: str) -> dict:
@@ -70,8 +52,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
         data = json.loads(result.stdout)["data"]
         command = " ".join(args[:2]) if " ".join(args[:2]) in commands else args[0]
-        found = [problems(data, declared) for declared in document_types(commands[command])]
-        assert any(not p for p in found), (args, min(found, key=len))
+        assert document_problems(command, data) == [], args
         seen.add(command)
         return data
 
@@ -121,5 +102,6 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     monkeypatch.delenv("VIDEOCTL_DATABASE_URL")
     assert check("db", "stop")["stopped"] is False
 
+    # The infra commands need moto's whole account: test_infra_moto.py checks their documents.
     untested = sorted(set(commands) - seen - {c for c in commands if c.startswith("infra ")})
     assert untested == []

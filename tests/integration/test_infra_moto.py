@@ -29,8 +29,8 @@ from tests.cli import run_cli
 from tests.unit.test_infra_documents import INFRA_ENV, SECRET_VALUES
 from videoctl.aws.clients import AwsClients
 from videoctl.domain.errors import EXIT_CODES
-from videoctl.services.infra.documents import code_sha256
-from videoctl.services.infra.package import build_lambda_zip
+from videoctl.infra.documents import code_sha256
+from videoctl.infra.package import build_lambda_zip
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -141,6 +141,18 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_keeps_state_time_limits: None,
         yield Aws(*(shared_session.client(s) for s in ("batch", "iam", "sqs", "lambda", "ssm", "logs")))
 
 
+def test_every_infra_command_prints_its_declared_json_document(aws, capsys):
+    from tests.contract import document_problems, leaf_commands
+
+    runs = [("setup", "--dry-run"), ("setup",), ("verify",), ("register-jobdef",), ("lambda-setup", "--dry-run"),
+            ("lambda-setup",)]
+    for args in runs:
+        result = infra(capsys, *args, "--json")
+        assert result.exit_code == 0, (args, result.stdout)
+        assert document_problems(f"infra {args[0]}", result.json()["data"]) == [], args
+    assert {f"infra {args[0]}" for args in runs} == {c for c in leaf_commands() if c.startswith("infra ")}
+
+
 def infra(capsys: pytest.CaptureFixture[str], *args: str):
     return run_cli(capsys, "infra", *args)
 
@@ -189,6 +201,11 @@ def test_fresh_account_setup_creates_everything_then_verify_passes_and_setup_is_
     mapping = aws.lambda_.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"]
     assert [m["FunctionResponseTypes"] for m in mapping] == [["ReportBatchItemFailures"]]
     assert aws.lambda_.get_function_configuration(FunctionName=FUNCTION)["CodeSha256"] == code_sha256(build_lambda_zip())
+    service_trust = aws.iam.get_role(RoleName="academy-video-batch-service-role")["Role"]["AssumeRolePolicyDocument"]
+    assert [s.get("Condition") for s in service_trust["Statement"]] == [
+        {"StringEquals": {"aws:SourceAccount": ACCOUNT}}]
+    job_policy = aws.iam.get_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl")
+    assert "ssm:" not in json.dumps(job_policy["PolicyDocument"])
     secret = aws.ssm.get_parameter(Name="/academy/video/R2_SECRET_ACCESS_KEY", WithDecryption=True)["Parameter"]
     assert secret["Type"] == "SecureString" and secret["Value"] == INFRA_ENV["R2_SECRET_ACCESS_KEY"]
     for output in (before, setup, after, human, again, again_human):
@@ -316,6 +333,29 @@ def test_drift_is_repaired_in_place(aws, capsys):
     assert aws.iam.list_role_policies(RoleName="academy-video-batch-job-role")["PolicyNames"] == ["videoctl"]
 
 
+def test_roles_set_up_from_the_earlier_documents_are_tightened(aws, capsys):
+    """An account set up before the job role lost its SSM reads and Batch's trust gained aws:SourceAccount."""
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    job_policy = aws.iam.get_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl")
+    earlier = job_policy["PolicyDocument"]
+    earlier["Statement"].insert(0, {"Sid": "ReadOwnParameters", "Effect": "Allow", "Action": ["ssm:GetParameters"],
+                                    "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/academy/video/DATABASE_URL"]})
+    aws.iam.put_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl",
+                            PolicyDocument=json.dumps(earlier))
+    aws.iam.update_assume_role_policy(RoleName="academy-video-batch-service-role", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}))
+
+    drift = infra(capsys, "verify", "--json").json()["error"]
+    assert sorted(not_ok(drift["plan"])) == [("iam_role", "academy-video-batch-job-role", "DRIFT"),
+                                             ("iam_role", "academy-video-batch-service-role", "DRIFT")]
+    fixed = infra(capsys, "setup", "--json")
+    assert sorted(r["api"] for r in fixed.json()["data"]["done"]) == ["iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"]
+    assert infra(capsys, "verify").exit_code == 0
+    job_policy = aws.iam.get_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl")
+    assert "ssm:" not in json.dumps(job_policy["PolicyDocument"])
+
+
 def test_lambda_setup_deploys_the_function_its_queues_and_trigger_alone(aws, capsys):
     result = infra(capsys, "lambda-setup", "--json")
     assert result.exit_code == 0, result.stdout
@@ -357,7 +397,7 @@ def test_a_secret_nobody_set_is_left_to_a_person(aws, capsys, monkeypatch):
 def test_document_mistakes_stop_before_any_aws_call(aws, capsys, monkeypatch, tmp_path):
     import shutil
 
-    from videoctl.services.infra.documents import DEFAULT_DIR
+    from videoctl.infra.files import DEFAULT_DIR
 
     root = tmp_path / "json"
     shutil.copytree(DEFAULT_DIR, root)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from videoctl.domain.errors import ConfigError
-from videoctl.services.infra import documents, placeholders
-from videoctl.services.infra.documents import DEFAULT_DIR
-from videoctl.services.infra.model import Kind, SecretRef
+from videoctl.infra import documents, files, placeholders
+from videoctl.infra.files import CHECKOUT_DIR, DEFAULT_DIR, INSTALLED_DIR
+from videoctl.infra.model import Kind, SecretRef
 from videoctl.settings import Settings
 
 ACCOUNT = "123456789012"
@@ -39,7 +40,7 @@ def settings(**overrides: str | None) -> Settings:
 
 
 def test_shipped_documents_resolve_completely():
-    docs = documents.load(settings(), ACCOUNT)
+    docs = files.load(settings(), ACCOUNT)
     text = json.dumps([docs.roles, docs.compute_env, docs.job_queue, docs.job_definition, docs.dlq, docs.queue,
                        docs.function, docs.event_source, docs.log_group])
     assert "${" not in text
@@ -66,7 +67,7 @@ def test_shipped_documents_resolve_completely():
 
 
 def test_settings_rename_resources():
-    docs = documents.load(settings(VIDEO_BATCH_JOB_QUEUE="q2", VIDEO_DELETE_R2_QUEUE="del",
+    docs = files.load(settings(VIDEO_BATCH_JOB_QUEUE="q2", VIDEO_DELETE_R2_QUEUE="del",
                                    VIDEO_BATCH_COMPUTE_TYPE="fargate_spot", VIDEOCTL_SSM_PREFIX="/x/y"), ACCOUNT)
     assert docs.job_queue["jobQueueName"] == "q2"
     assert docs.dlq["QueueName"] == "del-dlq"
@@ -81,7 +82,7 @@ def test_settings_rename_resources():
 ])
 def test_unresolved_placeholder_names_it_and_the_variable(unset, placeholder):
     with pytest.raises(ConfigError) as err:
-        documents.load(settings(**{unset: None}), ACCOUNT)
+        files.load(settings(**{unset: None}), ACCOUNT)
     assert placeholder in err.value.message and unset in err.value.message
     assert "infra/json/" in err.value.message
 
@@ -89,21 +90,21 @@ def test_unresolved_placeholder_names_it_and_the_variable(unset, placeholder):
 def test_r2_bucket_unset_is_named():
     env = {k: v for k, v in INFRA_ENV.items() if not k.startswith("R2_")}
     with pytest.raises(ConfigError) as err:
-        documents.load(Settings.from_env(env), ACCOUNT)
+        files.load(Settings.from_env(env), ACCOUNT)
     assert "${R2_BUCKET}" in err.value.message and "set R2_BUCKET" in err.value.message
 
 
 def test_non_ecr_image_is_refused_naming_the_variable():
     with pytest.raises(ConfigError) as err:
-        documents.load(settings(VIDEO_BATCH_IMAGE_URI="docker.io/library/videoctl:1"), ACCOUNT)
+        files.load(settings(VIDEO_BATCH_IMAGE_URI="docker.io/library/videoctl:1"), ACCOUNT)
     assert "VIDEO_BATCH_IMAGE_URI" in err.value.message and "ECR" in err.value.message
 
 
 def test_bad_ssm_prefix_and_account():
     with pytest.raises(ConfigError, match="VIDEOCTL_SSM_PREFIX"):
-        documents.load(settings(VIDEOCTL_SSM_PREFIX="academy/video/"), ACCOUNT)
+        files.load(settings(VIDEOCTL_SSM_PREFIX="academy/video/"), ACCOUNT)
     with pytest.raises(ConfigError, match="12 digits"):
-        documents.load(settings(), "12345")
+        files.load(settings(), "12345")
 
 
 def test_fill_rules():
@@ -135,7 +136,7 @@ def test_bad_json_names_file_and_line(tmp_path):
     lines[3] = lines[3].rstrip(",")  # drop a comma on line 4
     path.write_text("\n".join(lines))
     with pytest.raises(ConfigError) as err:
-        documents.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
+        files.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
     assert "infra/json/batch/job_queue.json" in err.value.message
     assert "line 5" in err.value.message  # where the parser notices the missing comma
 
@@ -144,14 +145,14 @@ def test_missing_document_and_directory(tmp_path):
     root = _copy_docs(tmp_path)
     (root / "sqs" / "delete_r2_dlq.json").unlink()
     with pytest.raises(ConfigError, match="infra/json/sqs/delete_r2_dlq.json is missing"):
-        documents.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
+        files.load(settings(VIDEOCTL_INFRA_DIR=str(root)), ACCOUNT)
     with pytest.raises(ConfigError, match="VIDEOCTL_INFRA_DIR"):
-        documents.load(settings(VIDEOCTL_INFRA_DIR=str(tmp_path / "nowhere")), ACCOUNT)
+        files.load(settings(VIDEOCTL_INFRA_DIR=str(tmp_path / "nowhere")), ACCOUNT)
 
 
 def test_desired_resources_order_and_ssm_parameters():
     s = settings(REDIS_URL=None)
-    wanted = documents.desired_resources(documents.load(s, ACCOUNT), s, b"zip")
+    wanted = documents.desired_resources(files.load(s, ACCOUNT), s, b"zip")
     kinds = [d.kind for d in wanted]
     assert kinds == sorted(kinds, key=list(Kind).index)
     params = {d.name: d.spec for d in wanted if d.kind is Kind.SSM_PARAMETER}
@@ -164,3 +165,11 @@ def test_desired_resources_order_and_ssm_parameters():
     assert groups["/academy/video/DATABASE_URL"] == {"batch"}
     fn = next(d for d in wanted if d.kind is Kind.LAMBDA_FUNCTION)
     assert fn.spec["CodeSha256"] == documents.code_sha256(b"zip")
+
+
+def test_an_install_finds_the_documents_where_the_wheel_puts_them():
+    """pyproject.toml copies infra/json into the wheel; files.py must look for it at that place."""
+    root = CHECKOUT_DIR.parents[1]
+    wheel = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["force-include"]["infra/json"] == INSTALLED_DIR.relative_to(root).as_posix()
+    assert DEFAULT_DIR == CHECKOUT_DIR  # in a checkout, its own documents

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from videoctl.domain.errors import ConfigError
-from videoctl.services.infra.package import HANDLER, REPO_ROOT, build_lambda_zip
+from videoctl.infra.package import HANDLER, REPO_ROOT, build_lambda_zip
 
 #: boto3 and what it needs: all a python3.12 Lambda runtime adds to the standard library.
 RUNTIME_DISTS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")

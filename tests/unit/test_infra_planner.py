@@ -7,20 +7,20 @@ import json
 from typing import Any
 
 import pytest
-from videoctl.commands._render import dumps
 
 from tests.unit.test_infra_documents import ACCOUNT, SECRET_VALUES, settings
-from videoctl.services.infra import documents
-from videoctl.services.infra.documents import code_sha256
-from videoctl.services.infra.model import Desired, Kind, SecretRef, Status
-from videoctl.services.infra.planner import plan
+from videoctl.commands._render import dumps
+from videoctl.infra import documents, files
+from videoctl.infra.documents import code_sha256
+from videoctl.infra.model import Desired, Kind, SecretRef, Status
+from videoctl.infra.planner import plan
 
 ZIP = b"PK-fake-zip"
 
 
 def desired_all(**env: str | None) -> list[Desired]:
     s = settings(**env)
-    return documents.desired_resources(documents.load(s, ACCOUNT), s, ZIP)
+    return documents.desired_resources(files.load(s, ACCOUNT), s, ZIP)
 
 
 def live_like_aws(d: Desired) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def live_like_aws(d: Desired) -> dict[str, Any]:
         case Kind.SSM_PARAMETER:
             return {"Name": d.name, "Type": spec["Type"]}
         case Kind.SQS_QUEUE:
-            from videoctl.services.infra.planner import sqs_attribute
+            from videoctl.infra.planner import sqs_attribute
 
             attrs = {k: sqs_attribute(v) for k, v in spec["Attributes"].items()}
             if "RedrivePolicy" in attrs:  # AWS's own spelling: different key order, count as a string
@@ -200,7 +200,7 @@ def test_roles_policies_drift():
     name = "academy-video-batch-job-role"
     role = live_like_aws(item(wanted, Kind.IAM_ROLE, name))
     policy = copy.deepcopy(role["InlinePolicies"]["videoctl"])
-    policy["Statement"][2]["Resource"] = "*"
+    next(s for s in policy["Statement"] if s["Sid"] == "EnqueueR2Deletes")["Resource"] = "*"
     role["InlinePolicies"] = {"videoctl": policy, "hand-made": {"Version": "2012-10-17", "Statement": []}}
     role["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
     got = item(plan(wanted, live_state(wanted, {(Kind.IAM_ROLE, name): role})), Kind.IAM_ROLE, name)

@@ -9,13 +9,13 @@ import pytest
 
 from tests.unit.test_infra_documents import ACCOUNT, settings
 from videoctl.domain.errors import InvalidInput
-from videoctl.services.infra import documents, validation
-from videoctl.services.infra.validation import FARGATE_MEMORY
+from videoctl.infra import files, validation
+from videoctl.infra.validation import FARGATE_MEMORY
 
 
 @pytest.fixture(scope="module")
 def docs():
-    return documents.load(settings(), ACCOUNT)
+    return files.load(settings(), ACCOUNT)
 
 
 def problems_of(docs, **changes) -> str:
@@ -178,10 +178,84 @@ def test_queue_and_mapping_rules(docs):
 def test_star_resources_are_refused_where_an_arn_is_known(docs):
     roles = copy.deepcopy(docs.roles)
     job_role = next(r for r in roles if r["RoleName"] == "academy-video-batch-job-role")
-    job_role["InlinePolicyDocument"]["Statement"][2]["Resource"] = "*"
+    enqueue = next(s for s in job_role["InlinePolicyDocument"]["Statement"] if s["Sid"] == "EnqueueR2Deletes")
+    enqueue["Resource"] = "*"
     message = problems_of(docs, roles=roles)
     assert "infra/json/iam/policy_video_job_role.json" in message
     assert "\"Resource\": \"*\" for sqs:GetQueueAttributes, sqs:GetQueueUrl, sqs:SendMessage; name the ARNs" in message
+
+
+JOB_POLICY = "infra/json/iam/policy_video_job_role.json"
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:academy-video-delete-r2"
+
+
+def with_job_statement(docs, statement: dict, *, trust: bool = False) -> list:
+    """The roles, with ``statement`` added to the job role's inline policy (or its trust policy)."""
+    roles = copy.deepcopy(docs.roles)
+    job_role = next(r for r in roles if r["RoleName"] == "academy-video-batch-job-role")
+    job_role["AssumeRolePolicyDocument" if trust else "InlinePolicyDocument"]["Statement"].append(statement)
+    return roles
+
+
+@pytest.mark.parametrize(("statement", "why"), [
+    ({"Action": "*", "Resource": QUEUE_ARN}, "uses \"Action\": \"*\", every action of every service"),
+    ({"Action": ["sqs:SendMessage", "*"], "Resource": QUEUE_ARN}, "uses \"Action\": \"*\""),
+    ({"Action": "*:Get*", "Resource": QUEUE_ARN}, "uses the action '*:Get*', which is not bound to one service"),
+    ({"Action": "s3:*", "Resource": "arn:aws:s3:::*"},
+     "allows s3:* on \"arn:aws:s3:::*\": a whole service on every one of its resources"),
+    ({"Action": "s3:*", "Resource": "*"}, "allows s3:* on \"*\": a whole service on every one of its resources"),
+    ({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"},
+     "names \"arn:aws:s3:::*/*\": every resource of a service, not one"),
+    ({"Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:*"},
+     f"names \"arn:aws:sqs:eu-west-1:{ACCOUNT}:*\": every resource of a service"),
+    ({"NotAction": "iam:*", "Resource": "*"}, "combines NotAction with \"Resource\": \"*\": it allows every action"),
+    ({"NotAction": "iam:*", "Resource": "arn:aws:sqs:*:*:*"}, "combines NotAction with \"Resource\": \"arn:aws:sqs:*:*:*\""),
+    ({"NotAction": "iam:*", "NotResource": QUEUE_ARN}, "combines NotAction with NotResource"),
+    ({"Action": "sqs:SendMessage", "NotResource": QUEUE_ARN}, "uses NotResource: it allows every resource but"),
+])
+def test_broad_allow_statements_are_refused_naming_file_statement_and_why(docs, statement, why):
+    message = problems_of(docs, roles=with_job_statement(docs, {"Sid": "TooBroad", "Effect": "Allow", **statement}))
+    assert f"{JOB_POLICY}: Statement[2] (TooBroad) {why}" in message
+
+
+def test_a_statement_without_sid_is_named_by_its_index(docs):
+    message = problems_of(docs, roles=with_job_statement(docs, {"Effect": "Allow", "Action": "*", "Resource": QUEUE_ARN}))
+    assert f"{JOB_POLICY}: Statement[2] uses \"Action\": \"*\"" in message
+
+
+def test_a_misspelt_effect_cannot_slip_past_the_rules(docs):
+    roles = with_job_statement(docs, {"Effect": "allow", "Action": "*", "Resource": "*"})
+    assert f"{JOB_POLICY}: Statement[2] has \"Effect\": \"allow\"; IAM knows only" in problems_of(docs, roles=roles)
+
+
+def test_trust_policies_may_not_allow_every_action(docs):
+    statement = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "*"}
+    message = problems_of(docs, roles=with_job_statement(docs, statement, trust=True))
+    assert "infra/json/iam/trust_batch_job_role.json: Statement[1] uses \"Action\": \"*\"" in message
+
+
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Deny", "Action": "*", "Resource": "*"},  # a Deny only takes away
+    {"Effect": "Deny", "NotAction": "sqs:SendMessage", "Resource": "*"},
+    {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/academy/*"},
+    {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::one-bucket/*"},  # bounded by a named bucket
+    {"Effect": "Allow", "NotAction": "sqs:DeleteQueue", "Resource": QUEUE_ARN},
+    {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+])
+def test_narrow_statements_pass(docs, statement):
+    validation.validate(replace(docs, roles=with_job_statement(docs, statement)))
+
+
+def test_shipped_job_role_reads_no_ssm_and_batch_trusts_only_this_account(docs):
+    """The execution role injects the secrets (job definition ``secrets``); AWS Batch may act only for us."""
+    roles = {r["RoleName"]: r for r in docs.roles}
+    job_actions = [a for s in roles["academy-video-batch-job-role"]["InlinePolicyDocument"]["Statement"]
+                   for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert job_actions and not [a for a in job_actions if a.lower().startswith("ssm:")]
+    execution = roles["academy-video-batch-execution-role"]["InlinePolicyDocument"]["Statement"]
+    assert any(s["Action"] == "ssm:GetParameters" for s in execution)
+    trust = roles["academy-video-batch-service-role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Condition"] for s in trust] == [{"StringEquals": {"aws:SourceAccount": ACCOUNT}}]
 
 
 def test_referenced_roles_must_be_managed(docs):

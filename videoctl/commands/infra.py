@@ -7,8 +7,7 @@ and send nothing to AWS when a document is wrong.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 
@@ -16,10 +15,21 @@ from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import VideoctlError
+from videoctl.infra.model import DiffDocument
 
 if TYPE_CHECKING:
-    from videoctl.services.infra import service
-    from videoctl.services.infra.model import PlanItem
+    from videoctl.api import InfraScope
+    from videoctl.infra import service
+    from videoctl.infra.model import PlanItem
+
+_MODEL = "videoctl.infra.model"
+
+
+class RegisteredJobDefinition(TypedDict):
+    #: False when the ACTIVE revision already matched infra/json.
+    registered: bool
+    arn: str | None
+    diff: list[DiffDocument]
 
 app = typer.Typer(
     help="Check and set up the AWS resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda.",
@@ -28,7 +38,7 @@ app = typer.Typer(
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (as verify does) and change nothing.")]
 
-_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by services.infra.model.Status value
+_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by infra.model.Status value
 _MAX_DIFFS = 8
 
 
@@ -62,15 +72,13 @@ def _spinner(message: str) -> Any:
     return out.stderr.status(message, spinner="dots")
 
 
-def _apply(select: service.Select, json_: bool, what: str) -> service.Outcome:
-    """Run setup for the selected resources; on failure show what was done and what was not."""
+def _apply(scope: InfraScope, json_: bool, what: str) -> service.Outcome:
+    """Run setup for the scope's resources; on failure show what was done and what was not."""
     # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.services.infra import service
-    from videoctl.services.infra.errors import InfraDrift
+    from videoctl.infra.errors import InfraDrift
 
-    ctx = client()._ctx
     try:
-        outcome = service.setup(ctx.settings, ctx.aws, select, sleep=time.sleep, waiting=_spinner)
+        outcome = client().infra_setup(scope, waiting=_spinner)
     except VideoctlError as exc:
         details = getattr(exc, "details", None)
         if details and not out.json_mode(json_):
@@ -102,6 +110,7 @@ def _render_outcome(outcome: service.Outcome, what: str) -> None:
 
 
 @app.command("verify")
+@out.document(f"{_MODEL}:VerifyDocument")
 def verify(json_: JsonOption = False) -> None:
     """Compare live AWS with infra/json and print one row per resource: OK, MISSING or DRIFT.
 
@@ -111,12 +120,10 @@ def verify(json_: JsonOption = False) -> None:
     either way, the rows inside.
     """
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
-    from videoctl.services.infra import service
-    from videoctl.services.infra.errors import InfraDrift
+    from videoctl.infra.errors import InfraDrift
 
-    ctx = client()._ctx
-    items = service.make_plan(ctx.settings, ctx.aws)
-    outcome = service.Outcome(items)
+    outcome = client().infra_plan()
+    items = outcome.plan
     if outcome.ok:
         def render() -> None:
             _plan_table(items)
@@ -134,6 +141,7 @@ def verify(json_: JsonOption = False) -> None:
 
 
 @app.command("setup")
+@out.document(f"{_MODEL}:PlanDocument", f"{_MODEL}:SetupDocument")
 def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     """Create what is missing and update what drifted, so AWS matches infra/json; safe to rerun.
 
@@ -141,30 +149,25 @@ def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     to be VALID/ENABLED. --dry-run prints the plan and exits 0. Exit 8 (aws_error) if a call fails, with
     what was done and what was not; exit 13 if something needs a person (e.g. an SSM value nobody set).
     """
-    from videoctl.services.infra import service
-
-    _setup(service.everything, dry_run, json_, "setup")
+    _setup("all", dry_run, json_, "setup")
 
 
 @app.command("lambda-setup")
+@out.document(f"{_MODEL}:PlanDocument", f"{_MODEL}:SetupDocument")
 def lambda_setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     """Build the delete-r2 Lambda zip from this checkout and deploy it with its role, queue, DLQ and trigger.
 
     Idempotent: the code is uploaded only when its CodeSha256 changed. Same exit codes as setup.
     """
-    from videoctl.services.infra import service
-
-    _setup(service.lambda_only, dry_run, json_, "lambda-setup")
+    _setup("lambda", dry_run, json_, "lambda-setup")
 
 
-def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> None:
+def _setup(scope: InfraScope, dry_run: bool, json_: bool, what: str) -> None:
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
-    from videoctl.services.infra import service
-
     if dry_run:
-        ctx = client()._ctx
-        items = service.make_plan(ctx.settings, ctx.aws, select)
-        outcome = service.Outcome(items)
+        outcome = client().infra_plan(scope)
+        items = outcome.plan
+
         def render() -> None:
             _plan_table(items, "plan (dry run)")
             calls = sum(len(i.actions) for i in items)
@@ -172,23 +175,22 @@ def _setup(select: service.Select, dry_run: bool, json_: bool, what: str) -> Non
 
         out.success({"dry_run": True, **outcome.to_dict()}, render, json_flag=json_)
         return
-    outcome = _apply(select, json_, what)
+    outcome = _apply(scope, json_, what)
     out.success(outcome.to_dict(), lambda: _render_outcome(outcome, what), json_flag=json_)
 
 
 @app.command("register-jobdef")
+@out.document(RegisteredJobDefinition)
 def register_jobdef(json_: JsonOption = False) -> None:
     """Register a new job definition revision if the ACTIVE one differs from infra/json; print its ARN.
 
     Exit 0 either way ("current" or "registered"); 8 if AWS refuses.
     """
     out.json_mode(json_)  # now, so that an error is printed as JSON too
-    from videoctl.services.infra import service
-
-    outcome = _apply(service.job_definition_only, json_, "register-jobdef")
+    outcome = _apply("job_definition", json_, "register-jobdef")
     item = outcome.plan[0]
     registered = next((r.result for r in outcome.report.done), None) if outcome.report else None
-    data = {"registered": registered is not None, "arn": registered or item.ref,
+    data: RegisteredJobDefinition = {"registered": registered is not None, "arn": registered or item.ref,
             "diff": [d.to_dict() for d in item.diffs]}
 
     def render() -> None:

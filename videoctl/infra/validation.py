@@ -15,8 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from videoctl.domain.errors import InvalidInput
-from videoctl.services.infra import documents as d
-from videoctl.services.infra.documents import Documents
+from videoctl.infra import documents as d
+from videoctl.infra import least_privilege
+from videoctl.infra.documents import Documents
 
 #: RegisterJobDefinition refuses a definition larger than this.
 JOB_DEFINITION_MAX_BYTES = 24 * 1024
@@ -54,8 +55,6 @@ MAX_RECEIVE_RANGE = (1, 1000)
 LOG_RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 )
-#: Actions that have no resource-level permissions, so ``"Resource": "*"`` is the only choice.
-STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
 
 
 class _Problems:
@@ -302,25 +301,19 @@ def check_lambda_and_queues(docs: Documents, problems: _Problems) -> None:
 
 
 def check_policies(docs: Documents, problems: _Problems) -> None:
-    """Least privilege: no ``"Resource": "*"`` except for actions that have no resource ARN."""
+    """Least privilege in every trust and inline policy (see :mod:`least_privilege`); roles we point at are ours."""
     src = f"infra/json/{d.ROLES}"
     names = {role["RoleName"] for role in docs.roles}
     for role in docs.roles:
-        for label, policy in (("trust policy", role["AssumeRolePolicyDocument"]),
-                              ("policy", role.get("InlinePolicyDocument"))):
+        for document, policy in ((role["Trust"], role["AssumeRolePolicyDocument"]),
+                                 (role.get("InlinePolicy"), role.get("InlinePolicyDocument"))):
             if policy is None:
                 continue
-            where = f"iam/{role['Trust'] if label == 'trust policy' else role['InlinePolicy']}"
+            where = f"infra/json/iam/{document}"
             if policy.get("Version") != "2012-10-17":
-                problems.add(f"infra/json/{where}", "Version must be \"2012-10-17\"")
-            if label == "policy":
-                for statement in _list(policy.get("Statement")):
-                    resources = _list(statement.get("Resource"))
-                    actions = set(_list(statement.get("Action")))
-                    if "*" in resources and not actions <= STAR_ONLY_ACTIONS:
-                        problems.add(f"infra/json/{where}", f"statement {statement.get('Sid') or ''} uses "
-                                     f"\"Resource\": \"*\" for {', '.join(sorted(actions - STAR_ONLY_ACTIONS))}; "
-                                     "name the ARNs")
+                problems.add(where, "Version must be \"2012-10-17\"")
+            for message in least_privilege.policy_problems(policy):
+                problems.add(where, message)
     # Every role ARN another document points at must be one we manage.
     for src_name, arns in (
         (d.JOB_DEFINITION, [(docs.job_definition.get("containerProperties") or {}).get(k)
@@ -337,12 +330,6 @@ def _choices(valid: tuple[int, ...]) -> str:
     if len(valid) <= 3:
         return ", ".join(map(str, valid))
     return f"{valid[0]}–{valid[-1]} in steps of {valid[1] - valid[0]}"
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _int(value: Any) -> int | None:

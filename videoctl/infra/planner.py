@@ -1,8 +1,8 @@
 """``plan(desired, live) -> list[PlanItem]``: what differs and which calls would fix it. Pure.
 
 No boto3 here (chalice's split): ``live`` is plain data read beforehand by
-:mod:`videoctl.services.infra.live`, and the result is plain data the
-executor runs and the command prints. So every rule below is unit-tested
+:mod:`videoctl.infra.live`, and the result is plain data that
+apply runs and the command prints. So every rule below is unit-tested
 without AWS, and ``verify`` and ``setup --dry-run`` print exactly what
 ``setup`` would do.
 """
@@ -13,8 +13,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from videoctl.services.infra.compare import diff, policy_diff, same
-from videoctl.services.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
+from videoctl.infra.compare import diff, policy_diff, same
+from videoctl.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
 
 Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from videoctl.services.infra.model import Diff
+from videoctl.infra.model import Diff
 
 
 def diff(desired: Any, live: Any, path: str = "", *, exact: bool = False) -> list[Diff]:
@@ -49,7 +49,7 @@ def same(a: Any, b: Any) -> bool:
     return False
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -60,16 +60,16 @@ def canonical_policy(document: Any) -> Any:
     if not isinstance(document, dict):
         return document
     statements = []
-    for raw in _as_list(document.get("Statement")):
+    for raw in as_list(document.get("Statement")):
         statement = dict(raw)
         for key in ("Action", "NotAction", "Resource", "NotResource"):
             if key in statement:
-                statement[key] = sorted(_as_list(statement[key]))
+                statement[key] = sorted(as_list(statement[key]))
         if isinstance(statement.get("Principal"), dict):
-            statement["Principal"] = {k: sorted(_as_list(v)) for k, v in statement["Principal"].items()}
+            statement["Principal"] = {k: sorted(as_list(v)) for k, v in statement["Principal"].items()}
         if isinstance(statement.get("Condition"), dict):
             statement["Condition"] = {
-                op: {k: sorted(_as_list(v)) for k, v in block.items()} if isinstance(block, dict) else block
+                op: {k: sorted(as_list(v)) for k, v in block.items()} if isinstance(block, dict) else block
                 for op, block in statement["Condition"].items()
             }
         statements.append(statement)

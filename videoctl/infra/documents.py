@@ -1,29 +1,24 @@
-"""Read infra/json, fill the placeholders, and turn the documents into desired resources.
+"""Fill the placeholders of the infra/json documents and turn them into desired resources. Pure.
 
 The documents are the source of truth for what AWS should look like; this
 module only knows where each one lives and which resource it describes.
-Reading is strict: a missing file or bad JSON is a ConfigError naming the
-file (and line), an unresolved placeholder names the variable to set.
+Reading them is passed in (:mod:`videoctl.infra.files` reads them from disk),
+so nothing here touches the file system. An unresolved placeholder names the
+variable to set.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from videoctl.domain.errors import ConfigError
-from videoctl.services.infra import placeholders
-from videoctl.services.infra.model import Desired, Kind, SecretRef
+from videoctl.infra import placeholders
+from videoctl.infra.model import Desired, Kind, SecretRef
 from videoctl.settings import FIELDS, Settings
-
-#: infra/json of this checkout (videoctl/services/infra/documents.py → repo root), else
-#: the copy the wheel carries (pyproject.toml force-includes it as videoctl/infra_json).
-_CHECKOUT_DIR = Path(__file__).resolve().parents[3] / "infra" / "json"
-DEFAULT_DIR = _CHECKOUT_DIR if _CHECKOUT_DIR.is_dir() else Path(__file__).resolve().parents[2] / "infra_json"
 
 ROLES = "iam/roles.json"
 LOG_GROUP = "logs/video_log_group.json"
@@ -40,33 +35,9 @@ INLINE_POLICY_NAME = "videoctl"
 #: Lambda environment variables ending in this name an SSM parameter (the handler's contract).
 PARAMETER_SUFFIX = "_PARAMETER"
 
-
-def infra_dir(settings: Settings) -> Path:
-    root = settings.infra_dir or DEFAULT_DIR
-    if not root.is_dir():
-        raise ConfigError(
-            f"infra documents not found: {root} is not a directory "
-            f"({'VIDEOCTL_INFRA_DIR' if settings.infra_dir else 'default; set VIDEOCTL_INFRA_DIR'})",
-            hint="point VIDEOCTL_INFRA_DIR at the infra/json directory of a videoctl checkout",
-        )
-    return root
-
-
-def read_json(root: Path, relative: str) -> Any:
-    """One document, parsed; errors name the file and the line."""
-    path = root / relative
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"infra/json/{relative} is missing (looked in {root})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"infra/json/{relative} cannot be read: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"infra/json/{relative}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
+#: One parsed document by its path under infra/json ("batch/job_queue.json"); a ConfigError
+#: naming the file if it is missing or not JSON.
+Read = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
@@ -86,14 +57,13 @@ class Documents:
     region: str
 
 
-def load(settings: Settings, account_id: str) -> Documents:
-    root = infra_dir(settings)
+def load(read: Read, settings: Settings, account_id: str) -> Documents:
     known = placeholders.values(settings, account_id)
     problems: list[str] = []
 
     def doc(relative: str) -> Any:
         """Filled document; placeholder problems are collected so one error lists them all."""
-        raw = read_json(root, relative)
+        raw = read(relative)
         try:
             return placeholders.fill(raw, known, f"infra/json/{relative}")
         except ConfigError as exc:
@@ -155,7 +125,7 @@ def desired_resources(docs: Documents, settings: Settings, lambda_zip: bytes | N
 
     ``lambda_zip`` None leaves the function's code out of the comparison.
     ``settings`` only tells whether a missing SSM parameter's value is at
-    hand; the value itself is read by the executor at the last moment.
+    hand; the value itself is read by apply at the last moment.
     """
     out: list[Desired] = []
     for role in docs.roles:

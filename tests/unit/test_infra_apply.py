@@ -1,16 +1,16 @@
-"""The executor with botocore's Stubber: waits with an injected sleep, IAM propagation, failures reported."""
+"""Applying a plan (infra.apply) with botocore's Stubber: waits with an injected sleep, IAM propagation, failures reported."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
-from videoctl.commands._render import dumps
 
 from videoctl.aws.clients import AwsClients
+from videoctl.commands._render import dumps
 from videoctl.domain.errors import AwsError
-from videoctl.services.infra.errors import InfraAwsError
-from videoctl.services.infra.executor import PROPAGATION_SLEEP_S, apply
-from videoctl.services.infra.model import Action, Kind, PlanItem, SecretRef, Status
+from videoctl.infra.apply import PROPAGATION_SLEEP_S, apply
+from videoctl.infra.errors import InfraAwsError
+from videoctl.infra.model import Action, Kind, PlanItem, SecretRef, Status
 from videoctl.settings import Settings
 
 CE = "academy-video-batch-ce"

@@ -24,8 +24,8 @@ from videoctl.aws import batch_infra, lambda_deploy
 from videoctl.aws.clients import AwsClients
 from videoctl.aws.infra_call import call
 from videoctl.domain.errors import AwsError, ConfigError, VideoctlError
-from videoctl.services.infra.errors import with_details
-from videoctl.services.infra.model import Action, ActionResult, ApplyReport, PlanItem, SecretRef
+from videoctl.infra.errors import with_details
+from videoctl.infra.model import Action, ActionResult, ApplyReport, PlanItem, SecretRef
 
 #: A Fargate compute environment usually turns VALID within a minute; give AWS a generous bound.
 WAIT_TIMEOUT_S = 900.0
@@ -44,7 +44,7 @@ Sleep = Callable[[float], None]
 Waiting = Callable[[str], AbstractContextManager[Any]]
 
 
-def _quiet(_: str) -> AbstractContextManager[Any]:
+def quiet(_: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
@@ -54,7 +54,7 @@ def apply(
     *,
     secret: Callable[[SecretRef], str | None],
     sleep: Sleep = time.sleep,
-    waiting: Waiting = _quiet,
+    waiting: Waiting = quiet,
     wait_timeout_s: float = WAIT_TIMEOUT_S,
     poll_s: float = POLL_S,
 ) -> ApplyReport:

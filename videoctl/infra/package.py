@@ -21,7 +21,7 @@ from pathlib import Path
 
 from videoctl.domain.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # videoctl/infra/package.py → the checkout (or site-packages)
 HANDLER = "worker/delete_r2_handler.py"
 #: What the python3.12 Lambda runtime provides besides the standard library.
 RUNTIME_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})

@@ -11,7 +11,7 @@ from typing import Any
 
 from videoctl.aws import batch_infra, iam, lambda_deploy, sqs_infra, ssm_logs_infra
 from videoctl.aws.clients import AwsClients
-from videoctl.services.infra.model import Desired, Kind
+from videoctl.infra.model import Desired, Kind
 
 
 def read_live_state(clients: AwsClients, desired: list[Desired]) -> dict[tuple[Kind, str], dict[str, Any] | None]:

@@ -1,4 +1,4 @@
-"""The data that flows planner → executor → command: desired resources, diffs, actions, plan items.
+"""The data that flows planner → apply → command: desired resources, diffs, actions, plan items.
 
 Everything here is plain data so ``plan()`` stays pure and the command can
 print the same plan as a rich table or as JSON. Secrets never enter these
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 
 class Kind(StrEnum):
@@ -53,10 +53,71 @@ class Desired:
 
 @dataclass(frozen=True)
 class SecretRef:
-    """A value that lives in the operator's settings; resolved only by the executor."""
+    """A value that lives in the operator's settings; resolved only by apply."""
 
     env: str  # the variable, e.g. DATABASE_URL
     setting: str  # the Settings field
+
+
+class DiffDocument(TypedDict):
+    field: str
+    live: Any
+    desired: Any
+    note: str | None
+
+
+class ActionDocument(TypedDict):
+    api: str
+    description: str
+
+
+class PlanItemDocument(TypedDict):
+    kind: Kind
+    name: str
+    status: Status
+    diff: list[DiffDocument]
+    actions: list[ActionDocument]
+    manual: list[str]
+    source: str
+    ref: str | None
+
+
+class ResultDocument(TypedDict):
+    kind: Kind
+    name: str
+    api: str
+    description: str
+    #: done | failed | not_attempted
+    status: str
+    result: str | None
+    error: str | None
+
+
+class ReportDocument(TypedDict):
+    changed: bool
+    done: list[ResultDocument]
+    not_done: list[ResultDocument]
+    manual: list[str]
+
+
+class VerifyDocument(TypedDict):
+    """`infra verify`: every resource compared, ok when all match."""
+
+    ok: bool
+    plan: list[PlanItemDocument]
+
+
+class PlanDocument(VerifyDocument):
+    """`infra setup --dry-run`: the plan, nothing applied."""
+
+    dry_run: Literal[True]
+
+
+class SetupDocument(ReportDocument):
+    """`infra setup`: the plan it ran and what it did."""
+
+    in_sync_before: bool
+    plan: list[PlanItemDocument]
 
 
 @dataclass(frozen=True)
@@ -66,7 +127,7 @@ class Diff:
     desired: Any
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DiffDocument:
         return {"field": self.field, "live": self.live, "desired": self.desired, "note": self.note}
 
     def __str__(self) -> str:
@@ -78,7 +139,7 @@ class Diff:
 class Action:
     """One AWS call setup will make, e.g. ``iam:PutRolePolicy``.
 
-    ``wait`` names a condition the executor polls for after the call
+    ``wait`` names a condition apply polls for after the call
     (compute environment VALID, Lambda update finished, …).
     """
 
@@ -93,7 +154,7 @@ class Action:
         prefix = "lambda" if self.service == "lambda_" else self.service
         return f"{prefix}:{''.join(p.capitalize() for p in self.method.split('_'))}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ActionDocument:
         # Parameters are left out on purpose: they hold zip bytes and, for SSM, secret references.
         return {"api": self.api, "description": self.description}
 
@@ -115,11 +176,11 @@ class PlanItem:
     def ok(self) -> bool:
         return self.status is Status.OK
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlanItemDocument:
         return {
-            "kind": self.kind.value,
+            "kind": self.kind,
             "name": self.name,
-            "status": self.status.value,
+            "status": self.status,
             "diff": [d.to_dict() for d in self.diffs],
             "actions": [a.to_dict() for a in self.actions],
             "manual": list(self.manual),
@@ -137,9 +198,9 @@ class ActionResult:
     result: str | None = None  # e.g. the new job definition ARN
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ResultDocument:
         return {
-            "kind": self.kind.value,
+            "kind": self.kind,
             "name": self.name,
             **self.action.to_dict(),
             "status": self.status,
@@ -165,7 +226,7 @@ class ApplyReport:
     def changed(self) -> bool:
         return bool(self.done)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReportDocument:
         return {
             "changed": self.changed,
             "done": [r.to_dict() for r in self.done],
