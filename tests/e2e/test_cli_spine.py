@@ -151,3 +151,9 @@ def test_container_command_form_is_accepted():
     assert _container_args(["run-job", "videoctl", "run-job", "12"]) == ["run-job", "12"]
     assert _container_args(["run-job", "12"]) == ["run-job", "12"]
     assert _container_args(["jobs", "list"]) == ["jobs", "list"]
+
+
+def test_every_command_shows_an_example(capsys):
+    for path, cmd in _command_paths(app):
+        if getattr(cmd, "commands", None) is None:  # a leaf: something to run
+            assert "Example: videoctl " in (cmd.help or ""), f"{' '.join(path)} has no example"

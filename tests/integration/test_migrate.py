@@ -1,3 +1,5 @@
+"""Schema migrations on a real PostgreSQL: applied once, in order, safely from several places at once."""
+
 import threading
 
 import psycopg

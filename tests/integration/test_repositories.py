@@ -1,3 +1,5 @@
+"""The repositories on a real PostgreSQL: guarded transitions, fencing, and the refusals that say why."""
+
 import dataclasses
 import threading
 

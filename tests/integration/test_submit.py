@@ -257,3 +257,63 @@ def test_follow_stops_when_the_container_died_without_a_word(ctx, env):
         follow_job(job.id, jobs=ctx.jobs, executor=LocalExecutor(ctx.settings.home / "logs"),
                    on_update=lambda j: polls.append(j.state), check_every=3, sleep=lambda s: None)
     assert len(polls) == 3
+
+
+def test_a_local_executor_that_cannot_start_records_its_own_code(ctx, uploaded, tmp_path):
+    from videoctl.domain.errors import ExecutorError
+    from videoctl.executor.local import LocalExecutor
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the log folder should be")
+    plan = plan_submit(uploaded.id, videos=ctx.videos, jobs=ctx.jobs, max_attempts=3)
+    with pytest.raises(ExecutorError, match="could not start a local run-job process") as refused:
+        create_job_and_submit(plan, jobs=ctx.jobs, executor=LocalExecutor(blocker / "logs"))
+    assert refused.value.exit_code == EXIT_CODES["executor_error"] and not refused.value.transient
+    [job] = ctx.jobs.list(video_id=uploaded.id)
+    # Nothing started: the attempt is undone, the job waits QUEUED for scan-stuck, and the
+    # error says whose it was (not aws_error).
+    assert job.state is JobState.QUEUED and job.attempt == 0
+    assert job.error_code == "executor_error" and "could not start" in job.error_message
+
+
+def test_batch_errors_leave_the_executor_as_domain_errors_that_say_whether_to_retry(ctx, moto_batch):
+    executor = ctx.executor
+    throttle_first(executor.batch._submit_client, times=1)
+    with pytest.raises(AwsError) as throttled:
+        executor.submit("video-1-job-1-a1", job_id=1, video_id=1, attempt=1)
+    assert throttled.value.transient and not throttled.value.outcome_unknown
+    assert "SubmitJob failed: TooManyRequestsException" in throttled.value.message
+
+    executor.batch.queue = "no-such-queue"
+    with pytest.raises(AwsError) as refused:
+        executor.submit("video-1-job-1-a1", job_id=1, video_id=1, attempt=1)
+    assert not refused.value.transient and not refused.value.outcome_unknown
+
+
+@pytest.mark.parametrize(("error", "transient", "outcome_unknown"), [
+    ("throttled", True, False),
+    ("server", True, True),
+    ("read_timeout", True, True),
+    ("cannot_connect", True, False),
+    ("no_credentials", False, False),
+    ("access_denied", False, False),
+])
+def test_aws_errors_are_classed_for_retry(error, transient, outcome_unknown):
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from videoctl.aws.errors import aws_error
+
+    def client_error(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, "SubmitJob")
+
+    exc = {
+        "throttled": client_error("ThrottlingException"),
+        "server": client_error("ServerException"),
+        "read_timeout": ReadTimeoutError(endpoint_url="https://batch"),
+        "cannot_connect": EndpointConnectionError(endpoint_url="https://batch"),
+        "no_credentials": NoCredentialsError(),
+        "access_denied": client_error("AccessDeniedException"),
+    }[error]
+    classed = aws_error("SubmitJob", exc)
+    assert (classed.transient, classed.outcome_unknown) == (transient, outcome_unknown)
+    assert classed.code == "aws_error" and classed.message.startswith("SubmitJob failed")

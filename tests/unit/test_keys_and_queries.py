@@ -1,3 +1,5 @@
+"""Object key layout and key checks, and the named SQL of queries.sql (bound parameters only)."""
+
 import re
 
 import pytest

@@ -1,3 +1,5 @@
+"""The retry policy: jittered exponential backoff, its cap, and when a failure is final."""
+
 import pytest
 
 from videoctl.domain.errors import InvalidInput, MediaError, is_permanent

@@ -1,3 +1,5 @@
+"""The job and video state machines: which transitions are allowed, and the refusals."""
+
 import itertools
 
 import pytest

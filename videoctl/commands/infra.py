@@ -118,6 +118,8 @@ def verify(json_: JsonOption = False) -> None:
     With --json, success prints {"data": {"ok": true, "plan": [...]}} and drift prints
     {"error": {"code": "drift", "message", "hint", "ok": false, "plan": [...]}}: one document
     either way, the rows inside.
+
+    Example: videoctl infra verify --json
     """
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
     from videoctl.infra.errors import InfraDrift
@@ -148,6 +150,8 @@ def setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> None:
     Includes the delete-r2 Lambda (see lambda-setup). Waits for the compute environment and job queue
     to be VALID/ENABLED. --dry-run prints the plan and exits 0. Exit 8 (aws_error) if a call fails, with
     what was done and what was not; exit 13 if something needs a person (e.g. an SSM value nobody set).
+
+    Example: videoctl infra setup --dry-run
     """
     _setup("all", dry_run, json_, "setup")
 
@@ -158,6 +162,8 @@ def lambda_setup(dry_run: DryRunOption = False, json_: JsonOption = False) -> No
     """Build the delete-r2 Lambda zip from this checkout and deploy it with its role, queue, DLQ and trigger.
 
     Idempotent: the code is uploaded only when its CodeSha256 changed. Same exit codes as setup.
+
+    Example: videoctl infra lambda-setup
     """
     _setup("lambda", dry_run, json_, "lambda-setup")
 
@@ -185,6 +191,8 @@ def register_jobdef(json_: JsonOption = False) -> None:
     """Register a new job definition revision if the ACTIVE one differs from infra/json; print its ARN.
 
     Exit 0 either way ("current" or "registered"); 8 if AWS refuses.
+
+    Example: videoctl infra register-jobdef
     """
     out.json_mode(json_)  # now, so that an error is printed as JSON too
     outcome = _apply("job_definition", json_, "register-jobdef")

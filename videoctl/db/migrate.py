@@ -14,16 +14,10 @@ from importlib.resources import files
 import psycopg
 from psycopg.rows import tuple_row
 
+from videoctl.db.queries import sql
+
 # Any constant unique to videoctl; pg_advisory_xact_lock takes a bigint.
 _LOCK_KEY = 0x766964656F63746C  # "videoctl"
-
-_CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    text PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -51,10 +45,10 @@ def available() -> list[Migration]:
 
 def _applied(conn: psycopg.Connection) -> dict[str, datetime]:
     cur = conn.cursor(row_factory=tuple_row)
-    (exists,) = cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    (exists,) = cur.execute(sql("migrations_table_exists")).fetchone()
     if not exists:
         return {}
-    return dict(cur.execute("SELECT version, applied_at FROM schema_migrations").fetchall())
+    return dict(cur.execute(sql("applied_migrations")).fetchall())
 
 
 def status(conn: psycopg.Connection) -> list[MigrationStatus]:
@@ -71,17 +65,14 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     """Apply what is pending; return what this call applied."""
     done: list[Migration] = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(_CREATE_TABLE)
+        conn.execute(sql("migrations_lock"), {"key": _LOCK_KEY})
+        conn.execute(sql("create_migrations_table"))
         applied = _applied(conn)
         for migration in available():
             if migration.version in applied:
                 continue
             conn.execute(migration.sql)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                (migration.version, migration.name),
-            )
+            conn.execute(sql("record_migration"), {"version": migration.version, "name": migration.name})
             done.append(migration)
     return done
 

@@ -239,6 +239,11 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
 ORDER BY job.id
 LIMIT %(limit)s;
 
+-- name: claim_rows_skip_locked
+-- Appended to stuck_jobs by a real pass (JobRepository.stuck): the rows are claimed
+-- until the transaction ends, and a concurrent scanner skips them.
+FOR UPDATE OF job SKIP LOCKED;
+
 -- name: db_now
 SELECT now() AS now;
 
@@ -276,3 +281,25 @@ SELECT count(*) AS jobs, avg(extract(epoch FROM finished_at - started_at))::floa
 FROM video_transcode_job
 WHERE state = 'SUCCEEDED' AND finished_at > now() - make_interval(hours => %(hours)s)
   AND started_at IS NOT NULL;
+
+-- name: migrations_lock
+-- migrate.py's own bookkeeping, from here on; the migrations themselves are
+-- migrations/*.sql. The lock is transaction-scoped: a second migrator waits
+-- here, then finds nothing to do.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: migrations_table_exists
+SELECT to_regclass('schema_migrations') IS NOT NULL AS present;
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+SELECT version, applied_at FROM schema_migrations;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);

@@ -147,7 +147,7 @@ class JobRepository(_Repository):
         """
         query = sql("stuck_jobs")
         if lock:
-            query = query.rstrip().rstrip(";") + "\nFOR UPDATE OF job SKIP LOCKED;"
+            query = query.rstrip().rstrip(";") + "\n" + sql("claim_rows_skip_locked")
         params = {"queued_after_s": queued_after_s, "stale_after_s": stale_after_s,
                   "flagged_ids": _bigint_array_text(flagged_ids), "limit": limit}
         try:

@@ -82,7 +82,7 @@ class Job(_Record):
     started_at: datetime | None
     finished_at: datetime | None
 
-    #: The column was aws_batch_job_id until 0.2 (it holds `local:PID` too); scripts
+    #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.
     JSON_ALIASES: ClassVar[dict[str, str]] = {"aws_batch_job_id": "executor_job_id"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from videoctl.db.repositories import JobRepository
 from videoctl.domain.errors import DbError, Fenced, InvalidState
@@ -19,9 +20,15 @@ from videoctl.domain.models import Job
 log = logging.getLogger(__name__)
 
 
+class ProgressMirror(Protocol):
+    """Where progress is mirrored for a web app to read (Redis); optional, and it never raises."""
+
+    def publish(self, *, video_id: int, job_id: int, attempt: int, state: str, progress: int) -> bool: ...
+
+
 class Heartbeat:
     def __init__(self, job: Job, open_jobs: Callable[[], JobRepository], *, interval_s: float,
-                 mirror=None) -> None:
+                 mirror: ProgressMirror | None = None) -> None:
         self.job = job
         self.open_jobs = open_jobs
         self.interval_s = interval_s

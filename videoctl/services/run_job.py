@@ -28,7 +28,7 @@ from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlErro
 from videoctl.domain.models import Job, Video
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.services.encode import EncodeResult, process_video
-from videoctl.services.heartbeat import Heartbeat
+from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 from videoctl.storage.scratch import scratch_dir
@@ -73,7 +73,7 @@ class RunJobDeps:
     ffmpeg: str
     #: A JobRepository on a connection of its own, for the heartbeat thread.
     open_jobs: Callable[[], JobRepository]
-    mirror: object | None = None
+    mirror: ProgressMirror | None = None
     #: Called after a job completes, to send recorded deletions on their way.
     after_complete: Callable[[], None] | None = None
 
