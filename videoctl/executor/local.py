@@ -31,7 +31,8 @@ class LocalExecutor:
                priority: int | None = None) -> str:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
-        with open(self.log_path(name), "ab") as log:
+        # 0600: the log holds what the job printed, which is nobody else's business.
+        with os.fdopen(os.open(self.log_path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "videoctl", "run-job", str(job_id)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
