@@ -12,6 +12,7 @@ from videoctl import __version__
 from videoctl.commands import _render as output
 from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, stats, submit, video
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
+from videoctl.settings import environment_scrubber
 
 app = typer.Typer(
     name="videoctl",
@@ -87,7 +88,12 @@ def _container_args(args: list[str]) -> list[str]:
 
 
 def _fail(exc: VideoctlError) -> None:
+    # The last line of defence: whatever raised it, no secret set in the environment
+    # leaves here in a message, a hint or a traceback (a library quoting a password).
+    scrub = environment_scrubber()
     if output.STATE.verbose and not output.STATE.json:
-        traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc.__cause__ or exc))))
+    exc.message = scrub(exc.message)
+    exc.hint = scrub(exc.hint) if exc.hint else exc.hint
     output.render_error(exc)
     sys.exit(exc.exit_code)

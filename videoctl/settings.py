@@ -3,23 +3,35 @@
 Each field is declared once in ``FIELDS`` with its environment variable(s),
 parser, default and whether it is a secret. ``Settings.from_env`` parses
 them all, so a bad value fails at start with the variable named, and keeps
-where each value came from for ``videoctl config show``.
+where each value came from for ``videoctl config show``. A mistake is found
+here, before any job is touched: a setting that only failed when a job ran
+would fail the job (and, as bad input, its video) instead of the command.
 
 Nothing configured means the embedded default: an embedded PostgreSQL,
 a local storage directory and the local executor, all under
 :func:`default_home`.
+
+No message here quotes a secret's value, whatever is wrong with it.
 """
 
 from __future__ import annotations
 
+import enum
+import ipaddress
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from videoctl.domain.errors import ConfigError
+from videoctl.domain.errors import ConfigError, InvalidInput
+from videoctl.domain.keys import video_prefix
+from videoctl.domain.ladder import parse_ladder
+from videoctl.domain.prefixes import check_delete_prefix
+from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
 
 # ---------------------------------------------------------------- parsers
 
@@ -31,30 +43,144 @@ def _text(raw: str) -> str:
     return value
 
 
-def _url(*schemes: str) -> Callable[[str], str]:
+#: Characters that end the userinfo early for some URL parser (libpq stops at '/' and
+#: the first '@'; urllib and redis-py at '/', '?' and '#', and choke on brackets).
+_ENDS_USERINFO = frozenset("/?#@[]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
+_PORT = re.compile(r"\d{1,5}")
+
+
+def _secret_url(*schemes: str, several_hosts: bool = False) -> Callable[[str], str]:
+    """A URL that carries a password, checked so that every client reads it as we mask it.
+
+    libpq, urllib and redis-py each find the end of the password differently when it
+    holds an unencoded '/', '?', '#', '@' or a bad '%' escape, and quote what they took
+    for a host, port or database in their errors: such a URL is refused here, with
+    the remedy and without the value.
+    """
+    wanted = " or ".join(s + "://" for s in schemes)
+
     def parse(raw: str) -> str:
         value = raw.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in schemes:
-            raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
-        if not parts.netloc and not parts.query:
+        url = split_url(value)
+        if url is None or url.scheme not in schemes:
+            raise ValueError(f"must be a URL starting with {wanted}")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("contains a control character (percent-encode it)")
+        if url.userinfo is not None and _ENDS_USERINFO.intersection(url.userinfo):
+            raise ValueError(
+                "has a '/', '?', '#', '@', '[' or ']' before its host: percent-encode them in the user "
+                "name and password (/ %2F, ? %3F, # %23, @ %40, [ %5B, ] %5D), and '@' anywhere else (%40)"
+            )
+        if _BAD_ESCAPE.search(value):
+            raise ValueError("has a '%' that is not followed by two hex digits, or %00 (write a literal '%' as %25)")
+        hosts = re.split(r"[/?#]", url.rest, maxsplit=1)[0]
+        if not hosts and "?" not in url.rest:
             raise ValueError("has no host")
+        try:
+            urlsplit(value)
+        except ValueError:  # an unbalanced '[' or ']' around the host
+            raise ValueError("has an invalid host (check its brackets)") from None
+        for host in hosts.split(",") if several_hosts else [hosts]:
+            _check_port(host)
         return value
 
     return parse
 
 
-def _number(kind: type, *, minimum: float) -> Callable[[str], Any]:
+def _check_port(host: str) -> None:
+    """A port after the host (or after a bracketed IPv6 address) must be a number up to 65535."""
+    tail = host.rpartition("]")[2] if host.startswith("[") else host
+    port = tail.partition(":")[2] if ":" in tail else None
+    if port is not None and not (_PORT.fullmatch(port) and int(port) <= 65535):
+        raise ValueError("has a port that is not a number from 0 to 65535")
+
+
+#: The host names botocore accepts in an endpoint URL (botocore.utils.is_valid_endpoint_url).
+_HOST_NAME = re.compile(r"^((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))$", re.IGNORECASE)
+
+
+def _endpoint_url(raw: str) -> str:
+    """An AWS or R2 endpoint as botocore will take it: checked here rather than when a
+    client is first built, which may be halfway through a job."""
+    value = raw.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("contains a control character")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - urllib checks the port when it is read
+    except ValueError:
+        raise ValueError("is not a valid URL (check the host and port)") from None
+    if parts.scheme not in ("https", "http"):
+        raise ValueError("must be a URL starting with https:// or http://")
+    host = parts.hostname
+    if not host:
+        raise ValueError("has no host")
+    if not (_is_ip_address(host) or (len(host) <= 255 and _HOST_NAME.match(host.removesuffix(".")))):
+        raise ValueError("has an invalid host name")
+    return value
+
+
+#: A region botocore accepts (botocore.utils.validate_region_name): a host label, not all digits.
+_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+
+
+def _region(raw: str) -> str:
+    value = _text(raw)
+    if not _REGION.match(value):
+        raise ValueError(f"must be an AWS region name such as us-east-1, got {value!r}")
+    return value
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _number(kind: type, *, minimum: float, maximum: float) -> Callable[[str], Any]:
+    """A finite number within [minimum, maximum]: NaN, infinity and absurd values fail
+    here, not as a database error in the middle of a scan."""
+    allowed = f"{minimum:g} to {maximum:g}"
+
     def parse(raw: str) -> Any:
         try:
             value = kind(raw.strip())
         except ValueError:
-            raise ValueError(f"must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
-        if value < minimum:
-            raise ValueError(f"must be at least {minimum}, got {value}")
+            raise ValueError(f"must be a {'whole ' if kind is int else ''}number from {allowed}, got {raw!r}") from None
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            raise ValueError(f"must be from {allowed}, got {raw.strip()!r}")
         return value
 
     return parse
+
+
+def _ladder(raw: str) -> str:
+    """The ladder spec, kept as text, but parsed now: a bad ladder is a configuration
+    mistake, and must not reach run-job, where it would fail the video as bad input."""
+    value = _text(raw)
+    try:
+        parse_ladder(value)
+    except InvalidInput as exc:
+        raise ValueError(f"is not a valid ladder: {exc.message} (use height:maxrate_kbps pairs, "
+                         f"e.g. 1080:5000,720:3000,480:1500,360:800)") from None
+    return value
+
+
+def _videos_root(raw: str) -> str:
+    """The key prefix of every video: one under which a video's own prefix is deletable,
+    else every delete (and every replaced ladder's cleanup) would be refused."""
+    root = _text(raw)
+    try:
+        check_delete_prefix(video_prefix(root, 1), root)
+    except InvalidInput as exc:
+        raise ValueError(
+            "must be a relative key prefix like 'videos' or 'media/videos' (no leading or trailing '/', "
+            f"no empty, '.' or '..' segment, no backslash or control character): {exc.message}"
+        ) from None
+    return root
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -86,6 +212,17 @@ def default_home() -> Path:
 
 # ---------------------------------------------------------------- fields
 
+# Upper bounds for numbers: a week is longer than any sane threshold and keeps every
+# duration a valid PostgreSQL interval; the submit rate's is Batch's own SubmitJob limit (50/s).
+HOUR, DAY, WEEK = 3600, 86_400, 7 * 86_400
+
+
+class Secret(enum.Enum):
+    """How a secret setting is shown by `config show`."""
+
+    VALUE = "value"  # only that it is set
+    URL = "url"  # scheme, host, port and path; the userinfo and password parameters masked
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -93,7 +230,7 @@ class FieldSpec:
     env: tuple[str, ...]
     parse: Callable[[str], Any]
     default: Any = None
-    secret: bool = False
+    secret: Secret | None = None
     help: str = ""
 
 
@@ -102,36 +239,36 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "database_url",
         ("VIDEOCTL_DATABASE_URL", "DATABASE_URL"),
-        _url("postgresql", "postgres"),
-        secret=True,
+        _secret_url("postgresql", "postgres", several_hosts=True),
+        secret=Secret.URL,
         help="PostgreSQL URL; unset means the embedded server",
     ),
     FieldSpec("storage_dir", ("VIDEOCTL_STORAGE_DIR",), _path, help="local object store (when no R2 bucket)"),
-    FieldSpec("r2_endpoint_url", ("R2_ENDPOINT_URL",), _url("https", "http"), help="R2 S3 API endpoint"),
+    FieldSpec("r2_endpoint_url", ("R2_ENDPOINT_URL",), _endpoint_url, help="R2 S3 API endpoint"),
     FieldSpec("r2_bucket", ("R2_BUCKET",), _text, help="R2 bucket; set means R2 storage"),
-    FieldSpec("r2_access_key_id", ("R2_ACCESS_KEY_ID",), _text, secret=True),
-    FieldSpec("r2_secret_access_key", ("R2_SECRET_ACCESS_KEY",), _text, secret=True),
-    FieldSpec("videos_root", ("VIDEOCTL_VIDEOS_ROOT",), _text, "videos", help="key prefix of all video objects"),
-    FieldSpec("aws_region", ("AWS_REGION", "AWS_DEFAULT_REGION"), _text, "us-east-1"),
-    FieldSpec("aws_endpoint_url", ("VIDEOCTL_AWS_ENDPOINT_URL",), _url("https", "http"), help="AWS endpoint override"),
+    FieldSpec("r2_access_key_id", ("R2_ACCESS_KEY_ID",), _text, secret=Secret.VALUE),
+    FieldSpec("r2_secret_access_key", ("R2_SECRET_ACCESS_KEY",), _text, secret=Secret.VALUE),
+    FieldSpec("videos_root", ("VIDEOCTL_VIDEOS_ROOT",), _videos_root, "videos", help="key prefix of all video objects"),
+    FieldSpec("aws_region", ("AWS_REGION", "AWS_DEFAULT_REGION"), _region, "us-east-1"),
+    FieldSpec("aws_endpoint_url", ("VIDEOCTL_AWS_ENDPOINT_URL",), _endpoint_url, help="AWS endpoint override"),
     FieldSpec("batch_job_queue", ("VIDEO_BATCH_JOB_QUEUE",), _text, "academy-video-batch-queue"),
     FieldSpec("batch_job_definition", ("VIDEO_BATCH_JOB_DEFINITION",), _text, "academy-video-batch-jobdef"),
     FieldSpec("delete_queue_name", ("VIDEO_DELETE_R2_QUEUE",), _text, "academy-video-delete-r2"),
-    FieldSpec("redis_url", ("REDIS_URL", "VIDEOCTL_REDIS_URL"), _url("redis", "rediss"), secret=True),
+    FieldSpec("redis_url", ("REDIS_URL", "VIDEOCTL_REDIS_URL"), _secret_url("redis", "rediss"), secret=Secret.URL),
     FieldSpec("executor", ("VIDEOCTL_EXECUTOR",), _choice("local", "batch"), help="local or batch"),
     FieldSpec("ffmpeg", ("VIDEOCTL_FFMPEG",), _text, help="ffmpeg binary; else PATH, else imageio-ffmpeg's"),
-    FieldSpec("ladder", ("VIDEOCTL_LADDER",), _text, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
+    FieldSpec("ladder", ("VIDEOCTL_LADDER",), _ladder, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
-    FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1), 4),
-    FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1), 5.0),
-    FieldSpec("stale_after_s", ("VIDEOCTL_STALE_AFTER_SECONDS",), _number(float, minimum=1), 300.0),
-    FieldSpec("unknown_after_s", ("VIDEOCTL_UNKNOWN_AFTER_SECONDS",), _number(float, minimum=1), 900.0),
-    FieldSpec("runnable_after_s", ("VIDEOCTL_RUNNABLE_AFTER_SECONDS",), _number(float, minimum=1), 1800.0),
-    FieldSpec("queued_after_s", ("VIDEOCTL_QUEUED_AFTER_SECONDS",), _number(float, minimum=1), 120.0),
-    FieldSpec("backoff_base_s", ("VIDEOCTL_BACKOFF_BASE_SECONDS",), _number(float, minimum=0), 30.0),
-    FieldSpec("backoff_cap_s", ("VIDEOCTL_BACKOFF_CAP_SECONDS",), _number(float, minimum=0), 3600.0),
-    FieldSpec("max_attempts", ("VIDEOCTL_MAX_ATTEMPTS",), _number(int, minimum=1), 3),
-    FieldSpec("submit_rate", ("VIDEOCTL_SUBMIT_RATE",), _number(float, minimum=0.1), 20.0, help="bulk SubmitJob calls/s"),
+    FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
+    FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
+    FieldSpec("stale_after_s", ("VIDEOCTL_STALE_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 300.0),
+    FieldSpec("unknown_after_s", ("VIDEOCTL_UNKNOWN_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 900.0),
+    FieldSpec("runnable_after_s", ("VIDEOCTL_RUNNABLE_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 1800.0),
+    FieldSpec("queued_after_s", ("VIDEOCTL_QUEUED_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 120.0),
+    FieldSpec("backoff_base_s", ("VIDEOCTL_BACKOFF_BASE_SECONDS",), _number(float, minimum=0, maximum=DAY), 30.0),
+    FieldSpec("backoff_cap_s", ("VIDEOCTL_BACKOFF_CAP_SECONDS",), _number(float, minimum=0, maximum=WEEK), 3600.0),
+    FieldSpec("max_attempts", ("VIDEOCTL_MAX_ATTEMPTS",), _number(int, minimum=1, maximum=100), 3),
+    FieldSpec("submit_rate", ("VIDEOCTL_SUBMIT_RATE",), _number(float, minimum=0.1, maximum=50), 20.0, help="bulk SubmitJob calls/s"),
     FieldSpec("scratch_dir", ("VIDEOCTL_SCRATCH_DIR",), _path, help="per-job scratch space; default: system temp"),
     FieldSpec("aws_account_id", ("AWS_ACCOUNT_ID",), _text, help="infra: AWS account; unset means STS GetCallerIdentity"),
     FieldSpec("batch_image_uri", ("VIDEO_BATCH_IMAGE_URI",), _text, help="infra: ECR image URI of the Batch container"),
@@ -139,7 +276,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("batch_security_groups", ("VIDEO_BATCH_SECURITY_GROUPS",), _text, help="infra: comma-separated security group ids"),
     FieldSpec("batch_compute_env", ("VIDEO_BATCH_COMPUTE_ENV",), _text, "academy-video-batch-ce"),
     FieldSpec("batch_compute_type", ("VIDEO_BATCH_COMPUTE_TYPE",), _choice("fargate", "fargate_spot"), "fargate"),
-    FieldSpec("batch_max_vcpus", ("VIDEO_BATCH_MAX_VCPUS",), _number(int, minimum=1), 64, help="infra: compute environment cap"),
+    FieldSpec("batch_max_vcpus", ("VIDEO_BATCH_MAX_VCPUS",), _number(int, minimum=1, maximum=10_000), 64, help="infra: compute environment cap"),
     FieldSpec("batch_assign_public_ip", ("VIDEO_BATCH_ASSIGN_PUBLIC_IP",), _choice("enabled", "disabled"), "disabled"),
     FieldSpec("batch_log_group", ("VIDEO_BATCH_LOG_GROUP",), _text, "/aws/batch/academy-video"),
     FieldSpec("ssm_prefix", ("VIDEOCTL_SSM_PREFIX",), _text, "/academy/video", help="infra: SSM Parameter Store path of the secrets"),
@@ -211,6 +348,7 @@ class Settings:
                 sources[spec.name] = f"env:{name}"
             except ValueError as exc:
                 problems.append(f"{name} {exc}")
+        problems += _aws_endpoint_problems(env)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems), hint="fix the variables named above")
 
@@ -241,25 +379,52 @@ class Settings:
         return self.home / "pgdata"
 
     def describe(self) -> list[dict[str, Any]]:
-        """Every effective value, where it came from, secrets masked."""
+        """Every effective value, where it came from, secrets masked.
+
+        Secrets are masked by their kind; every other value is scrubbed of them
+        too, so a password that also occurs in, say, a path is not shown there.
+        """
+        scrub = self.scrubber()
         rows = []
         for spec in FIELDS:
             value = getattr(self, spec.name)
             shown: Any = str(value) if isinstance(value, Path) else value
-            if spec.secret and value is not None:
-                shown = mask(str(value))
+            if spec.secret is not None and value is not None:
+                shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
             rows.append(
                 {
                     "name": spec.name,
                     "env": spec.env[0],
-                    "value": shown,
+                    "value": scrub(shown) if isinstance(shown, str) else shown,
                     "source": self.sources.get(spec.name, "default"),
-                    "secret": spec.secret,
+                    "secret": spec.secret is not None,
                 }
             )
         return rows
+
+    def scrubber(self) -> Scrubber:
+        """Takes the secret values of these settings out of a text."""
+        forms: set[str] = set()
+        for spec in FIELDS:
+            value = getattr(self, spec.name)
+            if spec.secret is not None and value is not None:
+                forms |= secret_forms(str(value), url=spec.secret is Secret.URL)
+        return Scrubber(forms)
+
+
+def _aws_endpoint_problems(env: Mapping[str, str]) -> list[str]:
+    """botocore reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> itself, and only
+    checks them when a client is built; a bad one is a configuration mistake like ours."""
+    problems = []
+    for name in sorted(env):
+        if (name == "AWS_ENDPOINT_URL" or name.startswith("AWS_ENDPOINT_URL_")) and env[name].strip():
+            try:
+                _endpoint_url(env[name])
+            except ValueError as exc:
+                problems.append(f"{name} {exc}")
+    return problems
 
 
 def _check_combinations(values: dict[str, Any]) -> None:
@@ -276,16 +441,28 @@ def _check_combinations(values: dict[str, Any]) -> None:
             )
     if values["backoff_cap_s"] < values["backoff_base_s"]:
         raise ConfigError("VIDEOCTL_BACKOFF_CAP_SECONDS must not be below VIDEOCTL_BACKOFF_BASE_SECONDS")
-    root = values["videos_root"]
-    if root.startswith("/") or ".." in root.split("/") or root.endswith("/"):
-        raise ConfigError("VIDEOCTL_VIDEOS_ROOT must be a relative key prefix without '..' or a trailing '/'")
+    if values["heartbeat_s"] >= values["stale_after_s"]:
+        raise ConfigError(
+            "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",
+            hint="else scan-stuck takes every running job for stalled between two heartbeats",
+        )
 
 
-def mask(secret: str) -> str:
-    """Show that a secret is set, and nothing of it; URLs keep scheme and host."""
-    parts = urlsplit(secret)
-    if parts.scheme and parts.hostname:
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://****@{parts.hostname}{port}{parts.path}"
-    return "****"
+#: Not settings of ours, but read by boto3 from the same environment.
+_AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
+
+def environment_scrubber(environ: Mapping[str, str] | None = None) -> Scrubber:
+    """Takes every secret set in the environment out of a text, whether or not it parses
+    as a setting: the last line of defence at the error boundary and in the logs."""
+    env = os.environ if environ is None else environ
+    forms: set[str] = set()
+    for spec in FIELDS:
+        if spec.secret is not None:
+            for name in spec.env:
+                raw = env.get(name, "")
+                for value in {raw, raw.strip()} - {""}:
+                    forms |= secret_forms(value, url=spec.secret is Secret.URL)
+    for name in _AWS_SECRETS:
+        forms |= secret_forms(env.get(name, "").strip())
+    return Scrubber(forms)

@@ -1,9 +1,17 @@
+"""Settings: defaults, sources, and every kind of bad value refused at start naming its variable."""
+
+import math
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from videoctl.domain.errors import ConfigError
-from videoctl.settings import FIELDS, Settings, mask
+from videoctl.domain.errors import ConfigError, InvalidInput
+from videoctl.domain.keys import video_prefix
+from videoctl.domain.prefixes import check_delete_prefix
+from videoctl.settings import FIELDS, Settings, environment_scrubber
 
 
 def test_defaults_mean_the_embedded_default():
@@ -39,7 +47,7 @@ def test_aws_region_prefers_aws_region():
     [
         ("VIDEOCTL_DATABASE_URL", "mysql://x/y", "VIDEOCTL_DATABASE_URL must be a URL starting with postgresql://"),
         ("VIDEOCTL_DATABASE_URL", "postgresql://", "VIDEOCTL_DATABASE_URL has no host"),
-        ("VIDEOCTL_STALE_AFTER_SECONDS", "-5", "VIDEOCTL_STALE_AFTER_SECONDS must be at least"),
+        ("VIDEOCTL_STALE_AFTER_SECONDS", "-5", "VIDEOCTL_STALE_AFTER_SECONDS must be from 1 to 604800"),
         ("VIDEOCTL_MAX_ATTEMPTS", "three", "VIDEOCTL_MAX_ATTEMPTS must be a whole number"),
         ("VIDEOCTL_EXECUTOR", "k8s", "VIDEOCTL_EXECUTOR must be one of local, batch"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis://"),
@@ -80,5 +88,174 @@ def test_describe_masks_every_secret():
     assert {r["name"] for r in rows} == {f.name for f in FIELDS}
 
 
-def test_mask_plain_secret():
-    assert mask("abc") == "****"
+# ---------------------------------------------------------------- secret URLs
+
+#: The issue's examples (an unencoded '/', a bad '%' escape), and the other characters
+#: that move the end of the userinfo for some parser.
+MALFORMED_PASSWORDS = ("123/TopSECRET", "abc/defGHI", "p%zzSECRET", "QqRr?Ss12#Tt34", "UuVv@Ww56@Xx78",
+                       "YyZz[Aa90]Bb12")
+
+
+@pytest.mark.parametrize("password", MALFORMED_PASSWORDS)
+@pytest.mark.parametrize(("name", "template"), [
+    ("DATABASE_URL", "postgresql://u:{}@127.0.0.1/db"),
+    ("VIDEOCTL_DATABASE_URL", "postgres://u:{}@127.0.0.1:5432/db"),
+    ("REDIS_URL", "redis://:{}@127.0.0.1:6379/0"),
+])
+def test_a_malformed_secret_url_is_refused_without_quoting_it(name, template, password):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({name: template.format(password)})
+    text = info.value.message + (info.value.hint or "")
+    assert f"{name} has a" in info.value.message
+    # Neither the password nor any piece a parser could cut out of it.
+    pieces = re.split(r"[/%?#@\[\]]", password)
+    for piece in [password, *pieces]:
+        assert len(piece) < 4 or piece not in text, piece
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:123%2FTopSECRET@127.0.0.1/db", "postgresql://****@127.0.0.1/db"),
+    ("postgresql://u:p%25zz%40x@db:5432,db2:5433/app", "postgresql://****@db:5432,db2:5433/app"),
+    ("postgresql://u:pw@[::1]:5432/app?sslmode=require", "postgresql://****@[::1]:5432/app?sslmode=require"),
+    ("postgresql:///app?host=/var/run/postgresql&password=hunter22", "postgresql:///app?host=/var/run/postgresql&password=****"),
+    ("postgresql://app@db/videos", "postgresql://****@db/videos"),
+])
+def test_a_well_formed_database_url_is_accepted_and_masked(url, shown):
+    rows = {r["name"]: r for r in Settings.from_env({"DATABASE_URL": url}).describe()}
+    assert rows["database_url"]["value"] == shown
+
+
+@pytest.mark.parametrize(("name", "value", "fragment"), [
+    ("DATABASE_URL", "postgresql://u:pw@db:99999/app", "DATABASE_URL has a port that is not a number"),
+    ("DATABASE_URL", "postgresql://u:pw@db:5432,db2:x/app", "DATABASE_URL has a port that is not a number"),
+    ("REDIS_URL", "redis://:pw@cache:6379:1/0", "REDIS_URL has a port that is not a number"),
+    ("REDIS_URL", "redis://:pw@[::1/0", "REDIS_URL has an invalid host"),
+    ("REDIS_URL", "redis://:pw@cache:6379/0\n", None),  # stripped: a trailing newline is fine
+    ("REDIS_URL", "redis://:p\tw@cache:6379/0", "REDIS_URL contains a control character"),
+    ("REDIS_URL", "redis://:pw@cache:6379/%0", "REDIS_URL has a '%' that is not followed by two hex digits"),
+])
+def test_secret_urls_hosts_and_ports_are_checked(name, value, fragment):
+    if fragment is None:
+        assert Settings.from_env({name: value}).redis_url == value.strip()
+        return
+    with pytest.raises(ConfigError, match=fragment):
+        Settings.from_env({name: value})
+
+
+def test_environment_scrubber_covers_secrets_that_do_not_parse():
+    env = {"DATABASE_URL": "postgresql://u:123/TopSECRET@127.0.0.1/db", "REDIS_URL": "redis://:abc/def9@h/0",
+           "R2_SECRET_ACCESS_KEY": "r2-secret-value", "AWS_SECRET_ACCESS_KEY": "aws-secret-value"}
+    scrub = environment_scrubber(env)
+    text = ('invalid integer value "123/TopSECRET" for port; 123%2FTopSECRET; user u:123/TopSECRET; '
+            "abc/def9 r2-secret-value aws-secret-value")
+    scrubbed = scrub(text)
+    for secret in ("TopSECRET", "abc/def9", "r2-secret-value", "aws-secret-value"):
+        assert secret not in scrubbed
+    assert 'invalid integer value "****" for port' in scrubbed
+
+
+# ---------------------------------------------------------------- numbers, ladder, endpoints, prefixes
+
+
+NUMBERS = [spec for spec in FIELDS if spec.name in {
+    "segment_s", "heartbeat_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
+    "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus"}]
+
+
+def test_every_numeric_setting_is_range_checked():
+    assert len(NUMBERS) == 11
+    assert {spec.name for spec in FIELDS if isinstance(spec.default, int | float)} == {s.name for s in NUMBERS}
+
+
+@pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999", "1e300", "-1", "10000001"])
+def test_non_finite_and_out_of_range_numbers_name_the_variable_and_range(spec, raw):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({spec.env[0]: raw})
+    message = info.value.message
+    assert f"{spec.env[0]} must be" in message and " to " in message, message
+
+
+@pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
+def test_defaults_are_inside_their_own_ranges(spec):
+    value = spec.parse(str(spec.default))
+    assert value == spec.default and math.isfinite(value)
+
+
+def test_heartbeat_must_beat_faster_than_stale_detection():
+    with pytest.raises(ConfigError, match="VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS"):
+        Settings.from_env({"VIDEOCTL_HEARTBEAT_SECONDS": "60", "VIDEOCTL_STALE_AFTER_SECONDS": "30"})
+
+
+@pytest.mark.parametrize("ladder", ["garbage", "1080", "1080:5000,,720:3000", "1081:5000", "1080:0", "99999:1",
+                                    "720:3000,720:2000", "1080:fast"])
+def test_a_bad_ladder_is_a_config_error(ladder):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VIDEOCTL_LADDER": ladder})
+    assert "VIDEOCTL_LADDER is not a valid ladder" in info.value.message
+
+
+def test_a_good_ladder_is_kept_as_written():
+    assert Settings.from_env({"VIDEOCTL_LADDER": " 720:3000, 360:800 "}).ladder == "720:3000, 360:800"
+
+
+ENDPOINT_VARIABLES = ("VIDEOCTL_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "R2_ENDPOINT_URL")
+
+
+@pytest.mark.parametrize("name", ENDPOINT_VARIABLES)
+@pytest.mark.parametrize("value", ["http://bad host", "http://bad_host:4566", "localhost:4566", "ftp://x.example",
+                                   "http://", "http://x.example:99999", "https://-x.example", "http://[::1"])
+def test_a_bad_endpoint_is_a_config_error(name, value):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({name: value})
+    assert f"{name} " in info.value.message
+
+
+ENDPOINTS = ["http://localhost:4566", "https://acct.r2.cloudflarestorage.com", "http://127.0.0.1:5000",
+             "http://[::1]:4566", "https://x.example.", "http://bad host", "http://bad_host:4566",
+             "https://-x.example", "http://" + "a" * 64 + ".example", "https://x.example/path", "http://",
+             "http://[fe80::1%25eth0]:80"]
+
+
+@pytest.mark.parametrize("value", ENDPOINTS)
+def test_endpoint_check_agrees_with_botocore(value):
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    def botocore_accepts() -> bool:
+        try:
+            return bool(is_valid_endpoint_url(value) or is_valid_ipv6_endpoint_url(value))
+        except ValueError:
+            return False
+
+    try:
+        Settings.from_env({"VIDEOCTL_AWS_ENDPOINT_URL": value})
+        ours = True
+    except ConfigError:
+        ours = False
+    assert ours == botocore_accepts()
+
+
+@pytest.mark.parametrize("region", ["us east 1", "-us-east-1", "123", "eu_west_1"])
+def test_a_bad_region_is_a_config_error(region):
+    with pytest.raises(ConfigError, match="AWS_REGION must be an AWS region name"):
+        Settings.from_env({"AWS_REGION": region})
+
+
+@pytest.mark.parametrize("root", ["./videos", "videos//x", "videos/", "/videos", "..", "a/../b", "a/./b",
+                                  "vid\\eos", "vid\x01eos"])
+def test_a_videos_root_under_which_nothing_could_be_deleted_is_refused(root):
+    with pytest.raises(ConfigError, match="VIDEOCTL_VIDEOS_ROOT must be a relative key prefix"):
+        Settings.from_env({"VIDEOCTL_VIDEOS_ROOT": root})
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=20))
+def test_every_accepted_videos_root_lets_a_videos_prefix_be_deleted(root):
+    try:
+        accepted = Settings.from_env({"VIDEOCTL_VIDEOS_ROOT": root}).videos_root
+    except ConfigError:
+        return
+    for video_id in (1, 12, 123456):
+        try:
+            check_delete_prefix(video_prefix(accepted, video_id), accepted, video_id=video_id)
+        except InvalidInput as exc:
+            pytest.fail(f"root {accepted!r} accepted, yet video {video_id}'s prefix is refused: {exc}")

@@ -8,12 +8,14 @@ process. botocore's standard retry mode absorbs throttling
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from videoctl.domain.errors import ConfigError
 from videoctl.settings import Settings
 
 _RETRIES = {"mode": "standard", "max_attempts": 6}
@@ -25,11 +27,11 @@ class AwsClients:
         self.session = session or boto3.session.Session(region_name=settings.aws_region)
 
     def client(self, service: str, **config: Any) -> Any:
-        return self.session.client(
+        return _built(service, lambda: self.session.client(
             service,
             endpoint_url=self.settings.aws_endpoint_url,
             config=Config(**{"retries": _RETRIES, "connect_timeout": 5, "read_timeout": 30, **config}),
-        )
+        ))
 
     @cached_property
     def batch(self) -> Any:
@@ -67,7 +69,7 @@ def r2_client(settings: Settings) -> Any:
     CRC checksums newer botocore sends by default, so checksums are only
     computed where the API requires them.
     """
-    return boto3.session.Session().client(
+    return _built("R2 (s3)", lambda: boto3.session.Session().client(
         "s3",
         endpoint_url=settings.r2_endpoint_url,
         aws_access_key_id=settings.r2_access_key_id,
@@ -82,4 +84,17 @@ def r2_client(settings: Settings) -> Any:
             read_timeout=60,
             max_pool_connections=32,
         ),
-    )
+    ))
+
+
+def _built(service: str, build: Callable[[], Any]) -> Any:
+    """A client, or a ConfigError: botocore checks endpoints and regions only now, and
+    reads some from places Settings does not see (the AWS config file's endpoint_url)."""
+    try:
+        return build()
+    except ValueError as exc:  # botocore's "Invalid endpoint: …", InvalidRegionError
+        raise ConfigError(
+            f"cannot build the {service} client: {exc}",
+            hint="check VIDEOCTL_AWS_ENDPOINT_URL, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, R2_ENDPOINT_URL, "
+                 "AWS_REGION and the endpoint_url of your AWS config file",
+        ) from exc

@@ -8,7 +8,8 @@ from psycopg.rows import dict_row
 
 from videoctl.db import embedded, migrate
 from videoctl.domain.errors import DbError
-from videoctl.settings import Settings, mask
+from videoctl.domain.secrets import Scrubber, mask_url, secret_forms
+from videoctl.settings import Settings
 
 
 def resolve_url(settings: Settings) -> str:
@@ -22,19 +23,29 @@ _SESSION_OPTIONS = "-c TimeZone=UTC"
 
 
 def open_connection(url: str) -> psycopg.Connection:
+    """Connect to *url*; a DbError never holds its password or psycopg's quote of it.
+
+    libpq quotes the pieces of a URL it cannot use (a bad '%' escape, a "port" that
+    is the end of a password holding a '/'), so a malformed URL is reported without
+    psycopg's text and without its cause, and any other reason is scrubbed of every
+    form of the URL's secrets.
+    """
     try:
         options = f"{conninfo_to_dict(url).get('options') or ''} {_SESSION_OPTIONS}".strip()
         return psycopg.connect(
             url, autocommit=True, row_factory=dict_row, connect_timeout=10, application_name="videoctl",
             options=options,
         )
-    except psycopg.ProgrammingError as exc:  # a malformed URL; its text may hold a password
-        raise DbError(f"invalid database URL {mask(url)}",
-                      hint="expected postgresql://user:password@host:port/database") from exc
+    except psycopg.ProgrammingError:
+        raise DbError(f"invalid database URL {mask_url(url)}",
+                      hint="expected postgresql://user:password@host:port/database, "
+                           "with special characters in the password percent-encoded") from None
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        scrub = Scrubber(secret_forms(url, url=True))
+        # libpq's reason ("…failed: Connection refused") and its hint, on one line.
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise DbError(
-            f"could not connect to {mask(url)}: {reason}",
+            f"could not connect to {mask_url(url)}: {scrub(reason)}",
             hint="check VIDEOCTL_DATABASE_URL, or unset it to use the embedded server",
         ) from exc
 

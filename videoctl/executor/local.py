@@ -33,7 +33,9 @@ class LocalExecutor:
         env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path(name), "ab") as log:
+            # 0600: the log holds what the job printed, which is nobody else's business.
+            fd = os.open(self.log_path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "videoctl", "run-job", str(job_id)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
