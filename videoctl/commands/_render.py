@@ -12,6 +12,7 @@ tests/e2e/test_json_contract.py holds every command's output to it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
@@ -116,9 +117,31 @@ def render_error(exc: VideoctlError) -> None:
     if STATE.json:
         sys.stdout.write(dumps({"error": exc.to_dict()}) + "\n")
         return
-    stderr.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+    stderr.print(f"[bold red]error[/] [dim]({exc.code})[/]: {safe(exc.message)}", highlight=False)
     if exc.hint:
-        stderr.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        stderr.print(f"[dim]hint:[/] {safe(exc.hint)}", highlight=False)
+
+
+# ---------------------------------------------------------------- terminal safety
+
+#: C0 and C1 control characters (ESC starts ANSI sequences, CR rewrites a line), DEL,
+#: and the bidirectional overrides that reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+class Markup(str):
+    """Text of ours that carries rich markup on purpose; :func:`fmt` leaves it as it is."""
+
+
+def safe(value: Any) -> str:
+    """Any text that came from outside (a title, a reason, a key, an error message, what AWS
+    said) as a person's terminal may show it: control characters written out as escapes
+    (``\\x1b``), and rich markup taken literally."""
+    from rich.markup import escape
+
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", str(value))
+    return escape(text)
 
 
 def info(message: str) -> None:
@@ -139,6 +162,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 def fmt(value: Any) -> str:
     if value is None:
         return "[dim]-[/]"
+    if isinstance(value, Markup):
+        return value
     if isinstance(value, datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, Enum):
@@ -147,7 +172,7 @@ def fmt(value: Any) -> str:
         return f"{value:.2f}"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return safe(value)
 
 
 def fields_table(title: str, record: dict[str, Any]) -> None:

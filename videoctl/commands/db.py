@@ -73,5 +73,5 @@ def stop(json_: JsonOption = False) -> None:
     stopped = videoctl.stop_embedded_db()
     data: Stopped = {"stopped": stopped, "pgdata": str(settings.pgdata)}
     out.success(data, lambda: out.stdout.print(
-        f"stopped the embedded PostgreSQL in {settings.pgdata}" if stopped
+        f"stopped the embedded PostgreSQL in {out.safe(settings.pgdata)}" if stopped
         else "the embedded PostgreSQL was not running"), json_flag=json_)

@@ -29,15 +29,15 @@ def demo(
     video, master = result.video, result.master
 
     def render() -> None:
-        out.stdout.print(f"\n[bold green]video {video.id} is READY[/] — master playlist:\n  {master}\n")
+        out.stdout.print(f"\n[bold green]video {video.id} is READY[/] — master playlist:\n  {out.safe(master)}\n")
         out.table("ladder", ("rendition", "resolution", "bandwidth", "codecs", "fps"),
                   ((r["name"], r["resolution"], r["bandwidth"], r["codecs"], r["frame_rate"])
                    for r in result.ladder))
         out.stdout.print(
             "\nplay it:\n"
-            f"  ffplay {master}        (or open it in VLC or Safari)\n"
-            f"  or serve it: python -m http.server -d {Path(master).parent} 8000 "
+            f"  ffplay {out.safe(master)}        (or open it in VLC or Safari)\n"
+            f"  or serve it: python -m http.server -d {out.safe(Path(master).parent)} 8000 "
             "and open http://localhost:8000/master.m3u8 in an HLS player\n"
-            f"job log: {result.log_dir}")
+            f"job log: {out.safe(result.log_dir)}")
 
     out.success(result, render, json_flag=json_)

@@ -45,12 +45,14 @@ _MAX_DIFFS = 8
 def _plan_table(items: list[PlanItem], title: str | None = None) -> None:
     rows = []
     for item in items:
-        diffs = [str(d) for d in item.diffs[:_MAX_DIFFS]]
+        diffs = [out.safe(d) for d in item.diffs[:_MAX_DIFFS]]
         if len(item.diffs) > _MAX_DIFFS:
             diffs.append(f"… {len(item.diffs) - _MAX_DIFFS} more (see --json)")
-        todo = [a.description for a in item.actions] + [f"[italic]by hand:[/] {m}" for m in item.manual]
-        status = f"[{_STATUS_STYLE[item.status.value]}]{item.status.value}[/]"
-        rows.append((item.kind.value, item.name, status, "\n".join(diffs) or None, "\n".join(todo) or None))
+        todo = [out.safe(a.description) for a in item.actions] + [f"[italic]by hand:[/] {out.safe(m)}"
+                                                                    for m in item.manual]
+        status = out.Markup(f"[{_STATUS_STYLE[item.status.value]}]{item.status.value}[/]")
+        rows.append((item.kind.value, item.name, status, out.Markup("\n".join(diffs)) or None,
+                     out.Markup("\n".join(todo)) or None))
     out.table(title, ("resource", "name", "status", "differences", "setup will"), rows)
 
 
@@ -60,7 +62,7 @@ def _report_table(report: dict[str, Any]) -> None:
     if rows:
         out.table("changes", ("resource", "name", "call", "status", "result"), rows)
     for note in report.get("manual", []):
-        out.stdout.print(f"[yellow]by hand:[/] {note}", highlight=False)
+        out.stdout.print(f"[yellow]by hand:[/] {out.safe(note)}", highlight=False)
 
 
 def _not_ok(items: list[PlanItem]) -> str:
@@ -203,10 +205,10 @@ def register_jobdef(json_: JsonOption = False) -> None:
 
     def render() -> None:
         if registered:
-            out.stdout.print(f"registered {registered}", highlight=False)
+            out.stdout.print(f"registered {out.safe(registered)}", highlight=False)
             for d in item.diffs:
-                out.stdout.print(f"  {d}", highlight=False)
+                out.stdout.print(f"  {out.safe(d)}", highlight=False)
         else:
-            out.stdout.print(f"job definition is current: {item.ref}", highlight=False)
+            out.stdout.print(f"job definition is current: {out.safe(item.ref)}", highlight=False)
 
     out.success(data, render, json_flag=json_)

@@ -57,7 +57,7 @@ def cancel(
     Example: videoctl jobs cancel 42 --reason "wrong source"
     """
     job = client().cancel(job_id, reason)
-    out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {reason}"), json_flag=json_)
+    out.success(job, lambda: out.stdout.print(f"job {job.id} CANCELLED: {out.safe(reason)}"), json_flag=json_)
 
 
 @app.command("retry")
@@ -72,4 +72,4 @@ def retry(
     """
     job = client().retry(job_id)
     out.success(job, lambda: out.stdout.print(
-        f"job {job.id} resubmitted: attempt {job.attempt} as {job.executor_job_id}"), json_flag=json_)
+        f"job {job.id} resubmitted: attempt {job.attempt} as {out.safe(job.executor_job_id)}"), json_flag=json_)

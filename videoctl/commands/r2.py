@@ -46,12 +46,12 @@ def delete(
         preview = videoctl.preview_delete(target, video, show=show)
 
         def render_preview() -> None:
-            out.table(f"{preview.count} objects, {preview.total_bytes} bytes under {preview.prefix} "
-                      f"in {preview.location}", ("key", "size"), ((k["key"], k["size"]) for k in preview.keys))
+            out.table(f"{preview.count} objects, {preview.total_bytes} bytes under {out.safe(preview.prefix)} "
+                      f"in {out.safe(preview.location)}", ("key", "size"), ((k["key"], k["size"]) for k in preview.keys))
             if preview.count > len(preview.keys):
                 out.info(f"… and {preview.count - len(preview.keys)} more")
             if preview.live_ladder:
-                out.info(f"[yellow]this includes the live ladder {preview.live_ladder}: deleting needs --yes[/]")
+                out.info(f"[yellow]this includes the live ladder {out.safe(preview.live_ladder)}: deleting needs --yes[/]")
             out.info("dry run: nothing deleted")
 
         out.success(preview.to_dict(), render_preview, json_flag=json_)
@@ -61,11 +61,11 @@ def delete(
 
     def render() -> None:
         if done.sent.mode == "sqs":
-            out.stdout.print(f"queued delete of [bold]{done.message.prefix}[/] in {done.message.bucket} "
+            out.stdout.print(f"queued delete of [bold]{out.safe(done.message.prefix)}[/] in {out.safe(done.message.bucket)} "
                              f"(message {done.sent.message_id}, key {done.message.idempotency_key}); "
                              "the delete-r2 Lambda removes it")
         else:
-            out.stdout.print(f"deleted {done.sent.deleted} objects under [bold]{done.message.prefix}[/]")
+            out.stdout.print(f"deleted {done.sent.deleted} objects under [bold]{out.safe(done.message.prefix)}[/]")
 
     out.success(done.to_dict(), render, json_flag=json_)
 
@@ -127,5 +127,5 @@ def discard(
     """
     request = client().discard_deletion(request_id, reason)
     out.success(request, lambda: out.stdout.print(
-        f"delete request {request.id} ({request.prefix}) discarded: {reason}; nothing was deleted"),
+        f"delete request {request.id} ({out.safe(request.prefix)}) discarded: {out.safe(reason)}; nothing was deleted"),
         json_flag=json_)

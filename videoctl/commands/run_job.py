@@ -56,4 +56,4 @@ def run_job_command(
     data: RunJobDocument = {"outcome": result.outcome, "job": result.job, "video": result.video}
     out.success(data, lambda: out.stdout.print(
         f"job {result.job.id}: {result.outcome.replace('_', ' ')} → video {result.video.id} "
-        f"{result.video.status} at {result.video.hls_path}"), json_flag=json_)
+        f"{result.video.status} at {out.safe(result.video.hls_path)}"), json_flag=json_)

@@ -23,7 +23,7 @@ def _render(report: ScanReport) -> None:
                     i.error or i.outcome, i.reason) for i in report.items))
     out.table(None, ("summary", "count"), report.summary().items())
     for error in report.deletion_errors:
-        out.stderr.print(f"[red]deletion still pending[/]: {error}", highlight=False)
+        out.stderr.print(f"[red]deletion still pending[/]: {out.safe(error)}", highlight=False)
 
 
 @out.document("videoctl.services.scan:ScanDocument")

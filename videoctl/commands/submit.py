@@ -88,7 +88,7 @@ def submit(
         _dry_run(videoctl.plan_submit(video_id, force=force, priority=priority), json_flag=json_)
         return
     job = videoctl.submit(video_id, force=force, priority=priority)
-    out.info(f"submitted job {job.id} (attempt {job.attempt}) as {job.executor_job_id}")
+    out.info(f"submitted job {job.id} (attempt {job.attempt}) as {out.safe(job.executor_job_id)}")
     if wait:
         bar, update = out.job_progress(job.id)
         with bar:
@@ -96,7 +96,7 @@ def submit(
         _require_success(job)  # the exit code reflects how the job ended
     data: Submitted = {"job": job, **_submitted(job)}
     out.success(data, lambda: out.stdout.print(
-        f"job [bold]{job.id}[/] for video {job.video_id}: {job.state} (executor job {job.executor_job_id})"),
+        f"job [bold]{job.id}[/] for video {job.video_id}: {job.state} (executor job {out.safe(job.executor_job_id)})"),
         json_flag=json_)
 
 

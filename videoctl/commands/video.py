@@ -33,7 +33,7 @@ def add(
     videoctl = client()
     video = videoctl.add_video(file, title=title)
     out.success(video, lambda: out.stdout.print(
-        f"added video [bold]{video.id}[/] ({video.title}) → {videoctl.url_for(video.source_key)}\n"
+        f"added video [bold]{video.id}[/] ({out.safe(video.title)}) → {out.safe(videoctl.url_for(video.source_key))}\n"
         f"next: [bold]videoctl submit {video.id}[/]"), json_flag=json_)
 
 

@@ -22,6 +22,7 @@ from videoctl.domain import prefixes
 from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
 from videoctl.domain.models import DeleteRequest, Video
 from videoctl.domain.prefixes import DeleteMessage
+from videoctl.domain.text import check_reason
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, 
     database, which then skip the live-ladder check. *request_id* is the
     r2_delete_request row being flushed, if any (it feeds the idempotency key).
     """
+    check_reason(reason)
     prefix, owner, video, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
     if ladder and not confirm_live:
         raise InvalidState(
@@ -311,4 +313,4 @@ def list_pending(repo: DeleteRequestRepository, *, limit: int = 50) -> PendingRe
 
 def discard_request(repo: DeleteRequestRepository, request_id: int, reason: str) -> DeleteRequest:
     """Stop trying a request that can never succeed; its objects stay where they are."""
-    return repo.discard(request_id, reason)
+    return repo.discard(request_id, check_reason(reason))

@@ -33,6 +33,7 @@ from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.scan import Candidate
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.domain.text import check_reason
 
 Sleep = Callable[[float], None]
 
@@ -209,6 +210,7 @@ def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRe
     A video that was PROCESSING goes back to UPLOADED, so it can be submitted again;
     a READY video keeps its ladder.
     """
+    check_reason(reason)
     with jobs.transaction():
         job = jobs.cancel(job_id, reason)
         if videos.get(job.video_id).status is VideoStatus.PROCESSING:

@@ -10,6 +10,7 @@ from typing import TypedDict
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.models import Job, Video
+from videoctl.domain.text import check_title, title_from_filename
 from videoctl.media.probe import source_size
 from videoctl.storage import ObjectStore
 
@@ -22,11 +23,12 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     process dies) the row is never committed, so no video points at a
     source that is not there.
     """
+    title = check_title(title) if title is not None else title_from_filename(path.stem)
     size = source_size(path)
     with videos.transaction():
         video_id = videos.next_id()
         key = keys.source_key(videos_root, video_id, path.name)
-        video = videos.add(video_id, title=title or path.stem, source_key=key, size_bytes=size)
+        video = videos.add(video_id, title=title, source_key=key, size_bytes=size)
         store.upload_file(path, key)
     return video
 
