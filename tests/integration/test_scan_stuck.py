@@ -109,6 +109,51 @@ def test_permanent_error_is_dead_at_once_reason_kept(ctx, moto_batch):
     assert (dead.state, dead.error_code, dead.error_message) == (JobState.DEAD, "invalid_input", "not a media file")
 
 
+def test_the_same_verify_failure_twice_is_dead_without_a_third_encode(ctx, moto_batch):
+    job = submitted_job(ctx)
+    ctx.conn.execute("UPDATE video_transcode_job SET max_attempts = 5 WHERE id = %s", (job.id,))
+    ctx.jobs.fail(ctx.jobs.get(job.id), error_code="verify_failed", error_message="360p lasts 1.0 s of 500 s",
+                  runner_id=None)
+    assert scan(ctx).summary()["retry_scheduled"] == 1  # once: it might have been the machine
+    age(ctx.conn, job.id, next_attempt_at=1)
+    assert scan(ctx).summary()["resubmitted"] == 1
+    second = ctx.jobs.get(job.id)
+    assert second.attempt == 2 and second.error_code is None  # a new attempt shows no stale error
+    ctx.jobs.fail(second, error_code="verify_failed", error_message="360p lasts 1.0 s of 500 s", runner_id=None)
+
+    report = scan(ctx)
+    assert [i.reason for i in report.items] == ["permanent error: verify_failed on 2 attempts in a row"]
+    dead = ctx.jobs.get(job.id)
+    assert dead.state is JobState.DEAD and dead.attempt == 2 and dead.failure_repeats == 2
+    assert ctx.videos.get(job.video_id).status is VideoStatus.FAILED
+    # An operator's retry starts the count again: the next verify failure is retried once more.
+    retried = ctx.jobs.requeue(job.id)
+    assert (retried.failure_code, retried.failure_repeats) == (None, 0)
+
+
+@pytest.mark.parametrize("claimed", [False, True], ids=["SUBMITTED", "RUNNING"])
+def test_a_container_that_ended_without_completing_fails_its_attempt_and_is_retried(ctx, moto_batch, claimed):
+    # moto's Batch runs nothing: its jobs end SUCCEEDED at once, as a wrong image or an
+    # entrypoint that exits 0 early would.
+    import time
+
+    job = submitted_job(ctx)
+    if claimed:  # the container claimed the job, then ended without a word
+        job = ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id)
+    deadline = time.monotonic() + 10
+    while ctx.executor.describe([job.executor_job_id])[job.executor_job_id].status != "SUCCEEDED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    report = scan(ctx)
+    [item] = report.items
+    assert (item.rule, item.action, item.outcome) == ("exited_early", "fail_attempt", "done")
+    assert item.reason.startswith("the container ended (SUCCEEDED") and "without completing the job" in item.reason
+    retried = ctx.jobs.get(job.id)
+    assert retried.state is JobState.RETRY_WAIT and retried.error_code == "exited_early"
+    assert scan(ctx).items == []  # settled: nothing more until the retry is due
+
+
 def test_stale_running_is_failed_and_old_container_fenced(ctx, moto_batch):
     job = submitted_job(ctx)
     running = ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id)

@@ -52,3 +52,12 @@ def test_permanent_error_kinds():
     assert is_permanent(InvalidInput.code)
     assert not is_permanent(MediaError.code)
     assert not is_permanent(None)
+    assert not is_permanent("verify_failed") and is_permanent("verify_failed", repeats=2)
+    assert not is_permanent("media_error", repeats=3)  # transient however often
+    assert RetryPolicy(max_attempts=5).decide(2, "verify_failed", repeats=2) == "dead"
+
+
+def test_every_error_code_has_a_retry_class():
+    from videoctl.domain.errors import ERROR_CLASSES, RETRY_CLASSES, ScanFailure
+
+    assert {cls.code for cls in ERROR_CLASSES} | set(ScanFailure) == set(RETRY_CLASSES)

@@ -7,7 +7,7 @@ import pytest
 from videoctl.domain.executor import Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
-from videoctl.domain.scan import EXIT_GRACE_S, Candidate, Thresholds, decide
+from videoctl.domain.scan import Candidate, Thresholds, decide
 from videoctl.domain.states import JobState
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -55,6 +55,19 @@ def test_permanent_error_is_dead_at_once():
     assert d.action == "dead" and d.reason == "permanent error"
 
 
+def test_a_verify_failure_is_retried_once_then_dead():
+    first = run(job(JobState.FAILED, error_code="verify_failed", failure_code="verify_failed", failure_repeats=1,
+                    attempt=1, max_attempts=5))
+    assert first.action == "retry"
+    second = run(job(JobState.FAILED, error_code="verify_failed", failure_code="verify_failed", failure_repeats=2,
+                     attempt=2, max_attempts=5))
+    assert second.action == "dead" and second.reason == "permanent error: verify_failed on 2 attempts in a row"
+    # Another failure in between starts the count again.
+    after_other = run(job(JobState.FAILED, error_code="verify_failed", failure_code="verify_failed",
+                          failure_repeats=1, attempt=3, max_attempts=5))
+    assert after_other.action == "retry"
+
+
 def test_retry_wait_due_and_not_due():
     assert run(job(JobState.RETRY_WAIT, next_attempt_at=ago(1))).action == "submit"
     assert run(job(JobState.RETRY_WAIT, next_attempt_at=NOW + timedelta(seconds=5))) is None
@@ -89,10 +102,14 @@ def test_runnable_too_long_is_reported_not_failed():
     assert run(job(JobState.SUBMITTED, submitted_at=ago(60)), Remote("RUNNABLE")) is None
 
 
-def test_clean_exit_without_completion_after_grace():
-    assert run(job(JobState.RUNNING), Remote("SUCCEEDED", stopped_at=ago(EXIT_GRACE_S / 2))) is None
-    d = run(job(JobState.RUNNING), Remote("SUCCEEDED", stopped_at=ago(EXIT_GRACE_S + 1)))
-    assert d.rule == "exited_early"
+@pytest.mark.parametrize("state", [JobState.SUBMITTED, JobState.RUNNING])
+def test_a_container_that_ended_without_completing_is_a_failed_attempt(state):
+    # At once: the executor was asked before the row was read, so nothing is still on its way.
+    d = run(job(state), Remote("SUCCEEDED", stopped_at=ago(1), exit_code=0))
+    assert (d.rule, d.action, d.error_code) == ("exited_early", "fail_attempt", "exited_early")
+    assert d.reason == "the container ended (SUCCEEDED, exit 0) without completing the job"
+    failed = run(job(state), Remote("FAILED", "Essential container in task exited", ago(1), exit_code=137))
+    assert (failed.action, failed.reason) == ("fail_attempt", "Essential container in task exited")
 
 
 def test_queued_never_submitted():

@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
+#: Ids are PostgreSQL bigints: anything outside 1 … 2⁶³−1 is refused as a usage error before
+#: it reaches the database.
+MAX_ID = 2**63 - 1
+#: The most rows one command reads or acts on at once.
+MAX_LIMIT = 100_000
+
 
 @dataclass
 class OutputState:

@@ -19,7 +19,7 @@ app = typer.Typer(help="List, show, cancel and retry transcode jobs.", no_args_i
 @out.document(list[Job])
 def list_(
     state: Annotated[JobState | None, typer.Option(help="Only jobs in this state.")] = None,
-    video: Annotated[int | None, typer.Option(help="Only jobs of this video.")] = None,
+    video: Annotated[int | None, typer.Option(min=1, max=out.MAX_ID, help="Only jobs of this video.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
     json_: JsonOption = False,
 ) -> None:
@@ -34,7 +34,7 @@ def list_(
 @app.command("show")
 @out.document(Job)
 def show(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Job id.")],
     json_: JsonOption = False,
 ) -> None:
     """Show one transcode job.
@@ -48,7 +48,7 @@ def show(
 @app.command("cancel")
 @out.document(Job)
 def cancel(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Job id.")],
     reason: Annotated[str, typer.Option(help="Why; kept on the job.")] = "cancelled by operator",
     json_: JsonOption = False,
 ) -> None:
@@ -63,7 +63,7 @@ def cancel(
 @app.command("retry")
 @out.document(Job)
 def retry(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Job id.")],
     json_: JsonOption = False,
 ) -> None:
     """Give a DEAD or CANCELLED job a new attempt now.

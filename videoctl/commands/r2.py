@@ -21,7 +21,7 @@ app = typer.Typer(
 @app.command("delete")
 @out.document("videoctl.services.r2_delete:PreviewDocument", "videoctl.services.r2_delete:EnqueuedDocument")
 def delete(
-    video: Annotated[int | None, typer.Option("--video", min=1, help="The video whose whole prefix goes.")] = None,
+    video: Annotated[int | None, typer.Option("--video", min=1, max=out.MAX_ID, help="The video whose whole prefix goes.")] = None,
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="A prefix under the videos root, ending in '/'.")
     ] = None,
@@ -117,7 +117,7 @@ def pending(
 @app.command("discard")
 @out.document(DeleteRequest)
 def discard(
-    request_id: Annotated[int, typer.Argument(help="The pending request's id (`videoctl r2 pending`).")],
+    request_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="The pending request's id (`videoctl r2 pending`).")],
     reason: Annotated[str, typer.Option(help="Why; kept on the request.")] = "discarded by operator",
     json_: JsonOption = False,
 ) -> None:

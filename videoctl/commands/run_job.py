@@ -41,7 +41,8 @@ def _raise_on_sigterm() -> Iterator[None]:
 @out.document(RunJobDocument)
 def run_job_command(
     job_id: Annotated[int | None, typer.Argument(
-        help="The job to run; defaults to $VIDEO_JOB_ID.", envvar="VIDEO_JOB_ID", show_envvar=True)] = None,
+        min=1, max=out.MAX_ID, help="The job to run; defaults to $VIDEO_JOB_ID.", envvar="VIDEO_JOB_ID",
+        show_envvar=True)] = None,
     json_: JsonOption = False,
 ) -> None:
     """Run one transcode job to the end (idempotent): exit 0 when done, 1 when it failed.

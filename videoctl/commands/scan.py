@@ -29,7 +29,7 @@ def _render(report: ScanReport) -> None:
 @out.document("videoctl.services.scan:ScanDocument")
 def scan_stuck(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many jobs a pass.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, max=out.MAX_LIMIT, help="At most this many jobs a pass.")] = 1000,
     loop: Annotated[float | None, typer.Option(
         "--loop", min=1, metavar="SECONDS", help="Keep scanning every SECONDS until SIGTERM/SIGINT.")] = None,
     json_: JsonOption = False,

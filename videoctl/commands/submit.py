@@ -64,13 +64,13 @@ def _submitted(job: Job) -> SubmittedJob:
 
 @out.document(Submitted, SubmitDryRun, BulkSubmitted, BulkDryRun)
 def submit(
-    video_id: Annotated[int | None, typer.Argument(help="The video to encode.")] = None,
+    video_id: Annotated[int | None, typer.Argument(min=1, max=out.MAX_ID, help="The video to encode.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends; exit 1 unless it succeeded.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-encode a READY video (its ladder stays live meanwhile).")] = False,
     priority: Annotated[int | None, typer.Option(min=0, max=9999, help="Batch scheduling priority override.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and show what would happen; change nothing.")] = False,
     all_uploaded: Annotated[bool, typer.Option("--all-uploaded", help="Submit every UPLOADED video with no active job.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="With --all-uploaded: at most this many.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, max=out.MAX_LIMIT, help="With --all-uploaded: at most this many.")] = 1000,
     json_: JsonOption = False,
 ) -> None:
     """Create a transcode job for VIDEO_ID and submit it (AWS Batch, or a local process).

@@ -40,7 +40,7 @@ def add(
 @app.command("show")
 @out.document("videoctl.services.videos:VideoDetail")
 def show(
-    video_id: Annotated[int, typer.Argument(help="Video id.")],
+    video_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Video id.")],
     json_: JsonOption = False,
 ) -> None:
     """Show one video and its jobs.

@@ -148,7 +148,8 @@ RETURNING *;
 -- heartbeat, Batch said FAILED): it fences on the attempt alone.
 UPDATE video_transcode_job
 SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
-    finished_at = now(), updated_at = now()
+    failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
+    failure_code = %(error_code)s, finished_at = now(), updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
   AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
 RETURNING *;
@@ -179,7 +180,8 @@ RETURNING *;
 -- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
 UPDATE video_transcode_job
 SET state = 'QUEUED', max_attempts = GREATEST(max_attempts, attempt + 1),
-    next_attempt_at = NULL, finished_at = NULL, updated_at = now()
+    next_attempt_at = NULL, finished_at = NULL, failure_code = NULL, failure_repeats = 0,
+    updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s)
 RETURNING *;
 
@@ -226,7 +228,7 @@ ORDER BY id;
 -- plan from going parallel when it must scan the table.
 -- The columns are domain.scan.Candidate's, in its order.
 SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
-       error_code, updated_at, submitted_at
+       error_code, updated_at, submitted_at, failure_code, failure_repeats
 FROM video_transcode_job AS job
 LEFT JOIN unnest(%(flagged_ids)s::bigint[]) AS flagged (id) ON flagged.id = job.id
 WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')

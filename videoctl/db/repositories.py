@@ -45,6 +45,15 @@ def _bigint_array_text(ids: list[int]) -> str:
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
+#: The id columns are bigint: an id outside this range names no row (and would make
+#: PostgreSQL refuse the query instead of answering "none").
+_ID_RANGE = range(1, 2**63)
+
+
+def _known_id(value: int | None) -> bool:
+    return value is None or value in _ID_RANGE
+
+
 def _all(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         return conn.execute(sql(name), params).fetchall()
@@ -74,7 +83,7 @@ class VideoRepository(_Repository):
         return Video.from_row(row)
 
     def get(self, video_id: int) -> Video:
-        row = _one(self.conn, "get_video", {"id": video_id})
+        row = _one(self.conn, "get_video", {"id": video_id}) if _known_id(video_id) else None
         if row is None:
             raise NotFound(f"video {video_id} not found", hint="list videos with `videoctl video list`")
         return Video.from_row(row)
@@ -117,7 +126,7 @@ class JobRepository(_Repository):
     # ------------------------------------------------------------ reads
 
     def get(self, job_id: int) -> Job:
-        row = _one(self.conn, "get_job", {"id": job_id})
+        row = _one(self.conn, "get_job", {"id": job_id}) if _known_id(job_id) else None
         if row is None:
             raise NotFound(f"job {job_id} not found", hint="list jobs with `videoctl jobs list`")
         return Job.from_row(row)
@@ -128,6 +137,8 @@ class JobRepository(_Repository):
 
     def list(self, *, state: JobState | None = None, video_id: int | None = None,
              limit: int = 50) -> list[Job]:
+        if not _known_id(video_id):
+            return []
         rows = _all(self.conn, "list_jobs", {"state": state, "video_id": video_id, "limit": limit})
         return [Job.from_row(r) for r in rows]
 
@@ -189,6 +200,8 @@ class JobRepository(_Repository):
 
     def _guarded(self, query: str, params: dict[str, Any], sources: list[str], intent: str) -> Job:
         """Run a guarded UPDATE; zero rows becomes an error that says why."""
+        if not _known_id(params["id"]):
+            self.get(params["id"])  # NotFound, as for any id no job has
         params = {"from": sources, **params}
         row = _one(self.conn, query, params)
         if row is not None:
@@ -311,6 +324,8 @@ class DeleteRequestRepository(_Repository):
 
     def discard(self, request_id: int, reason: str) -> DeleteRequest:
         """Stop trying a pending request; refused, saying why, for one that is not pending."""
+        if not _known_id(request_id):
+            raise NotFound(f"delete request {request_id} not found")
         row = _one(self.conn, "discard_delete_request", {"id": request_id, "reason": reason})
         if row is not None:
             return DeleteRequest.from_row(row)

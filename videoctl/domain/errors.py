@@ -5,14 +5,16 @@ stable ``code`` (printed in ``--json`` output and stored in
 ``video_transcode_job.error_code``), an exit code, and a default message in
 its docstring, so a bare ``raise NotFound()`` still says something useful.
 
-Whether a job failure is retried is decided here too: ``permanent`` errors
-(bad input) go straight to DEAD, everything else is transient and retried
-by scan-stuck with backoff.
+Whether a job failure is retried is decided here too, in one table
+(:data:`RETRY_CLASSES`): every code a failed attempt can carry is permanent
+(DEAD at once), transient (retried by scan-stuck with backoff), or permanent
+once it repeats (the same deterministic failure twice in a row).
 """
 
 from __future__ import annotations
 
 import inspect
+from enum import StrEnum
 
 
 class VideoctlError(Exception):
@@ -20,7 +22,6 @@ class VideoctlError(Exception):
 
     code = "internal_error"
     exit_code = 1
-    permanent = False
 
     def __init__(self, message: str | None = None, *, hint: str | None = None) -> None:
         self.message = message or inspect.cleandoc(type(self).__doc__ or self.code)
@@ -29,6 +30,11 @@ class VideoctlError(Exception):
 
     def to_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "message": self.message, "hint": self.hint}
+
+    @property
+    def permanent(self) -> bool:
+        """A job failing with this is DEAD at once (see RETRY_CLASSES)."""
+        return retry_class(self.code) is Retry.PERMANENT
 
 
 class UsageError(VideoctlError):
@@ -43,7 +49,6 @@ class InvalidInput(VideoctlError):
 
     code = "invalid_input"
     exit_code = 3
-    permanent = True
 
 
 class NotFound(VideoctlError):
@@ -171,9 +176,65 @@ ERROR_CLASSES: tuple[type[VideoctlError], ...] = (
 #: code → exit code, the one table the README documents.
 EXIT_CODES: dict[str, int] = {cls.code: cls.exit_code for cls in ERROR_CLASSES}
 
-_PERMANENT_CODES = frozenset(cls.code for cls in ERROR_CLASSES if cls.permanent)
 
 
-def is_permanent(error_code: str | None) -> bool:
-    """A permanent job error is never retried: the same input fails the same way."""
-    return error_code in _PERMANENT_CODES
+class Retry(StrEnum):
+    """What scan-stuck does with an attempt that failed with a code."""
+
+    #: The same input fails the same way: DEAD at once, the video FAILED.
+    PERMANENT = "permanent"
+    #: Worth another attempt after a backoff, while attempts remain.
+    TRANSIENT = "transient"
+    #: Retried once; the same code again on the next attempt is DEAD (a deterministic
+    #: failure must not cost every attempt a full encode).
+    ONCE = "once"
+
+
+class ScanFailure(StrEnum):
+    """The codes scan-stuck gives the attempts it fails itself (no exception raised them)."""
+
+    #: No heartbeat: the container hung or vanished.
+    STALE = "stale"
+    #: The executor never heard of the container.
+    LOST = "lost"
+    #: Batch: Spot reclaim, OOM kill, image pull; locally: the process is gone.
+    EXECUTOR_FAILED = "executor_failed"
+    #: The container ended without completing the job.
+    EXITED_EARLY = "exited_early"
+
+
+#: Every code a failed attempt can carry, and whether it is retried. The codes of
+#: the error classes, then those scan-stuck gives the attempts it fails itself.
+RETRY_CLASSES: dict[str, Retry] = {
+    InvalidInput.code: Retry.PERMANENT,      # the probe refused the upload
+    NotFound.code: Retry.PERMANENT,          # the video or its source is gone
+    InvalidState.code: Retry.PERMANENT,      # e.g. the video was deleted meanwhile
+    UsageError.code: Retry.PERMANENT,
+    ConfigError.code: Retry.PERMANENT,       # fix the setting, then `jobs retry`
+    Drift.code: Retry.PERMANENT,
+    VerifyFailed.code: Retry.ONCE,           # a ladder that does not verify, twice, will not
+    MediaError.code: Retry.TRANSIENT,        # ffmpeg killed (OOM), a flaky volume
+    StorageError.code: Retry.TRANSIENT,
+    DbError.code: Retry.TRANSIENT,
+    AwsError.code: Retry.TRANSIENT,
+    ExecutorError.code: Retry.TRANSIENT,
+    Interrupted.code: Retry.TRANSIENT,       # SIGTERM: Spot reclaim, a scale-in
+    Fenced.code: Retry.TRANSIENT,
+    JobFailed.code: Retry.TRANSIENT,
+    VideoctlError.code: Retry.TRANSIENT,     # internal_error: unknown, so worth one more look
+    **{failure: Retry.TRANSIENT for failure in ScanFailure},
+}
+
+
+def retry_class(error_code: str | None) -> Retry:
+    """An unknown code (one written by an older version, say) is transient."""
+    return RETRY_CLASSES.get(error_code or "", Retry.TRANSIENT)
+
+
+def is_permanent(error_code: str | None, repeats: int = 1) -> bool:
+    """Never retried: a permanent code, or a ONCE code failing for the second time in a row.
+
+    *repeats* is how many attempts in a row have failed with this code, this one included.
+    """
+    kind = retry_class(error_code)
+    return kind is Retry.PERMANENT or (kind is Retry.ONCE and repeats >= 2)

@@ -31,6 +31,8 @@ class Remote(NamedTuple):
     reason: str | None = None
     #: When the container stopped, for those that did.
     stopped_at: datetime | None = None
+    #: The container's exit code, for those that ended and whose executor tells it.
+    exit_code: int | None = None
 
 
 class Executor(Protocol):

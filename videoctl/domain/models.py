@@ -81,6 +81,9 @@ class Job(_Record):
     submitted_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    #: The code of the last failed attempt, and how many attempts in a row failed with it.
+    failure_code: str | None = None
+    failure_repeats: int = 0
 
     #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.

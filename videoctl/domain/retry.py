@@ -28,11 +28,13 @@ class RetryPolicy:
         ceiling = min(self.cap_s, self.base_s * 2 ** max(attempt - 1, 0))
         return ceiling / 2 + rand() * ceiling / 2
 
-    def decide(self, attempt: int, error_code: str | None, max_attempts: int | None = None) -> str:
+    def decide(self, attempt: int, error_code: str | None, max_attempts: int | None = None,
+               repeats: int = 1) -> str:
         """What to do with a failed attempt: ``"dead"`` or ``"retry"``.
 
         ``max_attempts``: the job's own limit, when it has one; else the policy's default.
+        ``repeats``: how many attempts in a row failed with this code (see errors.is_permanent).
         """
-        if is_permanent(error_code) or attempt >= (max_attempts or self.max_attempts):
+        if is_permanent(error_code, repeats) or attempt >= (max_attempts or self.max_attempts):
             return "dead"
         return "retry"

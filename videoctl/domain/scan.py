@@ -12,21 +12,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from videoctl.domain.errors import is_permanent
+from videoctl.domain.errors import ScanFailure, is_permanent
 from videoctl.domain.executor import REMOTE_FAILED, Remote
 from videoctl.domain.models import Job, attempt_begun_unsent
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.states import JobState
 
-#: A container that exited cleanly gets this long to have its last write seen
-#: before "exited without completing the job" is believed.
-EXIT_GRACE_S = 60.0
-
 
 class Candidate(NamedTuple):
     """The columns of a job row that the rules read, and nothing more.
 
-    A pass reads up to ``--limit`` of these; a tuple of 11 columns loads several
+    A pass reads up to ``--limit`` of these; a tuple of 13 columns loads several
     times faster than a full :class:`Job` (and ``Job`` itself fits wherever a
     Candidate is expected, e.g. in tests).
     """
@@ -43,6 +39,9 @@ class Candidate(NamedTuple):
     error_code: str | None
     updated_at: datetime
     submitted_at: datetime | None
+    #: The code of the last failed attempt, and how many attempts in a row failed with it.
+    failure_code: str | None
+    failure_repeats: int
 
     @property
     def begun_unsent(self) -> bool:
@@ -91,9 +90,14 @@ def after_failure(job: Candidate | Job, error_code: str | None, policy: RetryPol
 
     The job's own max_attempts (fixed when it was created) wins over the policy's default.
     """
-    if policy.decide(job.attempt, error_code, job.max_attempts) == "dead":
-        why = "permanent error" if is_permanent(error_code) else \
-            f"attempts used up ({job.attempt}/{job.max_attempts})"
+    repeats = job.failure_repeats if error_code == job.failure_code else 1
+    if policy.decide(job.attempt, error_code, job.max_attempts, repeats) == "dead":
+        if not is_permanent(error_code, repeats):
+            why = f"attempts used up ({job.attempt}/{job.max_attempts})"
+        elif repeats > 1 and not is_permanent(error_code):
+            why = f"permanent error: {error_code} on {repeats} attempts in a row"
+        else:
+            why = "permanent error"
         return Decision("failed", Action.DEAD, why, error_code)
     delay = policy.backoff_s(job.attempt, rand)
     return Decision("failed", Action.RETRY, f"retry in {delay:.0f}s (attempt {job.attempt}/{job.max_attempts})",
@@ -135,7 +139,7 @@ def _queued(job, remote, now, limits, policy, rand) -> Decision | None:
 def _running(job, remote, now, limits, policy, rand) -> Decision | None:
     quiet = _age_s(now, job.heartbeat_at)
     if quiet >= limits.stale_after_s:
-        return Decision("stale_heartbeat", Action.FAIL_ATTEMPT, f"no heartbeat for {quiet:.0f}s", "stale")
+        return Decision("stale_heartbeat", Action.FAIL_ATTEMPT, f"no heartbeat for {quiet:.0f}s", ScanFailure.STALE)
     return _decide_remote(job, remote, now, limits, submitted=False)
 
 
@@ -162,15 +166,19 @@ def _decide_remote(job: Candidate | Job, remote: Remote | None, now: datetime, l
         age = _age_s(now, job.submitted_at)
         if age >= limits.unknown_after_s:
             return Decision("lost", Action.FAIL_ATTEMPT,
-                            f"executor job {job.executor_job_id} not found for {age:.0f}s", "lost")
+                            f"executor job {job.executor_job_id} not found for {age:.0f}s", ScanFailure.LOST)
         return Decision("unknown", Action.REPORT, f"executor job {job.executor_job_id} not found yet")
     status = remote.status
     if status in REMOTE_FAILED:
         return Decision("executor_failed", Action.FAIL_ATTEMPT,
-                        remote.reason or f"executor reports {status}", "executor_failed")
-    if status == "SUCCEEDED" and _age_s(now, remote.stopped_at) >= EXIT_GRACE_S:
-        return Decision("exited_early", Action.FAIL_ATTEMPT, "the container exited without completing the job",
-                        "exited_early")
+                        remote.reason or f"executor reports {status}", ScanFailure.EXECUTOR_FAILED)
+    if status == "SUCCEEDED":
+        # The executor was asked before the row was read, so everything the container
+        # wrote before it ended is in the row already: it ended without completing.
+        code = "" if remote.exit_code is None else f", exit {remote.exit_code}"
+        return Decision("exited_early", Action.FAIL_ATTEMPT,
+                        f"the container ended (SUCCEEDED{code}) without completing the job",
+                        ScanFailure.EXITED_EARLY)
     if submitted and status == "RUNNABLE":
         waiting = _age_s(now, job.submitted_at)
         if waiting >= limits.runnable_after_s:

@@ -56,9 +56,17 @@ class BatchExecutor:
                 j["status"],
                 j.get("statusReason") or _container_reason(j),
                 datetime.fromtimestamp(j["stoppedAt"] / 1000, UTC) if j.get("stoppedAt") else None,
+                _exit_code(j),
             )
             for j in jobs
         }
+
+
+def _exit_code(job: dict) -> int | None:
+    attempts = job.get("attempts") or []
+    container = attempts[-1].get("container", {}) if attempts else job.get("container", {})
+    code = container.get("exitCode")
+    return code if isinstance(code, int) else None
 
 
 def _container_reason(job: dict) -> str | None:
