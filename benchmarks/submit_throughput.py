@@ -11,7 +11,7 @@ PostgreSQL, then in paired rounds (A B A B …):
      same request as A), mark SUBMITTED.
 
 It prints jobs/s of each and B/A (target ≤ 1.3×), then runs the bulk path
-(``submit_all_uploaded``) at ``--rate`` and prints the rate it sustained.
+(``submit_all``) at ``--rate`` and prints the rate it sustained.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def run(args, endpoint: str, env: dict[str, str]) -> None:
     import boto3
 
     from videoctl.context import AppContext
-    from videoctl.services.submit import RateLimiter, SubmitPlan, create_job_and_submit, submit_all_uploaded
+    from videoctl.services.submit import RateLimiter, SubmitPlan, create_job_and_submit, submit_all
     from videoctl.settings import Settings
 
     os.environ["AWS_ENDPOINT_URL_BATCH"] = endpoint  # for create_batch_resources below
@@ -131,7 +131,7 @@ def run(args, endpoint: str, env: dict[str, str]) -> None:
     count = max(int(args.rate * 3), 20)
     videos(count)
     start = time.perf_counter()
-    result = submit_all_uploaded(videos=ctx.videos, jobs=ctx.jobs, executor=executor, max_attempts=3,
+    result = submit_all(videos=ctx.videos, jobs=ctx.jobs, executor=executor, max_attempts=3,
                                  rate=args.rate, limit=count, limiter=RateLimiter(args.rate))
     elapsed = time.perf_counter() - start
     sustained = len(result.submitted) / elapsed

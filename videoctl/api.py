@@ -104,19 +104,20 @@ class Client:
         plan = self.plan_submit(video_id, force=force, priority=priority)
         return create_job_and_submit(plan, jobs=self._ctx.jobs, executor=self._ctx.executor)
 
-    def uploaded_without_job(self, *, limit: int = 1000) -> list[Video]:
-        """What :meth:`submit_all_uploaded` would take."""
-        return self._ctx.videos.uploaded_without_job(limit)
+    def videos_without_job(self, status: VideoStatus, *, limit: int = 1000) -> list[Video]:
+        """What :meth:`submit_all` would take."""
+        return self._ctx.videos.without_job(status, limit)
 
-    def submit_all_uploaded(self, *, limit: int = 1000,
-                            on_each: Callable[[int, int], None] | None = None) -> BulkResult:
-        """Every UPLOADED video without an active job, at the configured rate."""
-        from videoctl.services.submit import submit_all_uploaded
+    def submit_all(self, status: VideoStatus, *, limit: int = 1000,
+                   on_each: Callable[[int, int], None] | None = None) -> BulkResult:
+        """Every video in *status* (UPLOADED, or READY to re-encode) without an active job, at the
+        configured rate."""
+        from videoctl.services.submit import submit_all
 
         ctx = self._ctx
-        return submit_all_uploaded(videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor,
-                                   max_attempts=ctx.settings.max_attempts, rate=ctx.settings.submit_rate,
-                                   limit=limit, on_each=on_each)
+        return submit_all(status, videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor,
+                          max_attempts=ctx.settings.max_attempts, rate=ctx.settings.submit_rate, limit=limit,
+                          on_each=on_each)
 
     def follow(self, job_id: int, *, on_update: Callable[[Job], None] | None = None,
                poll_s: float = 1.0) -> Job:

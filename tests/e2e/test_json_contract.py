@@ -32,7 +32,9 @@ def test_an_undeclared_key_or_a_wrong_kind_is_caught():
 
     good = {"id": 1, "title": "t", "source_key": "videos/1/source/a.mp4", "status": "READY",
             "hls_path": None, "duration_s": 2, "width": None, "height": None, "has_audio": None,
-            "size_bytes": 5, "created_at": "2026-11-29T10:00:00+00:00", "updated_at": "2026-11-29T10:00:00+00:00"}
+            "size_bytes": 5, "created_at": "2026-11-29T10:00:00+00:00", "updated_at": "2026-11-29T10:00:00+00:00",
+            "mpd_path": None, "poster_path": None, "poster_small_path": None, "storyboard_path": None,
+            "download_path": None, "caption_languages": []}
     assert problems(good, Video) == []
     assert problems({**good, "extra": 1}, Video) == ["data: undeclared key 'extra'"]
     assert problems({**good, "status": "LOST"}, Video) == ["data.status: 'LOST' is not a VideoStatus"]
@@ -80,6 +82,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("jobs", "retry", str(submitted["job_id"]))
     check("video", "add", str(clips.normal(ffmpeg, tmp_path)))
     check("submit", "--all-uploaded")
+    check("submit", "--all-ready", "--force", "--dry-run")
     check("scan-stuck", "--dry-run")
     check("scan-stuck")
     check("stats")

@@ -16,7 +16,7 @@ from videoctl.services.submit import (
     RateLimiter,
     create_job_and_submit,
     plan_submit,
-    submit_all_uploaded,
+    submit_all,
     submit_next_attempt,
 )
 
@@ -164,14 +164,14 @@ def test_bulk_submits_the_rest_when_one_fails(ctx, moto_batch):
 
     executor.submit = submit
     progress: list[tuple[int, int]] = []
-    result = submit_all_uploaded(videos=ctx.videos, jobs=ctx.jobs, executor=executor, max_attempts=3,
+    result = submit_all(videos=ctx.videos, jobs=ctx.jobs, executor=executor, max_attempts=3,
                                  rate=1000, limit=100, on_each=lambda d, t: progress.append((d, t)))
     assert sorted(j.video_id for j in result.submitted) == sorted(v.id for v in videos if v is not bad)
     assert [vid for vid, _ in result.failed] == [bad.id]
     assert progress[-1] == (5, 5)
     assert len(all_batch_jobs()) == 4
     # Nothing left to do for the submitted ones; the failed one is still a candidate.
-    assert [v.id for v in ctx.videos.uploaded_without_job(100)] == []  # it has a QUEUED job
+    assert [v.id for v in ctx.videos.without_job(VideoStatus.UPLOADED, 100)] == []  # it has a QUEUED job
     assert ctx.jobs.active_for_video(bad.id).state is JobState.QUEUED
 
 
@@ -185,6 +185,26 @@ def test_bulk_cli_exit_code_reports_failures(capsys, ctx, moto_batch, monkeypatc
     failing = run_cli(capsys, "--json", "submit", "--all-uploaded")
     assert failing.exit_code == EXIT_CODES["job_failed"] != 0
     assert len(failing.json()["data"]["failed"]) == 1
+
+
+def test_all_ready_force_re_encodes_every_ready_video_and_needs_force(capsys, ctx, moto_batch):
+    ready = [make_video(ctx.conn, f"r{i}") for i in range(3)]
+    for video in ready:
+        ctx.videos.set_ready(video.id, f"videos/{video.id}/hls/0-1/master.m3u8")
+    uploaded = make_video(ctx.conn, "u")
+    refused = run_cli(capsys, "--json", "submit", "--all-ready")
+    assert refused.exit_code == EXIT_CODES["usage_error"] and "--force" in refused.json()["error"]["message"]
+    planned = run_cli(capsys, "--json", "submit", "--all-ready", "--force", "--dry-run")
+    assert planned.json()["data"]["videos"] == [v.id for v in ready]
+    done = run_cli(capsys, "--json", "submit", "--all-ready", "--force")
+    assert done.exit_code == 0, done.stdout
+    assert sorted(j["video_id"] for j in done.json()["data"]["submitted"]) == [v.id for v in ready]
+    jobs = [ctx.jobs.active_for_video(v.id) for v in ready]
+    assert all(j.reencode and j.state is JobState.SUBMITTED for j in jobs)
+    assert all(ctx.videos.get(v.id).status is VideoStatus.READY for v in ready)  # the ladder stays live
+    assert ctx.jobs.active_for_video(uploaded.id) is None
+    again = run_cli(capsys, "--json", "submit", "--all-ready", "--force")
+    assert again.json()["data"]["submitted"] == []  # each has its re-encode under way
 
 
 def test_rate_limiter_spaces_calls():

@@ -33,6 +33,9 @@ def demo(
         out.table("ladder", ("rendition", "resolution", "bandwidth", "codecs", "fps"),
                   ((r["name"], r["resolution"], r["bandwidth"], r["codecs"], r["frame_rate"])
                    for r in result.ladder))
+        outputs = [(name, out.safe(url)) for name, url in result.outputs.items()]
+        if outputs:
+            out.table("outputs", ("output", "where"), outputs)
         out.stdout.print(
             "\nplay it:\n"
             f"  ffplay {out.safe(master)}        (or open it in VLC or Safari)\n"

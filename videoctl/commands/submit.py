@@ -11,6 +11,7 @@ from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import JobFailed, UsageError
 from videoctl.domain.models import Job, Video
+from videoctl.domain.states import VideoStatus
 
 
 class Submitted(TypedDict):
@@ -70,19 +71,26 @@ def submit(
     priority: Annotated[int | None, typer.Option(min=0, max=9999, help="Batch scheduling priority override.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and show what would happen; change nothing.")] = False,
     all_uploaded: Annotated[bool, typer.Option("--all-uploaded", help="Submit every UPLOADED video with no active job.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=out.MAX_LIMIT, help="With --all-uploaded: at most this many.")] = 1000,
+    all_ready: Annotated[bool, typer.Option(
+        "--all-ready", help="With --force: re-encode every READY video with no active job (backfills new outputs).")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=out.MAX_LIMIT, help="With --all-uploaded/--all-ready: at most this many.")] = 1000,
     json_: JsonOption = False,
 ) -> None:
     """Create a transcode job for VIDEO_ID and submit it (AWS Batch, or a local process).
 
+    The bulk forms go at ≤ VIDEOCTL_SUBMIT_RATE a second; one failure does not stop the rest.
+
     Example: videoctl submit 7 --wait
     """
-    if all_uploaded:
-        if video_id is not None:
-            raise UsageError("give either VIDEO_ID or --all-uploaded, not both")
-        return _submit_all(limit=limit, dry_run=dry_run, json_flag=json_)
+    if all_uploaded or all_ready:
+        if video_id is not None or (all_uploaded and all_ready):
+            raise UsageError("give one of VIDEO_ID, --all-uploaded or --all-ready")
+        if all_ready and not force:
+            raise UsageError("--all-ready re-encodes every READY video: add --force to mean it")
+        status = VideoStatus.READY if all_ready else VideoStatus.UPLOADED
+        return _submit_all(status, limit=limit, dry_run=dry_run, json_flag=json_)
     if video_id is None:
-        raise UsageError("missing VIDEO_ID (or --all-uploaded)")
+        raise UsageError("missing VIDEO_ID (or --all-uploaded, or --all-ready --force)")
     videoctl = client()
     if dry_run:
         _dry_run(videoctl.plan_submit(video_id, force=force, priority=priority), json_flag=json_)
@@ -119,18 +127,18 @@ def _dry_run(plan, *, json_flag: bool) -> None:
            if settings.executor == "batch" else "a local process")), json_flag=json_flag)
 
 
-def _submit_all(*, limit: int, dry_run: bool, json_flag: bool) -> None:
+def _submit_all(status: VideoStatus, *, limit: int, dry_run: bool, json_flag: bool) -> None:
     videoctl = client()
     if dry_run:
-        candidates = videoctl.uploaded_without_job(limit=limit)
+        candidates = videoctl.videos_without_job(status, limit=limit)
         plan: BulkDryRun = {"dry_run": True, "videos": [v.id for v in candidates]}
         out.success(plan, lambda: out.stdout.print(
             f"would submit {len(candidates)} video(s) at ≤ {videoctl.settings.submit_rate:g}/s"),
             json_flag=json_flag)
         return
     with out.ProgressBar("submitting") as bar:
-        result = videoctl.submit_all_uploaded(limit=limit,
-                                              on_each=lambda done, total: bar.update(100 * done / max(total, 1)))
+        result = videoctl.submit_all(status, limit=limit,
+                                     on_each=lambda done, total: bar.update(100 * done / max(total, 1)))
     data: BulkSubmitted = {
         "submitted": [_submitted(j) for j in result.submitted],
         "failed": [{"video_id": vid, **err.to_dict()} for vid, err in result.failed]}

@@ -37,7 +37,9 @@ RETURNING *;
 -- name: set_video_ready
 -- Returns the ladder this one replaces, so its prefix can be deleted.
 UPDATE video AS v
-SET status = 'READY', hls_path = %(hls_path)s, updated_at = now()
+SET status = 'READY', hls_path = %(hls_path)s, mpd_path = %(mpd_path)s, poster_path = %(poster_path)s,
+    poster_small_path = %(poster_small_path)s, storyboard_path = %(storyboard_path)s,
+    download_path = %(download_path)s, caption_languages = %(caption_languages)s, updated_at = now()
 FROM (SELECT id, hls_path FROM video WHERE id = %(id)s FOR UPDATE) AS old
 WHERE v.id = old.id AND v.status = ANY(%(from)s)
 RETURNING v.*, old.hls_path AS previous_hls_path;
@@ -52,9 +54,10 @@ RETURNING *;
 -- name: get_job
 SELECT * FROM video_transcode_job WHERE id = %(id)s;
 
--- name: uploaded_videos_without_job
+-- name: videos_without_job
+-- What bulk submit takes: UPLOADED videos, or READY ones for a re-encode.
 SELECT v.* FROM video AS v
-WHERE v.status = 'UPLOADED'
+WHERE v.status = %(status)s
   AND NOT EXISTS (
       SELECT 1 FROM video_transcode_job AS j
       WHERE j.video_id = v.id

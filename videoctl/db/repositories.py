@@ -8,6 +8,7 @@ why: unknown job, wrong state, or a runner that no longer holds the claim.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import psycopg
@@ -18,6 +19,7 @@ from psycopg.rows import tuple_row
 from videoctl.db.queries import sql
 from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
 from videoctl.domain.models import DeleteRequest, Job, Video
+from videoctl.domain.outputs import Outputs
 from videoctl.domain.scan import Candidate
 from videoctl.domain.states import ATTEMPT_BEGINS_FROM, JobState, VideoStatus, sources_of, video_sources_of
 
@@ -92,9 +94,9 @@ class VideoRepository(_Repository):
         rows = _all(self.conn, "list_videos", {"status": status, "limit": limit})
         return [Video.from_row(r) for r in rows]
 
-    def uploaded_without_job(self, limit: int) -> list[Video]:
-        """UPLOADED videos with no active job: what bulk submit takes."""
-        return [Video.from_row(r) for r in _all(self.conn, "uploaded_videos_without_job", {"limit": limit})]
+    def without_job(self, status: VideoStatus, limit: int) -> list[Video]:
+        """Videos in *status* with no active job, oldest first: what bulk submit takes."""
+        return [Video.from_row(r) for r in _all(self.conn, "videos_without_job", {"status": status, "limit": limit})]
 
     def set_status(self, video_id: int, target: VideoStatus) -> Video | None:
         """Move the video to *target* if allowed from where it is; None if not."""
@@ -111,10 +113,11 @@ class VideoRepository(_Repository):
             raise NotFound(f"video {video_id} not found")
         return Video.from_row(row)
 
-    def set_ready(self, video_id: int, hls_path: str) -> tuple[Video, str | None]:
-        """READY with the new ladder; returns the ladder it replaced, if any."""
+    def set_ready(self, video_id: int, hls_path: str, outputs: Outputs = Outputs()) -> tuple[Video, str | None]:
+        """READY with the new ladder and its outputs; returns the ladder it replaced, if any."""
         row = _one(self.conn, "set_video_ready", {
-            "id": video_id, "hls_path": hls_path, "from": video_sources_of(VideoStatus.READY)})
+            "id": video_id, "hls_path": hls_path, **asdict(outputs),
+            "caption_languages": list(outputs.caption_languages), "from": video_sources_of(VideoStatus.READY)})
         if row is None:
             current = self.get(video_id)
             raise InvalidState(f"video {video_id} is {current.status} and cannot become READY")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar
@@ -25,8 +25,8 @@ class _Record:
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, values as they are (nested records stay records)."""
         record = {name: getattr(self, name) for name in _field_order(type(self))}
-        for old, field in self.JSON_ALIASES.items():
-            record[old] = record[field]
+        for old, current in self.JSON_ALIASES.items():
+            record[old] = record[current]
         return record
 
 
@@ -54,6 +54,13 @@ class Video(_Record):
     size_bytes: int | None
     created_at: datetime
     updated_at: datetime
+    #: Beside hls_path, where the rest of a READY video's outputs are (domain/outputs.py).
+    mpd_path: str | None = None
+    poster_path: str | None = None
+    poster_small_path: str | None = None
+    storyboard_path: str | None = None
+    download_path: str | None = None
+    caption_languages: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))

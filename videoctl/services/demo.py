@@ -15,7 +15,7 @@ from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import Job, Video
 from videoctl.services.submit import create_job_and_submit, follow_job, plan_submit, require_success
-from videoctl.services.videos import Rendition, add_video, describe_ladder
+from videoctl.services.videos import Rendition, add_video, describe_ladder, output_urls
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 
@@ -29,6 +29,9 @@ class DemoResult:
     ladder: list[Rendition]
     #: Where the local job's log is.
     log_dir: Path
+    #: Where each output beside the master can be read: "poster", "storyboard", "mp4", "mpd",
+    #: and "captions (LANG)" for each caption language.
+    outputs: dict[str, str]
 
 
 def run_demo(file: Path | None, *, seconds: float, settings: Settings, videos: VideoRepository,
@@ -51,4 +54,4 @@ def run_demo(file: Path | None, *, seconds: float, settings: Settings, videos: V
     job = require_success(follow_job(job.id, jobs=jobs, executor=executor, on_update=on_update))
     video = videos.get(video.id)
     return DemoResult(video, job, store.url_for(video.hls_path), describe_ladder(store, video),
-                      settings.home / "logs")
+                      settings.home / "logs", output_urls(store, video))

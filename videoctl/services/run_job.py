@@ -26,6 +26,7 @@ from videoctl.db.repositories import DeleteRequestRepository, JobRepository, Vid
 from videoctl.domain import keys
 from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
+from videoctl.domain.outputs import outputs_from_keys
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
@@ -184,6 +185,7 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tu
     """Job SUCCEEDED and video READY in one transaction; old ladders queued for deletion."""
     master = keys.master_key(prefix)
     # Listed before the transaction: no object-store round trip while rows are locked.
+    outputs = outputs_from_keys(prefix, (found.key for found in deps.store.list_prefix(prefix)))
     leftovers = [old for old in _earlier_prefixes(deps.settings, video, job)
                  if old != prefix and any(True for _ in deps.store.list_prefix(old))]
     with deps.jobs.transaction():
@@ -191,7 +193,7 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tu
         if info is not None:
             deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
                                        height=info.height, has_audio=info.has_audio)
-        ready, replaced = deps.videos.set_ready(video.id, master)
+        ready, replaced = deps.videos.set_ready(video.id, master, outputs)
         for old in leftovers:
             deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
         if replaced is not None:

@@ -180,18 +180,24 @@ class BulkResult:
     failed: list[tuple[int, VideoctlError]] = field(default_factory=list)
 
 
-def submit_all_uploaded(*, videos: VideoRepository, jobs: JobRepository, executor: Executor,
-                        max_attempts: int, rate: float, limit: int,
-                        on_each: Callable[[int, int], None] | None = None,
-                        limiter: RateLimiter | None = None) -> BulkResult:
-    """Submit every UPLOADED video with no active job; one failure does not stop the rest."""
-    candidates = videos.uploaded_without_job(limit)
+def submit_all(status: VideoStatus = VideoStatus.UPLOADED, *, videos: VideoRepository, jobs: JobRepository,
+               executor: Executor, max_attempts: int, rate: float, limit: int,
+               on_each: Callable[[int, int], None] | None = None, limiter: RateLimiter | None = None) -> BulkResult:
+    """Submit every video in *status* with no active job, at *rate*; one failure does not stop the rest.
+
+    UPLOADED videos are encoded; READY ones re-encoded (their ladder stays live until the new
+    one completes), which is how existing videos get outputs added since they were encoded.
+    """
+    if status not in (VideoStatus.UPLOADED, VideoStatus.READY):
+        raise InvalidState(f"only UPLOADED or READY videos can be submitted, not {status}")
+    candidates = videos.without_job(status, limit)
     limiter = limiter or RateLimiter(rate)
     result = BulkResult()
     for done, video in enumerate(candidates, start=1):
         limiter.wait()
         try:
-            plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=max_attempts)
+            plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=max_attempts,
+                               force=status is VideoStatus.READY)
             result.submitted.append(create_job_and_submit(plan, jobs=jobs, executor=executor))
         except VideoctlError as exc:
             result.failed.append((video.id, exc))

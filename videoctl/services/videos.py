@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypedDict
 
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.models import Job, Video
+from videoctl.domain.outputs import SUBTITLES
 from videoctl.domain.text import check_title, title_from_filename
 from videoctl.media.probe import source_size
 from videoctl.storage import ObjectStore
@@ -37,7 +38,7 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
 class VideoDetail(Video):
     """A video with its newest jobs (what `video show` prints)."""
 
-    jobs: list[Job]
+    jobs: list[Job] = field(default_factory=list)
 
 
 def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, limit: int = 20) -> VideoDetail:
@@ -73,3 +74,15 @@ def describe_ladder(store: ObjectStore, video: Video) -> list[Rendition]:
          "frame_rate": v.attributes.get("FRAME-RATE", ""), "uri": v.uri}
         for v in master.variants
     ]
+
+
+def output_urls(store: ObjectStore, video: Video) -> dict[str, str]:
+    """Where each of a READY video's outputs beside its master can be read, by a short name."""
+    found = {"poster": video.poster_path, "poster 320 px": video.poster_small_path,
+             "storyboard": video.storyboard_path, "mp4": video.download_path, "mpd": video.mpd_path}
+    urls = {name: store.url_for(key) for name, key in found.items() if key}
+    if video.hls_path:
+        prefix = keys.prefix_of_master(video.hls_path)
+        for language in video.caption_languages:
+            urls[f"captions ({language})"] = store.url_for(f"{prefix}{SUBTITLES}{language}.m3u8")
+    return urls
