@@ -37,6 +37,7 @@ from pathlib import Path
 
 from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs
 from videoctl.media.binary import find_ffmpeg
+from videoctl.media.cpus import cpu_budget
 from videoctl.media.encode import build_ladder_args, build_rendition_args, encode_ladder
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
@@ -193,7 +194,7 @@ def section_run_job_vs_bare_ffmpeg(bench: Bench) -> None:
         def bare(out_dir: Path) -> None:
             out_dir.mkdir(parents=True)
             args = build_ladder_args(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
-                                     segment_s=bench.segment_s, preset=bench.preset)
+                                     cpus=cpu_budget().cpus, segment_s=bench.segment_s, preset=bench.preset)
             subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
         # Adding the video (a copy into the store) is not part of run-job: done before timing.
@@ -242,7 +243,7 @@ def main() -> None:
                                       width=1920, height=1080, fps=30, noise=True)
         info = probe(source)
         bench = Bench(ffmpeg=ffmpeg, workdir=workdir, source=source, info=info,
-                      rungs=choose_rungs(DEFAULT_LADDER, info.height), rounds=args.rounds, preset=args.preset)
+                      rungs=choose_rungs(DEFAULT_LADDER, info.short_side), rounds=args.rounds, preset=args.preset)
         for label, section in zip("ab", SECTIONS, strict=True):
             if args.only in (None, label):
                 section(bench)

@@ -67,6 +67,11 @@ def rotated(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+def portrait(ffmpeg_bin: str, directory: Path) -> Path:
+    """360x640 coded upright (no rotation metadata), with audio: a phone video exported upright."""
+    return generate_sample_clip(ffmpeg_bin, directory / "portrait.mp4", seconds=SECONDS, width=360, height=640)
+
+
 def odd_size(ffmpeg_bin: str, directory: Path) -> Path:
     """641x361 (4:4:4, which allows odd sizes), square pixels."""
     path = directory / "odd_size.mp4"
@@ -188,6 +193,7 @@ PLAYABLE: dict[str, ClipMaker] = {
     "no_audio": no_audio,
     "two_audio_tracks": two_audio_tracks,
     "rotated": rotated,
+    "portrait": portrait,
     "odd_size": odd_size,
     "anamorphic": anamorphic,
     "variable_frame_rate": variable_frame_rate,

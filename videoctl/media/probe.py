@@ -87,6 +87,11 @@ class SourceInfo:
     video_stream_index: int = 0
     audio_stream_index: int | None = None
 
+    @property
+    def short_side(self) -> int:
+        """The displayed short side, on which the ladder's rungs are keyed (720 for 720x1280)."""
+        return min(self.width, self.height)
+
 
 def probe(path: Path | str) -> SourceInfo:
     """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
