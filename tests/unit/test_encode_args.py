@@ -9,7 +9,7 @@ import pytest
 
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
 from videoctl.media.encode import ProgressParser, build_ladder_args, build_rendition_args, parse_progress_line
-from videoctl.media.probe import SourceInfo
+from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 
 SOURCE = SourceInfo(
     duration_s=30.0,
@@ -107,8 +107,16 @@ def test_audio_once_in_a_shared_group() -> None:
     assert _option(args, "-b:a") == "128k"
     assert _option(args, "-ac") == "2"  # 5.1 downmixed to stereo
     maps = [args[i + 1] for i, arg in enumerate(args) if arg == "-map"]
-    assert maps[-1] == "0:1"
     assert len(maps) == 5
+    # The probed audio stream (index 1), through the graph's aresample, is the last output.
+    audio_label = maps[-1].strip("[]")
+    assert f"[0:1]aresample=async=1[{audio_label}]" in _option(args, "-filter_complex")
+
+
+def test_timestamp_jumps_are_closed_at_probes_threshold_and_audio_kept_continuous() -> None:
+    args = _ladder()
+    assert _option(args, "-dts_delta_threshold") == f"{TIMESTAMP_JUMP_S:g}"
+    assert "aresample=async=1" in _option(args, "-filter_complex")
 
 
 def test_no_audio_output_for_a_silent_source() -> None:

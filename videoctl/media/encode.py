@@ -18,6 +18,8 @@ Output rules, whatever the source:
 - Upright: ffmpeg's default autorotation applies the source's display matrix in the
   decoder's filter input, and MPEG-TS carries no rotation side data, so players cannot
   rotate a second time.
+- Continuous: a source whose timestamps jump (recordings joined in an MPEG-TS) is played
+  back to back, jumps closed (``-dts_delta_threshold``, as probe measured its duration).
 - Constant frame rate from an ``fps`` filter ahead of the split: ``domain.ladder.output_fps``
   (above 60 fps the rate is divided by a whole factor, e.g. 120 → 60). Because every
   encoder then sees CFR frames, ``-g N -keyint_min N -sc_threshold 0`` with
@@ -49,7 +51,7 @@ from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
 from videoctl.media.cpus import cpu_budget
-from videoctl.media.probe import SourceInfo
+from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,10 @@ AUDIO_GROUP = "audio"
 STDERR_TAIL_LINES = 20
 
 #: ``-v warning`` keeps stderr to problems, so its tail is the useful part on failure.
-_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y")
+#: ``-dts_delta_threshold``: timestamp jumps longer than this are closed (MPEG-TS/PS of joined
+#: recordings), the same threshold probe used to measure the source's duration.
+_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y",
+                "-dts_delta_threshold", f"{TIMESTAMP_JUMP_S:g}")
 
 # Tone mapping for PQ/HLG sources via zimg: linearise, convert BT.2020 → BT.709 primaries,
 # compress highlights with Hable, then back to a BT.709 transfer. Primaries and matrix of
@@ -204,7 +209,10 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
 
 def _audio_stream(source: Any, info: SourceInfo) -> Any:
     selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
-    return source[selector]
+    # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
+    # join (their audio rarely ends with their video), samples are trimmed or silence is
+    # padded so the audio playlist's timestamps only go forward.
+    return source[selector].filter("aresample", **{"async": 1})
 
 
 def _hls_options(segment_s: int, segment_filename: str) -> dict[str, Any]:

@@ -181,6 +181,21 @@ def test_portrait_source_keeps_its_resolution(encoded: Callable[[str], Encoded])
         assert (frame.width, frame.height) == (rung.width, rung.height)
 
 
+def test_joined_recordings_encode_to_their_real_length(encoded: Callable[[str], Encoded], ffmpeg_bin: str) -> None:
+    # Two 1 s recordings 5000 s apart in their timestamps: a 2 s ladder that verifies
+    # (before, probe said 5001 s and every attempt failed verification as "too short").
+    result = encoded("joined_recordings")
+    assert result.info.duration_s == pytest.approx(2.0, abs=0.1)
+    for rung in result.summary.rungs:
+        assert rung.duration_s == pytest.approx(2.0, abs=0.1)
+    audio = parse_media_playlist((result.out_dir / "audio" / "index.m3u8").read_text())
+    assert audio.duration_s == pytest.approx(2.0, abs=0.1)
+    # Both recordings are in it, played back to back: frames from either side of the join.
+    with av.open(str(result.out_dir / "240p" / "index.m3u8")) as container:
+        times = [float(frame.time) for frame in container.decode(video=0)]
+    assert times == sorted(times) and times[-1] - times[0] == pytest.approx(2.0 - 1 / 30, abs=0.05)
+
+
 def test_odd_source_gets_even_sizes(encoded: Callable[[str], Encoded]) -> None:
     result = encoded("odd_size")
     assert [(r.width, r.height) for r in result.summary.rungs] == [(640, 360), (426, 240), (256, 144)]
