@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
-from videoctl.media.encode import ProgressParser, build_ladder_args, build_rendition_args, parse_progress_line
+from videoctl.domain.threads import ThreadPlan
+from videoctl.media.encode import (
+    ProgressParser,
+    build_ladder_args,
+    build_rendition_args,
+    ladder_threads,
+    parse_progress_line,
+)
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 
 SOURCE = SourceInfo(
@@ -39,7 +46,9 @@ def _option(args: list[str], name: str) -> str:
 
 
 def _ladder(info: SourceInfo = SOURCE, cpus: float = 2, **kwargs: object) -> list[str]:
-    return build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), info, DEFAULT_LADDER, cpus=cpus, **kwargs)  # type: ignore[arg-type]
+    rungs = choose_rungs(DEFAULT_LADDER, info.short_side)
+    threads = ladder_threads(info, rungs, cpus)
+    return build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), info, rungs, threads=threads, **kwargs)  # type: ignore[arg-type]
 
 
 def test_one_process_one_decode_cascaded_scaling() -> None:
@@ -145,8 +154,7 @@ def test_hdr_is_tone_mapped_before_the_8_bit_conversion() -> None:
 
 def test_rotated_source_scales_to_displayed_size_keyed_on_its_short_side() -> None:
     portrait = replace(SOURCE, width=1080, height=1920, rotation=90)
-    rungs = choose_rungs(DEFAULT_LADDER, portrait.short_side)
-    graph = _option(build_ladder_args("ffmpeg", Path("s"), Path("o"), portrait, rungs, cpus=2), "-filter_complex")
+    graph = _option(_ladder(portrait), "-filter_complex")
     scales = [part.split("scale=")[1].split("[")[0] for part in graph.split(";") if "scale=" in part]
     assert scales == ["1080:1920", "720:1280", "480:854", "360:640"]
     assert "transpose" not in graph  # ffmpeg's autorotation does it; doing it too would turn twice
@@ -173,7 +181,7 @@ def test_rendition_baseline_is_one_process_per_rendition() -> None:
 
 def test_builders_refuse_an_empty_ladder() -> None:
     with pytest.raises(ValueError):
-        build_ladder_args("ffmpeg", Path("s"), Path("o"), SOURCE, (), cpus=2)
+        build_ladder_args("ffmpeg", Path("s"), Path("o"), SOURCE, (), threads=ThreadPlan(1, 1, ()))
 
 
 @pytest.mark.parametrize(

@@ -89,16 +89,15 @@ def build_ladder_args(
     info: SourceInfo,
     rungs: Sequence[Rung],
     *,
-    cpus: float,
+    threads: ThreadPlan,
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
 ) -> list[str]:
-    """Full argv of the one-process ladder encode for a budget of ``cpus``, progress on stdout."""
+    """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout."""
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    threads = ladder_threads(info, rungs, cpus)
     source = ffmpeg.input(str(src), threads=threads.decoder)
     streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
     options: dict[str, Any] = {
@@ -304,9 +303,9 @@ def encode_ladder(
         raise MediaError(f"output directory {out_dir} is not empty")
     out_dir.mkdir(parents=True, exist_ok=True)
     budget = cpu_budget(cpus)
-    log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source,
-                                      "threads": asdict(ladder_threads(info, rungs, budget.cpus))})
-    args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, cpus=budget.cpus, segment_s=segment_s,
+    threads = ladder_threads(info, rungs, budget.cpus)
+    log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
+    args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
                              preset=preset, crf=crf)
     _run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
