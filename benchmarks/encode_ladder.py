@@ -1,12 +1,13 @@
 """Benchmark the HLS ladder encode, side by side in one run.
 
-    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast]
+    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast] [--only a|b|d]
 
-Generates a 1080p30 clip with grain and audio (like /work/shared/ENCODING.md) in a temporary
-directory, then runs each section. A section compares shapes in paired rounds (A B A B …)
-so that drift of the machine hits both sides alike, and prints median wall and CPU seconds
-and the median and max of the per-round ratios. CPU is that of child processes
-(getrusage RUSAGE_CHILDREN), i.e. ffmpeg's.
+Generates a 1080p30 clip with grain and audio (the reference source of docs/encoding.md) in
+a temporary directory, then runs each section. A section compares shapes in paired rounds
+(A B A B …) so that drift of the machine hits both sides alike, and prints median wall and
+CPU seconds, the CPU utilisation (CPU ÷ (wall × CPUs of the budget)) and the median and max
+of the per-round ratios. CPU is that of child processes (getrusage RUSAGE_CHILDREN), i.e.
+ffmpeg's.
 
 Sections:
   (a) our one-process ladder (encode_ladder) vs one ffmpeg per rendition, sequentially.
@@ -14,6 +15,10 @@ Sections:
       complete) vs the bare ffmpeg command it runs, on the same source.
   (c) run-job's own Python peak RSS (VmHWM of the run-job process, ffmpeg excluded) on a
       short and on the full-length source: it must not grow with the video.
+  (d) the thread plan on 1 and on 2 CPUs (the process pinned with sched_setaffinity, as
+      `taskset` does; ffmpeg inherits the mask and encode_ladder reads it): the planned
+      threads vs the fixed plan used before (x264 2/1/1/1, ffmpeg's automatic decoder and
+      filter threads). Target: utilisation ≥ 90 %, and no loss against the fixed plan.
 
 (b) and (c) run against a throwaway embedded PostgreSQL and local store in the temporary
 directory; nothing configured in the environment is touched.
@@ -36,8 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs
+from videoctl.domain.threads import ThreadPlan
 from videoctl.media.binary import find_ffmpeg
-from videoctl.media.encode import build_ladder_args, build_rendition_args, encode_ladder
+from videoctl.media.cpus import cpu_budget
+from videoctl.media.encode import build_ladder_args, build_rendition_args, encode_ladder, ladder_threads
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
 
@@ -73,8 +80,15 @@ def measure(run: Callable[[], object]) -> Sample:
     return Sample(wall_s=wall, cpu_s=cpu)
 
 
+def load_average() -> str:
+    """The machine's 1-minute load, printed with results: other work on it skews them."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
 def paired(bench: Bench, a: tuple[str, Callable[[Path], object]], b: tuple[str, Callable[[Path], object]]) -> None:
     """Run A then B ``bench.rounds`` times, each into a fresh directory, and report."""
+    cpus = cpu_budget().cpus
+    print(f"  before: {load_average()}")
     samples: dict[str, list[Sample]] = {a[0]: [], b[0]: []}
     for round_no in range(bench.rounds):
         for name, run in (a, b):
@@ -84,7 +98,9 @@ def paired(bench: Bench, a: tuple[str, Callable[[Path], object]], b: tuple[str, 
     for name, runs in samples.items():
         wall = statistics.median(s.wall_s for s in runs)
         cpu = statistics.median(s.cpu_s for s in runs)
-        print(f"  {name:<40} wall {wall:7.2f} s   CPU {cpu:7.2f} s")
+        utilisation = statistics.median(s.cpu_s / (s.wall_s * cpus) for s in runs)
+        print(f"  {name:<40} wall {wall:7.2f} s   CPU {cpu:7.2f} s   utilisation {utilisation:4.0%} of {cpus:g} CPUs")
+    print(f"  after: {load_average()}")
     ratios = [sb.wall_s / sa.wall_s for sa, sb in zip(samples[a[0]], samples[b[0]], strict=True)]
     cpu_ratios = [sb.cpu_s / sa.cpu_s for sa, sb in zip(samples[a[0]], samples[b[0]], strict=True)]
     print(
@@ -116,9 +132,8 @@ def section_ladder_vs_renditions(bench: Bench) -> None:
 def print_source_calibration(bench: Bench) -> None:
     """How costly the source is to decode, next to its top rung's encode.
 
-    The ladder's advantage is mostly decodes saved, so it depends on this proportion;
-    ENCODING.md's reference source measured 8.6 CPU s decode-only against 34.3 CPU s for
-    the 1080p rung alone (0.25). Printed so a run on another source can be judged.
+    The ladder's advantage is mostly decodes saved, so it depends on this proportion
+    (docs/encoding.md). Printed so a run on another source can be judged.
     """
     decode = measure(lambda: subprocess.run(
         [bench.ffmpeg, "-v", "error", "-nostdin", "-i", str(bench.source), "-an", "-f", "null", "-"],
@@ -132,7 +147,7 @@ def print_source_calibration(bench: Bench) -> None:
     shutil.rmtree(out_dir, ignore_errors=True)
     bitrate = bench.info.size_bytes * 8 / bench.info.duration_s / 1e6
     print(f"  source: {bitrate:.1f} Mbit/s; decode only {decode.cpu_s:.1f} CPU s, {top[0].name} rung alone "
-          f"{encode.cpu_s:.1f} CPU s: {decode.cpu_s / encode.cpu_s:.2f} (ENCODING.md's source: 0.25)")
+          f"{encode.cpu_s:.1f} CPU s: {decode.cpu_s / encode.cpu_s:.2f}")
 
 
 class RunJobHarness:
@@ -192,8 +207,9 @@ def section_run_job_vs_bare_ffmpeg(bench: Bench) -> None:
     try:
         def bare(out_dir: Path) -> None:
             out_dir.mkdir(parents=True)
+            threads = ladder_threads(bench.info, bench.rungs, cpu_budget().cpus)
             args = build_ladder_args(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
-                                     segment_s=bench.segment_s, preset=bench.preset)
+                                     threads=threads, segment_s=bench.segment_s, preset=bench.preset)
             subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
         # Adding the video (a copy into the store) is not part of run-job: done before timing.
@@ -220,10 +236,51 @@ def section_run_job_memory(bench: Bench, harness: RunJobHarness, full_length_pea
           f"{full_peak / 1024:7.1f} MiB   growth {full_peak / short_peak:.2f}x")
 
 
+#: The plan before threads followed the budget: x264 2/1/1/1; 0 leaves the decoder and
+#: the filter graph to ffmpeg's automatic choice, as the command did not set them.
+FIXED_PLAN = ThreadPlan(decoder=0, filters=0, encoders=(2, 1, 1, 1))
+
+
+def section_thread_plan(bench: Bench) -> None:
+    """(d) Planned threads vs the fixed plan, pinned to 1 and to 2 CPUs."""
+    if len(bench.rungs) != len(FIXED_PLAN.encoders):
+        print("(d) skipped: the fixed plan is for a 4-rung ladder")
+        return
+    mask = sorted(os.sched_getaffinity(0))
+
+    def planned(out_dir: Path) -> None:
+        encode_ladder(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
+                      segment_s=bench.segment_s, preset=bench.preset)
+
+    def fixed(out_dir: Path) -> None:
+        out_dir.mkdir(parents=True)
+        args = build_ladder_args(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
+                                 threads=FIXED_PLAN, segment_s=bench.segment_s, preset=bench.preset)
+        subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+
+    try:
+        for count in (1, 2):
+            if count > len(mask):
+                print(f"(d) {count} CPUs: skipped, the process may use only {len(mask)}")
+                continue
+            os.sched_setaffinity(0, mask[:count])
+            plan = ladder_threads(bench.info, bench.rungs, cpu_budget().cpus)
+            print(f"(d) pinned to {count} CPU{'s' if count > 1 else ''}: planned threads "
+                  f"x264 {'/'.join(map(str, plan.encoders))}, decoder {plan.decoder}, filters {plan.filters}; "
+                  f"{bench.rounds} paired round(s)")
+            paired(bench, ("planned threads (encode_ladder)", planned), ("fixed 2/1/1/1, ffmpeg's auto", fixed))
+    finally:
+        os.sched_setaffinity(0, mask)
+
+
 # ---------------------------------------------------------------------------------------
 # Sections run in this order, each with the same Bench.
 # ---------------------------------------------------------------------------------------
-SECTIONS: tuple[Callable[[Bench], None], ...] = (section_ladder_vs_renditions, section_run_job_vs_bare_ffmpeg)
+SECTIONS: dict[str, Callable[[Bench], None]] = {
+    "a": section_ladder_vs_renditions,
+    "b": section_run_job_vs_bare_ffmpeg,
+    "d": section_thread_plan,
+}
 
 
 def main() -> None:
@@ -231,7 +288,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="source length (default 30)")
     parser.add_argument("--rounds", type=int, default=2, help="paired rounds per section (default 2)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
-    parser.add_argument("--only", choices=("a", "b"), help="run one section ((b) includes (c))")
+    parser.add_argument("--only", choices=tuple(SECTIONS), help="run one section ((b) includes (c))")
     args = parser.parse_args()
 
     ffmpeg = find_ffmpeg()
@@ -242,8 +299,8 @@ def main() -> None:
                                       width=1920, height=1080, fps=30, noise=True)
         info = probe(source)
         bench = Bench(ffmpeg=ffmpeg, workdir=workdir, source=source, info=info,
-                      rungs=choose_rungs(DEFAULT_LADDER, info.height), rounds=args.rounds, preset=args.preset)
-        for label, section in zip("ab", SECTIONS, strict=True):
+                      rungs=choose_rungs(DEFAULT_LADDER, info.short_side), rounds=args.rounds, preset=args.preset)
+        for label, section in SECTIONS.items():
             if args.only in (None, label):
                 section(bench)
 

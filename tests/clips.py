@@ -67,6 +67,11 @@ def rotated(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+def portrait(ffmpeg_bin: str, directory: Path) -> Path:
+    """360x640 coded upright (no rotation metadata), with audio: a phone video exported upright."""
+    return generate_sample_clip(ffmpeg_bin, directory / "portrait.mp4", seconds=SECONDS, width=360, height=640)
+
+
 def odd_size(ffmpeg_bin: str, directory: Path) -> Path:
     """641x361 (4:4:4, which allows odd sizes), square pixels."""
     path = directory / "odd_size.mp4"
@@ -87,6 +92,30 @@ def variable_frame_rate(ffmpeg_bin: str, directory: Path) -> Path:
     path = directory / "vfr.mp4"
     _ffmpeg(ffmpeg_bin, *_pattern("320x240", seconds=3), "-vf", r"select=lt(n\,30)+not(mod(n\,3))",
             "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+#: Where the second recording of ``joined_recordings`` starts: over an hour after the first.
+JOIN_JUMP_S = 5000
+
+
+def joined_recordings(ffmpeg_bin: str, directory: Path) -> Path:
+    """Two 1 s MPEG-TS recordings with audio joined byte for byte, the second's clock 5000 s later.
+
+    Like camcorder clips or a stream's recordings concatenated: the timestamps jump, so the
+    file spans 5001 s of timestamps but holds 2 s of content.
+    """
+    parts = []
+    for index, offset in enumerate((0, JOIN_JUMP_S)):
+        part = directory / f"part{index}.ts"
+        _ffmpeg(ffmpeg_bin, *_pattern("320x240", seconds=SECONDS / 2), *_tone(SECONDS / 2),
+                "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                "-output_ts_offset", str(offset), "-f", "mpegts", str(part))
+        parts.append(part)
+    path = directory / "joined_recordings.ts"
+    path.write_bytes(b"".join(part.read_bytes() for part in parts))
+    for part in parts:
+        part.unlink()
     return path
 
 
@@ -188,9 +217,11 @@ PLAYABLE: dict[str, ClipMaker] = {
     "no_audio": no_audio,
     "two_audio_tracks": two_audio_tracks,
     "rotated": rotated,
+    "portrait": portrait,
     "odd_size": odd_size,
     "anamorphic": anamorphic,
     "variable_frame_rate": variable_frame_rate,
+    "joined_recordings": joined_recordings,
     "high_fps": high_fps,
     "ten_bit": ten_bit,
     "hdr_hlg": hdr_hlg,

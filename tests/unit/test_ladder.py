@@ -1,4 +1,4 @@
-"""The ladder policy: parsing the setting, choosing rungs, widths, frame rate and GOP."""
+"""The ladder policy: parsing the setting, choosing rungs on the short side, sizes, frame rate and GOP."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from videoctl.domain.ladder import (
     gop_frames,
     output_fps,
     parse_ladder,
-    rung_width,
+    rung_size,
 )
 
 
@@ -83,7 +83,7 @@ def test_parse_ladder_error_names_the_entry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source_height", "expected"),
+    ("short_side", "expected"),
     [
         (2160, [1080, 720, 480, 360]),
         (1080, [1080, 720, 480, 360]),
@@ -93,13 +93,13 @@ def test_parse_ladder_error_names_the_entry() -> None:
         (360, [360]),
     ],
 )
-def test_choose_rungs_never_goes_above_the_source(source_height: int, expected: list[int]) -> None:
-    assert [r.height for r in choose_rungs(DEFAULT_LADDER, source_height)] == expected
+def test_choose_rungs_never_goes_above_the_source(short_side: int, expected: list[int]) -> None:
+    assert [r.height for r in choose_rungs(DEFAULT_LADDER, short_side)] == expected
 
 
-@pytest.mark.parametrize(("source_height", "rung_height"), [(240, 240), (241, 240), (17, 16)])
-def test_small_source_gets_one_rung_at_its_even_height(source_height: int, rung_height: int) -> None:
-    (rung,) = choose_rungs(DEFAULT_LADDER, source_height)
+@pytest.mark.parametrize(("short_side", "rung_height"), [(240, 240), (241, 240), (17, 16)])
+def test_small_source_gets_one_rung_at_its_even_short_side(short_side: int, rung_height: int) -> None:
+    (rung,) = choose_rungs(DEFAULT_LADDER, short_side)
     assert rung.height == rung_height
     smallest = DEFAULT_LADDER[-1]
     assert (rung.maxrate_kbps, rung.bufsize_kbps) == (smallest.maxrate_kbps, smallest.bufsize_kbps)
@@ -117,27 +117,65 @@ def test_choose_rungs_refuses_degenerate_input() -> None:
         choose_rungs((), 720)
 
 
+def _ladder_sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """What a source displayed at width x height gets from the default ladder."""
+    return [rung_size(width, height, rung.height) for rung in choose_rungs(DEFAULT_LADDER, min(width, height))]
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [
+        # A 720x1280 phone video: its "720p" rung is 720x1280, as on the big platforms,
+        # not 406x720 (and no 608x1080 rung above its resolution).
+        (720, 1280, [(720, 1280), (480, 854), (360, 640)]),
+        (1080, 1920, [(1080, 1920), (720, 1280), (480, 854), (360, 640)]),
+        (2160, 3840, [(1080, 1920), (720, 1280), (480, 854), (360, 640)]),
+        (1280, 720, [(1280, 720), (854, 480), (640, 360)]),  # its landscape twin: same pixels
+        (1080, 1080, [(1080, 1080), (720, 720), (480, 480), (360, 360)]),
+        (480, 1920, [(480, 1920), (360, 1440)]),  # a tall banner keeps its aspect
+        (240, 320, [(240, 320)]),  # smaller than every rung: its own size
+    ],
+)
+def test_rungs_are_keyed_on_the_short_side(width: int, height: int, expected: list[tuple[int, int]]) -> None:
+    assert _ladder_sizes(width, height) == expected
+
+
+def test_portrait_and_landscape_twins_get_the_same_pixels_and_bitrates() -> None:
+    portrait = choose_rungs(DEFAULT_LADDER, 720)
+    assert [rung_size(720, 1280, r.height) for r in portrait] == [
+        (h, w) for w, h in (rung_size(1280, 720, r.height) for r in portrait)
+    ]
+
+
 @pytest.mark.parametrize(
     ("w", "h", "rung_h", "expected"),
     [
-        (1920, 1080, 720, 1280),
-        (1920, 1080, 360, 640),
-        (1920, 1080, 480, 854),  # 853.33 → nearest even
-        (1080, 1920, 720, 406),  # portrait phone video: 405 → even
-        (641, 361, 360, 640),
-        (1440, 1080, 720, 960),  # 4:3
-        (100, 1000, 16, 2),  # never below 2
+        (1920, 1080, 720, (1280, 720)),
+        (1920, 1080, 360, (640, 360)),
+        (1920, 1080, 480, (854, 480)),  # 853.33 → nearest even
+        (1080, 1920, 720, (720, 1280)),  # portrait: the rung's height is the width
+        (1080, 1920, 480, (480, 854)),
+        (641, 361, 360, (640, 360)),
+        (1440, 1080, 720, (960, 720)),  # 4:3
+        (1000, 100, 16, (160, 16)),
     ],
 )
-def test_rung_width_keeps_aspect_and_is_even(w: int, h: int, rung_h: int, expected: int) -> None:
-    width = rung_width(w, h, rung_h)
-    assert width == expected
-    assert width % 2 == 0
+def test_rung_size_keeps_aspect_and_is_even(w: int, h: int, rung_h: int, expected: tuple[int, int]) -> None:
+    size = rung_size(w, h, rung_h)
+    assert size == expected
+    assert size[0] % 2 == 0 and size[1] % 2 == 0
 
 
-def test_rung_width_refuses_non_positive_sizes() -> None:
+def test_rung_size_refuses_non_positive_sizes() -> None:
     with pytest.raises(ValueError):
-        rung_width(0, 1080, 720)
+        rung_size(0, 1080, 720)
+
+
+@pytest.mark.parametrize(("w", "h"), [(1280, 720), (720, 1280)])
+def test_rung_size_refuses_to_upscale(w: int, h: int) -> None:
+    # A rung chosen from the long side of a portrait source would be upscaled: refused.
+    with pytest.raises(ValueError, match="above the short side"):
+        rung_size(w, h, 1080)
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,14 @@ Pure policy, no IO: the media layer turns these decisions into an ffmpeg command
 
 - A ladder is a set of rungs (height + bitrate cap), configured as a string like
   ``"1080:5000,720:3000,480:1500,360:800"`` (height:maxrate_kbps).
-- A source never gets a rung above its displayed height (upscaling only wastes bits);
-  a source smaller than every rung gets one rung at its own (even) height.
-- Widths follow the source's displayed aspect ratio, rounded to an even number because
-  4:2:0 chroma needs even dimensions.
+- A rung's height is its nominal size, the short side of the picture, as the big
+  platforms count: a portrait 720p rung is 720x1280, the same pixels and bits as a
+  landscape 1280x720 one. Keyed on the height instead, a 720x1280 phone video would get
+  rungs 608x1080 … 202x360, every one narrower than it should be.
+- A source never gets a rung above its displayed short side (upscaling only wastes bits);
+  a source smaller than every rung gets one rung at its own (even) short side.
+- The long side follows the source's displayed aspect ratio, rounded to an even number
+  because 4:2:0 chroma needs even dimensions.
 - Frame rate: sources above ``MAX_FPS`` are decimated by the smallest whole factor that
   brings them to ``MAX_FPS`` or below (120 → 60, 100 → 50, 144 → 48, 240 → 60). Keeping
   every k-th frame gives even motion; a plain cap (100 → 60) would drop frames unevenly
@@ -32,7 +36,7 @@ MAX_RUNG_HEIGHT = 8192
 
 @dataclass(frozen=True)
 class Rung:
-    """One video rendition: its height and the VBV cap of the capped-CRF encode."""
+    """One video rendition: its nominal height (the short side) and the VBV cap of the capped-CRF encode."""
 
     height: int
     maxrate_kbps: int
@@ -47,7 +51,7 @@ class Rung:
 
 def _rung(height: int, maxrate_kbps: int) -> Rung:
     # A buffer of twice the maxrate lets x264 spend bits on hard scenes while the
-    # average stays capped; ENCODING.md measured the ladder with exactly this.
+    # average stays capped (docs/encoding.md, "Rate control").
     return Rung(height=height, maxrate_kbps=maxrate_kbps, bufsize_kbps=2 * maxrate_kbps)
 
 
@@ -99,25 +103,27 @@ def _parse_entry(entry: str) -> tuple[int, int]:
     return height, maxrate
 
 
-def choose_rungs(ladder: tuple[Rung, ...], source_height: int) -> tuple[Rung, ...]:
-    """The rungs a source of ``source_height`` (displayed) gets, highest first.
+def choose_rungs(ladder: tuple[Rung, ...], short_side: int) -> tuple[Rung, ...]:
+    """The rungs a source whose displayed short side is ``short_side`` gets, highest first.
 
-    Never above the source. A source smaller than the smallest rung gets one rung at its
-    own height rounded down to even, with the smallest rung's bitrate cap.
+    The short side is the height of a landscape source and the width of a portrait one,
+    after rotation (``SourceInfo.short_side``). Never above it. A source smaller than the
+    smallest rung gets one rung at its own short side rounded down to even, with the
+    smallest rung's bitrate cap.
     """
     if not ladder:
         raise ValueError("the ladder has no rungs")
-    even_height = source_height - source_height % 2
-    if even_height < 2:
-        raise InvalidInput(f"source height {source_height} is too small to encode")
+    even_side = short_side - short_side % 2
+    if even_side < 2:
+        raise InvalidInput(f"source short side {short_side} is too small to encode")
     ordered = sorted(ladder, key=lambda rung: rung.height, reverse=True)
-    chosen = tuple(rung for rung in ordered if rung.height <= source_height)
+    chosen = tuple(rung for rung in ordered if rung.height <= short_side)
     if chosen:
         return chosen
     smallest = ordered[-1]
     return (
         Rung(
-            height=even_height,
+            height=even_side,
             maxrate_kbps=smallest.maxrate_kbps,
             bufsize_kbps=smallest.bufsize_kbps,
             audio_kbps=smallest.audio_kbps,
@@ -125,12 +131,24 @@ def choose_rungs(ladder: tuple[Rung, ...], source_height: int) -> tuple[Rung, ..
     )
 
 
-def rung_width(source_w: int, source_h: int, rung_h: int) -> int:
-    """Width for ``rung_h`` keeping the source's displayed aspect ratio, rounded to even."""
-    if source_w <= 0 or source_h <= 0 or rung_h <= 0:
-        raise ValueError(f"dimensions must be positive, got {source_w}x{source_h} → {rung_h}")
+def rung_size(source_w: int, source_h: int, rung_height: int) -> tuple[int, int]:
+    """Width and height of a rung for a source displayed at ``source_w`` x ``source_h``.
+
+    The rung's nominal height is the short side; the long side keeps the source's
+    displayed aspect ratio, rounded to even. A rung above the source's short side is a
+    caller's mistake (rungs come from ``choose_rungs``): it raises rather than upscale.
+    """
+    if source_w <= 0 or source_h <= 0 or rung_height <= 0:
+        raise ValueError(f"dimensions must be positive, got {source_w}x{source_h} → {rung_height}")
+    short, long = sorted((source_w, source_h))
+    if rung_height > short:
+        raise ValueError(
+            f"a {rung_height}p rung is above the short side of a {source_w}x{source_h} source: "
+            "choose rungs with choose_rungs(ladder, short side)"
+        )
     # Integer arithmetic, halves rounded up (like ffmpeg's -2), so no float can tip it.
-    return max(2, 2 * ((source_w * rung_h + source_h) // (2 * source_h)))
+    long_side = 2 * ((long * rung_height + short) // (2 * short))
+    return (rung_height, long_side) if source_w < source_h else (long_side, rung_height)
 
 
 def output_fps(source_fps: float) -> Fraction:

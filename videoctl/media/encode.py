@@ -1,11 +1,14 @@
 """Encode a source into an HLS ladder with ONE ffmpeg process.
 
-Why one process (see /work/shared/ENCODING.md for the measurements): the source is decoded
-once, ``split`` feeds a cascade of scalers (1080 → 720 → 480 → 360, each rung scaled from the
-one above, which costs no quality), audio is encoded once into a shared audio group, and
-x264 gets 2 threads for the top rung and 1 for the others. On 2 cores that is ~1.5× faster
-than one ffmpeg per rendition, whose argv ``build_rendition_args`` still builds as the
-benchmark's baseline.
+Why one process (docs/encoding.md has the measurements): the source is decoded once,
+``split`` feeds a cascade of scalers (1080 → 720 → 480 → 360, each rung scaled from the
+one above, which costs no quality), and audio is encoded once into a shared audio group.
+On 2 CPUs that is about 1.6× faster than one ffmpeg per rendition, whose argv
+``build_rendition_args`` still builds as the benchmark's baseline.
+
+Threads follow the CPU budget of the container (``media.cpus``): ``domain.threads`` gives
+each rung's x264 threads in proportion to its pixel rate, plus the decoder's and the
+filter graph's. On 2 CPUs that is x264 2/1/1/1.
 
 Output rules, whatever the source:
 
@@ -15,6 +18,8 @@ Output rules, whatever the source:
 - Upright: ffmpeg's default autorotation applies the source's display matrix in the
   decoder's filter input, and MPEG-TS carries no rotation side data, so players cannot
   rotate a second time.
+- Continuous: a source whose timestamps jump (recordings joined in an MPEG-TS) is played
+  back to back, jumps closed (``-dts_delta_threshold``, as probe measured its duration).
 - Constant frame rate from an ``fps`` filter ahead of the split: ``domain.ladder.output_fps``
   (above 60 fps the rate is divided by a whole factor, e.g. 120 → 60). Because every
   encoder then sees CFR frames, ``-g N -keyint_min N -sc_threshold 0`` with
@@ -30,10 +35,12 @@ Layout: ``out_dir/master.m3u8``, ``out_dir/{rung.name}/index.m3u8`` + ``seg_0000
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
@@ -41,8 +48,12 @@ from typing import IO, Any
 import ffmpeg
 
 from videoctl.domain.errors import MediaError
-from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_width
-from videoctl.media.probe import SourceInfo
+from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
+from videoctl.domain.threads import ThreadPlan, plan_threads
+from videoctl.media.cpus import cpu_budget
+from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
+
+log = logging.getLogger(__name__)
 
 MASTER_PLAYLIST = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"
@@ -54,7 +65,10 @@ AUDIO_GROUP = "audio"
 STDERR_TAIL_LINES = 20
 
 #: ``-v warning`` keeps stderr to problems, so its tail is the useful part on failure.
-_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y")
+#: ``-dts_delta_threshold``: timestamp jumps longer than this are closed (MPEG-TS/PS of joined
+#: recordings), the same threshold probe used to measure the source's duration.
+_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y",
+                "-dts_delta_threshold", f"{TIMESTAMP_JUMP_S:g}")
 
 # Tone mapping for PQ/HLG sources via zimg: linearise, convert BT.2020 → BT.709 primaries,
 # compress highlights with Hable, then back to a BT.709 transfer. Primaries and matrix of
@@ -75,15 +89,16 @@ def build_ladder_args(
     info: SourceInfo,
     rungs: Sequence[Rung],
     *,
+    threads: ThreadPlan,
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
 ) -> list[str]:
-    """Full argv of the one-process ladder encode, progress reported on stdout."""
+    """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout."""
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    source = ffmpeg.input(str(src))
+    source = ffmpeg.input(str(src), threads=threads.decoder)
     streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
     options: dict[str, Any] = {
         **_hls_options(segment_s, str(out_dir / "%v" / SEGMENT_PATTERN)),
@@ -91,11 +106,10 @@ def build_ladder_args(
     }
     agroup = f"agroup:{AUDIO_GROUP}," if info.has_audio else ""
     stream_map = []
-    for index, rung in enumerate(rungs):
+    for index, (rung, encoder_threads) in enumerate(zip(rungs, threads.encoders, strict=True)):
         options[f"maxrate:v:{index}"] = f"{rung.maxrate_kbps}k"
         options[f"bufsize:v:{index}"] = f"{rung.bufsize_kbps}k"
-        # The top rung is the bottleneck on 2 cores; one thread each for the small ones.
-        options[f"threads:v:{index}"] = 2 if index == 0 else 1
+        options[f"threads:v:{index}"] = encoder_threads
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     if info.has_audio:
         streams.append(_audio_stream(source, info))
@@ -105,7 +119,14 @@ def build_ladder_args(
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
-    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS, "-progress", "pipe:1"])
+    global_args = ["-filter_complex_threads", str(threads.filters), "-progress", "pipe:1"]
+    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS, *global_args])
+
+
+def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:
+    """The thread plan for these rungs (highest first) of this source on ``cpus`` CPUs."""
+    sizes = [rung_size(info.width, info.height, rung.height) for rung in _ordered(rungs)]
+    return plan_threads(cpus, [width * height for width, height in sizes])
 
 
 def build_rendition_args(
@@ -122,7 +143,7 @@ def build_rendition_args(
     """Baseline for the benchmark: the naive ladder, one complete rendition per ffmpeg.
 
     Each process decodes the source itself, scales its rung straight from it and muxes its
-    own AAC audio, as a per-rendition script does (and as ENCODING.md's baseline measured).
+    own AAC audio, as a per-rendition script does (docs/encoding.md measures it).
     Encoder settings are the ladder's, except that x264 picks its own thread count (each
     process runs alone, so limiting it would handicap the baseline). Writes media
     playlists only, into ``out_dir/{name}/`` (which must exist) — no master.
@@ -172,10 +193,10 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
     """One output per rung, each rung scaled from the one above it."""
     outputs = []
     for index, rung in enumerate(rungs):
-        width = rung_width(info.width, info.height, rung.height)
-        # Explicit width (not -2): it is computed from the displayed aspect ratio, so
+        width, height = rung_size(info.width, info.height, rung.height)
+        # Explicit sizes (not -2): they are computed from the displayed aspect ratio, so
         # non-square-pixel sources come out right with square pixels.
-        scaled = video.filter("scale", width, rung.height).filter("setsar", "1")
+        scaled = video.filter("scale", width, height).filter("setsar", "1")
         if index == len(rungs) - 1:
             outputs.append(scaled)
         else:
@@ -187,7 +208,10 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
 
 def _audio_stream(source: Any, info: SourceInfo) -> Any:
     selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
-    return source[selector]
+    # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
+    # join (their audio rarely ends with their video), samples are trimmed or silence is
+    # padded so the audio playlist's timestamps only go forward.
+    return source[selector].filter("aresample", **{"async": 1})
 
 
 def _hls_options(segment_s: int, segment_filename: str) -> dict[str, Any]:
@@ -264,10 +288,12 @@ def encode_ladder(
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
+    cpus: float | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
 
+    ``cpus`` overrides the CPU budget read from the container (``media.cpus``).
     ``on_progress`` gets 0–100 about twice a second; throttling is the caller's business.
     Raises MediaError with the tail of ffmpeg's stderr if ffmpeg fails.
     """
@@ -276,7 +302,11 @@ def encode_ladder(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise MediaError(f"output directory {out_dir} is not empty")
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset, crf=crf)
+    budget = cpu_budget(cpus)
+    threads = ladder_threads(info, rungs, budget.cpus)
+    log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
+    args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
+                             preset=preset, crf=crf)
     _run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():

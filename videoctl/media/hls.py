@@ -24,7 +24,7 @@ from av.container import InputContainer
 from av.video.stream import VideoStream
 
 from videoctl.domain.errors import VerifyFailed
-from videoctl.domain.ladder import Rung, output_fps, rung_width
+from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.media.encode import AUDIO_GROUP, AUDIO_NAME, MASTER_PLAYLIST, MEDIA_PLAYLIST
 from videoctl.media.m3u8 import MasterPlaylist, MediaPlaylist, parse_master_playlist, parse_media_playlist
 from videoctl.media.probe import SourceInfo
@@ -147,20 +147,20 @@ def verify_ladder(
     playlists: dict[str, MediaPlaylist] = {}
     for variant in master.variants:
         rung = expected[variant.uri]
-        width = rung_width(info.width, info.height, rung.height)
-        resolution = f"{width}x{rung.height}"
+        width, height = rung_size(info.width, info.height, rung.height)
+        resolution = f"{width}x{height}"
         if variant.attributes.get("RESOLUTION") != resolution:
             raise VerifyFailed(f"{rung.name}: master says RESOLUTION={variant.attributes.get('RESOLUTION')}, expected {resolution}")
         bandwidth = _positive_int(variant.attributes.get("BANDWIDTH"), f"{rung.name}: BANDWIDTH")
         if not variant.attributes.get("CODECS", "").startswith("avc1."):
             raise VerifyFailed(f"{rung.name}: master has no H.264 CODECS attribute")
         playlist = playlists[rung.name] = _check_media_playlist(out_dir / rung.name)
-        _check_video_segment(out_dir / rung.name / playlist.segments[0].uri, rung.name, width, rung.height)
+        _check_video_segment(out_dir / rung.name / playlist.segments[0].uri, rung.name, width, height)
         summaries.append(
             RungSummary(
                 name=rung.name,
                 width=width,
-                height=rung.height,
+                height=height,
                 bandwidth=bandwidth,
                 segments=len(playlist.segments),
                 duration_s=playlist.duration_s,

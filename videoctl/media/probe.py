@@ -18,13 +18,20 @@ Decisions:
 - A container that does not declare its duration (e.g. WebM written by a browser's
   MediaRecorder, Matroska written to a pipe) is accepted: the duration is measured by
   demuxing the whole file, which reads it once but decodes nothing.
+- Formats whose timestamps may jump (MPEG-TS and MPEG-PS: two recordings joined, a
+  camcorder's clips concatenated) declare the span from first to last timestamp, which
+  for a jump of an hour is an hour. ffmpeg closes such jumps when it encodes, so their
+  duration is measured from every packet the way ffmpeg will see them (``TIMESTAMP_JUMP_S``):
+  the real content length, which the ladder then matches.
 - Displayed dimensions take the sample aspect ratio and the rotation into account, so the
   ladder is computed for what the viewer sees.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -58,6 +65,14 @@ _TRUNCATION_SLACK_RATIO = 0.01
 _MAX_PLAUSIBLE_FPS = 240.0
 #: Transfer characteristics of HDR video (SMPTE ST 2084 / PQ and ARIB STD-B67 / HLG).
 _HDR_TRANSFERS = frozenset({16, 18})
+#: A gap between two packets of a stream longer than this, in a format whose timestamps
+#: may jump, is a discontinuity, not content: ffmpeg's ``-dts_delta_threshold`` (its
+#: default; the encoder passes it explicitly so both sides agree).
+TIMESTAMP_JUMP_S = 10.0
+#: ffmpeg also treats a stream's timestamps going back by more than this as a discontinuity.
+_TIMESTAMP_STEP_BACK_S = 0.1
+#: AVFMT_TS_DISCONT: the format allows timestamp discontinuities (mpegts, mpeg, hls).
+_AVFMT_TS_DISCONT = 0x0200
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,11 @@ class SourceInfo:
     video_stream_index: int = 0
     audio_stream_index: int | None = None
 
+    @property
+    def short_side(self) -> int:
+        """The displayed short side, on which the ladder's rungs are keyed (720 for 720x1280)."""
+        return min(self.width, self.height)
+
 
 def probe(path: Path | str) -> SourceInfo:
     """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
@@ -98,7 +118,7 @@ def probe(path: Path | str) -> SourceInfo:
     except av.error.FFmpegError as exc:
         raise InvalidInput(_unreadable_reason(path, exc)) from None
     with container:
-        return _inspect(container, size)
+        return _inspect(container, path, size)
 
 
 def source_size(path: Path) -> int:
@@ -124,7 +144,7 @@ def _unreadable_reason(path: Path, exc: av.error.FFmpegError) -> str:
     return f"not a media file: it cannot be read as audio or video ({exc.strerror})"
 
 
-def _inspect(container: InputContainer, size: int) -> SourceInfo:
+def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
     format_name = container.format.name
     if format_name == "image2" or format_name.endswith("_pipe"):
         raise InvalidInput(f"still images are not supported ({format_name}): upload a video")
@@ -132,7 +152,11 @@ def _inspect(container: InputContainer, size: int) -> SourceInfo:
     audio = _audio_stream(container)
     head = _read_head(container, video)
     frame = head.frame
-    duration_s = _duration(container, head.end_s)
+    jumps_possible = bool(container.format.flags & _AVFMT_TS_DISCONT)
+    if jumps_possible:
+        duration_s = continuous_duration(path, [stream.index for stream in (video, audio) if stream is not None])
+    else:
+        duration_s = _duration(container, head.end_s)
 
     coded_w, coded_h = frame.width, frame.height
     _check_dimensions(coded_w, coded_h)
@@ -141,8 +165,10 @@ def _inspect(container: InputContainer, size: int) -> SourceInfo:
     width, height = (coded_h, displayed_w) if rotation in (90, 270) else (displayed_w, coded_h)
     _check_dimensions(width, height)
 
-    is_vfr = _looks_vfr(head.pts)
-    fps = _nominal_fps(video, head.pts, is_vfr)
+    # In a format whose timestamps may jump, a jump is not a frame interval.
+    max_delta = _ticks(TIMESTAMP_JUMP_S, video) if jumps_possible else None
+    is_vfr = _looks_vfr(head.pts, max_delta)
+    fps = _nominal_fps(video, head.pts, is_vfr, max_delta)
     audio_ctx = audio.codec_context if audio is not None else None
     return SourceInfo(
         duration_s=duration_s,
@@ -276,20 +302,25 @@ def _sample_aspect_ratio(video: VideoStream) -> Fraction:
     return Fraction(1)
 
 
-def _sorted_deltas(pts: list[int]) -> list[int]:
+def _ticks(seconds: float, video: VideoStream) -> int | None:
+    return int(seconds / video.time_base) if video.time_base else None
+
+
+def _sorted_deltas(pts: list[int], max_delta: int | None = None) -> list[int]:
     ordered = sorted(set(pts))
     if len(ordered) > 2 * _REORDER_SLACK:
         ordered = ordered[:-_REORDER_SLACK]
-    return [b - a for a, b in pairwise(ordered)]
+    deltas = [b - a for a, b in pairwise(ordered)]
+    return [delta for delta in deltas if max_delta is None or delta <= max_delta]
 
 
-def _looks_vfr(pts: list[int]) -> bool:
+def _looks_vfr(pts: list[int], max_delta: int | None = None) -> bool:
     """Best effort: frame intervals in the first packets differ by more than rounding."""
-    deltas = _sorted_deltas(pts)
+    deltas = _sorted_deltas(pts, max_delta)
     return len(deltas) >= 2 and max(deltas) > 1.5 * min(deltas)
 
 
-def _nominal_fps(video: VideoStream, head_pts: list[int], is_vfr: bool) -> float:
+def _nominal_fps(video: VideoStream, head_pts: list[int], is_vfr: bool, max_delta: int | None = None) -> float:
     average = float(video.average_rate) if video.average_rate else 0.0
     guessed = float(video.guessed_rate) if video.guessed_rate else 0.0
     if is_vfr and average <= guessed <= _MAX_PLAUSIBLE_FPS:
@@ -298,7 +329,74 @@ def _nominal_fps(video: VideoStream, head_pts: list[int], is_vfr: bool) -> float
         return average
     if 0 < guessed <= _MAX_PLAUSIBLE_FPS:
         return guessed
-    deltas = _sorted_deltas(head_pts)
+    deltas = _sorted_deltas(head_pts, max_delta)
     if deltas and video.time_base:
         return 1.0 / float(statistics.median(deltas) * video.time_base)
     raise InvalidInput("the video's frame rate cannot be determined")
+
+
+@dataclass(frozen=True)
+class PacketTiming:
+    """A packet's stream and its timestamps and duration in seconds, in file order."""
+
+    stream: int
+    dts: float
+    pts: float | None
+    duration: float
+
+
+def continuous_duration(path: Path, stream_indexes: list[int]) -> float:
+    """The content duration of ``path``'s streams with timestamp jumps closed, as ffmpeg closes them.
+
+    ffmpeg's demuxer, for formats that allow discontinuities, compares each packet's
+    decoding timestamp with the one it predicted for its stream (the previous packet's
+    plus its duration). A difference above ``TIMESTAMP_JUMP_S``, or a step back of more
+    than 0.1 s, shifts that packet and every later one of the file onto the prediction, so
+    the recordings play back to back. The same arithmetic here, over every packet of the
+    streams the ladder maps (read, not decoded), gives the length of the ladder ffmpeg makes.
+    """
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            streams = [container.streams[index] for index in stream_indexes]
+            return close_timestamp_jumps(_timings(container.demux(streams)))
+    except av.error.FFmpegError as exc:
+        raise InvalidInput(f"the file is damaged ({exc.strerror})") from None
+
+
+def _timings(packets: Iterable[av.Packet]) -> Iterator[PacketTiming]:
+    for packet in packets:
+        if packet.dts is None or packet.time_base is None:
+            continue  # the empty packet that ends each stream, or one without timing
+        base = packet.time_base
+        yield PacketTiming(
+            stream=packet.stream.index,
+            dts=float(packet.dts * base),
+            pts=float(packet.pts * base) if packet.pts is not None else None,
+            duration=float((packet.duration or 0) * base),
+        )
+
+
+def close_timestamp_jumps(packets: Iterable[PacketTiming]) -> float:
+    """Duration of packets played as ffmpeg plays them, every timestamp jump closed (pure)."""
+    offset = 0.0
+    next_dts: dict[int, float] = {}
+    last_dts: dict[int, float] = {}
+    last_any: float | None = None
+    start, end = math.inf, -math.inf
+    for packet in packets:
+        dts = packet.dts + offset
+        predicted = next_dts.get(packet.stream)
+        if predicted is not None:
+            if abs(dts - predicted) > TIMESTAMP_JUMP_S or dts + _TIMESTAMP_STEP_BACK_S < last_dts[packet.stream]:
+                offset -= dts - predicted
+                dts = predicted
+        elif last_any is not None and abs(dts - last_any) > TIMESTAMP_JUMP_S:
+            # A stream's first packet far from the file's last one: the same jump.
+            offset -= dts - last_any
+            dts = last_any
+        pts = packet.pts + offset if packet.pts is not None else dts
+        next_dts[packet.stream], last_dts[packet.stream], last_any = dts + packet.duration, dts, dts
+        start, end = min(start, pts), max(end, pts + packet.duration)
+    if end <= start:
+        raise InvalidInput("the video has zero or unknown duration")
+    return end - start

@@ -1,5 +1,5 @@
 """verify_ladder refuses broken ladders; encode_ladder fails loudly and never leaks ffmpeg;
-upload order and content types on a real ladder."""
+the upload order of a real ladder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from videoctl.domain.errors import MediaError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, parse_ladder
 from videoctl.media import encode
 from videoctl.media.encode import encode_ladder
-from videoctl.media.hls import content_type_for, finalize_master, upload_order, verify_ladder
+from videoctl.media.hls import finalize_master, upload_order, verify_ladder
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
 
@@ -30,7 +30,7 @@ def good_ladder(
 ) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
     source = clip("normal")
     info = probe(source)
-    rungs = choose_rungs(LADDER, info.height)
+    rungs = choose_rungs(LADDER, info.short_side)
     out_dir = tmp_path_factory.mktemp("good") / "hls"
     encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=1)
     finalize_master(out_dir, info, rungs)
@@ -185,28 +185,11 @@ def test_upload_order_puts_playlists_after_their_segments_and_master_last(
     assert not list(out_dir.glob("*.partial")), "finalize_master must not leave its temp file"
 
 
-@pytest.mark.parametrize(
-    ("name", "content_type"),
-    [
-        ("master.m3u8", "application/vnd.apple.mpegurl"),
-        ("720p/INDEX.M3U8", "application/vnd.apple.mpegurl"),
-        ("720p/seg_00000.ts", "video/mp2t"),
-        ("720p/seg_00000.m4s", "video/mp4"),
-        ("init.mp4", "video/mp4"),
-        ("poster.jpg", "application/octet-stream"),
-        ("README", "application/octet-stream"),
-    ],
-)
-def test_content_type_for(name: str, content_type: str) -> None:
-    assert content_type_for(Path(name)) == content_type
-    assert content_type_for(name) == content_type
-
-
 def test_ffmpeg_failure_is_a_media_error_with_its_stderr(clip: Callable[[str], Path], ffmpeg_bin: str, tmp_path: Path) -> None:
     source = clip("normal")
     info = probe(source)
     with pytest.raises(MediaError) as caught:
-        encode_ladder(ffmpeg_bin, source, tmp_path / "out", info, choose_rungs(LADDER, info.height), preset="no-such-preset")
+        encode_ladder(ffmpeg_bin, source, tmp_path / "out", info, choose_rungs(LADDER, info.short_side), preset="no-such-preset")
     message = caught.value.message
     assert message.startswith("ffmpeg exited with code ")
     assert "no-such-preset" in message
@@ -218,7 +201,7 @@ def test_missing_ffmpeg_binary_is_a_media_error(clip: Callable[[str], Path], tmp
     source = clip("normal")
     info = probe(source)
     with pytest.raises(MediaError, match="cannot start ffmpeg"):
-        encode_ladder(str(tmp_path / "no-ffmpeg"), source, tmp_path / "out", info, choose_rungs(LADDER, info.height))
+        encode_ladder(str(tmp_path / "no-ffmpeg"), source, tmp_path / "out", info, choose_rungs(LADDER, info.short_side))
 
 
 def test_refuses_a_non_empty_output_directory(clip: Callable[[str], Path], ffmpeg_bin: str, tmp_path: Path) -> None:
@@ -226,7 +209,7 @@ def test_refuses_a_non_empty_output_directory(clip: Callable[[str], Path], ffmpe
     source = clip("normal")
     info = probe(source)
     with pytest.raises(MediaError, match="is not empty"):
-        encode_ladder(ffmpeg_bin, source, tmp_path, info, choose_rungs(LADDER, info.height))
+        encode_ladder(ffmpeg_bin, source, tmp_path, info, choose_rungs(LADDER, info.short_side))
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +240,7 @@ def test_ffmpeg_is_killed_and_reaped_when_the_caller_is_interrupted(
 
     info = probe(long_clip)
     with pytest.raises(interruption):
-        encode_ladder(ffmpeg_bin, long_clip, tmp_path / "out", info, choose_rungs(LADDER, info.height), on_progress=interrupt)
+        encode_ladder(ffmpeg_bin, long_clip, tmp_path / "out", info, choose_rungs(LADDER, info.short_side), on_progress=interrupt)
     (proc,) = started
     assert proc.returncode is not None, "ffmpeg was not reaped"
     assert proc.returncode < 0, "ffmpeg should have been killed mid-encode, not have finished"

@@ -50,7 +50,7 @@ def encoded(
         if name not in done:
             source = clip(name)
             info = probe(source)
-            rungs = choose_rungs(LADDER, info.height)
+            rungs = choose_rungs(LADDER, info.short_side)
             out_dir = tmp_path_factory.mktemp(f"hls-{name}")
             progress: list[float] = []
             encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=SEGMENT_S, on_progress=progress.append)
@@ -165,9 +165,35 @@ def test_keyframes_at_every_segment_start_and_segments_aligned(encoded: Callable
     assert all(d == pytest.approx(SEGMENT_S, abs=0.01) for d in durations[0][:-1])
 
 
-def test_rotated_source_comes_out_portrait(encoded: Callable[[str], Encoded]) -> None:
+def test_rotated_source_comes_out_portrait_keyed_on_its_short_side(encoded: Callable[[str], Encoded]) -> None:
+    # Coded 320x240 turned 90°: displayed 240x320, so its short side (240) picks the rungs.
     result = encoded("rotated")
-    assert [(r.width, r.height) for r in result.summary.rungs] == [(180, 240), (108, 144)]
+    assert [(r.width, r.height) for r in result.summary.rungs] == [(240, 320), (144, 192)]
+
+
+def test_portrait_source_keeps_its_resolution(encoded: Callable[[str], Encoded]) -> None:
+    # A 360x640 upload gets a 360p rung of 360x640, not 202x360 (rungs keyed on the height).
+    result = encoded("portrait")
+    assert [(r.width, r.height) for r in result.summary.rungs] == [(360, 640), (240, 426), (144, 256)]
+    for rung in result.summary.rungs:
+        with av.open(str(result.out_dir / rung.name / "index.m3u8")) as container:
+            frame = next(container.decode(video=0))
+        assert (frame.width, frame.height) == (rung.width, rung.height)
+
+
+def test_joined_recordings_encode_to_their_real_length(encoded: Callable[[str], Encoded], ffmpeg_bin: str) -> None:
+    # Two 1 s recordings 5000 s apart in their timestamps: a 2 s ladder that verifies
+    # (before, probe said 5001 s and every attempt failed verification as "too short").
+    result = encoded("joined_recordings")
+    assert result.info.duration_s == pytest.approx(2.0, abs=0.1)
+    for rung in result.summary.rungs:
+        assert rung.duration_s == pytest.approx(2.0, abs=0.1)
+    audio = parse_media_playlist((result.out_dir / "audio" / "index.m3u8").read_text())
+    assert audio.duration_s == pytest.approx(2.0, abs=0.1)
+    # Both recordings are in it, played back to back: frames from either side of the join.
+    with av.open(str(result.out_dir / "240p" / "index.m3u8")) as container:
+        times = [float(frame.time) for frame in container.decode(video=0)]
+    assert times == sorted(times) and times[-1] - times[0] == pytest.approx(2.0 - 1 / 30, abs=0.05)
 
 
 def test_odd_source_gets_even_sizes(encoded: Callable[[str], Encoded]) -> None:

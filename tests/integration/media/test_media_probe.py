@@ -95,6 +95,13 @@ def test_hdr(clip: Clip) -> None:
     assert (info.video_codec, info.bit_depth, info.is_hdr) == ("hevc", 10, True)
 
 
+def test_joined_recordings_last_as_long_as_their_content(clip: Clip) -> None:
+    # Two 1 s recordings whose timestamps jump by 5000 s: 2 s of video, not 5001 s.
+    info = probe(clip("joined_recordings"))
+    assert info.duration_s == pytest.approx(2.0, abs=0.1)
+    assert (info.fps, info.is_vfr, info.has_audio) == (30.0, False, True)  # the jump is no frame interval
+
+
 def test_missing_duration_is_measured(clip: Clip) -> None:
     assert probe(clip("no_duration")).duration_s == pytest.approx(2.0, abs=0.1)
 

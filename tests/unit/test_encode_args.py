@@ -1,18 +1,22 @@
-"""The ffmpeg command lines, progress parsing and binary lookup — no encoding here."""
+"""The ffmpeg command lines and progress parsing: pure, no ffmpeg is run."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from videoctl.domain.errors import ConfigError
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
-from videoctl.media.binary import find_ffmpeg
-from videoctl.media.encode import ProgressParser, build_ladder_args, build_rendition_args, parse_progress_line
-from videoctl.media.probe import SourceInfo
+from videoctl.domain.threads import ThreadPlan
+from videoctl.media.encode import (
+    ProgressParser,
+    build_ladder_args,
+    build_rendition_args,
+    ladder_threads,
+    parse_progress_line,
+)
+from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 
 SOURCE = SourceInfo(
     duration_s=30.0,
@@ -41,8 +45,10 @@ def _option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def _ladder(info: SourceInfo = SOURCE, **kwargs: object) -> list[str]:
-    return build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), info, DEFAULT_LADDER, **kwargs)  # type: ignore[arg-type]
+def _ladder(info: SourceInfo = SOURCE, cpus: float = 2, **kwargs: object) -> list[str]:
+    rungs = choose_rungs(DEFAULT_LADDER, info.short_side)
+    threads = ladder_threads(info, rungs, cpus)
+    return build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), info, rungs, threads=threads, **kwargs)  # type: ignore[arg-type]
 
 
 def test_one_process_one_decode_cascaded_scaling() -> None:
@@ -59,7 +65,7 @@ def test_one_process_one_decode_cascaded_scaling() -> None:
     assert "zscale" not in graph
 
 
-def test_rate_control_threads_and_gop() -> None:
+def test_rate_control_and_gop() -> None:
     args = _ladder()
     assert _option(args, "-c:v") == "libx264"
     assert _option(args, "-preset") == "veryfast"
@@ -67,9 +73,20 @@ def test_rate_control_threads_and_gop() -> None:
     for index, (maxrate, bufsize) in enumerate([(5000, 10000), (3000, 6000), (1500, 3000), (800, 1600)]):
         assert _option(args, f"-maxrate:v:{index}") == f"{maxrate}k"
         assert _option(args, f"-bufsize:v:{index}") == f"{bufsize}k"
-        assert _option(args, f"-threads:v:{index}") == ("2" if index == 0 else "1")
     assert _option(args, "-g") == _option(args, "-keyint_min") == "120"
     assert _option(args, "-sc_threshold") == "0"
+
+
+@pytest.mark.parametrize(
+    ("cpus", "decoder", "filters", "encoders"),
+    [(1, 1, 1, [1, 1, 1, 1]), (2, 3, 2, [2, 1, 1, 1]), (4, 5, 4, [5, 2, 1, 1]), (1.5, 3, 2, [2, 1, 1, 1])],
+)
+def test_threads_follow_the_cpu_budget(cpus: float, decoder: int, filters: int, encoders: list[int]) -> None:
+    args = _ladder(cpus=cpus)
+    # The decoder's -threads is an input option: it must come before the one -i.
+    assert args[args.index("-i") - 2 : args.index("-i")] == ["-threads", str(decoder)]
+    assert _option(args, "-filter_complex_threads") == str(filters)
+    assert [_option(args, f"-threads:v:{index}") for index in range(4)] == [str(n) for n in encoders]
 
 
 def test_hls_muxer_options_and_progress() -> None:
@@ -99,8 +116,16 @@ def test_audio_once_in_a_shared_group() -> None:
     assert _option(args, "-b:a") == "128k"
     assert _option(args, "-ac") == "2"  # 5.1 downmixed to stereo
     maps = [args[i + 1] for i, arg in enumerate(args) if arg == "-map"]
-    assert maps[-1] == "0:1"
     assert len(maps) == 5
+    # The probed audio stream (index 1), through the graph's aresample, is the last output.
+    audio_label = maps[-1].strip("[]")
+    assert f"[0:1]aresample=async=1[{audio_label}]" in _option(args, "-filter_complex")
+
+
+def test_timestamp_jumps_are_closed_at_probes_threshold_and_audio_kept_continuous() -> None:
+    args = _ladder()
+    assert _option(args, "-dts_delta_threshold") == f"{TIMESTAMP_JUMP_S:g}"
+    assert "aresample=async=1" in _option(args, "-filter_complex")
 
 
 def test_no_audio_output_for_a_silent_source() -> None:
@@ -127,10 +152,11 @@ def test_hdr_is_tone_mapped_before_the_8_bit_conversion() -> None:
     assert graph.index("tonemap=") < graph.index("format=yuv420p")
 
 
-def test_rotated_source_scales_to_displayed_size() -> None:
+def test_rotated_source_scales_to_displayed_size_keyed_on_its_short_side() -> None:
     portrait = replace(SOURCE, width=1080, height=1920, rotation=90)
-    graph = _option(build_ladder_args("ffmpeg", Path("s"), Path("o"), portrait, choose_rungs(DEFAULT_LADDER, 1920)), "-filter_complex")
-    assert "scale=608:1080" in graph
+    graph = _option(_ladder(portrait), "-filter_complex")
+    scales = [part.split("scale=")[1].split("[")[0] for part in graph.split(";") if "scale=" in part]
+    assert scales == ["1080:1920", "720:1280", "480:854", "360:640"]
     assert "transpose" not in graph  # ffmpeg's autorotation does it; doing it too would turn twice
 
 
@@ -155,7 +181,7 @@ def test_rendition_baseline_is_one_process_per_rendition() -> None:
 
 def test_builders_refuse_an_empty_ladder() -> None:
     with pytest.raises(ValueError):
-        build_ladder_args("ffmpeg", Path("s"), Path("o"), SOURCE, ())
+        build_ladder_args("ffmpeg", Path("s"), Path("o"), SOURCE, (), threads=ThreadPlan(1, 1, ()))
 
 
 @pytest.mark.parametrize(
@@ -187,30 +213,3 @@ def test_progress_parser_reports_at_block_ends() -> None:
     parser.feed("out_time_us=12000000")
     assert parser.feed("progress=continue") == 100.0  # clamped
     assert parser.feed("progress=end") == 100.0
-
-
-def test_find_ffmpeg_explicit_path(tmp_path: Path) -> None:
-    fake = tmp_path / "ffmpeg"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
-    assert find_ffmpeg(str(fake)) == str(fake)
-
-
-@pytest.mark.parametrize("make_executable", [False, True])
-def test_find_ffmpeg_bad_explicit_path_names_the_setting(tmp_path: Path, make_executable: bool) -> None:
-    target = tmp_path / "ffmpeg"
-    if make_executable:
-        target.mkdir()  # a directory is "executable" but not a program
-    with pytest.raises(ConfigError, match="VIDEOCTL_FFMPEG"):
-        find_ffmpeg(str(target))
-
-
-def test_find_ffmpeg_prefers_path_then_imageio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "ffmpeg"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert find_ffmpeg() == str(fake)
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    found = find_ffmpeg()
-    assert "imageio_ffmpeg" in found and os.access(found, os.X_OK)

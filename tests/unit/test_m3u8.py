@@ -1,11 +1,10 @@
-"""The small playlist parser and the RFC 8216 peak bit rate (pure, no ffmpeg)."""
+"""The small HLS playlist parser, on playlist text (pure, no ffmpeg, no files)."""
 
 from __future__ import annotations
 
 import pytest
 
 from videoctl.domain.errors import VerifyFailed
-from videoctl.media.hls import peak_bitrate
 from videoctl.media.m3u8 import parse_attributes, parse_master_playlist, parse_media_playlist
 
 MASTER = """#EXTM3U
@@ -82,20 +81,3 @@ def test_malformed_media_playlists(text: str, reason: str) -> None:
 def test_stream_inf_without_uri() -> None:
     with pytest.raises(VerifyFailed, match="no URI after it"):
         parse_master_playlist("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n")
-
-
-def test_peak_is_the_busiest_segment() -> None:
-    # 4 s segments of 1 MB, 2 MB, 1 MB → the middle one: 4 Mbit/s.
-    assert peak_bitrate([1_000_000, 2_000_000, 1_000_000], [4.0, 4.0, 4.0], 4) == 4_000_000
-
-
-def test_short_last_segment_does_not_count_alone() -> None:
-    # A 0.1 s tail with a keyframe (50 kB) would be 4 Mbit/s alone; joined to the segment
-    # before it (lasting 4.1 s together, within 1.5 target durations) it is ~1.07 Mbit/s.
-    peak = peak_bitrate([500_000, 500_000, 50_000], [4.0, 4.0, 0.1], 4)
-    assert peak == round(8 * 550_000 / 4.1)
-
-
-def test_peak_never_below_the_average() -> None:
-    # A clip shorter than half a target duration has no qualifying run: use the average.
-    assert peak_bitrate([10_000], [1.0], 4) == 80_000
