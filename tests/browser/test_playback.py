@@ -30,7 +30,7 @@ def encoded(env: dict, conn, tmp_path: Path, monkeypatch, **settings: str) -> tu
     return Path(env["VIDEOCTL_STORAGE_DIR"]), result.video.hls_path
 
 
-def wait_for(page, condition: str, timeout_s: float = 30) -> None:
+def wait_for(page, condition: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while not page.evaluate(condition):
         record = page.evaluate("window.record")
