@@ -44,3 +44,19 @@ def outputs_from_keys(prefix: str, keys: Iterable[str]) -> Outputs:
                        if name.startswith(SUBTITLES) and name.endswith(".m3u8") and name.count("/") == 1)
     return Outputs(found(MPD), found(POSTER), found(POSTER_SMALL), found(STORYBOARD), found(DOWNLOAD),
                    tuple(languages))
+
+
+@dataclass(frozen=True)
+class SubtitleRendition:
+    """One caption language as packaged beside the ladder: what the master playlist's
+    SUBTITLES group and the MPD's text AdaptationSet name. Paths are relative to the prefix."""
+
+    #: BCP 47 language tag, e.g. "ko", "en", "pt-BR".
+    language: str
+    #: What a player's menu shows, e.g. "한국어", "English".
+    name: str
+    default: bool
+    #: The HLS media playlist of segmented WebVTT: subs/{language}.m3u8.
+    playlist: str
+    #: The whole track as one WebVTT file, for DASH: subs/{language}.vtt.
+    vtt: str
