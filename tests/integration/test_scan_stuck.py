@@ -361,6 +361,30 @@ def test_stats(capsys, ctx, moto_batch):
     assert "jobs by state" in run_cli(capsys, "stats").stdout
 
 
+def test_stats_over_a_month_fit_a_terminal(capsys, ctx, moto_batch):
+    for _ in range(2):
+        job = submitted_job(ctx)
+        ctx.jobs.complete(ctx.jobs.claim(job, job.executor_job_id, batch_job_id=job.executor_job_id))
+    ctx.conn.execute("UPDATE video_transcode_job SET finished_at = now() - interval '3 days' "
+                     "WHERE id = (SELECT min(id) FROM video_transcode_job)")
+    human = run_cli(capsys, "stats", "--hours", "720")
+    assert human.exit_code == 0, human.stderr
+    lines = human.stdout.splitlines()
+    # Two busy hours get a row each; the 718 quiet ones fold into the sparklines.
+    assert len(lines) < 60, human.stdout
+    [completed] = [line for line in lines if line.strip().startswith("completed")]
+    assert completed.count("█") == 2 and completed.rstrip().endswith("│ 2")
+    assert "718 hour(s) without activity folded" in human.stderr
+    assert len(run_cli(capsys, "--json", "stats", "--hours", "720").json()["data"]["hourly"]) == 720
+
+
+def test_a_sparkline_scales_to_the_largest_and_leaves_zero_blank():
+    from videoctl.commands._render import sparkline
+
+    assert sparkline([0, 1, 4, 8]) == " ▂▅█"
+    assert sparkline([0, 0]) == "  " and sparkline([]) == ""
+
+
 def test_app_context_reads_env_lazily(env, monkeypatch):
     context = AppContext()
     monkeypatch.setenv("VIDEOCTL_MAX_ATTEMPTS", "7")

@@ -211,6 +211,21 @@ class ProgressBar:
         self._progress.update(self._task, completed=completed, **fields)
 
 
+# ---------------------------------------------------------------- sparklines
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per value, scaled to the largest; nothing at all (a space) for zero,
+    so quiet stretches read as gaps."""
+    top = max(values, default=0)
+    if top <= 0:
+        return " " * len(values)
+    return "".join(" " if v <= 0 else _BARS[min(len(_BARS) - 1, int(v / top * (len(_BARS) - 1) + 0.5))]
+                   for v in values)
+
+
 # ---------------------------------------------------------------- shared tables
 
 JOB_COLUMNS = ("id", "video", "state", "attempt", "progress", "executor job", "error", "updated")

@@ -33,7 +33,23 @@ def stats(
         if data["failure_reasons"]:
             out.table(f"top failure reasons ({hours} h)", ("error", "jobs", "example"),
                       ((r["error_code"], r["jobs"], r["example"]) for r in data["failure_reasons"]))
-        out.table(f"per hour ({hours} h)", ("hour", "completed", "failed"),
-                  ((r["hour"], r["completed"], r["failed"]) for r in data["hourly"]))
+        _hourly(data["hourly"], hours)
 
     out.success(data, render, json_flag=json_)
+
+
+def _hourly(rows: list, hours: int) -> None:
+    """A sparkline per series over the whole window, then a row only for the hours with activity:
+    a quiet month folds into two lines (`--json` keeps every hour)."""
+    if not rows:
+        return
+    first, last = rows[0]["hour"], rows[-1]["hour"]
+    out.stdout.print(f"per hour ({hours} h, {out.fmt(first)} → {out.fmt(last)}):", highlight=False)
+    for series in ("completed", "failed"):
+        values = [r[series] for r in rows]
+        out.stdout.print(f"  {series:<9} │{out.sparkline(values)}│ {sum(values)}", highlight=False)
+    busy = [r for r in rows if r["completed"] or r["failed"]]
+    if busy:
+        out.table(None, ("hour", "completed", "failed"), ((r["hour"], r["completed"], r["failed"]) for r in busy))
+    if len(busy) < len(rows):
+        out.info(f"{len(rows) - len(busy)} hour(s) without activity folded (--json lists every hour)")
