@@ -27,6 +27,7 @@ from videoctl.settings import Settings
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
     from videoctl.domain.models import Job, Video
+    from videoctl.domain.selection import JobFilter
     from videoctl.domain.states import JobState, VideoStatus
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
@@ -148,6 +149,32 @@ class Client:
         from videoctl.services.submit import retry_job
 
         return retry_job(job_id, jobs=self._ctx.jobs, executor=self._ctx.executor)
+
+    def select_jobs(self, selection: JobFilter, action: Literal["retry", "cancel"], *,
+                    limit: int = 1000) -> list[Job]:
+        """The jobs a bulk retry or cancel with *selection* would act on; changes nothing."""
+        from videoctl.services.submit import CANCELLABLE, RETRYABLE, select_jobs
+
+        allowed = RETRYABLE if action == "retry" else CANCELLABLE
+        return select_jobs(selection, allowed, action, jobs=self._ctx.jobs, limit=limit)
+
+    def retry_jobs(self, selection: JobFilter, *, limit: int = 1000,
+                   on_each: Callable[[int, int], None] | None = None) -> BulkResult:
+        """A new attempt for every DEAD or CANCELLED job *selection* names, at the bulk submit rate."""
+        from videoctl.services.submit import retry_jobs
+
+        ctx = self._ctx
+        return retry_jobs(selection, jobs=ctx.jobs, executor=ctx.executor, rate=ctx.settings.submit_rate,
+                          limit=limit, on_each=on_each)
+
+    def cancel_jobs(self, selection: JobFilter, reason: str = "cancelled by operator", *, limit: int = 1000,
+                    on_each: Callable[[int, int], None] | None = None) -> BulkResult:
+        """Cancel every active job *selection* names."""
+        from videoctl.services.submit import cancel_jobs
+
+        ctx = self._ctx
+        return cancel_jobs(selection, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor,
+                           limit=limit, on_each=on_each)
 
     def run_job(self, job_id: int, *, progress: Progress | None = None) -> RunResult:
         """What the container runs: the job to its end, here in this process."""

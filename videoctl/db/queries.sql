@@ -77,6 +77,16 @@ WHERE (%(state)s::text IS NULL OR state = %(state)s)
 ORDER BY id DESC
 LIMIT %(limit)s;
 
+-- name: select_jobs
+-- Bulk retry and cancel: the jobs an operator's filters name, oldest first.
+SELECT * FROM video_transcode_job
+WHERE state = ANY(%(states)s::text[])
+  AND (%(error_codes)s::text[] IS NULL OR error_code = ANY(%(error_codes)s::text[]))
+  AND (%(since_s)s::float8 IS NULL OR updated_at >= now() - make_interval(secs => %(since_s)s::float8))
+  AND (%(video_ids)s::bigint[] IS NULL OR video_id = ANY(%(video_ids)s::bigint[]))
+ORDER BY id
+LIMIT %(limit)s;
+
 -- name: begin_attempt
 -- The one guard that makes "one Batch submission per attempt" hold: only one
 -- caller can move attempt N to N + 1.

@@ -21,6 +21,7 @@ from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.scan import Candidate
+from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import ATTEMPT_BEGINS_FROM, JobState, VideoStatus, sources_of, video_sources_of
 
 
@@ -143,6 +144,13 @@ class JobRepository(_Repository):
         if not _known_id(video_id):
             return []
         rows = _all(self.conn, "list_jobs", {"state": state, "video_id": video_id, "limit": limit})
+        return [Job.from_row(r) for r in rows]
+
+    def select(self, selection: JobFilter, limit: int) -> list[Job]:
+        """The jobs a bulk action's filter names (its states must be set), oldest first."""
+        if not all(_known_id(v) for v in selection.video_ids):
+            return []
+        rows = _all(self.conn, "select_jobs", {**selection.params(), "limit": limit})
         return [Job.from_row(r) for r in rows]
 
     def on_executors(self) -> list[tuple[int, str]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -32,7 +33,8 @@ from videoctl.domain.executor import REMOTE_FAILED, Executor
 from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.scan import Candidate
-from videoctl.domain.states import JobState, VideoStatus
+from videoctl.domain.selection import JobFilter
+from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus
 from videoctl.domain.text import check_reason
 
 Sleep = Callable[[float], None]
@@ -176,8 +178,30 @@ class RateLimiter:
 
 @dataclass
 class BulkResult:
+    """What a bulk action did: the jobs it created or moved, and (id, error) for each that failed;
+    the id is the video's for a bulk submit, the job's for a bulk retry or cancel."""
+
     submitted: list[Job] = field(default_factory=list)
     failed: list[tuple[int, VideoctlError]] = field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+def _one_by_one(items: list[T], act: Callable[[T], Job], key: Callable[[T], int], *, limiter: RateLimiter | None,
+                on_each: Callable[[int, int], None] | None) -> BulkResult:
+    """*act* on each item, at the limiter's pace; one failure does not stop the rest."""
+    result = BulkResult()
+    for done, item in enumerate(items, start=1):
+        if limiter is not None:
+            limiter.wait()
+        try:
+            result.submitted.append(act(item))
+        except VideoctlError as exc:
+            result.failed.append((key(item), exc))
+        if on_each:
+            on_each(done, len(items))
+    return result
 
 
 def submit_all(status: VideoStatus = VideoStatus.UPLOADED, *, videos: VideoRepository, jobs: JobRepository,
@@ -190,20 +214,14 @@ def submit_all(status: VideoStatus = VideoStatus.UPLOADED, *, videos: VideoRepos
     """
     if status not in (VideoStatus.UPLOADED, VideoStatus.READY):
         raise InvalidState(f"only UPLOADED or READY videos can be submitted, not {status}")
-    candidates = videos.without_job(status, limit)
-    limiter = limiter or RateLimiter(rate)
-    result = BulkResult()
-    for done, video in enumerate(candidates, start=1):
-        limiter.wait()
-        try:
-            plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=max_attempts,
-                               force=status is VideoStatus.READY)
-            result.submitted.append(create_job_and_submit(plan, jobs=jobs, executor=executor))
-        except VideoctlError as exc:
-            result.failed.append((video.id, exc))
-        if on_each:
-            on_each(done, len(candidates))
-    return result
+
+    def submit(video: Video) -> Job:
+        plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=max_attempts,
+                           force=status is VideoStatus.READY)
+        return create_job_and_submit(plan, jobs=jobs, executor=executor)
+
+    return _one_by_one(videos.without_job(status, limit), submit, lambda v: v.id,
+                       limiter=limiter or RateLimiter(rate), on_each=on_each)
 
 
 # ------------------------------------------------------------------ operator actions
@@ -279,3 +297,34 @@ def require_success(job: Job) -> Job:
         raise JobFailed(f"job {job.id} ended {job.state}{detail}",
                         hint=f"see `videoctl jobs show {job.id}`")
     return job
+
+
+# ------------------------------------------------------------------ bulk operator actions
+
+#: What bulk retry and cancel apply to.
+RETRYABLE = frozenset({JobState.DEAD, JobState.CANCELLED})
+CANCELLABLE = frozenset(ACTIVE_JOB_STATES)
+
+
+def select_jobs(selection: JobFilter, allowed: frozenset[JobState], action: str, *, jobs: JobRepository,
+                limit: int) -> list[Job]:
+    """The jobs *selection* names among those *action* applies to (a plan: changes nothing)."""
+    return jobs.select(selection.within(allowed, action), limit)
+
+
+def retry_jobs(selection: JobFilter, *, jobs: JobRepository, executor: Executor, rate: float, limit: int,
+               on_each: Callable[[int, int], None] | None = None, limiter: RateLimiter | None = None,
+               sleep: Sleep = time.sleep) -> BulkResult:
+    """`jobs retry --state DEAD --error-code X …`: a new attempt for each, at the bulk submit rate."""
+    chosen = select_jobs(selection, RETRYABLE, "retry", jobs=jobs, limit=limit)
+    return _one_by_one(chosen, lambda job: retry_job(job.id, jobs=jobs, executor=executor, sleep=sleep),
+                       lambda job: job.id, limiter=limiter or RateLimiter(rate), on_each=on_each)
+
+
+def cancel_jobs(selection: JobFilter, reason: str, *, jobs: JobRepository, videos: VideoRepository,
+                executor: Executor, limit: int, on_each: Callable[[int, int], None] | None = None) -> BulkResult:
+    """`jobs cancel --state QUEUED --video 7 …`: each cancelled as `jobs cancel ID` would."""
+    check_reason(reason)
+    chosen = select_jobs(selection, CANCELLABLE, "cancel", jobs=jobs, limit=limit)
+    return _one_by_one(chosen, lambda job: cancel_job(job.id, reason, jobs=jobs, videos=videos, executor=executor),
+                       lambda job: job.id, limiter=None, on_each=on_each)
