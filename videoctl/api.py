@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
     from videoctl.services.scan import LoopSummary, ScanReport
     from videoctl.services.stats import Stats
@@ -194,10 +195,30 @@ class Client:
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
-        """Passes every *interval_s* until SIGTERM or SIGINT."""
+        """Passes every *interval_s* until SIGTERM or SIGINT; with VIDEOCTL_RETENTION_DAYS set, a
+        prune of finished jobs older than that follows a pass once a day."""
+        import time
+
+        from videoctl.services.retention import DailyPrune
         from videoctl.services.scan import scan_loop
 
-        return scan_loop(lambda: self.scan(limit=limit, dry_run=dry_run), interval_s, on_pass)
+        days = self.settings.retention_days
+        daily = DailyPrune(lambda: self.prune_jobs(older_than_s=days * 86_400), clock=time.monotonic) \
+            if days and not dry_run else None
+
+        def one_pass() -> ScanReport:
+            report = self.scan(limit=limit, dry_run=dry_run)
+            pruned = daily() if daily else None
+            report.pruned = pruned.jobs if pruned else 0
+            return report
+
+        return scan_loop(one_pass, interval_s, on_pass)
+
+    def prune_jobs(self, *, older_than_s: float, dry_run: bool = False) -> PruneResult:
+        """Delete finished jobs older than *older_than_s* (keeping each video's last SUCCEEDED one)."""
+        from videoctl.services.retention import prune_jobs
+
+        return prune_jobs(self._ctx.jobs, older_than_s=older_than_s, dry_run=dry_run)
 
     def stats(self, *, hours: int = 24) -> Stats:
         from videoctl.services.stats import collect_stats

@@ -282,6 +282,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("ssm_prefix", ("VIDEOCTL_SSM_PREFIX",), _text, "/academy/video", help="infra: SSM Parameter Store path of the secrets"),
     FieldSpec("delete_function_name", ("VIDEO_DELETE_R2_FUNCTION",), _text, "academy-video-delete-r2"),
     FieldSpec("infra_dir", ("VIDEOCTL_INFRA_DIR",), _path, help="infra: the JSON documents; default: infra/json of this checkout"),
+    FieldSpec("retention_days", ("VIDEOCTL_RETENTION_DAYS",), _number(float, minimum=1, maximum=36_500),
+              help="scan-stuck --loop prunes finished jobs older than this, once a day; unset: never"),
 )
 
 
@@ -328,6 +330,7 @@ class Settings:
     ssm_prefix: str
     delete_function_name: str
     infra_dir: Path | None
+    retention_days: float | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -89,6 +89,8 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("scan-stuck", "--dry-run")
     check("scan-stuck")
     check("stats")
+    check("jobs", "prune", "--older-than", "90d", "--dry-run")
+    check("jobs", "prune", "--older-than", "90d")
 
     orphan = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/99/hls/1-1/seg.ts"
     orphan.parent.mkdir(parents=True)

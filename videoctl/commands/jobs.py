@@ -175,3 +175,24 @@ def retry(
     job = client().retry(job_id)
     out.success(job, lambda: out.stdout.print(
         f"job {job.id} resubmitted: attempt {job.attempt} as {out.safe(job.executor_job_id)}"), json_flag=json_)
+
+
+@app.command("prune")
+@out.document("videoctl.services.retention:PruneResult")
+def prune(
+    older_than: Annotated[str, typer.Option("--older-than", metavar="DURATION",
+                                            help="Finished jobs last changed longer ago than this: 90d, 12w.")],
+    dry_run: DryRunOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Delete finished job rows (SUCCEEDED, DEAD, CANCELLED) older than a cut-off, in small batches.
+
+    Each video's last SUCCEEDED job stays, and so does any job a pending delete request still
+    names; video rows always stay. VIDEOCTL_RETENTION_DAYS makes `scan-stuck --loop` do this daily.
+
+    Example: videoctl jobs prune --older-than 90d --dry-run
+    """
+    result = client().prune_jobs(older_than_s=parse_duration(older_than), dry_run=dry_run)
+    verb = "would delete" if result.dry_run else "deleted"
+    out.success(result, lambda: out.stdout.print(f"{verb} {result.jobs} finished job(s) older than {older_than}"),
+                json_flag=json_)

@@ -225,6 +225,28 @@ RETURNING *;
 -- name: get_delete_request
 SELECT * FROM r2_delete_request WHERE id = %(id)s;
 
+-- name: prunable_jobs
+-- Retention (`jobs prune`): finished jobs older than the cut-off, in id order after
+-- %(after_id)s, except what must stay: each video's last SUCCEEDED job (it names the
+-- live ladder's prefix) and a job whose prefix a pending delete request still names.
+-- `jobs prune` appends claim_rows_skip_locked, so two pruners never fight over rows.
+SELECT job.id FROM video_transcode_job AS job
+WHERE job.state IN ('SUCCEEDED', 'DEAD', 'CANCELLED')
+  AND job.id > %(after_id)s
+  AND job.updated_at < now() - make_interval(secs => %(older_than_s)s)
+  AND NOT (job.state = 'SUCCEEDED' AND NOT EXISTS (
+      SELECT 1 FROM video_transcode_job AS later
+      WHERE later.video_id = job.video_id AND later.state = 'SUCCEEDED' AND later.id > job.id))
+  AND NOT EXISTS (
+      SELECT 1 FROM r2_delete_request AS request
+      WHERE request.video_id = job.video_id AND request.sent_at IS NULL AND request.discarded_at IS NULL
+        AND request.prefix LIKE '%%/hls/' || job.id || '-%%')
+ORDER BY job.id
+LIMIT %(limit)s;
+
+-- name: delete_jobs
+DELETE FROM video_transcode_job WHERE id = ANY(%(ids)s::bigint[]) RETURNING id;
+
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
 SELECT id, executor_job_id FROM video_transcode_job

@@ -153,6 +153,21 @@ class JobRepository(_Repository):
         rows = _all(self.conn, "select_jobs", {**selection.params(), "limit": limit})
         return [Job.from_row(r) for r in rows]
 
+    def prunable(self, older_than_s: float, *, after_id: int, limit: int, lock: bool) -> list[int]:
+        """Ids of finished jobs retention may delete (see queries.sql); with lock=True claimed
+        until the transaction ends, skipping rows another pruner holds."""
+        query = sql("prunable_jobs")
+        if lock:
+            query = query.rstrip().rstrip(";") + "\n" + sql("claim_rows_skip_locked")
+        params = {"older_than_s": older_than_s, "after_id": after_id, "limit": limit}
+        try:
+            return [row[0] for row in self.conn.cursor(row_factory=tuple_row).execute(query, params)]
+        except psycopg.Error as exc:
+            raise DbError(f"prunable_jobs failed: {exc}") from exc
+
+    def delete(self, job_ids: list[int]) -> int:
+        return len(_all(self.conn, "delete_jobs", {"ids": _bigint_array_text(job_ids)}))
+
     def on_executors(self) -> list[tuple[int, str]]:
         """(job id, executor job id) of every SUBMITTED or RUNNING job."""
         try:

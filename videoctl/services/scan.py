@@ -66,6 +66,8 @@ class ScanSummary(TypedDict):
     failed_attempts: int
     reported: int
     deletions_sent: int
+    #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
+    pruned: int
     errors: int
 
 
@@ -85,6 +87,7 @@ class ScanReport:
     #: Pending prefix deletions sent (or, locally, deleted) after the pass, and failures.
     deletions_sent: int = 0
     deletion_errors: list[str] = field(default_factory=list)
+    pruned: int = 0
 
     def count(self, action: Action, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
@@ -103,6 +106,7 @@ class ScanReport:
             "failed_attempts": self.count(Action.FAIL_ATTEMPT),
             "reported": sum(1 for i in self.items if i.action is Action.REPORT),
             "deletions_sent": self.deletions_sent,
+            "pruned": self.pruned,
             "errors": self.errors,
         }
 
