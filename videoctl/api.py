@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from videoctl.domain.states import JobState, VideoStatus
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
+    from videoctl.services.jobs import JobView
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
     from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
@@ -123,20 +124,30 @@ class Client:
 
     def follow(self, job_id: int, *, on_update: Callable[[Job], None] | None = None,
                poll_s: float = 1.0) -> Job:
-        """Wait until the job settles (SUCCEEDED, FAILED, DEAD or CANCELLED) and return it."""
+        """Wait until the job settles (SUCCEEDED, FAILED, DEAD or CANCELLED) and return it;
+        *on_update* sees it at each poll with its ETA or place in line."""
         from videoctl.services.submit import follow_job
 
-        return follow_job(job_id, jobs=self._ctx.jobs, executor=self._ctx.executor, on_update=on_update,
+        seen = (lambda job: on_update(self._views([job])[0])) if on_update else None
+        return follow_job(job_id, jobs=self._ctx.jobs, executor=self._ctx.executor, on_update=seen,
                           poll_s=poll_s)
 
     # ------------------------------------------------------------ jobs
 
-    def get_job(self, job_id: int) -> Job:
-        return self._ctx.jobs.get(job_id)
+    def get_job(self, job_id: int) -> JobView:
+        """The job, with its ETA when running and its place in line when waiting."""
+        return self._views([self._ctx.jobs.get(job_id)])[0]
 
     def list_jobs(self, *, state: JobState | None = None, video_id: int | None = None,
-                  limit: int = 50) -> list[Job]:
-        return self._ctx.jobs.list(state=state, video_id=video_id, limit=limit)
+                  limit: int = 50) -> list[JobView]:
+        """Newest first, each with its ETA or place in line."""
+        return self._views(self._ctx.jobs.list(state=state, video_id=video_id, limit=limit))
+
+    def _views(self, chosen: list[Job]) -> list[JobView]:
+        from videoctl.services.jobs import job_views
+
+        ctx = self._ctx
+        return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
 
     def cancel(self, job_id: int, reason: str = "cancelled by operator") -> Job:
         """CANCELLED at once, then the container is stopped."""

@@ -234,8 +234,30 @@ VIDEO_COLUMNS = ("id", "title", "status", "duration", "size", "hls_path", "creat
 
 def job_row(j: Job) -> tuple:
     error = f"{j.error_code}: {j.error_message}" if j.error_code else None
-    return (j.id, j.video_id, j.state, f"{j.attempt}/{j.max_attempts}", f"{j.progress}%",
+    return (j.id, j.video_id, j.state, f"{j.attempt}/{j.max_attempts}", job_progress_text(j),
             j.executor_job_id, error, j.updated_at)
+
+
+def job_progress_text(j: Job) -> str:
+    """'42% · 3m10s left' for a running job, '#3 in line · RUNNABLE' for a waiting one."""
+    eta, position, status = (getattr(j, name, None) for name in ("eta_s", "queue_position", "executor_status"))
+    parts = [f"{j.progress}%"] if position is None else [f"#{position} in line"]
+    if eta is not None:
+        parts.append(f"{duration_text(eta)} left")
+    if status:
+        parts.append(status)
+    return " · ".join(parts)
+
+
+def duration_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def video_row(v: Video) -> tuple:
@@ -245,6 +267,7 @@ def video_row(v: Video) -> tuple:
 
 
 def job_progress(job_id: int) -> tuple[ProgressBar, Callable[[Job], None]]:
-    """A progress bar for following a job, and the update that moves it."""
+    """A progress bar for following a job, and the update that moves it (with the ETA or the
+    place in line when the job carries them)."""
     bar = ProgressBar(f"job {job_id}")
-    return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state}")
+    return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state} {job_progress_text(j)}")

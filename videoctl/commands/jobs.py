@@ -19,7 +19,7 @@ app = typer.Typer(help="List, show, cancel and retry transcode jobs.", no_args_i
 
 
 @app.command("list")
-@out.document(list[Job])
+@out.document("videoctl.services.jobs:JobViews")
 def list_(
     state: Annotated[JobState | None, typer.Option(help="Only jobs in this state.")] = None,
     video: Annotated[int | None, typer.Option(min=1, max=out.MAX_ID, help="Only jobs of this video.")] = None,
@@ -35,7 +35,7 @@ def list_(
 
 
 @app.command("show")
-@out.document(Job)
+@out.document("videoctl.services.jobs:JobView")
 def show(
     job_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Job id.")],
     json_: JsonOption = False,

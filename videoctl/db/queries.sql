@@ -247,6 +247,26 @@ LIMIT %(limit)s;
 -- name: delete_jobs
 DELETE FROM video_transcode_job WHERE id = ANY(%(ids)s::bigint[]) RETURNING id;
 
+-- name: queue_positions
+-- Where each waiting job stands: higher priority first (Batch's schedulingPriority), then
+-- the order they were submitted in. Position 1 is next.
+SELECT id, position FROM (
+    SELECT id, row_number() OVER (ORDER BY coalesce(priority, 0) DESC, coalesce(submitted_at, created_at), id)
+           AS position
+    FROM video_transcode_job
+    WHERE state IN ('QUEUED', 'SUBMITTED', 'RETRY_WAIT')
+) AS line
+WHERE id = ANY(%(ids)s::bigint[]);
+
+-- name: encode_speed
+-- Seconds of encode per second of source over the last week's successes (the median):
+-- what an ETA falls back on before a job has made progress of its own.
+SELECT percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM job.finished_at - job.started_at) / video.duration_s)::float8 AS speed
+FROM video_transcode_job AS job JOIN video ON video.id = job.video_id
+WHERE job.state = 'SUCCEEDED' AND job.finished_at > now() - interval '7 days'
+  AND job.started_at IS NOT NULL AND video.duration_s > 0;
+
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
 SELECT id, executor_job_id FROM video_transcode_job

@@ -168,6 +168,15 @@ class JobRepository(_Repository):
     def delete(self, job_ids: list[int]) -> int:
         return len(_all(self.conn, "delete_jobs", {"ids": _bigint_array_text(job_ids)}))
 
+    def queue_positions(self, job_ids: list[int]) -> dict[int, int]:
+        """job id → its place in line among waiting jobs (1 is next), for those waiting."""
+        rows = _all(self.conn, "queue_positions", {"ids": _bigint_array_text(job_ids)})
+        return {row["id"]: row["position"] for row in rows}
+
+    def encode_speed(self) -> float | None:
+        """Median seconds of encode per second of source over the last week, if any."""
+        return _one(self.conn, "encode_speed", {})["speed"]
+
     def on_executors(self) -> list[tuple[int, str]]:
         """(job id, executor job id) of every SUBMITTED or RUNNING job."""
         try:

@@ -1,0 +1,67 @@
+"""Jobs as an operator looks at them: with an ETA when running, a place in line when waiting,
+and what the executor says of a submitted container (RUNNABLE, STARTING)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+
+from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.domain.errors import VideoctlError
+from videoctl.domain.eta import eta_s
+from videoctl.domain.executor import Executor
+from videoctl.domain.models import Job
+from videoctl.domain.states import JobState
+
+log = logging.getLogger(__name__)
+
+_WAITING = frozenset({JobState.QUEUED, JobState.SUBMITTED, JobState.RETRY_WAIT})
+
+
+@dataclass(frozen=True)
+class JobView(Job):
+    #: Seconds left, for a RUNNING job that has given enough to go on.
+    eta_s: float | None = None
+    #: Place in line among waiting jobs (1 is next), for QUEUED, SUBMITTED and RETRY_WAIT.
+    queue_position: int | None = None
+    #: What the executor says of a SUBMITTED job's container: Batch's RUNNABLE, STARTING, ….
+    executor_status: str | None = None
+
+
+#: What `jobs list --json` prints.
+JobViews = list[JobView]
+
+
+def job_views(chosen: list[Job], *, jobs: JobRepository, videos: VideoRepository,
+              executor: Executor | None) -> list[JobView]:
+    if not chosen:
+        return []
+    now = jobs.now()
+    positions = jobs.queue_positions([j.id for j in chosen if j.state in _WAITING])
+    running = [j for j in chosen if j.state is JobState.RUNNING]
+    speed = jobs.encode_speed() if running else None
+    durations = {video_id: videos.get(video_id).duration_s for video_id in {j.video_id for j in running}}
+    statuses = _executor_statuses([j for j in chosen if j.state is JobState.SUBMITTED], executor)
+    views = []
+    for job in chosen:
+        eta = None
+        if job.state is JobState.RUNNING:
+            eta = eta_s(job.progress, job.started_at, now, duration_s=durations[job.video_id],
+                        seconds_per_source_second=speed)
+        own = {f.name: getattr(job, f.name) for f in fields(Job)}
+        views.append(JobView(**own, eta_s=None if eta is None else round(eta, 1),
+                             queue_position=positions.get(job.id), executor_status=statuses.get(job.id)))
+    return views
+
+
+def _executor_statuses(submitted: list[Job], executor: Executor | None) -> dict[int, str]:
+    """Best effort: a listing still answers when the executor cannot be asked."""
+    ids = {j.executor_job_id: j.id for j in submitted if j.executor_job_id}
+    if executor is None or not ids:
+        return {}
+    try:
+        described = executor.describe(list(ids))
+    except VideoctlError as exc:
+        log.warning("could not ask the executor about submitted jobs: %s", exc.message)
+        return {}
+    return {ids[executor_id]: remote.status for executor_id, remote in described.items()}
