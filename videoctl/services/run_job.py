@@ -27,6 +27,7 @@ from videoctl.domain import keys
 from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.executor.local import own_id
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
@@ -50,8 +51,9 @@ class Runner:
         batch_id = environ.get("AWS_BATCH_JOB_ID")
         if batch_id:
             return cls(batch_id, batch_id)
-        # The local executor records "local:{pid}" as the job's executor id.
-        local = f"local:{os.getpid()}"
+        # What the local executor recorded as the job's executor id when it started this
+        # process ("local:PID:START"): the claim compares the two.
+        local = own_id()
         return cls(f"{local}@{socket.gethostname()}", local)
 
 
