@@ -42,6 +42,7 @@ import ffmpeg
 
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_width
+from videoctl.media import child
 from videoctl.media.probe import SourceInfo
 
 MASTER_PLAYLIST = "master.m3u8"
@@ -296,8 +297,8 @@ def _run_ffmpeg(
     (KeyboardInterrupt, SystemExit from a SIGTERM handler, an exception in on_progress).
     """
     try:
-        proc = subprocess.Popen(
-            list(args),
+        proc = child.start(
+            args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
