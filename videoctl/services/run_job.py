@@ -31,8 +31,7 @@ from videoctl.executor.local import own_id
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
-from videoctl.storage import ObjectStore
-from videoctl.storage.scratch import scratch_dir
+from videoctl.storage import ObjectStore, scratch
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +89,8 @@ def ready_guard_applies(job: Job, video: Video) -> bool:
 
 def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | None = None) -> RunResult:
     jobs, videos = deps.jobs, deps.videos
+    # What a run-job killed with SIGKILL on this machine left behind; never one still in use.
+    scratch.reclaim(deps.settings.scratch_dir)
     job = jobs.get(job_id)
     if job.state is JobState.SUCCEEDED:
         log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
@@ -154,7 +155,8 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
 def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Heartbeat,
                        report: Progress, prefix: str) -> RunResult:
     settings, store = deps.settings, deps.store
-    with heartbeat, scratch_dir(settings.scratch_dir, f"videoctl-job-{job.id}-a{job.attempt}") as workdir:
+    workdir_name = scratch.job_scratch_name(job.id, job.attempt)
+    with heartbeat, scratch.scratch_dir(settings.scratch_dir, workdir_name) as workdir:
         reused = _finished_upload_of_earlier_attempt(store, settings, video, job)
         if reused is not None:
             # Crashed after uploading, before completing: the ladder is whole
