@@ -15,7 +15,9 @@ import time
 import pytest
 
 from videoctl.domain.executor import Remote
+from videoctl.domain.states import JobState
 from videoctl.executor.local import LocalExecutor, LocalId, group_alive, own_id, parse_id, pid_alive, start_ticks
+from videoctl.services.scan import scan_pass
 
 #: A process group like run-job's: a leader in its own session and a child that shrugs off SIGTERM.
 STUBBORN_GROUP = """
@@ -111,3 +113,16 @@ def test_cancel_returns_as_soon_as_the_group_has_stopped(tmp_path, sleeper):
     executor.cancel(f"local:{sleeper.pid}:{start_ticks(sleeper.pid)}", "cancelled by operator")
     assert sleeper.wait(timeout=5) == -signal.SIGTERM
     assert time.monotonic() - started < 10  # did not sit out the 30 s grace period
+
+
+def test_scan_stuck_fails_a_running_job_whose_pid_now_belongs_to_a_stranger(ctx, env, tmp_path, sleeper):
+    """The heartbeat is fresh, the pid is alive, and still the job's process is gone: the pid says so."""
+    video = ctx.videos.add(ctx.videos.next_id(), title="clip", source_key="videos/1/source/a.mp4", size_bytes=10)
+    recorded = f"local:{sleeper.pid}:{start_ticks(sleeper.pid) - 1}"  # our run-job started a tick earlier
+    job = ctx.jobs.mark_submitted(ctx.jobs.create(video.id, max_attempts=3, begin=True), recorded)
+    ctx.jobs.claim(job, f"{recorded}@host", batch_job_id=recorded)  # heartbeat_at = now
+    report = scan_pass(jobs=ctx.jobs, videos=ctx.videos, executor=LocalExecutor(tmp_path), settings=ctx.settings)
+    assert [(i.rule, i.outcome) for i in report.items] == [("executor_failed", "done")]
+    after = ctx.jobs.get(job.id)
+    assert after.state is JobState.RETRY_WAIT and after.error_message == "the local process is gone"
+    assert sleeper.poll() is None  # the stranger was not signalled
