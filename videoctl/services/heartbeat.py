@@ -93,7 +93,7 @@ class Heartbeat:
         except DbError as exc:
             # A database blip must not kill the encode; if it lasts, scan-stuck
             # sees the stale heartbeat and decides.
-            self._failing(f"heartbeat failed: {exc.message}")
+            self._failing(exc.message)  # "heartbeat failed: …"
             return not exc.transient
         if self._outage:
             log.info("heartbeat is back")

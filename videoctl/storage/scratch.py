@@ -3,14 +3,12 @@
 A run-job killed with SIGKILL runs no cleanup and leaves its scratch directory
 (the source and the ladder: tens of MB to GBs) behind. Each scratch directory
 holds a lock file its owner keeps an exclusive ``flock`` on for as long as it
-uses the directory; the kernel drops the lock when the owner dies, however it
-dies. :func:`reclaim` removes the directories whose lock nobody holds any more:
+uses the directory (storage/locks.py). :func:`reclaim` removes the directories whose lock nobody holds any more:
 never by age, never one in use, never a folder it did not create.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -21,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from videoctl.domain.errors import StorageError
+from videoctl.storage import locks
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def _lock_as_owner(path: Path) -> int:
     staged = path / f"{OWNER_LOCK}.new"
     fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # not inherited by ffmpeg
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        locks.hold(fd)
         os.write(fd, f"{os.getpid()}\n".encode())  # for a human looking at a leftover
         os.rename(staged, path / OWNER_LOCK)
     except BaseException:
@@ -90,19 +89,12 @@ def reclaim(base: Path | None) -> list[Path]:
 
 
 def _remove_if_abandoned(path: Path) -> bool:
-    try:
-        fd = os.open(path / OWNER_LOCK, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False  # no lock file: being set up, or made by something else
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False  # its owner holds it: in use
+    # No lock file: being set up, or made by something else; either way not ours to judge.
+    with locks.abandoned(path / OWNER_LOCK) as gone:
+        if not gone:
+            return False
         shutil.rmtree(path, ignore_errors=True)  # under the lock: a second reclaimer skips it
         return not path.exists()
-    finally:
-        os.close(fd)
 
 
 def require_free_space(path: Path, source_bytes: int) -> None:
