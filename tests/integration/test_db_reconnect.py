@@ -20,7 +20,7 @@ from tests.processes import wait_until
 from videoctl.db.connection import open_connection
 from videoctl.db.reconnect import DbSteps, ReconnectingConnection, db_error
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository
-from videoctl.domain.errors import DbError
+from videoctl.domain.errors import DbError, JobFailed
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media.binary import find_ffmpeg
 from videoctl.services.heartbeat import Heartbeat
@@ -205,3 +205,30 @@ def test_the_heartbeat_reconnects_after_the_server_dropped_it(ctx, db_url, pg_se
         wait_until(lambda: beat_after(dropped), timeout=10, what="a beat on a fresh connection")
     assert len(opened) == 2 and heartbeat.fenced is None
     assert "heartbeat failed" in caplog.text and "heartbeat is back" in caplog.text
+
+
+class DroppedBefore(DbSteps):
+    """No retries; the server drops the connection just before the named step, as a failover would."""
+
+    def __init__(self, conn, what: str, server_url: str) -> None:
+        super().__init__(conn, window_s=0)
+        self.what, self.server_url = what, server_url
+
+    def __call__(self, what, step):
+        if what == self.what:
+            terminate(self.server_url, self.conn.info.backend_pid)
+        return super().__call__(what, step)
+
+
+@pytest.mark.slow
+def test_a_database_failure_is_recorded_as_db_error_not_internal_error(ctx, small_ladder, tmp_path,
+                                                                     pg_server_url):
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=clips.normal(find_ffmpeg(), tmp_path))
+    job = ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+    deps = dataclasses.replace(ctx.run_job_deps(),
+                               db_steps=DroppedBefore(ctx.conn, "completing the job", pg_server_url))
+    with pytest.raises(JobFailed, match="db_error: transaction failed: terminating connection"):
+        run_job(job.id, deps, Runner.from_environment({}))
+    # The failure itself is recorded on a fresh connection.
+    failed = ctx.jobs.get(job.id)
+    assert failed.state is JobState.FAILED and failed.error_code == "db_error"
