@@ -14,9 +14,8 @@ from pathlib import Path
 
 from videoctl.domain.errors import NotFound, StorageError
 from videoctl.domain.prefixes import batched
-from videoctl.storage import locks
 from videoctl.storage.base import ObjectInfo, validate_key
-
+from videoctl.storage.locks import abandoned, hold
 
 #: Name prefix of a file being uploaded, renamed to its key when complete.
 _PARTIAL = ".upload-"
@@ -47,7 +46,7 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_PARTIAL)
         try:
             with os.fdopen(fd, "wb") as out:
-                locks.hold(out.fileno())
+                hold(out.fileno())
                 with open(path, "rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
                 out.flush()
@@ -91,7 +90,7 @@ class LocalStore:
     def _prune(self, directory: Path) -> None:
         while directory != self.root and directory.is_dir() and _no_objects(directory):
             for partial in directory.glob(f"{_PARTIAL}*"):
-                with locks.abandoned(partial) as gone:
+                with abandoned(partial) as gone:
                     if gone:  # its uploader was killed: nobody will ever rename it
                         partial.unlink(missing_ok=True)
             if any(directory.iterdir()):
