@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
-    import psycopg
-
     from videoctl.aws.clients import AwsClients
+    from videoctl.db.reconnect import ReconnectingConnection
     from videoctl.db.repositories import DeleteRequestRepository, JobRepository, StatsRepository, VideoRepository
     from videoctl.domain.executor import Executor
     from videoctl.services.r2_delete import DrainResult, Sender
@@ -34,7 +33,7 @@ class AppContext:
         return self._settings or Settings.from_env()
 
     @cached_property
-    def conn(self) -> psycopg.Connection:
+    def conn(self) -> ReconnectingConnection:
         from videoctl.db.connection import connect
 
         return connect(self.settings)
@@ -105,6 +104,7 @@ class AppContext:
     def run_job_deps(self) -> RunJobDeps:
         """Everything run-job needs, built from this context."""
         from videoctl.db.connection import connect
+        from videoctl.db.reconnect import DbSteps
         from videoctl.db.repositories import JobRepository
         from videoctl.media.binary import find_ffmpeg
         from videoctl.services.run_job import RunJobDeps
@@ -122,6 +122,7 @@ class AppContext:
             settings=self.settings,
             ffmpeg=find_ffmpeg(self.settings.ffmpeg),
             open_jobs=lambda: JobRepository(connect(self.settings, require_schema=False)),
+            db_steps=DbSteps(self.conn, self.settings.db_retry_s),
             mirror=mirror,
             after_complete=self.drain_deletions,
         )

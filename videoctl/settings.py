@@ -261,6 +261,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
+    FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
+              help="how long run-job waits for a database that went away (failover, restart)"),
     FieldSpec("stale_after_s", ("VIDEOCTL_STALE_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 300.0),
     FieldSpec("unknown_after_s", ("VIDEOCTL_UNKNOWN_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 900.0),
     FieldSpec("runnable_after_s", ("VIDEOCTL_RUNNABLE_AFTER_SECONDS",), _number(float, minimum=1, maximum=WEEK), 1800.0),
@@ -309,6 +311,7 @@ class Settings:
     x264_preset: str
     segment_s: int
     heartbeat_s: float
+    db_retry_s: float
     stale_after_s: float
     unknown_after_s: float
     runnable_after_s: float

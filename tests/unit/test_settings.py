@@ -158,12 +158,12 @@ def test_environment_scrubber_covers_secrets_that_do_not_parse():
 
 
 NUMBERS = [spec for spec in FIELDS if spec.name in {
-    "segment_s", "heartbeat_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
+    "segment_s", "heartbeat_s", "db_retry_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 11
+    assert len(NUMBERS) == 12
     assert {spec.name for spec in FIELDS if isinstance(spec.default, int | float)} == {s.name for s in NUMBERS}
 
 

@@ -7,6 +7,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from videoctl.db import embedded, migrate
+from videoctl.db.reconnect import ReconnectingConnection, db_error, is_transient
 from videoctl.domain.errors import DbError
 from videoctl.domain.secrets import Scrubber, mask_url, secret_forms
 from videoctl.settings import Settings
@@ -47,26 +48,34 @@ def open_connection(url: str) -> psycopg.Connection:
         raise DbError(
             f"could not connect to {mask_url(url)}: {scrub(reason)}",
             hint="check VIDEOCTL_DATABASE_URL, or unset it to use the embedded server",
+            transient=is_transient(exc),  # refused or starting up: a failover or a restart, maybe
         ) from exc
 
 
-def connect(settings: Settings, *, require_schema: bool = True) -> psycopg.Connection:
-    """A connection in autocommit mode with dict rows.
+def connect(settings: Settings, *, require_schema: bool = True) -> ReconnectingConnection:
+    """A connection in autocommit mode with dict rows, that can reconnect to the same server.
 
     The embedded database migrates itself; a configured server is migrated by
     the operator (`videoctl db migrate`), and a schema that is behind is
     refused here rather than failing later on a missing column.
     """
     conn = open_connection(resolve_url(settings))
-    if settings.embedded_db:
-        migrate.migrate(conn)
-    elif require_schema:
-        missing = migrate.pending(conn)
-        if missing:
-            conn.close()
-            raise DbError(
-                f"the database schema is behind: {len(missing)} migration(s) pending "
-                f"({', '.join(m.version for m in missing)})",
-                hint="run `videoctl db migrate`",
-            )
-    return conn
+    try:
+        if settings.embedded_db:
+            migrate.migrate(conn)
+        elif require_schema:
+            missing = migrate.pending(conn)
+            if missing:
+                raise DbError(
+                    f"the database schema is behind: {len(missing)} migration(s) pending "
+                    f"({', '.join(m.version for m in missing)})",
+                    hint="run `videoctl db migrate`",
+                )
+    except psycopg.Error as exc:
+        conn.close()
+        raise db_error("checking the database schema", exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+    # A reconnection resolves the URL again: the embedded server is started if it was stopped.
+    return ReconnectingConnection(lambda: open_connection(resolve_url(settings)), first=conn)

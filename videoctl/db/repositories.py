@@ -7,7 +7,8 @@ why: unknown job, wrong state, or a runner that no longer holds the claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -17,7 +18,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from videoctl.db.queries import sql
-from videoctl.domain.errors import DbError, Fenced, InvalidState, NotFound
+from videoctl.db.reconnect import db_error
+from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.scan import Candidate
@@ -31,7 +33,7 @@ def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[st
     except psycopg.errors.UniqueViolation:
         raise
     except psycopg.Error as exc:
-        raise DbError(f"{name} failed: {exc}") from exc
+        raise db_error(name, exc) from exc
 
 
 def _candidate_rows(cursor: psycopg.Cursor) -> Callable[[Sequence[Any]], Candidate]:
@@ -61,16 +63,25 @@ def _all(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[di
     try:
         return conn.execute(sql(name), params).fetchall()
     except psycopg.Error as exc:
-        raise DbError(f"{name} failed: {exc}") from exc
+        raise db_error(name, exc) from exc
 
 
 class _Repository:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def transaction(self) -> psycopg.Transaction:
-        """Group several changes; they commit together or not at all."""
-        return self.conn.transaction()
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Transaction]:
+        """Group several changes; they commit together or not at all.
+
+        A BEGIN, COMMIT or ROLLBACK that fails (the server went away) is a DbError
+        like any statement's: transient, and of unknown outcome if the link broke.
+        """
+        try:
+            with self.conn.transaction() as transaction:
+                yield transaction
+        except psycopg.Error as exc:
+            raise db_error("transaction", exc) from exc
 
 
 class VideoRepository(_Repository):
@@ -163,7 +174,7 @@ class JobRepository(_Repository):
         try:
             return [row[0] for row in self.conn.cursor(row_factory=tuple_row).execute(query, params)]
         except psycopg.Error as exc:
-            raise DbError(f"prunable_jobs failed: {exc}") from exc
+            raise db_error("prunable_jobs", exc) from exc
 
     def delete(self, job_ids: list[int]) -> int:
         return len(_all(self.conn, "delete_jobs", {"ids": _bigint_array_text(job_ids)}))
@@ -182,7 +193,7 @@ class JobRepository(_Repository):
         try:
             return self.conn.cursor(row_factory=tuple_row).execute(sql("jobs_on_executors")).fetchall()
         except psycopg.Error as exc:
-            raise DbError(f"jobs_on_executors failed: {exc}") from exc
+            raise db_error("jobs_on_executors", exc) from exc
 
     def stuck(self, *, queued_after_s: float, stale_after_s: float, flagged_ids: list[int],
               limit: int, lock: bool) -> list[Candidate]:
@@ -200,7 +211,7 @@ class JobRepository(_Repository):
             cursor = self.conn.cursor(row_factory=_candidate_rows, binary=True).execute(query, params)
             return cursor.fetchall()
         except psycopg.Error as exc:
-            raise DbError(f"stuck_jobs failed: {exc}") from exc
+            raise db_error("stuck_jobs", exc) from exc
 
     def now(self):
         return _one(self.conn, "db_now", {})["now"]

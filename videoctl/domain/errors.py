@@ -72,13 +72,6 @@ class ConfigError(VideoctlError):
     exit_code = 6
 
 
-class DbError(VideoctlError):
-    """The database could not be used."""
-
-    code = "db_error"
-    exit_code = 7
-
-
 class _RemoteCallError(VideoctlError):
     """A call to something over the network failed; says whether trying again can help."""
 
@@ -90,6 +83,13 @@ class _RemoteCallError(VideoctlError):
         #: The request may have been carried out although no reply came back (a read
         #: timeout, a reset connection, a 5xx): look before doing it again.
         self.outcome_unknown = outcome_unknown
+
+
+class DbError(_RemoteCallError):
+    """The database could not be used."""
+
+    code = "db_error"
+    exit_code = 7
 
 
 class AwsError(_RemoteCallError):

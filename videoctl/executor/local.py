@@ -1,8 +1,16 @@
 """The local executor: `videoctl run-job ID` as its own process, 1 job = 1 process = exit.
 
 The process runs in its own session so it outlives the command that
-started it, like a Batch container outlives `videoctl submit`. Its log goes
-to a file per attempt under the videoctl home.
+started it, like a Batch container outlives `videoctl submit`; its ffmpeg
+runs in the same process group and dies with it. Its log goes to a file per
+attempt under the videoctl home.
+
+The executor id is ``local:PID:START``, START being the process's start time
+in clock ticks since boot (field 22 of /proc/PID/stat). A pid is reused by
+the system once its process is gone; the start time tells the job's process
+from a stranger that got its number, so a stranger is never signalled and a
+job whose process is gone is never reported as running. Ids written before
+the start time was recorded (``local:PID``) are read as before: pid only.
 """
 
 from __future__ import annotations
@@ -11,19 +19,39 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from videoctl.domain.errors import ExecutorError
 from videoctl.domain.executor import Remote
 
 PREFIX = "local:"
 
+#: How long a cancelled run-job gets to stop ffmpeg, remove its scratch and
+#: record the interruption before its whole process group is killed.
+CANCEL_GRACE_S = 5.0
+
+
+class LocalId(NamedTuple):
+    """A parsed local executor id; ``start`` is None for ids of the pid-only format."""
+
+    pid: int
+    start: int | None = None
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.pid}" if self.start is None else f"{PREFIX}{self.pid}:{self.start}"
+
 
 class LocalExecutor:
     kind = "local"
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, grace_s: float = CANCEL_GRACE_S,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.log_dir = log_dir
+        self.grace_s = grace_s
+        self.sleep = sleep
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -46,26 +74,35 @@ class LocalExecutor:
             raise ExecutorError(f"could not start a local run-job process: {exc.strerror or exc}",
                                 hint=f"check that {self.log_dir} is writable and that the system can "
                                      "start processes") from exc
-        return f"{PREFIX}{proc.pid}"
+        # Not waited for yet, so the pid cannot have been reused: its start time is the child's.
+        return str(LocalId(proc.pid, start_ticks(proc.pid)))
 
     def find(self, name: str) -> str | None:
         return None  # a local start never has an unknown outcome
 
     def cancel(self, executor_job_id: str, reason: str) -> None:
-        pid = parse_pid(executor_job_id)
-        if pid is None:
+        """SIGTERM to the job's process group (run-job and its ffmpeg), SIGKILL after the grace period.
+
+        Nothing is signalled unless the recorded process is the one alive under that pid.
+        """
+        local = parse_id(executor_job_id)
+        if local is None or not is_running(local):
             return
-        try:
-            os.killpg(pid, signal.SIGTERM)  # the whole session: run-job and its ffmpeg
-        except ProcessLookupError:
-            pass
+        pgid = local.pid  # run-job leads its own session (start_new_session)
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        while group_alive(pgid):
+            if time.monotonic() >= deadline:
+                _signal_group(pgid, signal.SIGKILL)
+                return
+            self.sleep(0.05)
 
     def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         statuses = {}
         for job_id in executor_job_ids:
-            pid = parse_pid(job_id)
-            if pid is not None:
-                statuses[job_id] = _RUNNING if pid_alive(pid) else _GONE
+            local = parse_id(job_id)
+            if local is not None:
+                statuses[job_id] = _RUNNING if is_running(local) else _GONE
         return statuses
 
 
@@ -74,13 +111,48 @@ _RUNNING = Remote("RUNNING")
 _GONE = Remote("MISSING", "the local process is gone")
 
 
-def parse_pid(executor_job_id: str | None) -> int | None:
+def parse_id(executor_job_id: str | None) -> LocalId | None:
+    """``local:PID:START`` or the older ``local:PID``; None for anything else."""
     if not executor_job_id or not executor_job_id.startswith(PREFIX):
         return None
+    pid, _, start = executor_job_id.removeprefix(PREFIX).partition(":")
     try:
-        return int(executor_job_id.removeprefix(PREFIX))
+        return LocalId(int(pid), int(start) if start else None)
     except ValueError:
         return None
+
+
+def parse_pid(executor_job_id: str | None) -> int | None:
+    local = parse_id(executor_job_id)
+    return local.pid if local is not None else None
+
+
+def own_id() -> str:
+    """The executor id the local executor recorded for this process, when it started it."""
+    pid = os.getpid()
+    return str(LocalId(pid, start_ticks(pid)))
+
+
+def is_running(local: LocalId) -> bool:
+    """The recorded process is alive: same pid and, when recorded, same start time."""
+    if not pid_alive(local.pid):
+        return False
+    return local.start is None or start_ticks(local.pid) == local.start
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the name before it may hold spaces and ')'."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def start_ticks(pid: int) -> int | None:
+    """When *pid* started, in clock ticks since boot; None without /proc (not Linux) or process."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
 
 
 def pid_alive(pid: int) -> bool:
@@ -91,8 +163,31 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A zombie (exited, not yet reaped by its parent) is not alive.
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def group_alive(pgid: int) -> bool:
+    """Some process of group *pgid* still runs (zombies waiting for their parent do not count)."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
         return True
+    try:
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return True  # no /proc: the group exists, and that is all we can know
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields and len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass

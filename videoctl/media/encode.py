@@ -50,6 +50,7 @@ import ffmpeg
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
+from videoctl.media import child
 from videoctl.media.cpus import cpu_budget
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 
@@ -326,8 +327,8 @@ def _run_ffmpeg(
     (KeyboardInterrupt, SystemExit from a SIGTERM handler, an exception in on_progress).
     """
     try:
-        proc = subprocess.Popen(
-            list(args),
+        proc = child.start(
+            args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,9 +1,12 @@
 """The background heartbeat of a running job: liveness, progress, and the fence.
 
 It writes on its own connection (a psycopg connection is not for two
-threads at once). If a write is fenced, the attempt was taken away from
-this runner (cancelled, or failed as stale and resubmitted): the main
-thread sees it at its next progress report and stops encoding.
+threads at once), and opens a fresh one at the next beat when the server
+dropped it (a failover, a restart): beats resume as soon as the database
+is back, and the encode never waits for them. If a write is fenced, the
+attempt was taken away from this runner (cancelled, or failed as stale and
+resubmitted): the main thread sees it at its next progress report and
+stops encoding.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Heartbeat:
         self.mirror = mirror
         self.progress = 0
         self.fenced: Fenced | None = None
+        self._outage = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-job-{job.id}", daemon=True)
 
@@ -56,34 +60,62 @@ class Heartbeat:
             raise self.fenced
 
     def _run(self) -> None:
+        jobs = self._open()
+        try:
+            while not self._stop.wait(self.interval_s):
+                if jobs is None and (jobs := self._open()) is None:
+                    continue
+                if not self.beat(jobs):
+                    _close(jobs)  # the server dropped the link: a fresh one at the next beat
+                    jobs = None
+        finally:
+            if jobs is not None:
+                _close(jobs)
+
+    def _open(self) -> JobRepository | None:
         try:
             jobs = self.open_jobs()
         except DbError as exc:
-            # No heartbeat: the encode goes on, and if this lasts scan-stuck sees it.
-            log.warning("heartbeat has no database connection: %s", exc.message)
-            return
-        try:
-            while not self._stop.wait(self.interval_s):
-                self.beat(jobs)
-        finally:
-            jobs.conn.close()
+            # No heartbeat for now: the encode goes on, the next beat tries again, and if
+            # the database stays away for long, scan-stuck sees the silence.
+            self._failing(f"heartbeat has no database connection: {exc.message}")
+            return None
+        return jobs
 
-    def beat(self, jobs: JobRepository) -> None:
+    def beat(self, jobs: JobRepository) -> bool:
+        """One heartbeat; False when the connection is lost and must be replaced."""
         try:
             jobs.heartbeat(self.job, self.progress)
         except InvalidState as exc:  # Fenced, or the job was cancelled under us
             self.fenced = exc if isinstance(exc, Fenced) else Fenced(str(exc))
             self._stop.set()
-            return
+            return True
         except DbError as exc:
             # A database blip must not kill the encode; if it lasts, scan-stuck
             # sees the stale heartbeat and decides.
-            log.warning("heartbeat failed: %s", exc.message)
-            return
+            self._failing(exc.message)  # "heartbeat failed: …"
+            return not exc.transient
+        if self._outage:
+            log.info("heartbeat is back")
+            self._outage = False
         self.publish("RUNNING")
+        return True
+
+    def _failing(self, message: str) -> None:
+        """Said once per outage, not at every beat of it."""
+        if not self._outage:
+            log.warning(message)
+            self._outage = True
 
     def publish(self, state: str) -> None:
         """Mirror progress to Redis (the web app's view); never raises."""
         if self.mirror is not None:
             self.mirror.publish(video_id=self.job.video_id, job_id=self.job.id, attempt=self.job.attempt,
                                 state=state, progress=self.progress)
+
+
+def _close(jobs: JobRepository) -> None:
+    try:
+        jobs.conn.close()
+    except Exception:  # what is left of a broken connection: nothing to save
+        pass

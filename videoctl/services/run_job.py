@@ -22,17 +22,18 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from videoctl.db.reconnect import DbSteps
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
-from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlError
+from videoctl.domain.errors import DbError, Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.executor.local import own_id
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
-from videoctl.storage import ObjectStore
-from videoctl.storage.scratch import scratch_dir
+from videoctl.storage import ObjectStore, scratch
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ class Runner:
         batch_id = environ.get("AWS_BATCH_JOB_ID")
         if batch_id:
             return cls(batch_id, batch_id)
-        # The local executor records "local:{pid}" as the job's executor id.
-        local = f"local:{os.getpid()}"
+        # What the local executor recorded as the job's executor id when it started this
+        # process ("local:PID:START"): the claim compares the two.
+        local = own_id()
         return cls(f"{local}@{socket.gethostname()}", local)
 
 
@@ -74,6 +76,8 @@ class RunJobDeps:
     ffmpeg: str
     #: A JobRepository on a connection of its own, for the heartbeat thread.
     open_jobs: Callable[[], JobRepository]
+    #: Runs each database step, again on a fresh connection while the server is away.
+    db_steps: DbSteps
     mirror: ProgressMirror | None = None
     #: Called after a job completes, to send recorded deletions on their way.
     after_complete: Callable[[], None] | None = None
@@ -88,25 +92,28 @@ def ready_guard_applies(job: Job, video: Video) -> bool:
 
 
 def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | None = None) -> RunResult:
-    jobs, videos = deps.jobs, deps.videos
-    job = jobs.get(job_id)
+    jobs, videos, db = deps.jobs, deps.videos, deps.db_steps
+    # What a run-job killed with SIGKILL on this machine left behind; never one still in use.
+    scratch.reclaim(deps.settings.scratch_dir)
+    job = db("reading the job", lambda: jobs.get(job_id))
     if job.state is JobState.SUCCEEDED:
         log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
-        return RunResult("already_succeeded", job, videos.get(job.video_id))
+        return RunResult("already_succeeded", job, db("reading the video", lambda: videos.get(job.video_id)))
     if job.state.is_terminal:
         raise InvalidState(f"job {job.id} is {job.state}; there is nothing to run",
                            hint=f"`videoctl jobs retry {job.id}` gives it a new attempt")
-    video = videos.get(job.video_id)
+    video = db("reading the video", lambda: videos.get(job.video_id))
 
-    job = jobs.claim(job, runner.id, batch_job_id=runner.batch_job_id)
+    job = db("claiming the job", lambda: _claim(jobs, job, runner))
     log.info("claimed job", extra={"job_id": job.id, "attempt": job.attempt, "runner": runner.id})
 
     if ready_guard_applies(job, video):
-        done = jobs.complete(job)
+        done = db("completing the job", lambda: _replay_safe(jobs, job, JobState.SUCCEEDED, jobs.complete))
         log.info("video already READY; completed without encoding", extra={"job_id": job.id})
         return RunResult("ready_guard", done, video)
     if video.status is not VideoStatus.READY:  # a re-encode keeps the live ladder READY
-        video = videos.set_status(video.id, VideoStatus.PROCESSING) or video
+        video = db("marking the video PROCESSING",
+                   lambda: videos.set_status(video.id, VideoStatus.PROCESSING)) or video
 
     try:
         return _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None))
@@ -114,20 +121,59 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
         raise  # the attempt is someone else's now: write nothing
     except BaseException as exc:
         error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
-        _record_failure(jobs, job, error)
+        _record_failure(deps, job, error)
         if isinstance(exc, VideoctlError):
             raise JobFailed(f"job {job.id} attempt {job.attempt} failed: {error.code}: {error.message}",
                             hint=error.hint) from exc
         raise
 
 
-def _record_failure(jobs: JobRepository, job: Job, error: VideoctlError) -> None:
+def _replayed(jobs: JobRepository, job: Job, state: JobState, runner_id: str | None) -> Job | None:
+    """The row as this runner's write left it, if that write committed although its reply was
+    lost (the connection broke): then the replay's fenced UPDATE matched no row. The runner
+    id is unique to this process, so nobody else can have left the row so."""
+    current = jobs.get(job.id)
+    if current.state is state and current.attempt == job.attempt and current.runner_id == runner_id:
+        return current
+    return None
+
+
+def _replay_safe(jobs: JobRepository, job: Job, state: JobState, write: Callable[[Job], Job]) -> Job:
+    """``write(job)``, moving the job to *state*; a refusal because an earlier try of the same
+    write did commit is the write's result."""
+    try:
+        return write(job)
+    except InvalidState:
+        done = _replayed(jobs, job, state, job.runner_id)
+        if done is None:
+            raise
+        return done
+
+
+def _claim(jobs: JobRepository, job: Job, runner: Runner) -> Job:
+    try:
+        return jobs.claim(job, runner.id, batch_job_id=runner.batch_job_id)
+    except InvalidState:
+        claimed = _replayed(jobs, job, JobState.RUNNING, runner.id)
+        if claimed is None:
+            raise
+        return claimed
+
+
+def _record_failure(deps: RunJobDeps, job: Job, error: VideoctlError) -> None:
     log.error("job failed", extra={"job_id": job.id, "attempt": job.attempt, "error_code": error.code,
                                    "error": error.message})
+    jobs = deps.jobs
+
+    def fail(job: Job) -> Job:
+        return jobs.fail(job, error_code=error.code, error_message=error.message, runner_id=job.runner_id)
+
     try:
-        jobs.fail(job, error_code=error.code, error_message=error.message, runner_id=job.runner_id)
+        deps.db_steps("recording the failure", lambda: _replay_safe(jobs, job, JobState.FAILED, fail))
     except InvalidState as exc:  # fenced or cancelled meanwhile: not ours to write
         log.warning("could not record the failure: %s", exc.message)
+    except DbError as exc:  # the database stayed away: scan-stuck will see the process gone
+        log.error("could not record the failure: %s", exc.message)
 
 
 def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress) -> RunResult:
@@ -153,7 +199,8 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
 def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Heartbeat,
                        report: Progress, prefix: str) -> RunResult:
     settings, store = deps.settings, deps.store
-    with heartbeat, scratch_dir(settings.scratch_dir, f"videoctl-job-{job.id}-a{job.attempt}") as workdir:
+    workdir_name = scratch.job_scratch_name(job.id, job.attempt)
+    with heartbeat, scratch.scratch_dir(settings.scratch_dir, workdir_name) as workdir:
         reused = _finished_upload_of_earlier_attempt(store, settings, video, job)
         if reused is not None:
             # Crashed after uploading, before completing: the ladder is whole
@@ -188,17 +235,29 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tu
     outputs = outputs_from_keys(prefix, (found.key for found in deps.store.list_prefix(prefix)))
     leftovers = [old for old in _earlier_prefixes(deps.settings, video, job)
                  if old != prefix and any(True for _ in deps.store.list_prefix(old))]
-    with deps.jobs.transaction():
-        done = deps.jobs.complete(job, output_prefix=prefix)
-        if info is not None:
-            deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
-                                       height=info.height, has_audio=info.has_audio)
-        ready, replaced = deps.videos.set_ready(video.id, master, outputs)
-        for old in leftovers:
-            deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
-        if replaced is not None:
-            deps.delete_requests.add(keys.prefix_of_master(replaced),
-                                     f"replaced by job {job.id} attempt {job.attempt}", video.id)
+
+    def commit() -> tuple[Job, Video]:
+        try:
+            with deps.jobs.transaction():
+                done = deps.jobs.complete(job, output_prefix=prefix)
+                if info is not None:
+                    deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
+                                               height=info.height, has_audio=info.has_audio)
+                ready, replaced = deps.videos.set_ready(video.id, master, outputs)
+                for old in leftovers:
+                    deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
+                if replaced is not None:
+                    deps.delete_requests.add(keys.prefix_of_master(replaced),
+                                             f"replaced by job {job.id} attempt {job.attempt}", video.id)
+                return done, ready
+        except InvalidState:
+            # A retry after a lost reply: the whole transaction committed the first time.
+            done = _replayed(deps.jobs, job, JobState.SUCCEEDED, job.runner_id)
+            if done is None or done.output_prefix != prefix:
+                raise
+            return done, deps.videos.get(video.id)
+
+    done, ready = deps.db_steps("completing the job", commit)
     if deps.after_complete is not None:
         try:
             deps.after_complete()

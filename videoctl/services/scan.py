@@ -38,6 +38,7 @@ from videoctl.domain.states import VideoStatus
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.settings import Settings
+from videoctl.storage import scratch
 
 #: Executor statuses worth a row lock: anything but "it is running fine".
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
@@ -209,6 +210,9 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
         if adopted:
             item.action = Action.ADOPT
             item.reason += f"; its container {sent.executor_job_id} was found and adopted"
+    if executor.kind == "local":
+        # Local run-jobs share this machine's scratch folder: reclaim what killed ones left.
+        scratch.reclaim(settings.scratch_dir)
     return report
 
 

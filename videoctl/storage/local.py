@@ -15,6 +15,15 @@ from pathlib import Path
 from videoctl.domain.errors import NotFound, StorageError
 from videoctl.domain.prefixes import batched
 from videoctl.storage.base import ObjectInfo, validate_key
+from videoctl.storage.locks import abandoned, hold
+
+#: Name prefix of a file being uploaded, renamed to its key when complete.
+_PARTIAL = ".upload-"
+
+
+def _no_objects(directory: Path) -> bool:
+    """Empty, or holding nothing but partial uploads (stops at the first object)."""
+    return all(entry.name.startswith(_PARTIAL) for entry in directory.iterdir())
 
 
 class LocalStore:
@@ -31,12 +40,17 @@ class LocalStore:
     def upload_file(self, path: Path, key: str, *, content_type: str | None = None) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        # Write beside the target and rename, so a reader never sees half a file. The
+        # partial file is locked while it is written: one left by a killed uploader is
+        # told apart from one in progress when its prefix is deleted.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_PARTIAL)
         try:
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-            os.replace(tmp, target)
+            with os.fdopen(fd, "wb") as out:
+                hold(out.fileno())
+                with open(path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                out.flush()
+                os.replace(tmp, target)  # still locked: a prune never takes a finished file
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -56,7 +70,7 @@ class LocalStore:
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames.sort()
             for name in sorted(filenames):
-                if name.startswith(".upload-"):
+                if name.startswith(_PARTIAL):
                     continue
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
@@ -74,7 +88,13 @@ class LocalStore:
         return deleted
 
     def _prune(self, directory: Path) -> None:
-        while directory != self.root and directory.is_dir() and not any(directory.iterdir()):
+        while directory != self.root and directory.is_dir() and _no_objects(directory):
+            for partial in directory.glob(f"{_PARTIAL}*"):
+                with abandoned(partial) as gone:
+                    if gone:  # its uploader was killed: nobody will ever rename it
+                        partial.unlink(missing_ok=True)
+            if any(directory.iterdir()):
+                return  # an upload in progress
             directory.rmdir()
             directory = directory.parent
 
