@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypedDict
 
 from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain import keys
+from videoctl.domain.errors import VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.text import check_title, title_from_filename
-from videoctl.media.probe import source_size
 from videoctl.storage import ObjectStore
+from videoctl.storage.source import open_source
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
               title: str | None = None) -> Video:
     """Store the file under the video's source prefix and create the video UPLOADED.
 
-    Insert and upload share one transaction: if the upload fails (or the
-    process dies) the row is never committed, so no video points at a
-    source that is not there.
+    The file must be a regular file of the user's (videoctl.storage.source says
+    exactly what that means); what is copied is the descriptor that was checked.
+    Insert and upload share one transaction: if the upload fails (a full disk,
+    say) or the process dies, the row is never committed, so no video points at
+    a source that is not there; an upload the commit did not follow is removed.
     """
     title = check_title(title) if title is not None else title_from_filename(path.stem)
-    size = source_size(path)
-    with videos.transaction():
-        video_id = videos.next_id()
-        key = keys.source_key(videos_root, video_id, path.name)
-        video = videos.add(video_id, title=title, source_key=key, size_bytes=size)
-        store.upload_file(path, key)
+    with open_source(path) as source:
+        stored = None
+        try:
+            with videos.transaction():
+                video_id = videos.next_id()
+                key = keys.source_key(videos_root, video_id, path.name)
+                video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size)
+                store.upload_fileobj(source.file, key)
+                stored = key
+        except BaseException:
+            if stored is not None:
+                with suppress(VideoctlError):
+                    store.delete_keys([stored])
+            raise
     return video
 
 
