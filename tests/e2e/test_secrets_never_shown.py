@@ -15,7 +15,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.cli import run_cli
-from videoctl.commands import _output
+from videoctl.commands import _render as _output
 
 #: Port 1 on the loopback refuses at once: every database command ends in db_error.
 DATABASE_URL = "postgresql://app:{}@127.0.0.1:1/videos"

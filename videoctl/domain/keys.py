@@ -46,7 +46,12 @@ def source_key(root: str, video_id: int, filename: str) -> str:
 
 def attempt_prefix(root: str, video_id: int, job_id: int, attempt: int) -> str:
     """Each attempt writes under its own prefix, so attempts never overwrite each other."""
-    return f"{video_prefix(root, video_id)}hls/{job_id}-{attempt}/"
+    return f"{job_prefixes(root, video_id, job_id)}{attempt}/"
+
+
+def job_prefixes(root: str, video_id: int, job_id: int) -> str:
+    """What every attempt prefix of one job starts with (not a folder: ``…/hls/12-`` holds ``12-1/``, ``12-2/``)."""
+    return f"{video_prefix(root, video_id)}hls/{job_id}-"
 
 
 def master_key(prefix: str) -> str:

@@ -26,7 +26,7 @@ from videoctl.db.repositories import DeleteRequestRepository, JobRepository, Vid
 from videoctl.domain import keys
 from videoctl.domain.errors import Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
-from videoctl.domain.states import JobState, VideoStatus
+from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
@@ -92,10 +92,12 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
     if job.state is JobState.SUCCEEDED:
         log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
         return RunResult("already_succeeded", job, videos.get(job.video_id))
+    video = videos.get(job.video_id)
+    if video.status is VideoStatus.DELETED:
+        raise video_deleted(video.id, f"job {job.id} has nothing to encode")
     if job.state.is_terminal:
         raise InvalidState(f"job {job.id} is {job.state}; there is nothing to run",
                            hint=f"`videoctl jobs retry {job.id}` gives it a new attempt")
-    video = videos.get(job.video_id)
 
     job = jobs.claim(job, runner.id, batch_job_id=runner.batch_job_id)
     log.info("claimed job", extra={"job_id": job.id, "attempt": job.attempt, "runner": runner.id})
