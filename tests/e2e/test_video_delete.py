@@ -217,3 +217,21 @@ def test_deleting_a_video_never_reaches_through_a_link_planted_under_its_prefix(
     # The links are left for a person to look at, and the log says so.
     assert (root / f"videos/{doomed.id}/hls").is_symlink()
     assert "symbolic link" in caplog.text and f"videos/{doomed.id}/source/evil.mp4" in caplog.text
+
+
+def test_a_container_that_cannot_be_stopped_is_said_and_the_video_stays_deleted(capsys, env, conn, monkeypatch):
+    """The executor cannot stop the job (here Batch's endpoint refuses every connection): the rows are
+    committed, the error says what holds and what waits, and the deletion stays pending for a drain."""
+    monkeypatch.setenv("VIDEOCTL_EXECUTOR", "batch")
+    monkeypatch.setenv("VIDEOCTL_AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # refuses at once
+    video = new_video(conn)
+    jobs = JobRepository(conn)
+    job = jobs.mark_submitted(jobs.create(video.id, max_attempts=3, begin=True), "batch-job-1")
+    failed = run_cli(capsys, "--json", "video", "delete", str(video.id), "--yes")
+    assert failed.exit_code == EXIT_CODES["aws_error"], failed.stdout
+    error = failed.json()["error"]
+    assert f"video {video.id} is DELETED and job {job.id} CANCELLED" in error["message"]
+    assert "TerminateJob" in error["message"] and "r2 drain" in error["hint"]
+    assert VideoRepository(conn).get(video.id).status is VideoStatus.DELETED
+    assert jobs.get(job.id).state is JobState.CANCELLED
+    assert run_cli(capsys, "--json", "r2", "pending").json()["data"]["total"] == 1
