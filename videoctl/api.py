@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from videoctl.services.scan import LoopSummary, ScanReport
     from videoctl.services.stats import Stats
     from videoctl.services.submit import BulkResult, SubmitPlan
-    from videoctl.services.videos import VideoDetail
+    from videoctl.services.videos import VideoDeletion, VideoDetail
 
 __all__ = ["Client"]
 
@@ -84,7 +84,21 @@ class Client:
         return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, limit=jobs)
 
     def list_videos(self, *, status: VideoStatus | None = None, limit: int = 50) -> list[Video]:
+        """Newest first; DELETED videos only when *status* asks for them."""
         return self._ctx.videos.list(status=status, limit=limit)
+
+    def delete_video(self, video_id: int, *, confirm: bool = False,
+                     reason: str = "deleted by operator") -> VideoDeletion:
+        """Retire a video: its active job cancelled, DELETED with no ladder, its whole prefix deleted.
+
+        The source is the only copy of the upload: without *confirm* this is refused, saying what would go.
+        """
+        from videoctl.services.videos import delete_video
+
+        ctx = self._ctx
+        return delete_video(video_id, reason, confirm=confirm, videos=ctx.videos, jobs=ctx.jobs,
+                            delete_requests=ctx.delete_requests, executor=ctx.executor,
+                            videos_root=ctx.settings.videos_root, drain=ctx.drain_deletions)
 
     def url_for(self, key: str) -> str:
         """Where an object of the store can be read (a file path, or an R2 URL)."""
@@ -252,15 +266,17 @@ class Client:
 
         ctx = self._ctx
         return preview_delete(prefix, video_id, settings=ctx.settings, store=ctx.store, videos=ctx.videos,
-                              show=show)
+                              jobs=ctx.jobs, show=show)
 
     def delete_prefix(self, prefix: str, reason: str, video_id: int | None = None, *,
-                      confirm_live: bool = False) -> Enqueued:
+                      confirm_source: bool = False) -> Enqueued:
+        """Delete everything under *prefix*; never what a video that is not DELETED uses (see
+        :meth:`delete_video`). A source folder no video row answers for needs *confirm_source*."""
         from videoctl.services.r2_delete import enqueue_delete_r2
 
         ctx = self._ctx
         return enqueue_delete_r2(prefix, reason, video_id, settings=ctx.settings, send=ctx.delete_sender,
-                                 videos=ctx.videos, confirm_live=confirm_live)
+                                 videos=ctx.videos, jobs=ctx.jobs, confirm_source=confirm_source)
 
     def video_prefix(self, video_id: int) -> str:
         from videoctl.domain import keys

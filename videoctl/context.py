@@ -99,7 +99,7 @@ class AppContext:
         from videoctl.services.r2_delete import drain_pending
 
         return drain_pending(self.delete_requests, self.delete_sender, settings=self.settings,
-                             videos=self.videos, limit=limit)
+                             videos=self.videos, jobs=self.jobs, limit=limit)
 
     def run_job_deps(self) -> RunJobDeps:
         """Everything run-job needs, built from this context."""

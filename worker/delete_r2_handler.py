@@ -8,7 +8,9 @@ so only the records that failed go back to the queue.
 Each record goes through :func:`videoctl.domain.prefixes.process_message`,
 the same code ``videoctl r2 delete`` runs synchronously in local mode:
 parse, version check, bucket check, prefix rules, list page by page, delete
-in batches of at most 1 000, absent keys count as done.
+in batches of at most 1 000, absent keys count as done. A listed key that is
+unsafe to name (a crafted ``videos/5/../10/…``) is skipped and reported in
+the log line (``skipped``, ``skipped_keys``), and the rest is deleted.
 
 A malformed or refused record (bad JSON, unknown version, other bucket,
 unsafe prefix) deletes nothing and is **reported as a failure**, not dropped:
@@ -172,6 +174,8 @@ def process_record(record: dict[str, Any], current: Runtime, log: Callable[[dict
     else:
         ok = True
         line.update(outcome="deleted", deleted=result.deleted, batches=result.batches)
+        if result.skipped:  # done all the same: retrying cannot make such a key safe to name
+            line.update(skipped=result.skipped, skipped_keys=list(result.skipped_keys))
     line["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
     log(line)
     return ok

@@ -86,6 +86,9 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("video", "add", str(clips.normal(ffmpeg, tmp_path)))
     check("submit", "--all-uploaded")
     check("submit", "--all-ready", "--force", "--dry-run")
+    deleted = check("video", "delete", str(second["id"]), "--yes")  # cancels its retried job on moto Batch
+    assert deleted["cancelled_job"]["id"] == submitted["job_id"] and deleted["sent"] is True
+    check("video", "list", "--status", "DELETED")
     check("scan-stuck", "--dry-run")
     check("scan-stuck")
     check("stats")
@@ -96,7 +99,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"x")
     check("r2", "delete", "--prefix", "videos/99/", "--dry-run")
-    check("r2", "delete", "--prefix", "videos/99/")
+    check("r2", "delete", "--prefix", "videos/99/", "--yes")  # no video 99: its source folder needs --yes
     requests = DeleteRequestRepository(conn)
     doomed, kept = (requests.add(p, "contract", None) for p in ("videos/98/hls/1-1/", "videos/97/hls/1-1/"))
     check("r2", "pending")

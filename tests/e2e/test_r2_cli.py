@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from tests.cli import run_cli
-from videoctl.db.repositories import DeleteRequestRepository, VideoRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import EXIT_CODES
 
@@ -43,11 +43,13 @@ def test_dry_run_lists_and_deletes_nothing(capsys, env):
     data = result.json()["data"]
     assert (data["mode"], data["dry_run"], data["count"], data["total_bytes"]) == ("local", True, 5, 50)
     assert [k["key"] for k in data["keys"]] == INSIDE[:2] and data["truncated"] is True
-    assert data["needs_yes"] is False
+    # No video 12: its source folder is nobody's to vouch for, so the delete will need --yes.
+    assert data["needs_yes"] is True and data["unclaimed_source"] == "videos/12/source/"
     assert stored(root) == set(INSIDE + NEIGHBOURS)
 
     human = run_cli(capsys, "r2", "delete", "--prefix", "videos/12/", "--dry-run")
     assert human.exit_code == 0 and "5 objects, 50 bytes" in human.stdout and INSIDE[0] in human.stdout
+    assert "needs --yes" in human.stderr and "videos/12/source/" in human.stderr
     assert "nothing deleted" in human.stderr and stored(root) == set(INSIDE + NEIGHBOURS)
 
 
@@ -82,7 +84,11 @@ def test_unknown_video_is_not_found(capsys, env):
 
 def test_local_mode_deletes_synchronously(capsys, env):
     root = store_files(env, INSIDE + NEIGHBOURS)
-    result = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/", "--reason", "cleanup")
+    unconfirmed = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/")
+    assert unconfirmed.exit_code == EXIT_CODES["invalid_state"]
+    assert "only copy" in unconfirmed.json()["error"]["message"]
+    assert stored(root) == set(INSIDE + NEIGHBOURS)
+    result = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/", "--reason", "cleanup", "--yes")
     assert result.exit_code == 0, result.stdout
     data = result.json()["data"]
     assert (data["mode"], data["deleted"], data["message"]["reason"]) == ("local", 5, "cleanup")
@@ -90,31 +96,55 @@ def test_local_mode_deletes_synchronously(capsys, env):
     assert stored(root) == set(NEIGHBOURS)
 
 
-def test_a_ready_video_live_ladder_needs_yes(capsys, env, conn):
+def test_what_a_ready_video_uses_is_never_deleted_here_video_delete_is_the_way(capsys, env, conn):
     videos = VideoRepository(conn)
     vid = videos.next_id()
-    videos.add(vid, title="t", source_key=keys.source_key("videos", vid, "a.mp4"), size_bytes=1)
+    source = keys.source_key("videos", vid, "a.mp4")
+    videos.add(vid, title="t", source_key=source, size_bytes=1)
     ladder = keys.attempt_prefix("videos", vid, 1, 2)
     videos.set_ready(vid, keys.master_key(ladder))
     old = keys.attempt_prefix("videos", vid, 1, 1)
-    root = store_files(env, [ladder + "master.m3u8", ladder + "v0/seg0.ts", old + "master.m3u8"])
+    root = store_files(env, [source, ladder + "master.m3u8", ladder + "v0/seg0.ts", old + "master.m3u8"])
 
-    dry = run_cli(capsys, "--json", "r2", "delete", "--video", str(vid), "--dry-run")
-    assert dry.json()["data"]["needs_yes"] is True and dry.json()["data"]["live_ladder"] == ladder
-
-    for args in (["--video", str(vid)], ["--prefix", ladder + "v0/"]):
+    # Not even with --yes, and not even as a dry run: the database would point at nothing.
+    for args in (["--video", str(vid)], ["--video", str(vid), "--yes"], ["--video", str(vid), "--dry-run"],
+                 ["--prefix", ladder + "v0/", "--yes"], ["--prefix", f"videos/{vid}/source/", "--yes"]):
         refused = run_cli(capsys, "--json", "r2", "delete", *args)
+        assert refused.exit_code == EXIT_CODES["invalid_state"], (args, refused.stdout)
+        error = refused.json()["error"]
+        assert "only copy" in error["message"] or "serves its ladder" in error["message"], args
+        assert f"videoctl video delete {vid} --yes" in error["hint"]
+    assert len(stored(root)) == 4
+
+    # The abandoned attempt is in use by nothing.
+    assert run_cli(capsys, "r2", "delete", "--prefix", old).exit_code == 0
+    assert stored(root) == {source, ladder + "master.m3u8", ladder + "v0/seg0.ts"}
+
+    done = run_cli(capsys, "--json", "video", "delete", str(vid), "--yes")
+    assert done.exit_code == 0, done.stdout
+    assert done.json()["data"]["video"]["status"] == "DELETED" and done.json()["data"]["video"]["hls_path"] is None
+    assert stored(root) == set()
+    # Once DELETED, --video is for whatever is left (a container's late upload, say): no --yes needed.
+    store_files(env, [ladder + "late.ts"])
+    cleaned = run_cli(capsys, "--json", "r2", "delete", "--video", str(vid))
+    assert cleaned.exit_code == 0 and cleaned.json()["data"]["deleted"] == 1 and stored(root) == set()
+
+
+def test_the_only_copy_of_a_source_under_a_queued_job_is_never_deleted_silently(capsys, env, conn):
+    """Today's main: `r2 delete --video N` on an UPLOADED video with a QUEUED job deleted its source."""
+    videos = VideoRepository(conn)
+    vid = videos.next_id()
+    source = keys.source_key("videos", vid, "a.mp4")
+    videos.add(vid, title="t", source_key=source, size_bytes=1)
+    job = JobRepository(conn).create(vid, max_attempts=3)
+    root = store_files(env, [source])
+    for yes in ([], ["--yes"]):
+        refused = run_cli(capsys, "--json", "r2", "delete", "--video", str(vid), *yes)
         assert refused.exit_code == EXIT_CODES["invalid_state"], refused.stdout
         error = refused.json()["error"]
-        assert "serves its ladder" in error["message"] and "--yes" in error["hint"]
-    assert len(stored(root)) == 3
-
-    # The abandoned attempt is not live: no --yes needed.
-    assert run_cli(capsys, "r2", "delete", "--prefix", old).exit_code == 0
-    assert stored(root) == {ladder + "master.m3u8", ladder + "v0/seg0.ts"}
-    done = run_cli(capsys, "r2", "delete", "--video", str(vid), "--yes")
-    assert done.exit_code == 0 and "deleted 2 objects" in done.stdout
-    assert stored(root) == set()
+        assert f"job {job.id} is QUEUED" in error["message"] and "only copy" in error["message"]
+        assert f"videoctl video delete {vid} --yes" in error["hint"]
+    assert stored(root) == {source}
 
 
 def test_pending_then_drain_in_local_mode(capsys, env, conn):
@@ -167,7 +197,7 @@ def test_aws_mode_delete_queues_and_deletes_nothing_itself(capsys, r2_env):
     dry = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/", "--dry-run")
     assert dry.json()["data"]["count"] == 1 and dry.json()["data"]["location"] == "r2://videos-test"
 
-    result = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/")
+    result = run_cli(capsys, "--json", "r2", "delete", "--prefix", "videos/12/", "--yes")
     assert result.exit_code == 0, result.stdout
     data = result.json()["data"]
     assert data["mode"] == "sqs" and data["deleted"] is None

@@ -14,7 +14,7 @@ from moto import mock_aws
 from tests.conftest import R2_TEST_ENDPOINT
 from videoctl.aws.clients import AwsClients
 from videoctl.context import AppContext
-from videoctl.db.repositories import DeleteRequestRepository, VideoRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import AwsError, InvalidInput, InvalidState, StorageError
 from videoctl.domain.prefixes import DeleteMessage, idempotency_key, parse_message
@@ -129,19 +129,57 @@ def test_refused_before_anything_is_sent(tmp_path, prefix, video_id):
     assert send.messages == []
 
 
-def test_a_live_ladder_needs_confirmation(settings, conn):
+def test_what_a_video_uses_is_never_deleted_whatever_is_confirmed(settings, conn):
     video = ready_video(conn)
-    send, videos = Recorder(), VideoRepository(conn)
+    send, videos, jobs = Recorder(), VideoRepository(conn), JobRepository(conn)
     ladder = keys.prefix_of_master(video.hls_path)
-    for prefix in (keys.video_prefix("videos", video.id), ladder, ladder + "v0/"):
-        with pytest.raises(InvalidState, match="serves its ladder"):
-            enqueue_delete_r2(prefix, "r", settings=settings, send=send, videos=videos)
+    cases = {keys.video_prefix("videos", video.id): "the only copy of video",
+             keys.source_prefix("videos", video.id): "the only copy of video",
+             ladder: "serves its ladder", ladder + "v0/": "serves its ladder"}
+    for prefix, words in cases.items():
+        for confirm in (False, True):
+            with pytest.raises(InvalidState, match=words) as refused:
+                enqueue_delete_r2(prefix, "r", settings=settings, send=send, videos=videos, jobs=jobs,
+                                  confirm_source=confirm)
+            assert f"videoctl video delete {video.id} --yes" in refused.value.hint
     assert send.messages == []
-    # An older attempt's prefix is not live; with confirmation the live one goes too.
-    enqueue_delete_r2(keys.attempt_prefix("videos", video.id, 9, 0), "r", settings=settings, send=send, videos=videos)
-    enqueue_delete_r2(ladder, "r", video.id, settings=settings, send=send, videos=videos, confirm_live=True)
-    assert [m.prefix for m in send.messages] == [keys.attempt_prefix("videos", video.id, 9, 0), ladder]
+    # An older attempt's prefix is not in use.
+    enqueue_delete_r2(keys.attempt_prefix("videos", video.id, 9, 0), "r", settings=settings, send=send,
+                      videos=videos, jobs=jobs)
+    assert [m.prefix for m in send.messages] == [keys.attempt_prefix("videos", video.id, 9, 0)]
     assert {m.video_id for m in send.messages} == {video.id}  # derived from the prefix when not given
+
+
+def test_an_active_job_is_named_and_what_it_writes_is_kept(settings, conn):
+    """Today's main deleted an UPLOADED video's source from under its QUEUED job without a word."""
+    videos, jobs, send = VideoRepository(conn), JobRepository(conn), Recorder()
+    video_id = videos.next_id()
+    videos.add(video_id, title="t", source_key=keys.source_key("videos", video_id, "a.mp4"), size_bytes=1)
+    job = jobs.create(video_id, max_attempts=3)
+    with pytest.raises(InvalidState, match=f"its job {job.id} is QUEUED") as refused:
+        enqueue_delete_r2(keys.video_prefix("videos", video_id), "r", video_id, settings=settings, send=send,
+                          videos=videos, jobs=jobs, confirm_source=True)
+    assert f"videoctl video delete {video_id} --yes" in refused.value.hint
+    for prefix in (keys.attempt_prefix("videos", video_id, job.id, 1), f"videos/{video_id}/hls/"):
+        with pytest.raises(InvalidState, match=f"job {job.id} \\(QUEUED\\) of video {video_id} writes under"):
+            enqueue_delete_r2(prefix, "r", settings=settings, send=send, videos=videos, jobs=jobs)
+    # Another job's leftovers are not this job's: they may go.
+    enqueue_delete_r2(keys.attempt_prefix("videos", video_id, job.id + 100, 1), "r", settings=settings, send=send,
+                      videos=videos, jobs=jobs)
+    assert len(send.messages) == 1
+
+
+def test_a_source_folder_no_video_answers_for_needs_confirmation(settings, conn):
+    send = Recorder()
+    for prefix in ("videos/77/", "videos/77/source/", "videos/77/source/old/"):
+        with pytest.raises(InvalidState, match="no video 77 exists to answer for it") as refused:
+            enqueue_delete_r2(prefix, "r", settings=settings, send=send, videos=VideoRepository(conn))
+        assert "--yes" in refused.value.hint
+    assert send.messages == []
+    enqueue_delete_r2("videos/77/hls/", "r", settings=settings, send=send, videos=VideoRepository(conn))
+    enqueue_delete_r2("videos/77/", "r", settings=settings, send=send, videos=VideoRepository(conn),
+                      confirm_source=True)
+    assert [m.prefix for m in send.messages] == ["videos/77/hls/", "videos/77/"]
 
 
 # ---------------------------------------------------------------- the request table

@@ -122,6 +122,23 @@ def test_redelivery_and_absent_keys_are_success(r2, capsys):
     assert [line["deleted"] for line in log_lines(capsys)] == [2, 0]
 
 
+def test_a_crafted_dotdot_key_is_reported_and_skipped_and_the_rest_deleted(r2, capsys):
+    """Today's main: S3Store refused the key, so the whole message failed on every delivery."""
+    crafted = ["videos/5/../10/source/a.mp4", "videos/5/hls/../../10/x"]
+    put(r2, ["videos/5/source/a.mp4", "videos/5/hls/1-1/s.ts", "videos/10/source/a.mp4", *crafted])
+    capsys.readouterr()
+    event = {"Records": [record("m-1", "videos/5/", video_id=5)]}
+    assert h.handler(event, None) == {"batchItemFailures": []}
+    assert keys_in(r2) == {"videos/10/source/a.mp4", *crafted}  # video 10 untouched, the crafted keys left
+    [line] = log_lines(capsys)
+    assert line["outcome"] == "deleted" and line["deleted"] == 2
+    assert line["skipped"] == 2 and sorted(line["skipped_keys"]) == sorted(crafted)
+    # A redelivery finds only the skipped keys: still a success, still reported.
+    assert h.handler(event, None) == {"batchItemFailures": []}
+    [again] = log_lines(capsys)
+    assert (again["deleted"], again["skipped"]) == (0, 2)
+
+
 class FailingFor:
     """The real store, except that deleting under one prefix fails (an R2 outage for that record)."""
 

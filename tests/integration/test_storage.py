@@ -1,10 +1,12 @@
 """Both stores against the same contract: local directory and R2 (moto)."""
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from videoctl.domain.errors import InvalidInput, NotFound
+from videoctl.domain.errors import InvalidInput, NotFound, StorageError
 from videoctl.settings import Settings
 from videoctl.storage import open_store
 from videoctl.storage.base import delete_prefix
@@ -86,3 +88,83 @@ def test_s3_errors_are_classified_for_retry():
     assert not _error("upload", "k", client_error("NoSuchBucket", 404)).transient
     assert _error("upload", "k", EndpointConnectionError(endpoint_url="https://r2")).transient
     assert "AccessDenied" in _error("upload", "k", client_error("AccessDenied", 403)).message
+
+
+# ---------------------------------------------------------------- the local store never follows a link
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """A local store where someone planted links under video 5 into video 10's source."""
+    local = LocalStore(tmp_path / "store")
+    src = write(tmp_path / "s", 10)
+    for key in ("videos/10/source/a.mp4", "videos/5/source/b.mp4", "videos/5/hls/1-1/seg.ts"):
+        local.upload_file(src, key)
+    (local.root / "videos/5/source/evil.mp4").symlink_to("../../10/source/a.mp4")  # a link to a file
+    (local.root / "videos/5/hls/2-1").symlink_to("../../10/source")  # a link to a folder
+    (local.root / "videos/5/out.mp4").symlink_to(tmp_path / "s")  # a link out of the store
+    return local
+
+
+def test_deleting_a_prefix_never_reaches_through_a_planted_link(planted, tmp_path):
+    from videoctl.domain import prefixes
+
+    listed = [o.key for o in planted.list_prefix("videos/5/")]
+    assert listed == ["videos/5/hls/1-1/seg.ts", "videos/5/source/b.mp4"]
+
+    # The consumer every delete goes through (local mode and the Lambda).
+    message = prefixes.build_message("videos/5/", "test", bucket="local", videos_root="videos",
+                                     requested_at=datetime.now(UTC))
+    result = prefixes.process_message(message.to_json(), planted, bucket="local", videos_root="videos")
+    assert result.deleted == 2
+    assert (planted.root / "videos/10/source/a.mp4").read_bytes() == b"x" * 10  # video 10's source is whole
+    assert (tmp_path / "s").exists()
+    # The links stay where they were planted, for a person to look at; nothing else of video 5 does.
+    left = sorted(p.relative_to(planted.root).as_posix() for p in planted.root.rglob("*") if p.is_symlink())
+    assert left == ["videos/5/hls/2-1", "videos/5/out.mp4", "videos/5/source/evil.mp4"]
+    assert not (planted.root / "videos/5/hls/1-1").exists()
+
+
+@pytest.mark.parametrize("key", ["videos/5/source/evil.mp4", "videos/5/hls/2-1/a.mp4", "videos/5/out.mp4"])
+def test_no_read_write_or_delete_goes_through_a_link(planted, tmp_path, key):
+    target = planted.root / "videos/10/source/a.mp4"
+    checks = {
+        "exists": lambda: planted.exists(key),
+        "size": lambda: planted.size(key),
+        "download": lambda: planted.download_file(key, tmp_path / "copy"),
+        "delete": lambda: planted.delete_keys([key]),
+        "upload": lambda: planted.upload_file(write(tmp_path / "new", 3), key),
+    }
+    for name, call in checks.items():
+        with pytest.raises(StorageError, match="symbolic link; the store never follows one") as refused:
+            call()
+        assert "videos/5/" in refused.value.message, name
+    assert target.read_bytes() == b"x" * 10 and (tmp_path / "s").read_bytes() == b"x" * 10
+    assert not (tmp_path / "copy").exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.mp4"]  # nothing written beside it
+
+
+def test_a_prefix_below_a_link_lists_nothing_and_deletes_nothing(planted):
+    with pytest.raises(StorageError, match="symbolic link"):
+        list(planted.list_prefix("videos/5/hls/2-1/"))
+    assert planted.exists("videos/10/source/a.mp4")
+
+
+def test_a_fifo_in_the_store_is_not_an_object_and_hangs_nothing(planted, tmp_path):
+    os.mkfifo(planted.root / "videos/5/source/pipe.mp4")
+    assert "videos/5/source/pipe.mp4" not in [o.key for o in planted.list_prefix("videos/5/")]
+    assert planted.size("videos/5/source/pipe.mp4") is None
+    with pytest.raises(NotFound):
+        planted.download_file("videos/5/source/pipe.mp4", tmp_path / "copy")
+
+
+@pytest.mark.parametrize("segment_bytes", [256, 1000])
+def test_a_key_segment_longer_than_a_file_name_is_invalid_input(tmp_path, segment_bytes):
+    local = LocalStore(tmp_path / "store")
+    key = f"videos/5/source/{'é' * (segment_bytes // 2)}"
+    for call in (lambda: local.exists(key), lambda: local.upload_file(write(tmp_path / "a", 1), key),
+                 lambda: list(local.list_prefix(key + "/")), lambda: local.delete_keys([key]),
+                 lambda: local.download_file(key, tmp_path / "b")):
+        with pytest.raises(InvalidInput, match="at most 255 per segment"):
+            call()
+    assert local.exists("videos/5/source/" + "a" * 255) is False  # 255 bytes is a file name like any other

@@ -68,7 +68,7 @@ VIDEO_ALLOWED = {
     (V.UPLOADED, V.PROCESSING), (V.READY, V.PROCESSING), (V.FAILED, V.PROCESSING),
     (V.PROCESSING, V.READY), (V.UPLOADED, V.READY), (V.READY, V.READY),
     (V.PROCESSING, V.FAILED), (V.UPLOADED, V.FAILED),
-}
+} | {(s, V.DELETED) for s in VideoStatus if s is not V.DELETED}  # `video delete`; nothing leaves DELETED
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(VideoStatus, VideoStatus)))

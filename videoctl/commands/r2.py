@@ -27,14 +27,17 @@ def delete(
     ] = None,
     reason: Annotated[str, typer.Option(help="Why; travels with the request into the logs.")] = "operator request",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go; delete nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow deleting a ladder a video serves.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Allow deleting a source folder no video answers for (it may be the only copy).")] = False,
     show: Annotated[int, typer.Option(min=0, max=10000, help="Keys listed by --dry-run.")] = 20,
     json_: JsonOption = False,
 ) -> None:
     """Delete everything under a prefix: --video ID (its whole prefix) or --prefix PREFIX.
 
-    With both, PREFIX must lie inside that video's prefix. A prefix holding a
-    READY video's live ladder needs --yes.
+    With both, PREFIX must lie inside that video's prefix. What a video that is
+    not DELETED uses (its source, its live ladder, its active job's prefixes) is
+    never deleted here: `videoctl video delete ID --yes` retires the video, and
+    --video is then for what is left. A source folder with no video row needs --yes.
 
     Example: videoctl r2 delete --prefix videos/7/hls/12-1/ --dry-run
     """
@@ -50,14 +53,15 @@ def delete(
                       f"in {out.safe(preview.location)}", ("key", "size"), ((k["key"], k["size"]) for k in preview.keys))
             if preview.count > len(preview.keys):
                 out.info(f"… and {preview.count - len(preview.keys)} more")
-            if preview.live_ladder:
-                out.info(f"[yellow]this includes the live ladder {out.safe(preview.live_ladder)}: deleting needs --yes[/]")
+            if preview.unclaimed_source:
+                out.info(f"[yellow]this includes {out.safe(preview.unclaimed_source)}, a source folder no video "
+                         "answers for: deleting needs --yes[/]")
             out.info("dry run: nothing deleted")
 
         out.success(preview.to_dict(), render_preview, json_flag=json_)
         return
 
-    done = videoctl.delete_prefix(target, reason, video, confirm_live=yes)
+    done = videoctl.delete_prefix(target, reason, video, confirm_source=yes)
 
     def render() -> None:
         if done.sent.mode == "sqs":

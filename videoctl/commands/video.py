@@ -1,4 +1,4 @@
-"""`videoctl video …`: add, show and list videos."""
+"""`videoctl video …`: add, show, list and delete videos."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from videoctl.domain.states import VideoStatus
 if TYPE_CHECKING:
     from videoctl.services.videos import VideoDetail
 
-app = typer.Typer(help="Add, show and list videos.", no_args_is_help=True)
+app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=True)
 
 
 @app.command("add")
@@ -62,14 +62,49 @@ def show(
 @app.command("list")
 @out.document(list[Video])
 def list_(
-    status: Annotated[VideoStatus | None, typer.Option(help="Only videos in this status.")] = None,
+    status: Annotated[VideoStatus | None, typer.Option(
+        help="Only videos in this status (DELETED videos are listed only this way).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
     json_: JsonOption = False,
 ) -> None:
-    """List videos, newest first.
+    """List videos, newest first; deleted ones only with --status DELETED.
 
     Example: videoctl video list --status READY
     """
     videos = client().list_videos(status=status, limit=limit)
     out.success(videos, lambda: out.table(None, out.VIDEO_COLUMNS, (out.video_row(v) for v in videos)),
                 json_flag=json_)
+
+
+@app.command("delete")
+@out.document("videoctl.services.videos:VideoDeletion")
+def delete(
+    video_id: Annotated[int, typer.Argument(help="Video id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete it: its source is the only copy.")] = False,
+    reason: Annotated[str, typer.Option(help="Why; kept on the cancelled job and the delete request.")]
+    = "deleted by operator",
+    json_: JsonOption = False,
+) -> None:
+    """Delete a video: cancel its active job, mark it DELETED (no ladder), delete everything under its prefix.
+
+    The source, the ladder and every other object of the video go (R2: through
+    the delete-r2 queue). DELETED is final: the video is never submitted again.
+    Without --yes nothing happens and the refusal says what would go.
+
+    Example: videoctl video delete 7 --yes
+    """
+    done = client().delete_video(video_id, confirm=yes, reason=reason)
+
+    def render() -> None:
+        out.stdout.print(f"video [bold]{done.video.id}[/] ({out.safe(done.video.title)}) is DELETED "
+                         f"(it was {done.previous_status})")
+        if done.cancelled_job is not None:
+            out.stdout.print(f"cancelled job {done.cancelled_job.id} and stopped its container")
+        if done.sent:
+            out.stdout.print(f"deleted everything under {out.safe(done.request.prefix)} (request {done.request.id})")
+        else:
+            out.info(f"[yellow]the deletion of {out.safe(done.request.prefix)} (request {done.request.id}) is "
+                     f"pending: {out.safe(done.pending_reason)}; `videoctl r2 drain` or the next scan-stuck "
+                     "pass sends it[/]")
+
+    out.success(done, render, json_flag=json_)

@@ -17,8 +17,9 @@ RETURNING *;
 SELECT * FROM video WHERE id = %(id)s;
 
 -- name: list_videos
+-- DELETED videos only when asked for by status.
 SELECT * FROM video
-WHERE (%(status)s::text IS NULL OR status = %(status)s)
+WHERE (%(status)s::text IS NULL AND status <> 'DELETED') OR status = %(status)s
 ORDER BY id DESC
 LIMIT %(limit)s;
 
@@ -44,11 +45,26 @@ FROM (SELECT id, hls_path FROM video WHERE id = %(id)s FOR UPDATE) AS old
 WHERE v.id = old.id AND v.status = ANY(%(from)s)
 RETURNING v.*, old.hls_path AS previous_hls_path;
 
+-- name: mark_video_deleted
+-- `video delete`: terminal, and the ladder and every other output go with it (a
+-- DELETED video points at nothing). The row lock this takes makes a concurrent insert_job or requeue_job
+-- wait, then find the video DELETED. Returns what the video was, for the record.
+UPDATE video AS v
+SET status = 'DELETED', hls_path = NULL, mpd_path = NULL, poster_path = NULL, poster_small_path = NULL,
+    storyboard_path = NULL, download_path = NULL, caption_languages = '{}', updated_at = now()
+FROM (SELECT id, status FROM video WHERE id = %(id)s FOR UPDATE) AS old
+WHERE v.id = old.id AND v.status = ANY(%(from)s)
+RETURNING v.*, old.status AS previous_status;
+
 -- name: insert_job
 -- attempt 1 means "created with its first attempt begun" (one commit instead of two
 -- on the submit path); attempt 0 leaves it for a later begin_attempt.
+-- Only for a video that exists and is not DELETED: FOR SHARE waits for a
+-- `video delete` in flight and re-reads the status after it (no row: refused).
 INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority, attempt)
-VALUES (%(video_id)s, %(max_attempts)s, %(reencode)s, %(priority)s, %(attempt)s)
+SELECT id, %(max_attempts)s, %(reencode)s, %(priority)s, %(attempt)s
+FROM video WHERE id = %(video_id)s AND status <> 'DELETED'
+FOR SHARE
 RETURNING *;
 
 -- name: get_job
@@ -191,11 +207,17 @@ RETURNING *;
 
 -- name: requeue_job
 -- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
+-- Never for a DELETED video (locked FOR SHARE, as insert_job does).
+WITH live AS (
+    SELECT v.id FROM video AS v
+    WHERE v.id = (SELECT video_id FROM video_transcode_job WHERE id = %(id)s) AND v.status <> 'DELETED'
+    FOR SHARE
+)
 UPDATE video_transcode_job
 SET state = 'QUEUED', max_attempts = GREATEST(max_attempts, attempt + 1),
     next_attempt_at = NULL, finished_at = NULL, failure_code = NULL, failure_repeats = 0,
     updated_at = now()
-WHERE id = %(id)s AND state = ANY(%(from)s)
+WHERE id = %(id)s AND state = ANY(%(from)s) AND video_id IN (SELECT id FROM live)
 RETURNING *;
 
 -- name: insert_delete_request

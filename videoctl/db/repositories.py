@@ -24,7 +24,15 @@ from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
-from videoctl.domain.states import ATTEMPT_BEGINS_FROM, JobState, VideoStatus, sources_of, video_sources_of
+from videoctl.domain.states import (
+    ATTEMPT_BEGINS_FROM,
+    JobState,
+    VideoStatus,
+    sources_of,
+    video_already_deleted,
+    video_deleted,
+    video_sources_of,
+)
 
 
 def _one(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,8 +133,18 @@ class VideoRepository(_Repository):
             raise NotFound(f"video {video_id} not found")
         return Video.from_row(row)
 
+    def mark_deleted(self, video_id: int) -> tuple[Video, VideoStatus]:
+        """DELETED with no ladder; returns the video and the status it had. Locks the row."""
+        row = _one(self.conn, "mark_video_deleted", {
+            "id": video_id, "from": video_sources_of(VideoStatus.DELETED)})
+        if row is None:
+            self.get(video_id)  # NotFound for an unknown id
+            raise video_already_deleted(video_id)
+        return Video.from_row(row), VideoStatus(row["previous_status"])
+
     def set_ready(self, video_id: int, hls_path: str, outputs: Outputs = Outputs()) -> tuple[Video, str | None]:
         """READY with the new ladder and its outputs; returns the ladder it replaced, if any."""
+
         row = _one(self.conn, "set_video_ready", {
             "id": video_id, "hls_path": hls_path, **asdict(outputs),
             "caption_languages": list(outputs.caption_languages), "from": video_sources_of(VideoStatus.READY)})
@@ -236,7 +254,13 @@ class JobRepository(_Repository):
                 f"video {video_id} already has an active job: {name}",
                 hint=f"follow it with `videoctl jobs show {active.id}`" if active else None,
             ) from None
+        if row is None:  # no such video, or a DELETED one
+            self._refuse_deleted_video(video_id)
         return Job.from_row(row)
+
+    def _refuse_deleted_video(self, video_id: int) -> None:
+        VideoRepository(self.conn).get(video_id)  # NotFound for an unknown id
+        raise video_deleted(video_id)
 
     # ------------------------------------------------------------ transitions
 
@@ -334,7 +358,14 @@ class JobRepository(_Repository):
         return self._transition("cancel_job", JobState.CANCELLED, {"id": job_id, "reason": reason})
 
     def requeue(self, job_id: int) -> Job:
-        return self._transition("requeue_job", JobState.QUEUED, {"id": job_id})
+        params = {"id": job_id, "from": sources_of(JobState.QUEUED)}
+        row = _one(self.conn, "requeue_job", params)
+        if row is not None:
+            return Job.from_row(row)
+        job = self.get(job_id)
+        if job.state not in params["from"]:
+            self._explain_refusal(params, f"move to {JobState.QUEUED}")
+        raise video_deleted(job.video_id, f"job {job.id} is not run again")
 
 
 class StatsRepository(_Repository):
@@ -365,6 +396,13 @@ class DeleteRequestRepository(_Repository):
         """Pending requests, locked until the transaction ends (concurrent drains skip them)."""
         return [DeleteRequest.from_row(r) for r in _all(self.conn, "pending_delete_requests", {"limit": limit})]
 
+    def get(self, request_id: int) -> DeleteRequest:
+        row = _one(self.conn, "get_delete_request", {"id": request_id})
+        if row is None:
+            raise NotFound(f"delete request {request_id} not found",
+                           hint="list pending requests with `videoctl r2 pending`")
+        return DeleteRequest.from_row(row)
+
     def mark_sent(self, request_id: int) -> None:
         _one(self.conn, "mark_delete_request_sent", {"id": request_id})
 
@@ -375,15 +413,12 @@ class DeleteRequestRepository(_Repository):
         row = _one(self.conn, "discard_delete_request", {"id": request_id, "reason": reason})
         if row is not None:
             return DeleteRequest.from_row(row)
-        row = _one(self.conn, "get_delete_request", {"id": request_id})
-        if row is None:
-            raise NotFound(f"delete request {request_id} not found",
-                           hint="list pending requests with `videoctl r2 pending`")
-        if row["sent_at"] is not None:
-            raise InvalidState(f"delete request {request_id} ({row['prefix']}) was already sent at "
-                               f"{row['sent_at']:%Y-%m-%d %H:%M:%S} UTC")
-        raise InvalidState(f"delete request {request_id} ({row['prefix']}) was already discarded: "
-                           f"{row['discard_reason']}")
+        found = self.get(request_id)
+        if found.sent_at is not None:
+            raise InvalidState(f"delete request {request_id} ({found.prefix}) was already sent at "
+                               f"{found.sent_at:%Y-%m-%d %H:%M:%S} UTC")
+        raise InvalidState(f"delete request {request_id} ({found.prefix}) was already discarded: "
+                           f"{found.discard_reason}")
 
     def list_pending(self, limit: int = 100) -> tuple[list[DeleteRequest], int]:
         """Up to *limit* pending requests, oldest first, without locking them; and how many are pending."""

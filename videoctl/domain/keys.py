@@ -7,6 +7,25 @@ import re
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def key_problem(key: str) -> str | None:
+    """Why videoctl will not read, write or delete *key*, or None if it may.
+
+    A key is relative, not the bucket root, and has no '..' segment (a store,
+    a proxy or a local path could resolve it to another video's object), no
+    backslash and no NUL. The stores refuse such a key (InvalidInput); a delete
+    that lists one under its prefix skips it and reports it.
+    """
+    if not key or not key.strip("/"):
+        return "an object key must not be empty or the bucket root"
+    if key.startswith("/"):
+        return f"object key {key!r} must not start with '/'"
+    if ".." in key.split("/"):
+        return f"object key {key!r} must not contain '..'"
+    if "\\" in key or "\x00" in key:
+        return f"object key {key!r} contains a backslash or NUL"
+    return None
+
+
 def safe_filename(name: str) -> str:
     cleaned = _UNSAFE.sub("_", name).strip("._") or "source"
     return cleaned[:120]
@@ -16,13 +35,23 @@ def video_prefix(root: str, video_id: int) -> str:
     return f"{root}/{video_id}/"
 
 
+def source_prefix(root: str, video_id: int) -> str:
+    """Where a video's source lives: the only copy of what was uploaded."""
+    return f"{video_prefix(root, video_id)}source/"
+
+
 def source_key(root: str, video_id: int, filename: str) -> str:
-    return f"{video_prefix(root, video_id)}source/{safe_filename(filename)}"
+    return f"{source_prefix(root, video_id)}{safe_filename(filename)}"
 
 
 def attempt_prefix(root: str, video_id: int, job_id: int, attempt: int) -> str:
     """Each attempt writes under its own prefix, so attempts never overwrite each other."""
-    return f"{video_prefix(root, video_id)}hls/{job_id}-{attempt}/"
+    return f"{job_prefixes(root, video_id, job_id)}{attempt}/"
+
+
+def job_prefixes(root: str, video_id: int, job_id: int) -> str:
+    """What every attempt prefix of one job starts with (not a folder: ``…/hls/12-`` holds ``12-1/``, ``12-2/``)."""
+    return f"{video_prefix(root, video_id)}hls/{job_id}-"
 
 
 def master_key(prefix: str) -> str:

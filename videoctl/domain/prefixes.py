@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from videoctl.domain import keys
-from videoctl.domain.errors import InvalidInput, StorageError
+from videoctl.domain.errors import InvalidInput, InvalidState, StorageError
+from videoctl.domain.models import Job, Video
+from videoctl.domain.states import VideoStatus
 
 #: Bump when the message shape changes; a consumer refuses versions it does not know.
 MESSAGE_VERSION = 1
@@ -34,6 +36,8 @@ DELETE_BATCH = 1000
 #: S3 keys are at most 1 024 bytes; a longer prefix cannot name anything.
 MAX_PREFIX_BYTES = 1024
 MAX_REASON_CHARS = 500
+#: How many skipped keys a delete reports by name (all are counted).
+SKIPPED_SHOWN = 20
 
 _FIELDS = ("version", "prefix", "bucket", "reason", "video_id", "requested_at", "idempotency_key")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -93,6 +97,11 @@ def owner_video_id(prefix: str, videos_root: str) -> int | None:
     return int(head[0])
 
 
+def overlaps(prefix: str, other: str) -> bool:
+    """Whether deleting *prefix* touches anything under *other*: one contains the other."""
+    return other.startswith(prefix) or prefix.startswith(other)
+
+
 def live_ladder_overlap(prefix: str, hls_path: str | None) -> str | None:
     """The live ladder's prefix if deleting *prefix* would touch it, else None.
 
@@ -102,7 +111,53 @@ def live_ladder_overlap(prefix: str, hls_path: str | None) -> str | None:
     if not hls_path:
         return None
     ladder = keys.prefix_of_master(hls_path)
-    return ladder if ladder.startswith(prefix) or prefix.startswith(ladder) else None
+    return ladder if overlaps(prefix, ladder) else None
+
+
+def check_not_in_use(prefix: str, video: Video | None, active_job: Job | None, *, videos_root: str) -> None:
+    """InvalidState if deleting *prefix* would leave the database pointing at nothing.
+
+    Until a video is DELETED its source (the only copy of the upload), its live
+    ladder and the prefixes its active job writes are in use: a delete that
+    touches any of them is refused whatever the operator confirms. Retiring a
+    video is `videoctl video delete`, which cancels its job and marks it DELETED
+    in the transaction that records the deletion.
+    """
+    if video is None or video.status is VideoStatus.DELETED:
+        return
+    job = f" and its job {active_job.id} is {active_job.state}" if active_job else ""
+    retire = f"delete the video with `videoctl video delete {video.id} --yes`"
+    if video.source_key.startswith(prefix):
+        raise InvalidState(
+            f"deleting {prefix!r} would remove {video.source_key!r}, the only copy of video {video.id}'s source, "
+            f"while the video is {video.status}{job}",
+            hint=f"{retire}: it cancels any job, then deletes everything under its prefix")
+    ladder = live_ladder_overlap(prefix, video.hls_path)
+    if ladder:
+        raise InvalidState(
+            f"video {video.id} ({video.status}) serves its ladder from {ladder!r}; deleting {prefix!r} "
+            "would break its playback",
+            hint=f"`videoctl submit {video.id} --force` replaces the ladder (the old one goes once the new one "
+                 f"is live), or {retire}")
+    writes = keys.job_prefixes(videos_root.rstrip("/"), video.id, active_job.id) if active_job else None
+    if writes and overlaps(prefix, writes):
+        raise InvalidState(
+            f"job {active_job.id} ({active_job.state}) of video {video.id} writes under {writes!r}; deleting "
+            f"{prefix!r} would pull objects from under it",
+            hint=f"wait for it, or cancel it with `videoctl jobs cancel {active_job.id}`")
+
+
+def unclaimed_source(prefix: str, owner: int | None, video: Video | None, *, videos_root: str) -> str | None:
+    """The source folder *prefix* would delete with no video row to answer for it, else None.
+
+    Such objects may be the only copy of an upload whose row was lost, so the
+    delete needs the operator's --yes. A DELETED video's source needs none: it
+    was confirmed by `video delete --yes`.
+    """
+    if video is not None or owner is None:
+        return None
+    source = keys.source_prefix(videos_root.rstrip("/"), owner)
+    return source if overlaps(prefix, source) else None
 
 
 def check_reason(reason: str) -> str:
@@ -229,6 +284,10 @@ class DeleteResult:
     message: DeleteMessage
     deleted: int
     batches: int
+    #: Listed keys no store may delete (keys.key_problem, e.g. a crafted '..'): left in place.
+    skipped: int = 0
+    #: The first :data:`SKIPPED_SHOWN` of them, for the report.
+    skipped_keys: tuple[str, ...] = ()
 
 
 def process_message(body: str, store: DeleteTarget, *, bucket: str, videos_root: str) -> DeleteResult:
@@ -238,20 +297,28 @@ def process_message(body: str, store: DeleteTarget, *, bucket: str, videos_root:
     :data:`DELETE_BATCH`, so memory stays flat and a timeout keeps the
     progress made (the retry lists what is left). A listed key outside the
     prefix means the store is broken: the delete stops before touching it.
-    Absent keys count as done, so a redelivered message succeeds.
+    A listed key that is unsafe to name (a crafted ``videos/5/../10/…``) is
+    skipped and reported, and the rest is deleted: one bad key must not make
+    the whole message fail on every delivery. Absent keys count as done, so a
+    redelivered message succeeds.
     """
     message = parse_message(body, bucket=bucket, videos_root=videos_root)
+    skipped: list[str] = []
     deleted = batches = 0
-    for batch in batched(_keys_under(store, message.prefix)):
+    for batch in batched(_keys_under(store, message.prefix, skipped)):
         deleted += store.delete_keys(batch)
         batches += 1
-    return DeleteResult(message=message, deleted=deleted, batches=batches)
+    return DeleteResult(message=message, deleted=deleted, batches=batches, skipped=len(skipped),
+                        skipped_keys=tuple(skipped[:SKIPPED_SHOWN]))
 
 
-def _keys_under(store: DeleteTarget, prefix: str) -> Iterator[str]:
+def _keys_under(store: DeleteTarget, prefix: str, skipped: list[str]) -> Iterator[str]:
     for info in store.list_prefix(prefix):
         if not info.key.startswith(prefix):
             raise StorageError(f"listing {prefix!r} returned {info.key!r}, which is outside it; nothing more deleted")
+        if keys.key_problem(info.key) is not None:
+            skipped.append(info.key)
+            continue
         yield info.key
 
 

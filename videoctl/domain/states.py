@@ -19,6 +19,8 @@ class VideoStatus(StrEnum):
     PROCESSING = "PROCESSING"
     READY = "READY"
     FAILED = "FAILED"
+    #: Retired by `video delete`: terminal, serves nothing (no hls_path), never encoded again.
+    DELETED = "DELETED"
 
 
 class JobState(StrEnum):
@@ -76,6 +78,8 @@ VIDEO_TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
     _V.READY: frozenset({_V.PROCESSING, _V.UPLOADED, _V.READY}),
     _V.FAILED: frozenset({_V.PROCESSING, _V.UPLOADED}),
     _V.PENDING: frozenset(),
+    # `video delete`, from anywhere; nothing leaves DELETED.
+    _V.DELETED: frozenset(set(VideoStatus) - {VideoStatus.DELETED}),
 }
 
 
@@ -95,6 +99,17 @@ def check_transition(current: JobState, target: JobState) -> None:
             f"a job in state {current} cannot move to {target}",
             hint=f"{target} is reachable only from: {allowed}",
         )
+
+
+def video_deleted(video_id: int, what: str = "it is never encoded again") -> InvalidState:
+    """The refusal for anything that would give a DELETED video work or objects again."""
+    return InvalidState(f"video {video_id} is DELETED: its objects are gone and {what}",
+                        hint="add the file again with `videoctl video add FILE`: that is a new video")
+
+
+def video_already_deleted(video_id: int) -> InvalidState:
+    return InvalidState(f"video {video_id} is already DELETED",
+                        hint=f"`videoctl r2 delete --video {video_id}` removes objects left under its prefix")
 
 
 def video_sources_of(target: VideoStatus) -> list[str]:

@@ -47,6 +47,7 @@ def run_demo(file: Path | None, *, seconds: float, settings: Settings, videos: V
             note(f"generating a {seconds:g} s 720p sample clip with ffmpeg …")
             file = generate_sample_clip(find_ffmpeg(settings.ffmpeg), Path(tmp) / "sample.mp4",
                                         seconds=seconds, width=1280, height=720)
+            file.chmod(0o644)  # ours to share: as root, video add takes only files every user may read
         video = add_video(videos, store, videos_root=settings.videos_root, path=file)
     note(f"added video {video.id}; encoding it in a local process …")
     plan = plan_submit(video.id, videos=videos, jobs=jobs, max_attempts=settings.max_attempts)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 from videoctl.domain import prefixes
 from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
-from videoctl.domain.models import DeleteRequest, Video
+from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.prefixes import DeleteMessage
 from videoctl.domain.text import check_reason
 from videoctl.settings import Settings
@@ -36,6 +36,10 @@ Mode = Literal["sqs", "local"]
 
 class VideoLookup(Protocol):
     def get(self, video_id: int) -> Video: ...
+
+
+class JobLookup(Protocol):
+    def active_for_video(self, video_id: int) -> Job | None: ...
 
 
 @dataclass(frozen=True)
@@ -114,24 +118,27 @@ def sender_for(settings: Settings, *, store: Callable[[], ObjectStore], sqs_clie
 
 
 def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, settings: Settings,
-                      send: Sender, videos: VideoLookup | None, confirm_live: bool = False,
-                      requested_at: datetime | None = None, request_id: int | None = None) -> Enqueued:
+                      send: Sender, videos: VideoLookup | None, jobs: JobLookup | None = None,
+                      confirm_source: bool = False, requested_at: datetime | None = None,
+                      request_id: int | None = None) -> Enqueued:
     """Check *prefix* and hand a versioned delete message to *send*.
 
-    Refused before anything is sent: an unsafe prefix (InvalidInput), and a
-    prefix overlapping the ladder a video currently serves unless
-    *confirm_live* (InvalidState). *videos* is None only for callers with no
-    database, which then skip the live-ladder check. *request_id* is the
-    r2_delete_request row being flushed, if any (it feeds the idempotency key).
+    Refused before anything is sent: an unsafe prefix (InvalidInput); a prefix
+    touching what a video that is not DELETED uses, its source, its live ladder
+    or its active job's prefixes (InvalidState, whatever is confirmed: that is
+    `video delete`'s job); and, unless *confirm_source*, a source folder no
+    video row answers for (InvalidState). *videos* is None only for callers with
+    no database, which then skip the checks that need rows; *jobs* None skips
+    the active job's. *request_id* is the r2_delete_request row being flushed,
+    if any (it feeds the idempotency key).
     """
     check_reason(reason)
-    prefix, owner, video, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
-    if ladder and not confirm_live:
+    prefix, owner, unclaimed = _check_target(prefix, video_id, settings=settings, videos=videos, jobs=jobs)
+    if unclaimed and not confirm_source:
         raise InvalidState(
-            f"video {video.id} ({video.status}) serves its ladder from {ladder!r}; deleting {prefix!r} "
-            "would break its playback",
-            hint="pass --yes if that is what you want",
-        )
+            f"deleting {prefix!r} would remove {unclaimed!r}, where video {owner}'s source would be, and no "
+            f"video {owner} exists to answer for it: it may be the only copy of an upload",
+            hint="pass --yes if it is to go")
     message = prefixes.build_message(
         prefix, reason, bucket=message_bucket(settings), videos_root=settings.videos_root, video_id=owner,
         requested_at=requested_at or datetime.now(UTC), request_id=request_id,
@@ -139,25 +146,27 @@ def enqueue_delete_r2(prefix: str, reason: str, video_id: int | None = None, *, 
     return Enqueued(message, send(message))
 
 
-def _check_target(prefix: str, video_id: int | None, *, settings: Settings, videos: VideoLookup | None
-                  ) -> tuple[str, int | None, Video | None, str | None]:
-    """The checked prefix, the video owning it, that video, and its live ladder if the prefix overlaps it.
+def _check_target(prefix: str, video_id: int | None, *, settings: Settings, videos: VideoLookup | None,
+                  jobs: JobLookup | None) -> tuple[str, int | None, str | None]:
+    """The checked prefix, the video owning it, and the unclaimed source folder it covers (needs --yes).
 
     The owner is *video_id* when given (NotFound if it does not exist), else
-    the ``{root}/{id}/`` the prefix lies in (a missing row then means no live
-    ladder to protect: orphaned objects).
+    the ``{root}/{id}/`` the prefix lies in (a missing row then means orphaned
+    objects, with nothing in use to protect).
     """
     prefix = prefixes.check_delete_prefix(prefix, settings.videos_root, video_id=video_id)
     owner = video_id if video_id is not None else prefixes.owner_video_id(prefix, settings.videos_root)
-    video = None
-    if videos is not None and owner is not None:
-        try:
-            video = videos.get(owner)
-        except NotFound:
-            if video_id is not None:
-                raise
-    ladder = prefixes.live_ladder_overlap(prefix, video.hls_path) if video else None
-    return prefix, owner, video, ladder
+    if videos is None or owner is None:
+        return prefix, owner, None
+    try:
+        video = videos.get(owner)
+    except NotFound:
+        if video_id is not None:
+            raise
+        video = None
+    active = jobs.active_for_video(owner) if jobs is not None and video is not None else None
+    prefixes.check_not_in_use(prefix, video, active, videos_root=settings.videos_root)
+    return prefix, owner, prefixes.unclaimed_source(prefix, owner, video, videos_root=settings.videos_root)
 
 
 # ---------------------------------------------------------------- preview
@@ -179,7 +188,7 @@ class PreviewDocument(TypedDict):
     total_bytes: int
     keys: list[KeySize]
     truncated: bool
-    live_ladder: str | None
+    unclaimed_source: str | None
     needs_yes: bool
 
 
@@ -191,18 +200,18 @@ class Preview:
     count: int
     total_bytes: int
     keys: list[KeySize]  # the first few
-    live_ladder: str | None  # set when the delete would need --yes
+    unclaimed_source: str | None  # set when the delete would need --yes
 
     def to_dict(self) -> PreviewDocument:
         return {"mode": self.mode, "dry_run": True, "prefix": self.prefix, "location": self.location, "count": self.count,
                 "total_bytes": self.total_bytes, "keys": self.keys, "truncated": self.count > len(self.keys),
-                "live_ladder": self.live_ladder, "needs_yes": self.live_ladder is not None}
+                "unclaimed_source": self.unclaimed_source, "needs_yes": self.unclaimed_source is not None}
 
 
 def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settings, store: ObjectStore,
-                   videos: VideoLookup | None, show: int = 20) -> Preview:
-    """What ``r2 delete`` would remove, checked by the same rules, deleting nothing."""
-    prefix, _, _, ladder = _check_target(prefix, video_id, settings=settings, videos=videos)
+                   videos: VideoLookup | None, jobs: JobLookup | None = None, show: int = 20) -> Preview:
+    """What ``r2 delete`` would remove, checked by the same rules (refused the same way), deleting nothing."""
+    prefix, _, unclaimed = _check_target(prefix, video_id, settings=settings, videos=videos, jobs=jobs)
     count = total = 0
     first: list[KeySize] = []
     for info in store.list_prefix(prefix):
@@ -210,7 +219,7 @@ def preview_delete(prefix: str, video_id: int | None = None, *, settings: Settin
         total += info.size
         if len(first) < show:
             first.append({"key": info.key, "size": info.size})
-    return Preview(delete_mode(settings), prefix, store.location, count, total, first, ladder)
+    return Preview(delete_mode(settings), prefix, store.location, count, total, first, unclaimed)
 
 
 # ---------------------------------------------------------------- the request table
@@ -235,7 +244,7 @@ class Failure:
 
 
 def flush_delete_requests(repo: DeleteRequestRepository, send: Sender, limit: int = 100, *,
-                          settings: Settings, videos: VideoLookup | None,
+                          settings: Settings, videos: VideoLookup | None, jobs: JobLookup | None = None,
                           on_failure: Callable[[Failure], None] | None = None) -> int:
     """Send up to *limit* pending r2_delete_request rows; returns how many were sent.
 
@@ -252,7 +261,7 @@ def flush_delete_requests(repo: DeleteRequestRepository, send: Sender, limit: in
             try:
                 with repo.transaction():
                     enqueue_delete_r2(request.prefix, request.reason, request.video_id, settings=settings,
-                                      send=send, videos=videos, requested_at=request.requested_at,
+                                      send=send, videos=videos, jobs=jobs, requested_at=request.requested_at,
                                       request_id=request.id)
                     repo.mark_sent(request.id)
                 sent += 1
@@ -285,7 +294,7 @@ class DrainResult:
 
 
 def drain_pending(requests: DeleteRequestRepository, send: Sender, *, settings: Settings,
-                  videos: VideoLookup | None, limit: int = 100) -> DrainResult:
+                  videos: VideoLookup | None, jobs: JobLookup | None = None, limit: int = 100) -> DrainResult:
     """Flush pending delete requests with the sender of this configuration.
 
     What run-job calls after it committed a job (best effort: failures stay
@@ -293,7 +302,7 @@ def drain_pending(requests: DeleteRequestRepository, send: Sender, *, settings: 
     ``r2 drain`` runs.
     """
     result = DrainResult(delete_mode(settings))
-    result.sent = flush_delete_requests(requests, send, limit, settings=settings, videos=videos,
+    result.sent = flush_delete_requests(requests, send, limit, settings=settings, videos=videos, jobs=jobs,
                                         on_failure=result.failures.append)
     return result
 

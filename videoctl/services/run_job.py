@@ -28,7 +28,7 @@ from videoctl.domain import keys
 from videoctl.domain.errors import DbError, Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
-from videoctl.domain.states import JobState, VideoStatus
+from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
@@ -99,10 +99,12 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
     if job.state is JobState.SUCCEEDED:
         log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
         return RunResult("already_succeeded", job, db("reading the video", lambda: videos.get(job.video_id)))
+    video = db("reading the video", lambda: videos.get(job.video_id))
+    if video.status is VideoStatus.DELETED:
+        raise video_deleted(video.id, f"job {job.id} has nothing to encode")
     if job.state.is_terminal:
         raise InvalidState(f"job {job.id} is {job.state}; there is nothing to run",
                            hint=f"`videoctl jobs retry {job.id}` gives it a new attempt")
-    video = db("reading the video", lambda: videos.get(job.video_id))
 
     job = db("claiming the job", lambda: _claim(jobs, job, runner))
     log.info("claimed job", extra={"job_id": job.id, "attempt": job.attempt, "runner": runner.id})

@@ -34,7 +34,7 @@ from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
-from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus
+from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus, video_deleted
 from videoctl.domain.text import check_reason
 
 Sleep = Callable[[float], None]
@@ -129,6 +129,8 @@ def plan_submit(video_id: int, *, videos: VideoRepository, jobs: JobRepository, 
                 force: bool = False, priority: int | None = None) -> SubmitPlan:
     """Check that the video may be submitted; changes nothing (this is --dry-run)."""
     video = videos.get(video_id)
+    if video.status is VideoStatus.DELETED:
+        raise video_deleted(video.id)
     if video.status is VideoStatus.READY and not force:
         raise InvalidState(f"video {video.id} is already READY",
                            hint="re-encode it with --force; the current ladder stays live until the new one completes")
@@ -236,12 +238,24 @@ def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRe
     """
     check_reason(reason)
     with jobs.transaction():
-        job = jobs.cancel(job_id, reason)
-        if videos.get(job.video_id).status is VideoStatus.PROCESSING:
-            videos.set_status(job.video_id, VideoStatus.UPLOADED)
+        job = cancel_rows(job_id, reason, jobs=jobs, videos=videos)
+    stop_container(job, reason, executor)
+    return job
+
+
+def cancel_rows(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRepository) -> Job:
+    """The database half of a cancel, in the caller's transaction: CANCELLED (which fences
+    the container's writes) and a PROCESSING video back to UPLOADED."""
+    job = jobs.cancel(job_id, reason)
+    if videos.get(job.video_id).status is VideoStatus.PROCESSING:
+        videos.set_status(job.video_id, VideoStatus.UPLOADED)
+    return job
+
+
+def stop_container(job: Job, reason: str, executor: Executor) -> None:
+    """After the cancel committed: stop the job's container (TerminateJob, or kill the local process)."""
     if job.executor_job_id:
         executor.cancel(job.executor_job_id, reason)
-    return job
 
 
 def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sleep = time.sleep) -> Job:

@@ -1,37 +1,119 @@
-"""Adding and reading videos."""
+"""Adding, reading and deleting videos."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypedDict
 
-from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
-from videoctl.domain.models import Job, Video
+from videoctl.domain.errors import InvalidState, VideoctlError
+from videoctl.domain.executor import Executor
+from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import SUBTITLES
-from videoctl.domain.text import check_title, title_from_filename
-from videoctl.media.probe import source_size
+from videoctl.domain.states import VideoStatus, video_already_deleted
+from videoctl.domain.text import check_reason, check_title, title_from_filename
+from videoctl.services.r2_delete import DrainResult
+from videoctl.services.submit import cancel_rows, stop_container
 from videoctl.storage import ObjectStore
+from videoctl.storage.source import open_source
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
               title: str | None = None) -> Video:
     """Store the file under the video's source prefix and create the video UPLOADED.
 
-    Insert and upload share one transaction: if the upload fails (or the
-    process dies) the row is never committed, so no video points at a
-    source that is not there.
+    The file must be a regular file of the user's (videoctl.storage.source says
+    exactly what that means); what is copied is the descriptor that was checked.
+    Insert and upload share one transaction: if the upload fails (a full disk,
+    say) or the process dies, the row is never committed, so no video points at
+    a source that is not there; an upload the commit did not follow is removed.
     """
     title = check_title(title) if title is not None else title_from_filename(path.stem)
-    size = source_size(path)
-    with videos.transaction():
-        video_id = videos.next_id()
-        key = keys.source_key(videos_root, video_id, path.name)
-        video = videos.add(video_id, title=title, source_key=key, size_bytes=size)
-        store.upload_file(path, key)
+    with open_source(path) as source:
+        stored = None
+        try:
+            with videos.transaction():
+                video_id = videos.next_id()
+                key = keys.source_key(videos_root, video_id, path.name)
+                video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size)
+                store.upload_fileobj(source.file, key)
+                stored = key
+        except BaseException:
+            if stored is not None:
+                with suppress(VideoctlError):
+                    store.delete_keys([stored])
+            raise
     return video
+
+
+@dataclass(frozen=True)
+class VideoDeletion:
+    """What `video delete` did."""
+
+    #: The video, now DELETED (no hls_path).
+    video: Video
+    previous_status: VideoStatus
+    #: Its active job, now CANCELLED (its container stopped), if it had one.
+    cancelled_job: Job | None
+    #: The deletion of the video's whole prefix, recorded in the same transaction.
+    request: DeleteRequest
+    #: Whether the deletion has gone to delete-r2 already (locally: the objects are gone);
+    #: if not, it is pending and the next `r2 drain` or scan-stuck pass sends it.
+    sent: bool
+    #: Why it is still pending, if it is.
+    pending_reason: str | None
+
+
+def delete_video(video_id: int, reason: str, *, confirm: bool, videos: VideoRepository, jobs: JobRepository,
+                 delete_requests: DeleteRequestRepository, executor: Executor, videos_root: str,
+                 drain: Callable[[], DrainResult]) -> VideoDeletion:
+    """Retire a video: cancel its active job, DELETED with no ladder, and its prefix deleted.
+
+    One transaction marks the video DELETED (its row lock keeps a job from
+    being created or requeued meanwhile), cancels its active job and records
+    the deletion of ``{root}/{id}/``; after the commit the job's container is
+    stopped and the deletion sent, like every recorded deletion. The source is
+    the only copy of the upload, so nothing happens without *confirm*.
+    """
+    check_reason(reason)
+    video = videos.get(video_id)
+    if video.status is VideoStatus.DELETED:
+        raise video_already_deleted(video_id)
+    if not confirm:
+        active = jobs.active_for_video(video_id)
+        serves = f" and the ladder it serves ({keys.prefix_of_master(video.hls_path)})" if video.hls_path else ""
+        cancels = f"; its job {active.id} ({active.state}) would be cancelled" if active else ""
+        raise InvalidState(f"deleting video {video.id} ({video.status}) removes its source {video.source_key!r}, "
+                           f"the only copy of the upload{serves}{cancels}",
+                           hint=f"pass --yes: `videoctl video delete {video.id} --yes`")
+    prefix = keys.video_prefix(videos_root, video_id)
+    with videos.transaction():
+        deleted, previous = videos.mark_deleted(video_id)
+        active = jobs.active_for_video(video_id)  # read after the row lock: none can appear now
+        cancelled = cancel_rows(active.id, f"video {video_id} deleted: {reason}", jobs=jobs,
+                                videos=videos) if active else None
+        request = delete_requests.add(prefix, reason, video_id)
+    if cancelled is not None:
+        try:
+            stop_container(cancelled, reason, executor)
+        except VideoctlError as exc:
+            raise type(exc)(
+                f"video {video_id} is DELETED and job {cancelled.id} CANCELLED, but its container "
+                f"{cancelled.executor_job_id} could not be stopped: {exc.message}",
+                hint="the job is fenced: the container stops at its next progress report; the prefix deletion "
+                     "is sent by the next scan-stuck pass or `videoctl r2 drain`") from exc
+    failure = next((f for f in drain().failures if f.request_id == request.id), None)
+    request = delete_requests.get(request.id)
+    pending_reason = None
+    if request.sent_at is None:
+        pending_reason = (f"{failure.error.code}: {failure.error.message}" if failure
+                          else "other deletions were sent first")
+    return VideoDeletion(deleted, previous, cancelled, request, request.sent_at is not None, pending_reason)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
+from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput
 
 
@@ -17,15 +18,10 @@ class ObjectInfo:
 
 
 def validate_key(key: str) -> str:
-    """A key we will read or write: relative, no '..', not the bucket root."""
-    if not key or not key.strip("/"):
-        raise InvalidInput("an object key must not be empty or the bucket root")
-    if key.startswith("/"):
-        raise InvalidInput(f"object key {key!r} must not start with '/'")
-    if ".." in key.split("/"):
-        raise InvalidInput(f"object key {key!r} must not contain '..'")
-    if "\\" in key or "\x00" in key:
-        raise InvalidInput(f"object key {key!r} contains a backslash or NUL")
+    """A key we will read or write: relative, no '..', not the bucket root (keys.key_problem)."""
+    problem = keys.key_problem(key)
+    if problem is not None:
+        raise InvalidInput(problem)
     return key
 
 
@@ -46,6 +42,9 @@ class ObjectStore(Protocol):
 
     def upload_file(self, path: Path, key: str, *, content_type: str | None = None) -> None:
         """Stream a local file to *key*."""
+
+    def upload_fileobj(self, source: BinaryIO, key: str, *, content_type: str | None = None) -> None:
+        """Stream an open file to *key* (what was checked is what is stored: no second open by name)."""
 
     def download_file(self, key: str, path: Path) -> None:
         """Stream *key* to a local file; NotFound if it does not exist."""

@@ -24,8 +24,15 @@ def hold(fd: int) -> None:
 def abandoned(path: Path) -> Iterator[bool]:
     """True if *path*'s owner is gone: its lock is then ours until the block ends, so a second
     reclaimer skips it. False while the owner lives, or if *path* cannot be opened."""
+    with abandoned_at(None, str(path)) as gone:
+        yield gone
+
+
+@contextmanager
+def abandoned_at(dir_fd: int | None, name: str) -> Iterator[bool]:
+    """:func:`abandoned` for *name* in the folder open as *dir_fd* (never through a link)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except OSError:
         yield False
         return

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -39,9 +39,18 @@ class S3Store:
         self.location = f"{scheme}://{bucket}"
 
     def upload_file(self, path: Path, key: str, *, content_type: str | None = None) -> None:
-        extra = {"ContentType": content_type} if content_type else None
+        # By name, so boto3 reads the parts of a large file in parallel.
+        self._upload(lambda extra: self.client.upload_file(
+            str(path), self.bucket, validate_key(key), ExtraArgs=extra, Config=_TRANSFER), key, content_type)
+
+    def upload_fileobj(self, source: BinaryIO, key: str, *, content_type: str | None = None) -> None:
+        self._upload(lambda extra: self.client.upload_fileobj(
+            source, self.bucket, validate_key(key), ExtraArgs=extra, Config=_TRANSFER), key, content_type)
+
+    def _upload(self, call: Callable[[dict[str, str] | None], None], key: str, content_type: str | None) -> None:
+        """*call* with the extra arguments; a failed multipart upload is aborted by boto3, leaving no part."""
         try:
-            self.client.upload_file(str(path), self.bucket, validate_key(key), ExtraArgs=extra, Config=_TRANSFER)
+            call({"ContentType": content_type} if content_type else None)
         except S3UploadFailedError as exc:
             # boto3 wraps the ClientError; classify by the original.
             cause = exc.__cause__ or exc.__context__
