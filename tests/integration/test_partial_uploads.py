@@ -35,9 +35,12 @@ def store(tmp_path) -> LocalStore:
 
 @pytest.fixture
 def uploader(store, tmp_path):
-    """An upload of 240p/seg_00001.ts stuck reading its source (a FIFO nobody writes to)."""
+    """An upload of 240p/seg_00001.ts stuck reading its source: a FIFO that gave some bytes and
+    then nothing more (held open here, so the uploader neither sees its end nor fails to open it)."""
     fifo = tmp_path / "source.fifo"
     os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # on Linux a FIFO opens read-write without waiting
+    os.write(writer, b"\x47" * 188)
     proc = subprocess.Popen([sys.executable, "-c", UPLOAD, str(store.root), str(fifo), f"{PREFIX}240p/seg_00001.ts"])
     folder = store.root / PREFIX / "240p"
     wait_until(lambda: any(p.name.startswith(".upload-") for p in folder.iterdir()), what="the partial upload")
@@ -45,6 +48,7 @@ def uploader(store, tmp_path):
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+    os.close(writer)
 
 
 def partials(store: LocalStore) -> list[Path]:

@@ -51,7 +51,7 @@ RETURNING v.*, old.hls_path AS previous_hls_path;
 -- wait, then find the video DELETED. Returns what the video was, for the record.
 UPDATE video AS v
 SET status = 'DELETED', hls_path = NULL, mpd_path = NULL, poster_path = NULL, poster_small_path = NULL,
-    storyboard_path = NULL, download_path = NULL, caption_languages = '{}', updated_at = now()
+    storyboard_path = NULL, download_path = NULL, caption_languages = ARRAY[]::text[], updated_at = now()
 FROM (SELECT id, status FROM video WHERE id = %(id)s FOR UPDATE) AS old
 WHERE v.id = old.id AND v.status = ANY(%(from)s)
 RETURNING v.*, old.status AS previous_status;

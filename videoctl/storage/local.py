@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from videoctl.domain.errors import InvalidInput, NotFound, StorageError
 from videoctl.domain.prefixes import batched
-from videoctl.storage import locks
+from videoctl.storage.locks import abandoned_at, hold
 from videoctl.storage.base import ObjectInfo, validate_key
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class LocalStore:
                 fd = os.open(temporary, _CREATE, 0o600, dir_fd=parent)
                 try:
                     with os.fdopen(fd, "wb") as out:
-                        locks.hold(out.fileno())
+                        hold(out.fileno())
                         shutil.copyfileobj(source, out, 1 << 20)
                         out.flush()
                         # Still locked: a prune never takes a finished file before its rename.
@@ -214,7 +214,7 @@ class LocalStore:
             if parent is None:
                 raise NotFound(f"object {key!r} not found in {self.location}")
             try:
-                fd = os.open(name, _READ, dir_fd=parent)
+                fd = _open_for_reading(name, parent)
             except FileNotFoundError:
                 raise NotFound(f"object {key!r} not found in {self.location}") from None
             except OSError:
@@ -292,9 +292,20 @@ def _remove_abandoned_partials(parent: int, folder: str) -> None:
         if not names or not all(name.startswith(_UPLOADING) for name in names):
             return
         for name in names:
-            with locks.abandoned_at(fd, name) as gone:
+            with abandoned_at(fd, name) as gone:
                 if gone:
                     with suppress(FileNotFoundError):
                         os.unlink(name, dir_fd=fd)
     finally:
         os.close(fd)
+
+
+def _open_for_reading(name: str, parent: int) -> int:
+    """Open an object without blocking on a FIFO planted in its place; but a regular file
+    under a lease (a file server's, a backup tool's) answers EWOULDBLOCK to that, and is
+    then waited for as any reader waits. Only regular files carry leases, so the second,
+    blocking open cannot hang on a FIFO."""
+    try:
+        return os.open(name, _READ, dir_fd=parent)
+    except BlockingIOError:
+        return os.open(name, _READ & ~os.O_NONBLOCK, dir_fd=parent)
