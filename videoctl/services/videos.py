@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypedDict
@@ -13,24 +14,28 @@ from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import SUBTITLES
 from videoctl.domain.text import check_title, title_from_filename
 from videoctl.media.probe import source_size
+from videoctl.services.captions import read_sidecars, store_sidecars
 from videoctl.storage import ObjectStore
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
-              title: str | None = None) -> Video:
+              title: str | None = None, captions: Mapping[str, Path] | None = None) -> Video:
     """Store the file under the video's source prefix and create the video UPLOADED.
 
     Insert and upload share one transaction: if the upload fails (or the
     process dies) the row is never committed, so no video points at a
-    source that is not there.
+    source that is not there. Caption files (language → SRT or WebVTT file)
+    are all checked first and stored as WebVTT in the same transaction.
     """
     title = check_title(title) if title is not None else title_from_filename(path.stem)
     size = source_size(path)
+    sidecars = read_sidecars(captions or {})
     with videos.transaction():
         video_id = videos.next_id()
         key = keys.source_key(videos_root, video_id, path.name)
         video = videos.add(video_id, title=title, source_key=key, size_bytes=size)
         store.upload_file(path, key)
+        store_sidecars(store, videos_root, video_id, sidecars)
     return video
 
 
