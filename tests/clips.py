@@ -143,13 +143,13 @@ def mov_text_subtitles(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
-def mkv_srt_subtitles(ffmpeg_bin: str, directory: Path) -> Path:
-    """Matroska with two SRT tracks, English then one with no language, as rips carry them."""
-    path = directory / "mkv_srt_subtitles.mkv"
+def mkv_text_subtitles(ffmpeg_bin: str, directory: Path) -> Path:
+    """Matroska with an English SRT track, then an ASS track naming no language, as rips carry them."""
+    path = directory / "mkv_text_subtitles.mkv"
     subtitles = str(_subtitle_file(directory))
     _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-i", subtitles, "-i", subtitles,
             "-map", "0:v", "-map", "1:s", "-map", "2:s", "-c:v", "libx264", "-preset", "ultrafast",
-            "-c:s", "srt", "-metadata:s:s:0", "language=eng", str(path))
+            "-c:s:0", "srt", "-c:s:1", "ass", "-metadata:s:s:0", "language=eng", str(path))
     return path
 
 
@@ -262,7 +262,7 @@ PLAYABLE: dict[str, ClipMaker] = {
     "no_duration": no_duration,
     "interlaced": interlaced,
     "mov_text_subtitles": mov_text_subtitles,
-    "mkv_srt_subtitles": mkv_srt_subtitles,
+    "mkv_text_subtitles": mkv_text_subtitles,
 }
 
 #: Clips probe must refuse as InvalidInput.

@@ -97,11 +97,14 @@ def read_caption_file(path: Path, what: str) -> list[Cue]:
 
 def embedded_text_streams(src: Path) -> list[EmbeddedStream]:
     """The source's text subtitle streams, in stream order, each with its language ("und" if unnamed)."""
-    with av.open(str(src), metadata_errors="replace") as container:
-        return [EmbeddedStream(stream.index, stream.codec_context.name,
-                               captions.language_from_metadata(stream.metadata.get("language")))
-                for stream in container.streams.subtitles
-                if stream.codec_context is not None and stream.codec_context.name in TEXT_SUBTITLE_CODECS]
+    try:
+        with av.open(str(src), metadata_errors="replace") as container:
+            return [EmbeddedStream(stream.index, stream.codec_context.name,
+                                   captions.language_from_metadata(stream.metadata.get("language")))
+                    for stream in container.streams.subtitles
+                    if stream.codec_context is not None and stream.codec_context.name in TEXT_SUBTITLE_CODECS]
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"the source's subtitle streams cannot be listed ({exc.strerror})") from None
 
 
 def extract_streams(ffmpeg_bin: str, src: Path, streams: list[EmbeddedStream], workdir: Path) -> dict[int, Path]:

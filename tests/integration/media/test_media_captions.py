@@ -1,5 +1,5 @@
 """Caption tracks with real ffmpeg: text subtitle streams found and extracted from generated clips
-(mov_text in MP4, SRT in Matroska), sidecars winning over them, packaging beside an encoded
+(mov_text in MP4, SRT and ASS in Matroska), sidecars winning over them, packaging beside an encoded
 ladder with the timestamp map read off its first segment, and verification catching damage."""
 
 from __future__ import annotations
@@ -77,13 +77,14 @@ def packaged_copy(out_dir: Path, tmp_path: Path) -> Path:
 
 def test_text_streams_are_found_with_their_languages(clip: Clip):
     assert embedded_text_streams(clip("mov_text_subtitles")) == [EmbeddedStream(2, "mov_text", "ko")]
-    assert embedded_text_streams(clip("mkv_srt_subtitles")) == [EmbeddedStream(1, "srt", "en"),
-                                                                EmbeddedStream(2, "srt", "und")]
+    # PyAV names an ASS track of Matroska "ssa".
+    assert embedded_text_streams(clip("mkv_text_subtitles")) == [EmbeddedStream(1, "srt", "en"),
+                                                                EmbeddedStream(2, "ssa", "und")]
     assert embedded_text_streams(clip("normal")) == []
 
 
 @pytest.mark.parametrize(("name", "languages"), [("mov_text_subtitles", ["ko"]),
-                                                 ("mkv_srt_subtitles", ["en", "und"])])
+                                                 ("mkv_text_subtitles", ["en", "und"])])
 def test_embedded_tracks_are_extracted_cue_for_cue(clip: Clip, ffmpeg_bin: str, tmp_path: Path, name, languages):
     tracks = collect_tracks(ffmpeg_bin, clip(name), {}, tmp_path)
     assert [track.language for track in tracks] == languages
@@ -92,16 +93,31 @@ def test_embedded_tracks_are_extracted_cue_for_cue(clip: Clip, ffmpeg_bin: str, 
 
 def test_a_sidecar_wins_over_the_embedded_track_of_its_language(clip: Clip, ffmpeg_bin: str, tmp_path: Path):
     english = sidecar(tmp_path, "en.srt", "1\n00:00:00,100 --> 00:00:00,900\nfrom the sidecar\n")
-    tracks = collect_tracks(ffmpeg_bin, clip("mkv_srt_subtitles"), {"en": english}, tmp_path)
+    tracks = collect_tracks(ffmpeg_bin, clip("mkv_text_subtitles"), {"en": english}, tmp_path)
     assert [(t.language, t.origin) for t in tracks] == [("en", "sidecar"), ("und", "stream 2")]
     assert tracks[0].cues == (Cue(100, 900, "from the sidecar"),)
+
+
+def test_an_embedded_track_without_text_is_left_out(ffmpeg_bin: str, tmp_path: Path, caplog):
+    blank = sidecar(tmp_path, "blank.srt", "1\n00:00:00,500 --> 00:00:01,000\n{\\an8}\n")
+    spoken = sidecar(tmp_path, "spoken.srt", "1\n00:00:00,500 --> 00:00:01,000\nBonjour\n")
+    source = tmp_path / "blank_track.mkv"
+    subprocess.run([ffmpeg_bin, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2",
+                    "-i", str(blank), "-i", str(spoken), "-map", "0:v", "-map", "1:s", "-map", "2:s",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt", "-metadata:s:s:0", "language=deu",
+                    "-metadata:s:s:1", "language=fra", str(source)], check=True, capture_output=True)
+    tracks = collect_tracks(ffmpeg_bin, source, {}, tmp_path)
+    assert [(t.language, t.cues) for t in tracks] == [("fr", (Cue(500, 1000, "Bonjour"),))]
+    left_out = [r for r in caplog.records if r.getMessage() == "subtitle stream left out"]
+    assert [(r.stream, r.reason) for r in left_out] == [
+        (1, "subtitle stream 1 (srt, de) holds no captions: not a single cue with text")]
 
 
 # ---------------------------------------------------------------- where the ladder starts
 
 
 def test_the_ts_ladder_starts_where_its_first_video_packet_is_shown(ladder):
-    _, _, out_dir = ladder("mkv_srt_subtitles")
+    _, _, out_dir = ladder("mkv_text_subtitles")
     with av.open(str(out_dir / "180p" / "seg_00000.ts")) as segment:
         stream = segment.streams.video[0]
         first_shown = float(stream.start_time * stream.time_base)
@@ -134,7 +150,7 @@ def test_a_playlist_without_video_cannot_place_captions(ladder):
 
 
 def test_packaging_writes_every_language_beside_the_ladder(ladder, ffmpeg_bin: str, tmp_path: Path):
-    source, info, encoded = ladder("mkv_srt_subtitles")
+    source, info, encoded = ladder("mkv_text_subtitles")
     out_dir = packaged_copy(encoded, tmp_path)
     korean = sidecar(tmp_path, "ko.srt", "1\n00:00:00,800 --> 00:00:01,200\nspans the first boundary\n\n"
                                          "2\n00:00:01,500 --> 00:00:09,000\nruns past the end\n\n"
