@@ -119,6 +119,40 @@ def joined_recordings(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+#: The captions every clip with a subtitle stream carries, as (start s, end s, text).
+SUBTITLE_CUES = ((0.5, 1.2, "first caption"), (1.3, 1.9, "second caption"))
+
+
+def _srt_time(seconds: float) -> str:
+    return f"00:00:{int(seconds):02d},{round(seconds % 1 * 1000):03d}"
+
+
+def _subtitle_file(directory: Path) -> Path:
+    path = directory / "subtitles.srt"
+    path.write_text("".join(f"{n}\n{_srt_time(start)} --> {_srt_time(end)}\n{text}\n\n"
+                            for n, (start, end, text) in enumerate(SUBTITLE_CUES, start=1)), encoding="utf-8")
+    return path
+
+
+def mov_text_subtitles(ffmpeg_bin: str, directory: Path) -> Path:
+    """MP4 with audio and a Korean mov_text (3GPP timed text) track, as phone editors export them."""
+    path = directory / "mov_text_subtitles.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), *_tone(), "-i", str(_subtitle_file(directory)),
+            "-map", "0:v", "-map", "1:a", "-map", "2:s", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+            "-c:s", "mov_text", "-metadata:s:s:0", "language=kor", str(path))
+    return path
+
+
+def mkv_text_subtitles(ffmpeg_bin: str, directory: Path) -> Path:
+    """Matroska with an English SRT track, then an ASS track naming no language, as rips carry them."""
+    path = directory / "mkv_text_subtitles.mkv"
+    subtitles = str(_subtitle_file(directory))
+    _ffmpeg(ffmpeg_bin, *_pattern("320x240"), "-i", subtitles, "-i", subtitles,
+            "-map", "0:v", "-map", "1:s", "-map", "2:s", "-c:v", "libx264", "-preset", "ultrafast",
+            "-c:s:0", "srt", "-c:s:1", "ass", "-metadata:s:s:0", "language=eng", str(path))
+    return path
+
+
 def high_fps(ffmpeg_bin: str, directory: Path) -> Path:
     """120 fps with audio, 320x240."""
     path = directory / "high_fps.mp4"
@@ -227,6 +261,8 @@ PLAYABLE: dict[str, ClipMaker] = {
     "hdr_hlg": hdr_hlg,
     "no_duration": no_duration,
     "interlaced": interlaced,
+    "mov_text_subtitles": mov_text_subtitles,
+    "mkv_text_subtitles": mkv_text_subtitles,
 }
 
 #: Clips probe must refuse as InvalidInput.

@@ -16,7 +16,7 @@ A client holds one database connection: use one per thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -67,12 +67,18 @@ class Client:
 
     # ------------------------------------------------------------ videos
 
-    def add_video(self, path: Path, *, title: str | None = None) -> Video:
-        """Copy a local file into the store and create the video UPLOADED."""
+    def add_video(self, path: Path, *, title: str | None = None, captions: Mapping[str, Path] | None = None) -> Video:
+        """Copy a local file into the store and create the video UPLOADED.
+
+        *captions* maps a language tag (``ko``, ``pt-BR``) to an SRT or WebVTT file, in the order
+        players should offer them (the first is the default); every file is checked before
+        anything is stored.
+        """
         from videoctl.services.videos import add_video
 
         ctx = self._ctx
-        return add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=path, title=title)
+        return add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=path, title=title,
+                         captions=captions)
 
     def get_video(self, video_id: int) -> Video:
         return self._ctx.videos.get(video_id)

@@ -10,6 +10,7 @@ import typer
 from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
+from videoctl.domain.errors import UsageError
 from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
 
@@ -24,17 +25,34 @@ app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=Tru
 def add(
     file: Annotated[Path, typer.Argument(help="The source video file.")],
     title: Annotated[str | None, typer.Option(help="Title; defaults to the file name.")] = None,
+    captions: Annotated[list[str] | None, typer.Option(
+        "--captions", metavar="LANG=FILE",
+        help="Captions (SRT or WebVTT) in language LANG (a BCP 47 tag: ko, en, pt-BR); repeat for more, "
+             "the first is the default.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Store FILE under the video's source prefix and create the video UPLOADED.
 
-    Example: videoctl video add lecture.mp4 --title "Lecture 1"
+    Example: videoctl video add lecture.mp4 --title "Lecture 1" --captions ko=lecture.srt --captions en=lecture.vtt
     """
     videoctl = client()
-    video = videoctl.add_video(file, title=title)
+    video = videoctl.add_video(file, title=title, captions=_caption_files(captions or []))
     out.success(video, lambda: out.stdout.print(
         f"added video [bold]{video.id}[/] ({out.safe(video.title)}) → {out.safe(videoctl.url_for(video.source_key))}\n"
         f"next: [bold]videoctl submit {video.id}[/]"), json_flag=json_)
+
+
+def _caption_files(values: list[str]) -> dict[str, Path]:
+    """``["ko=lecture.srt", …]`` → ``{"ko": Path("lecture.srt"), …}``, in the order given."""
+    files: dict[str, Path] = {}
+    for value in values:
+        language, sep, file = value.partition("=")
+        if not (sep and language and file):
+            raise UsageError(f"--captions takes LANG=FILE (e.g. ko=lecture.srt), not {value!r}")
+        if language in files:
+            raise UsageError(f"--captions {language}=… is given twice")
+        files[language] = Path(file)
+    return files
 
 
 @app.command("show")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from videoctl.domain.captions import check_language
+from videoctl.domain.errors import InvalidInput
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -42,6 +45,31 @@ def source_prefix(root: str, video_id: int) -> str:
 
 def source_key(root: str, video_id: int, filename: str) -> str:
     return f"{source_prefix(root, video_id)}{safe_filename(filename)}"
+
+
+def captions_prefix(root: str, video_id: int) -> str:
+    """Where a video's caption files (sidecars, as WebVTT) live: beside its source, outside
+    every attempt prefix, so each encode reads them again and a replaced ladder never takes
+    them along. A sibling of ``source/``, so no source file name can clash with it."""
+    return f"{video_prefix(root, video_id)}captions/"
+
+
+def caption_key(root: str, video_id: int, position: int, language: str) -> str:
+    """``…/captions/{position}.{language}.vtt``: the position keeps the order they were given
+    in (the first is the default), which a listing's alphabetical order would lose."""
+    return f"{captions_prefix(root, video_id)}{position}.{language}.vtt"
+
+
+def caption_of_key(key: str) -> tuple[int, str] | None:
+    """(position, language) of a key :func:`caption_key` wrote, else None."""
+    position, dot, language = key.rsplit("/", 1)[-1].removesuffix(".vtt").partition(".")
+    if not (dot and key.endswith(".vtt") and position.isdigit()):
+        return None
+    try:
+        canonical = check_language(language)
+    except InvalidInput:
+        return None
+    return (int(position), language) if canonical == language else None
 
 
 def attempt_prefix(root: str, video_id: int, job_id: int, attempt: int) -> str:

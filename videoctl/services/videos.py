@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,6 +17,7 @@ from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import SUBTITLES
 from videoctl.domain.states import VideoStatus, video_already_deleted
 from videoctl.domain.text import check_reason, check_title, title_from_filename
+from videoctl.services.captions import read_sidecars, store_sidecars
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import cancel_rows, stop_container
 from videoctl.storage import ObjectStore
@@ -24,7 +25,7 @@ from videoctl.storage.source import open_source
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
-              title: str | None = None) -> Video:
+              title: str | None = None, captions: Mapping[str, Path] | None = None) -> Video:
     """Store the file under the video's source prefix and create the video UPLOADED.
 
     The file must be a regular file of the user's (videoctl.storage.source says
@@ -32,21 +33,25 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     Insert and upload share one transaction: if the upload fails (a full disk,
     say) or the process dies, the row is never committed, so no video points at
     a source that is not there; an upload the commit did not follow is removed.
+    Caption files (language → SRT or WebVTT file) are all checked first and
+    stored as WebVTT in the same transaction.
     """
     title = check_title(title) if title is not None else title_from_filename(path.stem)
+    sidecars = read_sidecars(captions or {})
     with open_source(path) as source:
-        stored = None
+        stored: list[str] = []
         try:
             with videos.transaction():
                 video_id = videos.next_id()
                 key = keys.source_key(videos_root, video_id, path.name)
                 video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size)
                 store.upload_fileobj(source.file, key)
-                stored = key
+                stored.append(key)
+                stored += store_sidecars(store, videos_root, video_id, sidecars)
         except BaseException:
-            if stored is not None:
+            if stored:
                 with suppress(VideoctlError):
-                    store.delete_keys([stored])
+                    store.delete_keys(stored)
             raise
     return video
 

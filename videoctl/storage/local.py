@@ -28,8 +28,8 @@ from typing import BinaryIO
 
 from videoctl.domain.errors import InvalidInput, NotFound, StorageError
 from videoctl.domain.prefixes import batched
-from videoctl.storage.locks import abandoned_at, hold
 from videoctl.storage.base import ObjectInfo, validate_key
+from videoctl.storage.locks import abandoned_at, hold
 
 log = logging.getLogger(__name__)
 
