@@ -53,6 +53,18 @@ def two_audio_tracks(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+#: Where the tone of ``late_audio`` starts, after the video.
+LATE_AUDIO_S = 0.5
+
+
+def late_audio(ffmpeg_bin: str, directory: Path) -> Path:
+    """640x360 with its audio track starting 0.5 s after its video, as some cameras and editors write it."""
+    path = directory / "late_audio.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("640x360"), "-itsoffset", str(LATE_AUDIO_S), *_tone(SECONDS - LATE_AUDIO_S),
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
 def no_audio(ffmpeg_bin: str, directory: Path) -> Path:
     return generate_sample_clip(ffmpeg_bin, directory / "no_audio.mp4", seconds=SECONDS, audio=False)
 
@@ -252,6 +264,7 @@ PLAYABLE: dict[str, ClipMaker] = {
     "two_audio_tracks": two_audio_tracks,
     "rotated": rotated,
     "portrait": portrait,
+    "late_audio": late_audio,
     "odd_size": odd_size,
     "anamorphic": anamorphic,
     "variable_frame_rate": variable_frame_rate,

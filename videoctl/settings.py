@@ -260,6 +260,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("ladder", ("VIDEOCTL_LADDER",), _ladder, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
+    FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
+              help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
     FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
               help="how long run-job waits for a database that went away (failover, restart)"),
@@ -310,6 +312,7 @@ class Settings:
     ladder: str
     x264_preset: str
     segment_s: int
+    segment_format: str
     heartbeat_s: float
     db_retry_s: float
     stale_after_s: float

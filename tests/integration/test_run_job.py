@@ -56,7 +56,9 @@ def ready_job(ctx, path: Path, **create):
 
 
 def plays(ffmpeg_bin: str, master: Path) -> None:
-    result = subprocess.run([ffmpeg_bin, "-v", "error", "-i", str(master), "-f", "null", "-"],
+    # Every stream: ffmpeg's HLS demuxer, probing a variant it then discards, reads part of an
+    # fMP4 fragment and complains about the cut, which says nothing about the ladder.
+    result = subprocess.run([ffmpeg_bin, "-v", "error", "-i", str(master), "-map", "0", "-f", "null", "-"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
@@ -107,13 +109,30 @@ def test_encodes_completes_and_is_idempotent(capsys, ctx, run_env, ffmpeg_bin, t
     assert ready.duration_s == pytest.approx(2.0, abs=0.1)
     master = Path(ctx.store.url_for(ready.hls_path))
     names = {p.relative_to(master.parent).as_posix() for p in master.parent.rglob("*") if p.is_file()}
-    assert {"master.m3u8", "360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8"} <= names
+    assert {"master.m3u8", "360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8", "manifest.mpd"} <= names
+    assert {"360p/init_360p.mp4", "360p/seg_00000.m4s"} <= names  # CMAF segments by default
+    assert ready.mpd_path == f"videos/{video.id}/hls/{job.id}-1/manifest.mpd"
     plays(ffmpeg_bin, master)
+    plays(ffmpeg_bin, master.parent / "manifest.mpd")
     assert list((tmp_path / "scratch").iterdir()) == []  # scratch removed
 
     again = run_cli(capsys, "--json", "run-job", str(job.id))
     assert again.exit_code == 0 and again.json()["data"]["outcome"] == "already_succeeded"
     assert ctx.jobs.get(job.id).updated_at == done.updated_at  # nothing touched
+
+
+def test_a_portrait_upload_gets_rungs_keyed_on_its_short_side(capsys, ctx, run_env, ffmpeg_bin, tmp_path,
+                                                              monkeypatch):
+    # 360x640: its short side (360) picks the rungs. Keyed on its height (640), a 480p rung
+    # was chosen above the picture's width and the job failed.
+    monkeypatch.setenv("VIDEOCTL_LADDER", "480:1500,360:800,240:400")
+    video, job = ready_job(ctx, clips.portrait(ffmpeg_bin, tmp_path))
+    result = run_cli(capsys, "--json", "run-job", str(job.id))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    ready = ctx.videos.get(video.id)
+    assert ready.status is VideoStatus.READY
+    master = Path(ctx.store.url_for(ready.hls_path)).read_text()
+    assert "RESOLUTION=360x640" in master and "RESOLUTION=240x426" in master and "480p" not in master
 
 
 def test_ready_video_completes_without_download_or_ffmpeg(capsys, ctx, run_env, ffmpeg_bin, tmp_path,

@@ -56,7 +56,8 @@ def test_one_process_one_decode_cascaded_scaling() -> None:
     assert args[0] == "ffmpeg"
     assert args.count("-i") == 1
     graph = _option(args, "-filter_complex")
-    assert graph.startswith("[0:0]fps=fps=30[s0];[s0]format=yuv420p[s1];[s1]bwdif=deint=interlaced:mode=send_frame:parity=auto[")
+    assert graph.startswith("[0:0]fps=fps=30:start_time=0[s0];[s0]format=yuv420p[s1];"
+                            "[s1]bwdif=deint=interlaced:mode=send_frame:parity=auto[")
     assert "format=yuv420p" in graph
     # Each rung is scaled from the output of the rung above, not from the source.
     scales = [part for part in graph.split(";") if "scale=" in part]
@@ -90,7 +91,7 @@ def test_threads_follow_the_cpu_budget(cpus: float, decoder: int, filters: int, 
 
 
 def test_hls_muxer_options_and_progress() -> None:
-    args = _ladder(segment_s=6, preset="medium", crf=21)
+    args = _ladder(segment_s=6, preset="medium", crf=21, segment_format="ts")
     assert _option(args, "-f") == "hls"
     assert _option(args, "-hls_time") == "6"
     assert _option(args, "-g") == "180"
@@ -101,9 +102,41 @@ def test_hls_muxer_options_and_progress() -> None:
     assert _option(args, "-hls_segment_type") == "mpegts"
     assert _option(args, "-master_pl_name") == "master.m3u8"
     assert _option(args, "-hls_segment_filename") == "/out/%v/seg_%05d.ts"
+    assert "-hls_fmp4_init_filename" not in args and "-avoid_negative_ts" not in args
     assert args[-1] == "/out/%v/index.m3u8"
     assert _option(args, "-progress") == "pipe:1"
     assert "-nostats" in args and "-y" in args and "-nostdin" in args
+
+
+def test_fmp4_is_the_default_cmaf_segment_format() -> None:
+    args = _ladder()
+    assert _option(args, "-hls_segment_type") == "fmp4"
+    assert _option(args, "-hls_segment_filename") == "/out/%v/seg_%05d.m4s"
+    assert _option(args, "-hls_fmp4_init_filename") == "init_%v.mp4"
+    # Encoded timestamps reach the muxer unshifted: one edit per track, no empty edit delaying it.
+    assert _option(args, "-avoid_negative_ts") == "disabled"
+
+
+def test_a_single_variant_names_its_init_segment_itself() -> None:
+    # ffmpeg expands %v in the init segment's name only when there are several variant streams.
+    silent = replace(SOURCE, has_audio=False, audio_codec=None, audio_stream_index=None, audio_channels=0)
+    rungs = parse_ladder("360:800")
+    args = build_ladder_args("ffmpeg", Path("/in/src.mp4"), Path("/out"), silent, rungs,
+                             threads=ladder_threads(silent, rungs, 2))
+    assert _option(args, "-hls_fmp4_init_filename") == "init_360p.mp4"
+
+
+def test_unknown_segment_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="segment format"):
+        _ladder(segment_format="webm")
+
+
+def test_video_and_audio_both_start_at_zero() -> None:
+    # A source whose audio starts late is padded with silence (and its video with its first
+    # frame), so tracks whose fMP4 timelines each begin at 0 stay in sync.
+    graph = _option(_ladder(), "-filter_complex")
+    assert "fps=fps=30:start_time=0[" in graph
+    assert "aresample=async=1:first_pts=0[" in graph
 
 
 def test_audio_once_in_a_shared_group() -> None:
@@ -119,7 +152,7 @@ def test_audio_once_in_a_shared_group() -> None:
     assert len(maps) == 5
     # The probed audio stream (index 1), through the graph's aresample, is the last output.
     audio_label = maps[-1].strip("[]")
-    assert f"[0:1]aresample=async=1[{audio_label}]" in _option(args, "-filter_complex")
+    assert f"[0:1]aresample=async=1:first_pts=0[{audio_label}]" in _option(args, "-filter_complex")
 
 
 def test_timestamp_jumps_are_closed_at_probes_threshold_and_audio_kept_continuous() -> None:
@@ -138,13 +171,13 @@ def test_no_audio_output_for_a_silent_source() -> None:
 
 def test_high_frame_rate_is_halved_and_gop_follows() -> None:
     args = _ladder(replace(SOURCE, fps=120.0))
-    assert "fps=fps=60[" in _option(args, "-filter_complex")
+    assert "fps=fps=60:start_time=0[" in _option(args, "-filter_complex")
     assert _option(args, "-g") == "240"
 
 
 def test_ntsc_rate_stays_exact() -> None:
     args = _ladder(replace(SOURCE, fps=30000 / 1001))
-    assert "fps=fps=30000/1001[" in _option(args, "-filter_complex")
+    assert "fps=fps=30000/1001:start_time=0[" in _option(args, "-filter_complex")
 
 
 def test_hdr_is_tone_mapped_before_the_8_bit_conversion() -> None:

@@ -52,6 +52,7 @@ def test_aws_region_prefers_aws_region():
         ("VIDEOCTL_EXECUTOR", "k8s", "VIDEOCTL_EXECUTOR must be one of local, batch"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis://"),
         ("VIDEOCTL_VIDEOS_ROOT", "../up", "VIDEOCTL_VIDEOS_ROOT must be a relative key prefix"),
+        ("VIDEOCTL_SEGMENT_FORMAT", "webm", "VIDEOCTL_SEGMENT_FORMAT must be one of fmp4, ts"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value, fragment):
@@ -259,3 +260,14 @@ def test_every_accepted_videos_root_lets_a_videos_prefix_be_deleted(root):
             check_delete_prefix(video_prefix(accepted, video_id), accepted, video_id=video_id)
         except InvalidInput as exc:
             pytest.fail(f"root {accepted!r} accepted, yet video {video_id}'s prefix is refused: {exc}")
+
+
+def test_outputs_default_to_cmaf():
+    s = Settings.from_env({})
+    assert s.segment_format == "fmp4" and s.sources["segment_format"] == "default"
+
+
+@pytest.mark.parametrize("raw", ["ts", " TS "])
+def test_mpeg_ts_segments_can_be_chosen(raw):
+    assert Settings.from_env({"VIDEOCTL_SEGMENT_FORMAT": raw}).segment_format == "ts"
+

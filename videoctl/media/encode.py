@@ -27,10 +27,24 @@ Output rules, whatever the source:
   also for variable-frame-rate sources, so segments line up for switching.
 - Capped CRF: ``-crf`` with each rung's maxrate/bufsize.
 - AAC once, at most stereo, in ``audio/``; no audio output at all for a silent source.
+- Audio and video start together at 0: the ``fps`` filter pads (or trims) the video's start
+  and ``aresample`` the audio's to timestamp 0, so a source whose audio starts after its
+  video keeps them in sync even where each track's timeline begins at 0 (fMP4, below).
 - Metadata and chapters are dropped: phone uploads carry GPS positions in them.
 
-Layout: ``out_dir/master.m3u8``, ``out_dir/{rung.name}/index.m3u8`` + ``seg_00000.ts`` …,
-``out_dir/audio/…``. ``hls.finalize_master`` rewrites the master afterwards.
+Segments (``segment_format``): ``fmp4`` (the default) is CMAF, fragmented MP4 with an init
+segment per rendition named by the playlist's ``EXT-X-MAP``, which HLS and DASH players
+both read (``media.dash`` writes the MPD over the same files). Both tracks' fragments start
+at decode time 0 and each init segment has a single edit whose media time skips what comes
+before presentation time 0: the B-frame delay of the video (2 frames) and the AAC encoder's
+priming (1024 samples), so video and audio both start at exactly 0, in hls.js, dash.js and
+Safari alike. (ffmpeg's default would shift both tracks by the video's lead and write empty
+edits instead; negative composition offsets are misread by ffmpeg's own MP4 demuxer, which
+the download's remux uses.) ``ts`` is MPEG-TS segments, as before.
+
+Layout: ``out_dir/master.m3u8``, ``out_dir/{rung.name}/index.m3u8`` + ``seg_00000.m4s`` (or
+``.ts``) … + ``init_{rung.name}.mp4``, ``out_dir/audio/…``.
+``hls.finalize_master`` rewrites the master afterwards.
 """
 
 from __future__ import annotations
@@ -58,9 +72,14 @@ log = logging.getLogger(__name__)
 
 MASTER_PLAYLIST = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"
-SEGMENT_PATTERN = "seg_%05d.ts"
 AUDIO_NAME = "audio"
 AUDIO_GROUP = "audio"
+
+#: Segment formats (``VIDEOCTL_SEGMENT_FORMAT``).
+FMP4 = "fmp4"
+TS = "ts"
+SEGMENT_FORMATS = (FMP4, TS)
+_SEGMENT_EXTENSIONS = {FMP4: "m4s", TS: "ts"}
 
 #: How many lines of ffmpeg's stderr an error message carries.
 STDERR_TAIL_LINES = 20
@@ -68,8 +87,8 @@ STDERR_TAIL_LINES = 20
 #: ``-v warning`` keeps stderr to problems, so its tail is the useful part on failure.
 #: ``-dts_delta_threshold``: timestamp jumps longer than this are closed (MPEG-TS/PS of joined
 #: recordings), the same threshold probe used to measure the source's duration.
-_COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y",
-                "-dts_delta_threshold", f"{TIMESTAMP_JUMP_S:g}")
+COMMON_ARGS = ("-hide_banner", "-nostdin", "-v", "warning", "-nostats", "-y",
+               "-dts_delta_threshold", f"{TIMESTAMP_JUMP_S:g}")
 
 # Tone mapping for PQ/HLG sources via zimg: linearise, convert BT.2020 → BT.709 primaries,
 # compress highlights with Hable, then back to a BT.709 transfer. Primaries and matrix of
@@ -94,6 +113,7 @@ def build_ladder_args(
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
+    segment_format: str = FMP4,
 ) -> list[str]:
     """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout."""
     rungs = _ordered(rungs)
@@ -101,8 +121,11 @@ def build_ladder_args(
     fps = output_fps(info.fps)
     source = ffmpeg.input(str(src), threads=threads.decoder)
     streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
+    # With one variant stream, ffmpeg does not expand %v in the init segment's name.
+    variants = len(rungs) + (1 if info.has_audio else 0)
+    init_name = "init_%v.mp4" if variants > 1 else f"init_{rungs[0].name}.mp4"
     options: dict[str, Any] = {
-        **_hls_options(segment_s, str(out_dir / "%v" / SEGMENT_PATTERN)),
+        **_hls_options(segment_s, str(out_dir / "%v"), segment_format, init_name),
         **_video_options(preset, crf, fps, segment_s),
     }
     agroup = f"agroup:{AUDIO_GROUP}," if info.has_audio else ""
@@ -121,7 +144,7 @@ def build_ladder_args(
     options["master_pl_name"] = MASTER_PLAYLIST
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
     global_args = ["-filter_complex_threads", str(threads.filters), "-progress", "pipe:1"]
-    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS, *global_args])
+    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS, *global_args])
 
 
 def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:
@@ -140,6 +163,7 @@ def build_rendition_args(
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
+    segment_format: str = FMP4,
 ) -> list[list[str]]:
     """Baseline for the benchmark: the naive ladder, one complete rendition per ffmpeg.
 
@@ -156,7 +180,7 @@ def build_rendition_args(
         source = ffmpeg.input(str(src))
         streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
         options = {
-            **_hls_options(segment_s, str(out_dir / rung.name / SEGMENT_PATTERN)),
+            **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),
             **_video_options(preset, crf, fps, segment_s),
             "maxrate": f"{rung.maxrate_kbps}k",
             "bufsize": f"{rung.bufsize_kbps}k",
@@ -165,7 +189,7 @@ def build_rendition_args(
             streams.append(_audio_stream(source, info))
             options.update(_audio_options(info, rung.audio_kbps))
         output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
-        commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *_COMMON_ARGS]))
+        commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS]))
     return commands
 
 
@@ -177,8 +201,8 @@ def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
 
 
 def _prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
-    """The source video, CFR at the output rate, 8-bit 4:2:0 and progressive, before any scaling."""
-    video = source[str(info.video_stream_index)].filter("fps", fps=str(fps))
+    """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling."""
+    video = source[str(info.video_stream_index)].filter("fps", fps=str(fps), start_time=0)
     if info.is_hdr:
         for name, params in _TONEMAP_FILTERS:
             video = video.filter(name, **params)
@@ -211,21 +235,31 @@ def _audio_stream(source: Any, info: SourceInfo) -> Any:
     selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
     # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
     # join (their audio rarely ends with their video), samples are trimmed or silence is
-    # padded so the audio playlist's timestamps only go forward.
-    return source[selector].filter("aresample", **{"async": 1})
+    # padded so the audio playlist's timestamps only go forward; audio that starts after the
+    # video is padded with silence from 0 (first_pts), as the video is by its fps filter.
+    return source[selector].filter("aresample", **{"async": 1, "first_pts": 0})
 
 
-def _hls_options(segment_s: int, segment_filename: str) -> dict[str, Any]:
-    return {
+def _hls_options(segment_s: int, directory: str, segment_format: str, init_name: str) -> dict[str, Any]:
+    if segment_format not in SEGMENT_FORMATS:
+        raise ValueError(f"segment format must be one of {', '.join(SEGMENT_FORMATS)}, got {segment_format!r}")
+    options: dict[str, Any] = {
         "f": "hls",
         "hls_time": segment_s,
         "hls_playlist_type": "vod",
         "hls_flags": "independent_segments",
-        "hls_segment_type": "mpegts",
-        "hls_segment_filename": segment_filename,
+        "hls_segment_type": "fmp4" if segment_format == FMP4 else "mpegts",
+        "hls_segment_filename": f"{directory}/seg_%05d.{_SEGMENT_EXTENSIONS[segment_format]}",
         "map_metadata": -1,
         "map_chapters": -1,
     }
+    if segment_format == FMP4:
+        options["hls_fmp4_init_filename"] = init_name
+        # Timestamps reach the MP4 muxer as encoded (B-frames' and AAC priming's negative
+        # ones included), so each init segment carries one edit that starts its track at 0
+        # rather than an empty edit that delays it by the other track's lead.
+        options["avoid_negative_ts"] = "disabled"
+    return options
 
 
 def _video_options(preset: str, crf: int, fps: Fraction, segment_s: int) -> dict[str, Any]:
@@ -289,6 +323,7 @@ def encode_ladder(
     segment_s: int = 4,
     preset: str = "veryfast",
     crf: int = 23,
+    segment_format: str = FMP4,
     cpus: float | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Path:
@@ -307,20 +342,20 @@ def encode_ladder(
     threads = ladder_threads(info, rungs, budget.cpus)
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
-                             preset=preset, crf=crf)
-    _run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
+                             preset=preset, crf=crf, segment_format=segment_format)
+    run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():
         raise MediaError(f"ffmpeg finished without writing {MASTER_PLAYLIST}")
     return master
 
 
-def _run_ffmpeg(
+def run_ffmpeg(
     args: Sequence[str],
-    progress: ProgressParser,
+    progress: ProgressParser | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
-    """Run ffmpeg, report progress from its stdout, raise MediaError on failure.
+    """Run ffmpeg, report progress from its stdout (when it writes ``-progress`` there), raise MediaError on failure.
 
     stderr is drained by a thread into a bounded buffer so a chatty ffmpeg never blocks on
     a full pipe. The child is killed and reaped whatever interrupts the caller
@@ -344,7 +379,7 @@ def _run_ffmpeg(
     drain.start()
     try:
         for line in proc.stdout:
-            percent = progress.feed(line)
+            percent = progress.feed(line) if progress is not None else None
             if percent is not None and on_progress is not None:
                 on_progress(percent)
         returncode = proc.wait()

@@ -5,16 +5,23 @@ leaves the shared audio out of each variant's BANDWIDTH (RFC 8216 wants the comb
 figure), writes no FRAME-RATE, and lists an audio-only variant that an ABR player could
 switch to and show a black picture.
 
+Segments are MPEG-TS or fragmented MP4 (CMAF: an init segment per rendition, named by the
+media playlist's ``EXT-X-MAP``). A fragment cannot be read alone, so the measurements and
+checks read it behind its init segment.
+
 ``verify_ladder`` is the last gate before upload: a READY video must point at a ladder that
 plays, so anything missing, empty, cut short or of the wrong shape raises VerifyFailed.
 
-``upload_order`` puts segments first, then media playlists, then the master, so a player
-can never fetch a playlist that names a segment not yet uploaded.
+``upload_order`` puts media (segments, images, downloads) first, then the manifests that name
+them (media playlists, the MPD, the storyboard's WebVTT), then the master, so a player can
+never fetch a manifest that names a file not yet uploaded.
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +32,15 @@ from av.video.stream import VideoStream
 
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
-from videoctl.media.encode import AUDIO_GROUP, AUDIO_NAME, MASTER_PLAYLIST, MEDIA_PLAYLIST
-from videoctl.media.m3u8 import MasterPlaylist, MediaPlaylist, parse_master_playlist, parse_media_playlist
+from videoctl.domain.outputs import MPD, STORYBOARD, SubtitleRendition
+from videoctl.media.encode import AUDIO_GROUP, AUDIO_NAME, FMP4, MASTER_PLAYLIST, MEDIA_PLAYLIST, TS
+from videoctl.media.m3u8 import (
+    MasterPlaylist,
+    MediaPlaylist,
+    check_local_uri,
+    parse_master_playlist,
+    parse_media_playlist,
+)
 from videoctl.media.probe import SourceInfo
 
 #: Segment durations of different variants may differ by EXTINF rounding, no more.
@@ -36,11 +50,17 @@ _NAL_SPS = 7
 #: AAC profile (as PyAV names it) → audio object type of the ``mp4a.40.N`` codec string.
 _AAC_OBJECT_TYPES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
 
+#: The HLS group every variant names in SUBTITLES="…".
+SUBTITLE_GROUP = "subs"
+
 _CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
     ".ts": "video/mp2t",
     ".m4s": "video/mp4",
     ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".vtt": "text/vtt",
 }
 
 
@@ -62,8 +82,8 @@ class LadderSummary:
 
 
 @dataclass(frozen=True)
-class _Rendition:
-    """Measurements of one media playlist and its first segment, for the master playlist."""
+class Rendition:
+    """Measurements of one media playlist and its first segment, for the master playlist and the MPD."""
 
     peak_bps: int
     average_bps: int
@@ -71,6 +91,7 @@ class _Rendition:
     width: int
     height: int
     channels: int
+    sample_rate: int = 0
 
 
 def content_type_for(path: Path | str) -> str:
@@ -79,27 +100,39 @@ def content_type_for(path: Path | str) -> str:
 
 
 def upload_order(out_dir: Path) -> list[Path]:
-    """Every file under ``out_dir``: segments, then media playlists, then master.m3u8."""
-    files = sorted(path for path in Path(out_dir).rglob("*") if path.is_file())
-    master = Path(out_dir) / MASTER_PLAYLIST
-    media = [path for path in files if path.suffix != ".m3u8"]
-    playlists = [path for path in files if path.suffix == ".m3u8" and path != master]
-    return media + playlists + [path for path in files if path == master]
-
-
-def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) -> Path:
-    """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE."""
+    """Every file under ``out_dir``: media, then the manifests naming them, then master.m3u8."""
     out_dir = Path(out_dir)
-    audio = _measure_audio(out_dir / AUDIO_NAME) if info.has_audio else None
-    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    files = sorted(path for path in out_dir.rglob("*") if path.is_file())
+    master = out_dir / MASTER_PLAYLIST
+    manifests = {master, out_dir / MPD, out_dir / STORYBOARD}
+
+    def is_manifest(path: Path) -> bool:
+        return path.suffix == ".m3u8" or path in manifests
+
+    media = [path for path in files if not is_manifest(path)]
+    listings = [path for path in files if is_manifest(path) and path != master]
+    return media + listings + [path for path in files if path == master]
+
+
+def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
+                    subtitles: Sequence[SubtitleRendition] = ()) -> Path:
+    """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE,
+    and a SUBTITLES group when there are captions."""
+    out_dir = Path(out_dir)
+    audio = measure_audio(out_dir / AUDIO_NAME) if info.has_audio else None
+    fmp4 = _load_media_playlist(out_dir / rungs[0].name).map_uri is not None
+    # EXT-X-MAP without I-frames-only needs version 6; fMP4 segments are version 7 in the
+    # media playlists ffmpeg writes, and the master says the same.
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 6}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     if audio is not None:
         lines.append(
             f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
             f'CHANNELS="{audio.channels}",URI="{AUDIO_NAME}/{MEDIA_PLAYLIST}"'
         )
+    lines += [subtitle_media_line(rendition) for rendition in subtitles]
     frame_rate = f"{float(output_fps(info.fps)):.3f}"
     for rung in sorted(rungs, key=lambda rung: rung.height, reverse=True):
-        video = _measure_video(out_dir / rung.name)
+        video = measure_video(out_dir / rung.name)
         attributes = [
             f"BANDWIDTH={video.peak_bps + (audio.peak_bps if audio else 0)}",
             f"AVERAGE-BANDWIDTH={video.average_bps + (audio.average_bps if audio else 0)}",
@@ -110,6 +143,8 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) ->
             attributes += [f'CODECS="{video.codec},{audio.codec}"', f'AUDIO="{AUDIO_GROUP}"']
         else:
             attributes.append(f'CODECS="{video.codec}"')
+        if subtitles:
+            attributes.append(f'SUBTITLES="{SUBTITLE_GROUP}"')
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), f"{rung.name}/{MEDIA_PLAYLIST}"]
     master = out_dir / MASTER_PLAYLIST
     partial = master.with_name(master.name + ".partial")
@@ -118,14 +153,33 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...]) ->
     return master
 
 
+def subtitle_media_line(rendition: SubtitleRendition) -> str:
+    """The ``#EXT-X-MEDIA`` tag of one caption language in the SUBTITLES group."""
+    return (
+        f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",LANGUAGE="{_quoted(rendition.language)}",'
+        f'NAME="{_quoted(rendition.name)}",DEFAULT={"YES" if rendition.default else "NO"},AUTOSELECT=YES,'
+        f'URI="{_quoted(rendition.playlist)}"'
+    )
+
+
+def _quoted(text: str) -> str:
+    """An RFC 8216 quoted-string holds no double quote, CR or LF: they are replaced, never passed on."""
+    return "".join("'" if char == '"' else " " if ord(char) < 0x20 or char == "\x7f" else char for char in text)
+
+
 def verify_ladder(
     out_dir: Path,
     info: SourceInfo,
     rungs: tuple[Rung, ...],
     *,
     tolerance_s: float | None = None,
+    segment_format: str | None = None,
+    subtitles: Sequence[SubtitleRendition] = (),
 ) -> LadderSummary:
     """Check the ladder in ``out_dir`` is complete and matches the source; raise VerifyFailed.
+
+    ``segment_format`` (``"fmp4"`` or ``"ts"``) is what every media playlist must hold; None
+    accepts either, as long as all of them agree.
 
     The ladder's duration is that of its longest playlist, because a source's audio and
     video may end apart (players cope) while the source's duration is the longer of the two.
@@ -142,6 +196,7 @@ def verify_ladder(
     if sorted(listed) != sorted(expected):
         raise VerifyFailed(f"{MASTER_PLAYLIST} lists {listed}, expected {sorted(expected)}")
     _check_audio_group(master, info)
+    _check_subtitle_group(master, out_dir, subtitles)
 
     summaries = []
     playlists: dict[str, MediaPlaylist] = {}
@@ -155,7 +210,7 @@ def verify_ladder(
         if not variant.attributes.get("CODECS", "").startswith("avc1."):
             raise VerifyFailed(f"{rung.name}: master has no H.264 CODECS attribute")
         playlist = playlists[rung.name] = _check_media_playlist(out_dir / rung.name)
-        _check_video_segment(out_dir / rung.name / playlist.segments[0].uri, rung.name, width, height)
+        _check_video_segment(out_dir / rung.name, playlist, rung.name, width, height)
         summaries.append(
             RungSummary(
                 name=rung.name,
@@ -169,7 +224,8 @@ def verify_ladder(
     _check_alignment(playlists)
     if info.has_audio:
         playlist = playlists[AUDIO_NAME] = _check_media_playlist(out_dir / AUDIO_NAME)
-        _check_audio_segment(out_dir / AUDIO_NAME / playlist.segments[0].uri)
+        _check_audio_segment(out_dir / AUDIO_NAME, playlist)
+    _check_segment_format(playlists, segment_format)
     _check_duration(playlists, info, tolerance_s)
     return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
 
@@ -196,13 +252,32 @@ def _check_media_playlist(directory: Path) -> MediaPlaylist:
     name = f"{directory.name}/{MEDIA_PLAYLIST}"
     if not playlist.ended:
         raise VerifyFailed(f"{name} has no #EXT-X-ENDLIST: the playlist is incomplete")
-    for segment in playlist.segments:
-        path = directory / segment.uri
-        if not path.is_file():
-            raise VerifyFailed(f"{name} names {segment.uri}, which is missing")
-        if path.stat().st_size == 0:
-            raise VerifyFailed(f"{directory.name}/{segment.uri} is empty")
+    files = [segment.uri for segment in playlist.segments]
+    if playlist.map_uri is not None:
+        files.insert(0, playlist.map_uri)
+    for uri in files:
+        check_named_file(directory, uri, name)
     return playlist
+
+
+def check_named_file(directory: Path, uri: str, what: str) -> Path:
+    """A file the manifest ``what`` names, relative to ``directory``: inside it, present and not empty."""
+    check_local_uri(uri, what)
+    path = directory / uri
+    if not path.is_file():
+        raise VerifyFailed(f"{what} names {uri}, which is missing")
+    if path.stat().st_size == 0:
+        raise VerifyFailed(f"{what} names {uri}, which is empty")
+    return path
+
+
+def _check_segment_format(playlists: dict[str, MediaPlaylist], expected: str | None) -> None:
+    found = {name: FMP4 if playlist.map_uri is not None else TS for name, playlist in playlists.items()}
+    wanted = expected or next(iter(found.values()))
+    wrong = sorted(name for name, kind in found.items() if kind != wanted)
+    if wrong:
+        raise VerifyFailed(f"{', '.join(wrong)}: segments are not {wanted} like the rest of the ladder"
+                           if expected is None else f"{', '.join(wrong)}: segments are not {wanted}")
 
 
 def _check_duration(playlists: dict[str, MediaPlaylist], info: SourceInfo, tolerance_s: float | None) -> None:
@@ -227,6 +302,21 @@ def _check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
             raise VerifyFailed(f"{variant.uri} is not linked to the audio group {AUDIO_GROUP!r}")
 
 
+def _check_subtitle_group(master: MasterPlaylist, out_dir: Path, subtitles: Sequence[SubtitleRendition]) -> None:
+    """Exactly the given caption languages, each playlist present, every variant linked to them."""
+    listed = sorted(media.get("URI", "") for media in master.media if media.get("TYPE") == "SUBTITLES")
+    expected = sorted(rendition.playlist for rendition in subtitles)
+    if listed != expected:
+        raise VerifyFailed(f"{MASTER_PLAYLIST} lists subtitles {listed}, expected {expected}")
+    for uri in listed:
+        check_local_uri(uri, MASTER_PLAYLIST)
+        if not (out_dir / uri).is_file():
+            raise VerifyFailed(f"{MASTER_PLAYLIST} names {uri}, which is missing")
+    for variant in master.variants:
+        if subtitles and variant.attributes.get("SUBTITLES") != SUBTITLE_GROUP:
+            raise VerifyFailed(f"{variant.uri} is not linked to the subtitle group {SUBTITLE_GROUP!r}")
+
+
 def _positive_int(value: str | None, what: str) -> int:
     if value is None or not value.isdigit() or int(value) <= 0:
         raise VerifyFailed(f"{what} is {value!r}, expected a positive whole number")
@@ -244,19 +334,28 @@ def _check_alignment(playlists: dict[str, MediaPlaylist]) -> None:
             raise VerifyFailed(f"segments of {name} are not aligned with those of {first_name}")
 
 
-def _open_segment(path: Path) -> InputContainer:
+def _open_first_segment(directory: Path, playlist: MediaPlaylist) -> InputContainer:
+    """The first segment of a playlist, behind its init segment when it is fragmented MP4."""
+    uri = playlist.segments[0].uri
     try:
-        return av.open(str(path))
+        if playlist.map_uri is None:
+            return av.open(str(directory / uri))
+        # A CMAF fragment holds no codec parameters: they are in the init segment.
+        data = (directory / playlist.map_uri).read_bytes() + (directory / uri).read_bytes()
+        return av.open(io.BytesIO(data), format="mp4")
+    except FileNotFoundError as exc:
+        raise VerifyFailed(f"{directory.name}/{Path(exc.filename).name} is missing") from None
     except av.error.FFmpegError as exc:
-        raise VerifyFailed(f"{path.parent.name}/{path.name} cannot be read: {exc.strerror}") from None
+        raise VerifyFailed(f"{directory.name}/{uri} cannot be read: {exc.strerror}") from None
 
 
-def _check_video_segment(path: Path, name: str, width: int, height: int) -> None:
-    with _open_segment(path) as container:
+def _check_video_segment(directory: Path, playlist: MediaPlaylist, name: str, width: int, height: int) -> None:
+    first = playlist.segments[0].uri
+    with _open_first_segment(directory, playlist) as container:
         if not container.streams.video:
-            raise VerifyFailed(f"{name}: {path.name} has no video stream")
+            raise VerifyFailed(f"{name}: {first} has no video stream")
         if container.streams.audio:
-            raise VerifyFailed(f"{name}: {path.name} carries audio, which belongs in the audio group")
+            raise VerifyFailed(f"{name}: {first} carries audio, which belongs in the audio group")
         context = container.streams.video[0].codec_context
         if (context.width, context.height) != (width, height):
             raise VerifyFailed(f"{name}: video is {context.width}x{context.height}, expected {width}x{height}")
@@ -264,10 +363,10 @@ def _check_video_segment(path: Path, name: str, width: int, height: int) -> None
             raise VerifyFailed(f"{name}: video is {context.name} {context.pix_fmt}, expected h264 yuv420p")
 
 
-def _check_audio_segment(path: Path) -> None:
-    with _open_segment(path) as container:
+def _check_audio_segment(directory: Path, playlist: MediaPlaylist) -> None:
+    with _open_first_segment(directory, playlist) as container:
         if not container.streams.audio:
-            raise VerifyFailed(f"{AUDIO_NAME}/{path.name} has no audio stream")
+            raise VerifyFailed(f"{AUDIO_NAME}/{playlist.segments[0].uri} has no audio stream")
 
 
 def _bitrates(directory: Path) -> tuple[MediaPlaylist, int, int]:
@@ -284,25 +383,28 @@ def _bitrates(directory: Path) -> tuple[MediaPlaylist, int, int]:
     return playlist, peak_bitrate(sizes, durations, playlist.target_duration), average
 
 
-def _measure_audio(directory: Path) -> _Rendition:
+def measure_audio(directory: Path) -> Rendition:
+    """Bit rates, codec string and channels of the audio rendition in ``directory``."""
     playlist, peak, average = _bitrates(directory)
-    with _open_segment(directory / playlist.segments[0].uri) as container:
+    with _open_first_segment(directory, playlist) as container:
         if not container.streams.audio:
             raise VerifyFailed(f"{directory.name}: no audio stream in the first segment")
         context = container.streams.audio[0].codec_context
         codec = f"mp4a.40.{_AAC_OBJECT_TYPES.get(context.profile or 'LC', 2)}"
-        return _Rendition(peak, average, codec, width=0, height=0, channels=context.channels)
+        return Rendition(peak, average, codec, width=0, height=0, channels=context.channels,
+                         sample_rate=context.sample_rate)
 
 
-def _measure_video(directory: Path) -> _Rendition:
+def measure_video(directory: Path) -> Rendition:
+    """Bit rates, codec string and size of the video rendition in ``directory``."""
     playlist, peak, average = _bitrates(directory)
-    with _open_segment(directory / playlist.segments[0].uri) as container:
+    with _open_first_segment(directory, playlist) as container:
         if not container.streams.video:
             raise VerifyFailed(f"{directory.name}: no video stream in the first segment")
         stream = container.streams.video[0]
         codec = _avc_codec(container, stream, directory.name)
         context = stream.codec_context
-        return _Rendition(peak, average, codec, width=context.width, height=context.height, channels=0)
+        return Rendition(peak, average, codec, width=context.width, height=context.height, channels=0)
 
 
 def peak_bitrate(sizes: list[int], durations: list[float], target_duration: int | None) -> int:
@@ -327,7 +429,14 @@ def peak_bitrate(sizes: list[int], durations: list[float], target_duration: int 
 
 
 def _avc_codec(container: InputContainer, stream: VideoStream, name: str) -> str:
-    """``avc1.PPCCLL`` from the stream's own SPS: profile, constraint flags, level."""
+    """``avc1.PPCCLL`` from the stream's own SPS: profile, constraint flags, level.
+
+    In MP4 the SPS sits in the init segment's ``avcC`` record (version 1, then profile,
+    constraint flags and level); in MPEG-TS it is in the first packets (Annex B).
+    """
+    extradata = stream.codec_context.extradata or b""
+    if len(extradata) >= 4 and extradata[0] == 1:
+        return "avc1." + extradata[1:4].hex()
     for packet in container.demux(stream):
         sps = _find_sps(bytes(packet))
         if sps is not None:

@@ -1,7 +1,8 @@
 """A small parser for the HLS playlists this project writes (RFC 8216).
 
 Only what verification and the master rewrite need: variant streams and renditions of a
-master playlist, and the segments, target duration and end marker of a media playlist.
+master playlist, and the segments, target duration, end marker and initialization section
+(``EXT-X-MAP``, the init segment of fragmented MP4) of a media playlist.
 Unknown tags are ignored, as the RFC requires of clients. Malformed input raises
 VerifyFailed, since a playlist we cannot read is a ladder we cannot publish.
 """
@@ -31,6 +32,8 @@ class MediaPlaylist:
     target_duration: int | None
     segments: tuple[Segment, ...]
     ended: bool
+    #: URI of the ``EXT-X-MAP`` initialization section: set for fragmented MP4 (CMAF), None for MPEG-TS.
+    map_uri: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -68,9 +71,14 @@ def parse_media_playlist(text: str, what: str = "media playlist") -> MediaPlayli
     target: int | None = None
     segments: list[Segment] = []
     ended = False
+    map_uri: str | None = None
     pending: float | None = None
     for line in _lines(text, what):
-        if line.startswith("#EXT-X-TARGETDURATION:"):
+        if line.startswith("#EXT-X-MAP:"):
+            map_uri = parse_attributes(line.partition(":")[2]).get("URI")
+            if not map_uri:
+                raise VerifyFailed(f"{what}: #EXT-X-MAP has no URI")
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
             target = _number(line.partition(":")[2], int, what)
         elif line.startswith("#EXTINF:"):
             pending = _number(line.partition(":")[2].split(",")[0], float, what)
@@ -83,7 +91,7 @@ def parse_media_playlist(text: str, what: str = "media playlist") -> MediaPlayli
             pending = None
     if pending is not None:
         raise VerifyFailed(f"{what}: the last #EXTINF has no segment URI after it")
-    return MediaPlaylist(target_duration=target, segments=tuple(segments), ended=ended)
+    return MediaPlaylist(target_duration=target, segments=tuple(segments), ended=ended, map_uri=map_uri)
 
 
 def parse_master_playlist(text: str, what: str = "master playlist") -> MasterPlaylist:
@@ -101,6 +109,13 @@ def parse_master_playlist(text: str, what: str = "master playlist") -> MasterPla
     if pending is not None:
         raise VerifyFailed(f"{what}: the last #EXT-X-STREAM-INF has no URI after it")
     return MasterPlaylist(variants=tuple(variants), media=tuple(media))
+
+
+def check_local_uri(uri: str, what: str) -> None:
+    """A manifest may only name files beside or below it: never a URL, an absolute path or ``..``."""
+    parts = uri.split("/")
+    if ":" in uri or uri.startswith("/") or "\\" in uri or any(part in ("", ".", "..") for part in parts):
+        raise VerifyFailed(f"{what} names {uri!r}, which is not a relative path inside the output")
 
 
 def _number(text: str, kind: type[_Num], what: str) -> _Num:

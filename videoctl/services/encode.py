@@ -1,14 +1,18 @@
-"""process_video: download → probe → one-process ffmpeg ladder → verify → upload.
+"""process_video: download → probe → one ffmpeg for every output → package → verify → upload.
+
+``make_outputs`` is everything between the probe and the upload, on local files: the one
+ffmpeg process, the master playlist, the MPD (fMP4 only), and the verification of each. A failure anywhere is ``verify_failed`` (or ``media_error``
+from ffmpeg) and nothing is uploaded, so nothing becomes READY.
 
 Progress is reported in phases so a bar and the heartbeat move steadily:
-download 0–10 %, encode 10–90 %, verify 90–92 %, upload 92–100 %.
+download 0–10 %, encode 10–85 %, package and verify 85–92 %, upload 92–100 %.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +21,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput, StorageError
-from videoctl.domain.ladder import choose_rungs, parse_ladder
+from videoctl.domain.ladder import Rung, choose_rungs, parse_ladder
 from videoctl.domain.models import Video
-from videoctl.media import encode, hls
+from videoctl.domain.outputs import SubtitleRendition
+from videoctl.media import dash, encode, hls
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
@@ -37,6 +42,23 @@ class EncodeResult:
     master_key: str
     info: SourceInfo
     summary: hls.LadderSummary
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What one encode yields besides the HLS ladder, and how it is cut."""
+
+    segment_s: int = 4
+    preset: str = "veryfast"
+    segment_format: str = encode.FMP4
+    #: manifest.mpd over the fMP4 segments (never with MPEG-TS).
+    dash: bool = True
+    subtitles: tuple[SubtitleRendition, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, subtitles: Sequence[SubtitleRendition] = ()) -> OutputPlan:
+        return cls(segment_s=settings.segment_s, preset=settings.x264_preset,
+                   segment_format=settings.segment_format, subtitles=tuple(subtitles))
 
 
 def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
@@ -62,23 +84,44 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     log.info("probed source", extra={"video_id": video.id, "width": info.width, "height": info.height,
                                      "duration_s": round(info.duration_s, 3), "has_audio": info.has_audio,
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
-    rungs = choose_rungs(parse_ladder(settings.ladder), info.height)
+    rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
 
     out_dir = workdir / "hls"
-    started = time.monotonic()
-    encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=settings.segment_s,
-                         preset=settings.x264_preset,
-                         on_progress=lambda p: progress("encode", 10 + p * 0.8))
-    log.info("encoded ladder", extra={"rungs": [r.name for r in rungs],
-                                      "encode_s": round(time.monotonic() - started, 3)})
-    src.unlink()  # the scratch space goes to the upload from here on
-
-    hls.finalize_master(out_dir, info, rungs)
-    summary = hls.verify_ladder(out_dir, info, rungs)
+    # Captions come in with their own step; until then the manifests carry none.
+    summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
+                           on_progress=lambda p: progress("encode", 10 + p * 0.75),
+                           source_done=src.unlink)  # the scratch space goes to the upload from here on
     progress("verify", 92)
 
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 92 + done * 8))
     return EncodeResult(keys.master_key(prefix), info, summary)
+
+
+def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
+                 plan: OutputPlan, *, on_progress: Callable[[float], None] | None = None,
+                 source_done: Callable[[], None] | None = None) -> hls.LadderSummary:
+    """Encode, package and verify every output of ``plan`` into ``out_dir``; raise VerifyFailed or MediaError.
+
+    ``source_done`` is called once nothing reads ``src`` any more (run-job deletes it then).
+    """
+    started = time.monotonic()
+    encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
+                         segment_format=plan.segment_format, on_progress=on_progress)
+    log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
+                               "encode_s": round(time.monotonic() - started, 3)})
+    if source_done is not None:
+        source_done()
+
+    hls.finalize_master(out_dir, info, rungs, plan.subtitles)
+    summary = hls.verify_ladder(out_dir, info, rungs, segment_format=plan.segment_format,
+                                subtitles=plan.subtitles)
+    # The other outputs last as long as the video, give or take what the ladder may (one segment).
+    tolerance_s = max(1.0, float(plan.segment_s))
+    if plan.dash and plan.segment_format == encode.FMP4:
+        dash.write_mpd(out_dir, info, rungs, plan.subtitles)
+        dash.verify_mpd(out_dir, info, rungs, tolerance_s=tolerance_s, subtitles=plan.subtitles)
+    log.info("outputs made and verified", extra={"outputs_s": round(time.monotonic() - started, 3)})
+    return summary
 
 
 def _transient(exc: BaseException) -> bool:

@@ -1,5 +1,5 @@
-"""verify_ladder refuses broken ladders; encode_ladder fails loudly and never leaks ffmpeg;
-the upload order of a real ladder."""
+"""verify_ladder refuses broken ladders (MPEG-TS and fMP4); encode_ladder fails loudly and never
+leaks ffmpeg; the master's SUBTITLES group; the upload order of a real ladder."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 
 from videoctl.domain.errors import MediaError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, parse_ladder
+from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media import encode
 from videoctl.media.encode import encode_ladder
 from videoctl.media.hls import finalize_master, upload_order, verify_ladder
+from videoctl.media.m3u8 import parse_master_playlist
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
 
@@ -24,27 +26,50 @@ pytestmark = pytest.mark.slow
 LADDER = parse_ladder("360:800,240:400,144:200")
 
 
+def _encode(clip: Callable[[str], Path], ffmpeg_bin: str, out_dir: Path,
+            segment_format: str) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
+    source = clip("normal")
+    info = probe(source)
+    rungs = choose_rungs(LADDER, info.short_side)
+    encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=1, segment_format=segment_format)
+    finalize_master(out_dir, info, rungs)
+    verify_ladder(out_dir, info, rungs, segment_format=segment_format)
+    return out_dir, info, rungs
+
+
 @pytest.fixture(scope="module")
 def good_ladder(
     clip: Callable[[str], Path], ffmpeg_bin: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
-    source = clip("normal")
-    info = probe(source)
-    rungs = choose_rungs(LADDER, info.short_side)
-    out_dir = tmp_path_factory.mktemp("good") / "hls"
-    encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=1)
-    finalize_master(out_dir, info, rungs)
-    verify_ladder(out_dir, info, rungs)
-    return out_dir, info, rungs
+    """An MPEG-TS ladder: the failure tests below name its .ts segments."""
+    return _encode(clip, ffmpeg_bin, tmp_path_factory.mktemp("good") / "hls", "ts")
+
+
+@pytest.fixture(scope="module")
+def good_fmp4_ladder(
+    clip: Callable[[str], Path], ffmpeg_bin: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
+    return _encode(clip, ffmpeg_bin, tmp_path_factory.mktemp("good-fmp4") / "hls", "fmp4")
+
+
+def _copy(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]], tmp_path: Path) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
+    out_dir, info, rungs = ladder
+    copy = tmp_path / out_dir.parent.name / "hls"
+    shutil.copytree(out_dir, copy)
+    return copy, info, rungs
 
 
 @pytest.fixture
 def ladder(good_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]], tmp_path: Path) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
-    """A private copy of the good ladder for a test to break."""
-    out_dir, info, rungs = good_ladder
-    copy = tmp_path / "hls"
-    shutil.copytree(out_dir, copy)
-    return copy, info, rungs
+    """A private copy of the good MPEG-TS ladder for a test to break."""
+    return _copy(good_ladder, tmp_path)
+
+
+@pytest.fixture
+def fmp4_ladder(good_fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]],
+                tmp_path: Path) -> tuple[Path, SourceInfo, tuple[Rung, ...]]:
+    """A private copy of the good fMP4 ladder for a test to break."""
+    return _copy(good_fmp4_ladder, tmp_path)
 
 
 def _edit(path: Path, edit: Callable[[str], str]) -> None:
@@ -67,7 +92,7 @@ def test_deleted_segment(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> N
 def test_empty_segment(ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
     out_dir, info, rungs = ladder
     (out_dir / "audio" / "seg_00000.ts").write_bytes(b"")
-    with pytest.raises(VerifyFailed, match="audio/seg_00000.ts is empty"):
+    with pytest.raises(VerifyFailed, match="audio/index.m3u8 names seg_00000.ts, which is empty"):
         verify_ladder(out_dir, info, rungs)
 
 
@@ -252,3 +277,84 @@ def test_finalize_master_refuses_a_broken_ladder(ladder: tuple[Path, SourceInfo,
     (out_dir / "360p" / "seg_00000.ts").unlink()
     with pytest.raises(VerifyFailed, match="360p/index.m3u8 names seg_00000.ts, which is missing"):
         finalize_master(out_dir, info, rungs)
+
+
+def test_fmp4_copy_verifies(fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    summary = verify_ladder(out_dir, info, rungs, segment_format="fmp4")
+    assert [r.name for r in summary.rungs] == ["360p", "240p", "144p"]
+
+
+def test_missing_init_segment(fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    (out_dir / "240p" / "init_240p.mp4").unlink()
+    with pytest.raises(VerifyFailed, match="240p/index.m3u8 names init_240p.mp4, which is missing"):
+        verify_ladder(out_dir, info, rungs)
+
+
+def test_broken_init_segment(fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    (out_dir / "360p" / "init_360p.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(VerifyFailed, match="360p/seg_00000.m4s cannot be read"):
+        verify_ladder(out_dir, info, rungs)
+
+
+def test_segment_format_is_what_was_asked_for(
+    fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]], ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]
+) -> None:
+    with pytest.raises(VerifyFailed, match="segments are not ts"):
+        verify_ladder(*fmp4_ladder, segment_format="ts")
+    with pytest.raises(VerifyFailed, match="segments are not fmp4"):
+        verify_ladder(*ladder, segment_format="fmp4")
+
+
+def test_a_playlist_naming_a_file_outside_the_output_is_refused(
+    fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]],
+) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    _edit(out_dir / "144p" / "index.m3u8", lambda text: text.replace('URI="init_144p.mp4"', 'URI="../360p/init_360p.mp4"'))
+    with pytest.raises(VerifyFailed, match="not a relative path inside the output"):
+        verify_ladder(out_dir, info, rungs)
+
+
+KOREAN = SubtitleRendition(language="ko", name="한국어", default=True, playlist="subs/ko.m3u8", vtt="subs/ko.vtt")
+ENGLISH = SubtitleRendition(language="en", name='English "CC"', default=False, playlist="subs/en.m3u8",
+                            vtt="subs/en.vtt")
+
+
+def _write_subtitles(out_dir: Path, *renditions: SubtitleRendition) -> None:
+    for rendition in renditions:
+        (out_dir / "subs").mkdir(exist_ok=True)
+        (out_dir / rendition.vtt).write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nhello\n")
+        (out_dir / rendition.playlist).write_text(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.0,\n"
+            f"{Path(rendition.vtt).name}\n#EXT-X-ENDLIST\n")
+
+
+def test_master_with_subtitles_names_the_group_on_every_variant(
+    fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]],
+) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    _write_subtitles(out_dir, KOREAN, ENGLISH)
+    finalize_master(out_dir, info, rungs, (KOREAN, ENGLISH))
+    master = parse_master_playlist((out_dir / "master.m3u8").read_text())
+    subtitles = [media for media in master.media if media["TYPE"] == "SUBTITLES"]
+    assert [(m["LANGUAGE"], m["NAME"], m["DEFAULT"], m["AUTOSELECT"], m["URI"], m["GROUP-ID"]) for m in subtitles] == [
+        ("ko", "한국어", "YES", "YES", "subs/ko.m3u8", "subs"),
+        ("en", "English 'CC'", "NO", "YES", "subs/en.m3u8", "subs"),  # a double quote cannot be in a quoted-string
+    ]
+    assert all(variant.attributes["SUBTITLES"] == "subs" for variant in master.variants)
+    verify_ladder(out_dir, info, rungs, subtitles=(KOREAN, ENGLISH))
+    with pytest.raises(VerifyFailed, match="lists subtitles"):
+        verify_ladder(out_dir, info, rungs)  # captions nobody asked for
+    (out_dir / "subs" / "en.m3u8").unlink()
+    with pytest.raises(VerifyFailed, match="names subs/en.m3u8, which is missing"):
+        verify_ladder(out_dir, info, rungs, subtitles=(KOREAN, ENGLISH))
+
+
+def test_master_without_subtitles_has_no_group(fmp4_ladder: tuple[Path, SourceInfo, tuple[Rung, ...]]) -> None:
+    out_dir, info, rungs = fmp4_ladder
+    text = (out_dir / "master.m3u8").read_text()
+    assert "SUBTITLES" not in text
+    with pytest.raises(VerifyFailed, match=r"lists subtitles \[\], expected \['subs/ko.m3u8'\]"):
+        verify_ladder(out_dir, info, rungs, subtitles=(KOREAN,))

@@ -1,11 +1,14 @@
 """Every playable clip through encode_ladder → finalize_master → verify_ladder, then played back.
 
 Tiny ladder (360/240/144) and 1 s segments, so 2 s clips give several segments per variant
-and the whole module stays within seconds on 2 cores.
+and the whole module stays within seconds on 2 cores. Every clip is encoded in fMP4 (CMAF,
+the default); the MPEG-TS format runs the same checks on the clips in ``TS_CLIPS``.
 """
 
 from __future__ import annotations
 
+import array
+import io
 import re
 import subprocess
 from collections.abc import Callable
@@ -16,11 +19,11 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.clips import PLAYABLE
+from tests.clips import LATE_AUDIO_S, PLAYABLE
 from videoctl.domain.ladder import MAX_FPS, Rung, choose_rungs, output_fps, parse_ladder
-from videoctl.media.encode import encode_ladder
+from videoctl.media.encode import FMP4, TS, encode_ladder
 from videoctl.media.hls import LadderSummary, finalize_master, verify_ladder
-from videoctl.media.m3u8 import parse_master_playlist, parse_media_playlist
+from videoctl.media.m3u8 import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from videoctl.media.probe import SourceInfo, probe
 
 pytestmark = pytest.mark.slow
@@ -42,32 +45,45 @@ class Encoded:
 @pytest.fixture(scope="module")
 def encoded(
     clip: Callable[[str], Path], ffmpeg_bin: str, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], Encoded]:
-    """``encoded("rotated")`` → that clip's ladder, encoded once per module."""
-    done: dict[str, Encoded] = {}
+) -> Callable[..., Encoded]:
+    """``encoded("rotated")`` → that clip's fMP4 ladder (``encoded("rotated", "ts")``: MPEG-TS), encoded once per module."""
+    done: dict[tuple[str, str], Encoded] = {}
 
-    def get(name: str) -> Encoded:
-        if name not in done:
+    def get(name: str, segment_format: str = FMP4) -> Encoded:
+        if (name, segment_format) not in done:
             source = clip(name)
             info = probe(source)
             rungs = choose_rungs(LADDER, info.short_side)
-            out_dir = tmp_path_factory.mktemp(f"hls-{name}")
+            out_dir = tmp_path_factory.mktemp(f"hls-{name}-{segment_format}")
             progress: list[float] = []
-            encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=SEGMENT_S, on_progress=progress.append)
+            encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=SEGMENT_S, segment_format=segment_format,
+                          on_progress=progress.append)
             master = finalize_master(out_dir, info, rungs)
-            summary = verify_ladder(out_dir, info, rungs)
-            done[name] = Encoded(info, rungs, out_dir, master, summary, progress)
-        return done[name]
+            summary = verify_ladder(out_dir, info, rungs, segment_format=segment_format)
+            done[name, segment_format] = Encoded(info, rungs, out_dir, master, summary, progress)
+        return done[name, segment_format]
 
     return get
 
 
-ALL = pytest.mark.parametrize("name", list(PLAYABLE))
+#: Clips the MPEG-TS format is checked on too: the common case and the shapes that touch timestamps.
+TS_CLIPS = ("normal", "no_audio", "late_audio", "variable_frame_rate", "joined_recordings", "high_fps")
+ALL = pytest.mark.parametrize(
+    ("name", "segment_format"),
+    [(name, FMP4) for name in PLAYABLE] + [(name, TS) for name in TS_CLIPS],
+)
+
+
+def open_segment(directory: Path, playlist: MediaPlaylist, uri: str) -> av.container.InputContainer:
+    """A segment as a player reads it: an fMP4 fragment behind its init segment, a TS segment alone."""
+    if playlist.map_uri is None:
+        return av.open(str(directory / uri))
+    return av.open(io.BytesIO((directory / playlist.map_uri).read_bytes() + (directory / uri).read_bytes()))
 
 
 @ALL
-def test_ladder_verifies_and_summary_matches(encoded: Callable[[str], Encoded], name: str) -> None:
-    result = encoded(name)
+def test_ladder_verifies_and_summary_matches(encoded: Callable[..., Encoded], name: str, segment_format: str) -> None:
+    result = encoded(name, segment_format)
     assert result.master == result.out_dir / "master.m3u8"
     assert result.summary.master == result.master
     assert result.summary.has_audio == result.info.has_audio
@@ -80,8 +96,9 @@ def test_ladder_verifies_and_summary_matches(encoded: Callable[[str], Encoded], 
 
 
 @ALL
-def test_master_plays_with_ffmpeg(encoded: Callable[[str], Encoded], ffmpeg_bin: str, name: str) -> None:
-    master = encoded(name).master
+def test_master_plays_with_ffmpeg(encoded: Callable[..., Encoded], ffmpeg_bin: str, name: str,
+                                 segment_format: str) -> None:
+    master = encoded(name, segment_format).master
     result = subprocess.run(
         [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-i", str(master), "-map", "0", "-f", "null", "-"],
         capture_output=True,
@@ -92,8 +109,9 @@ def test_master_plays_with_ffmpeg(encoded: Callable[[str], Encoded], ffmpeg_bin:
 
 
 @ALL
-def test_audio_present_exactly_when_the_source_has_it(encoded: Callable[[str], Encoded], name: str) -> None:
-    result = encoded(name)
+def test_audio_present_exactly_when_the_source_has_it(encoded: Callable[..., Encoded], name: str,
+                                                     segment_format: str) -> None:
+    result = encoded(name, segment_format)
     with av.open(str(result.master)) as container:
         assert bool(container.streams.audio) == result.info.has_audio
         assert len(container.streams.video) == len(result.rungs)
@@ -101,8 +119,8 @@ def test_audio_present_exactly_when_the_source_has_it(encoded: Callable[[str], E
 
 
 @ALL
-def test_master_attributes(encoded: Callable[[str], Encoded], name: str) -> None:
-    result = encoded(name)
+def test_master_attributes(encoded: Callable[..., Encoded], name: str, segment_format: str) -> None:
+    result = encoded(name, segment_format)
     master = parse_master_playlist(result.master.read_text())
     fps = float(output_fps(result.info.fps))
     for variant, summary in zip(master.variants, result.summary.rungs, strict=True):
@@ -115,26 +133,45 @@ def test_master_attributes(encoded: Callable[[str], Encoded], name: str) -> None
         assert codecs[0].startswith("avc1.64")  # x264 High profile
         assert (codecs[1:] == ["mp4a.40.2"]) == result.info.has_audio
     assert ("audio/index.m3u8" in result.master.read_text()) == result.info.has_audio
+    assert f"#EXT-X-VERSION:{7 if segment_format == FMP4 else 6}" in result.master.read_text()
 
 
-def test_the_ladder_carries_the_default_audio_track(encoded: Callable[[str], Encoded]) -> None:
+@ALL
+def test_segments_are_of_the_format_asked_for(encoded: Callable[..., Encoded], name: str, segment_format: str) -> None:
+    result = encoded(name, segment_format)
+    for directory in [result.out_dir / rung.name for rung in result.summary.rungs] + (
+            [result.out_dir / "audio"] if result.info.has_audio else []):
+        playlist = parse_media_playlist((directory / "index.m3u8").read_text())
+        suffixes = {Path(segment.uri).suffix for segment in playlist.segments}
+        if segment_format == FMP4:
+            # CMAF: an init segment per rendition, named by EXT-X-MAP, and .m4s fragments.
+            assert playlist.map_uri == f"init_{directory.name}.mp4"
+            assert suffixes == {".m4s"}
+            assert (directory / playlist.map_uri).read_bytes()[4:8] == b"ftyp"
+        else:
+            assert playlist.map_uri is None and suffixes == {".ts"}
+
+
+def test_the_ladder_carries_the_default_audio_track(encoded: Callable[..., Encoded]) -> None:
     result = encoded("two_audio_tracks")
     with av.open(str(result.out_dir / "audio" / "index.m3u8")) as container:
         assert container.streams.audio[0].codec_context.channels == 2  # the stereo default, not the mono first
 
 
-def test_bandwidth_includes_the_shared_audio(encoded: Callable[[str], Encoded]) -> None:
-    result = encoded("normal")
+@pytest.mark.parametrize("segment_format", [FMP4, TS])
+def test_bandwidth_includes_the_shared_audio(encoded: Callable[..., Encoded], segment_format: str) -> None:
+    result = encoded("normal", segment_format)
     playlist = result.out_dir / "360p" / "index.m3u8"
     segments = parse_media_playlist(playlist.read_text()).segments
     video_peak = max((playlist.parent / s.uri).stat().st_size * 8 / s.duration_s for s in segments)
-    audio_rate = 100_000  # 128k AAC in TS never measures below this
+    audio_rate = 100_000  # 128k AAC never measures below this, in TS or fMP4
     assert result.summary.rungs[0].bandwidth >= video_peak * 0.99 + audio_rate
 
 
 @ALL
-def test_video_is_upright_yuv420p_cfr_and_at_most_60_fps(encoded: Callable[[str], Encoded], name: str) -> None:
-    result = encoded(name)
+def test_video_is_upright_yuv420p_cfr_and_at_most_60_fps(encoded: Callable[..., Encoded], name: str,
+                                                         segment_format: str) -> None:
+    result = encoded(name, segment_format)
     expected_fps = output_fps(result.info.fps)
     assert expected_fps <= MAX_FPS
     for summary in result.summary.rungs:
@@ -150,28 +187,29 @@ def test_video_is_upright_yuv420p_cfr_and_at_most_60_fps(encoded: Callable[[str]
 
 
 @ALL
-def test_keyframes_at_every_segment_start_and_segments_aligned(encoded: Callable[[str], Encoded], name: str) -> None:
-    result = encoded(name)
+def test_keyframes_at_every_segment_start_and_segments_aligned(encoded: Callable[..., Encoded], name: str,
+                                                              segment_format: str) -> None:
+    result = encoded(name, segment_format)
     durations = []
     for summary in result.summary.rungs:
         directory = result.out_dir / summary.name
         playlist = parse_media_playlist((directory / "index.m3u8").read_text())
         durations.append([s.duration_s for s in playlist.segments])
         for segment in playlist.segments:
-            with av.open(str(directory / segment.uri)) as container:
+            with open_segment(directory, playlist, segment.uri) as container:
                 first = next(p for p in container.demux(container.streams.video[0]) if p.size)
                 assert first.is_keyframe, f"{summary.name}/{segment.uri} does not start on a keyframe"
     assert all(d == durations[0] for d in durations), durations
     assert all(d == pytest.approx(SEGMENT_S, abs=0.01) for d in durations[0][:-1])
 
 
-def test_rotated_source_comes_out_portrait_keyed_on_its_short_side(encoded: Callable[[str], Encoded]) -> None:
+def test_rotated_source_comes_out_portrait_keyed_on_its_short_side(encoded: Callable[..., Encoded]) -> None:
     # Coded 320x240 turned 90°: displayed 240x320, so its short side (240) picks the rungs.
     result = encoded("rotated")
     assert [(r.width, r.height) for r in result.summary.rungs] == [(240, 320), (144, 192)]
 
 
-def test_portrait_source_keeps_its_resolution(encoded: Callable[[str], Encoded]) -> None:
+def test_portrait_source_keeps_its_resolution(encoded: Callable[..., Encoded]) -> None:
     # A 360x640 upload gets a 360p rung of 360x640, not 202x360 (rungs keyed on the height).
     result = encoded("portrait")
     assert [(r.width, r.height) for r in result.summary.rungs] == [(360, 640), (240, 426), (144, 256)]
@@ -181,10 +219,11 @@ def test_portrait_source_keeps_its_resolution(encoded: Callable[[str], Encoded])
         assert (frame.width, frame.height) == (rung.width, rung.height)
 
 
-def test_joined_recordings_encode_to_their_real_length(encoded: Callable[[str], Encoded], ffmpeg_bin: str) -> None:
+@pytest.mark.parametrize("segment_format", [FMP4, TS])
+def test_joined_recordings_encode_to_their_real_length(encoded: Callable[..., Encoded], segment_format: str) -> None:
     # Two 1 s recordings 5000 s apart in their timestamps: a 2 s ladder that verifies
     # (before, probe said 5001 s and every attempt failed verification as "too short").
-    result = encoded("joined_recordings")
+    result = encoded("joined_recordings", segment_format)
     assert result.info.duration_s == pytest.approx(2.0, abs=0.1)
     for rung in result.summary.rungs:
         assert rung.duration_s == pytest.approx(2.0, abs=0.1)
@@ -196,12 +235,12 @@ def test_joined_recordings_encode_to_their_real_length(encoded: Callable[[str], 
     assert times == sorted(times) and times[-1] - times[0] == pytest.approx(2.0 - 1 / 30, abs=0.05)
 
 
-def test_odd_source_gets_even_sizes(encoded: Callable[[str], Encoded]) -> None:
+def test_odd_source_gets_even_sizes(encoded: Callable[..., Encoded]) -> None:
     result = encoded("odd_size")
     assert [(r.width, r.height) for r in result.summary.rungs] == [(640, 360), (426, 240), (256, 144)]
 
 
-def test_anamorphic_source_gets_square_pixels_at_its_display_aspect(encoded: Callable[[str], Encoded]) -> None:
+def test_anamorphic_source_gets_square_pixels_at_its_display_aspect(encoded: Callable[..., Encoded]) -> None:
     result = encoded("anamorphic")
     top = result.summary.rungs[0]
     assert (top.width, top.height) == (428, 240)
@@ -209,20 +248,20 @@ def test_anamorphic_source_gets_square_pixels_at_its_display_aspect(encoded: Cal
         assert container.streams.video[0].sample_aspect_ratio in (None, 1)
 
 
-def test_high_frame_rate_is_halved_to_60(encoded: Callable[[str], Encoded]) -> None:
+def test_high_frame_rate_is_halved_to_60(encoded: Callable[..., Encoded]) -> None:
     result = encoded("high_fps")
     with av.open(str(result.out_dir / "240p" / "index.m3u8")) as container:
         assert container.streams.video[0].average_rate == 60
 
 
-def test_hdr_is_tone_mapped_to_sdr(encoded: Callable[[str], Encoded]) -> None:
+def test_hdr_is_tone_mapped_to_sdr(encoded: Callable[..., Encoded]) -> None:
     result = encoded("hdr_hlg")
     with av.open(str(result.out_dir / "240p" / "index.m3u8")) as container:
         frame = next(container.decode(video=0))
     assert frame.color_trc == 1  # BT.709, no longer HLG (18)
 
 
-def test_progress_rises_to_100(encoded: Callable[[str], Encoded]) -> None:
+def test_progress_rises_to_100(encoded: Callable[..., Encoded]) -> None:
     progress = encoded("normal").progress
     assert progress, "on_progress was never called"
     assert progress == sorted(progress)
@@ -231,7 +270,7 @@ def test_progress_rises_to_100(encoded: Callable[[str], Encoded]) -> None:
 
 
 def test_interlaced_source_comes_out_progressive(
-    encoded: Callable[[str], Encoded], clip: Callable[[str], Path], ffmpeg_bin: str
+    encoded: Callable[..., Encoded], clip: Callable[[str], Path], ffmpeg_bin: str
 ) -> None:
     def idet(path: Path) -> dict[str, int]:
         """ffmpeg's interlace detector: frames that look TFF, BFF or progressive."""
@@ -246,3 +285,36 @@ def test_interlaced_source_comes_out_progressive(
     assert source["TFF"] > source["Progressive"]  # the clip really is combed
     out = idet(encoded("interlaced").out_dir / "360p" / "index.m3u8")
     assert out["Progressive"] > 10 * (out["TFF"] + out["BFF"] + 1) or (out["TFF"] + out["BFF"]) == 0
+
+
+def first_sound_s(playlist: Path) -> float:
+    """When the audio of a playlist first rises above a whisper, in its own timeline."""
+    with av.open(str(playlist)) as container:
+        for frame in container.decode(audio=0):
+            samples = array.array("f", bytes(frame.planes[0]))[: frame.samples]
+            loud = next((index for index, value in enumerate(samples) if abs(value) > 0.05), None)
+            if loud is not None:
+                return float(frame.time) + loud / frame.sample_rate
+    raise AssertionError(f"{playlist} is silent")
+
+
+@pytest.mark.parametrize("segment_format", [FMP4, TS])
+def test_video_and_audio_start_together_and_late_audio_stays_late(
+    encoded: Callable[..., Encoded], segment_format: str
+) -> None:
+    # The source's tone starts 0.5 s after its first frame. Each fMP4 track's timeline starts
+    # at 0, so without padding the audio at the start the tone would move to 0 s, out of sync.
+    result = encoded("late_audio", segment_format)
+    video_playlist = result.out_dir / "360p" / "index.m3u8"
+    audio_playlist = result.out_dir / "audio" / "index.m3u8"
+    with av.open(str(video_playlist)) as container:
+        video_start = float(next(container.decode(video=0)).time)
+    with av.open(str(audio_playlist)) as container:
+        audio_start = float(next(container.decode(audio=0)).time)
+    if segment_format == FMP4:
+        # One edit per track skips the B-frame delay and the AAC priming: both start at 0 exactly.
+        assert video_start == audio_start == 0.0
+    else:
+        # MPEG-TS carries the 1024 priming samples before the first frame (1.4 s into the stream).
+        assert video_start - audio_start == pytest.approx(1024 / 48000, abs=0.001)
+    assert first_sound_s(audio_playlist) - video_start == pytest.approx(LATE_AUDIO_S, abs=0.01)
