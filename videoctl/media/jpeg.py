@@ -17,9 +17,20 @@ from typing import Any
 
 import av
 import av.error
+import ffmpeg
 from av.video.frame import VideoFrame
 
 from videoctl.domain.errors import VerifyFailed
+
+
+def first_then(first: Any, rest: Any) -> Any:
+    """``first``'s frames, then ``rest``'s, one second apart (0 s, 1 s, 2 s …).
+
+    ``concat`` shifts the second part by the first's duration, which for a lone frame may be
+    0, and the encoder's time base may be coarser than the graph's: two frames at one
+    timestamp stop the JPEG encoder ("Invalid pts"). Whole seconds never collide.
+    """
+    return ffmpeg.concat(first, rest, n=2, v=1, a=0).filter("setpts", "N/TB")
 
 
 def jpeg_output(stream: Any, path: Path | str, *, quality: int, single: bool) -> Any:

@@ -33,11 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.outputs import POSTER, POSTER_SMALL
-from videoctl.media.jpeg import jpeg_output, read_picture
+from videoctl.media.jpeg import first_then, jpeg_output, read_picture
 
 MAX_CANDIDATES = 30
 #: Memory the ``thumbnail`` filter may hold in candidate frames (8-bit 4:2:0: 1.5 bytes a pixel).
@@ -127,7 +125,7 @@ def poster_outputs(tap: Any, out_dir: Path, duration_s: float, width: int, heigh
         .filter("metadata", mode="print", file=str(out_dir / POSTER_CHOICE))
     )
     first = split[1].filter("trim", end_frame=1)
-    picture = ffmpeg.concat(first, chosen, n=2, v=1, a=0).split()
+    picture = first_then(first, chosen).split()
     small = picture[1].filter("scale", *small_size(width, height))
     return [jpeg_output(picture[0], out_dir / POSTER, quality=JPEG_QUALITY, single=True),
             jpeg_output(small, out_dir / POSTER_SMALL, quality=JPEG_QUALITY, single=True)]

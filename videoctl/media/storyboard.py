@@ -26,11 +26,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.outputs import STORYBOARD
-from videoctl.media.jpeg import jpeg_output, read_picture
+from videoctl.media.jpeg import first_then, jpeg_output, read_picture
 from videoctl.media.manifests import check_local_uri, read_manifest
 
 TILE_WIDTH = 160
@@ -223,8 +221,7 @@ def storyboard_outputs(tap: Any, out_dir: Path, duration_s: float, fps: Fraction
     size, shape = (grid.tile_width, grid.tile_height), f"{grid.columns}x{grid.rows}"
     placeholder = split[0].filter("trim", end_frame=1).filter("scale", *size).filter("tile", shape)
     sheets = split[1].filter("select", f"not(mod(n,{every}))").filter("scale", *size).filter("tile", shape)
-    return [jpeg_output(ffmpeg.concat(placeholder, sheets, n=2, v=1, a=0), out_dir / SHEET_PATTERN,
-                        quality=JPEG_QUALITY, single=False)]
+    return [jpeg_output(first_then(placeholder, sheets), out_dir / SHEET_PATTERN, quality=JPEG_QUALITY, single=False)]
 
 
 # ------------------------------------------------------------------ after ffmpeg
