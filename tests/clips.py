@@ -65,6 +65,23 @@ def late_audio(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+def black_start(ffmpeg_bin: str, directory: Path) -> Path:
+    """One second of black, then the pattern fading in over one second, then the pattern: a poster must skip both."""
+    path = directory / "black_start.mp4"
+    _ffmpeg(ffmpeg_bin, "-f", "lavfi", "-i", "color=black:size=640x360:rate=30:duration=1", *_pattern("640x360", seconds=3),
+            "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0,fade=in:st=1:d=1[v]", "-map", "[v]",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def all_black(ffmpeg_bin: str, directory: Path) -> Path:
+    """Nothing but black with a tone, like a podcast uploaded as a video: no frame makes a representative poster."""
+    path = directory / "all_black.mp4"
+    _ffmpeg(ffmpeg_bin, "-f", "lavfi", "-i", f"color=black:size=320x240:rate=30:duration={SECONDS}", *_tone(),
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
 def no_audio(ffmpeg_bin: str, directory: Path) -> Path:
     return generate_sample_clip(ffmpeg_bin, directory / "no_audio.mp4", seconds=SECONDS, audio=False)
 
@@ -265,6 +282,8 @@ PLAYABLE: dict[str, ClipMaker] = {
     "rotated": rotated,
     "portrait": portrait,
     "late_audio": late_audio,
+    "black_start": black_start,
+    "all_black": all_black,
     "odd_size": odd_size,
     "anamorphic": anamorphic,
     "variable_frame_rate": variable_frame_rate,

@@ -111,7 +111,11 @@ def test_encodes_completes_and_is_idempotent(capsys, ctx, run_env, ffmpeg_bin, t
     names = {p.relative_to(master.parent).as_posix() for p in master.parent.rglob("*") if p.is_file()}
     assert {"master.m3u8", "360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8", "manifest.mpd"} <= names
     assert {"360p/init_360p.mp4", "360p/seg_00000.m4s"} <= names  # CMAF segments by default
-    assert ready.mpd_path == f"videos/{video.id}/hls/{job.id}-1/manifest.mpd"
+    prefix = f"videos/{video.id}/hls/{job.id}-1/"
+    assert ready.mpd_path == prefix + "manifest.mpd"
+    assert (ready.poster_path, ready.poster_small_path) == (prefix + "poster.jpg", prefix + "poster-320.jpg")
+    assert ready.storyboard_path == prefix + "storyboard.vtt" and "storyboard.jpg" in names
+    assert not {"poster-choice.txt", "storyboard-1.jpg"} & names  # only what the player page reads
     plays(ffmpeg_bin, master)
     plays(ffmpeg_bin, master.parent / "manifest.mpd")
     assert list((tmp_path / "scratch").iterdir()) == []  # scratch removed

@@ -139,6 +139,29 @@ def test_video_and_audio_both_start_at_zero() -> None:
     assert "aresample=async=1:first_pts=0[" in graph
 
 
+def test_pictures_branch_off_the_top_and_lowest_rungs_as_jpeg_outputs() -> None:
+    plain = _ladder()
+    args = _ladder(pictures=True)
+    graph = _option(args, "-filter_complex")
+    assert args.count("-i") == 1, "the pictures come from the ladder's decode"
+    # Two taps; the poster splits into candidates and first frame, then into its two sizes;
+    # the storyboard into its placeholder sheet and its tiles.
+    assert graph.count("split=2") == plain_graph_splits(plain) + 2 + 2 + 1
+    assert "thumbnail=n=30" in graph and "entropy" in graph and "signalstats" in graph
+    # Each picture output gets a frame at once (ffmpeg reports no progress before), then the real one.
+    assert graph.count("trim=end_frame=1") == 2 and graph.count("concat=a=0:n=2:v=1") == 2
+    assert "tile=10x3" in graph and "scale=160:90" in graph  # 30 s: 30 tiles of 160x90, one a second
+    outputs = [arg for arg in args if arg.endswith(".jpg")]
+    assert [Path(path).name for path in outputs] == ["poster.jpg", "poster-320.jpg", "storyboard-%d.jpg"]
+    assert args.count("mjpeg") == 3
+    # The ladder's own output is unchanged and comes first (-progress follows it).
+    assert args.index("/out/%v/index.m3u8") < args.index(outputs[0])
+
+
+def plain_graph_splits(args: list[str]) -> int:
+    return _option(args, "-filter_complex").count("split=2")
+
+
 def test_audio_once_in_a_shared_group() -> None:
     args = _ladder()
     assert _option(args, "-var_stream_map") == (

@@ -35,8 +35,8 @@ from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.outputs import MPD, SubtitleRendition
 from videoctl.media import mp4
 from videoctl.media.encode import AUDIO_NAME, MEDIA_PLAYLIST
-from videoctl.media.hls import Rendition, check_named_file, measure_audio, measure_video
-from videoctl.media.m3u8 import MediaPlaylist, parse_media_playlist
+from videoctl.media.hls import Rendition, load_media_playlist, measure_audio, measure_video
+from videoctl.media.manifests import check_named_file, read_manifest
 from videoctl.media.probe import SourceInfo
 
 NAMESPACE = "urn:mpeg:dash:schema:mpd:2011"
@@ -238,7 +238,7 @@ def write_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
 
 def _representation(out_dir: Path, name: str, measured: Rendition) -> Representation:
     directory = out_dir / name
-    playlist = _playlist(directory)
+    playlist = load_media_playlist(directory)
     if playlist.map_uri is None:
         raise VerifyFailed(f"{name}/{MEDIA_PLAYLIST} has no init segment: DASH needs fragmented MP4 segments")
     init = (directory / playlist.map_uri).read_bytes()
@@ -254,14 +254,6 @@ def _representation(out_dir: Path, name: str, measured: Rendition) -> Representa
         timeline=timeline(fragments), width=measured.width, height=measured.height,
         sample_rate=measured.sample_rate, channels=measured.channels,
     )
-
-
-def _playlist(directory: Path) -> MediaPlaylist:
-    path = directory / MEDIA_PLAYLIST
-    try:
-        return parse_media_playlist(path.read_text(encoding="utf-8"), f"{directory.name}/{MEDIA_PLAYLIST}")
-    except FileNotFoundError:
-        raise VerifyFailed(f"{directory.name}/{MEDIA_PLAYLIST} is missing") from None
 
 
 # ------------------------------------------------------------------ verification
@@ -336,13 +328,7 @@ def verify_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], *, tolera
     """``manifest.mpd`` parses, describes this ladder, lasts as long as the video, and every
     file it names exists under ``out_dir`` and is not empty."""
     out_dir = Path(out_dir)
-    try:
-        text = (out_dir / MPD).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VerifyFailed(f"{MPD} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VerifyFailed(f"{MPD} cannot be read: {exc}") from None
-    parsed = parse_mpd(text)
+    parsed = parse_mpd(read_manifest(out_dir / MPD, MPD))
     videos = parsed.representations.get("video", [])
     expected = {rung.name: rung_size(info.width, info.height, rung.height) for rung in rungs}
     found = {rep.get("id"): (rep.get("width"), rep.get("height")) for rep in videos}

@@ -42,8 +42,12 @@ Safari alike. (ffmpeg's default would shift both tracks by the video's lead and 
 edits instead; negative composition offsets are misread by ffmpeg's own MP4 demuxer, which
 the download's remux uses.) ``ts`` is MPEG-TS segments, as before.
 
+With ``pictures``, the same decode also yields the poster (off the top rung's frames,
+``media.poster``) and the storyboard sheets (off the lowest rung's, ``media.storyboard``),
+as extra outputs of the one process.
+
 Layout: ``out_dir/master.m3u8``, ``out_dir/{rung.name}/index.m3u8`` + ``seg_00000.m4s`` (or
-``.ts``) … + ``init_{rung.name}.mp4``, ``out_dir/audio/…``.
+``.ts``) … + ``init_{rung.name}.mp4``, ``out_dir/audio/…``, the pictures at the top.
 ``hls.finalize_master`` rewrites the master afterwards.
 """
 
@@ -66,7 +70,9 @@ from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
 from videoctl.media import child
 from videoctl.media.cpus import cpu_budget
+from videoctl.media.poster import poster_outputs
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
+from videoctl.media.storyboard import storyboard_outputs
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +120,18 @@ def build_ladder_args(
     preset: str = "veryfast",
     crf: int = 23,
     segment_format: str = FMP4,
+    pictures: bool = False,
 ) -> list[str]:
-    """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout."""
+    """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout.
+
+    ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
+    """
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
     source = ffmpeg.input(str(src), threads=threads.decoder)
     streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
+    extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     # With one variant stream, ffmpeg does not expand %v in the init segment's name.
     variants = len(rungs) + (1 if info.has_audio else 0)
     init_name = "init_%v.mp4" if variants > 1 else f"init_{rungs[0].name}.mp4"
@@ -143,8 +154,27 @@ def build_ladder_args(
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
+    if extra_outputs:
+        output = ffmpeg.merge_outputs(output, *extra_outputs)
     global_args = ["-filter_complex_threads", str(threads.filters), "-progress", "pipe:1"]
     return ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS, *global_args])
+
+
+def _picture_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
+                     fps: Fraction) -> list[Any]:
+    """Tap the top rung's frames for the poster and the lowest rung's for the storyboard.
+
+    ``streams`` (one per rung, highest first) is changed in place: a tapped rung's encoder
+    gets one side of a split. With a single rung both taps come off it.
+    """
+    top = streams[0].split()
+    streams[0] = top[0]
+    bottom = streams[-1].split()
+    streams[-1] = bottom[0]
+    top_size = rung_size(info.width, info.height, rungs[0].height)
+    bottom_size = rung_size(info.width, info.height, rungs[-1].height)
+    return [*poster_outputs(top[1], out_dir, info.duration_s, *top_size),
+            *storyboard_outputs(bottom[1], out_dir, info.duration_s, fps, *bottom_size)]
 
 
 def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:
@@ -324,12 +354,15 @@ def encode_ladder(
     preset: str = "veryfast",
     crf: int = 23,
     segment_format: str = FMP4,
+    pictures: bool = False,
     cpus: float | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
 
-    ``cpus`` overrides the CPU budget read from the container (``media.cpus``).
+    ``pictures`` also writes the poster and storyboard candidates (``media.poster``,
+    ``media.storyboard`` finish them). ``cpus`` overrides the CPU budget read from the
+    container (``media.cpus``).
     ``on_progress`` gets 0–100 about twice a second; throttling is the caller's business.
     Raises MediaError with the tail of ffmpeg's stderr if ffmpeg fails.
     """
@@ -342,7 +375,7 @@ def encode_ladder(
     threads = ladder_threads(info, rungs, budget.cpus)
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
-                             preset=preset, crf=crf, segment_format=segment_format)
+                             preset=preset, crf=crf, segment_format=segment_format, pictures=pictures)
     run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():

@@ -34,13 +34,8 @@ from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.outputs import MPD, STORYBOARD, SubtitleRendition
 from videoctl.media.encode import AUDIO_GROUP, AUDIO_NAME, FMP4, MASTER_PLAYLIST, MEDIA_PLAYLIST, TS
-from videoctl.media.m3u8 import (
-    MasterPlaylist,
-    MediaPlaylist,
-    check_local_uri,
-    parse_master_playlist,
-    parse_media_playlist,
-)
+from videoctl.media.m3u8 import MasterPlaylist, MediaPlaylist, parse_master_playlist, parse_media_playlist
+from videoctl.media.manifests import check_local_uri, check_named_file, read_manifest
 from videoctl.media.probe import SourceInfo
 
 #: Segment durations of different variants may differ by EXTINF rounding, no more.
@@ -120,7 +115,7 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
     and a SUBTITLES group when there are captions."""
     out_dir = Path(out_dir)
     audio = measure_audio(out_dir / AUDIO_NAME) if info.has_audio else None
-    fmp4 = _load_media_playlist(out_dir / rungs[0].name).map_uri is not None
+    fmp4 = load_media_playlist(out_dir / rungs[0].name).map_uri is not None
     # EXT-X-MAP without I-frames-only needs version 6; fMP4 segments are version 7 in the
     # media playlists ffmpeg writes, and the master says the same.
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 6}", "#EXT-X-INDEPENDENT-SEGMENTS"]
@@ -189,7 +184,7 @@ def verify_ladder(
     """
     out_dir = Path(out_dir)
     master_path = out_dir / MASTER_PLAYLIST
-    master = parse_master_playlist(_read(master_path), MASTER_PLAYLIST)
+    master = parse_master_playlist(read_manifest(master_path), MASTER_PLAYLIST)
     ordered = sorted(rungs, key=lambda rung: rung.height, reverse=True)
     expected = {f"{rung.name}/{MEDIA_PLAYLIST}": rung for rung in ordered}
     listed = [variant.uri for variant in master.variants]
@@ -230,25 +225,17 @@ def verify_ladder(
     return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VerifyFailed(f"{path.parent.name}/{path.name} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VerifyFailed(f"{path.parent.name}/{path.name} cannot be read: {exc}") from None
-
-
-def _load_media_playlist(directory: Path) -> MediaPlaylist:
+def load_media_playlist(directory: Path) -> MediaPlaylist:
+    """``directory/index.m3u8``, parsed; VerifyFailed if it is missing, malformed or has no segments."""
     name = f"{directory.name}/{MEDIA_PLAYLIST}"
-    playlist = parse_media_playlist(_read(directory / MEDIA_PLAYLIST), name)
+    playlist = parse_media_playlist(read_manifest(directory / MEDIA_PLAYLIST), name)
     if not playlist.segments:
         raise VerifyFailed(f"{name} has no segments")
     return playlist
 
 
 def _check_media_playlist(directory: Path) -> MediaPlaylist:
-    playlist = _load_media_playlist(directory)
+    playlist = load_media_playlist(directory)
     name = f"{directory.name}/{MEDIA_PLAYLIST}"
     if not playlist.ended:
         raise VerifyFailed(f"{name} has no #EXT-X-ENDLIST: the playlist is incomplete")
@@ -258,17 +245,6 @@ def _check_media_playlist(directory: Path) -> MediaPlaylist:
     for uri in files:
         check_named_file(directory, uri, name)
     return playlist
-
-
-def check_named_file(directory: Path, uri: str, what: str) -> Path:
-    """A file the manifest ``what`` names, relative to ``directory``: inside it, present and not empty."""
-    check_local_uri(uri, what)
-    path = directory / uri
-    if not path.is_file():
-        raise VerifyFailed(f"{what} names {uri}, which is missing")
-    if path.stat().st_size == 0:
-        raise VerifyFailed(f"{what} names {uri}, which is empty")
-    return path
 
 
 def _check_segment_format(playlists: dict[str, MediaPlaylist], expected: str | None) -> None:
@@ -371,7 +347,7 @@ def _check_audio_segment(directory: Path, playlist: MediaPlaylist) -> None:
 
 def _bitrates(directory: Path) -> tuple[MediaPlaylist, int, int]:
     """A media playlist with its peak and average bit rates."""
-    playlist = _load_media_playlist(directory)
+    playlist = load_media_playlist(directory)
     sizes = []
     for segment in playlist.segments:
         try:

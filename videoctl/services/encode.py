@@ -1,8 +1,10 @@
 """process_video: download → probe → one ffmpeg for every output → package → verify → upload.
 
 ``make_outputs`` is everything between the probe and the upload, on local files: the one
-ffmpeg process, the master playlist, the MPD (fMP4 only), and the verification of each. A failure anywhere is ``verify_failed`` (or ``media_error``
-from ffmpeg) and nothing is uploaded, so nothing becomes READY.
+ffmpeg process (ladder, poster, storyboard sheets, from one decode), the master playlist,
+the MPD (fMP4 only), the poster and storyboard files, and the verification of each of them.
+A failure anywhere is ``verify_failed`` (or ``media_error`` from ffmpeg) and nothing is
+uploaded, so nothing becomes READY.
 
 Progress is reported in phases so a bar and the heartbeat move steadily:
 download 0–10 %, encode 10–85 %, package and verify 85–92 %, upload 92–100 %.
@@ -21,10 +23,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput, StorageError
-from videoctl.domain.ladder import Rung, choose_rungs, parse_ladder
+from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
-from videoctl.media import dash, encode, hls
+from videoctl.media import dash, encode, hls, poster, storyboard
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
@@ -51,6 +53,8 @@ class OutputPlan:
     segment_s: int = 4
     preset: str = "veryfast"
     segment_format: str = encode.FMP4
+    #: Poster and storyboard, off the ladder's decode.
+    pictures: bool = True
     #: manifest.mpd over the fMP4 segments (never with MPEG-TS).
     dash: bool = True
     subtitles: tuple[SubtitleRendition, ...] = ()
@@ -106,9 +110,9 @@ def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs:
     """
     started = time.monotonic()
     encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
-                         segment_format=plan.segment_format, on_progress=on_progress)
+                         segment_format=plan.segment_format, pictures=plan.pictures, on_progress=on_progress)
     log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
-                               "encode_s": round(time.monotonic() - started, 3)})
+                               "pictures": plan.pictures, "encode_s": round(time.monotonic() - started, 3)})
     if source_done is not None:
         source_done()
 
@@ -120,6 +124,13 @@ def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs:
     if plan.dash and plan.segment_format == encode.FMP4:
         dash.write_mpd(out_dir, info, rungs, plan.subtitles)
         dash.verify_mpd(out_dir, info, rungs, tolerance_s=tolerance_s, subtitles=plan.subtitles)
+    if plan.pictures:
+        top = rung_size(info.width, info.height, rungs[0].height)
+        poster.verify_poster(poster.finalize_poster(out_dir), *top)
+        storyboard.finalize_storyboard(out_dir, duration_s=info.duration_s,
+                                       video_duration_s=summary.rungs[-1].duration_s, fps=output_fps(info.fps),
+                                       width=summary.rungs[-1].width, height=summary.rungs[-1].height)
+        storyboard.verify_storyboard(out_dir, info.duration_s)
     log.info("outputs made and verified", extra={"outputs_s": round(time.monotonic() - started, 3)})
     return summary
 
