@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from videoctl.domain.errors import NotFound, StorageError
@@ -61,7 +62,8 @@ class LocalStore:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    yield ObjectInfo(key, full.stat().st_size)
+                    found = full.stat()
+                    yield ObjectInfo(key, found.st_size, datetime.fromtimestamp(found.st_mtime, UTC))
 
     def delete_keys(self, keys: Iterable[str]) -> int:
         deleted = 0
