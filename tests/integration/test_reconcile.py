@@ -140,6 +140,20 @@ def test_each_way_a_ladder_breaks_is_found_and_nothing_changes_without_fix(world
     assert ctx.jobs.list() == [] and world.keys() == before
 
 
+def test_a_name_outside_the_ladder_is_looked_up_and_one_above_the_root_is_missing(world, client):
+    """Only the ladder's own folder is listed; anything else a playlist names costs one HEAD."""
+    shared = world.put("videos/shared/intro.ts")
+    playlist = (b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n../../../../shared/intro.ts\n"
+                b"#EXTINF:4.0,\n../../../../../../../etc/passwd\n#EXT-X-ENDLIST\n")
+    video = world.video(replace={"240p/index.m3u8": playlist})
+
+    (item,) = [i for i in client.reconcile().broken.items if i.video_id == video.id]
+
+    assert shared in world.keys()
+    assert (item.missing, item.first_missing) == (1, "../../etc/passwd")
+    assert item.reason == "1 of the 12 files its playlists name are missing"
+
+
 def test_a_broken_ladder_with_a_reencode_under_way_is_in_hand(world, client, ctx):
     broken = world.video(drop=("360p/seg_00001.ts",))
     reencode = ctx.jobs.create(broken.id, max_attempts=3, reencode=True, begin=True)

@@ -21,19 +21,20 @@ videos are read page by page too. A report counts everything and keeps the first
 
 from __future__ import annotations
 
-import os
 import tempfile
+import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Generic, TypedDict, TypeVar
 
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
-from videoctl.domain.errors import NotFound, StorageError, VerifyFailed, VideoctlError
+from videoctl.domain.errors import InvalidInput, NotFound, StorageError, VerifyFailed, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.prefixes import batched
 from videoctl.domain.reconcile import (
@@ -322,7 +323,10 @@ class _PlaylistReader:
         self.named += 1
         if key.startswith(self.prefix):
             return key in self.listed
-        return self.store.exists(key)  # named outside the ladder's folder: not in the listing
+        try:
+            return self.store.exists(key)  # named outside the ladder's folder: not in the listing
+        except InvalidInput:
+            return False  # a name no object can have ('../..' above the root, say)
 
     def missing(self, key: str) -> None:
         self.absent += 1
@@ -331,18 +335,15 @@ class _PlaylistReader:
     def text(self, key: str) -> str:
         if self.listed.get(key, 0) > MAX_PLAYLIST_BYTES:
             raise VerifyFailed(f"{key} is {self.listed[key]} bytes, too big to be a playlist")
-        fd, name = tempfile.mkstemp(dir=self.workdir, suffix=".m3u8")
-        os.close(fd)
-        path = Path(name)
+        # One file per reading thread, overwritten by each download: creating and unlinking a
+        # file per playlist costs more than reading it.
+        path = self.workdir / f"playlist-{threading.get_ident()}.m3u8"
         try:
             self.store.download_file(key, path)
-            self.read += 1
-            self.last_text = path.read_text(encoding="utf-8", errors="replace")
         except NotFound:
-            self.last_text = ""  # deleted since it was listed
-            raise VerifyFailed(f"{key} is gone") from None
-        finally:
-            path.unlink(missing_ok=True)
+            raise VerifyFailed(f"{key} is gone") from None  # deleted since it was listed
+        self.read += 1
+        self.last_text = path.read_text(encoding="utf-8", errors="replace")
         return self.last_text
 
     def result(self, reason: str | None = None) -> LadderCheck:
@@ -421,6 +422,37 @@ class _InOrder:
         self.done(*context, future.result())
 
 
+class _VideosInKeyOrder:
+    """The videos, handed out as the store's listing reaches their folders."""
+
+    def __init__(self, rows: Iterator[VideoRow], root: str) -> None:
+        self.rows, self.root = rows, root
+        self.next = next(rows, None)
+        self.last_folder = ""
+
+    def folder(self, row: VideoRow) -> str:
+        return f"{self.root}{row.id}/"
+
+    def passed(self, folder: str | None) -> Iterator[VideoRow]:
+        """The videos whose folders come before *folder* (None: all that are left): the listing
+        went past them, so nothing of theirs is stored."""
+        if folder is not None:
+            if folder < self.last_folder:
+                raise StorageError(f"the store listed {folder!r} after {self.last_folder!r}: its keys are not in "
+                                   "byte order, so they cannot be matched with the videos")
+            self.last_folder = folder
+        while self.next is not None and (folder is None or self.folder(self.next) < folder):
+            yield self.next
+            self.next = next(self.rows, None)
+
+    def take(self, folder: str) -> VideoRow | None:
+        """The video whose folder this is, if it has a row."""
+        if self.next is None or self.folder(self.next) != folder:
+            return None
+        row, self.next = self.next, next(self.rows, None)
+        return row
+
+
 class _Run:
     def __init__(self, report: ReconcileReport, *, videos: VideoRepository, jobs: JobRepository,
                  delete_requests: DeleteRequestRepository, store: ObjectStore, executor: Executor, send: Sender,
@@ -434,14 +466,16 @@ class _Run:
 
     def store_against_videos(self, readers: int) -> None:
         """Merge the store's listing with the videos, folder by folder, both in byte order."""
-        rows = in_key_order(self.videos.for_reconcile, PAGE)
-        waiting = next(rows, None)  # the next video whose folder the listing has not reached
+        videos = _VideosInKeyOrder(in_key_order(self.videos.for_reconcile, PAGE), self.root)
         group: _Group | None = None
-        last_video_folder = ""
         scanned = self.report.scanned
-        with tempfile.TemporaryDirectory(prefix="videoctl-reconcile-") as tmp, \
+        if self.settings.scratch_dir is not None:
+            self.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        # Playlists are read through copies in the scratch directory (VIDEOCTL_SCRATCH_DIR).
+        with tempfile.TemporaryDirectory(prefix="videoctl-reconcile-", dir=self.settings.scratch_dir) as tmp, \
                 ThreadPoolExecutor(readers, thread_name_prefix="reconcile") as pool:
             ladders = _InOrder(pool, 2 * readers, self._ladder_checked)
+            finish = partial(self._finish, ladders=ladders, workdir=Path(tmp))
             for info in self.store.list_prefix(self.root):
                 scanned["objects"] += 1
                 scanned["bytes"] += info.size
@@ -451,7 +485,7 @@ class _Run:
                     group.add(info)
                     continue
                 if group is not None:
-                    self._finish(group, ladders, Path(tmp))
+                    finish(group)
                     group = None
                 prefix = group_of(info.key, self.root)
                 if prefix is None:  # an object right in the root
@@ -461,26 +495,16 @@ class _Run:
                     continue
                 video_id, row = video_of_group(prefix, self.root), None
                 if video_id is not None:
-                    if prefix < last_video_folder:
-                        raise StorageError(f"the store listed {prefix!r} after {last_video_folder!r}: its keys are "
-                                           "not in byte order, so they cannot be matched with the videos")
-                    last_video_folder = prefix
-                    while waiting is not None and self._folder(waiting) < prefix:
-                        self._finish(_Group(self._folder(waiting), waiting.id, waiting), ladders, Path(tmp))
-                        waiting = next(rows, None)
-                    if waiting is not None and self._folder(waiting) == prefix:
-                        row, waiting = waiting, next(rows, None)
+                    for keyless in videos.passed(prefix):
+                        finish(_Group(videos.folder(keyless), keyless.id, keyless))
+                    row = videos.take(prefix)
                 group = _Group(prefix, video_id, row)
                 group.add(info)
             if group is not None:
-                self._finish(group, ladders, Path(tmp))
-            while waiting is not None:  # videos with nothing at all in the store
-                self._finish(_Group(self._folder(waiting), waiting.id, waiting), ladders, Path(tmp))
-                waiting = next(rows, None)
+                finish(group)
+            for keyless in videos.passed(None):
+                finish(_Group(videos.folder(keyless), keyless.id, keyless))
             ladders.drain()
-
-    def _folder(self, row: VideoRow) -> str:
-        return f"{self.root}{row.id}/"
 
     def _finish(self, group: _Group, ladders: _InOrder, workdir: Path) -> None:
         """Everything in *group* has been listed: report what nothing owns, and check its ladder."""
