@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from videoctl.services.demo import DemoResult
     from videoctl.services.jobs import JobView
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.reconcile import Progress as ReconcileProgress
+    from videoctl.services.reconcile import ReconcileReport
     from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
     from videoctl.services.scan import LoopSummary, ScanReport
@@ -250,6 +252,18 @@ class Client:
         from videoctl.services.retention import prune_jobs
 
         return prune_jobs(self._ctx.jobs, older_than_s=older_than_s, dry_run=dry_run)
+
+    def reconcile(self, *, fix: bool = False, older_than_s: float = 86_400, show: int = 20,
+                  progress: ReconcileProgress | None = None) -> ReconcileReport:
+        """Compare the database, the executor and the store: broken ladders, orphan prefixes (those
+        whose newest object is older than *older_than_s* are drift), unowned executor jobs and stuck
+        videos, the first *show* of each kind listed; with *fix*, each repaired."""
+        from videoctl.services.reconcile import reconcile
+
+        ctx = self._ctx
+        return reconcile(videos=ctx.videos, jobs=ctx.jobs, delete_requests=ctx.delete_requests, store=ctx.store,
+                         executor=ctx.executor, send=lambda message: ctx.delete_sender(message),
+                         settings=ctx.settings, fix=fix, older_than_s=older_than_s, show=show, progress=progress)
 
     def stats(self, *, hours: int = 24) -> Stats:
         from videoctl.services.stats import collect_stats

@@ -10,6 +10,8 @@ account in tests/integration/test_infra_moto.py, with the same check).
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ from tests import clips
 from tests.cli import run_cli
 from tests.contract import document_problems, leaf_commands, problems
 from videoctl.commands._render import document_types
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+from videoctl.domain import keys
+from videoctl.domain.states import VideoStatus
 from videoctl.media.binary import find_ffmpeg
 
 
@@ -105,6 +109,25 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("r2", "pending")
     check("r2", "discard", str(doomed.id))
     check("r2", "drain")
+
+    # Drift for reconcile to find: a segment gone from the READY video's ladder (--fix submits a
+    # re-encode to moto Batch, in hand from then on), a video left PROCESSING, an old orphan folder.
+    videos = VideoRepository(conn)
+    ladder = Path(env["VIDEOCTL_STORAGE_DIR"]) / keys.prefix_of_master(videos.get(video["id"]).hls_path)
+    next(ladder.rglob("*.ts")).unlink()
+    stuck = videos.add(videos.next_id(), title="stuck", source_key="videos/0/source/a.mp4", size_bytes=1)
+    videos.set_status(stuck.id, VideoStatus.PROCESSING)
+    old = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/96/hls/1-1/seg.ts"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 3 * 86_400,) * 2)
+    drift = run_cli(capsys, "--json", "reconcile")
+    assert drift.exit_code == 13, drift.stdout
+    report = {k: v for k, v in drift.json()["error"].items() if k not in ("code", "message", "hint")}
+    assert document_problems("reconcile", report) == []
+    assert all(report[kind]["items"] for kind in ("broken_ladders", "orphan_prefixes", "stuck_videos"))
+    check("reconcile", "--fix")
+    check("reconcile")
 
     monkeypatch.setenv("VIDEOCTL_EXECUTOR", "local")
     check("demo", "--seconds", "1")

@@ -58,3 +58,9 @@ class BatchJobs:
 
     def terminate(self, job_id: str, reason: str) -> None:
         self.clients.batch.terminate_job(jobId=job_id, reason=reason[:256])
+
+    def list_in_queue(self, status: str) -> Iterator[dict[str, Any]]:
+        """The summary of every job of our queue in *status*, page by page (ListJobs)."""
+        pages = self.clients.batch.get_paginator("list_jobs").paginate(jobQueue=self.queue, jobStatus=status)
+        for page in pages:
+            yield from page.get("jobSummaryList", [])

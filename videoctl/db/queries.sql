@@ -382,3 +382,48 @@ SELECT version, applied_at FROM schema_migrations;
 
 -- name: record_migration
 INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- name: reconcile_videos
+-- reconcile: the videos with %(after_id)s < id <= %(last_id)s in id order, each with its
+-- active job if it has one. One keyset page of the ids of one length: among those, id
+-- order is the byte order of their folders, which domain.reconcile.in_key_order merges
+-- across lengths. A primary-key range scan, so each page costs its own rows only.
+SELECT v.id, v.status, v.hls_path, v.source_key, j.id AS job_id, j.attempt AS job_attempt,
+       j.reencode AS job_reencode
+FROM video AS v
+LEFT JOIN video_transcode_job AS j
+       ON j.video_id = v.id AND j.state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+WHERE v.id > %(after_id)s AND v.id <= %(last_id)s
+ORDER BY v.id
+LIMIT %(limit)s;
+
+-- name: processing_without_job
+-- reconcile (d): videos left PROCESSING with no active job, in id order after %(after_id)s.
+SELECT v.* FROM video AS v
+WHERE v.status = 'PROCESSING' AND v.id > %(after_id)s
+  AND NOT EXISTS (
+      SELECT 1 FROM video_transcode_job AS j
+      WHERE j.video_id = v.id AND j.state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT'))
+ORDER BY v.id
+LIMIT %(limit)s;
+
+-- name: job_attempts
+-- reconcile (c): the state and current attempt of the jobs the executor's containers are named after.
+SELECT id, video_id, state, attempt FROM video_transcode_job WHERE id = ANY(%(ids)s::bigint[]);
+
+-- name: pending_delete_covering
+-- reconcile (b): the oldest pending delete request for this prefix or a folder above it
+-- (%(prefixes)s lists them all), which will delete it anyway.
+SELECT * FROM r2_delete_request
+WHERE sent_at IS NULL AND discarded_at IS NULL AND prefix = ANY(%(prefixes)s::text[])
+ORDER BY id
+LIMIT 1;
+
+-- name: video_using_prefix
+-- reconcile (b), just before a delete: a video whose source or ladder lies under the prefix
+-- after all (a key written outside the video's own folder). left() = is exact where LIKE
+-- would read '_' and '%%' in a key as wildcards.
+SELECT id FROM video
+WHERE left(source_key, length(%(prefix)s)) = %(prefix)s OR left(hls_path, length(%(prefix)s)) = %(prefix)s
+ORDER BY id
+LIMIT 1;

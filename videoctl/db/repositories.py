@@ -22,6 +22,7 @@ from videoctl.db.reconnect import db_error
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import Outputs
+from videoctl.domain.reconcile import JobAttempt, VideoRow, covering_prefixes
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import (
@@ -153,6 +154,21 @@ class VideoRepository(_Repository):
             raise InvalidState(f"video {video_id} is {current.status} and cannot become READY")
         previous = row["previous_hls_path"]
         return Video.from_row(row), (previous if previous != hls_path else None)
+
+    def for_reconcile(self, after_id: int, last_id: int, limit: int) -> list[VideoRow]:
+        """Videos with after_id < id <= last_id in id order, with their active job (reconcile)."""
+        return [VideoRow(**r) for r in _all(self.conn, "reconcile_videos",
+                                              {"after_id": after_id, "last_id": last_id, "limit": limit})]
+
+    def processing_without_job(self, *, after_id: int, limit: int) -> list[Video]:
+        """Videos left PROCESSING with no active job, in id order after *after_id*."""
+        return [Video.from_row(r) for r in _all(self.conn, "processing_without_job",
+                                                  {"after_id": after_id, "limit": limit})]
+
+    def using_prefix(self, prefix: str) -> int | None:
+        """The id of a video whose source or ladder lies under *prefix*, if any."""
+        row = _one(self.conn, "video_using_prefix", {"prefix": prefix})
+        return row["id"] if row else None
 
 
 class JobRepository(_Repository):
@@ -367,6 +383,12 @@ class JobRepository(_Repository):
             self._explain_refusal(params, f"move to {JobState.QUEUED}")
         raise video_deleted(job.video_id, f"job {job.id} is not run again")
 
+    def attempts(self, job_ids: list[int]) -> dict[int, JobAttempt]:
+        """job id → its state and current attempt, for those that exist."""
+        known = [i for i in job_ids if _known_id(i)]
+        rows = _all(self.conn, "job_attempts", {"ids": _bigint_array_text(known)}) if known else []
+        return {row["id"]: JobAttempt(**row) for row in rows}
+
 
 class StatsRepository(_Repository):
     """The read-only numbers behind `videoctl stats`."""
@@ -425,3 +447,8 @@ class DeleteRequestRepository(_Repository):
         rows = _all(self.conn, "list_pending_delete_requests", {"limit": limit})
         total = rows[0]["total"] if rows else 0
         return [DeleteRequest.from_row(r) for r in rows], total
+
+    def pending_covering(self, prefix: str) -> DeleteRequest | None:
+        """A pending request that deletes *prefix* anyway: for it, or for a folder above it."""
+        row = _one(self.conn, "pending_delete_covering", {"prefixes": covering_prefixes(prefix)})
+        return DeleteRequest.from_row(row) if row else None

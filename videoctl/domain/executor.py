@@ -9,6 +9,7 @@ saying whether trying again can help and whether the outcome is unknown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -35,6 +36,16 @@ class Remote(NamedTuple):
     exit_code: int | None = None
 
 
+class QueuedJob(NamedTuple):
+    """A container the executor's queue holds that has not ended (what reconcile compares)."""
+
+    executor_job_id: str
+    #: The name it was submitted under: ``video-{v}-job-{j}-a{n}`` for ours.
+    name: str
+    #: Batch's RUNNABLE, STARTING or RUNNING.
+    status: str
+
+
 class Executor(Protocol):
     kind: str
 
@@ -50,3 +61,7 @@ class Executor(Protocol):
 
     def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         """Status of each id it knows; ids it does not know are left out."""
+
+    def list_unended(self) -> Iterator[QueuedJob] | None:
+        """Every container of our queue that has not ended, page by page; None when this
+        executor has no queue to list (a local process is known only by its pid)."""

@@ -8,7 +8,7 @@ its reply was lost (``outcome_unknown``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -16,9 +16,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
-from videoctl.domain.executor import Remote
+from videoctl.domain.executor import QueuedJob, Remote
 
 T = TypeVar("T")
+
+#: The Batch statuses of a container that holds, or is about to hold, compute: what
+#: reconcile lists (SUBMITTED and PENDING ones become RUNNABLE within seconds).
+UNENDED_STATUSES = ("RUNNABLE", "STARTING", "RUNNING")
 
 
 def _call(action: str, call: Callable[[], T]) -> T:
@@ -60,6 +64,14 @@ class BatchExecutor:
             )
             for j in jobs
         }
+
+    def list_unended(self) -> Iterator[QueuedJob]:
+        try:
+            for status in UNENDED_STATUSES:
+                for job in self.batch.list_in_queue(status):
+                    yield QueuedJob(job["jobId"], job["jobName"], job.get("status", status))
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error("ListJobs", exc) from exc
 
 
 def _exit_code(job: dict) -> int | None:

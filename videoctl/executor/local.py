@@ -105,6 +105,9 @@ class LocalExecutor:
                 statuses[job_id] = _RUNNING if is_running(local) else _GONE
         return statuses
 
+    def list_unended(self) -> None:
+        return None  # no queue to list: a local process is known only by the pid its job row holds
+
 
 # Shared answers: scan-stuck may ask about hundreds of processes a pass.
 _RUNNING = Remote("RUNNING")

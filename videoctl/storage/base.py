@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -15,6 +16,8 @@ from videoctl.domain.errors import InvalidInput
 class ObjectInfo:
     key: str
     size: int
+    #: Last written (timezone-aware UTC); what reconcile's grace period for orphans reads.
+    modified: datetime | None = None
 
 
 def validate_key(key: str) -> str:

@@ -23,6 +23,7 @@ import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -244,7 +245,7 @@ class LocalStore:
             elif not key.startswith(prefix) or entry.name.startswith(_UPLOADING):
                 continue
             elif stat.S_ISREG(found.st_mode):
-                yield ObjectInfo(key, found.st_size)
+                yield ObjectInfo(key, found.st_size, datetime.fromtimestamp(found.st_mtime, UTC))
             else:
                 kind = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a regular file"
                 log.warning("left in place: %s in %s is %s, not an object; the store never follows links",

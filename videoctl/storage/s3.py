@@ -73,7 +73,7 @@ class S3Store:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=validate_key(prefix)):
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"], obj["Size"])
+                    yield ObjectInfo(obj["Key"], obj["Size"], obj.get("LastModified"))
         except (BotoCoreError, ClientError) as exc:
             raise _error("list", prefix, exc) from exc
 
