@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -27,7 +27,9 @@ from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder,
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media import dash, encode, hls, poster, storyboard
+from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
+from videoctl.services.captions import fetch_sidecars
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 from videoctl.storage.scratch import require_free_space
@@ -91,9 +93,9 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
 
     out_dir = workdir / "hls"
-    # Captions come in with their own step; until then the manifests carry none.
+    sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
     summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
-                           on_progress=lambda p: progress("encode", 10 + p * 0.75),
+                           sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
                            source_done=src.unlink)  # the scratch space goes to the upload from here on
     progress("verify", 92)
 
@@ -102,17 +104,26 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
 
 
 def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
-                 plan: OutputPlan, *, on_progress: Callable[[float], None] | None = None,
+                 plan: OutputPlan, *, sidecars: Mapping[str, Path] | None = None,
+                 on_progress: Callable[[float], None] | None = None,
                  source_done: Callable[[], None] | None = None) -> hls.LadderSummary:
     """Encode, package and verify every output of ``plan`` into ``out_dir``; raise VerifyFailed or MediaError.
 
-    ``source_done`` is called once nothing reads ``src`` any more (run-job deletes it then).
+    ``sidecars`` (language → caption file, in the order given) join the source's own text
+    tracks as the ladder's captions. ``source_done`` is called once nothing reads ``src``
+    any more (run-job deletes it then).
     """
     started = time.monotonic()
     encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
                          segment_format=plan.segment_format, pictures=plan.pictures, on_progress=on_progress)
     log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
                                "pictures": plan.pictures, "encode_s": round(time.monotonic() - started, 3)})
+    # Captions: extracting the source's tracks needs the source, and timing them needs the
+    # encoded segments (the lowest rung's first one is the smallest to read).
+    subtitles = package_captions(ffmpeg, src, sidecars or {}, out_dir, info, segment_s=plan.segment_s,
+                                 video_playlist=out_dir / rungs[-1].name / encode.MEDIA_PLAYLIST)
+    if subtitles:
+        plan = replace(plan, subtitles=plan.subtitles + tuple(subtitles))
     if source_done is not None:
         source_done()
 
