@@ -114,7 +114,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     # re-encode to moto Batch, in hand from then on), a video left PROCESSING, an old orphan folder.
     videos = VideoRepository(conn)
     ladder = Path(env["VIDEOCTL_STORAGE_DIR"]) / keys.prefix_of_master(videos.get(video["id"]).hls_path)
-    next(ladder.rglob("*.ts")).unlink()
+    next(ladder.rglob("*.m4s")).unlink()
     stuck = videos.add(videos.next_id(), title="stuck", source_key="videos/0/source/a.mp4", size_bytes=1)
     videos.set_status(stuck.id, VideoStatus.PROCESSING)
     old = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/96/hls/1-1/seg.ts"

@@ -136,7 +136,7 @@ def kill_in_upload(run: Run) -> None:
     wait_until(lambda: state(ffmpeg) in (None, "Z"), what="the encode to finish")
     [workdir] = run.scratch.iterdir()
     prefix = keys.attempt_prefix("videos", run.video.id, job.id, 1)
-    with FileLease(workdir / "hls" / "240p" / "seg_00001.ts") as lease:
+    with FileLease(next((workdir / "hls" / "240p").glob("seg_00001.*"))) as lease:
         os.kill(pid, signal.SIGCONT)
         wait_until(lambda: lease.opener_waiting, what="the upload to open the second segment")
         wait_until(lambda: any(run.ctx.store.list_prefix(prefix)), what="part of the ladder to be uploaded")

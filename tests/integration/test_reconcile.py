@@ -178,7 +178,7 @@ def test_fix_resubmits_a_broken_ladder_and_the_reencode_replaces_it(world, clien
     first = client.get_video(video.id)
     assert client.reconcile().in_sync
     old_prefix = keys.prefix_of_master(first.hls_path)
-    segment = sorted(k for k in world.keys() if k.startswith(old_prefix) and k.endswith(".ts"))[1]
+    segment = sorted(k for k in world.keys() if k.startswith(old_prefix) and k.endswith((".ts", ".m4s")))[1]
     ctx.store.delete_keys([segment])
 
     report = client.reconcile(fix=True)

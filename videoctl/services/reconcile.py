@@ -569,8 +569,10 @@ class _Run:
             item.outcome, item.error = Outcome.FAILED, f"video {user}'s source or ladder lies under it; not deleted"
             return
         try:
+            # Refuses a live ladder, read afresh. A source folder no video answers for is what
+            # an orphan is here, found so and past its grace period: that is the confirmation.
             enqueue_delete_r2(item.prefix, ORPHAN_REASON, None, settings=self.settings, send=self.send,
-                              videos=self.videos)  # refuses a live ladder, read afresh
+                              videos=self.videos, confirm_source=True)
         except VideoctlError as exc:
             item.outcome, item.error = Outcome.FAILED, f"{exc.code}: {exc.message}"
             return

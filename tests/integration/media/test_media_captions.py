@@ -54,7 +54,8 @@ def ladder(clip: Clip, ffmpeg_bin: str, tmp_path_factory) -> Callable[[str], tup
             info = probe(source)
             out_dir = tmp_path_factory.mktemp(f"ladder-{name}") / "hls"
             rungs = choose_rungs(parse_ladder("240:400,180:200"), info.height)
-            encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=SEGMENT_S, preset="ultrafast")
+            encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=SEGMENT_S, preset="ultrafast",
+                          segment_format="ts")
             done[name] = (source, info, out_dir)
         return done[name]
 
