@@ -10,10 +10,13 @@ and ``REFUSED`` name them for parametrised tests.
 
 from __future__ import annotations
 
+import array
 import random
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import av
 
 from videoctl.media.sample import generate_sample_clip
 
@@ -63,6 +66,17 @@ def late_audio(ffmpeg_bin: str, directory: Path) -> Path:
     _ffmpeg(ffmpeg_bin, *_pattern("640x360"), "-itsoffset", str(LATE_AUDIO_S), *_tone(SECONDS - LATE_AUDIO_S),
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
     return path
+
+
+def first_sound_s(media: Path) -> float:
+    """When the audio of a file or playlist first rises above a whisper, in its own timeline (``late_audio``'s tone)."""
+    with av.open(str(media)) as container:
+        for frame in container.decode(audio=0):
+            samples = array.array("f", bytes(frame.planes[0]))[: frame.samples]  # AAC decodes to float planes
+            loud = next((index for index, value in enumerate(samples) if abs(value) > 0.05), None)
+            if loud is not None:
+                return float(frame.time) + loud / frame.sample_rate
+    raise AssertionError(f"{media} is silent")
 
 
 def black_start(ffmpeg_bin: str, directory: Path) -> Path:

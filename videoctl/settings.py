@@ -169,6 +169,20 @@ def _ladder(raw: str) -> str:
     return value
 
 
+#: ``VIDEOCTL_DOWNLOAD_RUNG``'s value for no download.mp4.
+DOWNLOAD_OFF = "off"
+
+
+def _download_rung(raw: str) -> str:
+    """A rung height (the download carries the highest rung at or below it), or ``off``."""
+    value = _text(raw).lower()
+    if value == DOWNLOAD_OFF:
+        return value
+    if not value.isdigit() or not 16 <= int(value) <= 8192:
+        raise ValueError(f"must be a rung height from 16 to 8192 (e.g. 720) or {DOWNLOAD_OFF}, got {raw.strip()!r}")
+    return str(int(value))
+
+
 def _videos_root(raw: str) -> str:
     """The key prefix of every video: one under which a video's own prefix is deletable,
     else every delete (and every replaced ladder's cleanup) would be refused."""
@@ -262,6 +276,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
+    FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
+              help="download.mp4 carries the highest rung at or below this height; off for none"),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
     FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
               help="how long run-job waits for a database that went away (failover, restart)"),
@@ -313,6 +329,7 @@ class Settings:
     x264_preset: str
     segment_s: int
     segment_format: str
+    download_rung: str
     heartbeat_s: float
     db_retry_s: float
     stale_after_s: float
@@ -378,6 +395,11 @@ class Settings:
     @property
     def uses_r2(self) -> bool:
         return self.r2_bucket is not None
+
+    @property
+    def download_height(self) -> int | None:
+        """The rung height download.mp4 is made from, None when it is off."""
+        return None if self.download_rung == DOWNLOAD_OFF else int(self.download_rung)
 
     @property
     def embedded_db(self) -> bool:

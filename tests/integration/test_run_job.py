@@ -115,7 +115,9 @@ def test_encodes_completes_and_is_idempotent(capsys, ctx, run_env, ffmpeg_bin, t
     assert ready.mpd_path == prefix + "manifest.mpd"
     assert (ready.poster_path, ready.poster_small_path) == (prefix + "poster.jpg", prefix + "poster-320.jpg")
     assert ready.storyboard_path == prefix + "storyboard.vtt" and "storyboard.jpg" in names
-    assert not {"poster-choice.txt", "storyboard-1.jpg"} & names  # only what the player page reads
+    assert ready.download_path == prefix + "download.mp4"
+    assert not {"poster-choice.txt", "storyboard-0.jpg", "storyboard-1.jpg"} & names  # only what a player reads
+    assert not [name for name in names if name.startswith(".")]
     plays(ffmpeg_bin, master)
     plays(ffmpeg_bin, master.parent / "manifest.mpd")
     assert list((tmp_path / "scratch").iterdir()) == []  # scratch removed
@@ -137,6 +139,51 @@ def test_a_portrait_upload_gets_rungs_keyed_on_its_short_side(capsys, ctx, run_e
     assert ready.status is VideoStatus.READY
     master = Path(ctx.store.url_for(ready.hls_path)).read_text()
     assert "RESOLUTION=360x640" in master and "RESOLUTION=240x426" in master and "480p" not in master
+
+
+def test_an_output_that_fails_verification_fails_the_attempt_and_nothing_is_uploaded(
+        capsys, ctx, run_env, ffmpeg_bin, tmp_path, monkeypatch):
+    from videoctl.media import download
+
+    real_remux = download.remux_download
+
+    def remux_with_the_index_at_the_end(ffmpeg, out_dir, rung, *, has_audio):
+        path = real_remux(ffmpeg, out_dir, rung, has_audio=has_audio)
+        moved = path.with_name("moved.mp4")
+        subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-map", "0", "-c", "copy", str(moved)], check=True)
+        return moved.replace(path)
+
+    monkeypatch.setattr(download, "remux_download", remux_with_the_index_at_the_end)
+    video, job = ready_job(ctx, clips.normal(ffmpeg_bin, tmp_path))
+    result = run_cli(capsys, "--json", "run-job", str(job.id))
+    assert result.exit_code == 1
+    failed = ctx.jobs.get(job.id)
+    assert failed.state is JobState.FAILED and failed.error_code == "verify_failed"
+    assert "download.mp4 has its moov index after its media" in failed.error_message
+    assert ctx.videos.get(video.id).status is not VideoStatus.READY
+    assert list(ctx.store.list_prefix(f"videos/{video.id}/hls/")) == []  # verified before any upload
+
+
+def test_mpeg_ts_ladders_have_every_output_but_the_mpd(capsys, ctx, run_env, ffmpeg_bin, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOCTL_SEGMENT_FORMAT", "ts")
+    video, job = ready_job(ctx, clips.normal(ffmpeg_bin, tmp_path))
+    assert run_cli(capsys, "run-job", str(job.id)).exit_code == 0
+    ready = ctx.videos.get(video.id)
+    assert ready.status is VideoStatus.READY and ready.mpd_path is None
+    assert None not in (ready.poster_path, ready.storyboard_path, ready.download_path)
+    master = Path(ctx.store.url_for(ready.hls_path))
+    assert (master.parent / "360p" / "seg_00000.ts").is_file()
+    plays(ffmpeg_bin, master)
+    plays(ffmpeg_bin, Path(ctx.store.url_for(ready.download_path)))
+
+
+def test_with_downloads_off_there_is_no_download(capsys, ctx, run_env, ffmpeg_bin, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOCTL_DOWNLOAD_RUNG", "off")
+    video, job = ready_job(ctx, clips.normal(ffmpeg_bin, tmp_path))
+    assert run_cli(capsys, "run-job", str(job.id)).exit_code == 0
+    ready = ctx.videos.get(video.id)
+    assert ready.status is VideoStatus.READY and ready.download_path is None
+    assert ready.poster_path is not None
 
 
 def test_ready_video_completes_without_download_or_ffmpeg(capsys, ctx, run_env, ffmpeg_bin, tmp_path,

@@ -53,6 +53,9 @@ def test_aws_region_prefers_aws_region():
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis://"),
         ("VIDEOCTL_VIDEOS_ROOT", "../up", "VIDEOCTL_VIDEOS_ROOT must be a relative key prefix"),
         ("VIDEOCTL_SEGMENT_FORMAT", "webm", "VIDEOCTL_SEGMENT_FORMAT must be one of fmp4, ts"),
+        ("VIDEOCTL_DOWNLOAD_RUNG", "720p", "VIDEOCTL_DOWNLOAD_RUNG must be a rung height from 16 to 8192 (e.g. 720) or off"),
+        ("VIDEOCTL_DOWNLOAD_RUNG", "0", "VIDEOCTL_DOWNLOAD_RUNG must be a rung height"),
+        ("VIDEOCTL_DOWNLOAD_RUNG", "99999", "VIDEOCTL_DOWNLOAD_RUNG must be a rung height"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value, fragment):
@@ -262,12 +265,20 @@ def test_every_accepted_videos_root_lets_a_videos_prefix_be_deleted(root):
             pytest.fail(f"root {accepted!r} accepted, yet video {video_id}'s prefix is refused: {exc}")
 
 
-def test_outputs_default_to_cmaf():
+def test_outputs_default_to_cmaf_and_a_720p_download():
     s = Settings.from_env({})
     assert s.segment_format == "fmp4" and s.sources["segment_format"] == "default"
+    assert s.download_rung == "720" and s.download_height == 720
 
 
 @pytest.mark.parametrize("raw", ["ts", " TS "])
 def test_mpeg_ts_segments_can_be_chosen(raw):
     assert Settings.from_env({"VIDEOCTL_SEGMENT_FORMAT": raw}).segment_format == "ts"
 
+
+@pytest.mark.parametrize(("raw", "kept", "height"), [("off", "off", None), ("OFF", "off", None), ("480", "480", 480),
+                                                     (" 0360 ", "360", 360)])
+def test_download_rung_is_a_height_or_off(raw, kept, height):
+    s = Settings.from_env({"VIDEOCTL_DOWNLOAD_RUNG": raw})
+    assert (s.download_rung, s.download_height) == (kept, height)
+    assert s.sources["download_rung"] == "env:VIDEOCTL_DOWNLOAD_RUNG"

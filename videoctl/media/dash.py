@@ -315,7 +315,7 @@ def _named_files(rep: ET.Element, ns: dict[str, str]) -> list[str]:
         raise VerifyFailed(f"{MPD}: Representation {rep_id!r} has a malformed SegmentTimeline") from None
     if any(int(entry.get("r", "0")) < 0 for entry in entries):
         raise VerifyFailed(f"{MPD}: Representation {rep_id!r} repeats a segment a negative number of times")
-    return [initialization] + [_NUMBER.sub(lambda m: _number(m, n), media) for n in range(first, first + count)]
+    return [initialization] + [_NUMBER.sub(lambda m, n=n: _number(m, n), media) for n in range(first, first + count)]
 
 
 def _number(match: re.Match[str], number: int) -> str:

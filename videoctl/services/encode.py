@@ -2,7 +2,8 @@
 
 ``make_outputs`` is everything between the probe and the upload, on local files: the one
 ffmpeg process (ladder, poster, storyboard sheets, from one decode), the master playlist,
-the MPD (fMP4 only), the poster and storyboard files, and the verification of each of them.
+the MPD (fMP4 only), the poster and storyboard files, the download's remux (a second, cheap
+ffmpeg: stream copy), and the verification of each of them.
 A failure anywhere is ``verify_failed`` (or ``media_error`` from ffmpeg) and nothing is
 uploaded, so nothing becomes READY.
 
@@ -26,7 +27,7 @@ from videoctl.domain.errors import InvalidInput, StorageError
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
-from videoctl.media import dash, encode, hls, poster, storyboard
+from videoctl.media import dash, download, encode, hls, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.services.captions import fetch_sidecars
@@ -59,12 +60,15 @@ class OutputPlan:
     pictures: bool = True
     #: manifest.mpd over the fMP4 segments (never with MPEG-TS).
     dash: bool = True
+    #: The rung height of download.mp4 (see ``download.choose_download_rung``); None for none.
+    download_height: int | None = 720
     subtitles: tuple[SubtitleRendition, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, subtitles: Sequence[SubtitleRendition] = ()) -> OutputPlan:
         return cls(segment_s=settings.segment_s, preset=settings.x264_preset,
-                   segment_format=settings.segment_format, subtitles=tuple(subtitles))
+                   segment_format=settings.segment_format, download_height=settings.download_height,
+                   subtitles=tuple(subtitles))
 
 
 def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
@@ -142,6 +146,12 @@ def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs:
                                        video_duration_s=summary.rungs[-1].duration_s, fps=output_fps(info.fps),
                                        width=summary.rungs[-1].width, height=summary.rungs[-1].height)
         storyboard.verify_storyboard(out_dir, info.duration_s)
+    rung = download.choose_download_rung(rungs, plan.download_height)
+    if rung is not None:
+        download.remux_download(ffmpeg, out_dir, rung, has_audio=info.has_audio)
+        width, height = rung_size(info.width, info.height, rung.height)
+        download.verify_download(out_dir, width=width, height=height, has_audio=info.has_audio,
+                                 duration_s=info.duration_s, tolerance_s=tolerance_s)
     log.info("outputs made and verified", extra={"outputs_s": round(time.monotonic() - started, 3)})
     return summary
 

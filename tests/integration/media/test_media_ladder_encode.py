@@ -7,7 +7,6 @@ the default); the MPEG-TS format runs the same checks on the clips in ``TS_CLIPS
 
 from __future__ import annotations
 
-import array
 import io
 import re
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.clips import LATE_AUDIO_S, PLAYABLE
+from tests.clips import LATE_AUDIO_S, PLAYABLE, first_sound_s
 from videoctl.domain.ladder import MAX_FPS, Rung, choose_rungs, output_fps, parse_ladder
 from videoctl.media.encode import FMP4, TS, encode_ladder
 from videoctl.media.hls import LadderSummary, finalize_master, verify_ladder
@@ -285,17 +284,6 @@ def test_interlaced_source_comes_out_progressive(
     assert source["TFF"] > source["Progressive"]  # the clip really is combed
     out = idet(encoded("interlaced").out_dir / "360p" / "index.m3u8")
     assert out["Progressive"] > 10 * (out["TFF"] + out["BFF"] + 1) or (out["TFF"] + out["BFF"]) == 0
-
-
-def first_sound_s(playlist: Path) -> float:
-    """When the audio of a playlist first rises above a whisper, in its own timeline."""
-    with av.open(str(playlist)) as container:
-        for frame in container.decode(audio=0):
-            samples = array.array("f", bytes(frame.planes[0]))[: frame.samples]
-            loud = next((index for index, value in enumerate(samples) if abs(value) > 0.05), None)
-            if loud is not None:
-                return float(frame.time) + loud / frame.sample_rate
-    raise AssertionError(f"{playlist} is silent")
 
 
 @pytest.mark.parametrize("segment_format", [FMP4, TS])
