@@ -90,8 +90,12 @@ def run(env, db_url, monkeypatch, tmp_path):
     scratch = tmp_path / "scratch"
     for name, value in {
         "VIDEOCTL_LADDER": "240:400",
-        # Two segments per rendition: the second is opened by nothing before the upload.
+        # Two segments per rendition: the second is opened by nothing before the upload. That
+        # needs MPEG-TS (verifying a CMAF ladder reads every fragment) and no MP4 download (it is
+        # remuxed from the segments); what is killed and recovered is the same in either format.
         "VIDEOCTL_SEGMENT_SECONDS": "1",
+        "VIDEOCTL_SEGMENT_FORMAT": "ts",
+        "VIDEOCTL_DOWNLOAD_RUNG": "off",
         "VIDEOCTL_SCRATCH_DIR": str(scratch),
         "VIDEOCTL_HEARTBEAT_SECONDS": "0.2",
         # Far longer than a case: only the dead pid can be what fails the attempt.
