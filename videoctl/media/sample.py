@@ -15,8 +15,8 @@ from videoctl.domain.errors import MediaError
 
 #: Strength of the temporal grain added with ``noise=True`` (ffmpeg ``noise`` filter, 0–100).
 #: 9 gives a 1080p30 clip of about 20 Mbit/s, a phone upload's bitrate, whose decode costs a
-#: quarter of its 1080p encode, the proportion of ENCODING.md's reference source (8 gave
-#: 11 Mbit/s and a fifth; 10 already 32 Mbit/s).
+#: quarter of its 1080p encode, as a camera file's does (8 gave 11 Mbit/s and a fifth; 10
+#: already 32 Mbit/s); docs/encoding.md says why that proportion matters.
 NOISE_STRENGTH = 9
 
 
