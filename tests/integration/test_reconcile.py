@@ -142,8 +142,8 @@ def test_each_way_a_ladder_breaks_is_found_and_nothing_changes_without_fix(world
 
 def test_a_name_outside_the_ladder_is_looked_up_and_one_above_the_root_is_missing(world, client):
     """Only the ladder's own folder is listed; anything else a playlist names costs one HEAD."""
-    shared = world.put("videos/shared/intro.ts")
-    playlist = (b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n../../../../shared/intro.ts\n"
+    shared = world.put("videos/common/intro.ts")
+    playlist = (b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n../../../../common/intro.ts\n"
                 b"#EXTINF:4.0,\n../../../../../../../etc/passwd\n#EXT-X-ENDLIST\n")
     video = world.video(replace={"240p/index.m3u8": playlist})
 
