@@ -1,6 +1,6 @@
 """Benchmark the HLS ladder encode, side by side in one run.
 
-    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast] [--only a|b|d]
+    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast] [--only a|b|d|e|f|g]
 
 Generates a 1080p30 clip with grain and audio (the reference source of docs/encoding.md) in
 a temporary directory, then runs each section. A section compares shapes in paired rounds
@@ -19,6 +19,14 @@ Sections:
       `taskset` does; ffmpeg inherits the mask and encode_ladder reads it): the planned
       threads vs the fixed plan used before (x264 2/1/1/1, ffmpeg's automatic decoder and
       filter threads). Target: utilisation ≥ 90 %, and no loss against the fixed plan.
+  (e) every output run-job makes (make_outputs: CMAF ladder, poster and storyboard off the
+      same decode, captions, MPD, MP4 download remux, every verification) vs the ladder
+      alone (the same make_outputs with the other outputs off). Target ≤ 1.10× wall.
+  (f) the ladder with CMAF (fMP4) segments vs with MPEG-TS segments. Target ≤ 1.02× wall.
+  (g) our packaging (the hls muxer's CMAF ladder, then our master and MPD writers) vs
+      ffmpeg's `dash` muxer writing both manifests (`hls_playlist`), on the same encode of a
+      1080p/720p/360p ladder: the `dash` muxer refuses the default ladder, whose 480p rung
+      is not exactly 16:9 (docs/encoding.md).
 
 (b) and (c) run against a throwaway embedded PostgreSQL and local store in the temporary
 directory; nothing configured in the environment is touched.
@@ -37,16 +45,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs
 from videoctl.domain.threads import ThreadPlan
+from videoctl.media import dash, hls
 from videoctl.media.binary import find_ffmpeg
 from videoctl.media.cpus import cpu_budget
-from videoctl.media.encode import build_ladder_args, build_rendition_args, encode_ladder, ladder_threads
+from videoctl.media.encode import FMP4, TS, build_ladder_args, build_rendition_args, encode_ladder, ladder_threads
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
+from videoctl.services.encode import OutputPlan, make_outputs
 
 
 @dataclass(frozen=True)
@@ -273,6 +283,75 @@ def section_thread_plan(bench: Bench) -> None:
         os.sched_setaffinity(0, mask)
 
 
+def section_all_outputs(bench: Bench) -> None:
+    """(e) make_outputs with everything on vs with only the ladder."""
+    everything = OutputPlan(segment_s=bench.segment_s, preset=bench.preset)
+    ladder_only = replace(everything, pictures=False, dash=False, download_height=None)
+
+    def outputs(plan: OutputPlan) -> Callable[[Path], object]:
+        return lambda out_dir: make_outputs(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs, plan)
+
+    print(f"(e) every output vs the ladder alone (make_outputs), {bench.rounds} paired round(s)")
+    paired(bench, ("ladder alone", outputs(ladder_only)),
+           ("ladder + poster, storyboard, MPD, MP4", outputs(everything)))
+
+
+def section_fmp4_vs_ts(bench: Bench) -> None:
+    """(f) The same ladder cut into MPEG-TS vs into CMAF segments."""
+
+    def ladder(segment_format: str) -> Callable[[Path], object]:
+        return lambda out_dir: encode_ladder(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs,
+                                             segment_s=bench.segment_s, preset=bench.preset,
+                                             segment_format=segment_format)
+
+    print(f"(f) CMAF (fMP4) segments vs MPEG-TS, {bench.rounds} paired round(s)")
+    paired(bench, ("MPEG-TS ladder", ladder(TS)), ("CMAF (fMP4) ladder", ladder(FMP4)))
+
+
+#: The `dash` muxer's options replacing the hls muxer's: 4 s segments, templates with a
+#: timeline, and its HLS playlists next to the MPD.
+def dash_muxer_args(hls_args: list[str], out_dir: Path, segment_s: int) -> list[str]:
+    """The ladder command of ``build_ladder_args`` with the hls muxer swapped for ffmpeg's dash muxer."""
+    at = hls_args.index("-f")
+    head, options = hls_args[:at], hls_args[at:-1]  # the last word is the output path
+    hls_only = ("-f", "-var_stream_map", "-master_pl_name")
+    kept: list[str] = []
+    for name, value in zip(options[::2], options[1::2], strict=True):
+        if name not in hls_only and not name.startswith("-hls_"):
+            kept += [name, value]
+    return [*head, "-f", "dash", *kept, "-seg_duration", str(segment_s), "-use_template", "1",
+            "-use_timeline", "1", "-hls_playlist", "1", "-adaptation_sets", "id=0,streams=v id=1,streams=a",
+            str(out_dir / "manifest.mpd")]
+
+
+def section_mpd_writer_vs_dash_muxer(bench: Bench) -> None:
+    """(g) hls muxer + our master and MPD vs ffmpeg's dash muxer, same encode."""
+    rungs = tuple(rung for rung in bench.rungs if rung.height in (1080, 720, 360))
+    if len(rungs) < 2 or not bench.info.has_audio:
+        print("(g) skipped: needs a 1080p source with audio")
+        return
+    threads = ladder_threads(bench.info, rungs, cpu_budget().cpus)
+
+    def ours(out_dir: Path) -> None:
+        encode_ladder(bench.ffmpeg, bench.source, out_dir, bench.info, rungs,
+                      segment_s=bench.segment_s, preset=bench.preset)
+        hls.finalize_master(out_dir, bench.info, rungs, ())
+        dash.write_mpd(out_dir, bench.info, rungs, ())
+
+    def dash_muxer(out_dir: Path) -> None:
+        out_dir.mkdir(parents=True)
+        args = build_ladder_args(bench.ffmpeg, bench.source, out_dir, bench.info, rungs, threads=threads,
+                                 segment_s=bench.segment_s, preset=bench.preset)
+        subprocess.run(dash_muxer_args(args, out_dir, bench.segment_s), check=True,
+                       stdin=subprocess.DEVNULL, capture_output=True)
+        if not (out_dir / "manifest.mpd").is_file() or not (out_dir / "master.m3u8").is_file():
+            raise RuntimeError("the dash muxer wrote no manifest.mpd and master.m3u8")
+
+    print(f"(g) ladder {'/'.join(r.name for r in rungs)}: our MPD writer vs ffmpeg's dash muxer, "
+          f"{bench.rounds} paired round(s)")
+    paired(bench, ("hls muxer + our master and MPD", ours), ("ffmpeg dash muxer (hls_playlist)", dash_muxer))
+
+
 # ---------------------------------------------------------------------------------------
 # Sections run in this order, each with the same Bench.
 # ---------------------------------------------------------------------------------------
@@ -280,6 +359,9 @@ SECTIONS: dict[str, Callable[[Bench], None]] = {
     "a": section_ladder_vs_renditions,
     "b": section_run_job_vs_bare_ffmpeg,
     "d": section_thread_plan,
+    "e": section_all_outputs,
+    "f": section_fmp4_vs_ts,
+    "g": section_mpd_writer_vs_dash_muxer,
 }
 
 
@@ -294,6 +376,9 @@ def main() -> None:
     ffmpeg = find_ffmpeg()
     with tempfile.TemporaryDirectory(prefix="videoctl-bench-") as tmp:
         workdir = Path(tmp)
+        # (b)'s embedded PostgreSQL refuses a home under a private folder (as root, pgserver
+        # would open it to everyone): this one is ours and holds nothing else.
+        workdir.chmod(0o755)
         print(f"generating a {args.seconds:g} s 1080p30 source with grain and audio …", flush=True)
         source = generate_sample_clip(ffmpeg, workdir / "source.mp4", seconds=args.seconds,
                                       width=1920, height=1080, fps=30, noise=True)

@@ -16,19 +16,29 @@ A client holds one database connection: use one per thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from videoctl.context import AppContext
+from videoctl.domain.errors import (
+    AwsError,
+    ConfigError,
+    DbError,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    StorageError,
+    VideoctlError,
+)
+from videoctl.domain.models import Job, Video
+from videoctl.domain.states import JobState, VideoStatus
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
-    from videoctl.domain.models import Job, Video
     from videoctl.domain.selection import JobFilter
-    from videoctl.domain.states import JobState, VideoStatus
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.jobs import JobView
@@ -40,9 +50,27 @@ if TYPE_CHECKING:
     from videoctl.services.scan import LoopSummary, ScanReport
     from videoctl.services.stats import Stats
     from videoctl.services.submit import BulkResult, SubmitPlan
+    from videoctl.services.uploads import Upload, Uploaded, UploadPart  # noqa: F401 - named in __all__
     from videoctl.services.videos import VideoDeletion, VideoDetail
 
-__all__ = ["Client"]
+#: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
+__all__ = [
+    "AwsError", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState", "NotFound",
+    "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus", "VideoctlError",
+]
+
+#: Result types whose modules import the database driver: loaded when first named, so that
+#: importing this module (as the CLI does at start-up) stays cheap.
+_LAZY = {"Upload": "videoctl.services.uploads", "UploadPart": "videoctl.services.uploads",
+         "Uploaded": "videoctl.services.uploads"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What an infra call acts on: everything, the job definition alone, or the delete-r2 Lambda and its queue.
 InfraScope = Literal["all", "job_definition", "lambda"]
@@ -70,7 +98,8 @@ class Client:
     # ------------------------------------------------------------ videos
 
     def add_video(self, path: Path, *, title: str | None = None, captions: Mapping[str, Path] | None = None) -> Video:
-        """Copy a local file into the store and create the video UPLOADED.
+        """Copy a local file into the store and create the video UPLOADED (submitted at once
+        with VIDEOCTL_AUTO_SUBMIT on).
 
         *captions* maps a language tag (``ko``, ``pt-BR``) to an SRT or WebVTT file, in the order
         players should offer them (the first is the default); every file is checked before
@@ -79,8 +108,56 @@ class Client:
         from videoctl.services.videos import add_video
 
         ctx = self._ctx
-        return add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=path, title=title,
-                         captions=captions)
+        video = add_video(ctx.videos, ctx.store, videos_root=ctx.settings.videos_root, path=path, title=title,
+                          captions=captions, auto_submit=ctx.settings.auto_submit)
+        return self._submitted_if_waiting(video)
+
+    def register_video(self, key: str, *, title: str | None = None,
+                       captions: Mapping[str, Path] | None = None) -> Video:
+        """Make an object already in the bucket a video's source, copying nothing: UPLOADED
+        (submitted at once with VIDEOCTL_AUTO_SUBMIT on).
+
+        *key* is ``{videos_root}/{id}/source/NAME``; the id in it becomes the video's id.
+        NotFound if there is no such object, InvalidInput if it is empty or laid out otherwise;
+        *captions* as for :meth:`add_video`.
+        """
+        from videoctl.services.uploads import register_video
+
+        ctx = self._ctx
+        video = register_video(key, title=title, captions=captions, videos=ctx.videos, store=ctx.store,
+                               settings=ctx.settings)
+        return self._submitted_if_waiting(video)
+
+    def create_upload(self, *, title: str | None = None, size: int | None = None,
+                      content_type: str = "video/mp4") -> Upload:
+        """A PENDING video and where its file goes: one presigned PUT URL below 100 MiB (or
+        when *size* is not given), a multipart upload with a presigned URL per part above, or
+        a local path when there is no R2. Send the file, then call :meth:`mark_uploaded`."""
+        from datetime import UTC, datetime
+
+        from videoctl.services.uploads import create_upload
+
+        ctx = self._ctx
+        return create_upload(videos=ctx.videos, store=ctx.store, settings=ctx.settings, title=title, size=size,
+                             content_type=content_type, now=datetime.now(UTC))
+
+    def mark_uploaded(self, video_id: int, *, etags: Sequence[str] | None = None) -> Uploaded:
+        """Complete a direct upload: join the parts (*etags* in part order, or None to take
+        the parts the bucket holds), check the object and make the video UPLOADED, then submit
+        it with VIDEOCTL_AUTO_SUBMIT on. Calling it again returns the video as it is."""
+        from videoctl.services.uploads import finish_upload
+
+        ctx = self._ctx
+        return finish_upload(video_id, etags, videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor,
+                             store=ctx.store, settings=ctx.settings)
+
+    def _submitted_if_waiting(self, video: Video) -> Video:
+        """Submit a video that waits for its auto-submit; a failure is left to the next scan pass."""
+        from videoctl.services.uploads import submit_if_waiting
+
+        ctx = self._ctx
+        submit_if_waiting(video, videos=ctx.videos, jobs=ctx.jobs, executor=ctx.executor, settings=ctx.settings)
+        return ctx.videos.get(video.id)
 
     def get_video(self, video_id: int) -> Video:
         return self._ctx.videos.get(video_id)
@@ -219,12 +296,13 @@ class Client:
     # ------------------------------------------------------------ recovery and numbers
 
     def scan(self, *, limit: int = 1000, dry_run: bool = False) -> ScanReport:
-        """One scan-stuck pass, then the pending prefix deletions."""
+        """One scan-stuck pass, expired uploads and late auto-submits, then the pending prefix deletions."""
         from videoctl.services.scan import scan_and_drain
 
         ctx = self._ctx
         return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                              drain=ctx.drain_deletions, limit=limit, dry_run=dry_run)
+                              store=ctx.store, delete_requests=ctx.delete_requests, drain=ctx.drain_deletions,
+                              limit=limit, dry_run=dry_run)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:

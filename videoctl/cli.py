@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _render as output
-from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, stats, submit, video
+from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, stats, submit, upload, video
 from videoctl.commands import reconcile as reconcile_command
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 from videoctl.settings import environment_scrubber
@@ -45,6 +45,7 @@ def _global(
 
 
 app.add_typer(video.app, name="video")
+app.add_typer(upload.app, name="upload")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.keys import video_prefix
@@ -74,6 +74,11 @@ def _secret_url(*schemes: str, several_hosts: bool = False) -> Callable[[str], s
             )
         if _BAD_ESCAPE.search(value):
             raise ValueError("has a '%' that is not followed by two hex digits, or %00 (write a literal '%' as %25)")
+        try:  # libpq and psycopg decode the escapes as UTF-8 and fail on anything else
+            unquote_to_bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("has percent-escapes that are not UTF-8 text (such as %80 alone); "
+                             "encode the password's UTF-8 bytes") from None
         hosts = re.split(r"[/?#]", url.rest, maxsplit=1)[0]
         if not hosts and "?" not in url.rest:
             raise ValueError("has no host")
@@ -207,6 +212,16 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ValueError(f"must be 1 or 0 (or true/false, yes/no, on/off), got {raw.strip()!r}")
+    return value in _TRUE
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -304,6 +319,14 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("infra_dir", ("VIDEOCTL_INFRA_DIR",), _path, help="infra: the JSON documents; default: infra/json of this checkout"),
     FieldSpec("retention_days", ("VIDEOCTL_RETENTION_DAYS",), _number(float, minimum=1, maximum=36_500),
               help="scan-stuck --loop prunes finished jobs older than this, once a day; unset: never"),
+    # Direct uploads and auto-submit (docs/api.md).
+    FieldSpec("auto_submit", ("VIDEOCTL_AUTO_SUBMIT",), _flag, False,
+              help="submit every video the moment it is UPLOADED (add, register, upload complete)"),
+    FieldSpec("upload_expiry_hours", ("VIDEOCTL_UPLOAD_EXPIRY_HOURS",), _number(float, minimum=0.01, maximum=720),
+              24.0, help="a direct upload not completed within this is aborted by scan-stuck (upload_expired)"),
+    # SigV4 presigned URLs live at most 7 days.
+    FieldSpec("upload_url_expiry_s", ("VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS",),
+              _number(int, minimum=60, maximum=WEEK), 3600, help="how long a presigned upload URL is valid"),
 )
 
 
@@ -354,6 +377,9 @@ class Settings:
     delete_function_name: str
     infra_dir: Path | None
     retention_days: float | None
+    auto_submit: bool
+    upload_expiry_hours: float
+    upload_url_expiry_s: int
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -472,6 +498,11 @@ def _check_combinations(values: dict[str, Any]) -> None:
             )
     if values["backoff_cap_s"] < values["backoff_base_s"]:
         raise ConfigError("VIDEOCTL_BACKOFF_CAP_SECONDS must not be below VIDEOCTL_BACKOFF_BASE_SECONDS")
+    if values["upload_url_expiry_s"] > values["upload_expiry_hours"] * HOUR:
+        raise ConfigError(
+            "VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS must not be above VIDEOCTL_UPLOAD_EXPIRY_HOURS",
+            hint="an upload URL that outlived its upload could write objects after the upload was given up",
+        )
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",

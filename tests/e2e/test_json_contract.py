@@ -38,7 +38,8 @@ def test_an_undeclared_key_or_a_wrong_kind_is_caught():
             "hls_path": None, "duration_s": 2, "width": None, "height": None, "has_audio": None,
             "size_bytes": 5, "created_at": "2026-11-29T10:00:00+00:00", "updated_at": "2026-11-29T10:00:00+00:00",
             "mpd_path": None, "poster_path": None, "poster_small_path": None, "storyboard_path": None,
-            "download_path": None, "caption_languages": []}
+            "download_path": None, "caption_languages": [], "content_type": None, "upload_id": None,
+            "upload_expires_at": None, "auto_submit_at": None, "error_code": None, "error_message": None}
     assert problems(good, Video) == []
     assert problems({**good, "extra": 1}, Video) == ["data: undeclared key 'extra'"]
     assert problems({**good, "status": "LOST"}, Video) == ["data.status: 'LOST' is not a VideoStatus"]
@@ -128,6 +129,15 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     assert all(report[kind]["items"] for kind in ("broken_ladders", "orphan_prefixes", "stuck_videos"))
     check("reconcile", "--fix")
     check("reconcile")
+
+    # A direct upload (local storage: a path to write to) and a key registered in place.
+    upload = check("upload", "create", "--title", "direct", "--size", "4", "--content-type", "video/mp4")
+    Path(upload["path"]).write_bytes(b"abcd")
+    check("upload", "complete", str(upload["video"]["id"]))
+    registered = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/500/source/in-place.mp4"
+    registered.parent.mkdir(parents=True)
+    registered.write_bytes(b"abcd")
+    check("video", "add", "--key", "videos/500/source/in-place.mp4")
 
     monkeypatch.setenv("VIDEOCTL_EXECUTOR", "local")
     check("demo", "--seconds", "1")

@@ -137,6 +137,7 @@ def test_a_well_formed_database_url_is_accepted_and_masked(url, shown):
     ("REDIS_URL", "redis://:pw@cache:6379/0\n", None),  # stripped: a trailing newline is fine
     ("REDIS_URL", "redis://:p\tw@cache:6379/0", "REDIS_URL contains a control character"),
     ("REDIS_URL", "redis://:pw@cache:6379/%0", "REDIS_URL has a '%' that is not followed by two hex digits"),
+    ("DATABASE_URL", "postgresql://u:0%80@db/app", "DATABASE_URL has percent-escapes that are not UTF-8"),
 ])
 def test_secret_urls_hosts_and_ports_are_checked(name, value, fragment):
     if fragment is None:
@@ -163,12 +164,35 @@ def test_environment_scrubber_covers_secrets_that_do_not_parse():
 
 NUMBERS = [spec for spec in FIELDS if spec.name in {
     "segment_s", "heartbeat_s", "db_retry_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
-    "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus"}]
+    "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
+    "upload_url_expiry_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 12
-    assert {spec.name for spec in FIELDS if isinstance(spec.default, int | float)} == {s.name for s in NUMBERS}
+    assert len(NUMBERS) == 14
+    numeric = {spec.name for spec in FIELDS
+               if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
+    assert numeric == {s.name for s in NUMBERS}
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), (" YES ", True), ("on", True),
+                                            ("0", False), ("false", False), ("no", False), ("Off", False)])
+def test_auto_submit_is_a_flag(raw, value):
+    assert Settings.from_env({"VIDEOCTL_AUTO_SUBMIT": raw}).auto_submit is value
+    assert Settings.from_env({}).auto_submit is False
+
+
+def test_a_flag_that_is_neither_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="VIDEOCTL_AUTO_SUBMIT must be 1 or 0"):
+        Settings.from_env({"VIDEOCTL_AUTO_SUBMIT": "maybe"})
+
+
+def test_upload_urls_must_not_outlive_the_upload():
+    with pytest.raises(ConfigError, match="VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS must not be above "
+                                          "VIDEOCTL_UPLOAD_EXPIRY_HOURS"):
+        Settings.from_env({"VIDEOCTL_UPLOAD_EXPIRY_HOURS": "0.5", "VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS": "3601"})
+    settings = Settings.from_env({"VIDEOCTL_UPLOAD_EXPIRY_HOURS": "2", "VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS": "900"})
+    assert (settings.upload_expiry_hours, settings.upload_url_expiry_s) == (2.0, 900)
 
 
 @pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])

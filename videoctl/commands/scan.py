@@ -21,6 +21,9 @@ def _render(report: ScanReport) -> None:
                   ("job", "video", "state", "attempt", "age", "rule", "action", "outcome", "reason"),
                   ((i.job_id, i.video_id, i.state, i.attempt, f"{i.age_s:.0f}s", i.rule, i.action,
                     i.error or i.outcome, i.reason) for i in report.items))
+    if report.uploads:
+        out.table("uploads: planned" if report.dry_run else "uploads", ("video", "action", "outcome", "job", "reason"),
+                  ((u.video_id, u.action, u.error or u.outcome, u.job_id or "", u.reason) for u in report.uploads))
     out.table(None, ("summary", "count"), report.summary().items())
     for error in report.deletion_errors:
         out.stderr.print(f"[red]deletion still pending[/]: {out.safe(error)}", highlight=False)

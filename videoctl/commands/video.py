@@ -15,6 +15,7 @@ from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
 
 if TYPE_CHECKING:
+    from videoctl.api import Client
     from videoctl.services.videos import VideoDetail
 
 app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=True)
@@ -23,7 +24,11 @@ app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=Tru
 @app.command("add")
 @out.document(Video)
 def add(
-    file: Annotated[Path, typer.Argument(help="The source video file.")],
+    file: Annotated[Path | None, typer.Argument(help="The source video file (copied into the store).")] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", metavar="KEY",
+        help="Instead of FILE: an object already in the bucket, {videos_root}/{id}/source/NAME; nothing is "
+             "copied and the id in the key becomes the video's.")] = None,
     title: Annotated[str | None, typer.Option(help="Title; defaults to the file name.")] = None,
     captions: Annotated[list[str] | None, typer.Option(
         "--captions", metavar="LANG=FILE",
@@ -31,15 +36,40 @@ def add(
              "the first is the default.")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Store FILE under the video's source prefix and create the video UPLOADED.
+    """Store FILE under the video's source prefix (or register --key) and create the video UPLOADED.
+
+    With VIDEOCTL_AUTO_SUBMIT=1 the video is submitted at once.
 
     Example: videoctl video add lecture.mp4 --title "Lecture 1" --captions ko=lecture.srt --captions en=lecture.vtt
+    Example: videoctl video add --key videos/123/source/lecture.mp4 --title "Lecture 1"
     """
+    if (file is None) == (key is None):
+        raise UsageError("give either FILE (a local file to copy) or --key (an object already in the bucket)")
     videoctl = client()
-    video = videoctl.add_video(file, title=title, captions=_caption_files(captions or []))
-    out.success(video, lambda: out.stdout.print(
-        f"added video [bold]{video.id}[/] ({out.safe(video.title)}) → {out.safe(videoctl.url_for(video.source_key))}\n"
-        f"next: [bold]videoctl submit {video.id}[/]"), json_flag=json_)
+    files = _caption_files(captions or [])
+    video = (videoctl.register_video(key, title=title, captions=files) if key is not None
+             else videoctl.add_video(file, title=title, captions=files))  # type: ignore[arg-type]
+
+    def render() -> None:
+        verb = "registered" if key is not None else "added"
+        out.stdout.print(f"{verb} video [bold]{video.id}[/] ({out.safe(video.title)}) → "
+                         f"{out.safe(videoctl.url_for(video.source_key))}")
+        out.stdout.print(next_step(videoctl, video))
+
+    out.success(video, render, json_flag=json_)
+
+
+def next_step(videoctl: Client, video: Video) -> str:
+    """What follows an UPLOADED video: its auto-submitted job, or the submit to run."""
+    if not videoctl.settings.auto_submit:
+        return f"next: [bold]videoctl submit {video.id}[/]"
+    if video.auto_submit_at is not None:
+        return ("[yellow]the auto-submit failed (see the log); the next scan-stuck pass submits it, or run "
+                f"`videoctl submit {video.id}`[/]")
+    [job] = videoctl.list_jobs(video_id=video.id, limit=1) or [None]
+    if job is None:
+        return f"next: [bold]videoctl submit {video.id}[/]"
+    return f"submitted as job [bold]{job.id}[/] (VIDEOCTL_AUTO_SUBMIT): follow it with `videoctl jobs show {job.id}`"
 
 
 def _caption_files(values: list[str]) -> dict[str, Path]:

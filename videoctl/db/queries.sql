@@ -9,9 +9,53 @@
 SELECT nextval(pg_get_serial_sequence('video', 'id')) AS id;
 
 -- name: insert_video
-INSERT INTO video (id, title, source_key, status, size_bytes)
-VALUES (%(id)s, %(title)s, %(source_key)s, %(status)s, %(size_bytes)s)
+INSERT INTO video (id, title, source_key, status, size_bytes, content_type, upload_id, upload_expires_at,
+                   auto_submit_at)
+VALUES (%(id)s, %(title)s, %(source_key)s, %(status)s, %(size_bytes)s, %(content_type)s, %(upload_id)s,
+        CASE WHEN %(expires_in_s)s::double precision IS NULL THEN NULL
+             ELSE now() + make_interval(secs => %(expires_in_s)s) END,
+        CASE WHEN %(auto_submit)s AND %(status)s = 'UPLOADED' THEN now() END)
 RETURNING *;
+
+-- name: claim_video_id
+-- `video add --key`: the id in the key becomes the video's. The sequence moves past it
+-- (never back), so no later video is given the same id.
+SELECT setval(pg_get_serial_sequence('video', 'id'),
+              GREATEST(%(id)s, (SELECT last_value FROM video_id_seq))) AS id;
+
+-- name: mark_uploaded
+-- `upload complete`: PENDING → UPLOADED with the size found, the upload's bookkeeping cleared.
+UPDATE video
+SET status = 'UPLOADED', size_bytes = %(size_bytes)s, upload_id = NULL, upload_expires_at = NULL,
+    auto_submit_at = CASE WHEN %(auto_submit)s THEN now() END, updated_at = now()
+WHERE id = %(id)s AND status = 'PENDING'
+RETURNING *;
+
+-- name: expired_uploads
+-- PENDING videos whose upload window has passed, oldest first (video_pending_upload_idx).
+SELECT * FROM video
+WHERE status = 'PENDING' AND upload_expires_at <= now()
+ORDER BY upload_expires_at, id
+LIMIT %(limit)s;
+
+-- name: expire_upload
+-- Guarded: a concurrent scan pass, or an `upload complete` that won, leaves no row.
+UPDATE video
+SET status = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
+    upload_id = NULL, updated_at = now()
+WHERE id = %(id)s AND status = 'PENDING' AND upload_expires_at <= now()
+RETURNING *;
+
+-- name: auto_submit_due
+-- UPLOADED videos still waiting for the job their auto-submit should have created.
+SELECT v.* FROM video AS v
+WHERE v.auto_submit_at <= now() - make_interval(secs => %(older_than_s)s)
+  AND v.status = 'UPLOADED'
+ORDER BY v.auto_submit_at, v.id
+LIMIT %(limit)s;
+
+-- name: clear_auto_submit
+UPDATE video SET auto_submit_at = NULL WHERE id = %(id)s RETURNING id;
 
 -- name: get_video
 SELECT * FROM video WHERE id = %(id)s;
@@ -51,7 +95,8 @@ RETURNING v.*, old.hls_path AS previous_hls_path;
 -- wait, then find the video DELETED. Returns what the video was, for the record.
 UPDATE video AS v
 SET status = 'DELETED', hls_path = NULL, mpd_path = NULL, poster_path = NULL, poster_small_path = NULL,
-    storyboard_path = NULL, download_path = NULL, caption_languages = ARRAY[]::text[], updated_at = now()
+    storyboard_path = NULL, download_path = NULL, caption_languages = ARRAY[]::text[], upload_id = NULL,
+    upload_expires_at = NULL, auto_submit_at = NULL, updated_at = now()
 FROM (SELECT id, status FROM video WHERE id = %(id)s FOR UPDATE) AS old
 WHERE v.id = old.id AND v.status = ANY(%(from)s)
 RETURNING v.*, old.status AS previous_status;
@@ -59,13 +104,22 @@ RETURNING v.*, old.status AS previous_status;
 -- name: insert_job
 -- attempt 1 means "created with its first attempt begun" (one commit instead of two
 -- on the submit path); attempt 0 leaves it for a later begin_attempt.
--- Only for a video that exists and is not DELETED: FOR SHARE waits for a
+-- Only for a video that exists and is not DELETED: the row lock waits for a
 -- `video delete` in flight and re-reads the status after it (no row: refused).
-INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority, attempt)
-SELECT id, %(max_attempts)s, %(reencode)s, %(priority)s, %(attempt)s
-FROM video WHERE id = %(video_id)s AND status <> 'DELETED'
-FOR SHARE
-RETURNING *;
+-- A video waiting for its auto-submit stops waiting in the same statement, so a scan
+-- pass never submits it a second time.
+WITH live AS (
+    SELECT id FROM video WHERE id = %(video_id)s AND status <> 'DELETED'
+    FOR UPDATE
+), job AS (
+    INSERT INTO video_transcode_job (video_id, max_attempts, reencode, priority, attempt)
+    SELECT id, %(max_attempts)s, %(reencode)s, %(priority)s, %(attempt)s FROM live
+    RETURNING *
+), waited AS (
+    UPDATE video SET auto_submit_at = NULL
+    WHERE id IN (SELECT video_id FROM job) AND auto_submit_at IS NOT NULL
+)
+SELECT * FROM job;
 
 -- name: get_job
 SELECT * FROM video_transcode_job WHERE id = %(id)s;
@@ -207,7 +261,7 @@ RETURNING *;
 
 -- name: requeue_job
 -- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
--- Never for a DELETED video (locked FOR SHARE, as insert_job does).
+-- Never for a DELETED video (its row locked, as insert_job does).
 WITH live AS (
     SELECT v.id FROM video AS v
     WHERE v.id = (SELECT video_id FROM video_transcode_job WHERE id = %(id)s) AND v.status <> 'DELETED'

@@ -99,11 +99,52 @@ class VideoRepository(_Repository):
         return _one(self.conn, "next_video_id", {})["id"]
 
     def add(self, video_id: int, *, title: str, source_key: str, size_bytes: int | None,
-            status: VideoStatus = VideoStatus.UPLOADED) -> Video:
-        row = _one(self.conn, "insert_video", {
-            "id": video_id, "title": title, "source_key": source_key, "status": status,
-            "size_bytes": size_bytes})
+            status: VideoStatus = VideoStatus.UPLOADED, auto_submit: bool = False,
+            content_type: str | None = None, upload_id: str | None = None,
+            upload_expires_in_s: float | None = None) -> Video:
+        """A new video; *auto_submit* marks an UPLOADED one as waiting for its job."""
+        try:
+            row = _one(self.conn, "insert_video", {
+                "id": video_id, "title": title, "source_key": source_key, "status": status,
+                "size_bytes": size_bytes, "auto_submit": auto_submit, "content_type": content_type,
+                "upload_id": upload_id, "expires_in_s": upload_expires_in_s})
+        except pg_errors.UniqueViolation:
+            raise InvalidState(f"video {video_id} exists already",
+                               hint=f"see it with `videoctl video show {video_id}`") from None
         return Video.from_row(row)
+
+    def claim_id(self, video_id: int) -> int:
+        """Take *video_id* for a new video (a registered key names it); later ids come after it."""
+        _one(self.conn, "claim_video_id", {"id": video_id})
+        return video_id
+
+    def mark_uploaded(self, video_id: int, *, size_bytes: int, auto_submit: bool) -> Video:
+        """PENDING → UPLOADED with the size found; InvalidState naming the status otherwise."""
+        row = _one(self.conn, "mark_uploaded", {"id": video_id, "size_bytes": size_bytes,
+                                                "auto_submit": auto_submit})
+        if row is None:
+            current = self.get(video_id)
+            raise InvalidState(f"video {video_id} is {current.status}, not PENDING: its upload is not open",
+                               hint="create a new upload with `videoctl upload create`")
+        return Video.from_row(row)
+
+    def expired_uploads(self, limit: int) -> list[Video]:
+        """PENDING videos past their upload expiry, oldest first."""
+        return [Video.from_row(r) for r in _all(self.conn, "expired_uploads", {"limit": limit})]
+
+    def expire_upload(self, video_id: int, *, error_code: str, error_message: str) -> Video | None:
+        """PENDING → FAILED with why; None if it is PENDING no more."""
+        row = _one(self.conn, "expire_upload", {"id": video_id, "error_code": error_code,
+                                                "error_message": error_message})
+        return Video.from_row(row) if row else None
+
+    def auto_submit_due(self, *, older_than_s: float, limit: int) -> list[Video]:
+        """UPLOADED videos that have waited longer than *older_than_s* for their auto-submit."""
+        return [Video.from_row(r) for r in _all(self.conn, "auto_submit_due",
+                                                  {"older_than_s": older_than_s, "limit": limit})]
+
+    def clear_auto_submit(self, video_id: int) -> None:
+        _one(self.conn, "clear_auto_submit", {"id": video_id})
 
     def get(self, video_id: int) -> Video:
         row = _one(self.conn, "get_video", {"id": video_id}) if _known_id(video_id) else None

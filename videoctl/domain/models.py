@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.domain.uploads import UPLOAD_EXPIRED
 
 
 class _Record:
@@ -61,9 +62,24 @@ class Video(_Record):
     storyboard_path: str | None = None
     download_path: str | None = None
     caption_languages: list[str] = field(default_factory=list)
+    #: A direct upload (docs/api.md): the type the client must send, the open multipart
+    #: upload, and when a PENDING upload expires.
+    content_type: str | None = None
+    upload_id: str | None = None
+    upload_expires_at: datetime | None = None
+    #: Set while the video waits for the job VIDEOCTL_AUTO_SUBMIT promised it.
+    auto_submit_at: datetime | None = None
+    #: Why the video itself FAILED when no job says so (upload_expired).
+    error_code: str | None = None
+    error_message: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))
+
+    @property
+    def upload_abandoned(self) -> bool:
+        """An upload that never completed: its source objects are leftovers, not an upload to keep."""
+        return self.status is VideoStatus.FAILED and self.error_code == UPLOAD_EXPIRED
 
 
 @dataclass(frozen=True)

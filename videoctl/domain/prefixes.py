@@ -127,7 +127,8 @@ def check_not_in_use(prefix: str, video: Video | None, active_job: Job | None, *
         return
     job = f" and its job {active_job.id} is {active_job.state}" if active_job else ""
     retire = f"delete the video with `videoctl video delete {video.id} --yes`"
-    if video.source_key.startswith(prefix):
+    # An expired upload's source is whatever part of it arrived: leftovers, never an upload to keep.
+    if video.source_key.startswith(prefix) and not video.upload_abandoned:
         raise InvalidState(
             f"deleting {prefix!r} would remove {video.source_key!r}, the only copy of video {video.id}'s source, "
             f"while the video is {video.status}{job}",

@@ -76,7 +76,8 @@ VIDEO_TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
     _V.PROCESSING: frozenset({_V.UPLOADED, _V.READY, _V.FAILED}),
     # READY → READY is a re-encode replacing the ladder.
     _V.READY: frozenset({_V.PROCESSING, _V.UPLOADED, _V.READY}),
-    _V.FAILED: frozenset({_V.PROCESSING, _V.UPLOADED}),
+    # PENDING → FAILED: a direct upload that never completed expired (upload_expired).
+    _V.FAILED: frozenset({_V.PROCESSING, _V.UPLOADED, _V.PENDING}),
     _V.PENDING: frozenset(),
     # `video delete`, from anywhere; nothing leaves DELETED.
     _V.DELETED: frozenset(set(VideoStatus) - {VideoStatus.DELETED}),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
-from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
@@ -37,8 +37,9 @@ from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_
 from videoctl.domain.states import VideoStatus
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
+from videoctl.services.uploads import UploadItem, expire_uploads, submit_waiting
 from videoctl.settings import Settings
-from videoctl.storage import scratch
+from videoctl.storage import ObjectStore, scratch
 
 #: Executor statuses worth a row lock: anything but "it is running fine".
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
@@ -67,6 +68,9 @@ class ScanSummary(TypedDict):
     failed_attempts: int
     reported: int
     deletions_sent: int
+    #: Direct uploads given up (FAILED upload_expired) and videos auto-submitted late.
+    uploads_expired: int
+    auto_submitted: int
     #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
     pruned: int
     errors: int
@@ -78,6 +82,7 @@ class ScanDocument(TypedDict):
     dry_run: bool
     summary: ScanSummary
     items: list[ScanItem]
+    uploads: list[UploadItem]
     deletion_errors: list[str]
 
 
@@ -89,13 +94,19 @@ class ScanReport:
     deletions_sent: int = 0
     deletion_errors: list[str] = field(default_factory=list)
     pruned: int = 0
+    #: Expired uploads and late auto-submits (services/uploads.py).
+    uploads: list[UploadItem] = field(default_factory=list)
 
     def count(self, action: Action, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
 
     @property
     def errors(self) -> int:
-        return sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
+        failed = sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
+        return failed + sum(1 for u in self.uploads if u.outcome == "error")
+
+    def _uploads(self, action: str) -> int:
+        return sum(1 for u in self.uploads if u.action == action and u.outcome == "done")
 
     def summary(self) -> ScanSummary:
         return {
@@ -107,13 +118,15 @@ class ScanReport:
             "failed_attempts": self.count(Action.FAIL_ATTEMPT),
             "reported": sum(1 for i in self.items if i.action is Action.REPORT),
             "deletions_sent": self.deletions_sent,
+            "uploads_expired": self._uploads("expire"),
+            "auto_submitted": self._uploads("submit"),
             "pruned": self.pruned,
             "errors": self.errors,
         }
 
     def to_dict(self) -> ScanDocument:
         return {"dry_run": self.dry_run, "summary": self.summary(), "items": self.items,
-                "deletion_errors": self.deletion_errors}
+                "uploads": self.uploads, "deletion_errors": self.deletion_errors}
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -248,11 +261,18 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
 
 
 def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
+                   store: ObjectStore, delete_requests: DeleteRequestRepository,
                    drain: Callable[[], DrainResult], limit: int, dry_run: bool) -> ScanReport:
-    """A pass, then the prefix deletions that could not be sent when they were recorded
-    (SQS was down, say): the periodic scan recovers those without a human too."""
+    """A pass; then the direct uploads: expired ones given up, auto-submits that did not
+    happen made; then the prefix deletions that could not be sent when they were recorded
+    (SQS was down, say) or were just recorded for expired uploads: the periodic scan
+    recovers all of those without a human too."""
     report = scan_pass(jobs=jobs, videos=videos, executor=executor, settings=settings, limit=limit,
                        dry_run=dry_run)
+    report.uploads = expire_uploads(videos=videos, delete_requests=delete_requests, store=store,
+                                    settings=settings, dry_run=dry_run, limit=limit)
+    report.uploads += submit_waiting(videos=videos, jobs=jobs, executor=executor, settings=settings,
+                                     dry_run=dry_run, limit=limit)
     if not dry_run:
         drained = drain()
         report.deletions_sent = drained.sent

@@ -25,7 +25,8 @@ from videoctl.storage.source import open_source
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
-              title: str | None = None, captions: Mapping[str, Path] | None = None) -> Video:
+              title: str | None = None, captions: Mapping[str, Path] | None = None,
+              auto_submit: bool = False) -> Video:
     """Store the file under the video's source prefix and create the video UPLOADED.
 
     The file must be a regular file of the user's (videoctl.storage.source says
@@ -34,7 +35,8 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     say) or the process dies, the row is never committed, so no video points at
     a source that is not there; an upload the commit did not follow is removed.
     Caption files (language → SRT or WebVTT file) are all checked first and
-    stored as WebVTT in the same transaction.
+    stored as WebVTT in the same transaction. *auto_submit* marks the video as waiting
+    for its job (services/uploads.py submits it).
     """
     title = check_title(title) if title is not None else title_from_filename(path.stem)
     sidecars = read_sidecars(captions or {})
@@ -44,7 +46,8 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
             with videos.transaction():
                 video_id = videos.next_id()
                 key = keys.source_key(videos_root, video_id, path.name)
-                video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size)
+                video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size,
+                                   auto_submit=auto_submit)
                 store.upload_fileobj(source.file, key)
                 stored.append(key)
                 stored += store_sidecars(store, videos_root, video_id, sidecars)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput
@@ -66,6 +66,38 @@ class ObjectStore(Protocol):
 
     def url_for(self, key: str) -> str:
         """Where a person or a player finds *key*."""
+
+
+@runtime_checkable
+class PresignedUploads(Protocol):
+    """A store a browser uploads to directly, with URLs we sign (R2, S3).
+
+    Every URL is for one key and one operation, and expires: the client can write
+    that object and nothing else.
+    """
+
+    def presign_put(self, key: str, *, content_type: str, expires_s: int) -> str:
+        """A URL for one PUT of *key*, sent with exactly *content_type*."""
+
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Open a multipart upload of *key*; returns its upload id."""
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, expires_s: int) -> str:
+        """A URL for one PUT of part *number* (1-based) of the upload."""
+
+    def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str] | None) -> None:
+        """Join the parts (*etags* in part order; None: the parts the store holds)."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; one already gone counts as done."""
+
+
+@runtime_checkable
+class LocalUploads(Protocol):
+    """A local store: the client writes the file to a path we name."""
+
+    def upload_path(self, key: str) -> Path:
+        """Where to write *key*, its folders made (without following a link)."""
 
 
 def delete_prefix(store: ObjectStore, prefix: str) -> int:

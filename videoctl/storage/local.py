@@ -132,6 +132,12 @@ class LocalStore:
     def url_for(self, key: str) -> str:
         return str(self.root.joinpath(*self._segments(key)))
 
+    def upload_path(self, key: str) -> Path:
+        *folders, name = self._segments(key)
+        with self._directory(folders, key, create=True) as parent:
+            self._refuse_link(parent, name, key)
+        return self.root.joinpath(*folders, name)
+
     # ------------------------------------------------------------ walking without following links
 
     def _segments(self, key: str) -> list[str]:

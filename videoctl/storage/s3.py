@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -10,7 +10,7 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videoctl.domain.errors import NotFound, StorageError
+from videoctl.domain.errors import InvalidInput, NotFound, StorageError
 from videoctl.domain.prefixes import batched
 from videoctl.storage.base import ObjectInfo, validate_key
 
@@ -113,3 +113,63 @@ class S3Store:
 
     def url_for(self, key: str) -> str:
         return f"{self.location}/{key}"
+
+    # ------------------------------------------------------------ direct uploads (PresignedUploads)
+
+    def presign_put(self, key: str, *, content_type: str, expires_s: int) -> str:
+        # Signing is local (no request): only a malformed parameter can fail it.
+        return self.client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": validate_key(key), "ContentType": content_type},
+            ExpiresIn=expires_s)
+
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        try:
+            response = self.client.create_multipart_upload(Bucket=self.bucket, Key=validate_key(key),
+                                                           ContentType=content_type)
+        except (BotoCoreError, ClientError) as exc:
+            raise _error("start the multipart upload of", key, exc) from exc
+        return response["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, expires_s: int) -> str:
+        return self.client.generate_presigned_url(
+            "upload_part", Params={"Bucket": self.bucket, "Key": validate_key(key), "UploadId": upload_id,
+                                   "PartNumber": number}, ExpiresIn=expires_s)
+
+    def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str] | None) -> None:
+        try:
+            if etags is None:
+                parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in self._parts(key, upload_id)]
+            else:
+                parts = [{"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)]
+            if not parts:
+                raise InvalidInput(f"the multipart upload of {key!r} has no parts yet",
+                                   hint="PUT every part to its URL first")
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "NoSuchUpload":
+                raise NotFound(f"the multipart upload of {key!r} no longer exists (completed or aborted)") from exc
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"):
+                raise InvalidInput(f"the parts of {key!r} do not make an upload: {code}: "
+                                   f"{exc.response.get('Error', {}).get('Message')}",
+                                   hint="give every part's ETag, in part order, each part but the last at "
+                                        "least 5 MiB") from exc
+            raise _error("complete the multipart upload of", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("complete the multipart upload of", key, exc) from exc
+
+    def _parts(self, key: str, upload_id: str) -> Iterator[dict]:
+        paginator = self.client.get_paginator("list_parts")
+        for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+            yield from page.get("Parts", [])
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=validate_key(key), UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return
+            raise _error("abort the multipart upload of", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("abort the multipart upload of", key, exc) from exc

@@ -1,0 +1,75 @@
+"""`videoctl upload create|complete` and `video add --key` on the embedded-style default
+(local storage, real PostgreSQL): the flow, and every refusal with its exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli import run_cli
+
+
+def test_a_local_upload_is_a_path_to_write_then_complete(capsys, env):
+    created = run_cli(capsys, "--json", "upload", "create", "--title", "Lecture", "--size", "6",
+                      "--content-type", "video/webm")
+    assert created.exit_code == 0, created.stdout
+    upload = created.json()["data"]
+    video_id = upload["video"]["id"]
+    assert upload["method"] == "file" and upload["url"] is None and upload["urls_expire_at"] is None
+    assert upload["key"] == f"videos/{video_id}/source/upload.webm"
+    path = Path(upload["path"])
+    assert path == Path(env["VIDEOCTL_STORAGE_DIR"]).resolve() / upload["key"] and path.parent.is_dir()
+    assert upload["complete"] == f"videoctl upload complete {video_id}"
+
+    pending = run_cli(capsys, "upload", "complete", str(video_id))
+    assert pending.exit_code == 4 and "nothing has been uploaded" in pending.stdout + pending.stderr
+    path.write_bytes(b"webm!!")
+    done = run_cli(capsys, "upload", "complete", str(video_id))
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert f"video {video_id}" in done.stdout and "UPLOADED" in done.stdout
+    assert f"videoctl submit {video_id}" in done.stdout
+    shown = run_cli(capsys, "--json", "video", "show", str(video_id)).json()["data"]
+    assert (shown["status"], shown["size_bytes"], shown["content_type"]) == ("UPLOADED", 6, "video/webm")
+    again = run_cli(capsys, "upload", "complete", str(video_id))
+    assert again.exit_code == 0 and "uploaded already" in again.stdout
+
+
+def test_the_human_output_says_what_to_send_where(capsys, env):
+    created = run_cli(capsys, "upload", "create")
+    assert created.exit_code == 0
+    assert "is PENDING" in created.stdout and "write the file to:" in created.stdout
+    assert "then: videoctl upload complete" in created.stdout
+
+
+def test_refusals_have_their_reason_and_exit_code(capsys, env):
+    bad_type = run_cli(capsys, "--json", "upload", "create", "--content-type", "text/html")
+    assert bad_type.exit_code == 3 and bad_type.json()["error"]["code"] == "invalid_input"
+    assert "video or audio type" in bad_type.json()["error"]["message"]
+    assert run_cli(capsys, "--json", "video", "list", "--status", "PENDING").json()["data"] == []
+    assert run_cli(capsys, "upload", "create", "--size", "0").exit_code == 2  # typer's own range check
+    missing = run_cli(capsys, "--json", "upload", "complete", "999")
+    assert missing.exit_code == 4 and missing.json()["error"]["code"] == "not_found"
+    parts = run_cli(capsys, "upload", "complete", "1", "--parts", "a,,b")
+    assert parts.exit_code == 2 and "empty ETag" in parts.stdout + parts.stderr
+
+
+def test_video_add_key_registers_what_is_in_the_store(capsys, env):
+    neither = run_cli(capsys, "video", "add")
+    both = run_cli(capsys, "video", "add", "x.mp4", "--key", "videos/1/source/x.mp4")
+    assert neither.exit_code == both.exit_code == 2
+    assert "either FILE" in neither.stdout + neither.stderr
+
+    missing = run_cli(capsys, "--json", "video", "add", "--key", "videos/40/source/talk.mp4")
+    assert missing.exit_code == 4 and "no object" in missing.json()["error"]["message"]
+    outside = run_cli(capsys, "--json", "video", "add", "--key", "tmp/talk.mp4")
+    assert outside.exit_code == 3 and "outside the videos root" in outside.json()["error"]["message"]
+
+    stored = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/40/source/talk.mp4"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"t" * 10)
+    added = run_cli(capsys, "--json", "video", "add", "--key", "videos/40/source/talk.mp4", "--title", "Talk")
+    assert added.exit_code == 0, added.stdout
+    video = added.json()["data"]
+    assert (video["id"], video["status"], video["size_bytes"], video["title"]) == (40, "UPLOADED", 10, "Talk")
+    assert stored.read_bytes() == b"t" * 10  # nothing was copied or moved
+    twice = run_cli(capsys, "--json", "video", "add", "--key", "videos/40/source/talk.mp4")
+    assert twice.exit_code == 5 and "belongs to video 40" in twice.json()["error"]["message"]
