@@ -33,3 +33,51 @@ def test_an_unusable_redis_url_never_fails_the_job(capsys, ctx, env, monkeypatch
     result = run_cli(capsys, "run-job", str(job.id))
     assert result.exit_code == 0, result.stderr
     assert ctx.jobs.get(job.id).state is JobState.SUCCEEDED
+
+
+def _redis_or_skip(url: str):
+    import os
+
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            raise  # CI starts Redis: its absence is a broken machine, not a skip
+        pytest.skip("no Redis at 127.0.0.1:6379 (CI has one)")
+    return client
+
+
+def test_the_mirror_carries_progress_and_the_eta_of_a_running_job(ctx):
+    import json
+
+    from tests.integration.test_repositories import make_video
+    from videoctl.db.progress_mirror import progress_key
+    from videoctl.services.heartbeat import Heartbeat
+
+    url = "redis://127.0.0.1:6379/0"
+    redis_client = _redis_or_skip(url)
+    video = make_video(ctx.conn)
+    job = ctx.jobs.claim(ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3)), "runner-1",
+                         batch_job_id=None)
+    ctx.conn.execute("UPDATE video_transcode_job SET started_at = now() - interval '40 seconds' WHERE id = %s",
+                     (job.id,))
+    job = ctx.jobs.get(job.id)
+    mirror = RedisProgressMirror(url)
+    heartbeat = Heartbeat(job, lambda: ctx.jobs, interval_s=60, mirror=mirror)
+    try:
+        heartbeat.update(2)  # below 5 %: the rate says nothing yet
+        heartbeat.publish("RUNNING")
+        early = json.loads(redis_client.get(progress_key(video.id)))
+        assert (early["job_id"], early["state"], early["progress"], early["eta_s"]) == (job.id, "RUNNING", 2, None)
+        heartbeat.update(40)  # 40 % in 40 s: 60 s to go
+        heartbeat.publish("RUNNING")
+        running = json.loads(redis_client.get(progress_key(video.id)))
+        assert running["progress"] == 40 and running["eta_s"] == pytest.approx(60, abs=3)
+        heartbeat.publish("SUCCEEDED")
+        assert json.loads(redis_client.get(progress_key(video.id)))["eta_s"] is None
+    finally:
+        redis_client.delete(progress_key(video.id))
+        mirror.close()

@@ -19,11 +19,12 @@ class RedisProgressMirror:
         self.ttl_s = ttl_s
         self._warned = False
 
-    def publish(self, *, video_id: int, job_id: int, attempt: int, state: str, progress: int) -> bool:
+    def publish(self, *, video_id: int, job_id: int, attempt: int, state: str, progress: int,
+                eta_s: float | None = None) -> bool:
         if self.client is None:
             return False
         document = {"job_id": job_id, "attempt": attempt, "state": state, "progress": progress,
-                    "updated_at": time.time()}
+                    "eta_s": eta_s, "updated_at": time.time()}
         try:
             self.client.set(progress_key(video_id), json.dumps(document), ex=self.ttl_s)
             return True

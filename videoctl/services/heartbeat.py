@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from videoctl.db.repositories import JobRepository
 from videoctl.domain.errors import DbError, Fenced, InvalidState
+from videoctl.domain.eta import eta_s
 from videoctl.domain.models import Job
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 class ProgressMirror(Protocol):
     """Where progress is mirrored for a web app to read (Redis); optional, and it never raises."""
 
-    def publish(self, *, video_id: int, job_id: int, attempt: int, state: str, progress: int) -> bool: ...
+    def publish(self, *, video_id: int, job_id: int, attempt: int, state: str, progress: int,
+                eta_s: float | None = None) -> bool: ...
 
 
 class Heartbeat:
@@ -108,10 +111,18 @@ class Heartbeat:
             self._outage = True
 
     def publish(self, state: str) -> None:
-        """Mirror progress to Redis (the web app's view); never raises."""
+        """Mirror progress and the ETA to Redis (the web app's view); never raises."""
         if self.mirror is not None:
             self.mirror.publish(video_id=self.job.video_id, job_id=self.job.id, attempt=self.job.attempt,
-                                state=state, progress=self.progress)
+                                state=state, progress=self.progress, eta_s=self.eta_s(state))
+
+    def eta_s(self, state: str, now: datetime | None = None) -> float | None:
+        """Seconds left by this attempt's own progress rate (``jobs show``'s rule); None until it says."""
+        if state != "RUNNING":
+            return None
+        eta = eta_s(self.progress, self.job.started_at, now or datetime.now(UTC), duration_s=None,
+                    seconds_per_source_second=None)
+        return None if eta is None else round(eta, 1)
 
 
 def _close(jobs: JobRepository) -> None:
