@@ -30,6 +30,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
+from videoctl.domain.origins import parse_origins
 from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
 
@@ -277,6 +278,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("r2_bucket", ("R2_BUCKET",), _text, help="R2 bucket; set means R2 storage"),
     FieldSpec("r2_access_key_id", ("R2_ACCESS_KEY_ID",), _text, secret=Secret.VALUE),
     FieldSpec("r2_secret_access_key", ("R2_SECRET_ACCESS_KEY",), _text, secret=Secret.VALUE),
+    FieldSpec("upload_origins", ("VIDEOCTL_UPLOAD_ORIGINS",), parse_origins,
+              help="infra: origins (comma-separated, or *) the R2 bucket's CORS rules let upload and play; unset: not managed"),
     FieldSpec("videos_root", ("VIDEOCTL_VIDEOS_ROOT",), _videos_root, "videos", help="key prefix of all video objects"),
     FieldSpec("aws_region", ("AWS_REGION", "AWS_DEFAULT_REGION"), _region, "us-east-1"),
     FieldSpec("aws_endpoint_url", ("VIDEOCTL_AWS_ENDPOINT_URL",), _endpoint_url, help="AWS endpoint override"),
@@ -339,6 +342,7 @@ class Settings:
     r2_bucket: str | None
     r2_access_key_id: str | None
     r2_secret_access_key: str | None
+    upload_origins: str | None  # normalised, comma-separated (domain.origins)
     videos_root: str
     aws_region: str
     aws_endpoint_url: str | None

@@ -9,6 +9,8 @@ moto gaps, and what we do about them (our code always makes the real call):
   groups); only ``state``/``serviceRole`` updates are exercised here, the rest by the planner tests.
 - Compute environments and job queues are VALID at once, Lambda is Active at once: the
   polling loop is exercised by the Stubber tests in tests/unit/test_infra_executor.py.
+- R2 is moto's S3 at the R2-style endpoint conftest registers (MOTO_S3_CUSTOM_ENDPOINTS); moto keeps
+  CORS rules as given and accepts some that S3 refuses, which our validation catches first.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from tests.cli import run_cli
+from tests.conftest import R2_TEST_ENDPOINT
 from tests.unit.test_infra_documents import INFRA_ENV, SECRET_VALUES
-from videoctl.aws.clients import AwsClients
+from videoctl.aws.clients import AwsClients, r2_client
 from videoctl.domain.errors import EXIT_CODES
 from videoctl.infra.documents import code_sha256
 from videoctl.infra.package import build_lambda_zip
+from videoctl.settings import Settings
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -41,6 +45,9 @@ JOB_QUEUE = "academy-video-batch-queue"
 CE = "academy-video-batch-ce"
 FUNCTION = "academy-video-delete-r2"
 QUEUE = "academy-video-delete-r2"
+BUCKET = INFRA_ENV["R2_BUCKET"]
+ORIGINS = ["https://app.example.com", "http://localhost:3000"]  # INFRA_ENV's VIDEOCTL_UPLOAD_ORIGINS
+RESOURCES = 19  # 18 on AWS, and the R2 bucket's CORS rules
 
 
 @dataclass
@@ -53,6 +60,7 @@ class Aws:
     lambda_: Any
     ssm: Any
     logs: Any
+    r2: Any  # moto's S3 at the R2 endpoint, with the R2 keys
 
 
 @pytest.fixture
@@ -135,13 +143,18 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_keeps_state_time_limits: None,
         env = {**INFRA_ENV, "AWS_REGION": REGION,
                "VIDEOCTL_HOME": os.environ["VIDEOCTL_HOME"],
                "VIDEO_BATCH_IMAGE_URI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/videoctl:1.0.0",
-               "VIDEO_BATCH_SUBNETS": ",".join(subnets), "VIDEO_BATCH_SECURITY_GROUPS": group}
+               "VIDEO_BATCH_SUBNETS": ",".join(subnets), "VIDEO_BATCH_SECURITY_GROUPS": group,
+               "R2_ENDPOINT_URL": R2_TEST_ENDPOINT}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        yield Aws(*(shared_session.client(s) for s in ("batch", "iam", "sqs", "lambda", "ssm", "logs")))
+        # The operator's bucket: infra sets its rules, never creates it. moto's S3 is one store for every
+        # endpoint; the R2 client (region "auto") reads it, a us-east-1 client creates it.
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        r2 = r2_client(Settings.from_env(env))
+        yield Aws(*(shared_session.client(s) for s in ("batch", "iam", "sqs", "lambda", "ssm", "logs")), r2)
 
 
-def test_every_infra_command_prints_its_declared_json_document(aws, capsys):
+def test_every_infra_command_prints_its_declared_json_document(aws, capsys, monkeypatch):
     from tests.contract import document_problems, leaf_commands
 
     runs = [("setup", "--dry-run"), ("setup",), ("verify",), ("register-jobdef",), ("lambda-setup", "--dry-run"),
@@ -150,6 +163,13 @@ def test_every_infra_command_prints_its_declared_json_document(aws, capsys):
         result = infra(capsys, *args, "--json")
         assert result.exit_code == 0, (args, result.stdout)
         assert document_problems(f"infra {args[0]}", result.json()["data"]) == [], args
+    # A SKIPPED row, with its note, in both documents.
+    monkeypatch.delenv("VIDEOCTL_UPLOAD_ORIGINS")
+    for args in (("verify",), ("setup", "--dry-run"), ("setup",)):
+        result = infra(capsys, *args, "--json")
+        assert result.exit_code == 0, (args, result.stdout)
+        assert document_problems(f"infra {args[0]}", result.json()["data"]) == [], args
+        assert [row["status"] for row in result.json()["data"]["plan"] if row["note"]] == ["SKIPPED"]
     assert {f"infra {args[0]}" for args in runs} == {c for c in leaf_commands() if c.startswith("infra ")}
 
 
@@ -166,7 +186,7 @@ def test_fresh_account_setup_creates_everything_then_verify_passes_and_setup_is_
     assert before.exit_code == EXIT_CODES["drift"] == 13
     error = before.json()["error"]
     assert error["code"] == "drift" and error["ok"] is False
-    assert {row["status"] for row in error["plan"]} == {"MISSING"} and len(error["plan"]) == 18
+    assert {row["status"] for row in error["plan"]} == {"MISSING"} and len(error["plan"]) == RESOURCES
 
     setup = infra(capsys, "setup", "--json")
     assert setup.exit_code == 0, setup.stdout + setup.stderr
@@ -179,13 +199,13 @@ def test_fresh_account_setup_creates_everything_then_verify_passes_and_setup_is_
     assert after.exit_code == 0, after.stdout
     assert after.json()["data"]["ok"] is True and not_ok(after.json()["data"]["plan"]) == []
     human = infra(capsys, "verify")
-    assert human.exit_code == 0 and "all 18 resources match infra/json" in human.stdout
+    assert human.exit_code == 0 and f"all {RESOURCES} resources match infra/json" in human.stdout
 
     again = infra(capsys, "setup", "--json")
     assert again.exit_code == 0 and again.json()["data"]["changed"] is False and again.json()["data"]["done"] == []
     assert again.json()["data"]["in_sync_before"] is True
     again_human = infra(capsys, "setup")
-    assert again_human.exit_code == 0 and "nothing to change, all 18 resources match" in again_human.stdout
+    assert again_human.exit_code == 0 and f"nothing to change, all {RESOURCES} resources match" in again_human.stdout
 
     # What setup built, read back through boto3.
     jd = aws.batch.describe_job_definitions(jobDefinitionName=JOBDEF, status="ACTIVE")["jobDefinitions"]
@@ -286,7 +306,7 @@ def test_access_denied_names_the_action_and_lists_what_was_and_was_not_done(aws,
     assert not_done[0] == ("batch:CreateComputeEnvironment", "failed")
     assert {api for api, status in not_done[1:] if status == "not_attempted"} == {
         "batch:CreateJobQueue", "batch:RegisterJobDefinition", "lambda:CreateFunction",
-        "lambda:CreateEventSourceMapping"}
+        "lambda:CreateEventSourceMapping", "s3:PutBucketCors"}
 
     human = infra(capsys, "setup")
     assert human.exit_code == 8
@@ -299,11 +319,13 @@ def test_a_rerun_after_access_denied_finishes_the_job(aws, capsys, monkeypatch):
     deny(monkeypatch, "lambda", "CreateEventSourceMapping", "AccessDeniedException")
     first = infra(capsys, "setup", "--json")
     assert first.exit_code == 8
-    assert [r["api"] for r in first.json()["error"]["not_done"]] == ["lambda:CreateEventSourceMapping"]
+    assert [r["api"] for r in first.json()["error"]["not_done"]] == ["lambda:CreateEventSourceMapping",
+                                                                      "s3:PutBucketCors"]
     monkeypatch.setattr(AwsClients, "client", original)
     second = infra(capsys, "setup", "--json")
     assert second.exit_code == 0
-    assert [r["api"] for r in second.json()["data"]["done"]] == ["lambda:CreateEventSourceMapping"]
+    assert [r["api"] for r in second.json()["data"]["done"]] == ["lambda:CreateEventSourceMapping",
+                                                                 "s3:PutBucketCors"]
     assert infra(capsys, "verify").exit_code == 0
 
 
@@ -429,3 +451,152 @@ def test_account_id_from_settings_skips_sts(aws, capsys, monkeypatch):
 
     monkeypatch.setattr(AwsClients, "client", no_sts)
     assert infra(capsys, "setup", "--dry-run", "--json").exit_code == 0
+
+
+# ---------------------------------------------------------------- the R2 bucket's CORS rules
+
+
+def cors_row(plan: list[dict[str, Any]]) -> dict[str, Any]:
+    (row,) = [r for r in plan if r["kind"] == "r2_cors"]
+    return row
+
+
+def preflight(origin: str) -> Any:
+    """What a browser asks R2 before PUTting one part of an upload from ``origin``."""
+    import requests
+
+    return requests.options(f"{R2_TEST_ENDPOINT}/{BUCKET}/videos/1/source.mp4", timeout=5, headers={
+        "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
+
+
+def test_bucket_cors_missing_is_set_by_setup_and_then_verified(aws, capsys):
+    before = infra(capsys, "verify", "--json").json()["error"]
+    row = cors_row(before["plan"])
+    assert (row["name"], row["status"], row["source"]) == (BUCKET, "MISSING", "infra/json/r2/cors.json")
+    assert row["actions"] == [{"api": "s3:PutBucketCors", "description":
+                               "allow GET/PUT from http://localhost:3000, https://app.example.com (ETag exposed)"}]
+    # No rule yet: the preflight grants nothing, so a browser upload fails here.
+    assert "Access-Control-Allow-Origin" not in preflight(ORIGINS[0]).headers
+
+    setup = infra(capsys, "setup", "--json")
+    assert setup.exit_code == 0, setup.stdout
+    assert [(r["kind"], r["api"]) for r in setup.json()["data"]["done"] if r["kind"] == "r2_cors"] == [
+        ("r2_cors", "s3:PutBucketCors")]
+    (rule,) = aws.r2.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rule["AllowedOrigins"] == ORIGINS and sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
+    assert rule["ExposeHeaders"] == ["ETag"] and rule["AllowedHeaders"] == ["content-type"]
+    assert rule["MaxAgeSeconds"] == 3600
+
+    after = infra(capsys, "verify", "--json")
+    assert after.exit_code == 0 and cors_row(after.json()["data"]["plan"])["status"] == "OK"
+    allowed = preflight(ORIGINS[0])
+    assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == ORIGINS[0]
+    assert allowed.headers["Access-Control-Expose-Headers"] == "ETag"
+    assert preflight("https://elsewhere.example").status_code == 403
+
+
+def test_bucket_cors_drift_is_shown_and_put_back(aws, capsys):
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    # Someone narrows the origins by hand and drops the ETag; another rule appears.
+    aws.r2.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["https://old.example.com"], "AllowedMethods": ["PUT", "GET"],
+         "AllowedHeaders": ["content-type"], "MaxAgeSeconds": 3600},
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["DELETE"]}]})
+
+    drift = infra(capsys, "verify")
+    assert drift.exit_code == 13 and f"r2_cors {BUCKET} (DRIFT)" in drift.stderr
+    assert "CORSRules[0].ExposeHeaders: [] → ['etag'] (a browser uploading in parts" in drift.stdout
+    row = cors_row(infra(capsys, "verify", "--json").json()["error"]["plan"])
+    assert [(d["field"], d["note"]) for d in row["diff"]] == [
+        ("CORSRules[0].AllowedOrigins", None),
+        ("CORSRules[0].ExposeHeaders", "a browser uploading in parts must read each part's ETag"),
+        ("CORSRules[1]", "not in infra/json")]
+    assert row["diff"][0]["live"] == ["https://old.example.com"]
+    assert [a["api"] for a in row["actions"]] == ["s3:PutBucketCors"]
+    assert not_ok(infra(capsys, "verify", "--json").json()["error"]["plan"]) == [("r2_cors", BUCKET, "DRIFT")]
+
+    fixed = infra(capsys, "setup", "--json")
+    assert fixed.exit_code == 0 and [r["api"] for r in fixed.json()["data"]["done"]] == ["s3:PutBucketCors"]
+    (rule,) = aws.r2.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rule["AllowedOrigins"] == ORIGINS and rule["ExposeHeaders"] == ["ETag"]
+    assert infra(capsys, "verify").exit_code == 0
+
+
+def test_new_upload_origins_are_drift_until_setup(aws, capsys, monkeypatch):
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    monkeypatch.setenv("VIDEOCTL_UPLOAD_ORIGINS", "https://app.example.com,https://admin.example.com")
+    row = cors_row(infra(capsys, "verify", "--json").json()["error"]["plan"])
+    assert row["status"] == "DRIFT" and row["diff"][0]["desired"] == ["https://admin.example.com",
+                                                                     "https://app.example.com"]
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    assert aws.r2.get_bucket_cors(Bucket=BUCKET)["CORSRules"][0]["AllowedOrigins"] == [
+        "https://app.example.com", "https://admin.example.com"]
+
+
+def test_without_upload_origins_the_bucket_cors_is_skipped_and_left_alone(aws, capsys, monkeypatch):
+    """An existing setup keeps working: no VIDEOCTL_UPLOAD_ORIGINS, no R2 call, the rules stay as they are."""
+    hand_made = {"CORSRules": [{"AllowedOrigins": ["https://mine.example"], "AllowedMethods": ["GET"]}]}
+    aws.r2.put_bucket_cors(Bucket=BUCKET, CORSConfiguration=hand_made)
+    monkeypatch.delenv("VIDEOCTL_UPLOAD_ORIGINS")
+    monkeypatch.setattr("videoctl.aws.clients.r2_client", lambda *_: pytest.fail("an R2 client was built"))
+
+    setup = infra(capsys, "setup", "--json")
+    assert setup.exit_code == 0, setup.stdout
+    row = cors_row(setup.json()["data"]["plan"])
+    assert row["status"] == "SKIPPED" and row["actions"] == [] and row["diff"] == []
+    assert row["note"].startswith("VIDEOCTL_UPLOAD_ORIGINS is not set: the bucket's CORS rules are left as they are")
+    assert not any(r["kind"] == "r2_cors" for r in setup.json()["data"]["done"])
+
+    human = infra(capsys, "verify")
+    assert human.exit_code == 0
+    assert f"all {RESOURCES - 1} resources match infra/json; not managed: r2_cors {BUCKET} " \
+           "(VIDEOCTL_UPLOAD_ORIGINS is not set" in " ".join(human.stdout.split())
+    assert "SKIPPED" in human.stdout
+    assert aws.r2.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == hand_made["CORSRules"]
+
+
+def test_a_missing_bucket_is_left_to_a_person_and_everything_else_applied(aws, capsys):
+    aws.r2.delete_bucket(Bucket=BUCKET)
+    result = infra(capsys, "setup", "--json")
+    assert result.exit_code == 13
+    error = result.json()["error"]
+    assert f"the bucket {BUCKET} does not exist at R2_ENDPOINT_URL" in error["message"]
+    assert error["not_done"] == [] and any(r["api"] == "batch:RegisterJobDefinition" for r in error["done"])
+    row = cors_row(infra(capsys, "verify", "--json").json()["error"]["plan"])
+    assert row["status"] == "MISSING" and row["actions"] == [] and "wrangler r2 bucket create" in row["manual"][0]
+
+
+def test_an_r2_token_that_may_not_read_the_rules_names_the_call_and_the_permission(aws, capsys, monkeypatch):
+    from videoctl.aws import clients
+
+    built = clients.r2_client
+
+    def refusing(settings: Settings) -> Any:
+        client = built(settings)
+
+        def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            return AWSResponse(R2_TEST_ENDPOINT, 403, {}, None), {
+                "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+        client.meta.events.register("before-call.s3.GetBucketCors", refuse)
+        return client
+
+    monkeypatch.setattr(clients, "r2_client", refusing)
+    result = infra(capsys, "verify", "--json")
+    assert result.exit_code == EXIT_CODES["aws_error"] == 8
+    error = result.json()["error"]
+    assert error["message"] == "s3:GetBucketCors failed: AccessDenied: Access Denied"
+    assert "Admin Read & Write" in error["hint"] and "VIDEOCTL_UPLOAD_ORIGINS" in error["hint"]
+    assert not any(value in result.stdout + result.stderr for value in SECRET_VALUES)
+
+
+def test_a_malformed_upload_origin_is_a_config_error_before_any_call(aws, capsys, monkeypatch):
+    monkeypatch.setenv("VIDEOCTL_UPLOAD_ORIGINS", "https://app.example.com/upload")
+    monkeypatch.setattr(AwsClients, "client", lambda *a, **k: pytest.fail("an AWS client was built"))
+    for args in (("verify",), ("setup",), ("setup", "--dry-run")):
+        result = infra(capsys, *args, "--json")
+        assert result.exit_code == EXIT_CODES["config_error"] == 6
+        error = result.json()["error"]
+        assert error["code"] == "config_error"
+        assert "VIDEOCTL_UPLOAD_ORIGINS entry 'https://app.example.com/upload' has a path" in error["message"]

@@ -30,6 +30,7 @@ INFRA_ENV = {
     "VIDEOCTL_DATABASE_URL": "postgresql://app:db-password@db.internal/video",
     "REDIS_URL": "redis://:redis-password@redis.internal:6379/0",
     "VIDEOCTL_HOME": "/tmp/videoctl-infra-test-home",
+    "VIDEOCTL_UPLOAD_ORIGINS": "https://app.example.com, http://localhost:3000",
 }
 SECRET_VALUES = ("r2-key-id-value", "r2-secret-value", "db-password", "redis-password")
 
@@ -42,7 +43,7 @@ def settings(**overrides: str | None) -> Settings:
 def test_shipped_documents_resolve_completely():
     docs = files.load(settings(), ACCOUNT)
     text = json.dumps([docs.roles, docs.compute_env, docs.job_queue, docs.job_definition, docs.dlq, docs.queue,
-                       docs.function, docs.event_source, docs.log_group])
+                       docs.function, docs.event_source, docs.log_group, docs.cors])
     assert "${" not in text
     assert docs.compute_env["computeResources"]["subnets"] == ["subnet-aaa", "subnet-bbb"]  # typed: a list
     assert docs.compute_env["computeResources"]["maxvCpus"] == 64  # typed: an int
@@ -64,6 +65,10 @@ def test_shipped_documents_resolve_completely():
     assert docs.queue["Attributes"]["RedrivePolicy"]["deadLetterTargetArn"] == \
         f"arn:aws:sqs:eu-west-1:{ACCOUNT}:academy-video-delete-r2-dlq"
     assert docs.event_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (rule,) = docs.cors["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://app.example.com", "http://localhost:3000"]  # typed: a list
+    assert rule["AllowedMethods"] == ["PUT", "GET"] and rule["ExposeHeaders"] == ["ETag"]
+    assert docs.cors_skipped is None
 
 
 def test_settings_rename_resources():
@@ -173,3 +178,45 @@ def test_an_install_finds_the_documents_where_the_wheel_puts_them():
     wheel = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert wheel["force-include"]["infra/json"] == INSTALLED_DIR.relative_to(root).as_posix()
     assert DEFAULT_DIR == CHECKOUT_DIR  # in a checkout, its own documents
+
+
+def test_bucket_cors_is_one_resource_named_by_the_bucket():
+    s = settings()
+    (cors,) = [d for d in documents.desired_resources(files.load(s, ACCOUNT), s, None) if d.kind is Kind.R2_CORS]
+    assert cors.name == "videos" and cors.skipped is None and cors.groups == {"r2"}
+    assert cors.source == "infra/json/r2/cors.json" and cors.spec["CORSRules"][0]["MaxAgeSeconds"] == 3600
+
+
+def test_bucket_cors_without_upload_origins_is_skipped_saying_why():
+    """An existing setup that never set VIDEOCTL_UPLOAD_ORIGINS keeps working: the rules are not managed."""
+    s = settings(VIDEOCTL_UPLOAD_ORIGINS=None)
+    docs = files.load(s, ACCOUNT)
+    assert docs.cors is None and "VIDEOCTL_UPLOAD_ORIGINS is not set" in docs.cors_skipped
+    (cors,) = [d for d in documents.desired_resources(docs, s, None) if d.kind is Kind.R2_CORS]
+    assert cors.name == "videos" and cors.skipped == docs.cors_skipped
+
+
+def test_bucket_cors_without_a_bucket_is_skipped_saying_why():
+    # The shipped Lambda document needs R2_BUCKET anyway (test_r2_bucket_unset_is_named); the rule here
+    # is for documents that do not, and for the CORS resource on its own.
+    no_r2 = Settings.from_env({k: v for k, v in INFRA_ENV.items() if not k.startswith("R2_")})
+    assert "R2_BUCKET is not set" in documents.cors_skip_reason(no_r2)
+    assert documents.cors_skip_reason(settings()) is None
+
+
+def test_a_broken_cors_document_is_refused_even_when_skipped(tmp_path):
+    root = _copy_docs(tmp_path)
+    (root / "r2" / "cors.json").write_text('{"CORSRules": [}')
+    for origins in ("https://app.example.com", None):
+        with pytest.raises(ConfigError, match="infra/json/r2/cors.json: invalid JSON at line 1"):
+            files.load(settings(VIDEOCTL_INFRA_DIR=str(root), VIDEOCTL_UPLOAD_ORIGINS=origins), ACCOUNT)
+    (root / "r2" / "cors.json").unlink()
+    with pytest.raises(ConfigError, match="infra/json/r2/cors.json is missing"):
+        files.load(settings(VIDEOCTL_INFRA_DIR=str(root), VIDEOCTL_UPLOAD_ORIGINS=None), ACCOUNT)
+
+
+def test_upload_origins_placeholder_names_its_variable():
+    known = placeholders.values(settings(VIDEOCTL_UPLOAD_ORIGINS=None), ACCOUNT)
+    with pytest.raises(ConfigError, match=r"\$\{UPLOAD_ORIGINS\} has no value: set VIDEOCTL_UPLOAD_ORIGINS"):
+        placeholders.fill({"AllowedOrigins": "${UPLOAD_ORIGINS}"}, known, "infra/json/r2/cors.json")
+    assert placeholders.values(settings(VIDEOCTL_UPLOAD_ORIGINS="*"), ACCOUNT)["UPLOAD_ORIGINS"] == ["*"]

@@ -268,3 +268,46 @@ def test_all_problems_are_reported_at_once(docs):
                                    set_resources(jd, "4", "1024")))
     message = problems_of(docs, job_definition=jd)
     assert message.startswith("infra/json has 3 problems")
+
+
+def with_cors_rule(docs, **changes) -> dict:
+    rule = {**copy.deepcopy(docs.cors["CORSRules"][0]), **changes}
+    return {"CORSRules": [{k: v for k, v in rule.items() if v is not None}]}
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"AllowedMethods": ["PUT", "PATCH"]}, "AllowedMethods: 'PATCH' is not among GET, PUT, HEAD, POST, DELETE"),
+    ({"AllowedMethods": ["put"]}, "'put' is not among"),  # S3 refuses lower case
+    ({"AllowedMethods": []}, "CORSRules[0].AllowedMethods must be a list of one or more strings"),
+    ({"AllowedOrigins": None}, "CORSRules[0].AllowedOrigins must be a list of one or more strings"),
+    ({"AllowedOrigins": ["https://*.*.example.com"]}, "has more than one '*'"),
+    ({"AllowedHeaders": "content-type"}, "CORSRules[0].AllowedHeaders must be a list of strings"),
+    ({"ExposeHeaders": ["x-amz-request-id"]}, "allows PUT but does not expose ETag"),
+    ({"ExposeHeaders": None}, "allows PUT but does not expose ETag"),
+    ({"MaxAgeSeconds": None}, "MaxAgeSeconds must be a whole number from 1 to 86400 s, got None"),
+    ({"MaxAgeSeconds": 0}, "got 0"),
+    ({"MaxAgeSeconds": 86_401}, "got 86401"),
+    ({"MaxAgeSeconds": "3600"}, "got '3600'"),
+    ({"ID": "x" * 256}, "ID must be a string of at most 255 characters"),
+    ({"AllowedMethod": ["PUT"]}, "CORSRules[0] has unknown field AllowedMethod"),  # S3's XML spelling, a typo here
+    ({"AllowedMethods": ["GET"]}, "no rule allows PUT: browsers could not upload"),
+])
+def test_bucket_cors_rules(docs, changes, expected):
+    assert expected in problems_of(docs, cors=with_cors_rule(docs, **changes))
+
+
+def test_bucket_cors_limits(docs):
+    rule = docs.cors["CORSRules"][0]
+    assert "has 101 rules; S3 allows at most 100" in problems_of(docs, cors={"CORSRules": [rule] * 101})
+    validation.validate(replace(docs, cors={"CORSRules": [rule] * 100}))  # the limit itself is fine
+    assert "at least one rule" in problems_of(docs, cors={"CORSRules": []})
+    assert "at least one rule" in problems_of(docs, cors=[rule])
+    assert "unknown field Bucket" in problems_of(docs, cors={"CORSRules": [rule], "Bucket": "videos"})
+    # A read-only rule next to the upload rule needs no ETag; case does not matter for header names.
+    upload = {**rule, "ExposeHeaders": ["etag"]}
+    validation.validate(replace(docs, cors={"CORSRules": [upload, {"AllowedMethods": ["GET", "HEAD"],
+                                                                    "AllowedOrigins": ["*"], "MaxAgeSeconds": 600}]}))
+
+
+def test_skipped_bucket_cors_is_not_validated(docs):
+    validation.validate(replace(docs, cors=None, cors_skipped="VIDEOCTL_UPLOAD_ORIGINS is not set"))

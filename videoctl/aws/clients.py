@@ -61,6 +61,11 @@ class AwsClients:
     def logs(self) -> Any:
         return self.client("logs")
 
+    @cached_property
+    def r2(self) -> Any:
+        """R2's S3 API (its own endpoint and keys, not AWS's): infra reads and sets the bucket's CORS rules."""
+        return r2_client(self.settings)
+
 
 def r2_client(settings: Settings) -> Any:
     """An S3 client shaped for Cloudflare R2.

@@ -15,7 +15,7 @@ from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import VideoctlError
-from videoctl.infra.model import DiffDocument
+from videoctl.infra.model import DiffDocument, Status
 
 if TYPE_CHECKING:
     from videoctl.api import InfraScope
@@ -32,13 +32,14 @@ class RegisteredJobDefinition(TypedDict):
     diff: list[DiffDocument]
 
 app = typer.Typer(
-    help="Check and set up the AWS resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda.",
+    help="Check and set up the resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda, "
+         "the R2 bucket's CORS rules.",
     no_args_is_help=True,
 )
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (as verify does) and change nothing.")]
 
-_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red"}  # by infra.model.Status value
+_STATUS_STYLE = {"OK": "green", "MISSING": "yellow", "DRIFT": "red", "SKIPPED": "dim"}  # by infra.model.Status value
 _MAX_DIFFS = 8
 
 
@@ -46,6 +47,8 @@ def _plan_table(items: list[PlanItem], title: str | None = None) -> None:
     rows = []
     for item in items:
         diffs = [out.safe(d) for d in item.diffs[:_MAX_DIFFS]]
+        if item.note:
+            diffs.append(f"[italic]{out.safe(item.note)}[/]")
         if len(item.diffs) > _MAX_DIFFS:
             diffs.append(f"… {len(item.diffs) - _MAX_DIFFS} more (see --json)")
         todo = [out.safe(a.description) for a in item.actions] + [f"[italic]by hand:[/] {out.safe(m)}"
@@ -63,6 +66,15 @@ def _report_table(report: dict[str, Any]) -> None:
         out.table("changes", ("resource", "name", "call", "status", "result"), rows)
     for note in report.get("manual", []):
         out.stdout.print(f"[yellow]by hand:[/] {out.safe(note)}", highlight=False)
+
+
+def _matched(items: list[PlanItem]) -> str:
+    """How many resources match, and which ones these settings leave alone (and why)."""
+    skipped = [i for i in items if i.status is Status.SKIPPED]
+    text = f"all {len(items) - len(skipped)} resources match infra/json"
+    if skipped:
+        text += "; not managed: " + "; ".join(f"{i.kind.value} {i.name} ({i.note})" for i in skipped)
+    return out.safe(text)
 
 
 def _not_ok(items: list[PlanItem]) -> str:
@@ -107,16 +119,17 @@ def _render_outcome(outcome: service.Outcome, what: str) -> None:
         out.stdout.print(f"{what}: {len(report.done)} change(s) applied; `videoctl infra verify` confirms",
                          highlight=False)
     elif not report.manual:
-        out.stdout.print(f"{what}: nothing to change, all {len(outcome.plan)} resources match infra/json",
+        out.stdout.print(f"{what}: nothing to change, {_matched(outcome.plan)}",
                          highlight=False)
 
 
 @app.command("verify")
 @out.document(f"{_MODEL}:VerifyDocument")
 def verify(json_: JsonOption = False) -> None:
-    """Compare live AWS with infra/json and print one row per resource: OK, MISSING or DRIFT.
+    """Compare live AWS and R2 with infra/json and print one row per resource: OK, MISSING or DRIFT.
 
-    Changes nothing. Exit 0 when every resource is OK, else exit 13 (drift).
+    Changes nothing. Exit 0 when every resource is OK, else exit 13 (drift). A resource the settings
+    leave alone is SKIPPED with the reason (the R2 bucket's CORS rules without VIDEOCTL_UPLOAD_ORIGINS).
     With --json, success prints {"data": {"ok": true, "plan": [...]}} and drift prints
     {"error": {"code": "drift", "message", "hint", "ok": false, "plan": [...]}}: one document
     either way, the rows inside.
@@ -131,7 +144,7 @@ def verify(json_: JsonOption = False) -> None:
     if outcome.ok:
         def render() -> None:
             _plan_table(items)
-            out.stdout.print(f"all {len(items)} resources match infra/json", highlight=False)
+            out.stdout.print(_matched(items), highlight=False)
 
         out.success(outcome.to_dict(), render, json_flag=json_)
         return

@@ -29,6 +29,7 @@ DLQ = "sqs/delete_r2_dlq.json"
 QUEUE = "sqs/delete_r2_queue.json"
 FUNCTION = "lambda/delete_r2_function.json"
 EVENT_SOURCE = "lambda/delete_r2_event_source.json"
+CORS = "r2/cors.json"
 
 #: The one inline policy each role carries; a second one is drift.
 INLINE_POLICY_NAME = "videoctl"
@@ -55,6 +56,25 @@ class Documents:
     event_source: dict[str, Any]
     account_id: str
     region: str
+    #: The R2 bucket's CORS configuration (PutBucketCors' CORSConfiguration); None when not managed.
+    cors: dict[str, Any] | None = None
+    #: Why the CORS rules are not managed with these settings (then ``cors`` is None).
+    cors_skipped: str | None = None
+
+
+def cors_skip_reason(settings: Settings) -> str | None:
+    """Why the bucket's CORS rules are left alone, or None when they are managed.
+
+    An existing setup that never asked for browser uploads keeps working:
+    without VIDEOCTL_UPLOAD_ORIGINS nothing is read from or sent to R2
+    (whose API token may not even be allowed to read the rules).
+    """
+    if settings.r2_bucket is None:
+        return "R2_BUCKET is not set: there is no R2 bucket whose CORS rules to manage"
+    if settings.upload_origins is None:
+        return ("VIDEOCTL_UPLOAD_ORIGINS is not set: the bucket's CORS rules are left as they are; "
+                "set it to the web app's origins to let browsers upload")
+    return None
 
 
 def load(read: Read, settings: Settings, account_id: str) -> Documents:
@@ -82,6 +102,9 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
         role["AssumeRolePolicyDocument"] = doc(f"iam/{entry['Trust']}")
         role["InlinePolicyDocument"] = doc(f"iam/{entry['InlinePolicy']}") if entry.get("InlinePolicy") else None
         roles.append(role)
+    cors_skipped = cors_skip_reason(settings)
+    if cors_skipped:
+        read(CORS)  # read all the same: a missing or broken file is a mistake whatever the settings
     loaded = Documents(
         roles=roles,
         log_group=doc(LOG_GROUP),
@@ -94,6 +117,8 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
         event_source=doc(EVENT_SOURCE),
         account_id=account_id,
         region=settings.aws_region,
+        cors=None if cors_skipped else doc(CORS),
+        cors_skipped=cors_skipped,
     )
     if problems:
         raise ConfigError("; ".join(problems), hint="set the variables named above (videoctl config show lists them)")
@@ -159,6 +184,8 @@ def desired_resources(docs: Documents, settings: Settings, lambda_zip: bytes | N
     mapping["FunctionArn"] = function_arn(docs, mapping["FunctionName"])
     name = f"sqs:{mapping['EventSourceArn'].rsplit(':', 1)[-1]} → lambda:{mapping['FunctionName']}"
     out.append(Desired(Kind.EVENT_SOURCE_MAPPING, name, mapping, f"infra/json/{EVENT_SOURCE}", frozenset({"lambda"})))
+    out.append(Desired(Kind.R2_CORS, settings.r2_bucket or "(no bucket)", docs.cors or {}, f"infra/json/{CORS}",
+                       frozenset({"r2"}), skipped=docs.cors_skipped))
     return out
 
 

@@ -1,21 +1,21 @@
-"""``read_live_state(clients, desired)``: what AWS has now, as plain data for the planner.
+"""``read_live_state(clients, desired)``: what AWS (and R2) have now, as plain data for the planner.
 
-Only reads (Describe/Get/List). A resource that does not exist is None; an
-AccessDenied on a read is an AwsError naming the action, because a plan
-built on a guess would be wrong.
+Only reads (Describe/Get/List). A resource that does not exist is None, and a
+skipped one is not read at all; an AccessDenied on a read is an AwsError
+naming the action, because a plan built on a guess would be wrong.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from videoctl.aws import batch_infra, iam, lambda_deploy, sqs_infra, ssm_logs_infra
+from videoctl.aws import batch_infra, iam, lambda_deploy, r2_infra, sqs_infra, ssm_logs_infra
 from videoctl.aws.clients import AwsClients
 from videoctl.infra.model import Desired, Kind
 
 
 def read_live_state(clients: AwsClients, desired: list[Desired]) -> dict[tuple[Kind, str], dict[str, Any] | None]:
-    return {d.key: read_one(clients, d) for d in desired}
+    return {d.key: read_one(clients, d) for d in desired if not d.skipped}
 
 
 def read_one(clients: AwsClients, d: Desired) -> dict[str, Any] | None:
@@ -38,4 +38,6 @@ def read_one(clients: AwsClients, d: Desired) -> dict[str, Any] | None:
             return lambda_deploy.read_function(clients.lambda_, d.name)
         case Kind.EVENT_SOURCE_MAPPING:
             return lambda_deploy.read_event_source_mapping(clients.lambda_, d.spec["FunctionName"], d.spec["EventSourceArn"])
+        case Kind.R2_CORS:
+            return r2_infra.read_bucket_cors(clients.r2, d.name)
     raise ValueError(f"unknown resource kind {d.kind}")

@@ -25,6 +25,9 @@ class Kind(StrEnum):
     JOB_DEFINITION = "job_definition"
     LAMBDA_FUNCTION = "lambda_function"
     EVENT_SOURCE_MAPPING = "event_source_mapping"
+    #: The R2 bucket's CORS rules (Cloudflare, through its S3 API): last, so an R2 token that may not
+    #: set them stops nothing on AWS.
+    R2_CORS = "r2_cors"
 
 
 ORDER = {kind: i for i, kind in enumerate(Kind)}
@@ -34,6 +37,8 @@ class Status(StrEnum):
     OK = "OK"
     MISSING = "MISSING"
     DRIFT = "DRIFT"
+    #: Not managed with these settings (the row's note says why); counts as in order.
+    SKIPPED = "SKIPPED"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Desired:
     spec: dict[str, Any]
     source: str  # the document(s) it came from, for messages
     groups: frozenset[str] = frozenset()
+    #: Why these settings leave the resource alone (nothing is read or changed); None when managed.
+    skipped: str | None = None
 
     @property
     def key(self) -> tuple[Kind, str]:
@@ -80,6 +87,8 @@ class PlanItemDocument(TypedDict):
     manual: list[str]
     source: str
     ref: str | None
+    #: Why a SKIPPED resource is not managed; null otherwise.
+    note: str | None
 
 
 class ResultDocument(TypedDict):
@@ -143,7 +152,7 @@ class Action:
     (compute environment VALID, Lambda update finished, …).
     """
 
-    service: str  # attribute of AwsClients: iam, batch, sqs, logs, ssm, lambda_
+    service: str  # attribute of AwsClients: iam, batch, sqs, logs, ssm, lambda_, r2 (R2's S3 API)
     method: str  # boto3 method name
     params: dict[str, Any]
     description: str
@@ -151,7 +160,8 @@ class Action:
 
     @property
     def api(self) -> str:
-        prefix = "lambda" if self.service == "lambda_" else self.service
+        # Spelled as the error of a failed call spells it (the client's signing name).
+        prefix = {"lambda_": "lambda", "r2": "s3"}.get(self.service, self.service)
         return f"{prefix}:{''.join(p.capitalize() for p in self.method.split('_'))}"
 
     def to_dict(self) -> ActionDocument:
@@ -171,10 +181,12 @@ class PlanItem:
     source: str = ""
     #: the live resource's identifier (ARN, queue URL, mapping UUID) when it exists
     ref: str | None = None
+    #: why a SKIPPED resource is not managed
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status is Status.OK
+        return self.status in (Status.OK, Status.SKIPPED)
 
     def to_dict(self) -> PlanItemDocument:
         return {
@@ -186,6 +198,7 @@ class PlanItem:
             "manual": list(self.manual),
             "source": self.source,
             "ref": self.ref,
+            "note": self.note,
         }
 
 

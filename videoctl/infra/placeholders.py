@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videoctl.domain.errors import ConfigError
+from videoctl.domain.origins import split_origins
 from videoctl.settings import Settings
 
 PATTERN = re.compile(r"\$\{([A-Za-z0-9_]*)\}")
@@ -74,6 +75,7 @@ PROVIDERS: dict[str, Provider] = {
     "ECR_REPOSITORY_ARN": Provider("VIDEO_BATCH_IMAGE_URI", lambda s, _: ecr_repository_arn(s.batch_image_uri)),
     "R2_BUCKET": Provider("R2_BUCKET", lambda s, _: s.r2_bucket),
     "R2_ENDPOINT_URL": Provider("R2_ENDPOINT_URL", lambda s, _: s.r2_endpoint_url),
+    "UPLOAD_ORIGINS": Provider("VIDEOCTL_UPLOAD_ORIGINS", lambda s, _: split_origins(s.upload_origins)),
     "SUBNET_IDS": Provider("VIDEO_BATCH_SUBNETS", lambda s, _: _ids(s.batch_subnets)),
     "SECURITY_GROUP_IDS": Provider("VIDEO_BATCH_SECURITY_GROUPS", lambda s, _: _ids(s.batch_security_groups)),
     "SSM_PREFIX": Provider("VIDEOCTL_SSM_PREFIX", _ssm_prefix),

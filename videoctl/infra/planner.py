@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from videoctl.infra.compare import diff, policy_diff, same
@@ -20,8 +21,13 @@ Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
 
 
 def plan(desired: list[Desired], live: Live) -> list[PlanItem]:
-    items = [_PLANNERS[d.kind](d, live.get(d.key)) for d in desired]
+    items = [_skipped(d) if d.skipped else _PLANNERS[d.kind](d, live.get(d.key)) for d in desired]
     return sorted(items, key=lambda item: ORDER[item.kind])  # stable: document order within a kind
+
+
+def _skipped(d: Desired) -> PlanItem:
+    """A resource these settings leave alone: a row that says why, nothing read, nothing to do."""
+    return PlanItem(d.kind, d.name, Status.SKIPPED, source=d.source, note=d.skipped)
 
 
 def _item(d: Desired, live: Any, diffs: list[Diff], actions: list[Action], manual: list[str] = ()) -> PlanItem:
@@ -369,6 +375,68 @@ def plan_event_source(d: Desired, live: dict[str, Any] | None) -> PlanItem:
     return _item(d, live, diffs, actions)
 
 
+# ---------------------------------------------------------------- R2
+
+
+#: Set by :func:`videoctl.aws.r2_infra.read_bucket_cors` when the bucket itself does not exist.
+BUCKET_MISSING = "BucketMissing"
+
+
+def plan_cors(d: Desired, live: dict[str, Any] | None) -> PlanItem:
+    """PutBucketCors replaces every rule at once, so any difference puts the document's rules back."""
+    rules = d.spec["CORSRules"]
+    methods = sorted({m for rule in rules for m in rule.get("AllowedMethods", [])})
+    origins = sorted({o for rule in rules for o in rule.get("AllowedOrigins", [])})
+    who = "every origin" if "*" in origins else ", ".join(origins)
+    put = Action("r2", "put_bucket_cors", {"Bucket": d.name, "CORSConfiguration": d.spec},
+                 f"allow {'/'.join(methods)} from {who} (ETag exposed)")
+    if live is None:
+        return _item(d, live, [], [put])
+    if live.get(BUCKET_MISSING):
+        return PlanItem(d.kind, d.name, Status.MISSING, manual=(
+            f"the bucket {d.name} does not exist at R2_ENDPOINT_URL: create it (Cloudflare dashboard, or "
+            f"`wrangler r2 bucket create {d.name}`), then rerun setup",), source=d.source)
+    diffs = cors_diffs(rules, live.get("CORSRules") or [])
+    return _item(d, live, diffs, [replace(put, description=f"replace the CORS rules: {put.description}")]
+                 if diffs else [])
+
+
+def canonical_cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """One rule in one spelling: sets of values sorted, header names lower-case (browsers compare them
+    so), an absent list empty; the order of the rules themselves matters (the first match wins)."""
+    out: dict[str, Any] = {
+        "AllowedMethods": sorted(str(m) for m in rule.get("AllowedMethods") or []),
+        "AllowedOrigins": sorted(str(o) for o in rule.get("AllowedOrigins") or []),
+        "AllowedHeaders": sorted(str(h).lower() for h in rule.get("AllowedHeaders") or []),
+        "ExposeHeaders": sorted(str(h).lower() for h in rule.get("ExposeHeaders") or []),
+        "MaxAgeSeconds": rule.get("MaxAgeSeconds"),
+    }
+    if rule.get("ID"):
+        out["ID"] = rule["ID"]
+    return out
+
+
+def cors_diffs(desired: list[dict[str, Any]], live: list[dict[str, Any]]) -> list[Diff]:
+    out: list[Diff] = []
+    for i in range(max(len(desired), len(live))):
+        path = f"CORSRules[{i}]"
+        if i >= len(live):
+            out.append(Diff(path, None, desired[i]))
+        elif i >= len(desired):
+            out.append(Diff(path, live[i], None, "not in infra/json"))
+        else:
+            out.extend(diff(canonical_cors_rule(desired[i]), canonical_cors_rule(live[i]), path, exact=True))
+    return [_etag_note(x) for x in out]
+
+
+def _etag_note(change: Diff) -> Diff:
+    """Say why a missing ETag matters: it is the drift that breaks uploads in parts."""
+    if change.field.endswith(".ExposeHeaders") and "etag" in (change.desired or []) \
+            and "etag" not in (change.live or []):
+        return replace(change, note="a browser uploading in parts must read each part's ETag")
+    return change
+
+
 _PLANNERS: dict[Kind, Callable[[Desired, Any], PlanItem]] = {
     Kind.IAM_ROLE: plan_role,
     Kind.LOG_GROUP: plan_log_group,
@@ -379,4 +447,5 @@ _PLANNERS: dict[Kind, Callable[[Desired, Any], PlanItem]] = {
     Kind.JOB_DEFINITION: plan_job_definition,
     Kind.LAMBDA_FUNCTION: plan_function,
     Kind.EVENT_SOURCE_MAPPING: plan_event_source,
+    Kind.R2_CORS: plan_cors,
 }

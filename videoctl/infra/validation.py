@@ -52,6 +52,14 @@ LAMBDA_MEMORY_RANGE = (128, 10_240)
 SQS_VISIBILITY_RANGE = (0, 43_200)
 SQS_RETENTION_RANGE = (60, 1_209_600)
 MAX_RECEIVE_RANGE = (1, 1000)
+#: S3's CORS limits (R2 takes the same API): at most 100 rules, these methods, one '*' per
+#: origin or header, an ID of at most 255 characters; R2 caches a preflight at most a day.
+CORS_MAX_RULES = 100
+CORS_METHODS = ("GET", "PUT", "HEAD", "POST", "DELETE")
+CORS_RULE_KEYS = frozenset({"ID", "AllowedOrigins", "AllowedMethods", "AllowedHeaders", "ExposeHeaders",
+                            "MaxAgeSeconds"})
+CORS_MAX_ID = 255
+CORS_MAX_AGE_RANGE = (1, 86_400)
 LOG_RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 )
@@ -73,6 +81,8 @@ def validate(docs: Documents) -> None:
     check_compute_env(docs.compute_env, docs.job_definition, problems)
     check_lambda_and_queues(docs, problems)
     check_policies(docs, problems)
+    if docs.cors is not None:
+        check_cors(docs.cors, problems)
     retention = docs.log_group.get("retentionInDays")
     if retention is not None and retention not in LOG_RETENTION_DAYS:
         problems.add(f"infra/json/{d.LOG_GROUP}", f"retentionInDays {retention} is not one CloudWatch Logs allows")
@@ -295,6 +305,66 @@ def check_lambda_and_queues(docs: Documents, problems: _Problems) -> None:
         problems.add(esm_src, f"BatchSize must be 1–10000, got {batch!r}")
     elif batch > 10 and not esm.get("MaximumBatchingWindowInSeconds"):
         problems.add(esm_src, "BatchSize above 10 needs MaximumBatchingWindowInSeconds ≥ 1 (SQS)")
+
+
+# ---------------------------------------------------------------- R2
+
+
+def check_cors(cors: Any, problems: _Problems) -> None:
+    """S3's limits (moto keeps only some), and ours: browsers may PUT, and read each part's ETag."""
+    src = f"infra/json/{d.CORS}"
+    rules = cors.get("CORSRules") if isinstance(cors, dict) else None
+    if not isinstance(rules, list) or not rules:
+        problems.add(src, "must be {\"CORSRules\": [ … ]} with at least one rule")
+        return
+    if len(rules) > CORS_MAX_RULES:
+        problems.add(src, f"has {len(rules)} rules; S3 allows at most {CORS_MAX_RULES}")
+    if extra := sorted(set(cors) - {"CORSRules"}):
+        problems.add(src, f"unknown field{'s' if len(extra) > 1 else ''} {', '.join(extra)} (only CORSRules)")
+    puts = 0
+    for i, rule in enumerate(rules):
+        where = f"CORSRules[{i}]"
+        if not isinstance(rule, dict):
+            problems.add(src, f"{where} must be an object")
+            continue
+        if extra := sorted(set(rule) - CORS_RULE_KEYS):
+            problems.add(src, f"{where} has unknown field{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
+                              f"(known: {', '.join(sorted(CORS_RULE_KEYS))})")
+        for key in ("AllowedMethods", "AllowedOrigins", "AllowedHeaders", "ExposeHeaders"):
+            required = key in ("AllowedMethods", "AllowedOrigins")
+            strings = _strings(rule.get(key))
+            if (key in rule or required) and (strings is None or (required and not strings)):
+                problems.add(src, f"{where}.{key} must be a list of {'one or more ' if required else ''}strings")
+        methods = _strings(rule.get("AllowedMethods")) or []
+        if bad := [m for m in methods if m not in CORS_METHODS]:
+            problems.add(src, f"{where}.AllowedMethods: {', '.join(map(repr, bad))} "
+                              f"{'is' if len(bad) == 1 else 'are'} not among {', '.join(CORS_METHODS)}")
+        for key in ("AllowedOrigins", "AllowedHeaders"):
+            for value in _strings(rule.get(key)) or []:
+                if value.count("*") > 1:
+                    problems.add(src, f"{where}.{key}: {value!r} has more than one '*'")
+        exposed = _strings(rule.get("ExposeHeaders")) or []
+        if "PUT" in methods:
+            puts += 1
+            if "etag" not in {h.lower() for h in exposed}:
+                problems.add(src, f"{where} allows PUT but does not expose ETag: a browser uploading in parts "
+                                  "must read each part's ETag to complete the upload")
+        age = rule.get("MaxAgeSeconds")
+        low, high = CORS_MAX_AGE_RANGE
+        if not isinstance(age, int) or isinstance(age, bool) or not low <= age <= high:
+            problems.add(src, f"{where}.MaxAgeSeconds must be a whole number from {low} to {high} s, got {age!r}: "
+                              "without it the browser asks again before every part")
+        if "ID" in rule and (not isinstance(rule["ID"], str) or len(rule["ID"]) > CORS_MAX_ID):
+            problems.add(src, f"{where}.ID must be a string of at most {CORS_MAX_ID} characters")
+    if not puts:
+        problems.add(src, "no rule allows PUT: browsers could not upload to the bucket")
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A list of strings as it is, else None (absent, not a list, or holding something else)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 # ---------------------------------------------------------------- IAM
