@@ -246,7 +246,8 @@ class Client:
         from videoctl.services.jobs import job_views
 
         ctx = self._ctx
-        return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
+        return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, usage=ctx.usage,
+                         prices=ctx.settings.prices)
 
     def cancel(self, job_id: int, reason: str = "cancelled by operator") -> Job:
         """CANCELLED at once, then the container is stopped."""
@@ -301,7 +302,8 @@ class Client:
 
         ctx = self._ctx
         return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                              store=ctx.store, delete_requests=ctx.delete_requests, drain=ctx.drain_deletions,
+                              store=ctx.store, delete_requests=ctx.delete_requests, usage=ctx.usage,
+                              drain=ctx.drain_deletions,
                               limit=limit, dry_run=dry_run)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
@@ -346,7 +348,7 @@ class Client:
     def stats(self, *, hours: int = 24) -> Stats:
         from videoctl.services.stats import collect_stats
 
-        return collect_stats(self._ctx.stats, hours=hours)
+        return collect_stats(self._ctx.stats, self._ctx.usage, self.settings.prices, hours=hours)
 
     def demo(self, file: Path | None = None, *, seconds: float = 4, note: Callable[[str], None] = lambda _: None,
              on_update: Callable[[Job], None] | None = None) -> DemoResult:

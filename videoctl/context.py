@@ -17,7 +17,13 @@ from videoctl.settings import Settings
 if TYPE_CHECKING:
     from videoctl.aws.clients import AwsClients
     from videoctl.db.reconnect import ReconnectingConnection
-    from videoctl.db.repositories import DeleteRequestRepository, JobRepository, StatsRepository, VideoRepository
+    from videoctl.db.repositories import (
+        DeleteRequestRepository,
+        JobRepository,
+        StatsRepository,
+        UsageRepository,
+        VideoRepository,
+    )
     from videoctl.domain.executor import Executor
     from videoctl.services.r2_delete import DrainResult, Sender
     from videoctl.services.run_job import RunJobDeps
@@ -55,6 +61,12 @@ class AppContext:
         from videoctl.db.repositories import StatsRepository
 
         return StatsRepository(self.conn)
+
+    @cached_property
+    def usage(self) -> UsageRepository:
+        from videoctl.db.repositories import UsageRepository
+
+        return UsageRepository(self.conn)
 
     @cached_property
     def delete_requests(self) -> DeleteRequestRepository:
@@ -125,6 +137,7 @@ class AppContext:
             db_steps=DbSteps(self.conn, self.settings.db_retry_s),
             mirror=mirror,
             after_complete=self.drain_deletions,
+            usage=self.usage,
         )
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
@@ -161,6 +162,10 @@ def _number(kind: type, *, minimum: float, maximum: float) -> Callable[[str], An
         return value
 
     return parse
+
+
+#: A price in USD: zero (free) to absurd.
+_price = _number(float, minimum=0, maximum=1000)
 
 
 def _ladder(raw: str) -> str:
@@ -327,6 +332,20 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="submit every video the moment it is UPLOADED (add, register, upload complete)"),
     FieldSpec("upload_expiry_hours", ("VIDEOCTL_UPLOAD_EXPIRY_HOURS",), _number(float, minimum=0.01, maximum=720),
               24.0, help="a direct upload not completed within this is aborted by scan-stuck (upload_expired)"),
+    # Cost (docs: README "Cost"): USD list prices in us-east-1, Linux/x86, as of 2026-11;
+    # Spot moves with the market, so set yours. MediaConvert: Basic tier, per output minute.
+    FieldSpec("price_fargate_vcpu_hour", ("VIDEOCTL_PRICE_FARGATE_VCPU_HOUR",), _price, 0.04048,
+              help="USD per vCPU-hour, Fargate (us-east-1 list price, 2026-11)"),
+    FieldSpec("price_fargate_gb_hour", ("VIDEOCTL_PRICE_FARGATE_GB_HOUR",), _price, 0.004445,
+              help="USD per GB-hour, Fargate (us-east-1 list price, 2026-11)"),
+    FieldSpec("price_spot_vcpu_hour", ("VIDEOCTL_PRICE_FARGATE_SPOT_VCPU_HOUR",), _price, 0.012144,
+              help="USD per vCPU-hour, Fargate Spot (us-east-1, 2026-11; it moves with the market)"),
+    FieldSpec("price_spot_gb_hour", ("VIDEOCTL_PRICE_FARGATE_SPOT_GB_HOUR",), _price, 0.0013335,
+              help="USD per GB-hour, Fargate Spot (us-east-1, 2026-11; it moves with the market)"),
+    FieldSpec("price_mediaconvert_sd_minute", ("VIDEOCTL_PRICE_MEDIACONVERT_SD_MINUTE",), _price, 0.0075,
+              help="USD per SD output minute, MediaConvert Basic tier (us-east-1 list price, 2026-11)"),
+    FieldSpec("price_mediaconvert_hd_minute", ("VIDEOCTL_PRICE_MEDIACONVERT_HD_MINUTE",), _price, 0.015,
+              help="USD per HD (720p and up) output minute, MediaConvert Basic tier (us-east-1, 2026-11)"),
     # SigV4 presigned URLs live at most 7 days.
     FieldSpec("upload_url_expiry_s", ("VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS",),
               _number(int, minimum=60, maximum=WEEK), 3600, help="how long a presigned upload URL is valid"),
@@ -384,6 +403,12 @@ class Settings:
     auto_submit: bool
     upload_expiry_hours: float
     upload_url_expiry_s: int
+    price_fargate_vcpu_hour: float
+    price_fargate_gb_hour: float
+    price_spot_vcpu_hour: float
+    price_spot_gb_hour: float
+    price_mediaconvert_sd_minute: float
+    price_mediaconvert_hd_minute: float
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -430,6 +455,11 @@ class Settings:
     def download_height(self) -> int | None:
         """The rung height download.mp4 is made from, None when it is off."""
         return None if self.download_rung == DOWNLOAD_OFF else int(self.download_rung)
+
+    @property
+    def prices(self) -> Prices:
+        return Prices(self.price_fargate_vcpu_hour, self.price_fargate_gb_hour, self.price_spot_vcpu_hour,
+                      self.price_spot_gb_hour, self.price_mediaconvert_sd_minute, self.price_mediaconvert_hd_minute)
 
     @property
     def embedded_db(self) -> bool:

@@ -45,7 +45,15 @@ def show(
     Example: videoctl jobs show 42 --json
     """
     job = client().get_job(job_id)
-    out.success(job, lambda: out.fields_table(f"job {job.id}", job.to_dict()), json_flag=json_)
+
+    def render() -> None:
+        record = job.to_dict()
+        spent = record.pop("cost")
+        record["cost"] = (f"${spent.cost_usd:.4f} ({spent.attempts} attempt(s), {spent.runtime_s:.0f} s, "
+                          f"{spent.vcpu_hours:.3f} vCPU-h, {spent.gb_hours:.3f} GB-h)" if spent else None)
+        out.fields_table(f"job {job.id}", record)
+
+    out.success(job, render, json_flag=json_)
 
 
 class JobsPlan(TypedDict):

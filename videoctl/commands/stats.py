@@ -34,8 +34,26 @@ def stats(
             out.table(f"top failure reasons ({hours} h)", ("error", "jobs", "example"),
                       ((r["error_code"], r["jobs"], r["example"]) for r in data["failure_reasons"]))
         _hourly(data["hourly"], hours)
+        _cost(data["cost"], hours)
 
     out.success(data, render, json_flag=json_)
+
+
+def _cost(cost: dict, hours: int) -> None:
+    """Usage and its price per day, beside what MediaConvert would charge for the same outputs."""
+    if not cost["days"]:
+        out.stdout.print(f"cost ({hours} h): no attempt has ended")
+        return
+    out.table(f"cost ({hours} h; prices: `videoctl config show`)",
+              ("day", "attempts", "vCPU-h", "GB-h", "cost $", "source min", "$/source min", "MediaConvert $"),
+              ((f"{d['day']:%Y-%m-%d}", d["attempts"], f"{d['vcpu_hours']:.3f}", f"{d['gb_hours']:.3f}",
+                f"{d['cost_usd']:.4f}", f"{d['source_minutes']:.1f}",
+                "-" if d["cost_per_source_minute_usd"] is None else f"{d['cost_per_source_minute_usd']:.5f}",
+                f"{d['mediaconvert_usd']:.4f}") for d in cost["days"]))
+    per_minute = cost["cost_per_source_minute_usd"]
+    out.stdout.print(f"total ${cost['cost_usd']:.4f} for {cost['source_minutes']:.1f} source min"
+                     + (f" (${per_minute:.5f}/min)" if per_minute is not None else "")
+                     + f"; MediaConvert for the same outputs: ${cost['mediaconvert_usd']:.4f}", highlight=False)
 
 
 def _hourly(rows: list, hours: int) -> None:

@@ -52,10 +52,15 @@ class Usage:
 
 def usage_cost(usage: Usage, prices: Prices) -> float:
     """USD for one attempt's usage; 0 for a local process."""
-    if usage.capacity == FARGATE:
-        return usage.vcpu_hours * prices.fargate_vcpu_hour + usage.gb_hours * prices.fargate_gb_hour
-    if usage.capacity == FARGATE_SPOT:
-        return usage.vcpu_hours * prices.spot_vcpu_hour + usage.gb_hours * prices.spot_gb_hour
+    return hours_cost(usage.capacity, usage.vcpu_hours, usage.gb_hours, prices)
+
+
+def hours_cost(capacity: str, vcpu_hours: float, gb_hours: float, prices: Prices) -> float:
+    """USD for vCPU- and GB-hours on *capacity*; 0 for a local process."""
+    if capacity == FARGATE:
+        return vcpu_hours * prices.fargate_vcpu_hour + gb_hours * prices.fargate_gb_hour
+    if capacity == FARGATE_SPOT:
+        return vcpu_hours * prices.spot_vcpu_hour + gb_hours * prices.spot_gb_hour
     return 0.0
 
 

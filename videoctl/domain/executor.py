@@ -34,6 +34,10 @@ class Remote(NamedTuple):
     stopped_at: datetime | None = None
     #: The container's exit code, for those that ended and whose executor tells it.
     exit_code: int | None = None
+    #: When the container started, and what it was given: what Fargate bills (cost).
+    started_at: datetime | None = None
+    vcpus: float | None = None
+    memory_mib: int | None = None
 
 
 class QueuedJob(NamedTuple):

@@ -59,8 +59,10 @@ class BatchExecutor:
             j["jobId"]: Remote(
                 j["status"],
                 j.get("statusReason") or _container_reason(j),
-                datetime.fromtimestamp(j["stoppedAt"] / 1000, UTC) if j.get("stoppedAt") else None,
+                _time(j.get("stoppedAt")),
                 _exit_code(j),
+                _time(j.get("startedAt")),
+                *_resources(j),
             )
             for j in jobs
         }
@@ -72,6 +74,22 @@ class BatchExecutor:
                     yield QueuedJob(job["jobId"], job["jobName"], job.get("status", status))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error("ListJobs", exc) from exc
+
+
+def _time(epoch_ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms else None
+
+
+def _resources(job: dict) -> tuple[float | None, int | None]:
+    """The container's vCPUs and memory (MiB): Fargate's resourceRequirements, or the older fields."""
+    container = job.get("container") or {}
+    requirements = {r.get("type"): r.get("value") for r in container.get("resourceRequirements") or []}
+    try:
+        vcpus = float(requirements.get("VCPU") or container.get("vcpus") or 0) or None
+        memory = int(float(requirements.get("MEMORY") or container.get("memory") or 0)) or None
+    except (TypeError, ValueError):
+        return None, None
+    return vcpus, memory
 
 
 def _exit_code(job: dict) -> int | None:

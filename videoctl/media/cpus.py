@@ -137,6 +137,38 @@ def _ratio(quota: str, period: str, source: str) -> list[CpuBudget]:
     return [CpuBudget(cpus, source)] if cpus > 0 else []
 
 
+def memory_budget_mib(*, root: Path = Path("/")) -> int:
+    """The memory this process may use, in MiB: the smallest cgroup limit (v2 ``memory.max``,
+    v1 ``memory.limit_in_bytes``) on its path, else the machine's (``MemTotal``).
+
+    A Fargate task's limit is its memory size: what it is billed for.
+    """
+    limits = [_total_memory(root)]
+    groups = _cgroups(root)
+    for mount in _mounts(root):
+        if mount.fstype == "cgroup2" and "" in groups:
+            names, group = ("memory.max",), groups[""]
+        elif mount.fstype == "cgroup" and "memory" in mount.super_options and "memory" in groups:
+            names, group = ("memory.limit_in_bytes",), groups["memory"]
+        else:
+            continue
+        for directory in _directories(root, mount, group):
+            for name in names:
+                value = _read_text(directory / name).strip()
+                if value.isdigit() and int(value) > 0:  # "max": no limit; v1 says so with a huge number
+                    limits.append(int(value))
+    found = [limit for limit in limits if limit]
+    return max(1, min(found) >> 20) if found else 1
+
+
+def _total_memory(root: Path) -> int:
+    for line in _read_lines(root / "proc/meminfo"):
+        name, _, rest = line.partition(":")
+        if name == "MemTotal" and rest.split() and rest.split()[0].isdigit():
+            return int(rest.split()[0]) * 1024  # kB
+    return 0
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 
-from videoctl.db.repositories import JobRepository, VideoRepository
+from videoctl.db.repositories import JobRepository, UsageRepository, VideoRepository
+from videoctl.domain.cost import Prices
 from videoctl.domain.errors import VideoctlError
 from videoctl.domain.eta import eta_s
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import Job
 from videoctl.domain.states import JobState
+from videoctl.services.cost import JobCost, job_costs
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ class JobView(Job):
     queue_position: int | None = None
     #: What the executor says of a SUBMITTED job's container: Batch's RUNNABLE, STARTING, ….
     executor_status: str | None = None
+    #: Its attempts' usage and price, once an attempt has ended (None before).
+    cost: JobCost | None = None
 
 
 #: What `jobs list --json` prints.
@@ -33,7 +37,8 @@ JobViews = list[JobView]
 
 
 def job_views(chosen: list[Job], *, jobs: JobRepository, videos: VideoRepository,
-              executor: Executor | None) -> list[JobView]:
+              executor: Executor | None, usage: UsageRepository | None = None,
+              prices: Prices | None = None) -> list[JobView]:
     if not chosen:
         return []
     now = jobs.now()
@@ -42,6 +47,7 @@ def job_views(chosen: list[Job], *, jobs: JobRepository, videos: VideoRepository
     speed = jobs.encode_speed() if running else None
     durations = {video_id: videos.get(video_id).duration_s for video_id in {j.video_id for j in running}}
     statuses = _executor_statuses([j for j in chosen if j.state is JobState.SUBMITTED], executor)
+    costs = job_costs(usage, [j.id for j in chosen], prices) if usage is not None and prices is not None else {}
     views = []
     for job in chosen:
         eta = None
@@ -50,7 +56,8 @@ def job_views(chosen: list[Job], *, jobs: JobRepository, videos: VideoRepository
                         seconds_per_source_second=speed)
         own = {f.name: getattr(job, f.name) for f in fields(Job)}
         views.append(JobView(**own, eta_s=None if eta is None else round(eta, 1),
-                             queue_position=positions.get(job.id), executor_status=statuses.get(job.id)))
+                             queue_position=positions.get(job.id), executor_status=statuses.get(job.id),
+                             cost=costs.get(job.id)))
     return views
 
 

@@ -19,17 +19,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
-from videoctl.domain import keys
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
+from videoctl.domain import cost, keys
 from videoctl.domain.errors import DbError, Fenced, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
+from videoctl.media.cpus import cpu_budget, memory_budget_mib
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.settings import Settings
@@ -46,6 +48,11 @@ class Runner:
 
     id: str
     batch_job_id: str | None
+
+    @property
+    def on_batch(self) -> bool:
+        """Inside a Batch container (its id is Batch's job id), not a local process."""
+        return self.batch_job_id is not None and self.id == self.batch_job_id
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> Runner:
@@ -81,6 +88,8 @@ class RunJobDeps:
     mirror: ProgressMirror | None = None
     #: Called after a job completes, to send recorded deletions on their way.
     after_complete: Callable[[], None] | None = None
+    #: Where the attempt's usage (CPUs, memory, runtime) is recorded, for its cost.
+    usage: UsageRepository | None = None
 
 
 def ready_guard_applies(job: Job, video: Video) -> bool:
@@ -108,26 +117,53 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
 
     job = db("claiming the job", lambda: _claim(jobs, job, runner))
     log.info("claimed job", extra={"job_id": job.id, "attempt": job.attempt, "runner": runner.id})
+    claimed_at = time.monotonic()
 
     if ready_guard_applies(job, video):
         done = db("completing the job", lambda: _replay_safe(jobs, job, JobState.SUCCEEDED, jobs.complete))
         log.info("video already READY; completed without encoding", extra={"job_id": job.id})
+        _record_usage(deps, job, runner, time.monotonic() - claimed_at)
         return RunResult("ready_guard", done, video)
     if video.status is not VideoStatus.READY:  # a re-encode keeps the live ladder READY
         video = db("marking the video PROCESSING",
                    lambda: videos.set_status(video.id, VideoStatus.PROCESSING)) or video
 
     try:
-        return _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None))
+        result = _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None))
     except Fenced:
         raise  # the attempt is someone else's now: write nothing
     except BaseException as exc:
         error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
         _record_failure(deps, job, error)
+        _record_usage(deps, job, runner, time.monotonic() - claimed_at)
         if isinstance(exc, VideoctlError):
             raise JobFailed(f"job {job.id} attempt {job.attempt} failed: {error.code}: {error.message}",
                             hint=error.hint) from exc
         raise
+    _record_usage(deps, job, runner, time.monotonic() - claimed_at, result.encode)
+    return result
+
+
+def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
+                  encoded: EncodeResult | None = None) -> None:
+    """What this attempt held and for how long, for its cost; never a reason to fail the job.
+
+    Inside Batch the capacity is the compute environment's (Fargate or Fargate Spot) and
+    scan-stuck later replaces the runtime with Batch's own; locally it is ``local``.
+    """
+    if deps.usage is None:
+        return
+    hd = sd = 0
+    if encoded is not None:
+        hd, sd = cost.renditions([rung.height for rung in encoded.summary.rungs])
+    try:
+        deps.usage.record(
+            job, capacity=deps.settings.batch_compute_type if runner.on_batch else cost.LOCAL,
+            executor_job_id=runner.batch_job_id, vcpus=cpu_budget().cpus,
+            memory_mib=memory_budget_mib(), runtime_s=round(runtime_s, 3),
+            source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd)
+    except VideoctlError as exc:
+        log.warning("could not record the attempt's usage: %s: %s", exc.code, exc.message)
 
 
 def _replayed(jobs: JobRepository, job: Job, state: JobState, runner_id: str | None) -> Job | None:

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.domain.states import VideoStatus
+from videoctl.services.cost import confirm_usage
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.services.uploads import UploadItem, expire_uploads, submit_waiting
@@ -71,6 +72,8 @@ class ScanSummary(TypedDict):
     #: Direct uploads given up (FAILED upload_expired) and videos auto-submitted late.
     uploads_expired: int
     auto_submitted: int
+    #: Batch attempts whose usage (runtime, vCPUs, memory) Batch confirmed, for their cost.
+    usage_confirmed: int
     #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
     pruned: int
     errors: int
@@ -96,6 +99,7 @@ class ScanReport:
     pruned: int = 0
     #: Expired uploads and late auto-submits (services/uploads.py).
     uploads: list[UploadItem] = field(default_factory=list)
+    usage_confirmed: int = 0
 
     def count(self, action: Action, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
@@ -120,6 +124,7 @@ class ScanReport:
             "deletions_sent": self.deletions_sent,
             "uploads_expired": self._uploads("expire"),
             "auto_submitted": self._uploads("submit"),
+            "usage_confirmed": self.usage_confirmed,
             "pruned": self.pruned,
             "errors": self.errors,
         }
@@ -261,7 +266,7 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
 
 
 def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
-                   store: ObjectStore, delete_requests: DeleteRequestRepository,
+                   store: ObjectStore, delete_requests: DeleteRequestRepository, usage: UsageRepository,
                    drain: Callable[[], DrainResult], limit: int, dry_run: bool) -> ScanReport:
     """A pass; then the direct uploads: expired ones given up, auto-submits that did not
     happen made; then the prefix deletions that could not be sent when they were recorded
@@ -274,6 +279,7 @@ def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Ex
     report.uploads += submit_waiting(videos=videos, jobs=jobs, executor=executor, settings=settings,
                                      dry_run=dry_run, limit=limit)
     if not dry_run:
+        report.usage_confirmed = confirm_usage(usage, executor, settings)
         drained = drain()
         report.deletions_sent = drained.sent
         report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from videoctl.db.repositories import StatsRepository
+from videoctl.db.repositories import StatsRepository, UsageRepository
+from videoctl.domain.cost import Prices
+from videoctl.services.cost import DayCost, cost_by_day
 
 
 class OldestActive(TypedDict):
@@ -28,6 +30,16 @@ class HourCounts(TypedDict):
     failed: int
 
 
+class CostSummary(TypedDict):
+    """Usage and cost per day in the window, and what MediaConvert would have charged."""
+
+    days: list[DayCost]
+    cost_usd: float
+    mediaconvert_usd: float
+    source_minutes: float
+    cost_per_source_minute_usd: float | None
+
+
 class Stats(TypedDict):
     by_state: dict[str, int]
     oldest_active: OldestActive | None
@@ -36,7 +48,15 @@ class Stats(TypedDict):
     mean_encode_s: float | None
     encodes: int
     hours: int
+    cost: CostSummary
 
 
-def collect_stats(stats: StatsRepository, *, hours: int = 24) -> Stats:
-    return stats.collect(hours)
+def collect_stats(stats: StatsRepository, usage: UsageRepository, prices: Prices, *, hours: int = 24) -> Stats:
+    days = cost_by_day(usage, hours=hours, prices=prices)
+    spent = round(sum(d["cost_usd"] for d in days), 6)
+    minutes = round(sum(d["source_minutes"] for d in days), 3)
+    summary: CostSummary = {
+        "days": days, "cost_usd": spent, "mediaconvert_usd": round(sum(d["mediaconvert_usd"] for d in days), 6),
+        "source_minutes": minutes,
+        "cost_per_source_minute_usd": round(spent / minutes, 6) if minutes else None}
+    return {**stats.collect(hours), "cost": summary}  # type: ignore[typeddict-item]

@@ -102,3 +102,35 @@ def test_an_override_wins(tmp_path: Path) -> None:
 def test_this_machine_reads_its_own_affinity_mask() -> None:
     budget = cpu_budget()
     assert 0 < budget.cpus <= len(os.sched_getaffinity(0))
+
+
+# ---------------------------------------------------------------- memory (what an attempt's usage records)
+
+MEMINFO = "MemTotal:       16303520 kB\nMemFree:         1000000 kB\n"
+
+
+def test_memory_v2_limit_is_the_task_size(tmp_path: Path) -> None:
+    from videoctl.media.cpus import memory_budget_mib
+
+    root = _tree(tmp_path, mountinfo=V2_MOUNT, cgroup="0::/\n",
+                 files={"sys/fs/cgroup/memory.max": f"{8192 << 20}\n", "proc/meminfo": MEMINFO})
+    assert memory_budget_mib(root=root) == 8192
+
+
+def test_memory_without_a_limit_is_the_machines(tmp_path: Path) -> None:
+    from videoctl.media.cpus import memory_budget_mib
+
+    root = _tree(tmp_path, mountinfo=V2_MOUNT, cgroup="0::/\n",
+                 files={"sys/fs/cgroup/memory.max": "max\n", "proc/meminfo": MEMINFO})
+    assert memory_budget_mib(root=root) == 16303520 // 1024
+
+
+def test_memory_v1_limit_and_its_no_limit_number(tmp_path: Path) -> None:
+    from videoctl.media.cpus import memory_budget_mib
+
+    files = {"sys/fs/cgroup/memory/memory.limit_in_bytes": f"{4096 << 20}\n", "proc/meminfo": MEMINFO}
+    root = _tree(tmp_path / "a", mountinfo=V1_MEMORY_MOUNT, cgroup="5:memory:/\n", files=files)
+    assert memory_budget_mib(root=root) == 4096
+    files["sys/fs/cgroup/memory/memory.limit_in_bytes"] = "9223372036854771712\n"  # v1's "no limit"
+    root = _tree(tmp_path / "b", mountinfo=V1_MEMORY_MOUNT, cgroup="5:memory:/\n", files=files)
+    assert memory_budget_mib(root=root) == 16303520 // 1024
