@@ -68,6 +68,7 @@ def main() -> None:
     from videoctl.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="videoctl-bench-scan-", dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)  # as root the embedded server refuses a private folder above its data
         settings = Settings.from_env({"VIDEOCTL_HOME": str(Path(tmp) / "home")})
         ctx = AppContext(settings)
         try:

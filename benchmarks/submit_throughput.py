@@ -53,6 +53,7 @@ def main() -> None:
     endpoint = f"http://{host}:{port}"
     requests.post(f"{endpoint}/moto-api/config", json={"batch": {"use_docker": False}}, timeout=10)
     with tempfile.TemporaryDirectory(prefix="videoctl-bench-submit-", dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)  # as root the embedded server refuses a private folder above its data
         env = {"VIDEOCTL_HOME": str(Path(tmp) / "home"), "VIDEOCTL_EXECUTOR": "batch",
                "VIDEOCTL_AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
         if args.database_url:

@@ -73,3 +73,17 @@ def test_video_add_key_registers_what_is_in_the_store(capsys, env):
     assert stored.read_bytes() == b"t" * 10  # nothing was copied or moved
     twice = run_cli(capsys, "--json", "video", "add", "--key", "videos/40/source/talk.mp4")
     assert twice.exit_code == 5 and "belongs to video 40" in twice.json()["error"]["message"]
+
+
+def test_on_r2_the_json_carries_a_signed_url_and_never_the_secret_key(capsys, r2_env):
+    result = run_cli(capsys, "--json", "upload", "create", "--size", "10", "--content-type", "audio/mpeg")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    upload = result.json()["data"]
+    assert upload["method"] == "put" and upload["path"] is None
+    assert upload["key"].endswith("/source/upload.mp3") and upload["headers"] == {"Content-Type": "audio/mpeg"}
+    assert "X-Amz-Signature=" in upload["url"] and "X-Amz-Expires=3600" in upload["url"]
+    # The signature is the only credential a presigned URL carries (with the key id it names).
+    assert r2_env["R2_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
+    human = run_cli(capsys, "upload", "create")
+    assert "PUT the file, with header Content-Type: video/mp4, to:" in human.stdout
+    assert r2_env["R2_SECRET_ACCESS_KEY"] not in human.stdout + human.stderr
