@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from videoctl.domain.errors import ConfigError, InvalidInput
+from videoctl.domain.events import Target, parse_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.prefixes import check_delete_prefix
@@ -211,6 +212,22 @@ def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
 
+def _events_target(raw: str) -> str:
+    """Where events go (docs/events.md): checked now, so a typo never leaves them piling up unsent."""
+    return str(parse_target(_text(raw)))
+
+
+#: An HMAC key shorter than this is guessable; generate one with `openssl rand -hex 32`.
+WEBHOOK_SECRET_MIN = 16
+
+
+def _webhook_secret(raw: str) -> str:
+    value = _text(raw)
+    if len(value) < WEBHOOK_SECRET_MIN:  # the message never quotes it
+        raise ValueError(f"must be at least {WEBHOOK_SECRET_MIN} characters (e.g. `openssl rand -hex 32`)")
+    return value
+
+
 def default_home() -> Path:
     """Where the embedded default keeps its database, storage and logs.
 
@@ -304,6 +321,11 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("infra_dir", ("VIDEOCTL_INFRA_DIR",), _path, help="infra: the JSON documents; default: infra/json of this checkout"),
     FieldSpec("retention_days", ("VIDEOCTL_RETENTION_DAYS",), _number(float, minimum=1, maximum=36_500),
               help="scan-stuck --loop prunes finished jobs older than this, once a day; unset: never"),
+    # Events for the app (docs/events.md).
+    FieldSpec("events_target", ("VIDEOCTL_EVENTS_TARGET",), _events_target,
+              help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
+    FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
+              help="the webhook's HMAC-SHA256 signing key"),
 )
 
 
@@ -354,6 +376,8 @@ class Settings:
     delete_function_name: str
     infra_dir: Path | None
     retention_days: float | None
+    events_target: str | None
+    events_webhook_secret: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -400,6 +424,11 @@ class Settings:
     def download_height(self) -> int | None:
         """The rung height download.mp4 is made from, None when it is off."""
         return None if self.download_rung == DOWNLOAD_OFF else int(self.download_rung)
+
+    @property
+    def events(self) -> Target | None:
+        """The parsed event target, None when events are only recorded."""
+        return parse_target(self.events_target) if self.events_target else None
 
     @property
     def embedded_db(self) -> bool:
@@ -472,6 +501,10 @@ def _check_combinations(values: dict[str, Any]) -> None:
             )
     if values["backoff_cap_s"] < values["backoff_base_s"]:
         raise ConfigError("VIDEOCTL_BACKOFF_CAP_SECONDS must not be below VIDEOCTL_BACKOFF_BASE_SECONDS")
+    target = values["events_target"]
+    if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
+        raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
+                          hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",

@@ -61,6 +61,14 @@ class AwsClients:
     def logs(self) -> Any:
         return self.client("logs")
 
+    @cached_property
+    def events(self) -> Any:
+        return self.client("events")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self.client("sns")
+
 
 def r2_client(settings: Settings) -> Any:
     """An S3 client shaped for Cloudflare R2.

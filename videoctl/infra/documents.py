@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videoctl.domain.errors import ConfigError
-from videoctl.infra import placeholders
+from videoctl.infra import events_target, placeholders
 from videoctl.infra.model import Desired, Kind, SecretRef
 from videoctl.settings import FIELDS, Settings
 
@@ -55,6 +55,9 @@ class Documents:
     event_source: dict[str, Any]
     account_id: str
     region: str
+    #: The events' bus or topic, only when VIDEOCTL_EVENTS_TARGET names one (infra/events_target.py).
+    event_bus: dict[str, Any] | None = None
+    event_topic: dict[str, Any] | None = None
 
 
 def load(read: Read, settings: Settings, account_id: str) -> Documents:
@@ -82,6 +85,7 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
         role["AssumeRolePolicyDocument"] = doc(f"iam/{entry['Trust']}")
         role["InlinePolicyDocument"] = doc(f"iam/{entry['InlinePolicy']}") if entry.get("InlinePolicy") else None
         roles.append(role)
+    event_bus, event_topic = events_target.load(doc, settings, account_id)
     loaded = Documents(
         roles=roles,
         log_group=doc(LOG_GROUP),
@@ -94,6 +98,8 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
         event_source=doc(EVENT_SOURCE),
         account_id=account_id,
         region=settings.aws_region,
+        event_bus=event_bus,
+        event_topic=event_topic,
     )
     if problems:
         raise ConfigError("; ".join(problems), hint="set the variables named above (videoctl config show lists them)")
@@ -159,6 +165,7 @@ def desired_resources(docs: Documents, settings: Settings, lambda_zip: bytes | N
     mapping["FunctionArn"] = function_arn(docs, mapping["FunctionName"])
     name = f"sqs:{mapping['EventSourceArn'].rsplit(':', 1)[-1]} → lambda:{mapping['FunctionName']}"
     out.append(Desired(Kind.EVENT_SOURCE_MAPPING, name, mapping, f"infra/json/{EVENT_SOURCE}", frozenset({"lambda"})))
+    out += events_target.desired(docs.event_bus, docs.event_topic, region=docs.region, account_id=docs.account_id)
     return out
 
 

@@ -25,6 +25,9 @@ class Kind(StrEnum):
     JOB_DEFINITION = "job_definition"
     LAMBDA_FUNCTION = "lambda_function"
     EVENT_SOURCE_MAPPING = "event_source_mapping"
+    # Only with VIDEOCTL_EVENTS_TARGET naming one (infra/events_target.py).
+    EVENT_BUS = "event_bus"
+    SNS_TOPIC = "sns_topic"
 
 
 ORDER = {kind: i for i, kind in enumerate(Kind)}

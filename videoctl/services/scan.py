@@ -34,7 +34,7 @@ from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
-from videoctl.domain.states import VideoStatus
+from videoctl.services.events import EventDrainResult
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.settings import Settings
@@ -67,6 +67,9 @@ class ScanSummary(TypedDict):
     failed_attempts: int
     reported: int
     deletions_sent: int
+    #: Events delivered after the pass, and those still pending (no target, or it failed).
+    events_sent: int
+    events_pending: int
     #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
     pruned: int
     errors: int
@@ -79,6 +82,7 @@ class ScanDocument(TypedDict):
     summary: ScanSummary
     items: list[ScanItem]
     deletion_errors: list[str]
+    event_errors: list[str]
 
 
 @dataclass
@@ -88,6 +92,10 @@ class ScanReport:
     #: Pending prefix deletions sent (or, locally, deleted) after the pass, and failures.
     deletions_sent: int = 0
     deletion_errors: list[str] = field(default_factory=list)
+    #: Events delivered after the pass, still pending, and delivery failures.
+    events_sent: int = 0
+    events_pending: int = 0
+    event_errors: list[str] = field(default_factory=list)
     pruned: int = 0
 
     def count(self, action: Action, outcome: str = "done") -> int:
@@ -95,7 +103,7 @@ class ScanReport:
 
     @property
     def errors(self) -> int:
-        return sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
+        return sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors) + len(self.event_errors)
 
     def summary(self) -> ScanSummary:
         return {
@@ -107,13 +115,15 @@ class ScanReport:
             "failed_attempts": self.count(Action.FAIL_ATTEMPT),
             "reported": sum(1 for i in self.items if i.action is Action.REPORT),
             "deletions_sent": self.deletions_sent,
+            "events_sent": self.events_sent,
+            "events_pending": self.events_pending,
             "pruned": self.pruned,
             "errors": self.errors,
         }
 
     def to_dict(self) -> ScanDocument:
         return {"dry_run": self.dry_run, "summary": self.summary(), "items": self.items,
-                "deletion_errors": self.deletion_errors}
+                "deletion_errors": self.deletion_errors, "event_errors": self.event_errors}
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -240,17 +250,20 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
     if decision.action is Action.RETRY:
         jobs.schedule_retry(job, decision.delay_s)
     elif decision.action is Action.DEAD:
-        jobs.mark_dead(job)
+        dead = jobs.mark_dead(job)
         # The video has no ladder coming; a READY one keeps the ladder it has.
-        videos.set_status(job.video_id, VideoStatus.FAILED)
+        videos.mark_failed(dead.video_id, error_code=dead.error_code or "dead", error_message=dead.error_message,
+                           job_id=dead.id)
     else:
         raise InvalidState(f"unexpected decision {decision.action} for a failed job")
 
 
 def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
-                   drain: Callable[[], DrainResult], limit: int, dry_run: bool) -> ScanReport:
-    """A pass, then the prefix deletions that could not be sent when they were recorded
-    (SQS was down, say): the periodic scan recovers those without a human too."""
+                   drain: Callable[[], DrainResult], limit: int, dry_run: bool,
+                   drain_events: Callable[[], EventDrainResult] | None = None) -> ScanReport:
+    """A pass, then the prefix deletions and the events that could not be sent when they were
+    recorded (SQS or the webhook was down, say): the periodic scan recovers those without a human
+    too. With no event target configured the events stay pending, counted."""
     report = scan_pass(jobs=jobs, videos=videos, executor=executor, settings=settings, limit=limit,
                        dry_run=dry_run)
     if not dry_run:
@@ -258,6 +271,11 @@ def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Ex
         report.deletions_sent = drained.sent
         report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
                                   for f in drained.failures]
+        if drain_events is not None:
+            sent = drain_events()
+            report.events_sent, report.events_pending = sent.sent, sent.pending
+            report.event_errors = [f"event {f.event.id} ({f.event.type}): {f.error.code}: {f.error.message}"
+                                   for f in sent.failures]
     return report
 
 
