@@ -139,11 +139,12 @@ def drain_events(repo: EventRepository, send: EventSender | None, *, limit: int 
             after_id = event.id
             try:
                 receipt = _send(send, delivery(event), tries=tries, sleep=sleep)
-            except VideoctlError as exc:
-                repo.note_failure(event.id, f"{exc.code}: {exc.message}")
-                result.failures.append(EventFailure(event, exc))
-                log.warning("event %s (%s) stays pending: %s: %s", event.id, event.type, exc.code, exc.message)
-                if _transient(exc):
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
+                error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+                repo.note_failure(event.id, f"{error.code}: {error.message}")
+                result.failures.append(EventFailure(event, error))
+                log.warning("event %s (%s) stays pending: %s: %s", event.id, event.type, error.code, error.message)
+                if _transient(error):
                     result.stopped_early = True
                     break
                 continue
