@@ -38,9 +38,11 @@ from videoctl.settings import Settings
 
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
+    from videoctl.domain.models import Event
     from videoctl.domain.selection import JobFilter
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
+    from videoctl.services.events import EventDrainResult, EventPage
     from videoctl.services.jobs import JobView
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
     from videoctl.services.reconcile import Progress as ReconcileProgress
@@ -181,9 +183,12 @@ class Client:
         from videoctl.services.videos import delete_video
 
         ctx = self._ctx
-        return delete_video(video_id, reason, confirm=confirm, videos=ctx.videos, jobs=ctx.jobs,
-                            delete_requests=ctx.delete_requests, executor=ctx.executor,
-                            videos_root=ctx.settings.videos_root, drain=ctx.drain_deletions)
+        deletion = delete_video(video_id, reason, confirm=confirm, videos=ctx.videos, jobs=ctx.jobs,
+                                delete_requests=ctx.delete_requests, executor=ctx.executor,
+                                videos_root=ctx.settings.videos_root, drain=ctx.drain_deletions)
+        if deletion.cancelled_job is not None:
+            ctx.send_events()  # job.cancelled
+        return deletion
 
     def url_for(self, key: str) -> str:
         """Where an object of the store can be read (a file path, or an R2 URL)."""
@@ -254,7 +259,10 @@ class Client:
         from videoctl.services.submit import cancel_job
 
         ctx = self._ctx
-        return cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
+        try:
+            return cancel_job(job_id, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor)
+        finally:
+            ctx.send_events()  # job.cancelled, committed before the container is stopped
 
     def retry(self, job_id: int) -> Job:
         """A DEAD or CANCELLED job gets a new attempt now."""
@@ -285,8 +293,11 @@ class Client:
         from videoctl.services.submit import cancel_jobs
 
         ctx = self._ctx
-        return cancel_jobs(selection, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor,
-                           limit=limit, on_each=on_each)
+        try:
+            return cancel_jobs(selection, reason, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor,
+                               limit=limit, on_each=on_each)
+        finally:
+            ctx.send_events()
 
     def run_job(self, job_id: int, *, progress: Progress | None = None) -> RunResult:
         """What the container runs: the job to its end, here in this process."""
@@ -297,14 +308,14 @@ class Client:
     # ------------------------------------------------------------ recovery and numbers
 
     def scan(self, *, limit: int = 1000, dry_run: bool = False) -> ScanReport:
-        """One scan-stuck pass, expired uploads and late auto-submits, then the pending prefix deletions."""
+        """One scan-stuck pass, expired uploads and late auto-submits, then the pending prefix deletions and events."""
         from videoctl.services.scan import scan_and_drain
 
         ctx = self._ctx
         return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
                               store=ctx.store, delete_requests=ctx.delete_requests, usage=ctx.usage,
-                              drain=ctx.drain_deletions,
-                              limit=limit, dry_run=dry_run)
+                              drain=ctx.drain_deletions, limit=limit, dry_run=dry_run,
+                              drain_events=ctx.drain_events)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
@@ -328,10 +339,11 @@ class Client:
         return scan_loop(one_pass, interval_s, on_pass)
 
     def prune_jobs(self, *, older_than_s: float, dry_run: bool = False) -> PruneResult:
-        """Delete finished jobs older than *older_than_s* (keeping each video's last SUCCEEDED one)."""
+        """Delete finished jobs older than *older_than_s* (keeping each video's last SUCCEEDED one), and
+        delivered or discarded events as old."""
         from videoctl.services.retention import prune_jobs
 
-        return prune_jobs(self._ctx.jobs, older_than_s=older_than_s, dry_run=dry_run)
+        return prune_jobs(self._ctx.jobs, older_than_s=older_than_s, dry_run=dry_run, events=self._ctx.events)
 
     def reconcile(self, *, fix: bool = False, older_than_s: float = 86_400, show: int = 20,
                   progress: ReconcileProgress | None = None) -> ReconcileReport:
@@ -395,6 +407,35 @@ class Client:
         from videoctl.services.r2_delete import discard_request
 
         return discard_request(self._ctx.delete_requests, request_id, reason)
+
+    # ------------------------------------------------------------ events (docs/events.md)
+
+    def list_events(self, *, pending_only: bool = False, video_id: int | None = None, type: str | None = None,
+                    limit: int = 50) -> EventPage:
+        """Recorded events, newest first, with their delivery: what the app was told, and what waits."""
+        from videoctl.services.events import list_events
+
+        return list_events(self._ctx.events, pending_only=pending_only, video_id=video_id, type=type, limit=limit)
+
+    def get_event(self, ref: int | str) -> Event:
+        """One event by its number or its UUID."""
+        return self._ctx.events.get(ref)
+
+    def drain_events(self, *, limit: int = 500) -> EventDrainResult:
+        """Deliver pending events to VIDEOCTL_EVENTS_TARGET, oldest first; ConfigError when none is set
+        (the events stay pending)."""
+        from videoctl.services.events import no_target_error
+
+        result = self._ctx.drain_events(limit)
+        if result.target is None:
+            raise no_target_error(result.pending)
+        return result
+
+    def discard_event(self, ref: int | str, reason: str) -> Event:
+        """Stop trying a pending event no target will ever take; the row stays, with *reason*."""
+        from videoctl.services.events import discard_event
+
+        return discard_event(self._ctx.events, ref, reason)
 
     # ------------------------------------------------------------ infra
 

@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _render as output
-from videoctl.commands import config, db, demo, infra, jobs, r2, run_job, scan, stats, submit, upload, video
+from videoctl.commands import config, db, demo, events, infra, jobs, r2, run_job, scan, stats, submit, upload, video
 from videoctl.commands import reconcile as reconcile_command
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 from videoctl.settings import environment_scrubber
@@ -51,6 +51,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(r2.app, name="r2")
 app.add_typer(infra.app, name="infra")
+app.add_typer(events.app, name="events")
 app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
 app.command("scan-stuck")(scan.scan_stuck)

@@ -1,7 +1,7 @@
 """The composition root: the one place that builds collaborators from Settings.
 
-Connections, repositories, the object store, the AWS clients, the executor and
-the delete-request sender are built here, lazily and once per process, and
+Connections, repositories, the object store, the AWS clients, the executor, the
+delete-request sender and the event sender are built here, lazily and once per process, and
 handed to services as arguments; services never build their own. The CLI (through
 :mod:`videoctl.api`) and tests build one of these; tests may build it around a
 test database and moto-backed clients.
@@ -19,12 +19,14 @@ if TYPE_CHECKING:
     from videoctl.db.reconnect import ReconnectingConnection
     from videoctl.db.repositories import (
         DeleteRequestRepository,
+        EventRepository,
         JobRepository,
         StatsRepository,
         UsageRepository,
         VideoRepository,
     )
     from videoctl.domain.executor import Executor
+    from videoctl.services.events import EventDrainResult, EventSender
     from videoctl.services.r2_delete import DrainResult, Sender
     from videoctl.services.run_job import RunJobDeps
     from videoctl.storage import ObjectStore
@@ -113,6 +115,45 @@ class AppContext:
         return drain_pending(self.delete_requests, self.delete_sender, settings=self.settings,
                              videos=self.videos, jobs=self.jobs, limit=limit)
 
+    @cached_property
+    def events(self) -> EventRepository:
+        from videoctl.db.repositories import EventRepository
+
+        return EventRepository(self.conn)
+
+    @cached_property
+    def event_sender(self) -> EventSender | None:
+        """Sends one event to VIDEOCTL_EVENTS_TARGET; None when no target is configured."""
+        target = self.settings.events
+        if target is None:
+            return None
+        if target.kind == "eventbridge":
+            from videoctl.aws.events import EventBridgeSender
+
+            return EventBridgeSender(self.aws.events, target.value)
+        if target.kind == "sns":
+            from videoctl.aws.events import SnsSender
+
+            return SnsSender(self.aws.sns, target.value)
+        from videoctl.notify.webhook import WebhookSender
+
+        return WebhookSender(target.value, self.settings.events_webhook_secret or "")
+
+    def drain_events(self, limit: int = 100) -> EventDrainResult:
+        """Deliver pending events with this configuration's sender (with none, only count them)."""
+        from videoctl.services.events import drain_events
+
+        return drain_events(self.events, self.event_sender, limit=limit)
+
+    def send_events(self) -> None:
+        """After a transition committed: deliver its event now if a target is configured; what
+        cannot go now stays pending for the next scan pass (never an error of the command)."""
+        if self.settings.events is None:
+            return
+        from videoctl.services.events import send_after_commit
+
+        send_after_commit(self.drain_events)
+
     def run_job_deps(self) -> RunJobDeps:
         """Everything run-job needs, built from this context."""
         from videoctl.db.connection import connect
@@ -138,6 +179,7 @@ class AppContext:
             mirror=mirror,
             after_complete=self.drain_deletions,
             usage=self.usage,
+            send_events=self.send_events,
         )
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
+from videoctl.domain.events import Target, parse_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import parse_origins
@@ -232,6 +233,22 @@ def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
 
+def _events_target(raw: str) -> str:
+    """Where events go (docs/events.md): checked now, so a typo never leaves them piling up unsent."""
+    return str(parse_target(_text(raw)))
+
+
+#: An HMAC key shorter than this is guessable; generate one with `openssl rand -hex 32`.
+WEBHOOK_SECRET_MIN = 16
+
+
+def _webhook_secret(raw: str) -> str:
+    value = _text(raw)
+    if len(value) < WEBHOOK_SECRET_MIN:  # the message never quotes it
+        raise ValueError(f"must be at least {WEBHOOK_SECRET_MIN} characters (e.g. `openssl rand -hex 32`)")
+    return value
+
+
 def default_home() -> Path:
     """Where the embedded default keeps its database, storage and logs.
 
@@ -349,6 +366,11 @@ FIELDS: tuple[FieldSpec, ...] = (
     # SigV4 presigned URLs live at most 7 days.
     FieldSpec("upload_url_expiry_s", ("VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS",),
               _number(int, minimum=60, maximum=WEEK), 3600, help="how long a presigned upload URL is valid"),
+    # Events for the app (docs/events.md).
+    FieldSpec("events_target", ("VIDEOCTL_EVENTS_TARGET",), _events_target,
+              help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
+    FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
+              help="the webhook's HMAC-SHA256 signing key"),
 )
 
 
@@ -409,6 +431,8 @@ class Settings:
     price_spot_gb_hour: float
     price_mediaconvert_sd_minute: float
     price_mediaconvert_hd_minute: float
+    events_target: str | None
+    events_webhook_secret: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -460,6 +484,11 @@ class Settings:
     def prices(self) -> Prices:
         return Prices(self.price_fargate_vcpu_hour, self.price_fargate_gb_hour, self.price_spot_vcpu_hour,
                       self.price_spot_gb_hour, self.price_mediaconvert_sd_minute, self.price_mediaconvert_hd_minute)
+
+    @property
+    def events(self) -> Target | None:
+        """The parsed event target, None when events are only recorded."""
+        return parse_target(self.events_target) if self.events_target else None
 
     @property
     def embedded_db(self) -> bool:
@@ -537,6 +566,10 @@ def _check_combinations(values: dict[str, Any]) -> None:
             "VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS must not be above VIDEOCTL_UPLOAD_EXPIRY_HOURS",
             hint="an upload URL that outlived its upload could write objects after the upload was given up",
         )
+    target = values["events_target"]
+    if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
+        raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
+                          hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",

@@ -111,6 +111,15 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("r2", "discard", str(doomed.id))
     check("r2", "drain")
 
+    # Events: recorded all along with no target, so pending; one discarded, the rest delivered to
+    # moto's default EventBridge bus (then no target again: demo's run-job runs outside moto).
+    listed = check("events", "list")
+    assert listed["pending"] > 1
+    check("events", "discard", str(listed["events"][0]["id"]))
+    monkeypatch.setenv("VIDEOCTL_EVENTS_TARGET", "eventbridge:default")
+    assert check("events", "drain")["pending"] == 0
+    monkeypatch.delenv("VIDEOCTL_EVENTS_TARGET")
+
     # Drift for reconcile to find: a segment gone from the READY video's ladder (--fix submits a
     # re-encode to moto Batch, in hand from then on), a video left PROCESSING, an old orphan folder.
     videos = VideoRepository(conn)

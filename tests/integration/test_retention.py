@@ -34,7 +34,8 @@ def test_prune_keeps_what_must_stay(capsys, ctx):
 
     plan = run_cli(capsys, "--json", "jobs", "prune", "--older-than", "90d", "--dry-run")
     assert plan.exit_code == 0, plan.stdout
-    assert plan.json()["data"] == {"dry_run": True, "older_than_s": 90 * 86400, "jobs": 2}
+    # The jobs' events are pending (no target configured): they never go, whatever their age.
+    assert plan.json()["data"] == {"dry_run": True, "older_than_s": 90 * 86400, "jobs": 2, "events": 0}
     assert len(ctx.jobs.list(limit=100)) == 5  # a dry run deletes nothing
 
     done = run_cli(capsys, "--json", "jobs", "prune", "--older-than", "90d")
@@ -90,3 +91,43 @@ def test_scan_stuck_loop_prunes_when_retention_is_set(ctx, env, monkeypatch):
         summary = videoctl.scan_loop(0.01, on_pass=on_pass)
     assert summary.passes == 1 and reports[0].summary()["pruned"] == 1
     assert ctx.jobs.list(limit=10) == []
+
+
+# ---------------------------------------------------------------- events (no foreign keys: decided and held)
+
+
+def test_a_pending_event_never_keeps_its_job_and_is_still_delivered_whole(ctx):
+    from tests.events_receiver import Receiver
+    from videoctl.notify.webhook import WebhookSender
+    from videoctl.services.events import drain_events
+
+    dead = finished(ctx, make_video(ctx.conn), succeed=False)
+    age_all(ctx, 100)
+    assert ctx.events.count_pending() == 2  # job.failed and job.dead: no target, so they wait
+    assert prune_jobs(ctx.jobs, older_than_s=90 * 86400, events=ctx.events).jobs == 1
+    assert ctx.jobs.list(limit=10) == []
+    with Receiver("whsec-retention-0123456789") as receiver:
+        sent = drain_events(ctx.events, WebhookSender(receiver.url, "whsec-retention-0123456789"))
+    assert sent.sent == 2
+    assert [(e["type"], e["job_id"], e["data"]["error_code"]) for e in receiver.processed.values()] == [
+        ("job.failed", dead.id, "media_error"), ("job.dead", dead.id, "media_error")]
+
+
+def test_delivered_and_discarded_events_older_than_the_cut_off_go_pending_ones_stay(ctx, capsys):
+    for _ in range(4):
+        finished(ctx, make_video(ctx.conn), succeed=False)  # two events each
+    events = sorted(ctx.events.list(limit=100)[0], key=lambda e: e.id)
+    for event in events[:4]:
+        ctx.events.mark_delivered(event.id, target="test", receipt=None)
+    ctx.events.discard(events[4].id, "test")
+    ctx.events.mark_delivered(events[5].id, target="test", receipt=None)
+    ctx.conn.execute("UPDATE event SET delivered_at = now() - interval '100 days', "
+                     "discarded_at = now() - interval '100 days', created_at = now() - interval '100 days' "
+                     "WHERE id <= %s AND (delivered_at IS NOT NULL OR discarded_at IS NOT NULL)", (events[4].id,))
+    ctx.conn.execute("UPDATE event SET created_at = now() - interval '100 days'")  # old, but pending or recent
+
+    plan = run_cli(capsys, "--json", "jobs", "prune", "--older-than", "90d", "--dry-run")
+    assert plan.json()["data"]["events"] == 5 and len(ctx.events.list(limit=100)[0]) == 8
+    assert prune_jobs(ctx.jobs, older_than_s=90 * 86400, events=ctx.events, batch=2).events == 5
+    left = {e.id for e in ctx.events.list(limit=100)[0]}
+    assert left == {events[5].id, events[6].id, events[7].id}  # delivered just now, and the pending two

@@ -72,6 +72,11 @@ def live_like_aws(d: Desired) -> dict[str, Any]:
                       "AllowedHeaders": [h.title() for h in rule["AllowedHeaders"]],
                       "ExposeHeaders": [h.lower() for h in rule["ExposeHeaders"]]} for rule in spec["CORSRules"]]
             return {"Bucket": d.name, "CORSRules": rules}
+        case Kind.EVENT_BUS:
+            return {"Name": d.name, "Arn": f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/{d.name}"}
+        case Kind.SNS_TOPIC:
+            return {"TopicArn": spec["TopicArn"], "Attributes": {
+                **spec["Attributes"], "Owner": ACCOUNT, "TopicArn": spec["TopicArn"], "SubscriptionsConfirmed": "0"}}
     raise AssertionError(d.kind)
 
 
@@ -265,9 +270,14 @@ def test_ssm_parameter_of_the_wrong_type_is_not_overwritten():
     assert got.status is Status.DRIFT and not got.actions and "never overwrites" in got.manual[0]
 
 
+#: The settings that make infra manage the events' bus or topic (infra/events_target.py).
+EVENTS_ENV = {Kind.EVENT_BUS: {"VIDEOCTL_EVENTS_TARGET": "eventbridge:academy-video-events"},
+              Kind.SNS_TOPIC: {"VIDEOCTL_EVENTS_TARGET": f"sns:arn:aws:sns:eu-west-1:{ACCOUNT}:academy-video-events"}}
+
+
 @pytest.mark.parametrize("kind", list(Kind))
 def test_each_kind_missing_alone_plans_only_its_creation(kind):
-    wanted = desired_all()
+    wanted = desired_all(**EVENTS_ENV.get(kind, {}))
     target = item(wanted, kind)
     state = live_state(wanted)
     del state[target.key]

@@ -307,3 +307,47 @@ def test_download_rung_is_a_height_or_off(raw, kept, height):
     s = Settings.from_env({"VIDEOCTL_DOWNLOAD_RUNG": raw})
     assert (s.download_rung, s.download_height) == (kept, height)
     assert s.sources["download_rung"] == "env:VIDEOCTL_DOWNLOAD_RUNG"
+
+
+# ---------------------------------------------------------------- events (docs/events.md)
+
+WEBHOOK_SECRET = "whsec-0123456789abcdef-not-shown"
+
+
+def test_no_event_target_means_events_are_only_recorded():
+    s = Settings.from_env({})
+    assert s.events_target is None and s.events is None
+
+
+def test_an_event_target_is_kept_parsed():
+    s = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": " https://app.example.com/hook ",
+                           "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    assert s.events_target == "https://app.example.com/hook" and s.events.kind == "webhook"
+    assert s.sources["events_target"] == "env:VIDEOCTL_EVENTS_TARGET"
+    bus = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": "eventbridge:videoctl"})
+    assert bus.events.kind == "eventbridge" and bus.events.value == "videoctl"
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"VIDEOCTL_EVENTS_TARGET": "kafka:videoctl"}, "VIDEOCTL_EVENTS_TARGET must be eventbridge:BUS"),
+    ({"VIDEOCTL_EVENTS_TARGET": "sns:videoctl"}, "VIDEOCTL_EVENTS_TARGET needs an SNS topic ARN"),
+    ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
+     "VIDEOCTL_EVENTS_TARGET must be https://"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "short-pw"},
+     "VIDEOCTL_EVENTS_WEBHOOK_SECRET must be at least 16 characters"),
+])
+def test_a_bad_event_setting_names_its_variable(env, fragment):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert fragment in caught.value.message
+    assert "short-pw" not in caught.value.message
+
+
+def test_the_webhook_secret_is_masked_and_scrubbed():
+    s = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook",
+                           "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    shown = {row["name"]: row for row in s.describe()}
+    assert shown["events_webhook_secret"]["secret"] is True and WEBHOOK_SECRET not in str(s.describe())
+    assert s.scrubber()(f"signed with {WEBHOOK_SECRET}") == "signed with ****"
+    assert WEBHOOK_SECRET not in environment_scrubber({"VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})(WEBHOOK_SECRET)

@@ -66,6 +66,14 @@ class AwsClients:
         """R2's S3 API (its own endpoint and keys, not AWS's): infra reads and sets the bucket's CORS rules."""
         return r2_client(self.settings)
 
+    @cached_property
+    def events(self) -> Any:
+        return self.client("events")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self.client("sns")
+
 
 def r2_client(settings: Settings) -> Any:
     """An S3 client shaped for Cloudflare R2.

@@ -3,6 +3,10 @@
 Every state change goes through :meth:`JobRepository._transition`, which
 runs a guarded UPDATE and turns "zero rows" into a typed error that says
 why: unknown job, wrong state, or a runner that no longer holds the claim.
+
+The transitions the app hears of (video READY or FAILED, job FAILED, DEAD or
+CANCELLED) record their event here, in the same transaction as the UPDATE
+(:func:`record_event`): no caller can make one without the other.
 """
 
 from __future__ import annotations
@@ -11,17 +15,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
 
 from videoctl.db.queries import sql
 from videoctl.db.reconnect import db_error
+from videoctl.domain import events
 from videoctl.domain.cost import Usage
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
-from videoctl.domain.models import DeleteRequest, Job, Video
+from videoctl.domain.keys import job_of_ladder
+from videoctl.domain.models import DeleteRequest, Event, Job, Video
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.reconcile import JobAttempt, VideoRow, covering_prefixes
 from videoctl.domain.scan import Candidate
@@ -93,6 +101,26 @@ class _Repository:
         except psycopg.Error as exc:
             raise db_error("transaction", exc) from exc
 
+    @contextmanager
+    def _atomically(self) -> Iterator[None]:
+        """One transaction for a transition and its event: the caller's if one is open
+        (no savepoint: it commits or rolls back whole anyway), else a new one."""
+        if self.conn.info.transaction_status is TransactionStatus.IDLE:
+            with self.transaction():
+                yield
+        else:
+            yield
+
+
+def record_event(conn: psycopg.Connection, event: events.NewEvent) -> Event:
+    """Write *event* in the caller's transaction: the outbox row the drains send after the commit.
+
+    For a transition of its own (the lead example: a video FAILED with ``upload_expired``),
+    call this inside the transaction that makes the change, or use a repository method that
+    does (:meth:`VideoRepository.mark_failed`)."""
+    return Event.from_row(_one(conn, "insert_event", {
+        "type": event.type, "video_id": event.video_id, "job_id": event.job_id, "data": Jsonb(event.data)}))
+
 
 class VideoRepository(_Repository):
 
@@ -134,10 +162,16 @@ class VideoRepository(_Repository):
         return [Video.from_row(r) for r in _all(self.conn, "expired_uploads", {"limit": limit})]
 
     def expire_upload(self, video_id: int, *, error_code: str, error_message: str) -> Video | None:
-        """PENDING → FAILED with why; None if it is PENDING no more."""
-        row = _one(self.conn, "expire_upload", {"id": video_id, "error_code": error_code,
-                                                "error_message": error_message})
-        return Video.from_row(row) if row else None
+        """PENDING → FAILED with why, and its video.failed event in the same transaction;
+        None if it is PENDING no more."""
+        with self._atomically():
+            row = _one(self.conn, "expire_upload", {"id": video_id, "error_code": error_code,
+                                                    "error_message": error_message})
+            if row is None:
+                return None
+            record_event(self.conn, events.video_failed(video_id, error_code=error_code,
+                                                         error_message=error_message, job_id=None))
+        return Video.from_row(row)
 
     def auto_submit_due(self, *, older_than_s: float, limit: int) -> list[Video]:
         """UPLOADED videos that have waited longer than *older_than_s* for their auto-submit."""
@@ -162,7 +196,12 @@ class VideoRepository(_Repository):
         return [Video.from_row(r) for r in _all(self.conn, "videos_without_job", {"status": status, "limit": limit})]
 
     def set_status(self, video_id: int, target: VideoStatus) -> Video | None:
-        """Move the video to *target* if allowed from where it is; None if not."""
+        """Move the video to *target* if allowed from where it is; None if not.
+
+        READY and FAILED are not for this: :meth:`set_ready` and :meth:`mark_failed`
+        record the event the app waits for with them."""
+        if target in (VideoStatus.READY, VideoStatus.FAILED):
+            raise AssertionError(f"a video becomes {target} through set_ready or mark_failed (they record its event)")
         row = _one(self.conn, "set_video_status",
                    {"id": video_id, "to": target, "from": video_sources_of(target)})
         return Video.from_row(row) if row else None
@@ -185,17 +224,37 @@ class VideoRepository(_Repository):
             raise video_already_deleted(video_id)
         return Video.from_row(row), VideoStatus(row["previous_status"])
 
-    def set_ready(self, video_id: int, hls_path: str, outputs: Outputs = Outputs()) -> tuple[Video, str | None]:
-        """READY with the new ladder and its outputs; returns the ladder it replaced, if any."""
+    def set_ready(self, video_id: int, hls_path: str, outputs: Outputs = Outputs(), *,
+                  job: Job | None = None) -> tuple[Video, str | None]:
+        """READY with the new ladder and its outputs, and its video.ready event; returns the ladder it
+        replaced, if any. *job* is the job whose attempt made the ladder (else read from its key)."""
+        with self._atomically():
+            row = _one(self.conn, "set_video_ready", {
+                "id": video_id, "hls_path": hls_path, **asdict(outputs),
+                "caption_languages": list(outputs.caption_languages), "from": video_sources_of(VideoStatus.READY)})
+            if row is None:
+                current = self.get(video_id)
+                raise InvalidState(f"video {video_id} is {current.status} and cannot become READY")
+            previous = row["previous_hls_path"]
+            replaced = previous if previous != hls_path else None
+            video = Video.from_row(row)
+            record_event(self.conn, events.video_ready(
+                video, job_id=job.id if job else job_of_ladder(hls_path), attempt=job.attempt if job else None,
+                reencode=job.reencode if job else previous is not None, replaced_hls_path=replaced))
+        return video, replaced
 
-        row = _one(self.conn, "set_video_ready", {
-            "id": video_id, "hls_path": hls_path, **asdict(outputs),
-            "caption_languages": list(outputs.caption_languages), "from": video_sources_of(VideoStatus.READY)})
-        if row is None:
-            current = self.get(video_id)
-            raise InvalidState(f"video {video_id} is {current.status} and cannot become READY")
-        previous = row["previous_hls_path"]
-        return Video.from_row(row), (previous if previous != hls_path else None)
+    def mark_failed(self, video_id: int, *, error_code: str, error_message: str | None,
+                    job_id: int | None = None) -> Video | None:
+        """FAILED, if allowed from where the video is, with its video.failed event in the same
+        transaction; None if not allowed (a READY video keeps the ladder it has)."""
+        with self._atomically():
+            row = _one(self.conn, "set_video_status",
+                       {"id": video_id, "to": VideoStatus.FAILED, "from": video_sources_of(VideoStatus.FAILED)})
+            if row is None:
+                return None
+            record_event(self.conn, events.video_failed(video_id, error_code=error_code,
+                                                         error_message=error_message, job_id=job_id))
+        return Video.from_row(row)
 
     def for_reconcile(self, after_id: int, last_id: int, limit: int) -> list[VideoRow]:
         """Videos with after_id < id <= last_id in id order, with their active job (reconcile)."""
@@ -397,10 +456,13 @@ class JobRepository(_Repository):
 
     def fail(self, job: Job | Candidate, *, error_code: str, error_message: str,
              runner_id: str | None) -> Job:
-        """A failed attempt; runner_id None when scan-stuck decides it."""
-        return self._transition("fail_job", JobState.FAILED, {
-            "id": job.id, "attempt": job.attempt, "runner_id": runner_id,
-            "error_code": error_code, "error_message": error_message[:2000]})
+        """A failed attempt, with its job.failed event; runner_id None when scan-stuck decides it."""
+        with self._atomically():
+            failed = self._transition("fail_job", JobState.FAILED, {
+                "id": job.id, "attempt": job.attempt, "runner_id": runner_id,
+                "error_code": error_code, "error_message": error_message[:2000]})
+            record_event(self.conn, events.job_failed(failed))
+        return failed
 
     def schedule_retry(self, job: Job | Candidate, delay_s: float) -> Job:
         return self._transition("schedule_retry", JobState.RETRY_WAIT, {
@@ -408,12 +470,20 @@ class JobRepository(_Repository):
 
     def mark_dead(self, job: Job | Candidate, *, error_code: str | None = None,
                   error_message: str | None = None) -> Job:
-        return self._transition("mark_dead", JobState.DEAD, {
-            "id": job.id, "attempt": job.attempt, "error_code": error_code,
-            "error_message": error_message})
+        """DEAD, with its job.dead event."""
+        with self._atomically():
+            dead = self._transition("mark_dead", JobState.DEAD, {
+                "id": job.id, "attempt": job.attempt, "error_code": error_code,
+                "error_message": error_message})
+            record_event(self.conn, events.job_dead(dead))
+        return dead
 
     def cancel(self, job_id: int, reason: str) -> Job:
-        return self._transition("cancel_job", JobState.CANCELLED, {"id": job_id, "reason": reason})
+        """CANCELLED, with its job.cancelled event."""
+        with self._atomically():
+            cancelled = self._transition("cancel_job", JobState.CANCELLED, {"id": job_id, "reason": reason})
+            record_event(self.conn, events.job_cancelled(cancelled))
+        return cancelled
 
     def requeue(self, job_id: int) -> Job:
         params = {"id": job_id, "from": sources_of(JobState.QUEUED)}
@@ -531,3 +601,76 @@ class DeleteRequestRepository(_Repository):
         """A pending request that deletes *prefix* anyway: for it, or for a folder above it."""
         row = _one(self.conn, "pending_delete_covering", {"prefixes": covering_prefixes(prefix)})
         return DeleteRequest.from_row(row) if row else None
+
+
+class EventRepository(_Repository):
+    """The events waiting for their target, and the record of those sent (docs/events.md)."""
+
+    def add(self, event: events.NewEvent) -> Event:
+        """Record *event*; call it inside the transaction of the change it reports."""
+        return record_event(self.conn, event)
+
+    def next_pending(self, after_id: int) -> Event | None:
+        """The oldest pending event after *after_id*, locked until the transaction ends
+        (a concurrent drain skips it)."""
+        row = _one(self.conn, "next_pending_event", {"after_id": after_id})
+        return Event.from_row(row) if row else None
+
+    def mark_delivered(self, event_id: int, *, target: str, receipt: str | None) -> None:
+        _one(self.conn, "mark_event_delivered", {"id": event_id, "target": target, "receipt": receipt})
+
+    def note_failure(self, event_id: int, error: str) -> None:
+        _one(self.conn, "note_event_failure", {"id": event_id, "error": error[:2000]})
+
+    def count_pending(self) -> int:
+        return _one(self.conn, "count_pending_events", {})["pending"]
+
+    def list(self, *, pending_only: bool = False, video_id: int | None = None, type: str | None = None,
+             limit: int = 50) -> tuple[list[Event], int]:
+        """Newest first, without locking; and how many match in all."""
+        if not _known_id(video_id):
+            return [], 0
+        rows = _all(self.conn, "list_events", {"pending_only": pending_only, "video_id": video_id, "type": type,
+                                                "limit": limit})
+        return [Event.from_row(r) for r in rows], (rows[0]["total"] if rows else 0)
+
+    def get(self, ref: int | str) -> Event:
+        """By its number (``events list``'s first column) or its UUID."""
+        row = _one(self.conn, "get_event", _event_ref(ref))
+        if row is None:
+            raise NotFound(f"event {ref} not found", hint="list events with `videoctl events list`")
+        return Event.from_row(row)
+
+    def discard(self, ref: int | str, reason: str) -> Event:
+        """Stop trying a pending event; refused, saying why, for one that is not pending."""
+        row = _one(self.conn, "discard_event", {**_event_ref(ref), "reason": reason})
+        if row is not None:
+            return Event.from_row(row)
+        found = self.get(ref)
+        if found.delivered_at is not None:
+            raise InvalidState(f"event {found.id} ({found.type}) was already delivered at "
+                               f"{found.delivered_at:%Y-%m-%d %H:%M:%S} UTC to {found.delivered_to}")
+        raise InvalidState(f"event {found.id} ({found.type}) was already discarded: {found.discard_reason}")
+
+    def prune(self, older_than_s: float, *, limit: int) -> int:
+        """Delete up to *limit* delivered or discarded events older than the cut-off; how many went."""
+        return len(_all(self.conn, "prune_events", {"older_than_s": older_than_s, "limit": limit}))
+
+    def count_prunable(self, older_than_s: float) -> int:
+        return _one(self.conn, "count_prunable_events", {"older_than_s": older_than_s})["events"]
+
+
+def _event_ref(ref: int | str) -> dict[str, Any]:
+    """Query parameters naming one event by its number or its UUID (the other left unmatched)."""
+    if isinstance(ref, int):
+        if not _known_id(ref):
+            raise NotFound(f"event {ref} not found")
+        return {"id": ref, "event_id": None}
+    text = str(ref).strip()
+    if text.isdigit():
+        return _event_ref(int(text))
+    try:
+        return {"id": None, "event_id": UUID(text)}
+    except ValueError:
+        raise NotFound(f"event {ref!r} not found: give its number or its UUID",
+                       hint="list events with `videoctl events list`") from None

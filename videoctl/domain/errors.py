@@ -113,6 +113,13 @@ class StorageError(_RemoteCallError):
     exit_code = 9
 
 
+class DeliveryError(_RemoteCallError):
+    """An event could not be delivered to its webhook."""
+
+    code = "delivery_error"
+    exit_code = 14
+
+
 class MediaError(VideoctlError):
     """Encoding failed."""
 
@@ -165,6 +172,7 @@ ERROR_CLASSES: tuple[type[VideoctlError], ...] = (
     AwsError,
     ExecutorError,
     StorageError,
+    DeliveryError,
     MediaError,
     VerifyFailed,
     Fenced,
@@ -218,6 +226,7 @@ RETRY_CLASSES: dict[str, Retry] = {
     DbError.code: Retry.TRANSIENT,
     AwsError.code: Retry.TRANSIENT,
     ExecutorError.code: Retry.TRANSIENT,
+    DeliveryError.code: Retry.TRANSIENT,     # never an attempt's failure (events go after commits); listed for the table
     Interrupted.code: Retry.TRANSIENT,       # SIGTERM: Spot reclaim, a scale-in
     Fenced.code: Retry.TRANSIENT,
     JobFailed.code: Retry.TRANSIENT,

@@ -140,3 +140,33 @@ class DeleteRequest(_Record):
     sent_at: datetime | None
     discarded_at: datetime | None
     discard_reason: str | None
+
+
+@dataclass(frozen=True)
+class Event(_Record):
+    """A transition recorded for the app (the transactional outbox of events; docs/events.md)."""
+
+    #: The row's number: the envelope's "sequence", what `events discard` takes.
+    id: int
+    #: The stable id receivers deduplicate on (a UUID), the same on every resend.
+    event_id: str
+    type: str
+    video_id: int | None
+    job_id: int | None
+    data: dict[str, Any]
+    created_at: datetime
+    attempts: int
+    last_attempt_at: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+    delivered_to: str | None
+    receipt: str | None
+    discarded_at: datetime | None
+    discard_reason: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_id", str(self.event_id))  # psycopg reads uuid as UUID
+
+    @property
+    def pending(self) -> bool:
+        return self.delivered_at is None and self.discarded_at is None

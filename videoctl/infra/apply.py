@@ -106,7 +106,8 @@ def _summary(response: Any) -> str | None:
     """The identifier a create/register call returned (an ARN, a queue URL, a mapping UUID)."""
     if not isinstance(response, dict):
         return None
-    for key in ("jobDefinitionArn", "computeEnvironmentArn", "jobQueueArn", "UUID", "FunctionArn", "QueueUrl"):
+    for key in ("jobDefinitionArn", "computeEnvironmentArn", "jobQueueArn", "UUID", "FunctionArn", "QueueUrl",
+                "EventBusArn", "TopicArn"):
         if key in response:
             return str(response[key])
     role = response.get("Role")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videoctl.domain.errors import ConfigError
-from videoctl.infra import placeholders
+from videoctl.infra import events_target, placeholders
 from videoctl.infra.model import Desired, Kind, SecretRef
 from videoctl.settings import FIELDS, Settings
 
@@ -56,6 +56,9 @@ class Documents:
     event_source: dict[str, Any]
     account_id: str
     region: str
+    #: The events' bus or topic, only when VIDEOCTL_EVENTS_TARGET names one (infra/events_target.py).
+    event_bus: dict[str, Any] | None = None
+    event_topic: dict[str, Any] | None = None
     #: The R2 bucket's CORS configuration (PutBucketCors' CORSConfiguration); None when not managed.
     cors: dict[str, Any] | None = None
     #: Why the CORS rules are not managed with these settings (then ``cors`` is None).
@@ -105,6 +108,7 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
     cors_skipped = cors_skip_reason(settings)
     if cors_skipped:
         read(CORS)  # read all the same: a missing or broken file is a mistake whatever the settings
+    event_bus, event_topic = events_target.load(doc, settings, account_id)
     loaded = Documents(
         roles=roles,
         log_group=doc(LOG_GROUP),
@@ -119,6 +123,8 @@ def load(read: Read, settings: Settings, account_id: str) -> Documents:
         region=settings.aws_region,
         cors=None if cors_skipped else doc(CORS),
         cors_skipped=cors_skipped,
+        event_bus=event_bus,
+        event_topic=event_topic,
     )
     if problems:
         raise ConfigError("; ".join(problems), hint="set the variables named above (videoctl config show lists them)")
@@ -184,6 +190,7 @@ def desired_resources(docs: Documents, settings: Settings, lambda_zip: bytes | N
     mapping["FunctionArn"] = function_arn(docs, mapping["FunctionName"])
     name = f"sqs:{mapping['EventSourceArn'].rsplit(':', 1)[-1]} → lambda:{mapping['FunctionName']}"
     out.append(Desired(Kind.EVENT_SOURCE_MAPPING, name, mapping, f"infra/json/{EVENT_SOURCE}", frozenset({"lambda"})))
+    out += events_target.desired(docs.event_bus, docs.event_topic, region=docs.region, account_id=docs.account_id)
     out.append(Desired(Kind.R2_CORS, settings.r2_bucket or "(no bucket)", docs.cors or {}, f"infra/json/{CORS}",
                        frozenset({"r2"}), skipped=docs.cors_skipped))
     return out

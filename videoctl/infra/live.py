@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videoctl.aws import batch_infra, iam, lambda_deploy, r2_infra, sqs_infra, ssm_logs_infra
+from videoctl.aws import batch_infra, events_infra, iam, lambda_deploy, r2_infra, sqs_infra, ssm_logs_infra
 from videoctl.aws.clients import AwsClients
 from videoctl.infra.model import Desired, Kind
 
@@ -40,4 +40,8 @@ def read_one(clients: AwsClients, d: Desired) -> dict[str, Any] | None:
             return lambda_deploy.read_event_source_mapping(clients.lambda_, d.spec["FunctionName"], d.spec["EventSourceArn"])
         case Kind.R2_CORS:
             return r2_infra.read_bucket_cors(clients.r2, d.name)
+        case Kind.EVENT_BUS:
+            return events_infra.read_event_bus(clients.events, d.name)
+        case Kind.SNS_TOPIC:
+            return events_infra.read_topic(clients.sns, d.spec["TopicArn"])
     raise ValueError(f"unknown resource kind {d.kind}")

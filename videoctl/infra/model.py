@@ -25,6 +25,9 @@ class Kind(StrEnum):
     JOB_DEFINITION = "job_definition"
     LAMBDA_FUNCTION = "lambda_function"
     EVENT_SOURCE_MAPPING = "event_source_mapping"
+    # Only with VIDEOCTL_EVENTS_TARGET naming one (infra/events_target.py).
+    EVENT_BUS = "event_bus"
+    SNS_TOPIC = "sns_topic"
     #: The R2 bucket's CORS rules (Cloudflare, through its S3 API): last, so an R2 token that may not
     #: set them stops nothing on AWS.
     R2_CORS = "r2_cors"

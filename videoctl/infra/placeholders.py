@@ -68,6 +68,11 @@ def _ssm_prefix(settings: Settings, _: str) -> str:
     return prefix
 
 
+def _event_target_name(settings: Settings, kind: str) -> str | None:
+    target = settings.events
+    return target.name if target is not None and target.kind == kind else None
+
+
 PROVIDERS: dict[str, Provider] = {
     "ACCOUNT_ID": Provider("AWS_ACCOUNT_ID (else STS GetCallerIdentity)", lambda s, account: account),
     "REGION": Provider("AWS_REGION", lambda s, _: s.aws_region),
@@ -90,6 +95,8 @@ PROVIDERS: dict[str, Provider] = {
     "MAX_VCPUS": Provider("VIDEO_BATCH_MAX_VCPUS", lambda s, _: s.batch_max_vcpus),
     "ASSIGN_PUBLIC_IP": Provider("VIDEO_BATCH_ASSIGN_PUBLIC_IP", lambda s, _: s.batch_assign_public_ip.upper()),
     "VIDEOS_ROOT": Provider("VIDEOCTL_VIDEOS_ROOT", lambda s, _: s.videos_root),
+    "EVENT_BUS_NAME": Provider("VIDEOCTL_EVENTS_TARGET (eventbridge:BUS)", lambda s, _: _event_target_name(s, "eventbridge")),
+    "EVENT_TOPIC_NAME": Provider("VIDEOCTL_EVENTS_TARGET (sns:TOPIC_ARN)", lambda s, _: _event_target_name(s, "sns")),
 }
 
 

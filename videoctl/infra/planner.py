@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from videoctl.infra.compare import diff, policy_diff, same
+from videoctl.infra.events_target import plan_event_bus, plan_topic
 from videoctl.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
 
 Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
@@ -448,4 +449,6 @@ _PLANNERS: dict[Kind, Callable[[Desired, Any], PlanItem]] = {
     Kind.LAMBDA_FUNCTION: plan_function,
     Kind.EVENT_SOURCE_MAPPING: plan_event_source,
     Kind.R2_CORS: plan_cors,
+    Kind.EVENT_BUS: plan_event_bus,
+    Kind.SNS_TOPIC: plan_topic,
 }

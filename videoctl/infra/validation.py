@@ -16,7 +16,7 @@ from typing import Any
 
 from videoctl.domain.errors import InvalidInput
 from videoctl.infra import documents as d
-from videoctl.infra import least_privilege
+from videoctl.infra import events_target, least_privilege
 from videoctl.infra.documents import Documents
 
 #: RegisterJobDefinition refuses a definition larger than this.
@@ -83,6 +83,8 @@ def validate(docs: Documents) -> None:
     check_policies(docs, problems)
     if docs.cors is not None:
         check_cors(docs.cors, problems)
+    for source, problem in events_target.problems(docs.event_bus, docs.event_topic):
+        problems.add(f"infra/json/{source}", problem)
     retention = docs.log_group.get("retentionInDays")
     if retention is not None and retention not in LOG_RETENTION_DAYS:
         problems.add(f"infra/json/{d.LOG_GROUP}", f"retentionInDays {retention} is not one CloudWatch Logs allows")

@@ -4,6 +4,10 @@ Each batch is its own short transaction that claims its rows FOR UPDATE SKIP LOC
 prune never holds locks for long and two prunes never wait on each other. What stays is
 chosen in SQL (queries.sql, prunable_jobs): each video's last SUCCEEDED job and any job a
 pending delete request still names. Video rows always stay.
+
+Events hold no foreign key to the jobs they tell of (each carries its whole payload), so a
+pending event never keeps a job row, and is still delivered whole after its job is pruned.
+Delivered and discarded events older than the same cut-off go too; pending ones always stay.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from videoctl.db.repositories import JobRepository
+from videoctl.db.repositories import EventRepository, JobRepository
+from videoctl.services.events import prune_events
 
 BATCH = 500
 
@@ -22,10 +27,17 @@ class PruneResult:
     older_than_s: float
     #: Deleted (or, with dry_run, that would be).
     jobs: int
+    #: Delivered or discarded events deleted (or that would be).
+    events: int = 0
 
 
 def prune_jobs(jobs: JobRepository, *, older_than_s: float, dry_run: bool = False, batch: int = BATCH,
-               on_batch: Callable[[int], None] | None = None) -> PruneResult:
+               on_batch: Callable[[int], None] | None = None, events: EventRepository | None = None) -> PruneResult:
+    """Finished jobs (and, given *events*, delivered events) older than *older_than_s*."""
+    pruned_events = 0
+    if events is not None:
+        pruned_events = events.count_prunable(older_than_s) if dry_run else \
+            prune_events(events, older_than_s=older_than_s, batch=batch)
     count, after_id = 0, 0
     while True:
         if dry_run:
@@ -36,7 +48,7 @@ def prune_jobs(jobs: JobRepository, *, older_than_s: float, dry_run: bool = Fals
                 if ids:
                     jobs.delete(ids)
         if not ids:
-            return PruneResult(dry_run, older_than_s, count)
+            return PruneResult(dry_run, older_than_s, count, pruned_events)
         count += len(ids)
         after_id = ids[-1]
         if on_batch:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from videoctl.db.reconnect import DbSteps
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain import cost, keys
-from videoctl.domain.errors import DbError, Fenced, InvalidState, JobFailed, VideoctlError
+from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
@@ -90,6 +90,9 @@ class RunJobDeps:
     after_complete: Callable[[], None] | None = None
     #: Where the attempt's usage (CPUs, memory, runtime) is recorded, for its cost.
     usage: UsageRepository | None = None
+    #: Called after the job's completion or failure committed: its event recorded in that
+    #: transaction goes to the app now (best effort; never raises).
+    send_events: Callable[[], None] | None = None
 
 
 def ready_guard_applies(job: Job, video: Video) -> bool:
@@ -210,8 +213,12 @@ def _record_failure(deps: RunJobDeps, job: Job, error: VideoctlError) -> None:
         deps.db_steps("recording the failure", lambda: _replay_safe(jobs, job, JobState.FAILED, fail))
     except InvalidState as exc:  # fenced or cancelled meanwhile: not ours to write
         log.warning("could not record the failure: %s", exc.message)
+        return
     except DbError as exc:  # the database stayed away: scan-stuck will see the process gone
         log.error("could not record the failure: %s", exc.message)
+        return
+    if deps.send_events is not None and error.code != Interrupted.code:  # a stopping container has seconds left
+        deps.send_events()
 
 
 def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress) -> RunResult:
@@ -281,7 +288,7 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tu
                 if info is not None:
                     deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
                                                height=info.height, has_audio=info.has_audio)
-                ready, replaced = deps.videos.set_ready(video.id, master, outputs)
+                ready, replaced = deps.videos.set_ready(video.id, master, outputs, job=done)
                 for old in leftovers:
                     deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
                 if replaced is not None:
@@ -301,4 +308,6 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info) -> tu
             deps.after_complete()
         except VideoctlError as exc:  # the rows stay pending; `videoctl r2 drain` sends them later
             log.warning("could not send deletions yet: %s", exc.message)
+    if deps.send_events is not None:
+        deps.send_events()
     return done, ready

@@ -34,8 +34,8 @@ from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
-from videoctl.domain.states import VideoStatus
 from videoctl.services.cost import confirm_usage
+from videoctl.services.events import EventDrainResult
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.services.uploads import UploadItem, expire_uploads, submit_waiting
@@ -74,6 +74,9 @@ class ScanSummary(TypedDict):
     auto_submitted: int
     #: Batch attempts whose usage (runtime, vCPUs, memory) Batch confirmed, for their cost.
     usage_confirmed: int
+    #: Events delivered after the pass, and those still pending (no target, or it failed).
+    events_sent: int
+    events_pending: int
     #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
     pruned: int
     errors: int
@@ -87,6 +90,7 @@ class ScanDocument(TypedDict):
     items: list[ScanItem]
     uploads: list[UploadItem]
     deletion_errors: list[str]
+    event_errors: list[str]
 
 
 @dataclass
@@ -96,6 +100,10 @@ class ScanReport:
     #: Pending prefix deletions sent (or, locally, deleted) after the pass, and failures.
     deletions_sent: int = 0
     deletion_errors: list[str] = field(default_factory=list)
+    #: Events delivered after the pass, still pending, and delivery failures.
+    events_sent: int = 0
+    events_pending: int = 0
+    event_errors: list[str] = field(default_factory=list)
     pruned: int = 0
     #: Expired uploads and late auto-submits (services/uploads.py).
     uploads: list[UploadItem] = field(default_factory=list)
@@ -106,7 +114,7 @@ class ScanReport:
 
     @property
     def errors(self) -> int:
-        failed = sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors)
+        failed = sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors) + len(self.event_errors)
         return failed + sum(1 for u in self.uploads if u.outcome == "error")
 
     def _uploads(self, action: str) -> int:
@@ -125,13 +133,15 @@ class ScanReport:
             "uploads_expired": self._uploads("expire"),
             "auto_submitted": self._uploads("submit"),
             "usage_confirmed": self.usage_confirmed,
+            "events_sent": self.events_sent,
+            "events_pending": self.events_pending,
             "pruned": self.pruned,
             "errors": self.errors,
         }
 
     def to_dict(self) -> ScanDocument:
         return {"dry_run": self.dry_run, "summary": self.summary(), "items": self.items,
-                "uploads": self.uploads, "deletion_errors": self.deletion_errors}
+                "uploads": self.uploads, "deletion_errors": self.deletion_errors, "event_errors": self.event_errors}
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -258,20 +268,23 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
     if decision.action is Action.RETRY:
         jobs.schedule_retry(job, decision.delay_s)
     elif decision.action is Action.DEAD:
-        jobs.mark_dead(job)
+        dead = jobs.mark_dead(job)
         # The video has no ladder coming; a READY one keeps the ladder it has.
-        videos.set_status(job.video_id, VideoStatus.FAILED)
+        videos.mark_failed(dead.video_id, error_code=dead.error_code or "dead", error_message=dead.error_message,
+                           job_id=dead.id)
     else:
         raise InvalidState(f"unexpected decision {decision.action} for a failed job")
 
 
 def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
                    store: ObjectStore, delete_requests: DeleteRequestRepository, usage: UsageRepository,
-                   drain: Callable[[], DrainResult], limit: int, dry_run: bool) -> ScanReport:
+                   drain: Callable[[], DrainResult], limit: int, dry_run: bool,
+                   drain_events: Callable[[], EventDrainResult] | None = None) -> ScanReport:
     """A pass; then the direct uploads: expired ones given up, auto-submits that did not
-    happen made; then the prefix deletions that could not be sent when they were recorded
-    (SQS was down, say) or were just recorded for expired uploads: the periodic scan
-    recovers all of those without a human too."""
+    happen made; then the prefix deletions and the events that could not be sent when they
+    were recorded (SQS or the webhook was down, say) or were just recorded for expired
+    uploads: the periodic scan recovers all of those without a human too. With no event
+    target configured the events stay pending, counted."""
     report = scan_pass(jobs=jobs, videos=videos, executor=executor, settings=settings, limit=limit,
                        dry_run=dry_run)
     report.uploads = expire_uploads(videos=videos, delete_requests=delete_requests, store=store,
@@ -284,6 +297,11 @@ def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Ex
         report.deletions_sent = drained.sent
         report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
                                   for f in drained.failures]
+        if drain_events is not None:
+            sent = drain_events()
+            report.events_sent, report.events_pending = sent.sent, sent.pending
+            report.event_errors = [f"event {f.event.id} ({f.event.type}): {f.error.code}: {f.error.message}"
+                                   for f in sent.failures]
     return report
 
 
