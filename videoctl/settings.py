@@ -207,6 +207,20 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+#: The shortest VIDEOCTL_SERVE_TOKEN taken: 16 random characters are beyond guessing over HTTP.
+MIN_SERVE_TOKEN = 16
+
+
+def _serve_token(raw: str) -> str:
+    """What every request to `videoctl serve` must carry: printable ASCII without spaces (it travels in
+    an Authorization header and a URL), long enough not to be guessed. The message never quotes it."""
+    value = raw.strip()
+    if len(value) < MIN_SERVE_TOKEN or not all(33 <= ord(c) < 127 for c in value):
+        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces "
+                         "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return value
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -304,6 +318,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("infra_dir", ("VIDEOCTL_INFRA_DIR",), _path, help="infra: the JSON documents; default: infra/json of this checkout"),
     FieldSpec("retention_days", ("VIDEOCTL_RETENTION_DAYS",), _number(float, minimum=1, maximum=36_500),
               help="scan-stuck --loop prunes finished jobs older than this, once a day; unset: never"),
+    FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
+              help="videoctl serve: the token every request must carry; required off loopback"),
 )
 
 
@@ -354,6 +370,7 @@ class Settings:
     delete_function_name: str
     infra_dir: Path | None
     retention_days: float | None
+    serve_token: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
