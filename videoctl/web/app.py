@@ -41,9 +41,10 @@ log = logging.getLogger("videoctl.web")
 HERE = Path(__file__).parent
 #: The players come from static/vendor (hls.js); the rest is this package's own CSS and JS.
 #: Media may come from R2 (https:) after a redirect, and hls.js feeds the video element
-#: through blob: URLs from a blob: worker. No inline script or style anywhere.
+#: through blob: URLs from a blob: worker, and gives its caption tracks a data: source. No inline
+#: script or style anywhere.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-       "media-src 'self' blob: https:; connect-src 'self' https:; worker-src 'self' blob:; "
+       "media-src 'self' blob: data: https:; connect-src 'self' https:; worker-src 'self' blob:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
@@ -107,8 +108,10 @@ class Site:
 
     def error_page(self, status: int, title: str, reason: str, hint: str | None = None,
                    headers: dict[str, str] | None = None) -> HTMLResponse:
+        # A 401 page goes without the stylesheet: fetching it would be refused too.
         response = self.render("error.html", status, nav=None, status_code=status, title=title,
-                               reason=self.scrub(reason), hint=self.scrub(hint) if hint else None)
+                               reason=self.scrub(reason), hint=self.scrub(hint) if hint else None,
+                               styled=status != 401)
         response.headers["Cache-Control"] = "no-store"
         response.headers.update(headers or {})
         return response

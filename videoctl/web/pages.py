@@ -176,7 +176,23 @@ def _file(body: BinaryIO, request: Request, name: str, download: str | None) -> 
     except BaseException:
         body.close()
         raise
-    return StreamingResponse(_chunks(body, length), status_code=status, headers=headers)
+    return _FileStream(body, length, status_code=status, headers=headers)
+
+
+class _FileStream(StreamingResponse):
+    """A file's bytes, the file closed however the response ends: a browser that goes away
+    mid-download (a player seeking, a closed tab) cancels the response between two chunks,
+    where a generator's own ``finally`` would wait for the garbage collector."""
+
+    def __init__(self, body: BinaryIO, length: int, **options: Any) -> None:
+        self._body = body
+        super().__init__(_chunks(body, length), **options)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._body.close()
 
 
 def _chunks(body: BinaryIO, length: int) -> Iterator[bytes]:
