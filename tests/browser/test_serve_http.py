@@ -9,8 +9,12 @@ These need no browser, only the server of tests/browser/site.py.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -191,3 +195,41 @@ def test_a_browser_that_goes_away_mid_download_leaves_the_server_serving(site):
                    what="the server to close the files of the abandoned downloads")
     finally:
         large.unlink()
+
+
+def test_serve_prints_the_document_it_declares(site):
+    from tests.contract import document_problems
+
+    assert document_problems("serve", site.server.document["data"]) == []
+    assert site.server.document["data"]["url"] == f"{site.base}/" and not site.server.document["data"]["token_required"]
+
+
+def test_demo_prints_the_page_and_with_serve_serves_it(site):
+    assert f"videoctl serve\n  open http://127.0.0.1:8080/videos/{site.demo_video}\n" in site.demo_output
+    with socket.socket() as probe:  # a free port for the demo's server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = subprocess.Popen([sys.executable, "-m", "videoctl", "demo", "--seconds", "2", "--serve", "--port", str(port)],
+                            env=site.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        printed = ""
+        for line in iter(demo.stdout.readline, ""):
+            printed += line
+            if "job log:" in line:
+                break
+        found = re.search(rf"open http://127\.0\.0\.1:{port}/videos/(\d+)", printed)
+        assert found and "serving it now" in printed, printed
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}", f"/videos/{found[1]}"), timeout=30,
+                   what="the demo's page")
+        status, _, body = request(f"http://127.0.0.1:{port}", f"/videos/{found[1]}")
+        assert status == 200 and b'id="player"' in body
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=15) == 0
+
+
+def _answers(base: str, path: str) -> bool:
+    try:
+        return request(base, path)[0] == 200
+    except OSError:
+        return False

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from videoctl.api import Client
-from videoctl.domain.errors import DbError
+from videoctl.domain.errors import DbError, VideoctlError
 
 
 class Busy(Exception):
@@ -42,11 +42,12 @@ class ClientPool:
             try:
                 yield borrowed
             except BaseException as exc:
-                # A domain answer (not found, say) leaves the connection as good as it was.
-                if isinstance(exc, DbError) or not _answered(exc):
-                    _close(borrowed)
-                else:
+                # A domain answer (not found, say) leaves the connection as it was; a database
+                # error or a failure midway (a transaction left open?) may not.
+                if isinstance(exc, VideoctlError) and not isinstance(exc, DbError):
                     self._give_back(borrowed)
+                else:
+                    _close(borrowed)
                 raise
             else:
                 self._give_back(borrowed)
@@ -62,13 +63,6 @@ class ClientPool:
             idle, self._idle = self._idle, []
         for client in idle:
             _close(client)
-
-
-def _answered(exc: BaseException) -> bool:
-    """An error the domain raised on purpose (NotFound, InvalidInput…), not a failure midway."""
-    from videoctl.domain.errors import VideoctlError
-
-    return isinstance(exc, VideoctlError)
 
 
 def _close(client: Client) -> None:
