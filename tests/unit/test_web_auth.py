@@ -5,6 +5,7 @@ never shown: not in the cookie, not in a configuration error."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -62,7 +63,10 @@ def call(gate: TokenGate, path: str, query: str = "", headers: dict[str, str] | 
     async def send(message):
         sent.append(message)
 
-    asyncio.run(gate(scope, receive, send))
+    # In a thread of its own: this one may hold Playwright's event loop already (the browser tests).
+    worker = threading.Thread(target=asyncio.run, args=(gate(scope, receive, send),))
+    worker.start()
+    worker.join(10)
     start = sent[0]
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
 
