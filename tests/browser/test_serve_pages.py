@@ -45,7 +45,7 @@ def test_the_video_list_shows_the_demo_videos_poster(site, page_of):
     assert page.problems == []
 
 
-def test_the_list_filters_by_status_without_javascript(site, page_of):
+def test_the_pages_work_without_javascript(site, page_of):
     page = page_of(java_script_enabled=False)
     page.goto(site.base + "/")
     page.select_option("#status", "FAILED")
@@ -58,6 +58,17 @@ def test_the_list_filters_by_status_without_javascript(site, page_of):
     ids = {int(i) for i in page.locator("li.card").evaluate_all("cards => cards.map(c => c.dataset.videoId)")}
     assert {site.demo_video, site.captioned_video} <= ids
     assert set(page.locator("li.card").evaluate_all("cards => cards.map(c => c.dataset.status)")) == {"READY"}
+
+    page.click(f'li.card[data-video-id="{site.captioned_video}"] a')
+    page.wait_for_url(f"**/videos/{site.captioned_video}")
+    assert "SUCCEEDED" in page.locator("#video-jobs").inner_text()
+    assert page.locator("#download").get_attribute("href").endswith("/download.mp4?download")
+    assert "360p" in page.locator("table.ladder").inner_text()
+
+    job = site.running_job("seen without javascript", 55)
+    page.click("header nav >> text=Jobs")
+    page.wait_for_url("**/jobs")
+    assert page.get_attribute(f'#live-jobs tr[data-job-id="{job.id}"]', "data-progress") == "55"
 
 
 def test_the_video_page_plays_and_shows_storyboard_tiles_over_the_scrub_bar(site, page_of):
