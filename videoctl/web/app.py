@@ -94,7 +94,8 @@ class Site:
         if isinstance(exc, BadRequest):
             return self.error_page(400, "Bad request", exc.message)
         if isinstance(exc, DbError | StorageError | Busy):
-            title = {DbError: "Database unavailable", StorageError: "Store unavailable"}.get(type(exc), "Busy")
+            title = ("Database unavailable" if isinstance(exc, DbError)
+                     else "Store unavailable" if isinstance(exc, StorageError) else "Busy")
             reason = self.scrub(getattr(exc, "message", None) or str(exc))
             log.warning("%s: 503 %s: %s", where, title.lower(), reason)
             return self.error_page(503, title, reason, getattr(exc, "hint", None),
@@ -124,8 +125,9 @@ class Site:
         return response
 
 
-def create_app(settings: Settings, pool: ClientPool | None = None) -> Starlette:
-    """The ASGI app. Its Clients come from *pool* (default: up to 8, built from *settings*)."""
+def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[..., Any]:
+    """The ASGI app (behind the token gate when VIDEOCTL_SERVE_TOKEN is set). Its Clients come
+    from *pool* (default: up to 8, built from *settings*)."""
     pool = pool or ClientPool(lambda: Client(settings))
     site = Site(settings, pool)
     pages = site.pages
@@ -144,7 +146,6 @@ def create_app(settings: Settings, pool: ClientPool | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
-    app.state.pool = pool
     gated: Any = TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token else app
     return _with_headers(gated)
 
