@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from videoctl.context import AppContext
 from videoctl.domain.errors import (
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from videoctl.services.stats import Stats
     from videoctl.services.submit import BulkResult, SubmitPlan
     from videoctl.services.uploads import Upload, Uploaded, UploadPart  # noqa: F401 - named in __all__
-    from videoctl.services.videos import VideoDeletion, VideoDetail
+    from videoctl.services.videos import Rendition, VideoDeletion, VideoDetail
 
 #: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
 __all__ = [
@@ -469,3 +469,30 @@ class Client:
         from videoctl.services.schema import stop_embedded
 
         return stop_embedded(self.settings)
+
+    # ------------------------------------------------------------ the web page (videoctl serve)
+
+    def live_jobs(self, *, limit: int = 100) -> list[JobView]:
+        """The jobs not finished: RUNNING first, then those waiting in line, then FAILED ones
+        scan-stuck has yet to decide; each with its ETA or place in line."""
+        from videoctl.domain.states import JobState
+
+        order = (JobState.RUNNING, JobState.SUBMITTED, JobState.QUEUED, JobState.RETRY_WAIT, JobState.FAILED)
+        chosen = [job for state in order for job in self._ctx.jobs.list(state=state, limit=limit)]
+        return self._views(chosen[:limit])
+
+    def describe_ladder(self, video: Video) -> list[Rendition]:
+        """The renditions the video's master playlist offers, read back from the store ([] without one)."""
+        from videoctl.services.videos import describe_ladder
+
+        return describe_ladder(self._ctx.store, video)
+
+    def open_object(self, key: str) -> BinaryIO:
+        """An object of the store opened for reading (close it); NotFound if it does not exist. In a
+        local store it is reached without following a link."""
+        return self._ctx.store.open_read(key)
+
+    def presigned_url(self, key: str, *, expires_s: int = 300, download_name: str | None = None) -> str | None:
+        """A URL a browser may GET *key* at for *expires_s* seconds (R2), or None for a local store,
+        whose objects the caller serves from :meth:`open_object`."""
+        return self._ctx.store.presign_get(key, expires_s=expires_s, download_name=download_name)

@@ -10,7 +10,7 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _render as output
-from videoctl.commands import config, db, demo, events, infra, jobs, r2, run_job, scan, stats, submit, upload, video
+from videoctl.commands import config, db, demo, events, infra, jobs, r2, run_job, scan, serve, stats, submit, upload, video
 from videoctl.commands import reconcile as reconcile_command
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 from videoctl.settings import environment_scrubber
@@ -58,6 +58,7 @@ app.command("scan-stuck")(scan.scan_stuck)
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.command("reconcile")(reconcile_command.reconcile)
+app.command("serve")(serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

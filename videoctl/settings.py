@@ -229,6 +229,20 @@ def _flag(raw: str) -> bool:
     return value in _TRUE
 
 
+#: The shortest VIDEOCTL_SERVE_TOKEN taken: 16 random characters are beyond guessing over HTTP.
+MIN_SERVE_TOKEN = 16
+
+
+def _serve_token(raw: str) -> str:
+    """What every request to `videoctl serve` must carry: printable ASCII without spaces (it travels in
+    an Authorization header and a URL), long enough not to be guessed. The message never quotes it."""
+    value = raw.strip()
+    if len(value) < MIN_SERVE_TOKEN or not all(33 <= ord(c) < 127 for c in value):
+        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces "
+                         "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return value
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -371,6 +385,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
     FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
               help="the webhook's HMAC-SHA256 signing key"),
+    FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
+              help="videoctl serve: the token every request must carry; required off loopback"),
 )
 
 
@@ -433,6 +449,7 @@ class Settings:
     price_mediaconvert_hd_minute: float
     events_target: str | None
     events_webhook_secret: str | None
+    serve_token: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

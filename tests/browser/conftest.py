@@ -70,3 +70,39 @@ def player_page(browser, tmp_path) -> Iterator[Callable[[Path], tuple]]:
     for page, server in pages:
         page.close()
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def site(pg_server_url, template_db, tmp_path_factory):
+    """`videoctl serve` over the demo video and a captioned one (tests/browser/site.py); stopped
+    with SIGTERM at the end, which must be a clean exit."""
+    from tests.browser.site import build_site, drop_database
+
+    built = build_site(pg_server_url, template_db, tmp_path_factory.mktemp("serve-home"))
+    try:
+        yield built
+    finally:
+        exit_code = built.server.stop() if built.server else 0
+        if built._jobs is not None:
+            built._jobs.conn.close()
+        drop_database(pg_server_url, built.db_url)
+    assert exit_code == 0, built.server.log_text()
+
+
+@pytest.fixture
+def page_of(browser):
+    """A new page (closed after the test) that records console errors and failed requests."""
+    opened = []
+
+    def open_page(**context_options):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        page = context.new_page()
+        page.problems = []
+        page.on("console", lambda m: page.problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
+        opened.append(context)
+        return page
+
+    yield open_page
+    for context in opened:
+        context.close()

@@ -1,6 +1,7 @@
 """The layers of the house, checked from the source: imports point down, and nothing goes round.
 
-commands parse and render (no botocore, boto3, psycopg or repository); services orchestrate
+commands parse and render (no botocore, boto3, psycopg or repository), and so does the web page
+(videoctl/web), which reaches nothing below videoctl.api.Client either; services orchestrate
 (no botocore or boto3: executors and stores hide AWS); the domain is pure (the standard
 library and itself); and no chain of imports, lazy ones included, comes back to where it began.
 """
@@ -47,6 +48,12 @@ def test_commands_hold_no_aws_sql_or_repository():
     assert offenders("videoctl.commands", ("botocore", "boto3", "psycopg", "videoctl.db", "videoctl.aws")) == {}
 
 
+def test_the_web_page_calls_only_the_api_client():
+    below = ("botocore", "boto3", "psycopg", *(f"videoctl.{layer}" for layer in (
+        "db", "aws", "storage", "services", "executor", "media", "infra", "context", "commands", "cli")))
+    assert offenders("videoctl.web", below) == {}
+
+
 def test_services_never_see_botocore():
     assert offenders("videoctl.services", ("botocore", "boto3")) == {}
 
@@ -57,7 +64,8 @@ def test_the_domain_is_pure():
            for module, names in imports().items() if module.startswith("videoctl.domain")}
     assert {m: n for m, n in bad.items() if n} == {}
     upward = offenders("videoctl.domain", tuple(f"videoctl.{layer}" for layer in (
-        "services", "commands", "db", "aws", "storage", "media", "executor", "infra", "context", "api", "cli")))
+        "services", "commands", "db", "aws", "storage", "media", "executor", "infra", "context", "api", "cli",
+        "web")))
     assert upward == {}
 
 
@@ -83,5 +91,7 @@ def test_no_import_circle():
 
 def test_the_checks_see_the_modules_they_judge():
     # A scan that found nothing would pass every test above.
-    assert {"videoctl.commands.jobs", "videoctl.services.submit", "videoctl.domain.scan"} <= set(imports())
+    assert {"videoctl.commands.jobs", "videoctl.services.submit", "videoctl.domain.scan",
+            "videoctl.web.pages"} <= set(imports())
+    assert "videoctl.api" in imports()["videoctl.web.pages"]
     assert "videoctl.domain.errors" in imports()["videoctl.domain.scan"]

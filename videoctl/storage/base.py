@@ -67,6 +67,13 @@ class ObjectStore(Protocol):
     def url_for(self, key: str) -> str:
         """Where a person or a player finds *key*."""
 
+    def open_read(self, key: str) -> BinaryIO:
+        """*key* opened for reading (the caller closes it); NotFound if it does not exist."""
+
+    def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str | None:
+        """A short-lived URL a browser may GET *key* at directly, or None when the store has none
+        (a local directory: the reader serves :meth:`open_read` itself)."""
+
 
 @runtime_checkable
 class PresignedUploads(Protocol):

@@ -289,6 +289,22 @@ class LocalStore:
         return StorageError(f"{action} {key!r} in {self.location} failed: {exc.strerror or exc}",
                             transient=exc.errno in _TRANSIENT, hint=hint if full else None)
 
+    # ------------------------------------------------------------ reading for a browser (videoctl serve)
+
+    def open_read(self, key: str) -> BinaryIO:
+        """The object opened for reading, reached without following a link (the caller closes it):
+        NotFound if it is absent or not a regular file, StorageError naming a link met on the way."""
+        try:
+            with self._open_object(key) as fd:
+                return os.fdopen(os.dup(fd), "rb")
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+
+    def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str | None:
+        """None: a browser cannot fetch a local file by URL; whoever serves it reads :meth:`open_read`."""
+        self._segments(key)
+        return None
+
 
 def _remove_abandoned_partials(parent: int, folder: str) -> None:
     """In *folder* (below the descriptor *parent*), when it holds nothing but partial uploads,

@@ -173,3 +173,27 @@ class S3Store:
             raise _error("abort the multipart upload of", key, exc) from exc
         except BotoCoreError as exc:
             raise _error("abort the multipart upload of", key, exc) from exc
+
+    # ------------------------------------------------------------ reading for a browser (videoctl serve)
+
+    def open_read(self, key: str) -> BinaryIO:
+        """The object's body as a stream (the caller closes it); NotFound if it does not exist."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise NotFound(f"object {key!r} not found in {self.location}") from exc
+            raise _error("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("read", key, exc) from exc
+
+    def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str | None:
+        """A URL that lets whoever holds it GET *key* for *expires_s* seconds, signed here with no
+        request to the store; *download_name* makes a browser save it under that name."""
+        params = {"Bucket": self.bucket, "Key": validate_key(key)}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        try:
+            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
+        except BotoCoreError as exc:
+            raise _error("presign", key, exc) from exc

@@ -1,0 +1,188 @@
+"""`videoctl serve` in a real Chromium: the video list shows the demo video's poster, the video
+page plays it past 3 s with storyboard previews over the scrub bar and captions, and the jobs
+page follows a running job's progress without a reload. The pages read the real database rows
+and store objects of tests/browser/site.py, served by the real CLI in a process of its own.
+
+`VIDEOCTL_SCREENSHOTS=docs/screenshots pytest tests/browser/test_serve_pages.py -k screenshots`
+makes the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.site import request
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for(page, condition: str, timeout_s: float = 60, what: str | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(condition):
+        assert time.monotonic() < deadline, (what or condition, page.problems)
+        time.sleep(0.1)
+
+
+def test_the_video_list_shows_the_demo_videos_poster(site, page_of):
+    page = page_of()
+    response = page.goto(site.base + "/")
+    assert response.status == 200
+    card = page.locator(f'li.card[data-video-id="{site.demo_video}"]')
+    poster = card.locator("img.poster")
+    poster.scroll_into_view_if_needed()
+    wait_for(page, f"""(() => {{ const img = document.querySelector('li.card[data-video-id="{site.demo_video}"] img.poster');
+                          return img.complete && img.naturalWidth > 0; }})()""", what="the poster to load")
+    assert poster.evaluate("img => img.naturalWidth") == 320  # poster-320.jpg
+    assert card.get_attribute("data-status") == "READY"
+    facts = card.locator("dl.facts").inner_text()
+    assert "0:06" in facts and "360p · 240p" in facts
+    captioned = page.locator(f'li.card[data-video-id="{site.captioned_video}"] dd.captions').inner_text()
+    assert sorted(captioned.split(", ")) == ["en", "ko"]
+    assert page.problems == []
+
+
+def test_the_pages_work_without_javascript(site, page_of):
+    page = page_of(java_script_enabled=False)
+    page.goto(site.base + "/")
+    page.select_option("#status", "FAILED")
+    page.click("form.filter button")
+    page.wait_for_url("**/?status=FAILED")
+    assert page.locator("li.card").count() == 0
+    page.select_option("#status", "READY")
+    page.click("form.filter button")
+    page.wait_for_url("**/?status=READY")
+    ids = {int(i) for i in page.locator("li.card").evaluate_all("cards => cards.map(c => c.dataset.videoId)")}
+    assert {site.demo_video, site.captioned_video} <= ids
+    assert set(page.locator("li.card").evaluate_all("cards => cards.map(c => c.dataset.status)")) == {"READY"}
+
+    page.click(f'li.card[data-video-id="{site.captioned_video}"] a')
+    page.wait_for_url(f"**/videos/{site.captioned_video}")
+    assert "SUCCEEDED" in page.locator("#video-jobs").inner_text()
+    assert page.locator("#download").get_attribute("href").endswith("/download.mp4?download")
+    assert "360p" in page.locator("table.ladder").inner_text()
+
+    job = site.running_job("seen without javascript", 55)
+    page.click("header nav >> text=Jobs")
+    page.wait_for_url("**/jobs")
+    assert page.get_attribute(f'#live-jobs tr[data-job-id="{job.id}"]', "data-progress") == "55"
+
+
+def test_the_video_page_plays_and_shows_storyboard_tiles_over_the_scrub_bar(site, page_of):
+    page = page_of()
+    page.goto(f"{site.base}/videos/{site.demo_video}")
+    wait_for(page, "window.videoctlPlayer && window.videoctlPlayer.ready", what="the master playlist")
+    assert page.evaluate("window.videoctlPlayer.engine") == "hls.js"
+    page.evaluate("document.getElementById('player').play()")
+    wait_for(page, "document.getElementById('player').currentTime >= 3", what="playback to reach 3 s")
+    assert page.evaluate("window.videoctlPlayer.fatal") == []
+
+    wait_for(page, "window.videoctlPlayer.cues.length > 0", what="storyboard.vtt")
+    sprites = page.evaluate("Object.keys(window.videoctlPlayer.sprites)")
+    assert sprites and all(url.endswith("/storyboard.jpg") for url in sprites)
+    wait_for(page, "Object.values(window.videoctlPlayer.sprites).every(i => i.complete && i.naturalWidth > 0)",
+             what="the storyboard image to load")
+
+    scrub = page.locator("#scrub").bounding_box()
+    page.mouse.move(scrub["x"] + scrub["width"] * 0.6, scrub["y"] + scrub["height"] / 2)
+    preview = page.locator("#preview")
+    preview.wait_for(state="visible")
+    tile = page.evaluate("""(() => { const t = document.getElementById('tile'), s = getComputedStyle(t);
+        return {image: s.backgroundImage, position: s.backgroundPosition, width: t.offsetWidth, cue: t.dataset.cue}; })()""")
+    duration = page.evaluate("document.getElementById('player').duration")
+    start, end = (float(v) for v in tile["cue"].split("-"))
+    assert start <= duration * 0.6 < end or end >= duration  # the tile of the time under the pointer
+    assert "/storyboard.jpg" in tile["image"] and tile["position"] != "0px 0px" and tile["width"] == 160
+    assert page.locator("#preview-time").inner_text() == f"0:{round(duration * 0.6):02d}"
+    page.mouse.move(scrub["x"] + scrub["width"] * 0.6, scrub["y"] - 200)
+    preview.wait_for(state="hidden")
+    assert page.problems == []
+
+
+def test_the_video_page_shows_captions_and_links_the_mp4(site, page_of):
+    page = page_of()
+    page.goto(f"{site.base}/videos/{site.captioned_video}")
+    wait_for(page, "window.videoctlPlayer && window.videoctlPlayer.ready", what="the master playlist")
+    buttons = page.locator("#captions button").all_inner_texts()
+    assert buttons[0] == "off" and sorted(buttons[1:]) == ["en", "ko"]
+    page.evaluate("document.getElementById('player').play()")
+    wait_for(page, "window.videoctlPlayer.hls.subtitleTracks.length === 2", what="hls.js to list the captions")
+    page.click('#captions button[data-lang="ko"]')
+    showing = """Array.from(document.getElementById('player').textTracks).filter(t => t.mode === 'showing')
+                 .map(t => [t.language, t.cues ? t.cues.length : 0])"""
+    wait_for(page, f"(({showing}).find(([lang, cues]) => lang === 'ko' && cues > 0)) !== undefined",
+             what="Korean cues")
+    assert page.get_attribute('#captions button[data-lang="ko"]', "aria-pressed") == "true"
+
+    href = page.get_attribute("#download", "href")
+    status, headers, body = request(site.base, href)
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    assert headers["content-disposition"] == f'attachment; filename="video-{site.captioned_video}.mp4"'
+    assert body[4:8] == b"ftyp" and len(body) == int(headers["content-length"])
+    jobs = page.locator("#video-jobs tbody tr")
+    assert jobs.count() == 1 and "SUCCEEDED" in jobs.inner_text() and "1 of" in jobs.inner_text()
+    assert page.problems == []
+
+
+def test_the_jobs_page_follows_a_running_job_without_a_reload(site, page_of):
+    job = site.running_job("encoding now", 10)
+    page = page_of()
+    page.goto(site.base + "/jobs")
+    row = f'#live-jobs tr[data-job-id="{job.id}"]'
+    assert page.get_attribute(row, "data-progress") == "10"
+    assert page.get_attribute(row, "data-state") == "RUNNING"
+    page.evaluate("window.sameDocument = true")  # gone if the page were loaded again
+
+    for progress in (35, 70):
+        site.jobs.heartbeat(job, progress)
+        wait_for(page, f"""(document.querySelector('{row}') || {{dataset: {{}}}}).dataset.progress === '{progress}'""",
+                 timeout_s=15, what=f"progress {progress} %")
+        assert page.locator(f"{row} progress").get_attribute("value") == str(progress)
+        assert page.locator(f"{row} .percent").inner_text() == f"{progress} %"
+    assert page.evaluate("window.sameDocument") is True
+    assert page.evaluate("window.videoctlJobs.updates") >= 2
+    eta = page.locator(f"{row} td.eta").inner_text()
+    assert eta != "–" and eta.endswith("s") or "min" in eta, eta  # from its progress rate
+    running = page.locator('#counts li[data-state="RUNNING"] strong').inner_text()
+    assert int(running) >= 1
+    assert page.problems == []
+
+
+def test_screenshots_of_the_three_pages(site, page_of, tmp_path):
+    """What the README shows, made from the real pages (a running and a failed job on the jobs page)."""
+    folder = Path(os.environ.get("VIDEOCTL_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    site.running_job("Lecture 2", 42)
+    failed = site.running_job("Lecture 3", 12)
+    site.jobs.fail(failed, error_code="media_error", runner_id=failed.runner_id,
+                   error_message="ffmpeg exited with 1: Invalid data found when processing input")
+    page = page_of()
+    page.goto(site.base + "/")
+    wait_for(page, "Array.from(document.querySelectorAll('img.poster')).every(i => i.complete && i.naturalWidth > 0)")
+    page.screenshot(path=folder / "videos.png")
+
+    page.goto(f"{site.base}/videos/{site.captioned_video}")
+    wait_for(page, "window.videoctlPlayer && window.videoctlPlayer.ready")
+    page.evaluate("document.getElementById('player').play()")
+    wait_for(page, "window.videoctlPlayer.hls.subtitleTracks.length === 2")
+    page.click('#captions button[data-lang="ko"]')
+    wait_for(page, "document.getElementById('player').currentTime >= 2.7")
+    page.evaluate("document.getElementById('player').pause()")
+    wait_for(page, "window.videoctlPlayer.cues.length > 0 && "
+                   "Object.values(window.videoctlPlayer.sprites).every(i => i.complete && i.naturalWidth > 0)")
+    scrub = page.locator("#scrub").bounding_box()
+    page.mouse.move(scrub["x"] + scrub["width"] * 0.7, scrub["y"] + scrub["height"] / 2)
+    page.locator("#preview").wait_for(state="visible")
+    page.screenshot(path=folder / "video.png")
+
+    page.goto(site.base + "/jobs")
+    page.wait_for_selector("#live-jobs")
+    wait_for(page, "window.videoctlJobs.updates >= 1")
+    page.screenshot(path=folder / "jobs.png")
+    for name in ("videos.png", "video.png", "jobs.png"):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / name).stat().st_size > 20_000
+    assert page.problems == []

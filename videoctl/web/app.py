@@ -1,0 +1,168 @@
+"""The web application: routes, the token gate, and the one place an error becomes a page.
+
+Every page runs in a worker thread (Starlette runs plain functions so) with a Client
+borrowed from the pool for that request alone. Whatever goes wrong in one request is
+answered there, as a page that says what, and logged; the server goes on to the next:
+
+| error | page |
+| --- | --- |
+| unknown id, media path outside the ladder (``..``), a link in the store | 404 |
+| a query parameter the page does not know | 400 |
+| the database down or its schema behind; the store unreachable; every session busy | 503, with the reason |
+| anything else | 500, logged with its traceback |
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from videoctl import __version__
+from videoctl.api import Client
+from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
+from videoctl.settings import Settings, environment_scrubber
+from videoctl.web.auth import TokenGate
+from videoctl.web.pages import BadRequest, Pages
+from videoctl.web.pool import Busy, ClientPool
+from videoctl.web.views import FILTERS
+
+log = logging.getLogger("videoctl.web")
+
+HERE = Path(__file__).parent
+#: The players come from static/vendor (hls.js); the rest is this package's own CSS and JS.
+#: Media may come from R2 (https:) after a redirect, and hls.js feeds the video element
+#: through blob: URLs from a blob: worker, and gives its caption tracks a data: source. No inline
+#: script or style anywhere.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+       "media-src 'self' blob: data: https:; connect-src 'self' https:; worker-src 'self' blob:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+
+
+def templates() -> jinja2.Environment:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined,
+                                     trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(FILTERS)
+    environment.globals["version"] = __version__
+    return environment
+
+
+class Site:
+    """The pages over one pool of Clients."""
+
+    def __init__(self, settings: Settings, pool: ClientPool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.environment = templates()
+        self.scrub = environment_scrubber()
+        self.pages = Pages(self.render)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.environment.get_template(template).render(**context), status_code=status)
+
+    def endpoint(self, handler: Callable[[Client, Request], Response], *, media: bool = False
+                 ) -> Callable[[Request], Response]:
+        """*handler* with a borrowed Client; any error it raises becomes an error page here."""
+
+        def run(request: Request) -> Response:  # a plain function: Starlette runs it in a worker thread
+            try:
+                with self.pool.client() as client:
+                    return handler(client, request)
+            except Exception as exc:
+                return self.failure(request, exc, media=media)
+
+        return run
+
+    def failure(self, request: Request, exc: Exception, *, media: bool = False) -> HTMLResponse:
+        where = f"{request.method} {request.url.path}"
+        if isinstance(exc, NotFound | InvalidInput) or (media and isinstance(exc, StorageError) and not exc.transient):
+            if isinstance(exc, StorageError):  # a link or a non-file where an output should be
+                log.warning("%s: refused: %s", where, self.scrub(exc.message))
+            return self.error_page(404, "Not found", exc.message if not media else "no such media")
+        if isinstance(exc, BadRequest):
+            return self.error_page(400, "Bad request", exc.message)
+        if isinstance(exc, DbError | StorageError | Busy):
+            title = ("Database unavailable" if isinstance(exc, DbError)
+                     else "Store unavailable" if isinstance(exc, StorageError) else "Busy")
+            reason = self.scrub(getattr(exc, "message", None) or str(exc))
+            log.warning("%s: 503 %s: %s", where, title.lower(), reason)
+            return self.error_page(503, title, reason, getattr(exc, "hint", None),
+                                   headers={"Retry-After": "5"})
+        if isinstance(exc, VideoctlError):
+            log.error("%s: %s: %s", where, exc.code, self.scrub(exc.message))
+            return self.error_page(500, "Error", f"{exc.code}: {exc.message}", exc.hint)
+        log.error("%s: unexpected %s", where, type(exc).__name__, exc_info=exc)
+        return self.error_page(500, "Internal error",
+                               f"an unexpected {type(exc).__name__}; the server's log has the details")
+
+    def error_page(self, status: int, title: str, reason: str, hint: str | None = None,
+                   headers: dict[str, str] | None = None) -> HTMLResponse:
+        # A 401 page goes without the stylesheet: fetching it would be refused too.
+        response = self.render("error.html", status, nav=None, status_code=status, title=title,
+                               reason=self.scrub(reason), hint=self.scrub(hint) if hint else None,
+                               styled=status != 401)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(headers or {})
+        return response
+
+    def unauthorized(self, request: Request) -> HTMLResponse:
+        response = self.error_page(401, "Token required", "this server answers only requests that carry its token",
+                                   "open this page once with ?token= and the value of VIDEOCTL_SERVE_TOKEN, "
+                                   "or send the header Authorization: Bearer with it")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="videoctl"'
+        return response
+
+
+def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[..., Any]:
+    """The ASGI app (behind the token gate when VIDEOCTL_SERVE_TOKEN is set). Its Clients come
+    from *pool* (default: up to 8, built from *settings*)."""
+    pool = pool or ClientPool(lambda: Client(settings))
+    site = Site(settings, pool)
+    pages = site.pages
+
+    def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        title = "Not found" if status == 404 else "Method not allowed" if status == 405 else "Error"
+        return site.error_page(status, title, f"nothing at {request.url.path}" if status == 404 else title)
+
+    routes = [
+        Route("/", site.endpoint(pages.videos), name="videos"),
+        Route("/videos/{video_id:int}", site.endpoint(pages.video), name="video"),
+        Route("/videos/{video_id:int}/media/{path:path}", site.endpoint(pages.media, media=True), name="media"),
+        Route("/jobs", site.endpoint(pages.jobs), name="jobs"),
+        Route("/jobs/live", site.endpoint(pages.jobs_live), name="jobs_live"),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    gated: Any = TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token else app
+    return _with_headers(gated)
+
+
+def _with_headers(app: Any) -> Any:
+    """Every response, 401s and static files included, with the security headers."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return wrapped
