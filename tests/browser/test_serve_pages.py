@@ -9,6 +9,8 @@ makes the README's screenshots.
 
 from __future__ import annotations
 
+import re
+
 import os
 import time
 from pathlib import Path
@@ -124,6 +126,8 @@ def test_the_video_page_shows_captions_and_links_the_mp4(site, page_of):
     assert body[4:8] == b"ftyp" and len(body) == int(headers["content-length"])
     jobs = page.locator("#video-jobs tbody tr")
     assert jobs.count() == 1 and "SUCCEEDED" in jobs.inner_text() and "1 of" in jobs.inner_text()
+    # Its cost: a local process is measured (runtime, vCPU-hours) and costs nothing.
+    assert re.search(r"\$0\.0000 \d+ s, \d+\.\d{3} vCPU-h", jobs.locator("td.cost").inner_text())
     assert page.problems == []
 
 

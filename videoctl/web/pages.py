@@ -89,7 +89,9 @@ class Pages:
             ("poster", detail.poster_path), ("storyboard", detail.storyboard_path))
             if key]
         return self.render(
-            "video.html", nav="videos", video=detail, jobs=detail.jobs, ladder=ladder,
+            # The jobs as `jobs list` shows them: with the cost of their attempts.
+            "video.html", nav="videos", video=detail, jobs=client.list_jobs(video_id=video_id, limit=50),
+            ladder=ladder,
             ladder_problem=ladder_problem, captions=captions, outputs=outputs,
             master=media_url(detail, detail.hls_path), poster=media_url(detail, detail.poster_path),
             storyboard=media_url(detail, detail.storyboard_path),
