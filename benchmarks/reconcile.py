@@ -29,6 +29,8 @@ so the server's is replaced by a bisect over the keys sorted once; what is measu
 from __future__ import annotations
 
 import argparse
+import errno
+import itertools
 import json
 import os
 import resource
@@ -80,20 +82,38 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 
 
 def build_local(root: Path, first: int, last: int) -> int:
-    """Hard links to one file per distinct content; returns the objects made."""
+    """Hard links to one file per distinct content; returns the objects made.
+
+    A file system caps the links to one inode (ext4: 65 000), so a template that reaches
+    the cap is replaced by a fresh copy of the same bytes.
+    """
     templates: dict[bytes, Path] = {}
     made = 0
     for video_id in range(first, last + 1):
         for key, data in objects_of(video_id):
             if data not in templates:
-                templates[data] = root.parent / f"template-{len(templates)}"
-                templates[data].write_bytes(data)
-                os.utime(templates[data], (THREE_DAYS_AGO, THREE_DAYS_AGO))  # every link shares the inode
+                templates[data] = _template(root, data)
             path = root / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            os.link(templates[data], path)
+            try:
+                os.link(templates[data], path)
+            except OSError as exc:
+                if exc.errno != errno.EMLINK:
+                    raise
+                templates[data] = _template(root, data)
+                os.link(templates[data], path)
             made += 1
     return made
+
+
+def _template(root: Path, data: bytes) -> Path:
+    template = root.parent / f"template-{next(_TEMPLATE_NUMBERS)}"
+    template.write_bytes(data)
+    os.utime(template, (THREE_DAYS_AGO, THREE_DAYS_AGO))  # every link shares the inode
+    return template
+
+
+_TEMPLATE_NUMBERS = itertools.count()
 
 
 # ---------------------------------------------------------------- moto S3 in its own process

@@ -10,7 +10,22 @@ import typer
 
 from videoctl import __version__
 from videoctl.commands import _render as output
-from videoctl.commands import config, db, demo, events, infra, jobs, r2, run_job, scan, serve, stats, submit, upload, video
+from videoctl.commands import (
+    config,
+    db,
+    demo,
+    events,
+    infra,
+    jobs,
+    r2,
+    run_job,
+    scan,
+    serve,
+    stats,
+    submit,
+    upload,
+    video,
+)
 from videoctl.commands import reconcile as reconcile_command
 from videoctl.domain.errors import Interrupted, UsageError, VideoctlError
 from videoctl.settings import environment_scrubber

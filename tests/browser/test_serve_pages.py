@@ -9,9 +9,8 @@ makes the README's screenshots.
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import time
 from pathlib import Path
 
