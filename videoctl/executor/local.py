@@ -90,12 +90,20 @@ class LocalExecutor:
             return
         pgid = local.pid  # run-job leads its own session (start_new_session)
         _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
+        if self._gone_within(pgid, self.grace_s):
+            return
+        _signal_group(pgid, signal.SIGKILL)
+        # SIGKILL is not instant either (a process in the kernel dies on its way out of it):
+        # return once nothing of the group runs, so a caller never sees it still alive.
+        self._gone_within(pgid, _KILL_WAIT_S)
+
+    def _gone_within(self, pgid: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
         while group_alive(pgid):
             if time.monotonic() >= deadline:
-                _signal_group(pgid, signal.SIGKILL)
-                return
+                return False
             self.sleep(0.05)
+        return True
 
     def describe(self, executor_job_ids: list[str]) -> dict[str, Remote]:
         statuses = {}
@@ -108,6 +116,9 @@ class LocalExecutor:
     def list_unended(self) -> None:
         return None  # no queue to list: a local process is known only by the pid its job row holds
 
+
+#: How long a cancel waits for a SIGKILLed group to be gone.
+_KILL_WAIT_S = 5.0
 
 # Shared answers: scan-stuck may ask about hundreds of processes a pass.
 _RUNNING = Remote("RUNNING")
