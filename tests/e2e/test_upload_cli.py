@@ -87,3 +87,24 @@ def test_on_r2_the_json_carries_a_signed_url_and_never_the_secret_key(capsys, r2
     human = run_cli(capsys, "upload", "create")
     assert "PUT the file, with header Content-Type: video/mp4, to:" in human.stdout
     assert r2_env["R2_SECRET_ACCESS_KEY"] not in human.stdout + human.stderr
+
+
+def test_a_local_upload_never_completed_expires_and_what_arrived_is_deleted(capsys, env, conn):
+    upload = run_cli(capsys, "--json", "upload", "create", "--size", "4").json()["data"]
+    video_id, path = upload["video"]["id"], Path(upload["path"])
+    path.write_bytes(b"half")
+    conn.execute("UPDATE video SET upload_expires_at = now() - interval '1 minute' WHERE id = %s", (video_id,))
+
+    planned = run_cli(capsys, "--json", "scan-stuck", "--dry-run").json()["data"]
+    assert [(u["video_id"], u["action"], u["outcome"]) for u in planned["uploads"]] == [(video_id, "expire", "planned")]
+    assert path.exists()
+    done = run_cli(capsys, "--json", "scan-stuck")
+    assert done.exit_code == 0, done.stdout
+    assert done.json()["data"]["summary"]["uploads_expired"] == 1
+    assert not path.exists() and not path.parent.parent.exists()  # videos/{id}/ is gone
+    video = run_cli(capsys, "--json", "video", "show", str(video_id)).json()["data"]
+    assert (video["status"], video["error_code"]) == ("FAILED", "upload_expired")
+    late = run_cli(capsys, "--json", "upload", "complete", str(video_id))
+    assert late.exit_code == 5 and "upload_expired" in late.json()["error"]["message"]
+    events = run_cli(capsys, "--json", "events", "list", "--video", str(video_id)).json()["data"]
+    assert [e["type"] for e in events["events"]] == ["video.failed"]
