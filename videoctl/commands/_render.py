@@ -119,6 +119,15 @@ def success(data: Any, render: Callable[[], None] | None = None, *, json_flag: b
         render()
 
 
+def drain_failed(failures: Sequence[tuple[str, VideoctlError]], summary: str, hint: str) -> VideoctlError:
+    """An outbox drain's failures (what failed, why) as one error of the first one's kind,
+    naming up to five, for the command to raise: its exit code is the first cause's. The
+    hint is the first cause's remedy, then what to do about the pending rows."""
+    first = failures[0][1]
+    detail = "; ".join(f"{what}: {error.code}: {error.message}" for what, error in failures[:5])
+    return type(first)(f"{summary}: {detail}", hint=f"{first.hint}; then {hint}" if first.hint else hint)
+
+
 def render_error(exc: VideoctlError) -> None:
     if STATE.json:
         sys.stdout.write(dumps({"error": exc.to_dict()}) + "\n")

@@ -63,14 +63,11 @@ def drain(
     """
     result = client().drain_events(limit=limit)
     if result.failures:
-        first = result.failures[0].error
-        detail = "; ".join(f"event {f.event.id} ({f.event.type}): {f.error.code}: {f.error.message}"
-                           for f in result.failures[:5])
-        raise type(first)(
-            f"delivered {result.sent}, {len(result.failures)} failed; {result.pending} stay pending: {detail}",
-            hint=first.hint or "fix the cause and run `videoctl events drain` again; `videoctl events discard ID` "
-                               "stops trying an event no target will ever take",
-        )
+        raise out.drain_failed(
+            [(f"event {f.event.id} ({f.event.type})", f.error) for f in result.failures],
+            f"delivered {result.sent}, {len(result.failures)} failed; {result.pending} stay pending",
+            "fix the cause and run `videoctl events drain` again; `videoctl events discard ID` stops trying an "
+            "event no target will ever take")
     out.success(result.to_dict(), lambda: out.stdout.print(
         f"{result.sent} event(s) delivered to {out.safe(result.target)}; {result.pending} pending"), json_flag=json_)
 

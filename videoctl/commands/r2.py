@@ -86,14 +86,11 @@ def drain(
     """
     result = client().drain_deletions(limit=limit)
     if result.failures:
-        first = result.failures[0].error
-        detail = "; ".join(f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
-                           for f in result.failures[:5])
-        raise type(first)(
-            f"sent {result.sent}, {len(result.failures)} failed and stay pending: {detail}",
-            hint="fix the cause and run `videoctl r2 drain` again; `videoctl r2 discard ID` stops "
-                 "trying a request that can never succeed",
-        )
+        raise out.drain_failed(
+            [(f"request {f.request_id} ({f.prefix})", f.error) for f in result.failures],
+            f"sent {result.sent}, {len(result.failures)} failed and stay pending",
+            "fix the cause and run `videoctl r2 drain` again; `videoctl r2 discard ID` stops trying a request "
+            "that can never succeed")
     verb = "deleted" if result.mode == "local" else "sent to the delete-r2 queue"
     out.success(result.to_dict(), lambda: out.stdout.print(f"{result.sent} pending request(s) {verb}"),
                 json_flag=json_)
