@@ -39,6 +39,7 @@ from videoctl.domain.captions import Cue
 from videoctl.domain.errors import InvalidInput, MediaError, VerifyFailed
 from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.m3u8 import parse_attributes, parse_media_playlist
+from videoctl.media.manifests import read_manifest
 from videoctl.media.probe import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,7 @@ def verify_captions(out_dir: Path, renditions: list[SubtitleRendition], duration
     duration_ms = round(duration_s * 1000)
     for rendition in renditions:
         playlist_file = out_dir / rendition.playlist
-        playlist = parse_media_playlist(_read(playlist_file, rendition.playlist), rendition.playlist)
+        playlist = parse_media_playlist(read_manifest(playlist_file, rendition.playlist), rendition.playlist)
         if not playlist.ended or not playlist.segments:
             raise VerifyFailed(f"{rendition.playlist}: incomplete (no segments or no #EXT-X-ENDLIST)")
         if abs(playlist.duration_s - duration_s) > _DURATION_TOLERANCE_S * len(playlist.segments):
@@ -260,18 +261,9 @@ def verify_captions(out_dir: Path, renditions: list[SubtitleRendition], duration
         _check_within(whole.cues, duration_ms, rendition.vtt)
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VerifyFailed(f"{what} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VerifyFailed(f"{what} cannot be read ({exc})") from None
-
-
 def _read_vtt(path: Path, what: str) -> captions.WebVtt:
     try:
-        return captions.read_webvtt(_read(path, what), what)
+        return captions.read_webvtt(read_manifest(path, what), what)
     except InvalidInput as exc:
         raise VerifyFailed(exc.message) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,14 +60,20 @@ class S3Store:
             raise _error("upload", key, exc) from exc
 
     def download_file(self, key: str, path: Path) -> None:
-        try:
+        with self._reading("download", key):
             self.client.download_file(self.bucket, validate_key(key), str(path), Config=_TRANSFER)
+
+    @contextmanager
+    def _reading(self, action: str, key: str) -> Iterator[None]:
+        """A read of *key*: NotFound if it does not exist, else StorageError for what failed."""
+        try:
+            yield
         except ClientError as exc:
             if _is_missing(exc):
                 raise NotFound(f"object {key!r} not found in {self.location}") from exc
-            raise _error("download", key, exc) from exc
+            raise _error(action, key, exc) from exc
         except BotoCoreError as exc:
-            raise _error("download", key, exc) from exc
+            raise _error(action, key, exc) from exc
 
     def list_prefix(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -178,14 +185,8 @@ class S3Store:
 
     def open_read(self, key: str) -> BinaryIO:
         """The object's body as a stream (the caller closes it); NotFound if it does not exist."""
-        try:
+        with self._reading("read", key):
             return self.client.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"]
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise NotFound(f"object {key!r} not found in {self.location}") from exc
-            raise _error("read", key, exc) from exc
-        except BotoCoreError as exc:
-            raise _error("read", key, exc) from exc
 
     def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str | None:
         """A URL that lets whoever holds it GET *key* for *expires_s* seconds, signed here with no
