@@ -64,35 +64,42 @@ class Aws:
 
 
 @pytest.fixture
-def moto_keeps_state_time_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make moto store jobStateTimeLimitActions as real Batch does (see the module docstring)."""
-    from moto.batch import models, responses
+def moto_keeps_state_time_limits(shared_session: boto3.session.Session) -> Iterator[None]:
+    """Keep jobStateTimeLimitActions as real Batch does (see the module docstring).
 
-    create, update, describe = (responses.BatchResponse.createjobqueue, responses.BatchResponse.updatejobqueue,
-                                models.JobQueue.describe)
+    Only botocore's public event hooks are used, never moto's private names (which moto renames
+    between releases): a successful CreateJobQueue/UpdateJobQueue remembers the limits our code
+    sent, and DescribeJobQueues answers with them.
+    """
+    limits_by_queue: dict[str, list[Any]] = {}
+    events = shared_session.events
 
-    def remember(response: Any, name: str) -> None:
-        limits = response._get_param("jobStateTimeLimitActions")
-        queue = response.batch_backend.get_job_queue(name)
-        if limits is not None and queue is not None:
-            queue.videoctl_state_time_limits = limits
+    def queue_name(name_or_arn: str) -> str:
+        return name_or_arn.rsplit("/", 1)[-1]
 
-    def createjobqueue(self: Any) -> str:
-        body = create(self)
-        remember(self, self._get_param("jobQueueName"))
-        return body
+    def keep_request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "jobStateTimeLimitActions" in params:
+            name = params.get("jobQueueName") or params.get("jobQueue")
+            context["videoctl_state_time_limits"] = (queue_name(name), params["jobStateTimeLimitActions"])
 
-    def updatejobqueue(self: Any) -> str:
-        body = update(self)
-        remember(self, self._get_param("jobQueue"))
-        return body
+    def remember(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        sent = context.get("videoctl_state_time_limits")
+        if sent is not None and http_response.status_code < 300:
+            limits_by_queue[sent[0]] = sent[1]
 
-    def describe_queue(self: Any) -> dict[str, Any]:
-        return {**describe(self), "jobStateTimeLimitActions": getattr(self, "videoctl_state_time_limits", [])}
+    def answer(parsed: dict[str, Any], **_: Any) -> None:
+        for queue in parsed.get("jobQueues", []):
+            queue["jobStateTimeLimitActions"] = limits_by_queue.get(queue["jobQueueName"], [])
 
-    monkeypatch.setattr(responses.BatchResponse, "createjobqueue", createjobqueue)
-    monkeypatch.setattr(responses.BatchResponse, "updatejobqueue", updatejobqueue)
-    monkeypatch.setattr(models.JobQueue, "describe", describe_queue)
+    hooks = [(f"{event}.batch.{operation}", handler)
+             for operation in ("CreateJobQueue", "UpdateJobQueue")
+             for event, handler in (("provide-client-params", keep_request), ("after-call", remember))]
+    hooks.append(("after-call.batch.DescribeJobQueues", answer))
+    for event, handler in hooks:
+        events.register(event, handler)
+    yield
+    for event, handler in hooks:
+        events.unregister(event, handler)
 
 
 @functools.cache
