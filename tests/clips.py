@@ -67,19 +67,19 @@ LECTURE_TRACKS = (
 LECTURE_SECONDS = 4
 
 
-def lecture_tracks(ffmpeg_bin: str, directory: Path) -> Path:
+def lecture_tracks(ffmpeg_bin: str, directory: Path, seconds: float = LECTURE_SECONDS) -> Path:
     """A lecture with three audio tracks: English, a Korean interpretation flagged default, and an
     English audio description (visual_impaired), each tagged with its language, at three rates."""
     path = directory / "lecture_tracks.mkv"
     inputs, maps, tags = [], ["-map", "0:v"], []
     for n, (language, title, rate, channels, signal) in enumerate(LECTURE_TRACKS):
         layout = "mono" if channels == 1 else "stereo"
-        inputs += ["-f", "lavfi", "-i", f"aevalsrc=exprs='{signal}':s={rate}:c={layout}:d={LECTURE_SECONDS}"]
+        inputs += ["-f", "lavfi", "-i", f"aevalsrc=exprs='{signal}':s={rate}:c={layout}:d={seconds}"]
         maps += ["-map", f"{n + 1}:a"]
         tags += [f"-metadata:s:a:{n}", f"language={language}"]
         if title:
             tags += [f"-metadata:s:a:{n}", f"title={title}"]
-    _ffmpeg(ffmpeg_bin, *_pattern("320x180", seconds=LECTURE_SECONDS), *inputs, *maps, *tags,
+    _ffmpeg(ffmpeg_bin, *_pattern("320x180", seconds=seconds), *inputs, *maps, *tags,
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "flac",
             "-disposition:a:0", "0", "-disposition:a:1", "default", "-disposition:a:2", "visual_impaired",
             str(path))
