@@ -129,4 +129,5 @@ def registered_video_id(key: str, videos_root: str) -> int:
     if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
         raise InvalidInput(f"{key!r} names a video id above {MAX_ID} (2⁶³−1), the largest there is",
                            hint=f"register keys like {layout} with a smaller id")
+    keys.check_source_name(parts[2])
     return int(digits)
