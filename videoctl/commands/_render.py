@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 #: Ids are PostgreSQL bigints: anything outside 1 … 2⁶³−1 is refused as a usage error before
 #: it reaches the database.
-MAX_ID = 2**63 - 1
+MAX_ID = ranges.MAX_ID
 #: The most rows one command reads or acts on at once.
 MAX_LIMIT = 100_000
 

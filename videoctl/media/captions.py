@@ -41,6 +41,7 @@ from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.m3u8 import parse_attributes, parse_media_playlist
 from videoctl.media.manifests import read_manifest
 from videoctl.media.probe import SourceInfo
+from videoctl.media.text_encoding import decode_caption_bytes
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class EmbeddedStream:
 
 
 def read_caption_file(path: Path, what: str) -> list[Cue]:
-    """The cues of a local SRT or WebVTT file; InvalidInput saying what is wrong with it."""
+    """The cues of a local SRT or WebVTT file in any encoding :mod:`~videoctl.media.text_encoding`
+    decides; InvalidInput saying what is wrong with it."""
     if not path.exists():
         raise InvalidInput(f"{what}: file not found")
     if not path.is_file():
@@ -90,7 +92,10 @@ def read_caption_file(path: Path, what: str) -> list[Cue]:
     size = path.stat().st_size
     if size > MAX_CAPTION_BYTES:
         raise InvalidInput(f"{what}: {size} bytes is too large for captions (at most {MAX_CAPTION_BYTES})")
-    return captions.parse_captions(path.read_bytes(), what)
+    decoded = decode_caption_bytes(path.read_bytes(), what)
+    if decoded.encoding != "UTF-8":
+        log.info("caption file converted to UTF-8", extra={"file": what, "encoding": decoded.encoding})
+    return captions.parse_captions(decoded.text, what)
 
 
 # ---------------------------------------------------------------- collecting
@@ -143,7 +148,7 @@ def collect_tracks(ffmpeg_bin: str, src: Path, sidecars: Mapping[str, Path], wor
     for stream in wanted:
         what = f"subtitle stream {stream.index} ({stream.codec}, {stream.language})"
         try:
-            cues = captions.parse_captions(extracted[stream.index].read_bytes(), what)
+            cues = read_caption_file(extracted[stream.index], what)
         except InvalidInput as exc:
             # The upload was accepted and plays; a subtitle stream ffmpeg made nothing of is left out.
             log.warning("subtitle stream left out", extra={"stream": stream.index, "reason": exc.message})

@@ -32,6 +32,7 @@ from videoctl.db.repositories import DeleteRequestRepository, JobRepository, Usa
 from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
+from videoctl.domain.ranges import check_duration_s
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.services.cost import confirm_usage
@@ -315,6 +316,7 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
               on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
     """Passes every *interval_s* until SIGTERM or SIGINT; a pass in progress always finishes
     first, so a scanner stopped by its supervisor never leaves a begun attempt unsent."""
+    check_duration_s(interval_s, "interval_s")
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     errors = passes = 0
