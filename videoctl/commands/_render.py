@@ -191,6 +191,28 @@ def fmt(value: Any) -> str:
     return safe(value)
 
 
+def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] | None) -> str | None:
+    """Each audio rendition's loudness in, the gain applied and the loudness out, a line each."""
+    tracks = (measurements or {}).get("loudness") or (decision or {}).get("loudness")
+    if not tracks:
+        return None
+
+    def level(values: dict[str, Any] | None) -> str:
+        values = values or {}
+        lufs, peak = values.get("integrated_lufs"), values.get("true_peak_dbtp")
+        return (f"{lufs:.1f} LUFS" if lufs is not None else "silent") + (f" / {peak:.1f} dBTP" if peak is not None else "")
+
+    lines = []
+    for track in tracks:
+        line = f"{track['rendition']}: {level(track.get('input'))}, gain {track.get('gain_db', 0):+.1f} dB"
+        if track.get("limiter_dbfs") is not None:
+            line += ", limiter"
+        if "output" in track:
+            line += f" → {level(track['output'])}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def fields_table(title: str, record: dict[str, Any]) -> None:
     """One object as a two-column key/value table."""
     table(title, ("field", "value"), record.items())

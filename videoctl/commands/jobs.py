@@ -51,6 +51,7 @@ def show(
         spent = record.pop("cost")
         record["cost"] = (f"${spent.cost_usd:.4f} ({spent.attempts} attempt(s), {spent.runtime_s:.0f} s, "
                           f"{spent.vcpu_hours:.3f} vCPU-h, {spent.gb_hours:.3f} GB-h)" if spent else None)
+        record["loudness"] = out.loudness_text(record.pop("decision"), record.pop("measurements"))
         out.fields_table(f"job {job.id}", record)
 
     out.success(job, render, json_flag=json_)

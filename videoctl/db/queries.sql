@@ -227,10 +227,26 @@ RETURNING id, progress;
 UPDATE video_transcode_job
 SET state = 'SUCCEEDED', progress = 100, finished_at = now(), heartbeat_at = now(),
     output_prefix = COALESCE(%(output_prefix)s, output_prefix),
+    measurements = COALESCE(%(measurements)s, measurements),
     error_code = NULL, error_message = NULL, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
   AND runner_id IS NOT DISTINCT FROM %(runner_id)s
 RETURNING *;
+
+-- name: record_decision
+-- The running attempt's decision about its source, fenced like every write of a runner.
+UPDATE video_transcode_job
+SET decision = %(decision)s, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+  AND runner_id IS NOT DISTINCT FROM %(runner_id)s
+RETURNING *;
+
+-- name: latest_decision_for_video
+-- The newest decision any job of the video made: a re-encode reuses it for the same source.
+SELECT decision FROM video_transcode_job
+WHERE video_id = %(video_id)s AND decision IS NOT NULL
+ORDER BY id DESC
+LIMIT 1;
 
 -- name: fail_job
 -- A failed attempt. runner_id NULL means scan-stuck is failing it (stale

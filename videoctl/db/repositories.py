@@ -447,10 +447,22 @@ class JobRepository(_Repository):
                                    "runner_id": job.runner_id, "from": ["RUNNING"]}, "report progress")
         return row["progress"]
 
-    def complete(self, job: Job, *, output_prefix: str | None = None) -> Job:
+    def complete(self, job: Job, *, output_prefix: str | None = None,
+                 measurements: dict[str, Any] | None = None) -> Job:
         return self._transition("complete_job", JobState.SUCCEEDED, {
             "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
-            "output_prefix": output_prefix})
+            "output_prefix": output_prefix, "measurements": Jsonb(measurements) if measurements else None})
+
+    def record_decision(self, job: Job, decision: dict[str, Any]) -> Job:
+        """The running attempt's decision about its source (domain/decision.py), fenced."""
+        return self._guarded("record_decision", {
+            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "decision": Jsonb(decision)},
+            [JobState.RUNNING.value], "record its decision")
+
+    def latest_decision(self, video_id: int) -> dict[str, Any] | None:
+        """The newest stored decision of any of the video's jobs."""
+        row = _one(self.conn, "latest_decision_for_video", {"video_id": video_id})
+        return row["decision"] if row else None
 
     def fail(self, job: Job | Candidate, *, error_code: str, error_message: str,
              runner_id: str | None) -> Job:

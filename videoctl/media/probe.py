@@ -45,6 +45,7 @@ from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from videoctl.domain.audio import AudioRendition, AudioTrack, renditions
 from videoctl.domain.errors import InvalidInput
 
 MIN_SIDE = 16
@@ -101,6 +102,17 @@ class SourceInfo:
     #: Absolute stream indexes, so the encoder maps the stream probed here, not a cover image.
     video_stream_index: int = 0
     audio_stream_index: int | None = None
+    #: Every audio stream, in the source's order (``domain.audio`` makes each a rendition).
+    audio_tracks: tuple[AudioTrack, ...] = ()
+
+    @property
+    def audio_renditions(self) -> tuple[AudioRendition, ...]:
+        """The ladder's audio renditions, the default track's first (none for a silent source)."""
+        if not self.has_audio:
+            return ()
+        tracks = self.audio_tracks or (AudioTrack(index=self.audio_stream_index or 0, channels=self.audio_channels,
+                                                  sample_rate=0, default=True),)
+        return renditions(tracks)
 
     @property
     def short_side(self) -> int:
@@ -189,6 +201,7 @@ def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
         is_hdr=frame.color_trc in _HDR_TRANSFERS,
         video_stream_index=video.index,
         audio_stream_index=audio.index if audio is not None else None,
+        audio_tracks=tuple(_audio_track(track, track is audio) for track in container.streams.audio),
     )
 
 
@@ -203,9 +216,18 @@ def _video_stream(container: InputContainer) -> VideoStream:
 
 def _audio_stream(container: InputContainer) -> AudioStream | None:
     """The track a player would pick: the one flagged default (a second language or a
-    commentary may come first), else the first. The ladder carries this one track."""
+    commentary may come first), else the first. It is the ladder's default audio track."""
     tracks = container.streams.audio
     return next((t for t in tracks if t.disposition & Disposition.default), tracks[0] if tracks else None)
+
+
+def _audio_track(stream: AudioStream, default: bool) -> AudioTrack:
+    context = stream.codec_context
+    tags = stream.metadata or {}
+    title = (tags.get("title") or "").strip() or None
+    return AudioTrack(index=stream.index, channels=context.channels, sample_rate=context.sample_rate,
+                      language=(tags.get("language") or "").strip() or None, title=title, default=default,
+                      describes_video=bool(stream.disposition & Disposition.visual_impaired))
 
 
 @dataclass
