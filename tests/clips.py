@@ -318,6 +318,44 @@ def _first_half(source: Path, path: Path) -> Path:
     return path
 
 
+#: How long the ``CONTAINERS`` clips last: each only shows its container opens and encodes.
+CONTAINER_SECONDS = 1
+
+
+def _in_container(name: str, *codecs: str, size: str = "320x240", stereo: bool = False) -> ClipMaker:
+    """A maker of a 1 s clip with a tone in the file ``name`` (its container from its extension or ``-f``)."""
+
+    def make(ffmpeg_bin: str, directory: Path) -> Path:
+        path = directory / name
+        channels = ["-ac", "2"] if stereo else []
+        _ffmpeg(ffmpeg_bin, *_pattern(size, rate=25, seconds=CONTAINER_SECONDS), *_tone(CONTAINER_SECONDS),
+                *codecs, *channels, str(path))
+        return path
+
+    make.__name__ = f"in_{name.replace('.', '_')}"
+    return make
+
+
+_H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac")
+
+#: One clip in each container the allowlist accepts (``domain.containers.ALLOWED_DEMUXERS``),
+#: with codecs that container's files usually carry.
+CONTAINERS: dict[str, ClipMaker] = {
+    "mov": _in_container("camera.mov", *_H264_AAC),
+    "3gp": _in_container("phone.3gp", *_H264_AAC),
+    "webm": _in_container("browser.webm", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"),
+    "m2ts": _in_container("camcorder.mts", *_H264_AAC, "-f", "mpegts", "-mpegts_m2ts_mode", "1"),
+    "mpeg_ps": _in_container("dvd.mpg", "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob"),
+    "avi": _in_container("old.avi", "-c:v", "mpeg4", "-c:a", "libmp3lame"),
+    "wmv": _in_container("lecture.wmv", "-c:v", "wmv2", "-c:a", "wmav2"),
+    "flv": _in_container("stream.flv", "-c:v", "flv", "-ar", "44100", "-c:a", "libmp3lame"),
+    "mxf": _in_container("broadcast.mxf", "-c:v", "mpeg2video", "-c:a", "pcm_s16le"),
+    "ogg": _in_container("free.ogv", "-c:v", "libtheora", "-c:a", "libvorbis"),
+    "dv": _in_container("tape.dv", "-c:v", "dvvideo", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", "-f", "dv",
+                        size="720x576", stereo=True),
+}
+
+
 #: Clips the pipeline must encode.
 PLAYABLE: dict[str, ClipMaker] = {
     "normal": normal,

@@ -42,6 +42,7 @@ from videoctl.media.m3u8 import parse_attributes, parse_media_playlist
 from videoctl.media.manifests import read_manifest
 from videoctl.media.probe import SourceInfo
 from videoctl.media.text_encoding import decode_caption_bytes
+from videoctl.media.source_input import input_args, open_source
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def read_caption_file(path: Path, what: str) -> list[Cue]:
 def embedded_text_streams(src: Path) -> list[EmbeddedStream]:
     """The source's text subtitle streams, in stream order, each with its language ("und" if unnamed)."""
     try:
-        with av.open(str(src), metadata_errors="replace") as container:
+        with open_source(src) as container:
             return [EmbeddedStream(stream.index, stream.codec_context.name,
                                    captions.language_from_metadata(stream.metadata.get("language")))
                     for stream in container.streams.subtitles
@@ -118,7 +119,7 @@ def extract_streams(ffmpeg_bin: str, src: Path, streams: list[EmbeddedStream], w
     if not streams:
         return {}
     outputs = {stream.index: workdir / f"stream-{stream.index}.vtt" for stream in streams}
-    args = [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(src)]
+    args = [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-y", *input_args(src)]
     for index, path in outputs.items():
         args += ["-map", f"0:{index}", "-c:s", "webvtt", "-f", "webvtt", str(path)]
     try:

@@ -35,6 +35,8 @@ Output rules, whatever the source:
   and ``aresample`` the audio's to timestamp 0, so a source whose audio starts after its
   video keeps them in sync even where each track's timeline begins at 0 (fMP4, below).
 - Metadata and chapters are dropped: phone uploads carry GPS positions in them.
+- The source is opened as one of the allowed containers and nothing else
+  (``media.source_input``): never as a playlist or a list of other files.
 
 Segments (``segment_format``): ``fmp4`` (the default) is CMAF, fragmented MP4 with an init
 segment per rendition named by the playlist's ``EXT-X-MAP``, which HLS and DASH players
@@ -77,6 +79,7 @@ from videoctl.media import child
 from videoctl.media.cpus import cpu_budget
 from videoctl.media.poster import poster_outputs
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
+from videoctl.media.source_input import ffmpeg_input
 from videoctl.media.storyboard import storyboard_outputs
 
 log = logging.getLogger(__name__)
@@ -136,7 +139,7 @@ def build_ladder_args(
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    source = ffmpeg.input(str(src), threads=threads.decoder)
+    source = ffmpeg_input(src, threads=threads.decoder)
     streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
     extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     audio = info.audio_renditions
@@ -215,7 +218,7 @@ def build_rendition_args(
     fps = output_fps(info.fps)
     commands = []
     for rung in _ordered(rungs):
-        source = ffmpeg.input(str(src))
+        source = ffmpeg_input(src)
         streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),

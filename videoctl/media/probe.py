@@ -14,7 +14,10 @@ Decisions:
 - Audio-only uploads are refused ("audio-only uploads are not supported: no video
   stream"). The platform serves video; an audio-only HLS ladder would need its own player
   and poster handling. A cover image attached to an audio file does not count as video.
-- Still images (PNG, JPEG, … demuxers) are refused: they have no duration to play.
+- The source is opened only as one of the allowed containers (``media.source_input``,
+  ``domain.containers``): a playlist or a list of other files (HLS, DASH, concat, an image
+  sequence) is refused, and so are still images (PNG, JPEG, … demuxers), which have no
+  duration to play.
 - A container that does not declare its duration (e.g. WebM written by a browser's
   MediaRecorder, Matroska written to a pipe) is accepted: the duration is measured by
   demuxing the whole file, which reads it once but decodes nothing.
@@ -47,6 +50,7 @@ from av.video.stream import VideoStream
 
 from videoctl.domain.audio import AudioRendition, AudioTrack, renditions
 from videoctl.domain.errors import InvalidInput
+from videoctl.media.source_input import open_source
 
 MIN_SIDE = 16
 MAX_SIDE = 8192
@@ -124,12 +128,7 @@ def probe(path: Path | str) -> SourceInfo:
     """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
     path = Path(path)
     size = source_size(path)
-    try:
-        # Phones write odd metadata bytes; a tag must never make a playable file "invalid".
-        container = av.open(str(path), metadata_errors="replace")
-    except av.error.FFmpegError as exc:
-        raise InvalidInput(_unreadable_reason(path, exc)) from None
-    with container:
+    with open_source(path) as container:  # InvalidInput for a container that is not allowed
         return _inspect(container, path, size)
 
 
@@ -145,21 +144,7 @@ def source_size(path: Path) -> int:
     return size
 
 
-def _unreadable_reason(path: Path, exc: av.error.FFmpegError) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(12)
-    if head[4:8] == b"ftyp":
-        return (
-            "the MP4 file is truncated or damaged: its index (moov atom) is missing, "
-            "typically because the upload was cut off"
-        )
-    return f"not a media file: it cannot be read as audio or video ({exc.strerror})"
-
-
 def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
-    format_name = container.format.name
-    if format_name == "image2" or format_name.endswith("_pipe"):
-        raise InvalidInput(f"still images are not supported ({format_name}): upload a video")
     video = _video_stream(container)
     audio = _audio_stream(container)
     head = _read_head(container, video)
@@ -378,7 +363,7 @@ def continuous_duration(path: Path, stream_indexes: list[int]) -> float:
     streams the ladder maps (read, not decoded), gives the length of the ladder ffmpeg makes.
     """
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with open_source(path) as container:
             streams = [container.streams[index] for index in stream_indexes]
             return close_timestamp_jumps(_timings(container.demux(streams)))
     except av.error.FFmpegError as exc:

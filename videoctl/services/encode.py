@@ -35,7 +35,7 @@ from videoctl.media.probe import SourceInfo, probe
 from videoctl.services.captions import fetch_sidecars
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
-from videoctl.storage.scratch import require_free_space
+from videoctl.storage.scratch import SOURCE_FILE, require_free_space
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
     if size == 0:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} is empty (0 bytes)")
     require_free_space(workdir, size)
-    path = workdir / ("source" + Path(video.source_key).suffix)
+    path = workdir / SOURCE_FILE  # never the upload's name: a name can pick a demuxer
     store.download_file(video.source_key, path)
     return path
 
