@@ -12,6 +12,7 @@ from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.threads import plan_threads
 from videoctl.media.encode import build_ladder_args, build_rendition_args
 from videoctl.media.probe import SourceInfo
+from videoctl.media.loudness import measure_args
 from videoctl.media.source_input import input_args, source_url
 
 
@@ -98,7 +99,8 @@ def test_every_ffmpeg_command_that_reads_the_source_takes_the_allowlist_and_the_
     rungs = parse_ladder("360:800,240:400")
     src = tmp_path / "source"
     ladder = build_ladder_args("ffmpeg", src, tmp_path / "out", INFO, rungs, threads=plan_threads(2, [1, 1]))
-    commands = [ladder, *build_rendition_args("ffmpeg", src, tmp_path / "out", INFO, rungs), input_args(src)]
+    loudness = measure_args("ffmpeg", src, [1])
+    commands = [ladder, *build_rendition_args("ffmpeg", src, tmp_path / "out", INFO, rungs), input_args(src), loudness]
     for command in commands:
         assert command.count("-i") == 1
         options, url = _input_of(command)

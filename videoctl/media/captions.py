@@ -41,8 +41,8 @@ from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.m3u8 import parse_attributes, parse_media_playlist
 from videoctl.media.manifests import read_manifest
 from videoctl.media.probe import SourceInfo
-from videoctl.media.text_encoding import decode_caption_bytes
 from videoctl.media.source_input import input_args, open_source
+from videoctl.media.text_encoding import decode_caption_bytes
 
 log = logging.getLogger(__name__)
 

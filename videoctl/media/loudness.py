@@ -25,6 +25,7 @@ from videoctl.media import child
 from videoctl.media.encode import gain_filters
 from videoctl.media.m3u8 import parse_media_playlist
 from videoctl.media.manifests import read_manifest
+from videoctl.media.source_input import input_args
 
 #: A summary block: "[ebur128@t0 @ 0x…] Summary:" then I, LRA and Peak lines.
 _SUMMARY = re.compile(r"\[ebur128@t(\d+) @ [^\]]*\] Summary:")
@@ -44,14 +45,21 @@ def measure_tracks(ffmpeg_bin: str, src: Path, stream_indexes: Sequence[int],
     """
     if not stream_indexes:
         return []
+    return parse_summaries(_run(measure_args(ffmpeg_bin, src, stream_indexes, gains)), len(stream_indexes))
+
+
+def measure_args(ffmpeg_bin: str, src: Path, stream_indexes: Sequence[int],
+                 gains: Sequence[tuple[int, GainDecision]] | None = None) -> list[str]:
+    """The argv of ``measure_tracks``: one ``ebur128`` per track, audio only, to null outputs."""
     chains = [_chain(*gain) for gain in gains] if gains is not None else [""] * len(stream_indexes)
     graph = ";".join(f"[0:{index}]{chain}ebur128@t{n}=peak=true:framelog=verbose[m{n}]"
                      for n, (index, chain) in enumerate(zip(stream_indexes, chains, strict=True)))
+    # The source is opened like every read of it: only as an allowed container (media/source_input.py).
     args = [ffmpeg_bin, "-hide_banner", "-nostdin", "-nostats", "-v", "info", "-vn", "-sn", "-dn",
-            "-i", str(src), "-filter_complex", graph]
+            *input_args(src), "-filter_complex", graph]
     for n in range(len(stream_indexes)):
         args += ["-map", f"[m{n}]", "-f", "null", "-"]
-    return parse_summaries(_run(args), len(stream_indexes))
+    return args
 
 
 def _chain(sample_rate: int, gain: GainDecision) -> str:
