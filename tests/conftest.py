@@ -193,8 +193,14 @@ def _mpd_schema_refusals() -> Iterator[list[str]]:
 
 
 @pytest.fixture(autouse=True)
-def every_mpd_written_is_schema_valid(_mpd_schema_refusals: list[str]) -> Iterator[None]:
+def every_mpd_is_schema_valid(_mpd_schema_refusals: list[str], isolated_env: Path) -> Iterator[None]:
+    """After each test: what the check above refused, and every manifest.mpd that videoctl
+    processes (run-job from `submit --wait` or the local executor) left in the test's home."""
+    from tests.mpd_schema import refusals_under
+
     yield
     refused = list(_mpd_schema_refusals)
     _mpd_schema_refusals.clear()
-    assert not refused, "an MPD written during this test is not valid against DASH-MPD.xsd:\n" + "\n".join(refused)
+    if isolated_env.is_dir():
+        refused += refusals_under(isolated_env)
+    assert not refused, "an MPD of this test is not valid against DASH-MPD.xsd:\n" + "\n".join(refused)

@@ -4,9 +4,11 @@ The schema is ISO/IEC 23009-1's ``DASH-MPD.xsd`` (tests/schemas/dash/, with wher
 from). Playing is no proof of a valid MPD: dash.js and Shaka Player both played MPDs whose
 ``<Label>`` followed ``<Role>``, which the schema refuses and a stricter parser may too.
 
-``assert_valid_mpd`` is the one check. ``tests/conftest.py`` runs it on every MPD that
-``videoctl.media.dash`` writes inside the test process; the tests that read an MPD a ``videoctl``
-process wrote (the CLI end to end, the served site) call it themselves.
+``schema_errors`` is the one check. ``tests/conftest.py`` runs it on every MPD that
+``videoctl.media.dash`` writes inside the test process and, after each test, on every
+``manifest.mpd`` left in the test's home (what ``videoctl`` processes wrote there: run-job started
+by ``submit --wait`` or the local executor). Tests that read an MPD written elsewhere (the demo's
+own home, the served site) call ``assert_valid_mpd`` themselves.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def schema_errors(mpd: str | bytes | Path) -> list[str]:
     if schema.validate(document.getroottree()):
         return []
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
+
+
+def refusals_under(folder: Path) -> list[str]:
+    """What the schema refuses in each ``manifest.mpd`` under ``folder``, each line naming its file."""
+    return [f"{path}: {error}" for path in sorted(folder.rglob("manifest.mpd")) for error in schema_errors(path)]
 
 
 def assert_valid_mpd(mpd: str | bytes | Path) -> None:

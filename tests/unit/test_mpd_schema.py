@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mpd_schema import SCHEMAS, assert_valid_mpd, schema_errors
+from tests.mpd_schema import SCHEMAS, assert_valid_mpd, refusals_under, schema_errors
 from videoctl.media import dash
 
 NAMESPACE = "urn:mpeg:dash:schema:mpd:2011"
@@ -43,3 +43,17 @@ def test_an_invalid_mpd_written_in_a_test_fails_where_it_is_written_and_at_teard
         dash.mpd_text(dash.Presentation(video=(rep,), audio=None, frame_rate=Fraction(25)))
     assert any("has a space" in refusal for refusal in _mpd_schema_refusals)
     _mpd_schema_refusals.clear()  # seen: this test's teardown would fail on it otherwise
+
+
+def test_every_manifest_mpd_under_a_folder_is_checked(tmp_path: Path) -> None:
+    """What tests/conftest.py runs on the test's home after each test, for the MPDs other
+    processes wrote there."""
+    good = tmp_path / "videos" / "1" / "hls" / "1-1" / "manifest.mpd"
+    good.parent.mkdir(parents=True)
+    good.write_text(SMALLEST)
+    assert refusals_under(tmp_path) == []
+    bad = tmp_path / "videos" / "2" / "hls" / "2-1" / "manifest.mpd"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(SMALLEST.replace("<Period/>", ""))
+    [refusal] = refusals_under(tmp_path)
+    assert refusal.startswith(f"{bad}: line 1: ") and "Period" in refusal
