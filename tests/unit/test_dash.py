@@ -7,8 +7,12 @@ from dataclasses import replace
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.mpd_schema import assert_valid_mpd, schema_errors
 from videoctl.domain.audio import AudioTrack, renditions
+from videoctl.domain.captions import check_language, language_name
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.dash import (
@@ -105,12 +109,72 @@ def test_each_caption_language_is_a_text_adaptation_set_over_its_whole_vtt() -> 
     korean, english = sets[2], sets[3]
     assert (korean.get("contentType"), korean.get("mimeType"), korean.get("lang")) == ("text", "text/vtt", "ko")
     assert [role.get("value") for role in korean.findall("d:Role", NS)] == ["subtitle", "main"]  # the default one
+    # In the schema's order: the Label (of every Representation's kind) before the set's Roles.
+    assert [child.tag.removeprefix(f"{{{NAMESPACE}}}") for child in korean] == ["Label", "Role", "Role",
+                                                                                   "Representation"]
     assert [role.get("value") for role in english.findall("d:Role", NS)] == ["subtitle"]
     assert korean.find("d:Label", NS).text == "한국어"
     assert english.find("d:Label", NS).text == "English & <more>"  # escaped in the XML, intact when read
     [representation] = korean.findall("d:Representation", NS)
     assert representation.find("d:BaseURL", NS).text == "subs/ko.vtt"
     assert int(representation.get("bandwidth")) > 0
+
+
+def test_the_mpd_with_captions_is_valid_against_mpegs_schema() -> None:
+    assert schema_errors(mpd_text(PRESENTATION)) == []
+    assert_valid_mpd(mpd_text(Presentation(video=PRESENTATION.video, audio=None, frame_rate=Fraction(25),
+                                           subtitles=(ENGLISH,))))
+
+
+def test_the_schema_refuses_a_label_after_a_role() -> None:
+    """What the MPD writer did before: dash.js and Shaka Player played it, the schema does not."""
+    root = ET.fromstring(mpd_text(PRESENTATION))
+    korean = root.findall("d:Period/d:AdaptationSet", NS)[2]
+    label = korean.find("d:Label", NS)
+    korean.remove(label)
+    korean.insert(2, label)  # after its two Roles
+    [error] = schema_errors(ET.tostring(root))
+    assert "Label': This element is not expected" in error
+
+
+LANGUAGE_TAGS = st.builds(
+    lambda language, script, region: check_language("-".join(filter(None, (language, script, region)))),
+    st.from_regex(r"[a-z]{2,3}", fullmatch=True), st.sampled_from(["", "Hant", "Latn"]),
+    st.sampled_from(["", "BR", "TW", "419"]))
+
+
+@st.composite
+def presentations(draw: st.DrawFn) -> Presentation:
+    """Any ladder the writer may be given: rungs, frame rates, gaps in timelines, audio or not,
+    captions in any language tag (their names from the same table the packager uses)."""
+    def rendition(name: str, **size: int) -> Representation:
+        durations = draw(st.lists(st.integers(1, 10**7), min_size=1, max_size=6))
+        gaps = draw(st.lists(st.integers(0, 3), min_size=len(durations), max_size=len(durations)))
+        fragments, start = [], draw(st.integers(0, 10**6))
+        for duration, gap in zip(durations, gaps, strict=True):
+            fragments.append((start, duration))
+            start += duration + gap
+        return Representation(id=name, codecs=draw(st.sampled_from(["avc1.64001f", "hvc1.1.6.L93.B0", "mp4a.40.2"])),
+                              bandwidth=draw(st.integers(1, 2**32 - 1)), timescale=draw(st.integers(1, 10**6)),
+                              initialization=f"{name}/init_{name}.mp4", media=f"{name}/seg_$Number%05d$.m4s",
+                              start_number=draw(st.integers(0, 10**5)), timeline=timeline(fragments), **size)
+
+    heights = draw(st.lists(st.integers(2, 4320), min_size=1, max_size=5, unique=True))
+    video = tuple(rendition(f"{height}p", width=height * 16 // 9, height=height) for height in heights)
+    audio = rendition("audio", sample_rate=draw(st.sampled_from([22050, 44100, 48000])),
+                      channels=draw(st.integers(1, 8))) if draw(st.booleans()) else None
+    languages = draw(st.lists(LANGUAGE_TAGS, max_size=4, unique=True))
+    default = draw(st.sampled_from(languages)) if languages and draw(st.booleans()) else None
+    subtitles = tuple(SubtitleRendition(language=tag, name=language_name(tag), default=tag == default,
+                                        playlist=f"subs/{tag}.m3u8", vtt=f"subs/{tag}.vtt") for tag in languages)
+    rate = Fraction(draw(st.integers(1, 240_000)), draw(st.sampled_from([1, 1001, 3])))
+    return Presentation(video=video, audio=audio, frame_rate=rate, subtitles=subtitles)
+
+
+@settings(max_examples=60, deadline=None)
+@given(presentations())
+def test_every_mpd_the_writer_can_produce_is_valid_against_mpegs_schema(presentation: Presentation) -> None:
+    assert_valid_mpd(mpd_text(presentation))
 
 
 def test_parse_mpd_expands_every_file_it_names() -> None:

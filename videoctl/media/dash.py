@@ -4,6 +4,9 @@ Nothing is stored twice: the MPD names the init segments and fragments the fMP4 
 already has (``{rung}/init_{rung}.mp4``, ``{rung}/seg_00000.m4s`` …), in one video
 AdaptationSet (a Representation per rung, ids the rung names), the audio AdaptationSet,
 and one text AdaptationSet per caption language (WebVTT, its whole file as the BaseURL).
+Every element's children come in the order of MPEG's schema (``DASH-MPD.xsd``, ISO/IEC
+23009-1), against which the tests validate every MPD: lenient players accept another order,
+a strict parser need not.
 
 Why a small writer here rather than ffmpeg's ``dash`` muxer with ``hls_playlist`` (which
 writes both manifests over one set of segments): that muxer refuses an AdaptationSet whose
@@ -211,10 +214,12 @@ def mpd_text(presentation: Presentation) -> str:
         text = ET.SubElement(period, "AdaptationSet", {
             "id": str(index), "contentType": "text", "mimeType": "text/vtt", "lang": subtitle.language,
         })
+        # Label before Role: the schema's sequence puts the elements every Representation may
+        # have (RepresentationBaseType: … Label …) before the AdaptationSet's own (Role …).
+        ET.SubElement(text, "Label").text = subtitle.name
         ET.SubElement(text, "Role", {"schemeIdUri": _ROLE_SCHEME, "value": "subtitle"})
         if subtitle.default:
             ET.SubElement(text, "Role", {"schemeIdUri": _ROLE_SCHEME, "value": "main"})
-        ET.SubElement(text, "Label").text = subtitle.name
         element = ET.SubElement(text, "Representation", {"id": f"subs-{subtitle.language}",
                                                          "bandwidth": str(TEXT_BANDWIDTH)})
         ET.SubElement(element, "BaseURL").text = subtitle.vtt
