@@ -69,6 +69,22 @@ def test_media_comes_with_its_type_and_answers_byte_ranges(site):
     assert (status, body) == (304, b"")
 
 
+def test_a_range_is_read_as_rfc_9110_says_and_a_huge_number_is_a_416_not_a_500(site):
+    _, folder = ladder_of(site, site.demo_video)
+    whole = (folder / "download.mp4").read_bytes()
+    path = media(site, site.demo_video, "download.mp4")
+    logged_before = len(site.server.log_text())
+    status, headers, body = request(site.base, path, headers={"Range": "BYTES=0-1"})  # the unit in any case
+    assert (status, headers["content-range"], body) == (206, f"bytes 0-1/{len(whole)}", whole[:2])
+    status, headers, body = request(site.base, path, headers={"Range": "items=0-1"})  # a unit unknown: ignored
+    assert (status, body) == (200, whole) and "content-range" not in headers
+    for huge in ("bytes=" + "9" * 5000 + "-", "bytes=0-" + "1" * 4400, "bytes=-" + "7" * 10_000):
+        status, headers, body = request(site.base, path, headers={"Range": huge})
+        assert (status, headers["content-range"]) == (416, f"bytes */{len(whole)}"), body[:300]
+    logged = site.server.log_text()[logged_before:]
+    assert "Traceback" not in logged and "ValueError" not in logged
+
+
 @pytest.mark.parametrize("path", [
     "../source/demo.mp4", "../../1/source/sample.mp4", "360p/../../source/sample.mp4", "..%2F..%2Fsource%2Fsample.mp4",
     "%2e%2e/%2e%2e/source/sample.mp4", "360p/%2e%2e/%2e%2e/source", "./master.m3u8", "360p//index.m3u8",
