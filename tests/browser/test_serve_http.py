@@ -1,4 +1,5 @@
-"""`videoctl serve` over HTTP, as a browser or a player sends it (paths exactly as written): media
+"""`videoctl serve` over HTTP, as a browser or a player sends it (paths exactly as written): only
+requests addressed to a loopback name without a token (421 otherwise), media
 with byte ranges and the right types, nothing outside a video's ladder (a '..' or a planted link
 is a 404), error pages for unknown ids, a 503 page while the database is down and the pages
 back when it is, and one request's failure logged while the next is served.
@@ -67,6 +68,20 @@ def test_media_comes_with_its_type_and_answers_byte_ranges(site):
     etag = headers["etag"]
     status, _, body = request(site.base, path, headers={"If-None-Match": etag})
     assert (status, body) == (304, b"")
+
+
+@pytest.mark.parametrize("path", ["/", "/jobs", "/jobs/live", "/videos/{video}", "/videos/{video}/media/master.m3u8",
+                                  "/videos/{video}/media/poster.jpg", "/static/app.css", "/no/such/page"])
+def test_without_a_token_a_request_addressed_to_another_name_gets_421(site, path):
+    path = path.format(video=site.demo_video)
+    port = urlsplit(site.base).port
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}", "localhost.evil.example"):
+        status, headers, body = request(site.base, path, headers={"Host": host})
+        assert status == 421, (host, path, status)
+        assert b"Misdirected request" in body and b"hls" not in body.lower() and b"EXTM3U" not in body
+        assert request(site.base, path, method="HEAD", headers={"Host": host})[0] == 421
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert request(site.base, path, headers={"Host": host})[0] in (200, 404), (host, path)
 
 
 def test_a_range_is_read_as_rfc_9110_says_and_a_huge_number_is_a_416_not_a_500(site):
@@ -202,7 +217,7 @@ def test_a_browser_that_goes_away_mid_download_leaves_the_server_serving(site):
     try:
         for _ in range(3):
             with socket.create_connection((host, port), timeout=10) as client:
-                client.sendall(f"GET {media(site, site.demo_video, 'large.m4s')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                client.sendall(f"GET {media(site, site.demo_video, 'large.m4s')} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
                 assert client.recv(64).startswith(b"HTTP/1.1 200")
             # gone after a few bytes
         assert request(site.base, "/")[0] == 200

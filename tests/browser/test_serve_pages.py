@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from urllib.parse import urlsplit
+
+from tests.browser.conftest import _chromium
 from tests.browser.site import request
 
 pytestmark = pytest.mark.browser
@@ -152,6 +155,28 @@ def test_the_jobs_page_follows_a_running_job_without_a_reload(site, page_of):
     running = page.locator('#counts li[data-state="RUNNING"] strong').inner_text()
     assert int(running) >= 1
     assert page.problems == []
+
+
+def test_a_dns_rebinding_page_reads_nothing(site, browser):
+    """A page of evil.example whose DNS now answers 127.0.0.1 (as a rebinding attack makes it) sees
+    only 421s: the server knows it is addressed as evil.example. The same browser through a
+    loopback name sees the pages."""
+    port = urlsplit(site.base).port
+    rebound = browser.browser_type.launch(executable_path=_chromium(), headless=True,
+                                          args=["--no-sandbox", "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+    try:
+        page = rebound.new_page()
+        response = page.goto(f"http://evil.example:{port}/")
+        assert response.status == 421 and "Misdirected request" in page.inner_text("#error")
+        read = page.evaluate(f"""Promise.all(['/', '/videos/{site.demo_video}', '/jobs/live', '/static/app.css']
+                                   .map(path => fetch(path).then(r => r.status)))""")
+        assert read == [421, 421, 421, 421]
+        assert "data-video-id" not in page.content()
+        for base in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+            response = page.goto(f"{base}/videos/{site.demo_video}")
+            assert response.status == 200 and page.locator("#player").count() == 1
+    finally:
+        rebound.close()
 
 
 def test_screenshots_of_the_three_pages(site, page_of, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from videoctl.domain.errors import ConfigError
 from videoctl.settings import Settings
-from videoctl.web.auth import COOKIE, TokenGate, is_loopback, session_value
+from videoctl.web.auth import COOKIE, LoopbackHostsOnly, TokenGate, is_loopback, is_loopback_authority, session_value
 from videoctl.web.server import check_bind
 
 TOKEN = "s3cret-token-of-32-characters-ok"
@@ -22,6 +22,17 @@ TOKEN = "s3cret-token-of-32-characters-ok"
     ("0.0.0.0", False), ("::", False), ("192.168.1.10", False), ("example.com", False)])
 def test_only_loopback_hosts_are_loopback(host, loopback):
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("localhost:8080", True), ("LocalHost:1", True), ("127.0.0.1", True), ("127.0.0.1:8080", True),
+    ("127.3.2.1:80", True), ("[::1]", True), ("[::1]:8080", True),
+    ("evil.example", False), ("evil.example:8080", False), ("", False), ("localhost.", False),
+    ("localhost.evil.example", False), ("127.0.0.1.evil.example", False), ("127.1", False), ("2130706433", False),
+    ("0x7f.0.0.1", False), ("::1", False), ("[::1]x", False), ("[127.0.0.1]", False), ("localhost:80x", False),
+    ("localhost:", True), ("10.0.0.1", False), ("[fe80::1]:80", False), ("127.0.0.1:8080@evil.example", False)])
+def test_only_a_loopback_name_is_a_loopback_host_header(host, loopback):
+    assert is_loopback_authority(host) is loopback
 
 
 def test_a_non_loopback_bind_without_a_token_is_a_config_error_naming_the_variable():
@@ -109,3 +120,18 @@ def test_the_token_link_sets_the_cookie_and_redirects_to_the_page_without_it(gat
     cookie = headers["set-cookie"]
     assert f"{COOKIE}={session_value(TOKEN)}" in cookie and TOKEN not in cookie
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def misdirected(_request):
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse("misdirected", status_code=421)
+
+
+def test_without_a_token_only_requests_addressed_to_a_loopback_name_pass():
+    hosts = LoopbackHostsOnly(behind, misdirected)
+    assert call(hosts, "/", headers={"Host": "127.0.0.1:8080"})[0] == 200
+    assert call(hosts, "/static/app.css", headers={"Host": "localhost"})[0] == 200
+    assert call(hosts, "/", headers={"Host": "evil.example:8080"})[0] == 421
+    assert call(hosts, "/static/app.css", headers={"Host": "evil.example"})[0] == 421
+    assert call(hosts, "/")[0] == 421  # no Host at all

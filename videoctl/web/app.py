@@ -6,6 +6,7 @@ answered there, as a page that says what, and logged; the server goes on to the 
 
 | error | page |
 | --- | --- |
+| without a token, a Host header that is not a loopback name (DNS rebinding) | 421 |
 | unknown id, media path outside the ladder (``..``), a link in the store | 404 |
 | a query parameter the page does not know | 400 |
 | the database down or its schema behind; the store unreachable; every session busy | 503, with the reason |
@@ -31,7 +32,7 @@ from videoctl import __version__
 from videoctl.api import Client
 from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
 from videoctl.settings import Settings, environment_scrubber
-from videoctl.web.auth import TokenGate
+from videoctl.web.auth import LoopbackHostsOnly, TokenGate
 from videoctl.web.pages import BadRequest, Pages
 from videoctl.web.pool import Busy, ClientPool
 from videoctl.web.views import FILTERS
@@ -109,10 +110,10 @@ class Site:
 
     def error_page(self, status: int, title: str, reason: str, hint: str | None = None,
                    headers: dict[str, str] | None = None) -> HTMLResponse:
-        # A 401 page goes without the stylesheet: fetching it would be refused too.
+        # A 401 or 421 page goes without the stylesheet: fetching it would be refused too.
         response = self.render("error.html", status, nav=None, status_code=status, title=title,
                                reason=self.scrub(reason), hint=self.scrub(hint) if hint else None,
-                               styled=status != 401)
+                               styled=status not in (401, 421))
         response.headers["Cache-Control"] = "no-store"
         response.headers.update(headers or {})
         return response
@@ -124,10 +125,18 @@ class Site:
         response.headers["WWW-Authenticate"] = 'Bearer realm="videoctl"'
         return response
 
+    def misdirected(self, request: Request) -> HTMLResponse:
+        return self.error_page(421, "Misdirected request",
+                               "without VIDEOCTL_SERVE_TOKEN this server answers only requests addressed to "
+                               "localhost, 127.0.0.1 or [::1]",
+                               "open it as http://127.0.0.1:PORT/ (or localhost); to serve it under another "
+                               "name, set VIDEOCTL_SERVE_TOKEN")
+
 
 def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[..., Any]:
-    """The ASGI app (behind the token gate when VIDEOCTL_SERVE_TOKEN is set). Its Clients come
-    from *pool* (default: up to 8, built from *settings*)."""
+    """The ASGI app: behind the token gate when VIDEOCTL_SERVE_TOKEN is set, else (on loopback)
+    answering only requests addressed to a loopback name. Its Clients come from *pool*
+    (default: up to 8, built from *settings*)."""
     pool = pool or ClientPool(lambda: Client(settings))
     site = Site(settings, pool)
     pages = site.pages
@@ -146,7 +155,8 @@ def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[.
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
-    gated: Any = TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token else app
+    gated: Any = (TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token
+                  else LoopbackHostsOnly(app, site.misdirected))
     return _with_headers(gated)
 
 

@@ -1,5 +1,11 @@
 """Who may look: everyone on loopback, only a holder of VIDEOCTL_SERVE_TOKEN anywhere else.
 
+On loopback without a token, a request must also be addressed to a loopback name (its Host
+header ``localhost``, ``127.0.0.1``, ``[::1]``…, any port), or it gets 421. Without that, a
+web page anywhere could rebind its own domain's DNS to 127.0.0.1 and read every page and
+video through the visitor's browser: the browser thinks it talks to that domain, and says so
+in the Host header.
+
 When the token is set, every request must carry it, whatever it asks for (a page, a media
 segment, a static file, a path that does not exist): ``Authorization: Bearer TOKEN``, or the
 session cookie a browser gets from opening any page once with ``?token=TOKEN``. That link
@@ -36,6 +42,47 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to any interface
+
+
+def is_loopback_authority(host_header: str) -> bool:
+    """Whether a Host header names this machine by a loopback name: ``localhost`` or a loopback
+    address (``127.0.0.1``, ``[::1]``), with or without a port."""
+    host, port = host_header, ""
+    if host.startswith("["):  # [::1]:8080
+        host, _, rest = host[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+        if ":" not in host:
+            return False  # brackets hold an IPv6 address, nothing else
+    elif ":" in host:
+        host, _, port = host.partition(":")
+    if port and not (port.isascii() and port.isdigit()):
+        return False
+    if ":" not in host and host.lower() != "localhost":
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False  # a name, which any DNS may point here
+    return is_loopback(host)
+
+
+class LoopbackHostsOnly:
+    """ASGI middleware: only requests addressed to a loopback name reach the app (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, misdirected: Callable[[Request], Response]) -> None:
+        self.app = app
+        self.misdirected = misdirected
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").strip()
+        if is_loopback_authority(host):
+            await self.app(scope, receive, send)
+            return
+        await self.misdirected(Request(scope))(scope, receive, send)
 
 
 def session_value(token: str) -> str:
