@@ -9,6 +9,7 @@ These need no browser, only the server of tests/browser/site.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,8 +25,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.browser.site import request
+from tests.browser.site import clean_env, read_document, request
 from tests.processes import wait_until
+from videoctl.db import embedded
 from videoctl.db.repositories import VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.outputs import Outputs
@@ -173,6 +176,51 @@ def test_a_database_that_is_down_gets_a_503_page_with_the_reason_and_the_pages_c
     for path in ("/", "/jobs", f"/videos/{site.demo_video}"):
         assert request(site.base, path)[0] == 200, path
     assert "Database unavailable".lower() in site.server.log_text().lower()
+
+
+@pytest.fixture
+def embedded_home():
+    """A home of this test's own, whose embedded PostgreSQL it may stop (never the shared server).
+    Not under a home folder: as root pgserver opens every parent folder."""
+    home = Path(f"/tmp/videoctl-serve-{uuid.uuid4().hex[:8]}")
+    yield home
+    embedded.stop_server(home / "pgdata")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_embedded_database_stopped_gets_a_503_on_every_request_and_the_pages_come_back(embedded_home):
+    env = clean_env(VIDEOCTL_HOME=str(embedded_home))  # no database URL: the embedded default
+
+    def videoctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "videoctl", "--json", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    assert videoctl("db", "status").returncode == 0  # the server started and migrated
+    log = embedded_home / "serve.log"
+    with log.open("wb") as stderr:
+        served = subprocess.Popen([sys.executable, "-m", "videoctl", "--json", "serve", "--port", "0"], env=env,
+                                  stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        base = read_document(served.stdout, log)["data"]["url"].rstrip("/")
+        paths = ("/", "/jobs", "/jobs/live", "/videos/1", "/videos/1/media/master.m3u8")
+        assert [request(base, path)[0] for path in paths] == [200, 200, 200, 404, 404]
+
+        stopped = videoctl("db", "stop")
+        assert stopped.returncode == 0 and json.loads(stopped.stdout)["data"]["stopped"] is True
+        for _ in range(3):  # a broken connection first, then no server to connect to, again and again
+            for path in paths:
+                status, headers, body = request(base, path)
+                assert status == 503, (path, body[:600])
+                assert headers["retry-after"] == "5" and b"Database unavailable" in body
+        assert request(base, "/static/app.css")[0] == 200
+        log_text = log.read_text(errors="replace")
+        assert "Traceback" not in log_text and "unexpected" not in log_text
+
+        assert videoctl("db", "status").returncode == 0  # any command starts the embedded server again
+        assert [request(base, path)[0] for path in paths] == [200, 200, 200, 404, 404]
+    finally:
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(timeout=15) == 0
 
 
 def test_one_requests_failure_is_logged_and_the_next_is_served(site):
