@@ -13,10 +13,9 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-
-from urllib.parse import urlsplit
 
 from tests.browser.conftest import _chromium
 from tests.browser.site import request
@@ -154,6 +153,37 @@ def test_the_jobs_page_follows_a_running_job_without_a_reload(site, page_of):
     assert eta != "–" and eta.endswith("s") or "min" in eta, eta  # from its progress rate
     running = page.locator('#counts li[data-state="RUNNING"] strong').inner_text()
     assert int(running) >= 1
+    assert page.problems == []
+
+
+def test_control_characters_in_titles_reasons_and_errors_are_shown_escaped(site, page_of):
+    """As the CLI shows them (\\x1b, \\x07, \\u202e written out): no ESC or BEL byte reaches the
+    HTML, and no right-to-left override reorders what the page shows."""
+    failed = site.running_job("Lecture \x1b[31mred\x07 \u202eevil", 10)
+    site.jobs.fail(failed, error_code="media_error", runner_id=failed.runner_id,
+                   error_message="ffmpeg said \x1b[2J\x07 and gave up")
+    cancelled = site.running_job("cancel me", 5)
+    site.jobs.cancel(cancelled.id, "operator \x1b]0;pwned\x07 said so")
+    title, error, reason = (r"Lecture \x1b[31mred\x07 \u202eevil", r"ffmpeg said \x1b[2J\x07 and gave up",
+                            r"operator \x1b]0;pwned\x07 said so")
+
+    for path in ("/", "/jobs", "/jobs/live", f"/videos/{failed.video_id}", f"/videos/{cancelled.video_id}"):
+        status, _, body = request(site.base, path)
+        assert status == 200, path
+        for raw in (b"\x1b", b"\x07", "\u202e".encode()):
+            assert raw not in body, (path, raw)
+
+    page = page_of()
+    page.goto(f"{site.base}/videos/{failed.video_id}")
+    assert page.inner_text("h1") == title and page.title() == f"{title} · videoctl"
+    assert error in page.inner_text("#video-jobs")
+    page.goto(f"{site.base}/videos/{cancelled.video_id}")
+    assert reason in page.inner_text("#video-jobs")
+    page.goto(site.base + "/")
+    card = page.locator(f'li.card[data-video-id="{failed.video_id}"]')
+    assert card.locator(".title").inner_text() == title
+    page.goto(site.base + "/jobs")
+    assert error in page.inner_text("#failures")
     assert page.problems == []
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from videoctl import __version__
 from videoctl.api import Client
 from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
+from videoctl.domain.text import visible
 from videoctl.settings import Settings, environment_scrubber
 from videoctl.web.auth import LoopbackHostsOnly, TokenGate
 from videoctl.web.pages import BadRequest, Pages
@@ -51,10 +53,20 @@ SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-typ
                     (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
 
 
+def shown(value: Any) -> Any:
+    """Every value a page prints (``{{ … }}``) passes here before it is HTML-escaped: text with its
+    control characters written out, as the CLI shows it (a title's ESC or BEL, a reason's CR).
+    Applied by the environment to every value, so that no template can forget it; what a macro
+    rendered (Markup) went through here piece by piece already."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
+
+
 def templates() -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                      autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+                                     trim_blocks=True, lstrip_blocks=True, finalize=shown)
     environment.filters.update(FILTERS)
     environment.globals["version"] = __version__
     return environment
