@@ -139,6 +139,29 @@ def test_a_link_planted_in_a_ladder_is_never_followed(site, tmp_path):
             link.unlink(missing_ok=True)
 
 
+def test_a_hard_link_planted_in_a_ladder_is_not_served(site):
+    _, folder = ladder_of(site, site.demo_video)
+    secret = site.home / "outside-secret.txt"  # on the store's filesystem, as a hard link needs
+    secret.write_text("not for the browser")
+    planted = [folder / "planted.m3u8", folder / "360p" / "planted.m4s"]
+    # A real output given a second name elsewhere is refused too: which of the names is the
+    # planted one cannot be told.
+    second_name = site.home / "second-name-of-poster.jpg"
+    try:
+        for link in planted:
+            os.link(secret, link)
+        os.link(folder / "poster.jpg", second_name)
+        for path in ("planted.m3u8", "360p/planted.m4s", "poster.jpg"):
+            for method in ("GET", "HEAD"):
+                status, _, body = request(site.base, media(site, site.demo_video, path), method=method)
+                assert status == 404 and b"not for the browser" not in body, (path, method)
+        assert "hard links" in site.server.log_text()
+    finally:
+        for link in [*planted, second_name]:
+            link.unlink(missing_ok=True)
+    assert request(site.base, media(site, site.demo_video, "poster.jpg"))[0] == 200
+
+
 @pytest.mark.parametrize("path", ["/videos/987654", "/videos/987654/media/master.m3u8", "/videos/99999999999999999999",
                                   "/videos/abc", "/no/such/page", "/static/nothing.js"])
 def test_unknown_ids_and_paths_get_a_404_page(site, path):
