@@ -38,7 +38,8 @@ def test_every_value_a_page_prints_has_its_control_characters_written_out():
     from videoctl.web.app import templates
 
     page = templates().get_template("error.html").render(
-        nav=None, status_code=500, title="Error", styled=True, reason="job \x1b[2J\x07 failed <b>",
+        nav=None, status_code=500, title="Error", styled=True, login="/login", login_next=None,
+        reason="job \x1b[2J\x07 failed <b>",
         hint="a title with \u202eevil and a CR\r")
     assert "\x1b" not in page and "\x07" not in page and "\u202e" not in page and "\r" not in page
     assert r"job \x1b[2J\x07 failed &lt;b&gt;" in page and r"with \u202eevil and a CR\x0d" in page

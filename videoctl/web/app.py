@@ -34,7 +34,7 @@ from videoctl.api import Client
 from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
 from videoctl.domain.text import visible
 from videoctl.settings import Settings, environment_scrubber
-from videoctl.web.auth import LoopbackHostsOnly, TokenGate
+from videoctl.web.auth import LOGIN_PATH, LoopbackHostsOnly, TokenGate
 from videoctl.web.pages import BadRequest, Pages
 from videoctl.web.pool import Busy, ClientPool
 from videoctl.web.views import FILTERS
@@ -121,19 +121,22 @@ class Site:
                                f"an unexpected {type(exc).__name__}; the server's log has the details")
 
     def error_page(self, status: int, title: str, reason: str, hint: str | None = None,
-                   headers: dict[str, str] | None = None) -> HTMLResponse:
+                   headers: dict[str, str] | None = None, login_next: str | None = None) -> HTMLResponse:
         # A 401 or 421 page goes without the stylesheet: fetching it would be refused too.
         response = self.render("error.html", status, nav=None, status_code=status, title=title,
                                reason=self.scrub(reason), hint=self.scrub(hint) if hint else None,
-                               styled=status not in (401, 421))
+                               styled=status not in (401, 421), login=LOGIN_PATH, login_next=login_next)
         response.headers["Cache-Control"] = "no-store"
         response.headers.update(headers or {})
         return response
 
-    def unauthorized(self, request: Request) -> HTMLResponse:
-        response = self.error_page(401, "Token required", "this server answers only requests that carry its token",
-                                   "open this page once with ?token= and the value of VIDEOCTL_SERVE_TOKEN, "
-                                   "or send the header Authorization: Bearer with it")
+    def unauthorized(self, request: Request, back: str, problem: str | None) -> HTMLResponse:
+        """401, with a form that exchanges the token for a session and leads back to *back*."""
+        response = self.error_page(401, "Token required",
+                                   problem or "this server answers only requests that carry its token",
+                                   "type the value of VIDEOCTL_SERVE_TOKEN here, open the one-time link "
+                                   "`videoctl serve` printed, or send the header Authorization: Bearer with it",
+                                   login_next=back)
         response.headers["WWW-Authenticate"] = 'Bearer realm="videoctl"'
         return response
 
@@ -145,7 +148,31 @@ class Site:
                                "name, set VIDEOCTL_SERVE_TOKEN")
 
 
-def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[..., Any]:
+class WebApp:
+    """The ASGI app, every response (401s and static files included) with the security headers."""
+
+    def __init__(self, app: Any, gate: TokenGate | None) -> None:
+        self._app = app
+        self._gate = gate
+
+    def one_time_link(self) -> str | None:
+        """With a token: a path that lets one browser in, once (see auth.py); else None."""
+        return self._gate.one_time_link() if self._gate else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self._app(scope, receive, sending)
+
+
+def create_app(settings: Settings, pool: ClientPool | None = None) -> WebApp:
     """The ASGI app: behind the token gate when VIDEOCTL_SERVE_TOKEN is set, else (on loopback)
     answering only requests addressed to a loopback name. Its Clients come from *pool*
     (default: up to 8, built from *settings*)."""
@@ -167,24 +194,7 @@ def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[.
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
-    gated: Any = (TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token
-                  else LoopbackHostsOnly(app, site.misdirected))
-    return _with_headers(gated)
-
-
-def _with_headers(app: Any) -> Any:
-    """Every response, 401s and static files included, with the security headers."""
-
-    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def sending(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
-            await send(message)
-
-        await app(scope, receive, sending)
-
-    return wrapped
+    if settings.serve_token:
+        gate = TokenGate(app, settings.serve_token, site.unauthorized)
+        return WebApp(gate, gate)
+    return WebApp(LoopbackHostsOnly(app, site.misdirected), None)
