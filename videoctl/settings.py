@@ -236,18 +236,33 @@ def _flag(raw: str) -> bool:
     return value in _TRUE
 
 
-#: The shortest VIDEOCTL_SERVE_TOKEN taken: 16 random characters are beyond guessing over HTTP.
-MIN_SERVE_TOKEN = 16
+#: The shortest VIDEOCTL_SERVE_TOKEN taken: 32 characters, what `secrets.token_urlsafe(24)` or
+#: `openssl rand -hex 16` make.
+MIN_SERVE_TOKEN = 32
+#: The least a VIDEOCTL_SERVE_TOKEN's characters must carry, in bits, counted from how often each
+#: repeats: 32 random hex digits carry about 115 (under 85 not once in a million tries), 43 of
+#: `token_urlsafe(32)` about 210; `aaaa…` none, 32 characters of `abab…` 32, of `abcdabcd…` 64.
+MIN_SERVE_TOKEN_BITS = 80
 
 
 def _serve_token(raw: str) -> str:
     """What every request to `videoctl serve` must carry: printable ASCII without spaces (it travels in
-    an Authorization header and a URL), long enough not to be guessed. The message never quotes it."""
+    an Authorization header), long and varied enough not to be guessed. The message never quotes it."""
     value = raw.strip()
+    advice = "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
     if len(value) < MIN_SERVE_TOKEN or not all(33 <= ord(c) < 127 for c in value):
-        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces "
-                         "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces {advice}")
+    if _character_bits(value) < MIN_SERVE_TOKEN_BITS:
+        raise ValueError(f"repeats its characters too much to be a secret (it carries less than "
+                         f"{MIN_SERVE_TOKEN_BITS} bits); use a random one {advice}")
     return value
+
+
+def _character_bits(text: str) -> float:
+    """The Shannon entropy of *text*'s characters times its length: an estimate of how much a
+    guesser must try, blind to words (a low value is surely weak; a high one may not be strong)."""
+    counts = [text.count(c) for c in set(text)]
+    return -sum(n * math.log2(n / len(text)) for n in counts)
 
 
 def _path(raw: str) -> Path:

@@ -189,13 +189,13 @@ def build_site(server_url: str, template: str, home: Path) -> Site:
     return site
 
 
-def request(base: str, path: str, *, method: str = "GET", headers: dict[str, str] | None = None
-            ) -> tuple[int, dict[str, str], bytes]:
+def request(base: str, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+            body: str | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request with *path* sent exactly as given (no client normalises a '..' away)."""
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request(method, path, headers=headers or {})
+        connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

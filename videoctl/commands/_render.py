@@ -12,7 +12,6 @@ tests/e2e/test_json_contract.py holds every command's output to it.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
+from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
     from videoctl.domain.models import Job, Video
@@ -140,11 +140,6 @@ def render_error(exc: VideoctlError) -> None:
 
 # ---------------------------------------------------------------- terminal safety
 
-#: C0 and C1 control characters (ESC starts ANSI sequences, CR rewrites a line), DEL,
-#: and the bidirectional overrides that reorder what a terminal shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 class Markup(str):
     """Text of ours that carries rich markup on purpose; :func:`fmt` leaves it as it is."""
 
@@ -155,9 +150,7 @@ def safe(value: Any) -> str:
     (``\\x1b``), and rich markup taken literally."""
     from rich.markup import escape
 
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(value))
-    return escape(text)
+    return escape(visible(str(value)))
 
 
 def info(message: str) -> None:
