@@ -34,6 +34,7 @@ from videoctl.domain.audio import (
     LOUDNESS_TARGET_RANGE,
     LoudnessSettings,
 )
+from videoctl.domain.chunks import chunk_seconds_problem
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.events import Target, parse_target
@@ -350,6 +351,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("ladder", ("VIDEOCTL_LADDER",), _ladder, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
+    FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _number(float, minimum=0, maximum=WEEK), 600.0,
+              help="a source longer than this is encoded in chunks, by several containers at once"),
+    FieldSpec("chunk_s", ("VIDEOCTL_CHUNK_SECONDS",), _number(int, minimum=1, maximum=DAY), 120,
+              help="the length of a chunk: a multiple of VIDEOCTL_SEGMENT_SECONDS"),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
@@ -440,6 +445,8 @@ class Settings:
     ladder: str
     x264_preset: str
     segment_s: int
+    chunk_after_s: float
+    chunk_s: int
     segment_format: str
     download_rung: str
     loudness_mode: str
@@ -622,6 +629,10 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
         raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
                           hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
+    chunk_problem = chunk_seconds_problem(values["chunk_s"], values["segment_s"])
+    if chunk_problem is not None:
+        raise ConfigError(f"VIDEOCTL_CHUNK_SECONDS {chunk_problem}",
+                          hint="e.g. VIDEOCTL_CHUNK_SECONDS=120 with 4 s segments")
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",

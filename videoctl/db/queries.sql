@@ -169,7 +169,8 @@ LIMIT %(limit)s;
 UPDATE video_transcode_job
 SET attempt = attempt + 1, executor_job_id = NULL, runner_id = NULL,
     heartbeat_at = NULL, progress = 0, next_attempt_at = NULL, output_prefix = NULL,
-    started_at = NULL, finished_at = NULL, updated_at = now()
+    started_at = NULL, finished_at = NULL, chunks = NULL, chunks_done = 0, chunking = NULL,
+    updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
 RETURNING *;
 
@@ -250,14 +251,23 @@ LIMIT 1;
 
 -- name: fail_job
 -- A failed attempt. runner_id NULL means scan-stuck is failing it (stale
--- heartbeat, Batch said FAILED): it fences on the attempt alone.
-UPDATE video_transcode_job
-SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
-    failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
-    failure_code = %(error_code)s, finished_at = now(), updated_at = now()
-WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
-  AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
-RETURNING *;
+-- heartbeat, Batch said FAILED): it fences on the attempt alone. The chunks of a
+-- chunked attempt still in play are abandoned with it.
+WITH failed AS (
+    UPDATE video_transcode_job
+    SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
+        failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
+        failure_code = %(error_code)s, finished_at = now(), updated_at = now()
+    WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+      AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
+    RETURNING *
+), abandoned AS (
+    UPDATE job_chunk AS chunk SET state = 'ABANDONED', updated_at = now()
+    FROM failed
+    WHERE chunk.job_id = failed.id AND chunk.attempt = failed.attempt
+      AND chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+)
+SELECT * FROM failed;
 
 -- name: schedule_retry
 UPDATE video_transcode_job
@@ -275,11 +285,20 @@ WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
 RETURNING *;
 
 -- name: cancel_job
-UPDATE video_transcode_job
-SET state = 'CANCELLED', finished_at = now(), error_code = 'cancelled',
-    error_message = %(reason)s, updated_at = now()
-WHERE id = %(id)s AND state = ANY(%(from)s)
-RETURNING *;
+-- The chunks of a chunked attempt still in play are abandoned with it.
+WITH cancelled AS (
+    UPDATE video_transcode_job
+    SET state = 'CANCELLED', finished_at = now(), error_code = 'cancelled',
+        error_message = %(reason)s, updated_at = now()
+    WHERE id = %(id)s AND state = ANY(%(from)s)
+    RETURNING *
+), abandoned AS (
+    UPDATE job_chunk AS chunk SET state = 'ABANDONED', updated_at = now()
+    FROM cancelled
+    WHERE chunk.job_id = cancelled.id AND chunk.attempt = cancelled.attempt
+      AND chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+)
+SELECT * FROM cancelled;
 
 -- name: requeue_job
 -- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
@@ -367,8 +386,9 @@ WHERE job.state = 'SUCCEEDED' AND job.finished_at > now() - interval '7 days'
 
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
+-- A chunked attempt's lead ends once its chunks are sent: its chunks are asked about instead.
 SELECT id, executor_job_id FROM video_transcode_job
-WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL
+WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL AND chunks IS NULL
 ORDER BY id;
 
 -- name: stuck_jobs
@@ -379,7 +399,9 @@ ORDER BY id;
 -- The flagged ids (the executor's word) come in as a joined set: `id = ANY(array)`
 -- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
 -- plan from going parallel when it must scan the table.
--- The columns are domain.scan.Candidate's, in its order.
+-- The columns are domain.scan.Candidate's, in its order. While a chunked attempt's chunks run,
+-- nothing beats the job's own heartbeat: its chunks are watched instead (stuck_chunks); from
+-- the moment the last one succeeds, its assembler beats it.
 SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
        error_code, updated_at, submitted_at, failure_code, failure_repeats
 FROM video_transcode_job AS job
@@ -389,7 +411,8 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
        OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
-       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
+       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s)
+           AND (chunks IS NULL OR chunks_done >= chunks))
        OR flagged.id IS NOT NULL)
 ORDER BY job.id
 LIMIT %(limit)s;
@@ -617,3 +640,103 @@ RETURNING id;
 -- `jobs prune --dry-run`: how many events prune_events would delete.
 SELECT count(*) AS events FROM event
 WHERE coalesce(delivered_at, discarded_at) < now() - make_interval(secs => %(older_than_s)s);
+
+
+-- name: create_chunks
+-- Chunked encoding (#23), from here to the end of the file. The lead of a chunked attempt, fenced like every write of a runner: the job learns its
+-- plan and chunk count, and one row per chunk is created with its first try begun.
+WITH job AS (
+    UPDATE video_transcode_job
+    SET chunks = %(count)s, chunks_done = 0, chunking = %(chunking)s, heartbeat_at = now(), updated_at = now()
+    WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
+      AND chunks IS NULL
+    RETURNING *
+), created AS (
+    INSERT INTO job_chunk (job_id, attempt, idx, tries, start_s, duration_s)
+    SELECT job.id, job.attempt, c.idx, 1, c.start_s, c.duration_s
+    FROM job, unnest(%(idx)s::int[], %(start_s)s::float8[], %(duration_s)s::float8[]) AS c (idx, start_s, duration_s)
+)
+SELECT * FROM job;
+
+-- name: chunks_of_attempt
+SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s ORDER BY idx;
+
+-- name: get_chunk
+SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s;
+
+-- name: mark_chunk_sent
+-- Which container runs a chunk's try. A container that claimed it already keeps RUNNING.
+UPDATE job_chunk
+SET state = CASE WHEN state = 'PENDING' THEN 'SUBMITTED' ELSE state END,
+    executor_job_id = %(executor_job_id)s, submitted_at = COALESCE(submitted_at, now()), updated_at = now()
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
+  AND state IN ('PENDING', 'SUBMITTED', 'RUNNING') AND executor_job_id IS NULL
+RETURNING *;
+
+-- name: reserve_pending_chunk
+-- The local executor starts chunks as CPUs come free: the next chunk nobody started yet,
+-- taken by one starter only (its row locked, the others skip it).
+UPDATE job_chunk AS chunk
+SET state = 'SUBMITTED', submitted_at = now(), updated_at = now()
+FROM (SELECT job_id, attempt, idx FROM job_chunk
+      WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND state = 'PENDING' AND executor_job_id IS NULL
+      ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED) AS next
+WHERE chunk.job_id = next.job_id AND chunk.attempt = next.attempt AND chunk.idx = next.idx
+RETURNING chunk.*;
+
+-- name: claim_chunk
+-- A chunk's container claims its try while the attempt is the job's current one and runs;
+-- inside Batch, only the container sent for this try (or any, before its id is recorded).
+UPDATE job_chunk AS chunk
+SET state = 'RUNNING', runner_id = %(runner_id)s, heartbeat_at = now(), started_at = now(), progress = 0,
+    error_code = NULL, error_message = NULL, updated_at = now()
+FROM video_transcode_job AS job
+WHERE chunk.job_id = %(job_id)s AND chunk.attempt = %(attempt)s AND chunk.idx = %(idx)s
+  AND chunk.state IN ('PENDING', 'SUBMITTED')
+  AND (%(batch_job_id)s::text IS NULL OR chunk.executor_job_id IS NULL OR chunk.executor_job_id = %(batch_job_id)s)
+  AND job.id = chunk.job_id AND job.attempt = chunk.attempt AND job.state = 'RUNNING'
+RETURNING chunk.*;
+
+-- name: chunk_heartbeat
+UPDATE job_chunk AS chunk
+SET heartbeat_at = now(), progress = GREATEST(chunk.progress, %(progress)s), updated_at = now()
+FROM video_transcode_job AS job
+WHERE chunk.job_id = %(job_id)s AND chunk.attempt = %(attempt)s AND chunk.idx = %(idx)s
+  AND chunk.state = 'RUNNING' AND chunk.runner_id = %(runner_id)s
+  AND job.id = chunk.job_id AND job.attempt = chunk.attempt AND job.state = 'RUNNING'
+RETURNING chunk.idx, chunk.progress;
+
+-- name: finish_chunk
+-- The fenced atomic counter. The chunk succeeds with what it made, and the job counts it in
+-- the same statement: concurrent finishers queue on the job's row lock, each adding one to
+-- the count the one before it left. The chunk that makes it reach the chunk count takes
+-- the job's claim (runner and heartbeat): it assembles the ladder and completes the job.
+WITH done AS (
+    UPDATE job_chunk AS chunk
+    SET state = 'SUCCEEDED', result = %(result)s, progress = 100, heartbeat_at = now(), finished_at = now(),
+        error_code = NULL, error_message = NULL, updated_at = now()
+    FROM video_transcode_job AS job
+    WHERE chunk.job_id = %(job_id)s AND chunk.attempt = %(attempt)s AND chunk.idx = %(idx)s
+      AND chunk.state = 'RUNNING' AND chunk.runner_id = %(runner_id)s
+      AND job.id = chunk.job_id AND job.attempt = chunk.attempt AND job.state = 'RUNNING'
+    RETURNING chunk.job_id, chunk.attempt
+)
+UPDATE video_transcode_job AS job
+SET chunks_done = job.chunks_done + 1,
+    runner_id = CASE WHEN job.chunks_done + 1 = job.chunks THEN %(runner_id)s ELSE job.runner_id END,
+    heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks THEN now() ELSE job.heartbeat_at END,
+    updated_at = now()
+FROM done
+WHERE job.id = done.job_id AND job.attempt = done.attempt AND job.state = 'RUNNING'
+RETURNING job.*;
+
+-- name: fail_chunk
+-- A chunk's runner reports its failure; scan-stuck decides what follows.
+UPDATE job_chunk
+SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
+    failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
+    failure_code = %(error_code)s, finished_at = now(), updated_at = now()
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
+  AND state IN ('PENDING', 'SUBMITTED', 'RUNNING')
+  AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
+RETURNING *;
