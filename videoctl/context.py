@@ -158,7 +158,7 @@ class AppContext:
         """Everything run-job needs, built from this context."""
         from videoctl.db.connection import connect
         from videoctl.db.reconnect import DbSteps
-        from videoctl.db.repositories import JobRepository
+        from videoctl.db.repositories import ChunkRepository, JobRepository
         from videoctl.media.binary import find_ffmpeg
         from videoctl.services.run_job import RunJobDeps
 
@@ -180,6 +180,8 @@ class AppContext:
             after_complete=self.drain_deletions,
             usage=self.usage,
             send_events=self.send_events,
+            chunks=ChunkRepository(self.conn),
+            chunk_executor=lambda on_batch: self.executor if on_batch else self.local_executor,
         )
 
     def close(self) -> None:

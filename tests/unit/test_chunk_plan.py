@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from videoctl.domain.chunks import ChunkPlan, chunk_seconds_problem, plan_chunks
+from videoctl.domain.chunks import ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
 
 NTSC = Fraction(30000, 1001)
 
@@ -66,3 +66,16 @@ def test_an_index_outside_the_plan_is_refused():
                                                           (10, 4, False), (2, 4, False), (121, 4, False)])
 def test_a_chunk_is_a_whole_number_of_segments(chunk_s, segment_s, ok):
     assert (chunk_seconds_problem(chunk_s, segment_s) is None) is ok
+
+
+def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clock_on_it():
+    plan = plan_chunks(1800, NTSC, segment_s=4, chunk_s=120, chunk_after_s=600)
+    first, second, last = plan.chunks[0], plan.chunks[1], plan.chunks[-1]
+    assert first.seek(NTSC) == Seek(None, "0", "121.120010")  # 3600 frames, a second more, the lead
+    start = second.start_s(NTSC)  # 120.12 s exactly
+    seek = second.seek(NTSC)
+    opened = Fraction(seek.input_s)
+    assert start - Fraction(2, 100_000) < opened < start  # a whole number of microseconds, just before
+    assert opened * 1_000_000 == int(opened * 1_000_000)
+    assert abs(opened + Fraction(seek.fps_start_s) - start) < Fraction(1, 10**9)
+    assert last.seek(NTSC).read_s is None

@@ -28,7 +28,10 @@ class BatchJobs:
         return self.clients.client("batch", retries={"mode": "standard", "total_max_attempts": 1})
 
     def submit(self, name: str, *, parameters: dict[str, str], tags: dict[str, str],
-               priority: int | None = None) -> str:
+               priority: int | None = None, array_size: int | None = None,
+               environment: dict[str, str] | None = None) -> str:
+        """SubmitJob; ``array_size`` makes it an array job of that many children (the chunks of
+        a long video), ``environment`` adds variables to the container (its command stays)."""
         request: dict[str, Any] = {
             "jobName": name,
             "jobQueue": self.queue,
@@ -39,6 +42,11 @@ class BatchJobs:
         }
         if priority is not None:
             request["schedulingPriorityOverride"] = priority
+        if array_size is not None:
+            request["arrayProperties"] = {"size": array_size}
+        if environment:
+            request["containerOverrides"] = {"environment": [{"name": key, "value": value}
+                                                             for key, value in environment.items()]}
         return self._submit_client.submit_job(**request)["jobId"]
 
     def find_by_name(self, name: str) -> str | None:

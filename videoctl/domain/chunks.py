@@ -43,6 +43,28 @@ UNFINISHED_CHUNK_STATES = frozenset({ChunkState.PENDING, ChunkState.SUBMITTED, C
                                      ChunkState.FAILED, ChunkState.RETRY_WAIT})
 
 
+#: How far before its first frame a chunk's source is opened. ffmpeg takes a seek in whole
+#: microseconds, and a first frame that rounding put a fraction of a microsecond before the
+#: seek would be dropped; this lead is far below what changes the frame the ``fps`` filter
+#: picks for an output instant (a hundredth of a frame at 60 fps would be 170 µs).
+SEEK_LEAD = Fraction(1, 100_000)
+#: How much more of the source than its frames a chunk reads: the decoder and the ``fps``
+#: filter see what follows its last frame, as in one pass, and the trim cuts the rest.
+READ_MARGIN_S = 1
+
+
+@dataclass(frozen=True)
+class Seek:
+    """How a chunk opens the source: decimal strings as ffmpeg takes them."""
+
+    #: ``-ss`` of the input; None from the start.
+    input_s: str | None
+    #: The ``fps`` filter's ``start_time``: where the chunk's first frame lies after the seek.
+    fps_start_s: str
+    #: ``-t`` of the input; None to the end.
+    read_s: str | None
+
+
 def chunk_seconds_problem(chunk_s: int, segment_s: int) -> str | None:
     """Why ``chunk_s`` cannot be the chunk length with ``segment_s`` segments, or None."""
     if chunk_s < segment_s or chunk_s % segment_s:
@@ -67,6 +89,18 @@ class Chunk:
 
     def duration_s(self, fps: Fraction) -> Fraction | None:
         return None if self.frames is None else self.frames / fps
+
+    def seek(self, fps: Fraction) -> Seek:
+        """Open the source just before the chunk's first frame, in whole microseconds, and
+        start the ``fps`` filter's clock exactly at that frame: output frame n of the chunk is
+        then the source frame one pass picks for frame ``start_frame + n``."""
+        duration = self.duration_s(fps)
+        read = None if duration is None else _decimal(duration + READ_MARGIN_S + SEEK_LEAD)
+        start = self.start_s(fps)
+        if start == 0:
+            return Seek(None, "0", read)
+        opened = Fraction(math.floor(max(start - SEEK_LEAD, 0) * 1_000_000), 1_000_000)
+        return Seek(_decimal(opened), _decimal(start - opened, places=9), read)
 
 
 @dataclass(frozen=True)
@@ -128,3 +162,9 @@ def _plan(fps: Fraction, segment_frames: int, chunk_frames: int, count: int) -> 
                          index * chunk_frames // segment_frames)
                    for index in range(count))
     return ChunkPlan(fps, segment_frames, chunk_frames, chunks)
+
+
+def _decimal(value: Fraction, places: int = 6) -> str:
+    """``value`` as a decimal string, rounded down to ``places`` places (ffmpeg's time syntax)."""
+    scaled = math.floor(value * 10**places)
+    return f"{scaled // 10**places}.{scaled % 10**places:0{places}d}"

@@ -50,12 +50,33 @@ class QueuedJob(NamedTuple):
     status: str
 
 
+#: What a chunk's container is told besides its command (``videoctl run-job JOB_ID``): the
+#: attempt it belongs to, and which chunk it is when it runs alone. A child of a Batch array
+#: job finds its chunk in AWS_BATCH_JOB_ARRAY_INDEX instead.
+CHUNK_ATTEMPT_VARIABLE = "VIDEOCTL_CHUNK_ATTEMPT"
+CHUNK_INDEX_VARIABLE = "VIDEOCTL_CHUNK_INDEX"
+BATCH_ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
+
+
 class Executor(Protocol):
     kind: str
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None) -> str:
         """Start the job's container; returns the executor's job id."""
+
+    def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
+                     priority: int | None = None) -> list[str] | None:
+        """Start the ``size`` chunks of a chunked attempt at once; their executor ids by index.
+        None when this executor starts chunks one at a time as it has room (``chunk_slots``)."""
+
+    def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
+                     priority: int | None = None, cpus: frozenset[int] | None = None) -> str:
+        """Start one chunk's container alone; ``cpus``: where a local process may run."""
+
+    def chunk_slots(self) -> list[frozenset[int]] | None:
+        """The CPUs each chunk process may have, one entry per chunk run at once (a local
+        machine: one per spare CPU); None when the executor has no such limit (Batch)."""
 
     def find(self, name: str) -> str | None:
         """The executor job id of a submission whose reply was lost, if it exists."""

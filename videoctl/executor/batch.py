@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
-from videoctl.domain.executor import QueuedJob, Remote
+from videoctl.domain.executor import CHUNK_ATTEMPT_VARIABLE, CHUNK_INDEX_VARIABLE, QueuedJob, Remote
 
 T = TypeVar("T")
 
@@ -41,11 +41,26 @@ class BatchExecutor:
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None) -> str:
         return _call("SubmitJob", lambda: self.batch.submit(
-            name,
-            parameters={"job_id": str(job_id)},
-            tags={"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)},
-            priority=priority,
-        ))
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority))
+
+    def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
+                     priority: int | None = None) -> list[str]:
+        """One array job whose ``size`` children are the attempt's chunks: the same command
+        (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX."""
+        array_id = _call("SubmitJob", lambda: self.batch.submit(
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            array_size=size, environment={CHUNK_ATTEMPT_VARIABLE: str(attempt)}))
+        return [child_id(array_id, index) for index in range(size)]
+
+    def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
+                     priority: int | None = None, cpus: frozenset[int] | None = None) -> str:
+        """One chunk alone (a resubmission): the same command, its index in VIDEOCTL_CHUNK_INDEX."""
+        return _call("SubmitJob", lambda: self.batch.submit(
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            environment={CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)}))
+
+    def chunk_slots(self) -> None:
+        return None  # Batch runs every child it has capacity for
 
     def find(self, name: str) -> str | None:
         return _call("ListJobs", lambda: self.batch.find_by_name(name))
@@ -74,6 +89,21 @@ class BatchExecutor:
                     yield QueuedJob(job["jobId"], job["jobName"], job.get("status", status))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error("ListJobs", exc) from exc
+
+
+def _tags(video_id: int, job_id: int, attempt: int) -> dict[str, str]:
+    return {"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)}
+
+
+def child_id(array_id: str, index: int) -> str:
+    """Batch's id of an array job's child: the array's id, a colon, the index."""
+    return f"{array_id}:{index}"
+
+
+def array_of(executor_job_id: str) -> str:
+    """The array job a child id belongs to (an id that is no child's is its own)."""
+    parent, sep, index = executor_job_id.rpartition(":")
+    return parent if sep and index.isdigit() else executor_job_id
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

@@ -92,23 +92,40 @@ def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
                   workdir: Path, progress: Progress, decided: EncodeDecision | None = None,
                   on_decision: Callable[[EncodeDecision], None] | None = None) -> EncodeResult:
-    """``decided`` is an earlier decision about this video's source (another attempt's, a
-    re-encode's): reused when it is about the same source. ``on_decision`` records the
-    decision before the encode starts, so an attempt that dies does not measure again."""
+    """The whole encode in one pass. ``decided`` is an earlier decision about this video's source
+    (another attempt's, a re-encode's): reused when it is about the same source. ``on_decision``
+    records the decision before the encode starts, so an attempt that dies does not measure again."""
+    src, info = fetch_and_probe(video, store=store, workdir=workdir, progress=progress)
+    decision = decide(ffmpeg, src, video.source_key, info, settings, decided)
+    if on_decision is not None:
+        on_decision(decision)
+    return encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings, ffmpeg=ffmpeg,
+                           workdir=workdir, progress=progress)
+
+
+def fetch_and_probe(video: Video, *, store: ObjectStore, workdir: Path, progress: Progress) -> tuple[Path, SourceInfo]:
+    """The source downloaded into ``workdir`` and probed (InvalidInput for anything we cannot encode)."""
     progress("download", 0)
     src = fetch_source(store, video, workdir)
     progress("download", 10)
-
-    info = probe(src)  # InvalidInput for anything we cannot encode
+    info = probe(src)
     log.info("probed source", extra={"video_id": video.id, "width": info.width, "height": info.height,
                                      "duration_s": round(info.duration_s, 3), "has_audio": info.has_audio,
                                      "audio_tracks": len(info.audio_renditions),
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
-    rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
-    decision = decide(ffmpeg, src, video.source_key, info, settings, decided)
-    if on_decision is not None:
-        on_decision(decision)
+    return src, info
 
+
+def ladder_rungs(settings: Settings, info: SourceInfo, decision: EncodeDecision | None = None) -> tuple[Rung, ...]:
+    """The rungs this source gets: one choice for a pass and for every chunk of a long video."""
+    return choose_rungs(parse_ladder(settings.ladder), info.short_side)
+
+
+def encode_one_pass(video: Video, src: Path, info: SourceInfo, decision: EncodeDecision, *, prefix: str,
+                    store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path,
+                    progress: Progress) -> EncodeResult:
+    """One ffmpeg for every output, then package, verify and upload (see the module's doc)."""
+    rungs = ladder_rungs(settings, info, decision)
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
     summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
