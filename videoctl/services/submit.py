@@ -295,8 +295,8 @@ def follow_job(job_id: int, *, jobs: JobRepository, executor: Executor | None = 
 
 
 def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -> None:
-    if not job.executor_job_id:
-        return
+    if not job.executor_job_id or job.chunks is not None:
+        return  # a chunked attempt's lead ends once its chunks are sent; scan-stuck watches those
     remote = executor.describe([job.executor_job_id]).get(job.executor_job_id)
     if remote is None or remote.status not in REMOTE_FAILED:
         return
