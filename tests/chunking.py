@@ -60,6 +60,12 @@ class FakeChunkExecutor:
     def chunk_slots(self):
         return [frozenset({0})] * self.slots
 
+    def find_chunk(self, **_):
+        return None
+
+    def stop_chunks(self, executor_job_ids, reason):
+        pass
+
     def cancel(self, executor_job_id, reason):
         pass
 

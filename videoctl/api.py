@@ -315,7 +315,7 @@ class Client:
         return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
                               store=ctx.store, delete_requests=ctx.delete_requests, usage=ctx.usage,
                               drain=ctx.drain_deletions, limit=limit, dry_run=dry_run,
-                              drain_events=ctx.drain_events)
+                              drain_events=ctx.drain_events, chunks=ctx.chunks)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from videoctl.aws.clients import AwsClients
     from videoctl.db.reconnect import ReconnectingConnection
     from videoctl.db.repositories import (
+        ChunkRepository,
         DeleteRequestRepository,
         EventRepository,
         JobRepository,
@@ -63,6 +64,12 @@ class AppContext:
         from videoctl.db.repositories import StatsRepository
 
         return StatsRepository(self.conn)
+
+    @cached_property
+    def chunks(self) -> ChunkRepository:
+        from videoctl.db.repositories import ChunkRepository
+
+        return ChunkRepository(self.conn)
 
     @cached_property
     def usage(self) -> UsageRepository:
@@ -158,7 +165,7 @@ class AppContext:
         """Everything run-job needs, built from this context."""
         from videoctl.db.connection import connect
         from videoctl.db.reconnect import DbSteps
-        from videoctl.db.repositories import ChunkRepository, JobRepository
+        from videoctl.db.repositories import JobRepository
         from videoctl.media.binary import find_ffmpeg
         from videoctl.services.run_job import RunJobDeps
 
@@ -180,7 +187,7 @@ class AppContext:
             after_complete=self.drain_deletions,
             usage=self.usage,
             send_events=self.send_events,
-            chunks=ChunkRepository(self.conn),
+            chunks=self.chunks,
             chunk_executor=lambda on_batch: self.executor if on_batch else self.local_executor,
         )
 

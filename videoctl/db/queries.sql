@@ -740,3 +740,51 @@ WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries 
   AND state IN ('PENDING', 'SUBMITTED', 'RUNNING')
   AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
 RETURNING *;
+
+-- name: stuck_chunks
+-- What scan-stuck's chunk rules read: every chunk still in play of a running chunked
+-- attempt (the partial index holds only those), with its job's policy. The columns are
+-- domain.chunk_rules.ChunkCandidate's, in its order. A real pass appends
+-- claim_chunk_rows_skip_locked.
+SELECT chunk.job_id, job.video_id, chunk.attempt, chunk.idx, chunk.state, chunk.tries, chunk.executor_job_id,
+       chunk.heartbeat_at, chunk.next_try_at, chunk.error_code, chunk.error_message, chunk.failure_code,
+       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority
+FROM job_chunk AS chunk
+JOIN video_transcode_job AS job ON job.id = chunk.job_id AND job.attempt = chunk.attempt
+WHERE chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT') AND job.state = 'RUNNING'
+ORDER BY chunk.job_id, chunk.idx
+LIMIT %(limit)s;
+
+-- name: claim_chunk_rows_skip_locked
+-- Appended to stuck_chunks by a real pass: a concurrent scanner skips these chunks.
+FOR UPDATE OF chunk SKIP LOCKED;
+
+-- name: schedule_chunk_retry
+UPDATE job_chunk
+SET state = 'RETRY_WAIT', next_try_at = now() + make_interval(secs => %(delay_s)s), updated_at = now()
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s AND state = 'FAILED'
+RETURNING *;
+
+-- name: begin_chunk_try
+-- The chunk's next try (try N → N + 1), before it is sent alone; only one caller wins a try.
+UPDATE job_chunk
+SET tries = tries + 1, state = 'SUBMITTED', executor_job_id = NULL, runner_id = NULL, heartbeat_at = NULL,
+    progress = 0, next_try_at = NULL, submitted_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
+  AND state IN ('FAILED', 'RETRY_WAIT')
+RETURNING *;
+
+-- name: reserve_chunk
+-- A try begun and never sent, about to be sent by scan-stuck: taken out of the local queue
+-- (reserve_pending_chunk passes over it) under the row lock of the pass.
+UPDATE job_chunk
+SET state = 'SUBMITTED', submitted_at = now(), updated_at = now()
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
+  AND state IN ('PENDING', 'SUBMITTED') AND executor_job_id IS NULL
+RETURNING *;
+
+-- name: chunk_executor_ids
+-- The containers an attempt's chunks were sent to: what stopping the attempt stops.
+SELECT DISTINCT executor_job_id FROM job_chunk
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND executor_job_id IS NOT NULL
+ORDER BY executor_job_id;

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from videoctl.db.queries import sql
 from videoctl.db.reconnect import db_error
 from videoctl.domain import events
+from videoctl.domain.chunk_rules import ChunkCandidate
 from videoctl.domain.chunks import ChunkPlan
 from videoctl.domain.cost import Usage
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
@@ -506,6 +507,11 @@ class JobRepository(_Repository):
             self._explain_refusal(params, f"move to {JobState.QUEUED}")
         raise video_deleted(job.video_id, f"job {job.id} is not run again")
 
+    def chunk_executor_ids(self, job: Job | Candidate) -> list[str]:
+        """The containers the job's current attempt sent its chunks to (none for one pass)."""
+        return [row["executor_job_id"] for row in _all(self.conn, "chunk_executor_ids",
+                                                        {"job_id": job.id, "attempt": job.attempt})]
+
     def attempts(self, job_ids: list[int]) -> dict[int, JobAttempt]:
         """job id → its state and current attempt, for those that exist."""
         known = [i for i in job_ids if _known_id(i)]
@@ -762,6 +768,38 @@ class ChunkRepository(_Repository):
                                              "error_message": error_message[:2000]})
         if row is None:
             self._explain(chunk.job_id, chunk.attempt, chunk.idx, "fail", runner_id=runner_id)
+        return JobChunk.from_row(row)
+
+    def stuck(self, *, limit: int, lock: bool) -> list[ChunkCandidate]:
+        """The chunks scan-stuck's rules look at; with lock=True claimed until the transaction ends."""
+        query = sql("stuck_chunks")
+        if lock:
+            query = query.rstrip().rstrip(";") + "\n" + sql("claim_chunk_rows_skip_locked")
+        try:
+            return [ChunkCandidate(*row) for row in
+                    self.conn.cursor(row_factory=tuple_row).execute(query, {"limit": limit}).fetchall()]
+        except psycopg.Error as exc:
+            raise db_error("stuck_chunks", exc) from exc
+
+    def schedule_retry(self, chunk: JobChunk | ChunkCandidate, delay_s: float) -> JobChunk:
+        return self._guarded("schedule_chunk_retry", chunk, "wait for its retry", delay_s=delay_s)
+
+    def begin_try(self, chunk: JobChunk | ChunkCandidate) -> JobChunk:
+        """The chunk's next try, begun (try N → N + 1): only one caller wins it."""
+        return self._guarded("begin_chunk_try", chunk, "begin another try")
+
+    def reserve(self, chunk: JobChunk | ChunkCandidate) -> JobChunk:
+        """A try begun and never sent, taken for sending now."""
+        return self._guarded("reserve_chunk", chunk, "be sent")
+
+    def _guarded(self, query: str, chunk: JobChunk | ChunkCandidate, intent: str, **params: Any) -> JobChunk:
+        row = _one(self.conn, query, {"job_id": chunk.job_id, "attempt": chunk.attempt, "idx": chunk.idx,
+                                      "tries": chunk.tries, **params})
+        if row is None:
+            current = self.get(chunk.job_id, chunk.attempt, chunk.idx)
+            if current.tries != chunk.tries:
+                raise Fenced(f"chunk {chunk.idx} of job {chunk.job_id} is on try {current.tries}, not {chunk.tries}")
+            raise InvalidState(f"chunk {chunk.idx} of job {chunk.job_id} is {current.state}; it cannot {intent}")
         return JobChunk.from_row(row)
 
     def _explain(self, job_id: int, attempt: int, index: int, intent: str, *, runner_id: str | None,

@@ -168,3 +168,4 @@ def _decimal(value: Fraction, places: int = 6) -> str:
     """``value`` as a decimal string, rounded down to ``places`` places (ffmpeg's time syntax)."""
     scaled = math.floor(value * 10**places)
     return f"{scaled // 10**places}.{scaled % 10**places:0{places}d}"
+

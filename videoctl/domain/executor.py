@@ -78,6 +78,12 @@ class Executor(Protocol):
         """The CPUs each chunk process may have, one entry per chunk run at once (a local
         machine: one per spare CPU); None when the executor has no such limit (Batch)."""
 
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> str | None:
+        """The executor id of a chunk's try whose sending was not recorded, if it exists."""
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        """Stop every container of an attempt's chunks (an array job as a whole)."""
+
     def find(self, name: str) -> str | None:
         """The executor job id of a submission whose reply was lost, if it exists."""
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
 from videoctl.domain.executor import CHUNK_ATTEMPT_VARIABLE, CHUNK_INDEX_VARIABLE, QueuedJob, Remote
+from videoctl.domain.keys import chunk_job_name, chunks_job_name
 
 T = TypeVar("T")
 
@@ -61,6 +62,19 @@ class BatchExecutor:
 
     def chunk_slots(self) -> None:
         return None  # Batch runs every child it has capacity for
+
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> str | None:
+        """A first try is a child of the attempt's array job; a later one a job of its own."""
+        if tries == 1:
+            array_id = self.find(chunks_job_name(video_id, job_id, attempt))
+            return child_id(array_id, index) if array_id else None
+        return self.find(chunk_job_name(video_id, job_id, attempt, index, tries))
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        """TerminateJob on each array job (Batch terminates its children with it) and on each
+        chunk sent alone."""
+        for executor_job_id in sorted({array_of(i) for i in executor_job_ids}):
+            self.cancel(executor_job_id, reason)
 
     def find(self, name: str) -> str | None:
         return _call("ListJobs", lambda: self.batch.find_by_name(name))

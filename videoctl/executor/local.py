@@ -85,6 +85,13 @@ class LocalExecutor:
         """One chunk process per CPU this process may use, each on its own CPU."""
         return [frozenset({cpu}) for cpu in sorted(_affinity())]
 
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> None:
+        return None  # a local start never has an unknown outcome
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        for executor_job_id in executor_job_ids:
+            self.cancel(executor_job_id, reason)
+
     def _start(self, name: str, job_id: int, extra_env: dict[str, str], *,
                cpus: frozenset[int] | None = None) -> str:
         env = {key: value for key, value in os.environ.items() if key not in _CHUNK_VARIABLES}

@@ -240,7 +240,7 @@ def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRe
     check_reason(reason)
     with jobs.transaction():
         job = cancel_rows(job_id, reason, jobs=jobs, videos=videos)
-    stop_container(job, reason, executor)
+    stop_container(job, reason, executor, jobs.chunk_executor_ids(job))
     return job
 
 
@@ -253,10 +253,13 @@ def cancel_rows(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoR
     return job
 
 
-def stop_container(job: Job, reason: str, executor: Executor) -> None:
-    """After the cancel committed: stop the job's container (TerminateJob, or kill the local process)."""
+def stop_container(job: Job, reason: str, executor: Executor, chunk_executor_ids: list[str] | None = None) -> None:
+    """After the cancel committed: stop the job's container (TerminateJob, or kill the local process),
+    and for a chunked attempt its chunks' (TerminateJob of the array job, or every chunk process)."""
     if job.executor_job_id:
         executor.cancel(job.executor_job_id, reason)
+    if chunk_executor_ids:
+        executor.stop_chunks(chunk_executor_ids, reason)
 
 
 def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sleep = time.sleep) -> Job:
