@@ -139,10 +139,11 @@ def test_parts_for_a_single_put_upload_are_refused(client: Client, r2):
         client.mark_uploaded(upload.video.id, etags=['"abc"'])
 
 
-@pytest.mark.parametrize("content_type", ["text/html", "application/x-sh", "image/png"])
-def test_only_video_or_audio_may_be_uploaded_and_nothing_is_created_otherwise(client: Client, content_type):
+@pytest.mark.parametrize("content_type", ["text/html", "video/html", "video/svg+xml", "application/x-sh", "image/png",
+                                          "audio/mpeg"])
+def test_only_a_video_container_type_may_be_uploaded_and_nothing_is_created_otherwise(client: Client, content_type):
     before = client.list_videos(status=VideoStatus.PENDING)
-    with pytest.raises(InvalidInput, match="video or audio type"):
+    with pytest.raises(InvalidInput, match="not a video container type|an audio type"):
         client.create_upload(content_type=content_type)
     assert client.list_videos(status=VideoStatus.PENDING) == before
 

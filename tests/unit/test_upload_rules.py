@@ -41,15 +41,30 @@ def test_a_size_outside_what_s3_stores_is_refused(size):
 
 
 @pytest.mark.parametrize("given, kept", [("video/mp4", "video/mp4"), (" Video/QuickTime ", "video/quicktime"),
-                                         ("audio/x-wav", "audio/x-wav"), ("video/x-matroska", "video/x-matroska")])
-def test_video_and_audio_types_are_accepted(given, kept):
+                                         ("video/x-matroska", "video/x-matroska"), ("video/webm", "video/webm"),
+                                         ("video/mp2t", "video/mp2t"), ("application/mxf", "application/mxf")])
+def test_video_container_types_are_accepted(given, kept):
     assert uploads.check_content_type(given) == kept
 
 
-@pytest.mark.parametrize("given", ["text/html", "application/octet-stream", "image/svg+xml", "video/",
-                                   "video/mp4; codecs=avc1", "video/mp4\r\nX-Amz-Acl: public-read", ""])
-def test_other_types_are_refused_with_the_reason(given):
-    with pytest.raises(InvalidInput, match="video or audio type"):
+def test_every_accepted_type_lands_under_a_video_extension():
+    for content_type, extension in uploads.CONTENT_TYPES.items():
+        assert uploads.check_content_type(content_type) == content_type
+        assert uploads.upload_key("videos", 1, content_type) == f"videos/1/source/upload{extension}"
+
+
+@pytest.mark.parametrize("given", ["text/html", "video/html", "video/svg+xml", "image/svg+xml", "video/x-unheard-of",
+                                   "application/octet-stream", "video/", "video/mp4; codecs=avc1",
+                                   "video/mp4\r\nX-Amz-Acl: public-read", ""])
+def test_anything_but_a_video_container_type_is_refused_with_the_reason(given):
+    with pytest.raises(InvalidInput, match="not a video container type") as refused:
+        uploads.check_content_type(given)
+    assert "video/mp4" in refused.value.hint  # what to send instead
+
+
+@pytest.mark.parametrize("given", ["audio/mpeg", "audio/x-wav", "audio/mp4", "Audio/Webm"])
+def test_audio_is_refused_as_audio(given):
+    with pytest.raises(InvalidInput, match="an audio type: only video is encoded"):
         uploads.check_content_type(given)
 
 

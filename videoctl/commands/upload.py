@@ -30,13 +30,16 @@ def create(
         help="The file's size: from 100 MiB on the upload is multipart, and the size is checked on completion.")]
     = None,
     content_type: Annotated[str, typer.Option(
-        "--content-type", help="The file's type, a video/* or audio/* type; the PUT must send it.")] = "video/mp4",
+        "--content-type", help="The file's type, a video container type (video/mp4, video/quicktime, "
+                               "video/x-matroska, video/webm, video/mp2t, application/mxf…); the PUT must send it.")]
+    = "video/mp4",
     json_: JsonOption = False,
 ) -> None:
     """Create a PENDING video and the presigned URL(s) its file is sent to.
 
     Below 100 MiB (or without --size): one PUT URL. From 100 MiB: a multipart upload, one
-    PUT URL per part; keep each part's ETag response header for `upload complete`. Without
+    PUT URL per part; keep each part's ETag response header for `upload complete`. Audio
+    and any type but a video container's are refused. Without
     R2 (local storage): a path to write the file to. The URLs expire after
     VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS (1 h); an upload not completed within
     VIDEOCTL_UPLOAD_EXPIRY_HOURS (24 h) is given up by scan-stuck.

@@ -4,13 +4,12 @@ An app asks for an upload (`upload create`), the browser PUTs the file straight 
 R2 with presigned URLs, and `upload complete` checks what arrived. The rules here
 are S3's own limits, enforced by us because moto (and a mistaken client) is looser
 than AWS and R2 are, plus the choices that keep the bucket ours: the key comes
-from the video id, never from the client, and only video or audio is accepted.
+from the video id, never from the client, and only a video container type is accepted.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from videoctl.domain import keys
@@ -36,17 +35,20 @@ DEFAULT_PART = 16 * MiB
 #: The failure reason of a video whose upload never completed before it expired.
 UPLOAD_EXPIRED = "upload_expired"
 
-#: A media type such as video/mp4 or audio/x-wav, nothing after it (no parameters).
-_MEDIA_TYPE = re.compile(r"(video|audio)/[a-z0-9][a-z0-9.+-]{0,99}")
-
-#: The source file's extension for the common types; ffmpeg probes content, not names,
-#: so an unknown type simply gets none.
-_EXTENSIONS = {
-    "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "video/x-matroska": ".mkv",
-    "video/x-msvideo": ".avi", "video/mpeg": ".mpg", "video/mp2t": ".ts", "video/3gpp": ".3gp",
-    "video/x-flv": ".flv", "video/ogg": ".ogv", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
-    "audio/aac": ".aac", "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/ogg": ".ogg",
-    "audio/flac": ".flac", "audio/webm": ".weba",
+#: The types an upload may be sent with, each a video container the probe opens (the
+#: demuxers of domain/containers.py), and the source file's extension for it. Nothing
+#: else: the object is stored with this type and a player or a browser may be handed
+#: it, so a type that renders as a page or an image (text/html, image/svg+xml, a
+#: made-up video/html…) must never reach the bucket. Audio types are refused too: the
+#: pipeline encodes video, and the probe would refuse an audio-only file anyway, after
+#: the whole upload and a job (DEAD, invalid_input). (video/avi and
+#: video/vnd.dlna.mpeg-tts are what Windows names .avi and .m2ts files.)
+CONTENT_TYPES: dict[str, str] = {
+    "video/mp4": ".mp4", "video/x-m4v": ".m4v", "video/quicktime": ".mov", "video/x-matroska": ".mkv",
+    "video/webm": ".webm", "video/mp2t": ".ts", "video/vnd.dlna.mpeg-tts": ".ts", "video/mpeg": ".mpg",
+    "video/x-msvideo": ".avi", "video/avi": ".avi", "video/x-ms-wmv": ".wmv", "video/x-ms-asf": ".asf",
+    "video/x-flv": ".flv", "application/mxf": ".mxf", "video/ogg": ".ogv", "video/3gpp": ".3gp",
+    "video/3gpp2": ".3g2", "video/dv": ".dv", "video/x-dv": ".dv",
 }
 
 
@@ -92,17 +94,19 @@ def plan_parts(size: int) -> PartPlan:
 
 
 def check_content_type(content_type: str) -> str:
-    """The type the upload must be sent with: a video or audio media type, lower case."""
+    """The type the upload must be sent with: one of :data:`CONTENT_TYPES`, lower case."""
     value = content_type.strip().lower()
-    if not _MEDIA_TYPE.fullmatch(value):
-        raise InvalidInput(f"the content type must be a video or audio type such as video/mp4, got {content_type!r}",
-                           hint="the browser sends the file's type (File.type); pass it with --content-type")
-    return value
+    if value in CONTENT_TYPES:
+        return value
+    why = ("an audio type: only video is encoded (an audio-only file has no picture to make a ladder of)"
+           if value.startswith("audio/") else "not a video container type")
+    raise InvalidInput(f"the content type {content_type!r} is {why}",
+                       hint=f"send the file's type (a browser's File.type), one of {', '.join(CONTENT_TYPES)}")
 
 
 def upload_key(videos_root: str, video_id: int, content_type: str) -> str:
     """Where an upload lands: chosen from the video id and its type, never named by the client."""
-    return keys.source_key(videos_root, video_id, "upload" + _EXTENSIONS.get(content_type, ""))
+    return keys.source_key(videos_root, video_id, "upload" + CONTENT_TYPES.get(content_type, ""))
 
 
 def registered_video_id(key: str, videos_root: str) -> int:
