@@ -77,14 +77,18 @@ def complete(
     video_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="The PENDING video of the upload.")],
     parts: Annotated[list[str] | None, typer.Option(
         "--parts", metavar="ETAG",
-        help="Multipart: each part's ETag, in part order (repeat, or separate with commas); without it, the "
-             "parts the bucket holds are joined.")] = None,
+        help="Multipart: every part's ETag, in part order (separate with commas, or repeat --parts); without "
+             "it, the parts the bucket holds are joined. Either way the parts must be the upload's plan: each "
+             "part 1 to N there, of its planned size.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Check the uploaded object (there, not empty, the size declared) and make the video UPLOADED.
 
-    A multipart upload is joined first. With VIDEOCTL_AUTO_SUBMIT=1 the video is then
-    submitted. Running it again after it succeeded changes nothing.
+    A multipart upload is joined first, only once its parts are the plan's (a wrong list
+    is refused and the upload stays open). The object's ETag is recorded: what run-job
+    encodes is this object, and a file sent to the URL afterwards fails the job
+    (source_changed). With VIDEOCTL_AUTO_SUBMIT=1 the video is then submitted. Running it
+    again after it succeeded changes nothing.
 
     Example: videoctl upload complete 42 --parts '"a54357aff0632cce46d942af68356b38"' --parts '"0c78aef83f66abc1fa1e8477f296d394"'
     """

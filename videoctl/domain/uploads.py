@@ -4,12 +4,15 @@ An app asks for an upload (`upload create`), the browser PUTs the file straight 
 R2 with presigned URLs, and `upload complete` checks what arrived. The rules here
 are S3's own limits, enforced by us because moto (and a mistaken client) is looser
 than AWS and R2 are, plus the choices that keep the bucket ours: the key comes
-from the video id, never from the client, and only a video container type is accepted.
+from the video id, never from the client, only a video container type is accepted,
+and a multipart upload is joined only from the parts its plan names.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from videoctl.domain import keys
@@ -51,6 +54,20 @@ CONTENT_TYPES: dict[str, str] = {
     "video/3gpp2": ".3g2", "video/dv": ".dv", "video/x-dv": ".dv",
 }
 
+#: An entity tag as HTTP writes it (RFC 9110): visible ASCII but '"', quoted or not (S3
+#: and R2 send it quoted; a shell drops the quotes). A part's ETag is 32 hex digits on S3.
+_ETAG = re.compile(r'"[\x21\x23-\x7e]{1,1024}"|[\x21\x23-\x7e]{1,1024}')
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a multipart upload, as the bucket holds it (``size``) or as the client
+    names it by its PUT's ETag (``size`` None)."""
+
+    number: int
+    etag: str
+    size: int | None = None
+
 
 @dataclass(frozen=True)
 class PartPlan:
@@ -91,6 +108,66 @@ def plan_parts(size: int) -> PartPlan:
     part = max(MIN_PART, min(part, MAX_PART))
     count = math.ceil(size / part)
     return PartPlan(size, part, count)
+
+
+def recorded_plan(size: int, part_size: int | None) -> PartPlan:
+    """The plan a multipart upload was created with, from what its row recorded: its part
+    size (None for an upload created before that was recorded: cut as :func:`plan_parts` cuts)."""
+    if part_size is None:
+        return plan_parts(size)
+    return PartPlan(size, part_size, math.ceil(size / part_size))
+
+
+def check_etags(etags: Sequence[str], plan: PartPlan) -> list[Part]:
+    """The ETags a client gives to complete a multipart upload: one per planned part, in
+    part order, each an ETag. Checked before anything is joined, so a wrong list leaves
+    the upload open to be completed right."""
+    if len(etags) != plan.count:
+        raise InvalidInput(f"the upload has {plan.count} parts, but {len(etags)} ETags were given",
+                           hint=f"give the ETag of every part, 1 to {plan.count}, in part order (or none: "
+                                "the parts the bucket holds are then joined)")
+    for number, etag in enumerate(etags, start=1):
+        if not _ETAG.fullmatch(etag):
+            raise InvalidInput(f"the ETag given for part {number} is not an ETag: {etag[:80]!r}",
+                               hint="give each part's ETag response header as its PUT answered it")
+    return [Part(number, etag) for number, etag in enumerate(etags, start=1)]
+
+
+def parts_to_join(plan: PartPlan, held: Sequence[Part], given: Sequence[Part] | None = None) -> list[Part]:
+    """The parts to join: exactly the plan's, 1 to N, each as long as planned and, when the
+    client named them (*given*, from :func:`check_etags`), each the one its PUT answered.
+
+    S3 joins whatever list it is given, a subset too, into an object the size check then
+    refuses, and the upload is gone: so every difference is refused here, before the join,
+    while the part URLs still work.
+    """
+    by_number = {part.number: part for part in held}
+    extra = sorted(n for n in by_number if not 1 <= n <= plan.count)
+    if extra:
+        raise InvalidInput(f"the bucket holds part {extra[0]}, which is not in the upload's plan of "
+                           f"{plan.count} parts", hint="start again with `videoctl upload create`")
+    missing = [n for n in range(1, plan.count + 1) if n not in by_number]
+    if missing:
+        named = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        raise InvalidInput(f"{len(missing)} of the upload's {plan.count} parts have not arrived: part {named}",
+                           hint="PUT each missing part to its URL, then complete the upload again")
+    for number in range(1, plan.count + 1):
+        size = by_number[number].size
+        if size is not None and size != plan.part_length(number):
+            raise InvalidInput(f"part {number} holds {size} bytes, but the upload's plan says "
+                               f"{plan.part_length(number)}",
+                               hint=f"PUT part {number} again with exactly its bytes of the file, then complete "
+                                    "the upload again")
+    for part in given or ():
+        if _unquoted(part.etag) != _unquoted(by_number[part.number].etag):
+            raise InvalidInput(f"the ETag given for part {part.number} ({part.etag[:80]}) is not that of the part "
+                               f"the bucket holds ({by_number[part.number].etag})",
+                               hint="give each part's ETag as its PUT answered it, in part order")
+    return [Part(number, by_number[number].etag) for number in range(1, plan.count + 1)]
+
+
+def _unquoted(etag: str) -> str:
+    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
 
 
 def check_content_type(content_type: str) -> str:
