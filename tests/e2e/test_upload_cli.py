@@ -91,6 +91,15 @@ def test_on_r2_the_json_carries_a_signed_url_and_never_the_secret_key(capsys, r2
     assert r2_env["R2_SECRET_ACCESS_KEY"] not in human.stdout + human.stderr
 
 
+def test_a_multipart_upload_says_how_to_complete_it_as_the_cli_takes_it(capsys, r2_env):
+    created = run_cli(capsys, "upload", "create", "--size", str(100 << 20))
+    assert created.exit_code == 0, created.stdout + created.stderr
+    text = " ".join(created.stdout.split())  # as the terminal wrapped it
+    assert "PUT 7 parts of 16777216 bytes" in text
+    assert "then: videoctl upload complete 1 --parts ETAG_1,ETAG_2,…,ETAG_7" in text
+    assert "the 7 ETags in part order, comma-separated; or no --parts" in text
+
+
 def test_a_local_upload_never_completed_expires_and_what_arrived_is_deleted(capsys, env, conn):
     upload = run_cli(capsys, "--json", "upload", "create", "--size", "4").json()["data"]
     video_id, path = upload["video"]["id"], Path(upload["path"])

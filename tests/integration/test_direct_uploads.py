@@ -172,6 +172,41 @@ def test_the_parts_the_bucket_holds_must_be_the_plan_too(client: Client, r2):
     assert r2.get_object(Bucket=r2.bucket, Key=upload.key)["Body"].read() == data
 
 
+def test_the_complete_hint_is_a_command_the_cli_takes(client: Client, r2, capsys):
+    import re
+    import shlex
+
+    from tests.cli import run_cli
+
+    upload, etags, _ = _multipart_sent(client, 100 * MiB)
+    command = shlex.split(upload.complete)
+    assert command[:4] == ["videoctl", "upload", "complete", str(upload.video.id)] and command[4] == "--parts"
+    assert len(command) == 6 and re.fullmatch(r"ETAG_1,ETAG_2,…,ETAG_7", command[5])
+    command[5] = ",".join(etags)  # the placeholder filled in with what the PUTs answered
+    result = run_cli(capsys, *command[1:])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert client.get_video(upload.video.id).status is VideoStatus.UPLOADED
+
+
+def test_an_upload_that_did_not_arrive_whole_leaves_the_video_pending(client: Client, r2):
+    upload = client.create_upload(size=1000)
+    with pytest.raises(NotFound, match="nothing has been uploaded"):
+        client.mark_uploaded(upload.video.id)
+    _put(upload.url, b"short", upload.headers)
+    with pytest.raises(InvalidInput, match="5 bytes, but 1000 were declared"):
+        client.mark_uploaded(upload.video.id)
+    assert client.get_video(upload.video.id).status is VideoStatus.PENDING
+    _put(upload.url, b"z" * 1000, upload.headers)  # the client sends it again, whole
+    assert client.mark_uploaded(upload.video.id).video.status is VideoStatus.UPLOADED
+
+
+def test_an_empty_upload_is_refused(client: Client, r2):
+    upload = client.create_upload()
+    _put(upload.url, b"", upload.headers)
+    with pytest.raises(InvalidInput, match="empty"):
+        client.mark_uploaded(upload.video.id)
+
+
 def test_parts_for_a_single_put_upload_are_refused(client: Client, r2):
     upload = client.create_upload(size=10)
     _put(upload.url, b"0123456789", upload.headers)

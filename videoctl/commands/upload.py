@@ -67,6 +67,9 @@ def create(
         if upload.urls_expire_at:
             out.stdout.print(f"the URLs expire at {upload.urls_expire_at.isoformat(timespec='seconds')}")
         out.stdout.print(f"then: [bold]{out.safe(upload.complete)}[/]")
+        if upload.method == "multipart":
+            out.stdout.print(f"  (the {len(upload.parts)} ETags in part order, comma-separated; or no --parts: "
+                             "the parts the bucket holds are joined, if they are the ones planned)")
 
     out.success(upload, render, json_flag=json_)
 

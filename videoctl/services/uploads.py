@@ -120,9 +120,11 @@ def create_upload(*, videos: VideoRepository, store: ObjectStore, settings: Sett
         parts = [UploadPart(n, plan.part_length(n), store.presign_part(key, upload_id, n,
                                                                        expires_s=settings.upload_url_expiry_s))
                  for n in range(1, plan.count + 1)]
+        # One --parts value, comma-separated, as the option takes it (a multipart upload has
+        # at least 7 parts, so the list is always shortened).
         return Upload(video, "multipart", key, content_type, {}, _urls_expire(now, settings),
                       video.upload_expires_at, upload_id=upload_id, part_size=plan.part_size, parts=parts,
-                      complete=f"{complete} --parts ETAG_1 … ETAG_{plan.count}")
+                      complete=f"{complete} --parts ETAG_1,ETAG_2,…,ETAG_{plan.count}")
     video = videos.add(video_id, title=title or f"upload {video_id}", source_key=key, size_bytes=size,
                        status=VideoStatus.PENDING, content_type=content_type, upload_expires_in_s=expiry_s)
     if isinstance(store, PresignedUploads):
