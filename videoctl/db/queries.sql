@@ -22,17 +22,20 @@ SELECT id FROM drawn WHERE NOT EXISTS (SELECT 1 FROM video WHERE video.id = draw
 
 -- name: insert_video
 INSERT INTO video (id, title, source_key, status, size_bytes, content_type, upload_id, upload_expires_at,
-                   auto_submit_at)
+                   auto_submit_at, source_etag, upload_part_size)
 VALUES (%(id)s, %(title)s, %(source_key)s, %(status)s, %(size_bytes)s, %(content_type)s, %(upload_id)s,
         CASE WHEN %(expires_in_s)s::double precision IS NULL THEN NULL
              ELSE now() + make_interval(secs => %(expires_in_s)s) END,
-        CASE WHEN %(auto_submit)s AND %(status)s = 'UPLOADED' THEN now() END)
+        CASE WHEN %(auto_submit)s AND %(status)s = 'UPLOADED' THEN now() END,
+        %(source_etag)s, %(upload_part_size)s)
 RETURNING *;
 
 -- name: mark_uploaded
--- `upload complete`: PENDING → UPLOADED with the size found, the upload's bookkeeping cleared.
+-- `upload complete`: PENDING → UPLOADED with the size and ETag found (what run-job must
+-- find), the upload's bookkeeping cleared.
 UPDATE video
-SET status = 'UPLOADED', size_bytes = %(size_bytes)s, upload_id = NULL, upload_expires_at = NULL,
+SET status = 'UPLOADED', size_bytes = %(size_bytes)s, source_etag = %(source_etag)s, upload_id = NULL,
+    upload_part_size = NULL, upload_expires_at = NULL,
     auto_submit_at = CASE WHEN %(auto_submit)s THEN now() END, updated_at = now()
 WHERE id = %(id)s AND status = 'PENDING'
 RETURNING *;

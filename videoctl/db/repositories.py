@@ -133,22 +133,24 @@ class VideoRepository(_Repository):
     def add(self, video_id: int, *, title: str, source_key: str, size_bytes: int | None,
             status: VideoStatus = VideoStatus.UPLOADED, auto_submit: bool = False,
             content_type: str | None = None, upload_id: str | None = None,
-            upload_expires_in_s: float | None = None) -> Video:
+            upload_expires_in_s: float | None = None, upload_part_size: int | None = None,
+            source_etag: str | None = None) -> Video:
         """A new video; *auto_submit* marks an UPLOADED one as waiting for its job."""
         try:
             row = _one(self.conn, "insert_video", {
                 "id": video_id, "title": title, "source_key": source_key, "status": status,
                 "size_bytes": size_bytes, "auto_submit": auto_submit, "content_type": content_type,
-                "upload_id": upload_id, "expires_in_s": upload_expires_in_s})
+                "upload_id": upload_id, "expires_in_s": upload_expires_in_s, "upload_part_size": upload_part_size,
+                "source_etag": source_etag})
         except pg_errors.UniqueViolation:
             raise InvalidState(f"video {video_id} exists already",
                                hint=f"see it with `videoctl video show {video_id}`") from None
         return Video.from_row(row)
 
-    def mark_uploaded(self, video_id: int, *, size_bytes: int, auto_submit: bool) -> Video:
-        """PENDING → UPLOADED with the size found; InvalidState naming the status otherwise."""
+    def mark_uploaded(self, video_id: int, *, size_bytes: int, source_etag: str | None, auto_submit: bool) -> Video:
+        """PENDING → UPLOADED with the size and ETag found; InvalidState naming the status otherwise."""
         row = _one(self.conn, "mark_uploaded", {"id": video_id, "size_bytes": size_bytes,
-                                                "auto_submit": auto_submit})
+                                                "source_etag": source_etag, "auto_submit": auto_submit})
         if row is None:
             current = self.get(video_id)
             raise InvalidState(f"video {video_id} is {current.status}, not PENDING: its upload is not open",

@@ -72,6 +72,11 @@ class Video(_Record):
     #: Why the video itself FAILED when no job says so (upload_expired).
     error_code: str | None = None
     error_message: str | None = None
+    #: The source's ETag when its upload completed or its key was registered: run-job
+    #: encodes that object or none (None for a video from before it was recorded).
+    source_etag: str | None = None
+    #: A multipart upload's part size while it is open: with size_bytes, its plan.
+    upload_part_size: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))

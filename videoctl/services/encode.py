@@ -25,7 +25,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from videoctl.domain import keys
 from videoctl.domain.audio import GainDecision, Loudness, output_problem
 from videoctl.domain.decision import EncodeDecision, TrackLoudness, reusable, source_identity
-from videoctl.domain.errors import InvalidInput, StorageError, VerifyFailed
+from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
@@ -77,16 +77,34 @@ class OutputPlan:
 
 
 def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
-    """Download the source after checking it exists, is not empty and fits on disk."""
+    """Download the source after checking it exists, is not empty and fits on disk.
+
+    A source recorded with its ETag (its upload's completion, a registered key) must still
+    be that object: the size recorded, and a download held to the ETag, so a file sent to
+    the upload's URL after it completed is refused (SourceChanged, never retried) instead of
+    encoded. A video from before ETags were recorded is downloaded as it is.
+    """
     size = store.size(video.source_key)
     if size is None:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} does not exist")
     if size == 0:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} is empty (0 bytes)")
+    if video.source_etag is not None and size != video.size_bytes:
+        raise _source_changed(video, f"it is {size} bytes, but {video.size_bytes} were recorded")
     require_free_space(workdir, size)
     path = workdir / SOURCE_FILE  # never the upload's name: a name can pick a demuxer
-    store.download_file(video.source_key, path)
+    try:
+        store.download_file(video.source_key, path, if_match=video.source_etag)
+    except SourceChanged as exc:
+        raise _source_changed(video, f"it is no longer the object of ETag {video.source_etag}") from exc
     return path
+
+
+def _source_changed(video: Video, why: str) -> SourceChanged:
+    return SourceChanged(f"the source {video.source_key!r} of video {video.id} was replaced after it was recorded "
+                         f"(by `upload complete` or `video add --key`: {why}); what is there now is not encoded",
+                         hint=f"send the video again as a new upload (`videoctl upload create`), and find out who "
+                              f"wrote to {video.source_key!r}")
 
 
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
