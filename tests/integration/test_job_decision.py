@@ -9,7 +9,7 @@ import pytest
 
 from tests import clips
 from tests.cli import run_cli
-from videoctl.domain.decision import EncodeDecision
+from videoctl.domain.decision import EncodeDecision, source_identity
 from videoctl.domain.states import JobState
 from videoctl.media import loudness
 from videoctl.media.binary import find_ffmpeg
@@ -38,7 +38,9 @@ def test_the_decision_is_stored_and_the_loudness_in_and_out_shown(capsys, ctx, r
 
     done = ctx.jobs.get(job.id)
     decision = EncodeDecision.from_dict(done.decision)
-    assert decision is not None and decision.source == f"{video.source_key}#{lecture.stat().st_size}"
+    recorded = ctx.videos.get(video.id)
+    assert decision is not None
+    assert decision.source == source_identity(video.source_key, lecture.stat().st_size, recorded.source_etag)
     assert [t.rendition for t in decision.loudness] == ["audio", "audio_1", "audio_2"]
     outputs = {t["rendition"]: t["output"]["integrated_lufs"] for t in done.measurements["loudness"]}
     assert outputs["audio"] == pytest.approx(-16.0, abs=1.0) and outputs["audio_1"] == pytest.approx(-16.0, abs=1.0)

@@ -145,6 +145,8 @@ def test_a_decision_round_trips_and_is_reused_only_for_the_same_source() -> None
     assert EncodeDecision.from_dict(None) is None
     assert reusable(decision, "videos/1/source/a.mp4#1234") is decision
     assert reusable(decision, "videos/1/source/a.mp4#1235") is None
+    # A recorded ETag is part of the identity: a source replaced with the same size is another.
+    assert source_identity("k", 5, '"abc"') != source_identity("k", 5, '"abd"') != source_identity("k", 5)
     # A new target derives new gains from the same measurement: nothing is measured again.
     louder = decision.with_loudness_settings(LoudnessSettings("normalize", -14.0, -1.5))
     assert louder.loudness[0].measured == track.measured and louder.gains()["audio"].gain_db == 16.0

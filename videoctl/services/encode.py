@@ -123,7 +123,8 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
                                      "audio_tracks": len(info.audio_renditions),
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
     rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
-    decision = decide(ffmpeg, src, video.source_key, info, settings, decided)
+    decision = decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
+                      settings, decided)
     if on_decision is not None:
         on_decision(decision)
 
@@ -140,11 +141,11 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out)
 
 
-def decide(ffmpeg: str, src: Path, source_key: str, info: SourceInfo, settings: Settings,
+def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Settings,
            decided: EncodeDecision | None) -> EncodeDecision:
     """What this encode does with the source's audio level (and, later, its ladder): an
-    earlier decision about the same source is reused, what is missing is measured."""
-    identity = source_identity(source_key, info.size_bytes)
+    earlier decision about the same source (``identity``: ``source_identity``) is reused,
+    what is missing is measured."""
     decision = reusable(decided, identity) or EncodeDecision(identity)
     renditions = info.audio_renditions
     if settings.loudness.mode != "off" and renditions and decision.loudness is None:
@@ -153,7 +154,7 @@ def decide(ffmpeg: str, src: Path, source_key: str, info: SourceInfo, settings: 
         decision = replace(decision, loudness=tuple(
             TrackLoudness(rendition.name, rendition.track.index, level, GainDecision(0.0, None, ""))
             for rendition, level in zip(renditions, measured, strict=True)))
-        log.info("measured loudness", extra={"source": source_key, "measure_s": round(time.monotonic() - started, 3),
+        log.info("measured loudness", extra={"source": identity, "measure_s": round(time.monotonic() - started, 3),
                                              "lufs": [t.measured.to_dict()["integrated_lufs"] for t in decision.loudness]})
     decision = decision.with_loudness_settings(settings.loudness)
     limited = decision.unmeasured_limiters()
