@@ -29,7 +29,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
-from videoctl.domain.events import Target, parse_target
+from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import parse_origins
@@ -530,6 +530,8 @@ class Settings:
                 shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
+            if spec.name == "events_target" and value is not None:
+                shown = shown_target(value)  # a webhook's query string, as every other output leaves it out
             rows.append(
                 {
                     "name": spec.name,

@@ -116,6 +116,8 @@ def test_every_scan_pass_delivers_what_is_pending_and_counts_it(capsys, env, con
     ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": SECRET},
      "VIDEOCTL_EVENTS_TARGET"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.exa mple.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": SECRET},
+     "VIDEOCTL_EVENTS_TARGET"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "tiny-secret"},
      "VIDEOCTL_EVENTS_WEBHOOK_SECRET"),
 ])
@@ -136,3 +138,13 @@ def test_config_show_masks_the_webhook_secret(capsys, env, monkeypatch, receiver
     rows = {row["env"]: row for row in shown.json()["data"]}
     assert rows["VIDEOCTL_EVENTS_TARGET"]["value"] == receiver.url
     assert rows["VIDEOCTL_EVENTS_WEBHOOK_SECRET"]["secret"] is True
+
+
+def test_config_show_masks_the_query_string_of_the_webhook(capsys, env, monkeypatch, receiver):
+    use_webhook(monkeypatch, receiver)
+    monkeypatch.setenv("VIDEOCTL_EVENTS_TARGET", receiver.url + "?token=query-token-of-the-app")
+    for args in (("--json", "config", "show"), ("config", "show")):
+        shown = run_cli(capsys, *args)
+        assert shown.exit_code == 0 and "query-token-of-the-app" not in shown.stdout + shown.stderr
+    rows = {row["env"]: row for row in run_cli(capsys, "--json", "config", "show").json()["data"]}
+    assert rows["VIDEOCTL_EVENTS_TARGET"]["value"] == receiver.url + "?****"

@@ -334,6 +334,8 @@ def test_an_event_target_is_kept_parsed():
     ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
      "VIDEOCTL_EVENTS_TARGET must be https://"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.exa mple.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
+     "VIDEOCTL_EVENTS_TARGET contains a space"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "short-pw"},
      "VIDEOCTL_EVENTS_WEBHOOK_SECRET must be at least 16 characters"),
 ])
@@ -351,3 +353,12 @@ def test_the_webhook_secret_is_masked_and_scrubbed():
     assert shown["events_webhook_secret"]["secret"] is True and WEBHOOK_SECRET not in str(s.describe())
     assert s.scrubber()(f"signed with {WEBHOOK_SECRET}") == "signed with ****"
     assert WEBHOOK_SECRET not in environment_scrubber({"VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})(WEBHOOK_SECRET)
+
+
+def test_config_show_masks_the_query_string_of_the_webhook():
+    s = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook?token=tok-in-the-query",
+                           "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    shown = {row["name"]: row for row in s.describe()}
+    assert shown["events_target"]["value"] == "https://app.example.com/hook?****"
+    assert "tok-in-the-query" not in str(s.describe())
+    assert s.events.value.endswith("?token=tok-in-the-query")  # what is sent keeps it
