@@ -46,6 +46,18 @@ class AppContext:
 
         return connect(self.settings)
 
+    def db_ready(self) -> None:
+        """Open the connection again if the server dropped it (a restart, a failover): what a
+        long-running process (scan-stuck --loop) does before each piece of work. A DbError,
+        transient, while the server is still away."""
+        if "conn" in self.__dict__ and self.conn.lost:
+            self.conn.reconnect()
+
+    def cancel_statement(self) -> None:
+        """Cancel the statement in flight on the connection, from another thread (a watchdog)."""
+        if "conn" in self.__dict__ and not self.conn.lost:
+            self.conn.cancel_safe(timeout=5)
+
     @cached_property
     def videos(self) -> VideoRepository:
         from videoctl.db.repositories import VideoRepository

@@ -1,7 +1,8 @@
 """The database stopped in the middle of an encode and started again: run-job waits for it.
 
 The embedded default is stopped the same way and kept away for seconds, through several
-reconnects, before it is started again.
+reconnects, before it is started again. And `scan-stuck --loop` goes on through a restart:
+its passes fail while the server is away, and work again once it is back.
 
 A throwaway PostgreSQL (pgserver) of this test's own is stopped while ffmpeg is held
 half way through the encode, so every connection of run-job ends with AdminShutdown,
@@ -17,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +31,8 @@ from tests import clips
 from tests.processes import state, wait_for_encoder, wait_until
 from videoctl.context import AppContext
 from videoctl.db import embedded, migrate
+from videoctl.db.repositories import DeleteRequestRepository
+from videoctl.domain.errors import EXIT_CODES
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media.binary import find_ffmpeg
 from videoctl.services.videos import add_video
@@ -183,3 +187,60 @@ def test_an_embedded_server_away_for_seconds_is_waited_for_by_the_same_attempt(e
     finally:
         ctx.close()
     assert counted_ffmpeg.read_text().splitlines() == ["start"]  # no second encode
+
+
+class PassLines:
+    """The one-line --json documents a `scan-stuck --loop` prints, read as they come."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.passes: list[dict] = []
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.passes.append(json.loads(line)["data"])
+
+    def since(self, index: int) -> list[dict]:
+        return self.passes[index:]
+
+
+def test_scan_stuck_loop_outlives_a_database_restart(env, monkeypatch, tmp_path, own_server):
+    pgdata, url = own_server
+    monkeypatch.setenv("VIDEOCTL_DATABASE_URL", url)
+    log = tmp_path / "scan-stuck.log"
+    with log.open("w") as stderr:
+        loop = subprocess.Popen([sys.executable, "-m", "videoctl", "--json", "scan-stuck", "--loop", "1"],
+                                env=dict(os.environ), stdout=subprocess.PIPE, stderr=stderr, text=True)
+    lines = PassLines(loop)
+    try:
+        wait_until(lambda: lines.passes or loop.poll() is not None, what="a first pass")
+        assert lines.passes[0]["summary"]["errors"] == 0, log.read_text()
+
+        embedded.stop_server(pgdata)  # fast shutdown: every connection ends
+        stopped = len(lines.passes)
+        wait_until(lambda: sum(1 for p in lines.since(stopped) if p["summary"]["errors"]) >= 3
+                   or loop.poll() is not None, what="passes to fail while the server is away")
+        assert loop.poll() is None, log.read_text()  # still looping, not exited with db_error
+        failed = next(p for p in lines.since(stopped) if p["summary"]["errors"])
+        jobs_task = next(t for t in failed["tasks"] if t["name"] == "jobs")
+        assert jobs_task["status"] == "failed" and jobs_task["error"]["code"] == "db_error"
+        assert "jobs failed: db_error" in log.read_text()  # each failure is logged with its error
+
+        start_again(pgdata)
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            DeleteRequestRepository(conn).add("videos/1/hls/1-1/", "abandoned attempt", None)
+        back = len(lines.passes)
+        wait_until(lambda: any(p["summary"]["deletions_sent"] for p in lines.since(back))
+                   or loop.poll() is not None, what="a pass to work again after the restart")
+        recovered = next(p for p in lines.since(back) if p["summary"]["deletions_sent"])
+        assert recovered["summary"]["tasks_failed"] == 0 and all(t["status"] == "done" for t in recovered["tasks"])
+
+        loop.send_signal(signal.SIGTERM)
+        loop.wait(timeout=60)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+    # Stopped by SIGTERM between passes; the failed passes make it exit as a scan with errors.
+    assert loop.returncode == EXIT_CODES["job_failed"], log.read_text()
