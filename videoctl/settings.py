@@ -385,6 +385,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
     FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
               help="the webhook's HMAC-SHA256 signing key"),
+    FieldSpec("delivery_timeout_s", ("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR),
+              10.0, help="the total deadline of one delivery (an event, a prefix deletion): connect, send, every "
+                         "read and every retry within it"),
     FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
               help="videoctl serve: the token every request must carry; required off loopback"),
 )
@@ -449,6 +452,7 @@ class Settings:
     price_mediaconvert_hd_minute: float
     events_target: str | None
     events_webhook_secret: str | None
+    delivery_timeout_s: float
     serve_token: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
