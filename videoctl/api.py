@@ -314,6 +314,7 @@ class Client:
         on its own: one that fails is in the report's ``tasks`` with its error, and the others run."""
         from videoctl.services.scan import scan_and_maintain
 
+        self._ctx.settings  # noqa: B018 - a configuration mistake stops the command before any task
         return scan_and_maintain(self._ctx, limit=limit, dry_run=dry_run, prune=prune)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,

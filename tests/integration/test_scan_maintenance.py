@@ -112,3 +112,15 @@ def test_a_pass_that_raises_is_reported_and_the_loop_goes_on_until_sigterm():
     assert summary.passes == 3 and summary.errors == 2
     assert [p.tasks_failed for p in passes] == [1, 1, 0]
     assert passes[0].tasks[0].name == "pass" and "could not even start" in passes[0].tasks[0].error.message
+
+
+def test_a_configuration_mistake_met_by_a_task_stops_the_pass_as_at_start(ctx, monkeypatch):
+    """Not an outage: no pass can go better until a human fixes it, so it is the command's error."""
+    from videoctl.domain.errors import ConfigError
+
+    def unbuildable():
+        raise ConfigError("cannot build the batch client: Invalid endpoint")
+
+    monkeypatch.setattr(type(ctx), "executor", property(lambda self: unbuildable()))
+    with pytest.raises(ConfigError, match="Invalid endpoint"):
+        Client(context=ctx).scan()

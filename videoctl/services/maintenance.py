@@ -4,7 +4,8 @@ A pass is a list of tasks: stuck jobs, expired uploads, usage, prefix deletions,
 the daily prune. Each task owns its run, its timeout and its failure: one that fails is
 logged with its error and reported, and the next one runs all the same, so a database
 restart or a receiver that is down costs that pass's work, never the loop (which tries
-again sooner, backing off up to its interval: services/scan.py ``scan_loop``).
+again sooner, backing off up to its interval: services/scan.py ``scan_loop``). Only a
+configuration mistake (``config_error``) stops the command, as it would at start.
 
 Before each task the connection is made ready (a link the server dropped is opened again),
 and while it runs a watchdog waits for its timeout: past it, the statement in flight is
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypedDict, TypeVar
 
-from videoctl.domain.errors import VideoctlError
+from videoctl.domain.errors import ConfigError, VideoctlError
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def run_task(task: MaintenanceTask[R], report: R, *, prepare: Callable[[], None]
         with watchdog:
             prepare()
             task.run(report)
+    except ConfigError:
+        raise  # a configuration mistake (a client that cannot be built) stops the command: a human must fix it
     except Exception as exc:  # noqa: BLE001 - one task's failure must not stop the others
         error = as_error(exc)
         if watchdog.fired:

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Protocol, TypedDict
 
 from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
-from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
+from videoctl.domain.errors import ConfigError, Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.retry import RetryPolicy
@@ -424,8 +424,8 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
     """Passes every *interval_s* until SIGTERM or SIGINT; a pass in progress always finishes
     first, so a scanner stopped by its supervisor never leaves a begun attempt unsent.
 
-    Nothing a pass meets ends the loop: a failed task is in its report, and a pass that could
-    not run at all is reported as one failed task, ``pass``. After a pass with a failure the
+    Nothing a pass meets ends the loop but a configuration mistake: a failed task is in its
+    report, and a pass that could not run at all is reported as one failed task, ``pass``. After a pass with a failure the
     next comes sooner (:func:`next_pass_in`)."""
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -435,6 +435,8 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
             started = time.monotonic()
             try:
                 report = one_pass()
+            except ConfigError:
+                raise  # no pass can go better until a human fixes the configuration
             except Exception as exc:  # noqa: BLE001 - the loop outlives whatever a pass meets
                 error = as_error(exc)
                 log.warning("scan-stuck: the pass failed: %s: %s", error.code, error.message)
