@@ -27,6 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from videoctl.domain.audio import (
+    DEFAULT_LOUDNESS_TARGET,
+    DEFAULT_TRUE_PEAK,
+    LOUDNESS_MODES,
+    LOUDNESS_TARGET_RANGE,
+    LoudnessSettings,
+)
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.events import Target, parse_target, shown_target
@@ -332,6 +339,12 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
               help="download.mp4 carries the highest rung at or below this height; off for none"),
+    FieldSpec("loudness_mode", ("VIDEOCTL_LOUDNESS",), _choice(*LOUDNESS_MODES), "normalize",
+              help="EBU R128: normalize (one linear gain to the target, a limiter only for peaks), measure, or off"),
+    FieldSpec("loudness_target", ("VIDEOCTL_LOUDNESS_TARGET",), _number(float, minimum=LOUDNESS_TARGET_RANGE[0],
+              maximum=LOUDNESS_TARGET_RANGE[1]), DEFAULT_LOUDNESS_TARGET, help="integrated loudness, LUFS"),
+    FieldSpec("loudness_true_peak", ("VIDEOCTL_LOUDNESS_TRUE_PEAK",), _number(float, minimum=-9, maximum=0),
+              DEFAULT_TRUE_PEAK, help="true-peak ceiling, dBTP"),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
     FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
               help="how long run-job waits for a database that went away (failover, restart)"),
@@ -417,6 +430,9 @@ class Settings:
     segment_s: int
     segment_format: str
     download_rung: str
+    loudness_mode: str
+    loudness_target: float
+    loudness_true_peak: float
     heartbeat_s: float
     db_retry_s: float
     stale_after_s: float
@@ -495,6 +511,10 @@ class Settings:
     @property
     def uses_r2(self) -> bool:
         return self.r2_bucket is not None
+
+    @property
+    def loudness(self) -> LoudnessSettings:
+        return LoudnessSettings(self.loudness_mode, self.loudness_target, self.loudness_true_peak)
 
     @property
     def download_height(self) -> int | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli import run_cli
 
 
@@ -108,3 +110,22 @@ def test_a_local_upload_never_completed_expires_and_what_arrived_is_deleted(caps
     assert late.exit_code == 5 and "upload_expired" in late.json()["error"]["message"]
     events = run_cli(capsys, "--json", "events", "list", "--video", str(video_id)).json()["data"]
     assert [e["type"] for e in events["events"]] == ["video.failed"]
+
+
+@pytest.mark.parametrize("name, why", [
+    (".", "names a folder, not a file"),
+    ("talk.mp4 ", "ends with a space"),
+    ("talk\x1b]8;;x\x07.mp4", "control character U+001B"),
+    ("talk\r.mp4", "control character U+000D"),
+])
+def test_video_add_key_refuses_a_name_no_source_should_have(capsys, env, name, why):
+    """Even when the object is there: the name alone is refused, and no video is created."""
+    folder = Path(env["VIDEOCTL_STORAGE_DIR"]) / "videos/41/source"
+    folder.mkdir(parents=True)
+    if name != ".":
+        (folder / name).write_bytes(b"t" * 10)
+    result = run_cli(capsys, "--json", "video", "add", "--key", f"videos/41/source/{name}")
+    assert result.exit_code == 3, result.stdout
+    error = result.json()["error"]
+    assert error["code"] == "invalid_input" and why in error["message"]
+    assert run_cli(capsys, "--json", "video", "list").json()["data"] == []

@@ -154,8 +154,9 @@ def test_register_a_key_already_in_the_bucket_copies_nothing(client: Client, r2)
     assert (video.id, video.status, video.size_bytes, video.source_key) == (123, VideoStatus.UPLOADED, 4096, key)
     listed = r2.list_objects_v2(Bucket=r2.bucket, Prefix="videos/")["Contents"]
     assert [o["Key"] for o in listed] == [key]
-    # The id is taken: the next video comes after it, and the key cannot be registered twice.
-    assert client.create_upload().video.id > 123
+    # The id is taken, and only that id: later videos are numbered from 1 and pass over it, and
+    # the key cannot be registered twice.
+    assert client.create_upload().video.id == 1
     with pytest.raises(InvalidState, match="belongs to video 123"):
         client.register_video(key)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
 
+from videoctl.domain.audio import AudioTrack, renditions
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.dash import (
     NAMESPACE,
+    AudioTrackSet,
     Presentation,
     Representation,
     TimelineEntry,
@@ -39,8 +42,9 @@ AUDIO = Representation(id="audio", codecs="mp4a.40.2", bandwidth=130_000, timesc
 KOREAN = SubtitleRendition(language="ko", name="한국어", default=True, playlist="subs/ko.m3u8", vtt="subs/ko.vtt")
 ENGLISH = SubtitleRendition(language="en", name="English & <more>", default=False, playlist="subs/en.m3u8",
                             vtt="subs/en.vtt")
+MAIN_AUDIO = AudioTrackSet(renditions([AudioTrack(1, channels=2, sample_rate=48000, default=True)])[0], AUDIO)
 PRESENTATION = Presentation(video=(video("480p", 854, 480, 1_600_000), video("720p", 1280, 720, 3_100_000)),
-                            audio=AUDIO, frame_rate=Fraction(30000, 1001), subtitles=(KOREAN, ENGLISH))
+                            audio=(MAIN_AUDIO,), frame_rate=Fraction(30000, 1001), subtitles=(KOREAN, ENGLISH))
 
 
 def test_timeline_runs_length_encodes_and_keeps_gaps() -> None:
@@ -120,7 +124,7 @@ def test_parse_mpd_expands_every_file_it_names() -> None:
 
 
 def test_without_audio_or_captions_there_are_no_such_sets() -> None:
-    text = mpd_text(Presentation(video=(video("360p", 640, 360, 900_000),), audio=None, frame_rate=Fraction(25)))
+    text = mpd_text(Presentation(video=(video("360p", 640, 360, 900_000),), audio=(), frame_rate=Fraction(25)))
     sets = ET.fromstring(text).findall("d:Period/d:AdaptationSet", NS)
     assert [s.get("contentType") for s in sets] == ["video"]
     assert sets[0].get("frameRate") == "25"
@@ -149,3 +153,28 @@ def test_without_audio_or_captions_there_are_no_such_sets() -> None:
 def test_parse_mpd_refuses_what_it_cannot_trust(text: str, message: str) -> None:
     with pytest.raises(VerifyFailed, match=message):
         parse_mpd(text)
+
+
+def test_each_audio_track_is_its_own_adaptation_set_with_language_role_and_accessibility() -> None:
+    english, korean, described = renditions([
+        AudioTrack(1, channels=2, sample_rate=48000, language="eng", default=True),
+        AudioTrack(2, channels=2, sample_rate=48000, language="kor"),
+        AudioTrack(3, channels=2, sample_rate=48000, language="eng", describes_video=True),
+    ])
+    tracks = tuple(AudioTrackSet(rendition, replace(AUDIO, id=rendition.name,
+                                                    initialization=f"{rendition.name}/init_{rendition.name}.mp4",
+                                                    media=f"{rendition.name}/seg_$Number%05d$.m4s"))
+                   for rendition in (english, korean, described))
+    root = ET.fromstring(mpd_text(replace(PRESENTATION, audio=tracks, subtitles=())))
+    sets = [s for s in root.findall("d:Period/d:AdaptationSet", NS) if s.get("contentType") == "audio"]
+    assert [s.get("lang") for s in sets] == ["en", "ko", "en"]
+    assert len({s.get("id") for s in root.findall("d:Period/d:AdaptationSet", NS)}) == 4  # ids unique
+    roles = [s.find("d:Role", NS).get("value") for s in sets]
+    assert roles == ["main", "alternate", "description"]
+    assert [s.find("d:Label", NS).text for s in sets] == ["English", "한국어", "English (audio description)"]
+    assert [s.find("d:Accessibility", NS) is not None for s in sets] == [False, False, True]
+    assert sets[2].find("d:Accessibility", NS).get("schemeIdUri") == "urn:tva:metadata:cs:AudioPurposeCS:2007"
+    # The schema's sequence: Label before Accessibility before Role before Representation.
+    assert [child.tag.split("}")[1] for child in sets[2]] == ["Label", "Accessibility", "Role", "Representation"]
+    parsed = parse_mpd(ET.tostring(root, encoding="unicode"))
+    assert [rep.get("id") for rep in parsed.representations["audio"]] == ["audio", "audio_1", "audio_2"]

@@ -166,11 +166,12 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "segment_s", "heartbeat_s", "db_retry_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
-    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "delivery_timeout_s"}]
+    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
+    "loudness_true_peak", "delivery_timeout_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 21
+    assert len(NUMBERS) == 23
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
     assert numeric == {s.name for s in NUMBERS}
@@ -199,6 +200,8 @@ def test_upload_urls_must_not_outlive_the_upload():
 @pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
 @pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999", "1e300", "-1", "10000001"])
 def test_non_finite_and_out_of_range_numbers_name_the_variable_and_range(spec, raw):
+    if spec.name == "loudness_true_peak" and raw == "-1":
+        raw = "1"  # a ceiling of -1 dBTP is a fine one; above 0 dBTP is the out-of-range case
     with pytest.raises(ConfigError) as info:
         Settings.from_env({spec.env[0]: raw})
     message = info.value.message
@@ -362,3 +365,16 @@ def test_config_show_masks_the_query_string_of_the_webhook():
     assert shown["events_target"]["value"] == "https://app.example.com/hook?****"
     assert "tok-in-the-query" not in str(s.describe())
     assert s.events.value.endswith("?token=tok-in-the-query")  # what is sent keeps it
+
+
+@pytest.mark.parametrize(("name", "raw"), [("VIDEOCTL_LOUDNESS", "loud"), ("VIDEOCTL_LOUDNESS_TARGET", "-3"),
+                                           ("VIDEOCTL_LOUDNESS_TARGET", "nan"), ("VIDEOCTL_LOUDNESS_TRUE_PEAK", "2")])
+def test_loudness_settings_are_checked_at_start(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: raw})
+
+
+def test_loudness_defaults_to_normalising_to_minus_16_lufs():
+    loudness = Settings.from_env({}).loudness
+    assert (loudness.mode, loudness.target_lufs, loudness.true_peak_dbtp) == ("normalize", -16.0, -1.5)
+    assert Settings.from_env({"VIDEOCTL_LOUDNESS": "Measure"}).loudness.mode == "measure"

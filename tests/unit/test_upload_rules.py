@@ -58,7 +58,9 @@ def test_the_key_comes_from_the_video_id_and_the_type():
     assert uploads.upload_key("media/v", 7, "video/x-unheard-of") == "media/v/7/source/upload"
 
 
-@pytest.mark.parametrize("key, video_id", [("videos/123/source/lecture.mp4", 123), ("videos/1/source/a b.mov", 1)])
+@pytest.mark.parametrize("key, video_id", [("videos/123/source/lecture.mp4", 123), ("videos/1/source/a b.mov", 1),
+                                           ("videos/9223372036854775807/source/a.mp4", 2**63 - 1),
+                                           ("videos/1/source/.hidden", 1), ("videos/1/source/...", 1)])
 def test_a_registered_key_names_its_video(key, video_id):
     assert uploads.registered_video_id(key, "videos") == video_id
 
@@ -73,6 +75,18 @@ def test_a_registered_key_names_its_video(key, video_id):
     ("videos/abc/source/a.mp4", "not a source key"),
     ("videos/1/source/../../2/source/a.mp4", "'..'"),
     ("/videos/1/source/a.mp4", "must not start with '/'"),
+    # Ids past PostgreSQL's bigint: refused here, not by the database.
+    ("videos/9223372036854775808/source/a.mp4", "above 9223372036854775807"),
+    ("videos/99999999999999999999/source/a.mp4", "above 9223372036854775807"),
+    ("videos/" + "9" * 5000 + "/source/a.mp4", "above 9223372036854775807"),  # more digits than int() reads
+    # Names that are not a file's.
+    ("videos/1/source/.", "names a folder"),
+    ("videos/1/source/a.mp4 ", "ends with a space"),
+    ("videos/1/source/a.mp4\t", "ends with a space"),
+    ("videos/1/source/a\x1b[31m.mp4", "control character U\\+001B"),
+    ("videos/1/source/a\nb.mp4", "control character U\\+000A"),
+    ("videos/1/source/a\x7f.mp4", "control character U\\+007F"),
+    ("videos/1/source/a\x85.mp4", "control character U\\+0085"),
 ])
 def test_a_key_anywhere_else_is_refused(key, why):
     with pytest.raises(InvalidInput, match=why):

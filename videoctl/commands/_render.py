@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 #: Ids are PostgreSQL bigints: anything outside 1 … 2⁶³−1 is refused as a usage error before
 #: it reaches the database.
-MAX_ID = 2**63 - 1
+MAX_ID = ranges.MAX_ID
 #: The most rows one command reads or acts on at once.
 MAX_LIMIT = 100_000
 
@@ -188,6 +189,28 @@ def fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return safe(value)
+
+
+def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] | None) -> str | None:
+    """Each audio rendition's loudness in, the gain applied and the loudness out, a line each."""
+    tracks = (measurements or {}).get("loudness") or (decision or {}).get("loudness")
+    if not tracks:
+        return None
+
+    def level(values: dict[str, Any] | None) -> str:
+        values = values or {}
+        lufs, peak = values.get("integrated_lufs"), values.get("true_peak_dbtp")
+        return (f"{lufs:.1f} LUFS" if lufs is not None else "silent") + (f" / {peak:.1f} dBTP" if peak is not None else "")
+
+    lines = []
+    for track in tracks:
+        line = f"{track['rendition']}: {level(track.get('input'))}, gain {track.get('gain_db', 0):+.1f} dB"
+        if track.get("limiter_dbfs") is not None:
+            line += ", limiter"
+        if "output" in track:
+            line += f" → {level(track['output'])}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def fields_table(title: str, record: dict[str, Any]) -> None:

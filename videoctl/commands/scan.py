@@ -9,6 +9,7 @@ import typer
 from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
+from videoctl.domain import ranges
 from videoctl.domain.errors import JobFailed
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def scan_stuck(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=out.MAX_LIMIT, help="At most this many jobs a pass.")] = 1000,
     loop: Annotated[float | None, typer.Option(
-        "--loop", min=1, metavar="SECONDS", help="Keep scanning every SECONDS until SIGTERM/SIGINT.")] = None,
+        "--loop", min=1, max=ranges.MAX_DURATION_S, metavar="SECONDS",
+        help="Keep scanning every SECONDS until SIGTERM/SIGINT.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Find failed, due and stalled jobs and resubmit them (the only retry decider).

@@ -107,6 +107,10 @@ class Job(_Record):
     #: The code of the last failed attempt, and how many attempts in a row failed with it.
     failure_code: str | None = None
     failure_repeats: int = 0
+    #: What the job decided about its source before encoding (domain/decision.py), and what
+    #: the encode measured of its outputs (each audio rendition's loudness).
+    decision: dict[str, Any] | None = None
+    measurements: dict[str, Any] | None = None
 
     #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput
+from videoctl.domain.ranges import MAX_ID
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -119,8 +120,14 @@ def registered_video_id(key: str, videos_root: str) -> int:
     if not key.startswith(root):
         raise InvalidInput(f"{key!r} is outside the videos root {videos_root!r}", hint=f"register keys like {layout}")
     parts = key[len(root):].split("/")
-    if (len(parts) != 3 or parts[1] != "source" or not parts[2] or not parts[0].isascii()
-            or not parts[0].isdigit() or parts[0] != str(int(parts[0])) or int(parts[0]) < 1):
+    digits = parts[0]
+    if (len(parts) != 3 or parts[1] != "source" or not parts[2] or not digits.isascii()
+            or not digits.isdigit() or digits.startswith("0")):
         raise InvalidInput(f"{key!r} is not a source key of the form {layout}",
                            hint="the id in the key becomes the video's id, so its prefix is its own")
-    return int(parts[0])
+    # Its length first: Python will not even read a number of more than 4300 digits.
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
+        raise InvalidInput(f"{key!r} names a video id above {MAX_ID} (2⁶³−1), the largest there is",
+                           hint=f"register keys like {layout} with a smaller id")
+    keys.check_source_name(parts[2])
+    return int(digits)

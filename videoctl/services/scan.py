@@ -37,6 +37,7 @@ from videoctl.db.repositories import DeleteRequestRepository, JobRepository, Usa
 from videoctl.domain.errors import ConfigError, Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
+from videoctl.domain.ranges import check_duration_s
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.services.cost import confirm_usage
@@ -425,8 +426,9 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
     first, so a scanner stopped by its supervisor never leaves a begun attempt unsent.
 
     Nothing a pass meets ends the loop but a configuration mistake: a failed task is in its
-    report, and a pass that could not run at all is reported as one failed task, ``pass``. After a pass with a failure the
-    next comes sooner (:func:`next_pass_in`)."""
+    report, and a pass that could not run at all is reported as one failed task, ``pass``.
+    After a pass with a failure the next comes sooner (:func:`next_pass_in`)."""
+    check_duration_s(interval_s, "interval_s")
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     errors = passes = failed_in_a_row = 0

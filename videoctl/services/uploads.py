@@ -219,7 +219,6 @@ def register_video(key: str, *, title: str | None = None, captions: Mapping[str,
     stored: list[str] = []
     try:
         with videos.transaction():
-            videos.claim_id(video_id)
             video = videos.add(video_id, title=title, source_key=key, size_bytes=size,
                                auto_submit=settings.auto_submit)
             stored += store_sidecars(store, settings.videos_root, video_id, sidecars)
