@@ -78,9 +78,10 @@ def test_a_database_restart_mid_encode_is_waited_for_by_the_same_attempt(env, mo
     for name, value in {"VIDEOCTL_DATABASE_URL": url, "VIDEOCTL_LADDER": "240:400",
                         "VIDEOCTL_SCRATCH_DIR": str(tmp_path / "scratch"), "VIDEOCTL_HEARTBEAT_SECONDS": "0.2",
                         "VIDEOCTL_DB_RETRY_SECONDS": "120",
-                        # The MP4 download is remuxed by a second, cheap ffmpeg: off here, so that
-                        # every ffmpeg start counted is an encode.
-                        "VIDEOCTL_DOWNLOAD_RUNG": "off"}.items():
+                        # The MP4 download is remuxed by a second, cheap ffmpeg, and loudness is
+                        # measured and checked by others: off here, so that every ffmpeg start
+                        # counted is an encode.
+                        "VIDEOCTL_DOWNLOAD_RUNG": "off", "VIDEOCTL_LOUDNESS": "off"}.items():
         monkeypatch.setenv(name, value)
     ctx = AppContext()
     try:
@@ -141,7 +142,7 @@ def test_an_embedded_server_away_for_seconds_is_waited_for_by_the_same_attempt(e
     for name, value in {"VIDEOCTL_STORAGE_DIR": str(tmp_path / "storage"), "VIDEOCTL_EXECUTOR": "local",
                         "VIDEOCTL_LADDER": "240:400", "VIDEOCTL_SCRATCH_DIR": str(tmp_path / "scratch"),
                         "VIDEOCTL_HEARTBEAT_SECONDS": "0.2", "VIDEOCTL_DB_RETRY_SECONDS": "120",
-                        "VIDEOCTL_DOWNLOAD_RUNG": "off"}.items():
+                        "VIDEOCTL_DOWNLOAD_RUNG": "off", "VIDEOCTL_LOUDNESS": "off"}.items():
         monkeypatch.setenv(name, value)
     ctx = AppContext()
     try:
