@@ -36,7 +36,7 @@ from videoctl.domain.audio import (
 )
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
-from videoctl.domain.events import Target, parse_target
+from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import parse_origins
@@ -413,6 +413,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
     FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
               help="the webhook's HMAC-SHA256 signing key"),
+    FieldSpec("delivery_timeout_s", ("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR),
+              10.0, help="the total deadline of one delivery (an event, a prefix deletion): connect, send, every "
+                         "read and every retry within it"),
     FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
               help="videoctl serve: the token every request must carry; required off loopback"),
 )
@@ -480,6 +483,7 @@ class Settings:
     price_mediaconvert_hd_minute: float
     events_target: str | None
     events_webhook_secret: str | None
+    delivery_timeout_s: float
     serve_token: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -565,6 +569,8 @@ class Settings:
                 shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
+            if spec.name == "events_target" and value is not None:
+                shown = shown_target(value)  # a webhook's query string, as every other output leaves it out
             rows.append(
                 {
                     "name": spec.name,

@@ -69,5 +69,6 @@ class DailyPrune:
         now = self.clock()
         if self._last is not None and now - self._last < self.every_s:
             return None
-        self._last = now
-        return self.prune()
+        pruned = self.prune()
+        self._last = now  # only once it went through: a prune that failed is tried at the next pass
+        return pruned
