@@ -166,11 +166,11 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "segment_s", "heartbeat_s", "db_retry_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
-    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute"}]
+    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "playback_max_expiry_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 20
+    assert len(NUMBERS) == 21
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
     assert numeric == {s.name for s in NUMBERS}

@@ -47,7 +47,7 @@ MAX_VIEWER_CHARS = 128
 MAX_PATH_CHARS = 1024
 #: What a token opens: exactly one attempt's folder, ``{root}/{id}/hls/{job}-{n}/``, never a
 #: video's whole folder (its source lives there). No segment starts with a dot, so none is '.' or '..'.
-LADDER_PREFIX = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+[1-9][0-9]*/hls/[1-9][0-9]*-[1-9][0-9]*/")
+LADDER_PREFIX = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+[1-9][0-9]*/hls/[1-9][0-9]*-[0-9]+/")
 #: The path segment that introduces a token: ``/t/{token}/{key}``.
 TOKEN_SEGMENT = "t"
 
