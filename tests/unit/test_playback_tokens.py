@@ -210,3 +210,13 @@ def test_anything_else_is_no_playback_path(path):
 def test_the_url_carries_the_token_as_one_path_segment():
     assert playback.playback_url("https://media.example.com/", "v1.k.1.a.b.c", PREFIX + "master.m3u8") == \
         "https://media.example.com/t/v1.k.1.a.b.c/videos/7/hls/12-1/master.m3u8"
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=st.binary(min_size=1, max_size=200), data=st.binary(max_size=300))
+def test_a_key_s_mac_is_hmac_sha256(secret, data):
+    """The padded blocks hashed once give exactly RFC 2104's HMAC, short and long keys alike."""
+    import hashlib
+    import hmac
+
+    assert playback.Key("k", secret).mac(data) == hmac.new(secret, data, hashlib.sha256).digest()
