@@ -17,6 +17,7 @@ from videoctl.commands import (
     events,
     infra,
     jobs,
+    playback,
     r2,
     run_job,
     scan,
@@ -74,6 +75,7 @@ app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.command("reconcile")(reconcile_command.reconcile)
 app.command("serve")(serve.serve)
+app.command("playback")(playback.playback)
 
 
 def main(argv: list[str] | None = None) -> None:
