@@ -30,8 +30,8 @@ from videoctl.domain.cost import Usage
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.keys import job_of_ladder
 from videoctl.domain.models import DeleteRequest, Event, Job, Video
-from videoctl.domain.ranges import MAX_ID
 from videoctl.domain.outputs import Outputs
+from videoctl.domain.ranges import MAX_ID
 from videoctl.domain.reconcile import JobAttempt, VideoRow, covering_prefixes
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
