@@ -1,13 +1,15 @@
 """run-job: what one Batch container (or one local process) does, then exits.
 
-The order is the seed's, exactly:
+A job may be run more than once (a container started twice, a retry after a
+crash), so each step first looks at what an earlier run may have finished, and
+the cheap checks come before anything that costs:
 
 a. job SUCCEEDED → nothing to do.
-b. video READY with an hls_path (and this job is not a re-encode) → the job
+b. claim the attempt.
+c. video READY with an hls_path (and this job is not a re-encode) → the job
    is completed without download or ffmpeg.
-c. otherwise claim → process_video → job_complete. Any failure marks the
-   attempt FAILED with an error code and a human message; scan-stuck decides
-   whether it runs again.
+d. otherwise encode → complete. Any failure marks the attempt FAILED with an
+   error code and a human message; scan-stuck decides whether it runs again.
 
 The claim fences every later write on job id + attempt + runner. A
 container that loses the claim (a second container on the same job, or one
