@@ -34,6 +34,9 @@ from videoctl.domain.errors import (
 )
 from videoctl.domain.models import Job, Video
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.infra.errors import InfraDrift  # noqa: F401 - for the infra commands; pure, cheap
+from videoctl.infra.model import DiffDocument, PlanItem  # noqa: F401 - for the infra commands
+from videoctl.infra.model import Status as InfraStatus  # noqa: F401 - for the infra commands
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,8 +48,8 @@ if TYPE_CHECKING:
     from videoctl.services.events import EventDrainResult, EventPage
     from videoctl.services.jobs import JobView
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.reconcile import Findings, ReconcileReport, Scanned  # noqa: F401 - see _LAZY
     from videoctl.services.reconcile import Progress as ReconcileProgress
-    from videoctl.services.reconcile import ReconcileReport
     from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
     from videoctl.services.scan import LoopSummary, ScanReport
@@ -61,17 +64,26 @@ __all__ = [
     "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus", "VideoctlError",
 ]
 
-#: Result types whose modules import the database driver: loaded when first named, so that
-#: importing this module (as the CLI does at start-up) stays cheap.
-_LAZY = {"Upload": "videoctl.services.uploads", "UploadPart": "videoctl.services.uploads",
-         "Uploaded": "videoctl.services.uploads"}
+#: Result types whose modules import the database driver or the AWS SDK, by the name this module
+#: gives them: loaded when first named, so that importing this module (as the CLI does at
+#: start-up) stays cheap.
+_LAZY = {"Upload": ("videoctl.services.uploads", "Upload"),
+         "UploadPart": ("videoctl.services.uploads", "UploadPart"),
+         "Uploaded": ("videoctl.services.uploads", "Uploaded"),
+         "VideoDetail": ("videoctl.services.videos", "VideoDetail"),
+         "ScanReport": ("videoctl.services.scan", "ScanReport"),
+         "ReconcileReport": ("videoctl.services.reconcile", "ReconcileReport"),
+         "Findings": ("videoctl.services.reconcile", "Findings"),
+         "Scanned": ("videoctl.services.reconcile", "Scanned"),
+         "InfraOutcome": ("videoctl.infra.service", "Outcome")}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What an infra call acts on: everything, the job definition alone, or the delete-r2 Lambda and its queue.

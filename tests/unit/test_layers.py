@@ -1,7 +1,9 @@
 """The layers of the house, checked from the source: imports point down, and nothing goes round.
 
-commands parse and render (no botocore, boto3, psycopg or repository), and so does the web page
-(videoctl/web), which reaches nothing below videoctl.api.Client either; services orchestrate
+commands parse, call videoctl.api and render: they import no service, no repository or other
+database module, nothing of the infra wing and nothing that talks to AWS (the result types they
+name come from videoctl.api too); so does the web page (videoctl/web), which reaches nothing
+below videoctl.api.Client either; services orchestrate
 (no botocore or boto3: executors and stores hide AWS); the domain is pure (the standard
 library and itself); and no chain of imports, lazy ones included, comes back to where it began.
 """
@@ -44,8 +46,20 @@ def offenders(layer: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     return bad
 
 
-def test_commands_hold_no_aws_sql_or_repository():
-    assert offenders("videoctl.commands", ("botocore", "boto3", "psycopg", "videoctl.db", "videoctl.aws")) == {}
+def test_commands_call_the_api_and_render():
+    below = ("botocore", "boto3", "psycopg", *(f"videoctl.{layer}" for layer in (
+        "db", "aws", "storage", "services", "executor", "media", "notify", "infra", "context")))
+    assert offenders("videoctl.commands", below) == {}
+
+
+def test_what_the_commands_take_from_the_api_is_there():
+    # Type-only imports included: a name the api does not give would break no run, only the types.
+    import videoctl.api
+
+    named = {n.removeprefix("videoctl.api.") for module, names in imports().items()
+             if module.startswith("videoctl.commands") for n in names if n.startswith("videoctl.api.")}
+    assert {"ScanReport", "VideoDetail", "InfraDrift"} <= named
+    assert sorted(n for n in named if not hasattr(videoctl.api, n)) == []
 
 
 def test_the_web_page_calls_only_the_api_client():

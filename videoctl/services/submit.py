@@ -307,14 +307,6 @@ def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -
                         hint="scan-stuck will count it as a failed attempt and retry it")
 
 
-def require_success(job: Job) -> Job:
-    if job.state is not JobState.SUCCEEDED:
-        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
-        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
-                        hint=f"see `videoctl jobs show {job.id}`")
-    return job
-
-
 # ------------------------------------------------------------------ bulk operator actions
 
 #: What bulk retry and cancel apply to.
