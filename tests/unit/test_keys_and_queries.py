@@ -1,4 +1,4 @@
-"""Object key layout and key checks, and the named SQL of queries.sql (bound parameters only)."""
+"""Object key layout and key checks, and the named SQL of db/sql/*.sql (bound parameters only)."""
 
 import re
 

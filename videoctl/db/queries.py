@@ -1,4 +1,10 @@
-"""Load the named SQL blocks of queries.sql once."""
+"""Load the named SQL blocks of videoctl/db/sql/*.sql once.
+
+One file per table or outbox (videos, jobs, usage, delete_requests, events, and migrate.py's
+bookkeeping in migrations); each statement a block of its own after a ``-- name: NAME`` line
+(after procrastinate's sql/queries.sql). Parameters are always bound (``%(name)s``), never
+formatted. A name means one statement wherever it is written.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,11 @@ def parse_queries(text: str) -> dict[str, str]:
 
 @cache
 def queries() -> dict[str, str]:
-    return parse_queries(files("videoctl.db").joinpath("queries.sql").read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for path in sorted(files("videoctl.db").joinpath("sql").iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".sql"):
+            found.update(parse_queries(path.read_text(encoding="utf-8")))
+    return found
 
 
 def sql(name: str) -> str:
