@@ -1,10 +1,12 @@
 """Object key layout and key checks, and the named SQL of db/sql/*.sql (bound parameters only)."""
 
 import re
+from pathlib import Path
 
 import pytest
 
-from videoctl.db.queries import parse_queries, queries
+import videoctl.db
+from videoctl.db.queries import load_queries, parse_queries, queries
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput
 from videoctl.storage import validate_key, validate_prefix
@@ -20,6 +22,29 @@ def test_every_query_binds_named_parameters_only():
 def test_parse_queries():
     assert parse_queries("-- x\n-- name: a\nSELECT 1;\n-- name: b\nSELECT 2;\n") == {
         "a": "SELECT 1;", "b": "SELECT 2;"}
+
+
+def test_every_sql_file_of_the_package_is_loaded():
+    folder = Path(videoctl.db.__file__).parent / "sql"
+    names = {path.stem for path in folder.glob("*.sql")}
+    assert {"videos", "jobs", "usage", "delete_requests", "events", "migrations"} <= names
+    assert {"next_video_id", "begin_attempt", "record_attempt_usage", "insert_delete_request", "insert_event",
+            "migrations_lock"} <= set(queries())
+    assert queries() == load_queries(folder)
+
+
+def test_a_name_given_twice_is_an_error_at_load(tmp_path):
+    (tmp_path / "videos.sql").write_text("-- name: get_video\nSELECT 1;\n")
+    (tmp_path / "jobs.sql").write_text("-- name: get_job\nSELECT 2;\n")
+    (tmp_path / "notes.txt").write_text("-- name: get_job\nnot SQL\n")  # only .sql files count
+    assert load_queries(tmp_path) == {"get_job": "SELECT 2;", "get_video": "SELECT 1;"}
+
+    (tmp_path / "quality.sql").write_text("-- name: other\nSELECT 3;\n-- name: get_video\nSELECT 4;\n")
+    with pytest.raises(ValueError, match="query get_video is named twice: in quality.sql and in videos.sql"):
+        load_queries(tmp_path)
+    (tmp_path / "quality.sql").write_text("-- name: twice\nSELECT 3;\n-- name: twice\nSELECT 4;\n")
+    with pytest.raises(ValueError, match="query twice is named twice in quality.sql"):
+        load_queries(tmp_path)
 
 
 @pytest.mark.parametrize("key", ["", "/", "/abs/key", "a/../b", "..", "a\\b", "///"])
