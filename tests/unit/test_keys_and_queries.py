@@ -1,5 +1,6 @@
 """Object key layout and key checks, and the named SQL of db/sql/*.sql (bound parameters only)."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -17,6 +18,41 @@ def test_every_query_binds_named_parameters_only():
         assert text.endswith(";"), name
         assert "%s" not in text, f"{name} uses positional parameters"
         assert not re.search(r"\{\w*\}", text.replace("'{RUNNING}'", "")), f"{name} looks formatted"
+
+
+def _statement(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
+
+
+def test_every_query_is_one_whole_statement():
+    # No fragment for the code to append to another: each name runs as it is written.
+    for name, text in queries().items():
+        statement = _statement(text)
+        assert re.match(r"(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE)\b", statement), f"{name}: {statement[:40]!r}"
+        assert statement.count(";") == 1, name
+
+
+@pytest.mark.parametrize("reading, claiming", [("stuck_jobs", "claim_stuck_jobs"),
+                                               ("prunable_jobs", "claim_prunable_jobs")])
+def test_a_claiming_query_is_its_reading_twin_with_the_rows_locked(reading, claiming):
+    # Two complete statements, held together here: a change to one that misses the other fails.
+    assert _statement(queries()[claiming]) == _statement(queries()[reading]).removesuffix(";") + \
+        "\nFOR UPDATE OF job SKIP LOCKED;"
+
+
+def test_the_repositories_run_named_queries_and_build_no_sql():
+    """Every sql(...) is handed straight to the driver: no text is added to it, cut from it or formatted."""
+    folder = Path(videoctl.db.__file__).parent / "repositories"
+    seen = 0
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for parent in ast.walk(tree):
+            for child in ast.iter_child_nodes(parent):
+                if isinstance(child, ast.Call) and getattr(child.func, "id", None) == "sql":
+                    seen += 1
+                    assert isinstance(parent, ast.Call) and child in parent.args, \
+                        f"{path.name}:{child.lineno}: sql() used otherwise than as a statement to run"
+    assert seen >= 3  # the ones outside _one and _all: a scan that found none would pass
 
 
 def test_parse_queries():

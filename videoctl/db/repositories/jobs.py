@@ -62,14 +62,12 @@ class JobRepository(_Repository):
     def prunable(self, older_than_s: float, *, after_id: int, limit: int, lock: bool) -> list[int]:
         """Ids of finished jobs retention may delete (see sql/jobs.sql); with lock=True claimed
         until the transaction ends, skipping rows another pruner holds."""
-        query = sql("prunable_jobs")
-        if lock:
-            query = query.rstrip().rstrip(";") + "\n" + sql("claim_rows_skip_locked")
+        name = "claim_prunable_jobs" if lock else "prunable_jobs"
         params = {"older_than_s": older_than_s, "after_id": after_id, "limit": limit}
         try:
-            return [row[0] for row in self.conn.cursor(row_factory=tuple_row).execute(query, params)]
+            return [row[0] for row in self.conn.cursor(row_factory=tuple_row).execute(sql(name), params)]
         except psycopg.Error as exc:
-            raise db_error("prunable_jobs", exc) from exc
+            raise db_error(name, exc) from exc
 
     def delete(self, job_ids: list[int]) -> int:
         return len(_all(self.conn, "delete_jobs", {"ids": _bigint_array_text(job_ids)}))
@@ -97,16 +95,14 @@ class JobRepository(_Repository):
         Tuples in binary format: a pass may read thousands of rows, and their
         timestamps load several times faster that way than as text into dicts.
         """
-        query = sql("stuck_jobs")
-        if lock:
-            query = query.rstrip().rstrip(";") + "\n" + sql("claim_rows_skip_locked")
+        name = "claim_stuck_jobs" if lock else "stuck_jobs"
         params = {"queued_after_s": queued_after_s, "stale_after_s": stale_after_s,
                   "flagged_ids": _bigint_array_text(flagged_ids), "limit": limit}
         try:
-            cursor = self.conn.cursor(row_factory=_candidate_rows, binary=True).execute(query, params)
+            cursor = self.conn.cursor(row_factory=_candidate_rows, binary=True).execute(sql(name), params)
             return cursor.fetchall()
         except psycopg.Error as exc:
-            raise db_error("stuck_jobs", exc) from exc
+            raise db_error(name, exc) from exc
 
     def now(self):
         return _one(self.conn, "db_now", {})["now"]

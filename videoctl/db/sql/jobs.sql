@@ -185,7 +185,7 @@ RETURNING *;
 -- Retention (`jobs prune`): finished jobs older than the cut-off, in id order after
 -- %(after_id)s, except what must stay: each video's last SUCCEEDED job (it names the
 -- live ladder's prefix) and a job whose prefix a pending delete request still names.
--- `jobs prune` appends claim_rows_skip_locked, so two pruners never fight over rows.
+-- `jobs prune --dry-run` counts with it; `jobs prune` runs claim_prunable_jobs.
 SELECT job.id FROM video_transcode_job AS job
 WHERE job.state IN ('SUCCEEDED', 'DEAD', 'CANCELLED')
   AND job.id > %(after_id)s
@@ -199,6 +199,25 @@ WHERE job.state IN ('SUCCEEDED', 'DEAD', 'CANCELLED')
         AND request.prefix LIKE '%%/hls/' || job.id || '-%%')
 ORDER BY job.id
 LIMIT %(limit)s;
+
+-- name: claim_prunable_jobs
+-- prunable_jobs, its rows claimed until the transaction ends: a second pruner skips them
+-- instead of waiting, so two pruners never fight over rows. The same statement but for
+-- the last line (tests/unit/test_keys_and_queries.py holds them together).
+SELECT job.id FROM video_transcode_job AS job
+WHERE job.state IN ('SUCCEEDED', 'DEAD', 'CANCELLED')
+  AND job.id > %(after_id)s
+  AND job.updated_at < now() - make_interval(secs => %(older_than_s)s)
+  AND NOT (job.state = 'SUCCEEDED' AND NOT EXISTS (
+      SELECT 1 FROM video_transcode_job AS later
+      WHERE later.video_id = job.video_id AND later.state = 'SUCCEEDED' AND later.id > job.id))
+  AND NOT EXISTS (
+      SELECT 1 FROM r2_delete_request AS request
+      WHERE request.video_id = job.video_id AND request.sent_at IS NULL AND request.discarded_at IS NULL
+        AND request.prefix LIKE '%%/hls/' || job.id || '-%%')
+ORDER BY job.id
+LIMIT %(limit)s
+FOR UPDATE OF job SKIP LOCKED;
 
 -- name: delete_jobs
 DELETE FROM video_transcode_job WHERE id = ANY(%(ids)s::bigint[]) RETURNING id;
@@ -232,8 +251,8 @@ ORDER BY id;
 -- name: stuck_jobs
 -- Rows a scan pass acts on; only non-terminal rows are read (partial index),
 -- so the cost follows the active jobs, not the millions that finished. A real
--- pass runs it with FOR UPDATE OF job SKIP LOCKED (see JobRepository.stuck), so
--- concurrent scanners skip each other's rows; --dry-run locks nothing.
+-- pass runs claim_stuck_jobs instead, so concurrent scanners skip each other's rows;
+-- --dry-run locks nothing.
 -- The flagged ids (the executor's word) come in as a joined set: `id = ANY(array)`
 -- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
 -- plan from going parallel when it must scan the table.
@@ -252,9 +271,23 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
 ORDER BY job.id
 LIMIT %(limit)s;
 
--- name: claim_rows_skip_locked
--- Appended to stuck_jobs by a real pass (JobRepository.stuck): the rows are claimed
--- until the transaction ends, and a concurrent scanner skips them.
+-- name: claim_stuck_jobs
+-- stuck_jobs, its rows claimed until the transaction ends: a concurrent scanner skips them.
+-- The same statement but for the last line (tests/unit/test_keys_and_queries.py holds them
+-- together).
+SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
+       error_code, updated_at, submitted_at, failure_code, failure_repeats
+FROM video_transcode_job AS job
+LEFT JOIN unnest(%(flagged_ids)s::bigint[]) AS flagged (id) ON flagged.id = job.id
+WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+  AND (state = 'FAILED'
+       OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
+       OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
+           AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
+       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
+       OR flagged.id IS NOT NULL)
+ORDER BY job.id
+LIMIT %(limit)s
 FOR UPDATE OF job SKIP LOCKED;
 
 -- name: db_now
