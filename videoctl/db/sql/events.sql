@@ -1,9 +1,7 @@
--- The event outbox (docs/events.md).
+-- The event outbox (docs/events.md): written by the repositories in the transaction of the
+-- transition they report, sent after the commit by the drains (services/events.py).
 
 -- name: insert_event
--- Events (docs/events.md), the outbox of events: written by the repositories in the
--- transaction of the transition they report, sent after the commit by the drains
--- (services/events.py).
 INSERT INTO event (type, video_id, job_id, data)
 VALUES (%(type)s, %(video_id)s, %(job_id)s, %(data)s)
 RETURNING *;

@@ -2,9 +2,7 @@
 -- migrations/*.sql.
 
 -- name: migrations_lock
--- migrate.py's own bookkeeping, from here on; the migrations themselves are
--- migrations/*.sql. The lock is transaction-scoped: a second migrator waits
--- here, then finds nothing to do.
+-- The lock is transaction-scoped: a second migrator waits here, then finds nothing to do.
 SELECT pg_advisory_xact_lock(%(key)s);
 
 -- name: migrations_table_exists
