@@ -3,9 +3,10 @@
 commands parse, call videoctl.api and render: they import no service, no repository or other
 database module, nothing of the infra wing and nothing that talks to AWS (the result types they
 name come from videoctl.api too); so does the web page (videoctl/web), which reaches nothing
-below videoctl.api.Client either; services orchestrate
-(no botocore or boto3: executors and stores hide AWS); the domain is pure (the standard
-library and itself); and no chain of imports, lazy ones included, comes back to where it began.
+below videoctl.api.Client either. Services orchestrate: no botocore or boto3 (executors and
+stores hide AWS), and no repository class (they name the domain's repository Protocols, so
+importing a service loads no database driver). The domain is pure (the standard library and
+itself), and no chain of imports, lazy ones included, comes back to where it began.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def test_the_web_page_calls_only_the_api_client():
 
 def test_services_never_see_botocore():
     assert offenders("videoctl.services", ("botocore", "boto3")) == {}
+
+
+def test_services_name_the_domains_repository_protocols():
+    # Not the classes of videoctl.db.repositories: importing a service loads no database driver.
+    assert offenders("videoctl.services", ("videoctl.db.repositories", "psycopg")) == {}
+    assert "videoctl.domain.repositories" in imports()["videoctl.services.submit"]
 
 
 def test_the_domain_is_pure():

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from videoctl.db.repositories import EventRepository, JobRepository
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import EventRepository, JobRepository
 from videoctl.services.events import prune_events
 
 BATCH = 500

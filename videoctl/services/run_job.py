@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain import cost, keys
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.media.cpus import cpu_budget, memory_budget_mib

@@ -27,12 +27,12 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.executor import REMOTE_FAILED, Executor
 from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import JobRepository, VideoRepository
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus, video_deleted

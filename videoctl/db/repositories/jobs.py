@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -104,8 +105,12 @@ class JobRepository(_Repository):
         except psycopg.Error as exc:
             raise db_error(name, exc) from exc
 
-    def now(self):
+    def now(self) -> datetime:
         return _one(self.conn, "db_now", {})["now"]
+
+    def close(self) -> None:
+        """Close the connection under this repository: for one opened for it alone (the heartbeat's)."""
+        self.conn.close()
 
     # ------------------------------------------------------------ create
 
