@@ -16,12 +16,16 @@ A client holds one database connection: use one per thread.
 
 from __future__ import annotations
 
+import importlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from videoctl.context import AppContext
+from videoctl.domain import keys
 from videoctl.domain.errors import (
     AwsError,
     ConfigError,
@@ -32,22 +36,36 @@ from videoctl.domain.errors import (
     StorageError,
     VideoctlError,
 )
-from videoctl.domain.models import Job, Video
+from videoctl.domain.models import DeleteRequest, Event, Job, Video
+from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.infra.errors import InfraDrift  # noqa: F401 - for the infra commands; pure, cheap
+from videoctl.infra.model import DiffDocument, PlanItem  # noqa: F401 - for the infra commands
+from videoctl.infra.model import Status as InfraStatus  # noqa: F401 - for the infra commands
+from videoctl.services.jobs import JobView, job_views
+from videoctl.services.r2_delete import (
+    DrainResult,
+    Enqueued,
+    PendingRequests,
+    Preview,
+    discard_request,
+    enqueue_delete_r2,
+    list_pending,
+    preview_delete,
+)
 from videoctl.settings import Settings
 
+# Only for annotations and in the methods that use them: these modules load the database driver,
+# the AWS SDK, PyAV or tenacity, which `videoctl --help` and the commands not using them should not
+# wait for (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
-    from videoctl.domain.models import Event
-    from videoctl.domain.selection import JobFilter
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.events import EventDrainResult, EventPage
-    from videoctl.services.jobs import JobView
     from videoctl.services.playback import CaptionUrls, Playback  # noqa: F401 - named in __all__
-    from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.reconcile import Findings, ReconcileReport, Scanned  # noqa: F401 - see _LAZY
     from videoctl.services.reconcile import Progress as ReconcileProgress
-    from videoctl.services.reconcile import ReconcileReport
     from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
     from videoctl.services.scan import LoopSummary, ScanReport
@@ -63,18 +81,26 @@ __all__ = [
     "VideoctlError",
 ]
 
-#: Result types whose modules import the database driver: loaded when first named, so that
-#: importing this module (as the CLI does at start-up) stays cheap.
-_LAZY = {"Upload": "videoctl.services.uploads", "UploadPart": "videoctl.services.uploads",
-         "Uploaded": "videoctl.services.uploads", "Playback": "videoctl.services.playback",
-         "CaptionUrls": "videoctl.services.playback"}
+#: Result types whose modules are costly to import (PyAV, tenacity, the AWS SDK), by the name this
+#: module gives them: loaded when first named, so that importing this module (as the CLI does at
+#: start-up) stays cheap.
+_LAZY = {"Upload": ("videoctl.services.uploads", "Upload"),
+         "UploadPart": ("videoctl.services.uploads", "UploadPart"),
+         "Uploaded": ("videoctl.services.uploads", "Uploaded"),
+         "VideoDetail": ("videoctl.services.videos", "VideoDetail"),
+         "ScanReport": ("videoctl.services.scan", "ScanReport"),
+         "ReconcileReport": ("videoctl.services.reconcile", "ReconcileReport"),
+         "Findings": ("videoctl.services.reconcile", "Findings"),
+         "Scanned": ("videoctl.services.reconcile", "Scanned"),
+         "InfraOutcome": ("videoctl.infra.service", "Outcome"),
+         "Playback": ("videoctl.services.playback", "Playback"),
+         "CaptionUrls": ("videoctl.services.playback", "CaptionUrls")}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What an infra call acts on: everything, the job definition alone, or the delete-r2 Lambda and its queue.
@@ -138,8 +164,6 @@ class Client:
         """A PENDING video and where its file goes: one presigned PUT URL below 100 MiB (or
         when *size* is not given), a multipart upload with a presigned URL per part above, or
         a local path when there is no R2. Send the file, then call :meth:`mark_uploaded`."""
-        from datetime import UTC, datetime
-
         from videoctl.services.uploads import create_upload
 
         ctx = self._ctx
@@ -267,8 +291,6 @@ class Client:
         return self._views(self._ctx.jobs.list(state=state, video_id=video_id, limit=limit))
 
     def _views(self, chosen: list[Job]) -> list[JobView]:
-        from videoctl.services.jobs import job_views
-
         ctx = self._ctx
         return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, usage=ctx.usage,
                          prices=ctx.settings.prices)
@@ -341,8 +363,6 @@ class Client:
         """Passes every *interval_s* until SIGTERM or SIGINT, outliving any outage (a failed pass is
         reported and the next comes sooner); with VIDEOCTL_RETENTION_DAYS set, a prune of finished
         jobs older than that is a task of one pass a day."""
-        import time
-
         from videoctl.services.retention import DailyPrune
         from videoctl.services.scan import scan_loop
 
@@ -393,8 +413,6 @@ class Client:
     # ------------------------------------------------------------ prefix deletions
 
     def preview_delete(self, prefix: str, video_id: int | None = None, *, show: int = 20) -> Preview:
-        from videoctl.services.r2_delete import preview_delete
-
         ctx = self._ctx
         return preview_delete(prefix, video_id, settings=ctx.settings, store=ctx.store, videos=ctx.videos,
                               jobs=ctx.jobs, show=show)
@@ -403,28 +421,20 @@ class Client:
                       confirm_source: bool = False) -> Enqueued:
         """Delete everything under *prefix*; never what a video that is not DELETED uses (see
         :meth:`delete_video`). A source folder no video row answers for needs *confirm_source*."""
-        from videoctl.services.r2_delete import enqueue_delete_r2
-
         ctx = self._ctx
         return enqueue_delete_r2(prefix, reason, video_id, settings=ctx.settings, send=ctx.delete_sender,
                                  videos=ctx.videos, jobs=ctx.jobs, confirm_source=confirm_source)
 
     def video_prefix(self, video_id: int) -> str:
-        from videoctl.domain import keys
-
         return keys.video_prefix(self.settings.videos_root, video_id)
 
     def drain_deletions(self, *, limit: int = 100) -> DrainResult:
         return self._ctx.drain_deletions(limit)
 
     def pending_deletions(self, *, limit: int = 50) -> PendingRequests:
-        from videoctl.services.r2_delete import list_pending
-
         return list_pending(self._ctx.delete_requests, limit=limit)
 
     def discard_deletion(self, request_id: int, reason: str) -> DeleteRequest:
-        from videoctl.services.r2_delete import discard_request
-
         return discard_request(self._ctx.delete_requests, request_id, reason)
 
     # ------------------------------------------------------------ events (docs/events.md)
@@ -494,8 +504,6 @@ class Client:
     def live_jobs(self, *, limit: int = 100) -> list[JobView]:
         """The jobs not finished: RUNNING first, then those waiting in line, then FAILED ones
         scan-stuck has yet to decide; each with its ETA or place in line."""
-        from videoctl.domain.states import JobState
-
         order = (JobState.RUNNING, JobState.SUBMITTED, JobState.QUEUED, JobState.RETRY_WAIT, JobState.FAILED)
         chosen = [job for state in order for job in self._ctx.jobs.list(state=state, limit=limit)]
         return self._views(chosen[:limit])

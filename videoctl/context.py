@@ -12,22 +12,24 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from videoctl.domain.executor import Executor
+from videoctl.domain.repositories import (
+    DeleteRequestRepository,
+    EventRepository,
+    JobRepository,
+    StatsRepository,
+    UsageRepository,
+    VideoRepository,
+)
+from videoctl.services.r2_delete import DrainResult, Sender, drain_pending, sender_for
 from videoctl.settings import Settings
 
+# Only for annotations: these modules (the AWS SDK, the database driver, PyAV, tenacity, the
+# store) cost start-up time that `videoctl --help` and a command not using them should not pay.
 if TYPE_CHECKING:
     from videoctl.aws.clients import AwsClients
     from videoctl.db.reconnect import ReconnectingConnection
-    from videoctl.db.repositories import (
-        DeleteRequestRepository,
-        EventRepository,
-        JobRepository,
-        StatsRepository,
-        UsageRepository,
-        VideoRepository,
-    )
-    from videoctl.domain.executor import Executor
     from videoctl.services.events import EventDrainResult, EventSender
-    from videoctl.services.r2_delete import DrainResult, Sender
     from videoctl.services.run_job import RunJobDeps
     from videoctl.storage import ObjectStore
 
@@ -60,33 +62,33 @@ class AppContext:
 
     @cached_property
     def videos(self) -> VideoRepository:
-        from videoctl.db.repositories import VideoRepository
+        from videoctl.db import repositories
 
-        return VideoRepository(self.conn)
+        return repositories.VideoRepository(self.conn)
 
     @cached_property
     def jobs(self) -> JobRepository:
-        from videoctl.db.repositories import JobRepository
+        from videoctl.db import repositories
 
-        return JobRepository(self.conn)
+        return repositories.JobRepository(self.conn)
 
     @cached_property
     def stats(self) -> StatsRepository:
-        from videoctl.db.repositories import StatsRepository
+        from videoctl.db import repositories
 
-        return StatsRepository(self.conn)
+        return repositories.StatsRepository(self.conn)
 
     @cached_property
     def usage(self) -> UsageRepository:
-        from videoctl.db.repositories import UsageRepository
+        from videoctl.db import repositories
 
-        return UsageRepository(self.conn)
+        return repositories.UsageRepository(self.conn)
 
     @cached_property
     def delete_requests(self) -> DeleteRequestRepository:
-        from videoctl.db.repositories import DeleteRequestRepository
+        from videoctl.db import repositories
 
-        return DeleteRequestRepository(self.conn)
+        return repositories.DeleteRequestRepository(self.conn)
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -116,22 +118,18 @@ class AppContext:
     @cached_property
     def delete_sender(self) -> Sender:
         """Hands a prefix deletion to its consumer: the delete-r2 queue, or the local store now."""
-        from videoctl.services.r2_delete import sender_for
-
         return sender_for(self.settings, store=lambda: self.store, sqs_client=lambda: self.aws.delivery("sqs"))
 
     def drain_deletions(self, limit: int = 100) -> DrainResult:
         """Send pending prefix deletions with this configuration's sender."""
-        from videoctl.services.r2_delete import drain_pending
-
         return drain_pending(self.delete_requests, self.delete_sender, settings=self.settings,
                              videos=self.videos, jobs=self.jobs, limit=limit)
 
     @cached_property
     def events(self) -> EventRepository:
-        from videoctl.db.repositories import EventRepository
+        from videoctl.db import repositories
 
-        return EventRepository(self.conn)
+        return repositories.EventRepository(self.conn)
 
     @cached_property
     def event_sender(self) -> EventSender | None:
@@ -169,9 +167,9 @@ class AppContext:
 
     def run_job_deps(self) -> RunJobDeps:
         """Everything run-job needs, built from this context."""
+        from videoctl.db import repositories
         from videoctl.db.connection import connect
         from videoctl.db.reconnect import DbSteps
-        from videoctl.db.repositories import JobRepository
         from videoctl.media.binary import find_ffmpeg
         from videoctl.services.run_job import RunJobDeps
 
@@ -187,7 +185,7 @@ class AppContext:
             store=self.store,
             settings=self.settings,
             ffmpeg=find_ffmpeg(self.settings.ffmpeg),
-            open_jobs=lambda: JobRepository(connect(self.settings, require_schema=False)),
+            open_jobs=lambda: repositories.JobRepository(connect(self.settings, require_schema=False)),
             db_steps=DbSteps(self.conn, self.settings.db_retry_s),
             mirror=mirror,
             after_complete=self.drain_deletions,

@@ -13,7 +13,7 @@ from videoctl.domain import ranges
 from videoctl.domain.errors import JobFailed
 
 if TYPE_CHECKING:
-    from videoctl.services.scan import ScanReport
+    from videoctl.api import ScanReport
 
 
 def _render(report: ScanReport) -> None:

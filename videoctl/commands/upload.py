@@ -13,7 +13,7 @@ from videoctl.commands.video import next_step
 from videoctl.domain.errors import UsageError
 
 if TYPE_CHECKING:
-    from videoctl.services.uploads import Upload, Uploaded
+    from videoctl.api import Upload, Uploaded
 
 app = typer.Typer(help="Direct uploads: the client sends the file straight to the bucket.", no_args_is_help=True)
 

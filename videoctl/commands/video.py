@@ -15,8 +15,7 @@ from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
 
 if TYPE_CHECKING:
-    from videoctl.api import Client
-    from videoctl.services.videos import VideoDetail
+    from videoctl.api import Client, VideoDetail
 
 app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=True)
 

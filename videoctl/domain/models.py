@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar
 
+from videoctl.domain.errors import JobFailed
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.domain.uploads import UPLOAD_EXPIRED
 
@@ -135,6 +136,15 @@ def attempt_begun_unsent(attempt: int, executor_job_id: str | None, next_attempt
     its SubmitJob may have gone through before the submitter died, or its reply was
     lost for good. scan-stuck looks its container up by name before sending another."""
     return attempt >= 1 and executor_job_id is None and next_attempt_at is None
+
+
+def require_success(job: Job) -> Job:
+    """The job, if it SUCCEEDED; else JobFailed saying how it ended (the exit code of a wait)."""
+    if job.state is not JobState.SUCCEEDED:
+        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
+        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
+                        hint=f"see `videoctl jobs show {job.id}`")
+    return job
 
 
 @dataclass(frozen=True)

@@ -143,10 +143,6 @@ def queue_arn(docs: Documents, name: str) -> str:
     return f"arn:aws:sqs:{docs.region}:{docs.account_id}:{name}"
 
 
-def role_arn(docs: Documents, name: str) -> str:
-    return f"arn:aws:iam::{docs.account_id}:role/{name}"
-
-
 def function_arn(docs: Documents, name: str) -> str:
     return f"arn:aws:lambda:{docs.region}:{docs.account_id}:function:{name}"
 

@@ -1,6 +1,6 @@
 """``plan(desired, live) -> list[PlanItem]``: what differs and which calls would fix it. Pure.
 
-No boto3 here (chalice's split): ``live`` is plain data read beforehand by
+No boto3 here: ``live`` is plain data read beforehand by
 :mod:`videoctl.infra.live`, and the result is plain data that
 apply runs and the command prints. So every rule below is unit-tested
 without AWS, and ``verify`` and ``setup --dry-run`` print exactly what

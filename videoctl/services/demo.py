@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.executor import Executor
-from videoctl.domain.models import Job, Video
-from videoctl.services.submit import create_job_and_submit, follow_job, plan_submit, require_success
+from videoctl.domain.models import Job, Video, require_success
+from videoctl.domain.repositories import JobRepository, VideoRepository
+from videoctl.services.submit import create_job_and_submit, follow_job, plan_submit
 from videoctl.services.videos import Rendition, add_video, describe_ladder, output_urls
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore

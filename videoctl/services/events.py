@@ -25,17 +25,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import Protocol, TypedDict
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_random_exponential
 
 from videoctl.domain.errors import ConfigError, VideoctlError
 from videoctl.domain.events import Delivery, delivery
 from videoctl.domain.models import Event
+from videoctl.domain.repositories import EventRepository
 from videoctl.domain.text import check_reason
-
-if TYPE_CHECKING:
-    from videoctl.db.repositories import EventRepository
 
 log = logging.getLogger(__name__)
 

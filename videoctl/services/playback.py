@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from videoctl.db.repositories import VideoRepository
+from videoctl.domain.repositories import VideoRepository
 from videoctl.domain import keys, playback
 from videoctl.domain.errors import ConfigError, InvalidInput, InvalidState
 from videoctl.domain.models import Video

@@ -22,11 +22,11 @@ from videoctl.domain import prefixes
 from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.prefixes import DeleteMessage
+from videoctl.domain.repositories import DeleteRequestRepository
 from videoctl.domain.text import check_reason
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
-    from videoctl.db.repositories import DeleteRequestRepository
     from videoctl.storage import ObjectStore
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,15 @@
 """run-job: what one Batch container (or one local process) does, then exits.
 
-The order is the seed's, exactly:
+A job may be run more than once (a container started twice, a retry after a
+crash), so each step first looks at what an earlier run may have finished, and
+the cheap checks come before anything that costs:
 
 a. job SUCCEEDED → nothing to do.
-b. video READY with an hls_path (and this job is not a re-encode) → the job
+b. claim the attempt.
+c. video READY with an hls_path (and this job is not a re-encode) → the job
    is completed without download or ffmpeg.
-c. otherwise claim → process_video → job_complete. Any failure marks the
-   attempt FAILED with an error code and a human message; scan-stuck decides
-   whether it runs again.
+d. otherwise encode → complete. Any failure marks the attempt FAILED with an
+   error code and a human message; scan-stuck decides whether it runs again.
 
 The claim fences every later write on job id + attempt + runner. A
 container that loses the claim (a second container on the same job, or one
@@ -24,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain import cost, keys
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.media.cpus import cpu_budget, memory_budget_mib

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypedDict
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.errors import ConfigError, Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
 from videoctl.domain.models import Job
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.services.cost import confirm_usage

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from videoctl.db.repositories import StatsRepository, UsageRepository
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import InvalidInput
 from videoctl.domain.ranges import MAX_STATS_HOURS
+from videoctl.domain.repositories import StatsRepository, UsageRepository
 from videoctl.services.cost import DayCost, cost_by_day
 
 

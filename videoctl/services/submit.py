@@ -27,12 +27,12 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.executor import REMOTE_FAILED, Executor
 from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import JobRepository, VideoRepository
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus, video_deleted
@@ -305,14 +305,6 @@ def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -
         raise JobFailed(f"job {job.id}'s container {job.executor_job_id} is gone "
                         f"({remote.reason or remote.status}) but the job is still {job.state}",
                         hint="scan-stuck will count it as a failed attempt and retry it")
-
-
-def require_success(job: Job) -> Job:
-    if job.state is not JobState.SUCCEEDED:
-        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
-        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
-                        hint=f"see `videoctl jobs show {job.id}`")
-    return job
 
 
 # ------------------------------------------------------------------ bulk operator actions

@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys, uploads
 from videoctl.domain.errors import InvalidInput, InvalidState, NotFound, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import Job, Video
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain.states import VideoStatus
 from videoctl.domain.text import check_title, title_from_filename
 from videoctl.services.captions import read_sidecars, store_sidecars
