@@ -12,10 +12,10 @@ from videoctl.commands._render import JsonOption
 from videoctl.domain.selection import parse_duration
 
 if TYPE_CHECKING:
-    from videoctl.services.playback import Playback
+    from videoctl.api import Playback
 
 
-@out.document("videoctl.services.playback:Playback")
+@out.document("videoctl.api:Playback")
 def playback(
     video_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="A READY video.")],
     expires: Annotated[str, typer.Option(
