@@ -130,7 +130,7 @@ def build_ladder_args(
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
     source = ffmpeg.input(str(src), threads=threads.decoder)
-    streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
+    streams: list[Any] = _cascade(prepared_video(source, info, fps), info, rungs)
     extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     # With one variant stream, ffmpeg does not expand %v in the init segment's name.
     variants = len(rungs) + (1 if info.has_audio else 0)
@@ -208,7 +208,7 @@ def build_rendition_args(
     commands = []
     for rung in _ordered(rungs):
         source = ffmpeg.input(str(src))
-        streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
+        streams: list[Any] = _cascade(prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),
             **_video_options(preset, crf, fps, segment_s),
@@ -230,8 +230,12 @@ def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
     return ordered
 
 
-def _prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
-    """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling."""
+def prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
+    """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling.
+
+    The ladder's rungs are scaled from it, and a quality measurement (``media.quality``) takes
+    it as the reference, so a score counts only what scaling and compression lost.
+    """
     video = source[str(info.video_stream_index)].filter("fps", fps=str(fps), start_time=0)
     if info.is_hdr:
         for name, params in _TONEMAP_FILTERS:
