@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         DeleteRequestRepository,
         EventRepository,
         JobRepository,
+        QualityRepository,
         StatsRepository,
         UsageRepository,
         VideoRepository,
@@ -69,6 +70,12 @@ class AppContext:
         from videoctl.db.repositories import UsageRepository
 
         return UsageRepository(self.conn)
+
+    @cached_property
+    def quality(self) -> QualityRepository:
+        from videoctl.db.repositories import QualityRepository
+
+        return QualityRepository(self.conn)
 
     @cached_property
     def delete_requests(self) -> DeleteRequestRepository:
@@ -180,6 +187,7 @@ class AppContext:
             after_complete=self.drain_deletions,
             usage=self.usage,
             send_events=self.send_events,
+            quality=self.quality,
         )
 
     def close(self) -> None:

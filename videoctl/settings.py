@@ -34,6 +34,8 @@ from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import parse_origins
 from videoctl.domain.prefixes import check_delete_prefix
+from videoctl.domain.quality import MODES as QUALITY_MODES
+from videoctl.domain.quality import SAMPLE
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
 
 # ---------------------------------------------------------------- parsers
@@ -332,6 +334,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
               help="download.mp4 carries the highest rung at or below this height; off for none"),
+    FieldSpec("measure_quality", ("VIDEOCTL_MEASURE_QUALITY",), _choice(*QUALITY_MODES), SAMPLE,
+              help="run-job scores each rung against the source (VMAF, PSNR-Y) before completing: off, "
+                   "sample (a few segments) or full (every frame); a failed measurement never fails the job"),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
     FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
               help="how long run-job waits for a database that went away (failover, restart)"),
@@ -414,6 +419,7 @@ class Settings:
     segment_s: int
     segment_format: str
     download_rung: str
+    measure_quality: str
     heartbeat_s: float
     db_retry_s: float
     stale_after_s: float
