@@ -77,6 +77,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     job = JobRepository(conn).create(video["id"], max_attempts=3)
     check("run-job", str(job.id))
     check("video", "show", str(video["id"]))
+    check("quality", str(video["id"]), "--sample", "1")
     check("jobs", "show", str(job.id))
     check("jobs", "list")
 
