@@ -147,7 +147,7 @@ def build_ladder_args(
         options[f"threads:v:{index}"] = encoder_threads
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     if info.has_audio:
-        streams.append(_audio_stream(source, info))
+        streams.append(prepared_audio(source, info))
         # One AAC encode serves every rung, at the top rung's audio bitrate.
         options.update(_audio_options(info, rungs[0].audio_kbps))
         stream_map.append(f"a:0,{agroup}name:{AUDIO_NAME}")
@@ -216,7 +216,7 @@ def build_rendition_args(
             "bufsize": f"{rung.bufsize_kbps}k",
         }
         if info.has_audio:
-            streams.append(_audio_stream(source, info))
+            streams.append(prepared_audio(source, info))
             options.update(_audio_options(info, rung.audio_kbps))
         output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
         commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS]))
@@ -265,7 +265,8 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
     return outputs
 
 
-def _audio_stream(source: Any, info: SourceInfo) -> Any:
+def prepared_audio(source: Any, info: SourceInfo) -> Any:
+    """The source's audio stream (the one probe chose), timed as the ladder's audio is."""
     selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
     # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
     # join (their audio rarely ends with their video), samples are trimmed or silence is

@@ -10,7 +10,9 @@ How a frame is scored, so that scores compare across sources and rungs:
 - The reference goes through the ladder's own preparation (``encode.prepared_video``: the
   output frame rate from timestamp 0, tone mapping for HDR, 4:2:0, deinterlacing), then is
   scaled to the source's display size with square pixels. So a score counts only what the
-  rung lost to scaling and compression, not the preparation every rung shares.
+  rung lost to scaling and compression, not the preparation every rung shares. Its audio is
+  read too (and dropped), as the encode read it: ffmpeg's timeline of a file (its start, the
+  timestamp jumps of joined recordings it closes) depends on every stream read.
 - Each distorted input is scaled up (bicubic, as the VMAF model was trained) to that same
   display size; both sides are 8-bit 4:2:0.
 - Both sides pass the same ``fps`` filter and start at 0 (``setpts=PTS-STARTPTS``), so frame
@@ -22,7 +24,9 @@ How a frame is scored, so that scores compare across sources and rungs:
 - One decode of the reference serves every distorted input of a piece (``split``).
 
 A stretch of the reference is read with input seeking (``-ss``/``-t``), so a sample of six
-segments decodes six segments, not the video. Distorted inputs are our own outputs: a file
+segments decodes six segments, not the video; except in a file whose timestamps jump (joined
+recordings, ``SourceInfo.timestamps_jump``), where a time of the file is not the same time of
+the ladder: there it is decoded from the start and cut on the prepared (ladder's) timeline. Distorted inputs are our own outputs: a file
 (an fMP4 cut: init segment + fragments, or MPEG-TS) opened with its demuxer named, or a
 local HLS media playlist, opened with the ``hls`` demuxer restricted to local files.
 """
@@ -40,7 +44,7 @@ import ffmpeg
 
 from videoctl.domain.errors import MediaError
 from videoctl.domain.quality import TimeRange
-from videoctl.media.encode import COMMON_ARGS, prepared_video, run_ffmpeg
+from videoctl.media.encode import COMMON_ARGS, prepared_audio, prepared_video, run_ffmpeg
 from videoctl.media.probe import SourceInfo
 
 #: libvmaf's built-in model (compiled into the library: no model file to ship).
@@ -95,11 +99,20 @@ def build_score_args(ffmpeg_bin: str, reference: Path, info: SourceInfo, piece: 
                      fps: Fraction, threads: int = 1, model: str = MODEL) -> list[str]:
     """The argv of one ffmpeg that scores each of ``piece.distorted`` into its JSON log in ``logs``."""
     width, height = info.width, info.height
-    seek = {"ss": f"{piece.range.start_s:.6f}", "t": f"{piece.range.duration_s:.6f}"} if piece.range else {}
-    source = ffmpeg.input(str(reference), **seek)
-    prepared = _aligned(prepared_video(source, info, fps).filter("scale", width, height))
+    stretch, seek = piece.range, piece.range is not None and not info.timestamps_jump
+    source = ffmpeg.input(str(reference), **({"ss": f"{stretch.start_s:.6f}", "t": f"{stretch.duration_s:.6f}"}
+                                             if seek else {}))
+    prepared = prepared_video(source, info, fps)
+    if stretch is not None and not seek:
+        # The file's own times are not the ladder's: the stretch is cut on the ladder's timeline,
+        # after the preparation that closed the jumps, decoding from the start.
+        prepared = prepared.filter("trim", start=f"{stretch.start_s:.6f}", duration=f"{stretch.duration_s:.6f}")
+    prepared = _aligned(prepared.filter("scale", width, height))
     references = prepared.split() if len(piece.distorted) > 1 else None
-    outputs = []
+    # ffmpeg places the video on the file's timeline from every stream it reads (where the file
+    # starts, the timestamp jumps it closes): reading the audio the encode read, and throwing it
+    # away, puts the reference's frames where the ladder's are.
+    outputs = [ffmpeg.output(prepared_audio(source, info), "-", f="null")] if info.has_audio else []
     for index, (path, log_path) in enumerate(zip(piece.distorted, logs, strict=True)):
         distorted = _aligned(_distorted_input(path)["v:0"].filter("fps", fps=str(fps))
                              .filter("scale", width, height, flags="bicubic").filter("format", "yuv420p"))

@@ -87,7 +87,8 @@ def test_a_cut_segment_lines_up_frame_for_frame_with_the_whole_rendition(ffmpeg_
         assert [f.psnr_y for f in cut_frames] == [f.psnr_y for f in whole_frames[first:first + len(cut_frames)]]
 
 
-@pytest.mark.parametrize("name", ["rotated", "anamorphic", "odd_size", "hdr_hlg", "variable_frame_rate"])
+@pytest.mark.parametrize("name", ["rotated", "anamorphic", "odd_size", "hdr_hlg", "variable_frame_rate",
+                                  "joined_recordings"])
 def test_the_ladder_of_a_source_with_its_own_geometry_is_measured_at_its_display_size(ffmpeg_bin, clip, tmp_path,
                                                                                    name):
     source = clip(name)
@@ -107,6 +108,36 @@ def test_the_ladder_of_a_source_with_its_own_geometry_is_measured_at_its_display
     assert top.segments == low.segments == 2
     assert top.score.vmaf_mean > low.score.vmaf_mean  # at the display size, the sharper rung wins
     assert top.score.psnr_y_mean > low.score.psnr_y_mean
+
+
+def test_joined_recordings_are_scored_on_the_ladders_timeline(ffmpeg_bin, clip, tmp_path):
+    """Two recordings joined in an MPEG-TS, the second's clock 5000 s on: the encode closed the jump,
+    so a time of the ladder is not that time of the file. A sample (here every segment, each cut
+    on the ladder's timeline) meets the same frames as the whole rendition read from the start."""
+    source = clip("joined_recordings")
+    info = probe(source)
+    assert info.timestamps_jump
+    rungs = choose_rungs(parse_ladder("240:400"), info.short_side)
+    out_dir = tmp_path / "hls"
+    encode.encode_ladder(ffmpeg_bin, source, out_dir, info, rungs, segment_s=1)
+    hls.finalize_master(out_dir, info, rungs)
+    segments = len(load_media_playlist(out_dir / rungs[0].name).segments)
+
+    measured = {mode: measure_ladder(LocalLadder(out_dir), ffmpeg=ffmpeg_bin, source=source, info=info, mode=mode,
+                                     samples=segments, workdir=tmp_path / mode, threads=2)[0]
+                for mode in ("sample", "full")}
+
+    sample, full = measured["sample"], measured["full"]
+    assert sample.segments == full.segments == segments > 1
+    assert sample.score.frames == full.score.frames
+    assert sample.score.psnr_y_mean == full.score.psnr_y_mean  # frame for frame the same pairs
+
+
+def test_only_a_file_whose_timestamps_jump_says_so(ffmpeg_bin, clip, tmp_path):
+    plain = tmp_path / "plain.ts"  # MPEG-TS, whose timestamps may jump, but do not
+    subprocess.run([ffmpeg_bin, "-v", "error", "-i", str(clip("normal")), "-c", "copy", str(plain)], check=True)
+    assert not probe(plain).timestamps_jump and not probe(clip("normal")).timestamps_jump
+    assert probe(clip("joined_recordings")).timestamps_jump
 
 
 def test_a_broken_input_is_a_media_error(ffmpeg_bin, clip, tmp_path):
