@@ -35,5 +35,7 @@ def quality(
     """
     if full and sample is not None:
         raise UsageError("give --sample N or --full, not both")
+    how = "every frame" if full else f"{sample or DEFAULT_SAMPLES} segments spread over the video"
+    out.info(f"scoring each rung of video {video_id}'s live ladder against its source ({how}) …")
     rungs = client().quality(video_id, sample=sample or DEFAULT_SAMPLES, full=full)
     out.success(rungs, lambda: out.quality_table(rungs), json_flag=json_)

@@ -83,8 +83,15 @@ def score(ffmpeg_bin: str, reference: Path, info: SourceInfo, pieces: Sequence[P
     frames: list[list[FrameScore]] = [[] for _ in range(inputs)]
     for number, piece in enumerate(pieces):
         logs = [workdir / f"vmaf-{number}-{index}.json" for index in range(inputs)]
-        run_ffmpeg(build_score_args(ffmpeg_bin, reference, info, piece, logs, fps=fps, threads=threads,
-                                    model=model or MODEL))
+        try:
+            run_ffmpeg(build_score_args(ffmpeg_bin, reference, info, piece, logs, fps=fps, threads=threads,
+                                        model=model or MODEL))
+        except MediaError as exc:
+            if "No such filter: 'libvmaf'" in exc.message:
+                raise MediaError(f"{ffmpeg_bin} has no libvmaf filter",
+                                 hint="unset VIDEOCTL_FFMPEG (and take ffmpeg off PATH) to use imageio-ffmpeg's "
+                                      "build, which has it") from exc
+            raise
         for index, path in enumerate(logs):
             scored = read_log(path)
             if not scored:

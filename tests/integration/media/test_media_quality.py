@@ -147,3 +147,16 @@ def test_a_broken_input_is_a_media_error(ffmpeg_bin, clip, tmp_path):
     with pytest.raises(MediaError):
         quality.score(ffmpeg_bin, source, probe(source), [quality.Piece(None, (broken,))], fps=output_fps(30),
                       workdir=tmp_path / "work")
+
+
+def test_an_ffmpeg_without_libvmaf_is_named_with_the_remedy(clip, tmp_path):
+    """A VIDEOCTL_FFMPEG built without libvmaf: the error says so and how to get one that has it."""
+    source = clip("normal")
+    stub = tmp_path / "ffmpeg-without-vmaf"
+    stub.write_text("#!/bin/sh\necho \"[AVFilterGraph @ 0x1] No such filter: 'libvmaf'\" >&2\nexit 1\n")
+    stub.chmod(0o755)
+    with pytest.raises(MediaError, match="has no libvmaf filter") as raised:
+        quality.score(str(stub), source, probe(source), [quality.Piece(None, (source,))], fps=output_fps(30),
+                      workdir=tmp_path / "work")
+    assert "VIDEOCTL_FFMPEG" in raised.value.hint
+
