@@ -93,7 +93,7 @@ def score(ffmpeg_bin: str, reference: Path, info: SourceInfo, pieces: Sequence[P
                                       "build, which has it") from exc
             raise
         for index, path in enumerate(logs):
-            scored = read_log(path)
+            scored = read_log(path) if path.exists() else []  # libvmaf writes no log without a frame
             if not scored:
                 raise MediaError(f"libvmaf scored no frame of {piece.distorted[index].name}"
                                  + (f" at {piece.range.start_s:g}s" if piece.range else ""))

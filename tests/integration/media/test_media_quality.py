@@ -149,6 +149,15 @@ def test_a_broken_input_is_a_media_error(ffmpeg_bin, clip, tmp_path):
                       workdir=tmp_path / "work")
 
 
+def test_a_stretch_the_source_does_not_have_scores_nothing_and_says_so(ffmpeg_bin, clip, tmp_path):
+    source = clip("normal")
+    info = probe(source)
+    beyond = TimeRange(info.duration_s + 60, 1.0)
+    with pytest.raises(MediaError, match=r"libvmaf scored no frame of normal\.mp4 at \d+"):
+        quality.score(ffmpeg_bin, source, info, [quality.Piece(beyond, (source,))], fps=output_fps(info.fps),
+                      workdir=tmp_path / "work")
+
+
 def test_an_ffmpeg_without_libvmaf_is_named_with_the_remedy(clip, tmp_path):
     """A VIDEOCTL_FFMPEG built without libvmaf: the error says so and how to get one that has it."""
     source = clip("normal")
