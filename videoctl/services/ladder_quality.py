@@ -163,7 +163,9 @@ def _video_rungs(ladder: LadderFiles) -> list[_Rung]:
         width, _, height = resolution.partition("x")
         if not (width.isdigit() and height.isdigit()):
             raise VerifyFailed(f"{MASTER_PLAYLIST}: {variant.uri} has RESOLUTION={resolution!r}")
-        name = variant.uri.rsplit("/", 1)[0]
+        name, slash, _ = variant.uri.rpartition("/")
+        if not slash:
+            raise VerifyFailed(f"{MASTER_PLAYLIST} names {variant.uri!r}, not a rendition's folder")
         playlist = parse_media_playlist(ladder.read_text(variant.uri), variant.uri)
         if not playlist.segments:
             raise VerifyFailed(f"{variant.uri} has no segments")
