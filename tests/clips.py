@@ -56,6 +56,36 @@ def two_audio_tracks(ffmpeg_bin: str, directory: Path) -> Path:
     return path
 
 
+#: ``lecture_tracks``: (language, title, sample rate, channels, signal) of each audio track, in file order.
+#: The Korean track is the default; the English one is quiet (about -32 LUFS) at 96 kHz; the
+#: described one has loud clicks over a quiet tone, so normalising it needs the limiter.
+LECTURE_TRACKS = (
+    ("eng", None, 96_000, 1, "0.04*sin(2*PI*300*t)"),
+    ("kor", "한국어 통역", 44_100, 2, "0.1*sin(2*PI*440*t)"),
+    ("eng", None, 48_000, 1, "0.05*sin(2*PI*300*t)+if(lt(mod(t\\,1)\\,0.0015)\\,0.6*sin(2*PI*1500*t)\\,0)"),
+)
+LECTURE_SECONDS = 4
+
+
+def lecture_tracks(ffmpeg_bin: str, directory: Path, seconds: float = LECTURE_SECONDS) -> Path:
+    """A lecture with three audio tracks: English, a Korean interpretation flagged default, and an
+    English audio description (visual_impaired), each tagged with its language, at three rates."""
+    path = directory / "lecture_tracks.mkv"
+    inputs, maps, tags = [], ["-map", "0:v"], []
+    for n, (language, title, rate, channels, signal) in enumerate(LECTURE_TRACKS):
+        layout = "mono" if channels == 1 else "stereo"
+        inputs += ["-f", "lavfi", "-i", f"aevalsrc=exprs='{signal}':s={rate}:c={layout}:d={seconds}"]
+        maps += ["-map", f"{n + 1}:a"]
+        tags += [f"-metadata:s:a:{n}", f"language={language}"]
+        if title:
+            tags += [f"-metadata:s:a:{n}", f"title={title}"]
+    _ffmpeg(ffmpeg_bin, *_pattern("320x180", seconds=seconds), *inputs, *maps, *tags,
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "flac",
+            "-disposition:a:0", "0", "-disposition:a:1", "default", "-disposition:a:2", "visual_impaired",
+            str(path))
+    return path
+
+
 #: Where the tone of ``late_audio`` starts, after the video.
 LATE_AUDIO_S = 0.5
 
@@ -288,6 +318,44 @@ def _first_half(source: Path, path: Path) -> Path:
     return path
 
 
+#: How long the ``CONTAINERS`` clips last: each only shows its container opens and encodes.
+CONTAINER_SECONDS = 1
+
+
+def _in_container(name: str, *codecs: str, size: str = "320x240", stereo: bool = False) -> ClipMaker:
+    """A maker of a 1 s clip with a tone in the file ``name`` (its container from its extension or ``-f``)."""
+
+    def make(ffmpeg_bin: str, directory: Path) -> Path:
+        path = directory / name
+        channels = ["-ac", "2"] if stereo else []
+        _ffmpeg(ffmpeg_bin, *_pattern(size, rate=25, seconds=CONTAINER_SECONDS), *_tone(CONTAINER_SECONDS),
+                *codecs, *channels, str(path))
+        return path
+
+    make.__name__ = f"in_{name.replace('.', '_')}"
+    return make
+
+
+_H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac")
+
+#: One clip in each container the allowlist accepts (``domain.containers.ALLOWED_DEMUXERS``),
+#: with codecs that container's files usually carry.
+CONTAINERS: dict[str, ClipMaker] = {
+    "mov": _in_container("camera.mov", *_H264_AAC),
+    "3gp": _in_container("phone.3gp", *_H264_AAC),
+    "webm": _in_container("browser.webm", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"),
+    "m2ts": _in_container("camcorder.mts", *_H264_AAC, "-f", "mpegts", "-mpegts_m2ts_mode", "1"),
+    "mpeg_ps": _in_container("dvd.mpg", "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob"),
+    "avi": _in_container("old.avi", "-c:v", "mpeg4", "-c:a", "libmp3lame"),
+    "wmv": _in_container("lecture.wmv", "-c:v", "wmv2", "-c:a", "wmav2"),
+    "flv": _in_container("stream.flv", "-c:v", "flv", "-ar", "44100", "-c:a", "libmp3lame"),
+    "mxf": _in_container("broadcast.mxf", "-c:v", "mpeg2video", "-c:a", "pcm_s16le"),
+    "ogg": _in_container("free.ogv", "-c:v", "libtheora", "-c:a", "libvorbis"),
+    "dv": _in_container("tape.dv", "-c:v", "dvvideo", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", "-f", "dv",
+                        size="720x576", stereo=True),
+}
+
+
 #: Clips the pipeline must encode.
 PLAYABLE: dict[str, ClipMaker] = {
     "normal": normal,
@@ -309,6 +377,11 @@ PLAYABLE: dict[str, ClipMaker] = {
     "interlaced": interlaced,
     "mov_text_subtitles": mov_text_subtitles,
     "mkv_text_subtitles": mkv_text_subtitles,
+}
+
+#: Clips for the tests of one feature, not the whole matrix of PLAYABLE.
+SPECIAL: dict[str, ClipMaker] = {
+    "lecture_tracks": lecture_tracks,
 }
 
 #: Clips probe must refuse as InvalidInput.

@@ -165,3 +165,42 @@ def ctx(env: dict[str, str]):
     context = AppContext()
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mpd_schema_refusals() -> Iterator[list[str]]:
+    """Every MPD that videoctl.media.dash writes in this process, checked against MPEG's schema as
+    it is written (tests/mpd_schema.py). Session-wide, so the MPDs that module and session
+    fixtures write are checked too; an invalid one raises where it is written and is also kept
+    here, for when the code that wrote it catches that."""
+    from tests.mpd_schema import schema_errors
+    from videoctl.media import dash
+
+    refusals: list[str] = []
+    write = dash.mpd_text
+
+    def checked(presentation: dash.Presentation) -> str:
+        text = write(presentation)
+        errors = schema_errors(text)
+        if errors:
+            refusals.extend(errors)
+            raise AssertionError("the MPD is not valid against DASH-MPD.xsd:\n" + "\n".join(errors))
+        return text
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dash, "mpd_text", checked)
+        yield refusals
+
+
+@pytest.fixture(autouse=True)
+def every_mpd_is_schema_valid(_mpd_schema_refusals: list[str], isolated_env: Path) -> Iterator[None]:
+    """After each test: what the check above refused, and every manifest.mpd that videoctl
+    processes (run-job from `submit --wait` or the local executor) left in the test's home."""
+    from tests.mpd_schema import refusals_under
+
+    yield
+    refused = list(_mpd_schema_refusals)
+    _mpd_schema_refusals.clear()
+    if isolated_env.is_dir():
+        refused += refusals_under(isolated_env)
+    assert not refused, "an MPD of this test is not valid against DASH-MPD.xsd:\n" + "\n".join(refused)

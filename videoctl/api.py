@@ -322,20 +322,21 @@ class Client:
 
     # ------------------------------------------------------------ recovery and numbers
 
-    def scan(self, *, limit: int = 1000, dry_run: bool = False) -> ScanReport:
-        """One scan-stuck pass, expired uploads and late auto-submits, then the pending prefix deletions and events."""
-        from videoctl.services.scan import scan_and_drain
+    def scan(self, *, limit: int = 1000, dry_run: bool = False,
+             prune: Callable[[], int] | None = None) -> ScanReport:
+        """One scan-stuck pass: every maintenance task (stuck jobs, expired uploads and late
+        auto-submits, Batch usage, pending prefix deletions, events, and *prune* if given), each
+        on its own: one that fails is in the report's ``tasks`` with its error, and the others run."""
+        from videoctl.services.scan import scan_and_maintain
 
-        ctx = self._ctx
-        return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                              store=ctx.store, delete_requests=ctx.delete_requests, usage=ctx.usage,
-                              drain=ctx.drain_deletions, limit=limit, dry_run=dry_run,
-                              drain_events=ctx.drain_events)
+        self._ctx.settings  # noqa: B018 - a configuration mistake stops the command before any task
+        return scan_and_maintain(self._ctx, limit=limit, dry_run=dry_run, prune=prune)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
-        """Passes every *interval_s* until SIGTERM or SIGINT; with VIDEOCTL_RETENTION_DAYS set, a
-        prune of finished jobs older than that follows a pass once a day."""
+        """Passes every *interval_s* until SIGTERM or SIGINT, outliving any outage (a failed pass is
+        reported and the next comes sooner); with VIDEOCTL_RETENTION_DAYS set, a prune of finished
+        jobs older than that is a task of one pass a day."""
         import time
 
         from videoctl.services.retention import DailyPrune
@@ -345,13 +346,12 @@ class Client:
         daily = DailyPrune(lambda: self.prune_jobs(older_than_s=days * 86_400), clock=time.monotonic) \
             if days and not dry_run else None
 
-        def one_pass() -> ScanReport:
-            report = self.scan(limit=limit, dry_run=dry_run)
+        def prune() -> int:
             pruned = daily() if daily else None
-            report.pruned = pruned.jobs if pruned else 0
-            return report
+            return pruned.jobs if pruned else 0
 
-        return scan_loop(one_pass, interval_s, on_pass)
+        return scan_loop(lambda: self.scan(limit=limit, dry_run=dry_run, prune=prune if daily else None),
+                         interval_s, on_pass)
 
     def prune_jobs(self, *, older_than_s: float, dry_run: bool = False) -> PruneResult:
         """Delete finished jobs older than *older_than_s* (keeping each video's last SUCCEEDED one), and

@@ -47,6 +47,18 @@ class AppContext:
 
         return connect(self.settings)
 
+    def db_ready(self) -> None:
+        """Open the connection again if the server dropped it (a restart, a failover): what a
+        long-running process (scan-stuck --loop) does before each piece of work. A DbError,
+        transient, while the server is still away."""
+        if "conn" in self.__dict__ and self.conn.lost:
+            self.conn.reconnect()
+
+    def cancel_statement(self) -> None:
+        """Cancel the statement in flight on the connection, from another thread (a watchdog)."""
+        if "conn" in self.__dict__ and not self.conn.lost:
+            self.conn.cancel_safe(timeout=5)
+
     @cached_property
     def videos(self) -> VideoRepository:
         from videoctl.db.repositories import VideoRepository
@@ -113,7 +125,7 @@ class AppContext:
         """Hands a prefix deletion to its consumer: the delete-r2 queue, or the local store now."""
         from videoctl.services.r2_delete import sender_for
 
-        return sender_for(self.settings, store=lambda: self.store, sqs_client=lambda: self.aws.sqs)
+        return sender_for(self.settings, store=lambda: self.store, sqs_client=lambda: self.aws.delivery("sqs"))
 
     def drain_deletions(self, limit: int = 100) -> DrainResult:
         """Send pending prefix deletions with this configuration's sender."""
@@ -137,20 +149,21 @@ class AppContext:
         if target.kind == "eventbridge":
             from videoctl.aws.events import EventBridgeSender
 
-            return EventBridgeSender(self.aws.events, target.value)
+            return EventBridgeSender(self.aws.delivery("events"), target.value)
         if target.kind == "sns":
             from videoctl.aws.events import SnsSender
 
-            return SnsSender(self.aws.sns, target.value)
+            return SnsSender(self.aws.delivery("sns"), target.value)
         from videoctl.notify.webhook import WebhookSender
 
-        return WebhookSender(target.value, self.settings.events_webhook_secret or "")
+        return WebhookSender(target.value, self.settings.events_webhook_secret or "",
+                             timeout_s=self.settings.delivery_timeout_s)
 
     def drain_events(self, limit: int = 100) -> EventDrainResult:
         """Deliver pending events with this configuration's sender (with none, only count them)."""
         from videoctl.services.events import drain_events
 
-        return drain_events(self.events, self.event_sender, limit=limit)
+        return drain_events(self.events, self.event_sender, limit=limit, deadline_s=self.settings.delivery_timeout_s)
 
     def send_events(self) -> None:
         """After a transition committed: deliver its event now if a target is configured; what

@@ -27,9 +27,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from videoctl.domain.audio import (
+    DEFAULT_LOUDNESS_TARGET,
+    DEFAULT_TRUE_PEAK,
+    LOUDNESS_MODES,
+    LOUDNESS_TARGET_RANGE,
+    LoudnessSettings,
+)
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
-from videoctl.domain.events import Target, parse_target
+from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import parse_origins
@@ -231,18 +238,33 @@ def _flag(raw: str) -> bool:
     return value in _TRUE
 
 
-#: The shortest VIDEOCTL_SERVE_TOKEN taken: 16 random characters are beyond guessing over HTTP.
-MIN_SERVE_TOKEN = 16
+#: The shortest VIDEOCTL_SERVE_TOKEN taken: 32 characters, what `secrets.token_urlsafe(24)` or
+#: `openssl rand -hex 16` make.
+MIN_SERVE_TOKEN = 32
+#: The least a VIDEOCTL_SERVE_TOKEN's characters must carry, in bits, counted from how often each
+#: repeats: 32 random hex digits carry about 115 (under 85 not once in a million tries), 43 of
+#: `token_urlsafe(32)` about 210; `aaaa…` none, 32 characters of `abab…` 32, of `abcdabcd…` 64.
+MIN_SERVE_TOKEN_BITS = 80
 
 
 def _serve_token(raw: str) -> str:
     """What every request to `videoctl serve` must carry: printable ASCII without spaces (it travels in
-    an Authorization header and a URL), long enough not to be guessed. The message never quotes it."""
+    an Authorization header), long and varied enough not to be guessed. The message never quotes it."""
     value = raw.strip()
+    advice = "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
     if len(value) < MIN_SERVE_TOKEN or not all(33 <= ord(c) < 127 for c in value):
-        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces "
-                         "(e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        raise ValueError(f"must be at least {MIN_SERVE_TOKEN} printable ASCII characters without spaces {advice}")
+    if _character_bits(value) < MIN_SERVE_TOKEN_BITS:
+        raise ValueError(f"repeats its characters too much to be a secret (it carries less than "
+                         f"{MIN_SERVE_TOKEN_BITS} bits); use a random one {advice}")
     return value
+
+
+def _character_bits(text: str) -> float:
+    """The Shannon entropy of *text*'s characters times its length: an estimate of how much a
+    guesser must try, blind to words (a low value is surely weak; a high one may not be strong)."""
+    counts = [text.count(c) for c in set(text)]
+    return -sum(n * math.log2(n / len(text)) for n in counts)
 
 
 def _path(raw: str) -> Path:
@@ -337,6 +359,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("measure_quality", ("VIDEOCTL_MEASURE_QUALITY",), _choice(*QUALITY_MODES), SAMPLE,
               help="run-job scores each rung against the source (VMAF, PSNR-Y) before completing: off, "
                    "sample (a few segments) or full (every frame); a failed measurement never fails the job"),
+    FieldSpec("loudness_mode", ("VIDEOCTL_LOUDNESS",), _choice(*LOUDNESS_MODES), "normalize",
+              help="EBU R128: normalize (one linear gain to the target, a limiter only for peaks), measure, or off"),
+    FieldSpec("loudness_target", ("VIDEOCTL_LOUDNESS_TARGET",), _number(float, minimum=LOUDNESS_TARGET_RANGE[0],
+              maximum=LOUDNESS_TARGET_RANGE[1]), DEFAULT_LOUDNESS_TARGET, help="integrated loudness, LUFS"),
+    FieldSpec("loudness_true_peak", ("VIDEOCTL_LOUDNESS_TRUE_PEAK",), _number(float, minimum=-9, maximum=0),
+              DEFAULT_TRUE_PEAK, help="true-peak ceiling, dBTP"),
     FieldSpec("heartbeat_s", ("VIDEOCTL_HEARTBEAT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR), 5.0),
     FieldSpec("db_retry_s", ("VIDEOCTL_DB_RETRY_SECONDS",), _number(float, minimum=0, maximum=DAY), 180.0,
               help="how long run-job waits for a database that went away (failover, restart)"),
@@ -390,6 +418,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
     FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
               help="the webhook's HMAC-SHA256 signing key"),
+    FieldSpec("delivery_timeout_s", ("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR),
+              10.0, help="the total deadline of one delivery (an event, a prefix deletion): connect, send, every "
+                         "read and every retry within it"),
     FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
               help="videoctl serve: the token every request must carry; required off loopback"),
 )
@@ -420,6 +451,9 @@ class Settings:
     segment_format: str
     download_rung: str
     measure_quality: str
+    loudness_mode: str
+    loudness_target: float
+    loudness_true_peak: float
     heartbeat_s: float
     db_retry_s: float
     stale_after_s: float
@@ -455,6 +489,7 @@ class Settings:
     price_mediaconvert_hd_minute: float
     events_target: str | None
     events_webhook_secret: str | None
+    delivery_timeout_s: float
     serve_token: str | None
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -499,6 +534,10 @@ class Settings:
         return self.r2_bucket is not None
 
     @property
+    def loudness(self) -> LoudnessSettings:
+        return LoudnessSettings(self.loudness_mode, self.loudness_target, self.loudness_true_peak)
+
+    @property
     def download_height(self) -> int | None:
         """The rung height download.mp4 is made from, None when it is off."""
         return None if self.download_rung == DOWNLOAD_OFF else int(self.download_rung)
@@ -536,6 +575,8 @@ class Settings:
                 shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
+            if spec.name == "events_target" and value is not None:
+                shown = shown_target(value)  # a webhook's query string, as every other output leaves it out
             rows.append(
                 {
                     "name": spec.name,

@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from tests.browser.test_captions_playback import srt
+from tests.mpd_schema import assert_valid_mpd
 from videoctl.db.connection import open_connection
 from videoctl.db.reconnect import ReconnectingConnection
 from videoctl.db.repositories import JobRepository, VideoRepository
@@ -178,18 +179,23 @@ def build_site(server_url: str, template: str, home: Path) -> Site:
     site.captioned_video = json.loads(added.stdout)["data"]["id"]
     submitted = site.cli("submit", str(site.captioned_video), "--wait")
     assert submitted.returncode == 0, submitted.stderr
+    # Both MPDs were written by videoctl processes, out of reach of tests/conftest.py's check.
+    mpds = sorted((home / "storage").rglob("manifest.mpd"))
+    assert len(mpds) == 2, mpds
+    for mpd in mpds:
+        assert_valid_mpd(mpd)
 
     site.server = site.serve(log_name="serve.log")
     return site
 
 
-def request(base: str, path: str, *, method: str = "GET", headers: dict[str, str] | None = None
-            ) -> tuple[int, dict[str, str], bytes]:
+def request(base: str, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+            body: str | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request with *path* sent exactly as given (no client normalises a '..' away)."""
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request(method, path, headers=headers or {})
+        connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

@@ -1,4 +1,5 @@
-"""`videoctl serve` over HTTP, as a browser or a player sends it (paths exactly as written): media
+"""`videoctl serve` over HTTP, as a browser or a player sends it (paths exactly as written): only
+requests addressed to a loopback name without a token (421 otherwise), media
 with byte ranges and the right types, nothing outside a video's ladder (a '..' or a planted link
 is a 404), error pages for unknown ids, a 503 page while the database is down and the pages
 back when it is, and one request's failure logged while the next is served.
@@ -8,6 +9,7 @@ These need no browser, only the server of tests/browser/site.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,8 +25,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.browser.site import request
+from tests.browser.site import clean_env, read_document, request
 from tests.processes import wait_until
+from videoctl.db import embedded
 from videoctl.db.repositories import VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.outputs import Outputs
@@ -69,6 +73,36 @@ def test_media_comes_with_its_type_and_answers_byte_ranges(site):
     assert (status, body) == (304, b"")
 
 
+@pytest.mark.parametrize("path", ["/", "/jobs", "/jobs/live", "/videos/{video}", "/videos/{video}/media/master.m3u8",
+                                  "/videos/{video}/media/poster.jpg", "/static/app.css", "/no/such/page"])
+def test_without_a_token_a_request_addressed_to_another_name_gets_421(site, path):
+    path = path.format(video=site.demo_video)
+    port = urlsplit(site.base).port
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}", "localhost.evil.example"):
+        status, headers, body = request(site.base, path, headers={"Host": host})
+        assert status == 421, (host, path, status)
+        assert b"Misdirected request" in body and b"hls" not in body.lower() and b"EXTM3U" not in body
+        assert request(site.base, path, method="HEAD", headers={"Host": host})[0] == 421
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert request(site.base, path, headers={"Host": host})[0] in (200, 404), (host, path)
+
+
+def test_a_range_is_read_as_rfc_9110_says_and_a_huge_number_is_a_416_not_a_500(site):
+    _, folder = ladder_of(site, site.demo_video)
+    whole = (folder / "download.mp4").read_bytes()
+    path = media(site, site.demo_video, "download.mp4")
+    logged_before = len(site.server.log_text())
+    status, headers, body = request(site.base, path, headers={"Range": "BYTES=0-1"})  # the unit in any case
+    assert (status, headers["content-range"], body) == (206, f"bytes 0-1/{len(whole)}", whole[:2])
+    status, headers, body = request(site.base, path, headers={"Range": "items=0-1"})  # a unit unknown: ignored
+    assert (status, body) == (200, whole) and "content-range" not in headers
+    for huge in ("bytes=" + "9" * 5000 + "-", "bytes=0-" + "1" * 4400, "bytes=-" + "7" * 10_000):
+        status, headers, body = request(site.base, path, headers={"Range": huge})
+        assert (status, headers["content-range"]) == (416, f"bytes */{len(whole)}"), body[:300]
+    logged = site.server.log_text()[logged_before:]
+    assert "Traceback" not in logged and "ValueError" not in logged
+
+
 @pytest.mark.parametrize("path", [
     "../source/demo.mp4", "../../1/source/sample.mp4", "360p/../../source/sample.mp4", "..%2F..%2Fsource%2Fsample.mp4",
     "%2e%2e/%2e%2e/source/sample.mp4", "360p/%2e%2e/%2e%2e/source", "./master.m3u8", "360p//index.m3u8",
@@ -103,6 +137,29 @@ def test_a_link_planted_in_a_ladder_is_never_followed(site, tmp_path):
     finally:
         for link in [*links, source_link]:
             link.unlink(missing_ok=True)
+
+
+def test_a_hard_link_planted_in_a_ladder_is_not_served(site):
+    _, folder = ladder_of(site, site.demo_video)
+    secret = site.home / "outside-secret.txt"  # on the store's filesystem, as a hard link needs
+    secret.write_text("not for the browser")
+    planted = [folder / "planted.m3u8", folder / "360p" / "planted.m4s"]
+    # A real output given a second name elsewhere is refused too: which of the names is the
+    # planted one cannot be told.
+    second_name = site.home / "second-name-of-poster.jpg"
+    try:
+        for link in planted:
+            os.link(secret, link)
+        os.link(folder / "poster.jpg", second_name)
+        for path in ("planted.m3u8", "360p/planted.m4s", "poster.jpg"):
+            for method in ("GET", "HEAD"):
+                status, _, body = request(site.base, media(site, site.demo_video, path), method=method)
+                assert status == 404 and b"not for the browser" not in body, (path, method)
+        assert "hard links" in site.server.log_text()
+    finally:
+        for link in [*planted, second_name]:
+            link.unlink(missing_ok=True)
+    assert request(site.base, media(site, site.demo_video, "poster.jpg"))[0] == 200
 
 
 @pytest.mark.parametrize("path", ["/videos/987654", "/videos/987654/media/master.m3u8", "/videos/99999999999999999999",
@@ -142,6 +199,51 @@ def test_a_database_that_is_down_gets_a_503_page_with_the_reason_and_the_pages_c
     for path in ("/", "/jobs", f"/videos/{site.demo_video}"):
         assert request(site.base, path)[0] == 200, path
     assert "Database unavailable".lower() in site.server.log_text().lower()
+
+
+@pytest.fixture
+def embedded_home():
+    """A home of this test's own, whose embedded PostgreSQL it may stop (never the shared server).
+    Not under a home folder: as root pgserver opens every parent folder."""
+    home = Path(f"/tmp/videoctl-serve-{uuid.uuid4().hex[:8]}")
+    yield home
+    embedded.stop_server(home / "pgdata")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_embedded_database_stopped_gets_a_503_on_every_request_and_the_pages_come_back(embedded_home):
+    env = clean_env(VIDEOCTL_HOME=str(embedded_home))  # no database URL: the embedded default
+
+    def videoctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "videoctl", "--json", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    assert videoctl("db", "status").returncode == 0  # the server started and migrated
+    log = embedded_home / "serve.log"
+    with log.open("wb") as stderr:
+        served = subprocess.Popen([sys.executable, "-m", "videoctl", "--json", "serve", "--port", "0"], env=env,
+                                  stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        base = read_document(served.stdout, log)["data"]["url"].rstrip("/")
+        paths = ("/", "/jobs", "/jobs/live", "/videos/1", "/videos/1/media/master.m3u8")
+        assert [request(base, path)[0] for path in paths] == [200, 200, 200, 404, 404]
+
+        stopped = videoctl("db", "stop")
+        assert stopped.returncode == 0 and json.loads(stopped.stdout)["data"]["stopped"] is True
+        for _ in range(3):  # a broken connection first, then no server to connect to, again and again
+            for path in paths:
+                status, headers, body = request(base, path)
+                assert status == 503, (path, body[:600])
+                assert headers["retry-after"] == "5" and b"Database unavailable" in body
+        assert request(base, "/static/app.css")[0] == 200
+        log_text = log.read_text(errors="replace")
+        assert "Traceback" not in log_text and "unexpected" not in log_text
+
+        assert videoctl("db", "status").returncode == 0  # any command starts the embedded server again
+        assert [request(base, path)[0] for path in paths] == [200, 200, 200, 404, 404]
+    finally:
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(timeout=15) == 0
 
 
 def test_one_requests_failure_is_logged_and_the_next_is_served(site):
@@ -186,7 +288,7 @@ def test_a_browser_that_goes_away_mid_download_leaves_the_server_serving(site):
     try:
         for _ in range(3):
             with socket.create_connection((host, port), timeout=10) as client:
-                client.sendall(f"GET {media(site, site.demo_video, 'large.m4s')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                client.sendall(f"GET {media(site, site.demo_video, 'large.m4s')} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
                 assert client.recv(64).startswith(b"HTTP/1.1 200")
             # gone after a few bytes
         assert request(site.base, "/")[0] == 200

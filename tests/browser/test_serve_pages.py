@@ -14,9 +14,11 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.conftest import _chromium
 from tests.browser.site import request
 
 pytestmark = pytest.mark.browser
@@ -194,6 +196,59 @@ def test_the_jobs_page_follows_a_running_job_without_a_reload(site, page_of):
     running = page.locator('#counts li[data-state="RUNNING"] strong').inner_text()
     assert int(running) >= 1
     assert page.problems == []
+
+
+def test_control_characters_in_titles_reasons_and_errors_are_shown_escaped(site, page_of):
+    """As the CLI shows them (\\x1b, \\x07, \\u202e written out): no ESC or BEL byte reaches the
+    HTML, and no right-to-left override reorders what the page shows."""
+    failed = site.running_job("Lecture \x1b[31mred\x07 \u202eevil", 10)
+    site.jobs.fail(failed, error_code="media_error", runner_id=failed.runner_id,
+                   error_message="ffmpeg said \x1b[2J\x07 and gave up")
+    cancelled = site.running_job("cancel me", 5)
+    site.jobs.cancel(cancelled.id, "operator \x1b]0;pwned\x07 said so")
+    title, error, reason = (r"Lecture \x1b[31mred\x07 \u202eevil", r"ffmpeg said \x1b[2J\x07 and gave up",
+                            r"operator \x1b]0;pwned\x07 said so")
+
+    for path in ("/", "/jobs", "/jobs/live", f"/videos/{failed.video_id}", f"/videos/{cancelled.video_id}"):
+        status, _, body = request(site.base, path)
+        assert status == 200, path
+        for raw in (b"\x1b", b"\x07", "\u202e".encode()):
+            assert raw not in body, (path, raw)
+
+    page = page_of()
+    page.goto(f"{site.base}/videos/{failed.video_id}")
+    assert page.inner_text("h1") == title and page.title() == f"{title} · videoctl"
+    assert error in page.inner_text("#video-jobs")
+    page.goto(f"{site.base}/videos/{cancelled.video_id}")
+    assert reason in page.inner_text("#video-jobs")
+    page.goto(site.base + "/")
+    card = page.locator(f'li.card[data-video-id="{failed.video_id}"]')
+    assert card.locator(".title").inner_text() == title
+    page.goto(site.base + "/jobs")
+    assert error in page.inner_text("#failures")
+    assert page.problems == []
+
+
+def test_a_dns_rebinding_page_reads_nothing(site, browser):
+    """A page of evil.example whose DNS now answers 127.0.0.1 (as a rebinding attack makes it) sees
+    only 421s: the server knows it is addressed as evil.example. The same browser through a
+    loopback name sees the pages."""
+    port = urlsplit(site.base).port
+    rebound = browser.browser_type.launch(executable_path=_chromium(), headless=True,
+                                          args=["--no-sandbox", "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+    try:
+        page = rebound.new_page()
+        response = page.goto(f"http://evil.example:{port}/")
+        assert response.status == 421 and "Misdirected request" in page.inner_text("#error")
+        read = page.evaluate(f"""Promise.all(['/', '/videos/{site.demo_video}', '/jobs/live', '/static/app.css']
+                                   .map(path => fetch(path).then(r => r.status)))""")
+        assert read == [421, 421, 421, 421]
+        assert "data-video-id" not in page.content()
+        for base in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+            response = page.goto(f"{base}/videos/{site.demo_video}")
+            assert response.status == 200 and page.locator("#player").count() == 1
+    finally:
+        rebound.close()
 
 
 def test_screenshots_of_the_three_pages(site, page_of, tmp_path):

@@ -76,6 +76,25 @@ def test_devices_fifos_sockets_and_directories_are_refused_even_behind_a_link(ca
         sock.close()
 
 
+@pytest.mark.parametrize("name, why", [
+    ("talk.mp4 ", "ends with a space"),
+    ("talk.mp4\u00a0", "ends with a space"),
+    ("talk\x1b[2J.mp4", "control character U+001B"),
+    ("talk\n.mp4", "control character U+000A"),
+    ("talk\x7f.mp4", "control character U+007F"),
+])
+def test_a_file_whose_name_no_source_should_have_is_refused(capsys, env, conn, tmp_path, name, why):
+    """The file is real and readable: its name alone is refused, not quietly changed into another."""
+    error = refused(capsys, env, conn, payload(tmp_path / name), why)
+    assert error["hint"] and "no trailing blank" in error["hint"]
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_and_dot_dot_are_refused_by_name(capsys, env, conn, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, env, conn, Path(name), f"the source name {name!r} names a folder, not a file")
+
+
 def test_a_dangling_link_and_a_loop_are_refused(capsys, env, conn, tmp_path):
     (tmp_path / "dangling.mp4").symlink_to(tmp_path / "gone.mp4")
     refused(capsys, env, conn, tmp_path / "dangling.mp4", "not found")

@@ -40,7 +40,7 @@ def test_sidecars_come_back_in_the_order_given(store, tmp_path):
     assert list(fetched) == ["zh", "ko", "en"]
     for n, (language, path) in enumerate(fetched.items(), start=1):
         assert path.parent == tmp_path / "work" / "captions"
-        assert parse_captions(path.read_bytes(), language) == [Cue(n * 1000, n * 1000 + 900, language)]
+        assert parse_captions(path.read_text(encoding="utf-8"), language) == [Cue(n * 1000, n * 1000 + 900, language)]
 
 
 def test_a_video_without_sidecars_fetches_none(store, tmp_path):

@@ -158,9 +158,9 @@ def _spy_downloads(monkeypatch, store_class) -> list[str]:
     keys_read: list[str] = []
     original = store_class.download_file
 
-    def download_file(self, key, path):
+    def download_file(self, key, path, **options):
         keys_read.append(key)
-        return original(self, key, path)
+        return original(self, key, path, **options)
 
     monkeypatch.setattr(store_class, "download_file", download_file)
     return keys_read

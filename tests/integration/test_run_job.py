@@ -14,6 +14,7 @@ import pytest
 
 from tests import clips
 from tests.cli import run_cli
+from tests.mpd_schema import assert_valid_mpd
 from videoctl.domain.errors import EXIT_CODES
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media.binary import find_ffmpeg
@@ -120,6 +121,7 @@ def test_encodes_completes_and_is_idempotent(capsys, ctx, run_env, ffmpeg_bin, t
     assert not [name for name in names if name.startswith(".")]
     plays(ffmpeg_bin, master)
     plays(ffmpeg_bin, master.parent / "manifest.mpd")
+    assert_valid_mpd(master.parent / "manifest.mpd")
     assert list((tmp_path / "scratch").iterdir()) == []  # scratch removed
 
     again = run_cli(capsys, "--json", "run-job", str(job.id))

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.mpd_schema import assert_valid_mpd, schema_errors
+from videoctl.domain.audio import AudioTrack, renditions
+from videoctl.domain.captions import check_language, language_name
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.dash import (
     NAMESPACE,
+    AudioTrackSet,
     Presentation,
     Representation,
     TimelineEntry,
@@ -39,8 +46,9 @@ AUDIO = Representation(id="audio", codecs="mp4a.40.2", bandwidth=130_000, timesc
 KOREAN = SubtitleRendition(language="ko", name="한국어", default=True, playlist="subs/ko.m3u8", vtt="subs/ko.vtt")
 ENGLISH = SubtitleRendition(language="en", name="English & <more>", default=False, playlist="subs/en.m3u8",
                             vtt="subs/en.vtt")
+MAIN_AUDIO = AudioTrackSet(renditions([AudioTrack(1, channels=2, sample_rate=48000, default=True)])[0], AUDIO)
 PRESENTATION = Presentation(video=(video("480p", 854, 480, 1_600_000), video("720p", 1280, 720, 3_100_000)),
-                            audio=AUDIO, frame_rate=Fraction(30000, 1001), subtitles=(KOREAN, ENGLISH))
+                            audio=(MAIN_AUDIO,), frame_rate=Fraction(30000, 1001), subtitles=(KOREAN, ENGLISH))
 
 
 def test_timeline_runs_length_encodes_and_keeps_gaps() -> None:
@@ -101,12 +109,77 @@ def test_each_caption_language_is_a_text_adaptation_set_over_its_whole_vtt() -> 
     korean, english = sets[2], sets[3]
     assert (korean.get("contentType"), korean.get("mimeType"), korean.get("lang")) == ("text", "text/vtt", "ko")
     assert [role.get("value") for role in korean.findall("d:Role", NS)] == ["subtitle", "main"]  # the default one
+    # In the schema's order: the Label (of every Representation's kind) before the set's Roles.
+    assert [child.tag.removeprefix(f"{{{NAMESPACE}}}") for child in korean] == ["Label", "Role", "Role",
+                                                                                   "Representation"]
     assert [role.get("value") for role in english.findall("d:Role", NS)] == ["subtitle"]
     assert korean.find("d:Label", NS).text == "한국어"
     assert english.find("d:Label", NS).text == "English & <more>"  # escaped in the XML, intact when read
     [representation] = korean.findall("d:Representation", NS)
     assert representation.find("d:BaseURL", NS).text == "subs/ko.vtt"
     assert int(representation.get("bandwidth")) > 0
+
+
+def test_the_mpd_with_captions_is_valid_against_mpegs_schema() -> None:
+    assert schema_errors(mpd_text(PRESENTATION)) == []
+    assert_valid_mpd(mpd_text(Presentation(video=PRESENTATION.video, audio=(), frame_rate=Fraction(25),
+                                           subtitles=(ENGLISH,))))
+
+
+def test_the_schema_refuses_a_label_after_a_role() -> None:
+    """What the MPD writer did before: dash.js and Shaka Player played it, the schema does not."""
+    root = ET.fromstring(mpd_text(PRESENTATION))
+    korean = root.findall("d:Period/d:AdaptationSet", NS)[2]
+    label = korean.find("d:Label", NS)
+    korean.remove(label)
+    korean.insert(2, label)  # after its two Roles
+    [error] = schema_errors(ET.tostring(root))
+    assert "Label': This element is not expected" in error
+
+
+LANGUAGE_TAGS = st.builds(
+    lambda language, script, region: check_language("-".join(filter(None, (language, script, region)))),
+    st.from_regex(r"[a-z]{2,3}", fullmatch=True), st.sampled_from(["", "Hant", "Latn"]),
+    st.sampled_from(["", "BR", "TW", "419"]))
+
+
+@st.composite
+def presentations(draw: st.DrawFn) -> Presentation:
+    """Any ladder the writer may be given: rungs, frame rates, gaps in timelines, audio or not,
+    captions in any language tag (their names from the same table the packager uses)."""
+    def rendition(name: str, **size: int) -> Representation:
+        durations = draw(st.lists(st.integers(1, 10**7), min_size=1, max_size=6))
+        gaps = draw(st.lists(st.integers(0, 3), min_size=len(durations), max_size=len(durations)))
+        fragments, start = [], draw(st.integers(0, 10**6))
+        for duration, gap in zip(durations, gaps, strict=True):
+            fragments.append((start, duration))
+            start += duration + gap
+        return Representation(id=name, codecs=draw(st.sampled_from(["avc1.64001f", "hvc1.1.6.L93.B0", "mp4a.40.2"])),
+                              bandwidth=draw(st.integers(1, 2**32 - 1)), timescale=draw(st.integers(1, 10**6)),
+                              initialization=f"{name}/init_{name}.mp4", media=f"{name}/seg_$Number%05d$.m4s",
+                              start_number=draw(st.integers(0, 10**5)), timeline=timeline(fragments), **size)
+
+    heights = draw(st.lists(st.integers(2, 4320), min_size=1, max_size=5, unique=True))
+    video = tuple(rendition(f"{height}p", width=height * 16 // 9, height=height) for height in heights)
+    # 0 to 3 source tracks, any languages, any of them the default or an audio description.
+    tracks = [AudioTrack(index, channels=draw(st.integers(1, 8)), sample_rate=draw(st.sampled_from([22050, 44100, 96000])),
+                         language=draw(st.none() | LANGUAGE_TAGS), title=draw(st.none() | st.text(max_size=12) | st.just("\x1b\x00 <&>")),
+                         default=draw(st.booleans()), describes_video=draw(st.booleans()))
+              for index in range(draw(st.integers(0, 3)))]
+    audio = tuple(AudioTrackSet(r, rendition(r.name, sample_rate=r.sample_rate, channels=r.channels))
+                  for r in renditions(tracks))
+    languages = draw(st.lists(LANGUAGE_TAGS, max_size=4, unique=True))
+    default = draw(st.sampled_from(languages)) if languages and draw(st.booleans()) else None
+    subtitles = tuple(SubtitleRendition(language=tag, name=language_name(tag), default=tag == default,
+                                        playlist=f"subs/{tag}.m3u8", vtt=f"subs/{tag}.vtt") for tag in languages)
+    rate = Fraction(draw(st.integers(1, 240_000)), draw(st.sampled_from([1, 1001, 3])))
+    return Presentation(video=video, audio=audio, frame_rate=rate, subtitles=subtitles)
+
+
+@settings(max_examples=60, deadline=None)
+@given(presentations())
+def test_every_mpd_the_writer_can_produce_is_valid_against_mpegs_schema(presentation: Presentation) -> None:
+    assert_valid_mpd(mpd_text(presentation))
 
 
 def test_parse_mpd_expands_every_file_it_names() -> None:
@@ -120,7 +193,7 @@ def test_parse_mpd_expands_every_file_it_names() -> None:
 
 
 def test_without_audio_or_captions_there_are_no_such_sets() -> None:
-    text = mpd_text(Presentation(video=(video("360p", 640, 360, 900_000),), audio=None, frame_rate=Fraction(25)))
+    text = mpd_text(Presentation(video=(video("360p", 640, 360, 900_000),), audio=(), frame_rate=Fraction(25)))
     sets = ET.fromstring(text).findall("d:Period/d:AdaptationSet", NS)
     assert [s.get("contentType") for s in sets] == ["video"]
     assert sets[0].get("frameRate") == "25"
@@ -149,3 +222,28 @@ def test_without_audio_or_captions_there_are_no_such_sets() -> None:
 def test_parse_mpd_refuses_what_it_cannot_trust(text: str, message: str) -> None:
     with pytest.raises(VerifyFailed, match=message):
         parse_mpd(text)
+
+
+def test_each_audio_track_is_its_own_adaptation_set_with_language_role_and_accessibility() -> None:
+    english, korean, described = renditions([
+        AudioTrack(1, channels=2, sample_rate=48000, language="eng", default=True),
+        AudioTrack(2, channels=2, sample_rate=48000, language="kor"),
+        AudioTrack(3, channels=2, sample_rate=48000, language="eng", describes_video=True),
+    ])
+    tracks = tuple(AudioTrackSet(rendition, replace(AUDIO, id=rendition.name,
+                                                    initialization=f"{rendition.name}/init_{rendition.name}.mp4",
+                                                    media=f"{rendition.name}/seg_$Number%05d$.m4s"))
+                   for rendition in (english, korean, described))
+    root = ET.fromstring(mpd_text(replace(PRESENTATION, audio=tracks, subtitles=())))
+    sets = [s for s in root.findall("d:Period/d:AdaptationSet", NS) if s.get("contentType") == "audio"]
+    assert [s.get("lang") for s in sets] == ["en", "ko", "en"]
+    assert len({s.get("id") for s in root.findall("d:Period/d:AdaptationSet", NS)}) == 4  # ids unique
+    roles = [s.find("d:Role", NS).get("value") for s in sets]
+    assert roles == ["main", "alternate", "description"]
+    assert [s.find("d:Label", NS).text for s in sets] == ["English", "한국어", "English (audio description)"]
+    assert [s.find("d:Accessibility", NS) is not None for s in sets] == [False, False, True]
+    assert sets[2].find("d:Accessibility", NS).get("schemeIdUri") == "urn:tva:metadata:cs:AudioPurposeCS:2007"
+    # The schema's sequence: Label before Accessibility before Role before Representation.
+    assert [child.tag.split("}")[1] for child in sets[2]] == ["Label", "Accessibility", "Role", "Representation"]
+    parsed = parse_mpd(ET.tostring(root, encoding="unicode"))
+    assert [rep.get("id") for rep in parsed.representations["audio"]] == ["audio", "audio_1", "audio_2"]

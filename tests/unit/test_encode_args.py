@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from videoctl.domain.audio import AudioTrack, GainDecision
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
 from videoctl.domain.threads import ThreadPlan
 from videoctl.media.encode import (
@@ -136,7 +137,7 @@ def test_video_and_audio_both_start_at_zero() -> None:
     # frame), so tracks whose fMP4 timelines each begin at 0 stay in sync.
     graph = _option(_ladder(), "-filter_complex")
     assert "fps=fps=30:start_time=0[" in graph
-    assert "aresample=async=1:first_pts=0[" in graph
+    assert "aresample=48000:async=1:first_pts=0[" in graph
 
 
 def test_pictures_branch_off_the_top_and_lowest_rungs_as_jpeg_outputs() -> None:
@@ -169,26 +170,63 @@ def test_audio_once_in_a_shared_group() -> None:
         "v:3,agroup:audio,name:360p a:0,agroup:audio,name:audio"
     )
     assert _option(args, "-c:a") == "aac"
-    assert _option(args, "-b:a") == "128k"
-    assert _option(args, "-ac") == "2"  # 5.1 downmixed to stereo
+    assert _option(args, "-profile:a") == "aac_low"
+    assert _option(args, "-b:a:0") == "128k"
+    assert _option(args, "-ac:a:0") == "2"  # 5.1 downmixed to stereo
+    assert _option(args, "-ar:a:0") == "48000"
     maps = [args[i + 1] for i, arg in enumerate(args) if arg == "-map"]
     assert len(maps) == 5
     # The probed audio stream (index 1), through the graph's aresample, is the last output.
     audio_label = maps[-1].strip("[]")
-    assert f"[0:1]aresample=async=1:first_pts=0[{audio_label}]" in _option(args, "-filter_complex")
+    assert f"[0:1]aresample=48000:async=1:first_pts=0[{audio_label}]" in _option(args, "-filter_complex")
+
+
+def _tracks(*tracks: AudioTrack) -> SourceInfo:
+    default = next(track for track in tracks if track.default)
+    return replace(SOURCE, audio_tracks=tracks, audio_stream_index=default.index, audio_channels=default.channels)
+
+
+def test_every_audio_track_is_its_own_rendition_default_first() -> None:
+    info = _tracks(AudioTrack(1, channels=2, sample_rate=44_100, language="kor"),
+                   AudioTrack(2, channels=1, sample_rate=96_000, language="eng", default=True),
+                   AudioTrack(3, channels=6, sample_rate=48_000, describes_video=True))
+    args = _ladder(info)
+    assert _option(args, "-var_stream_map").endswith(
+        "a:0,agroup:audio,name:audio a:1,agroup:audio,name:audio_1 a:2,agroup:audio,name:audio_2")
+    graph = _option(args, "-filter_complex")
+    # The default (English, 96 kHz mono) first, resampled to 48 kHz and kept mono; the Korean
+    # track keeps 44.1 kHz; the 5.1 description becomes stereo.
+    maps = [args[i + 1].strip("[]") for i, arg in enumerate(args) if arg == "-map"][-3:]
+    assert f"[0:2]aresample=48000:async=1:first_pts=0[{maps[0]}]" in graph
+    assert f"[0:1]aresample=44100:async=1:first_pts=0[{maps[1]}]" in graph
+    assert f"[0:3]aresample=48000:async=1:first_pts=0[{maps[2]}]" in graph
+    assert [_option(args, f"-ac:a:{i}") for i in range(3)] == ["1", "2", "2"]
+    assert [_option(args, f"-ar:a:{i}") for i in range(3)] == ["48000", "44100", "48000"]
+
+
+def test_loudness_gain_and_limiter_only_where_decided() -> None:
+    info = _tracks(AudioTrack(1, channels=2, sample_rate=48_000, default=True),
+                   AudioTrack(2, channels=2, sample_rate=48_000))
+    gains = {"audio": GainDecision(6.5, -2.5, "loud peaks"), "audio_1": GainDecision(-3.0, None, "too loud")}
+    graph = _option(_ladder(info, gains=gains), "-filter_complex")
+    assert "[0:1]aresample=48000:async=1:first_pts=0[" in graph
+    assert graph.count("volume=volume=") == 2 and "volume=volume=6.5dB" in graph and "volume=volume=-3dB" in graph
+    assert graph.count("alimiter=") == 1
+    assert "alimiter=latency=1:level=0:limit=0.7499" in graph
+    assert "volume" not in _option(_ladder(info), "-filter_complex")
 
 
 def test_timestamp_jumps_are_closed_at_probes_threshold_and_audio_kept_continuous() -> None:
     args = _ladder()
     assert _option(args, "-dts_delta_threshold") == f"{TIMESTAMP_JUMP_S:g}"
-    assert "aresample=async=1" in _option(args, "-filter_complex")
+    assert ":async=1:" in _option(args, "-filter_complex")
 
 
 def test_no_audio_output_for_a_silent_source() -> None:
     args = _ladder(replace(SOURCE, has_audio=False, audio_codec=None, audio_stream_index=None, audio_channels=0))
     assert "agroup" not in _option(args, "-var_stream_map")
     assert "name:audio" not in _option(args, "-var_stream_map")
-    assert "-c:a" not in args and "-b:a" not in args
+    assert not [arg for arg in args if arg.startswith(("-c:a", "-b:a", "-ar", "-ac", "-profile:a"))]
     assert len([arg for arg in args if arg == "-map"]) == 4
 
 

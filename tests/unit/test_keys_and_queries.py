@@ -40,3 +40,19 @@ def test_key_layout():
     assert prefix == "videos/7/hls/3-2/"
     assert keys.prefix_of_master(keys.master_key(prefix)) == prefix
     assert keys.safe_filename("...") == "source"
+
+
+@pytest.mark.parametrize("name, why", [
+    ("", "empty"), (".", "names a folder"), ("..", "names a folder"),
+    ("talk.mp4 ", "ends with a space"), ("talk.mp4\u00a0", "ends with a space"), ("talk ", "ends with a space"),
+    ("talk\r.mp4", "U+000D"), ("\x00talk.mp4", "U+0000"), ("talk\x9b.mp4", "U+009B"),
+])
+def test_a_name_no_file_should_have_is_refused_as_a_source(name, why):
+    assert why in keys.source_name_problem(name)
+    with pytest.raises(InvalidInput, match=re.escape(why)):
+        keys.check_source_name(name)
+
+
+@pytest.mark.parametrize("name", ["talk.mp4", " talk.mp4", "My Clip (final).mp4", "...", ".talk.mp4", "강의 1.mp4"])
+def test_other_names_may_name_a_source(name):
+    assert keys.check_source_name(name) == name

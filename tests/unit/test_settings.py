@@ -166,11 +166,12 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "segment_s", "heartbeat_s", "db_retry_s", "stale_after_s", "unknown_after_s", "runnable_after_s", "queued_after_s",
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
-    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute"}]
+    "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
+    "loudness_true_peak", "delivery_timeout_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 20
+    assert len(NUMBERS) == 23
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
     assert numeric == {s.name for s in NUMBERS}
@@ -199,6 +200,8 @@ def test_upload_urls_must_not_outlive_the_upload():
 @pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
 @pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999", "1e300", "-1", "10000001"])
 def test_non_finite_and_out_of_range_numbers_name_the_variable_and_range(spec, raw):
+    if spec.name == "loudness_true_peak" and raw == "-1":
+        raw = "1"  # a ceiling of -1 dBTP is a fine one; above 0 dBTP is the out-of-range case
     with pytest.raises(ConfigError) as info:
         Settings.from_env({spec.env[0]: raw})
     message = info.value.message
@@ -345,6 +348,8 @@ def test_an_event_target_is_kept_parsed():
     ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
      "VIDEOCTL_EVENTS_TARGET must be https://"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.exa mple.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
+     "VIDEOCTL_EVENTS_TARGET contains a space"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "short-pw"},
      "VIDEOCTL_EVENTS_WEBHOOK_SECRET must be at least 16 characters"),
 ])
@@ -362,3 +367,25 @@ def test_the_webhook_secret_is_masked_and_scrubbed():
     assert shown["events_webhook_secret"]["secret"] is True and WEBHOOK_SECRET not in str(s.describe())
     assert s.scrubber()(f"signed with {WEBHOOK_SECRET}") == "signed with ****"
     assert WEBHOOK_SECRET not in environment_scrubber({"VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})(WEBHOOK_SECRET)
+
+
+def test_config_show_masks_the_query_string_of_the_webhook():
+    s = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook?token=tok-in-the-query",
+                           "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    shown = {row["name"]: row for row in s.describe()}
+    assert shown["events_target"]["value"] == "https://app.example.com/hook?****"
+    assert "tok-in-the-query" not in str(s.describe())
+    assert s.events.value.endswith("?token=tok-in-the-query")  # what is sent keeps it
+
+
+@pytest.mark.parametrize(("name", "raw"), [("VIDEOCTL_LOUDNESS", "loud"), ("VIDEOCTL_LOUDNESS_TARGET", "-3"),
+                                           ("VIDEOCTL_LOUDNESS_TARGET", "nan"), ("VIDEOCTL_LOUDNESS_TRUE_PEAK", "2")])
+def test_loudness_settings_are_checked_at_start(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: raw})
+
+
+def test_loudness_defaults_to_normalising_to_minus_16_lufs():
+    loudness = Settings.from_env({}).loudness
+    assert (loudness.mode, loudness.target_lufs, loudness.true_peak_dbtp) == ("normalize", -16.0, -1.5)
+    assert Settings.from_env({"VIDEOCTL_LOUDNESS": "Measure"}).loudness.mode == "measure"

@@ -29,14 +29,29 @@ def test_anything_that_could_leave_the_ladder_is_refused(path):
     ("bytes=990-5000", ByteRange(990, 999, 1000)),  # an end past the object is cut to it
     ("bytes=999-999", ByteRange(999, 999, 1000)),
     ("bytes=0-1,5-9", None),  # several ranges: the whole object, as RFC 9110 allows
+    ("BYTES=0-1", ByteRange(0, 1, 1000)),  # the unit is case-insensitive (RFC 9110)
+    ("Bytes=-10", ByteRange(990, 999, 1000)),
+    ("bytes= 0-1 ", ByteRange(0, 1, 1000)),
+    ("items=0-1", None),  # a unit other than bytes is ignored: the whole object
+    ("Items=0-1,5-9", None),
+    ("bytes=0-1, 5-9", None),
+    ("bytes=0-" + "9" * 18, ByteRange(0, 999, 1000)),  # 18 digits: an end past the object, cut to it
 ])
 def test_a_range_is_answered(header, expected):
     assert parse_range(header, 1000) == expected
 
 
 @pytest.mark.parametrize("header", ["bytes=1000-", "bytes=1000-1001", "bytes=50-10", "bytes=-0", "bytes=-",
-                                    "bytes=a-b", "items=0-5", "bytes 0-5", "bytes=0-5x"])
+                                    "bytes=a-b", "bytes 0-5", "bytes=0-5x", "bytes=\u0661-\u0662"])
 def test_a_range_that_cannot_be_answered_is_unsatisfiable(header):
+    with pytest.raises(Unsatisfiable):
+        parse_range(header, 1000)
+
+
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000,
+                                    "bytes=1" + "0" * 18 + "-", "BYTES=" + "1" * 4301 + "-" + "2" * 4301])
+def test_a_position_of_thousands_of_digits_is_unsatisfiable_not_an_error(header):
+    # Python refuses int() of more than 4300 digits with a ValueError: that was a 500.
     with pytest.raises(Unsatisfiable):
         parse_range(header, 1000)
 

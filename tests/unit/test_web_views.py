@@ -32,3 +32,14 @@ def test_ago_and_when_in_utc():
     assert ago(now - timedelta(seconds=95), now) == "1 min 35 s ago"
     assert ago(None) == "–"
     assert when(now.astimezone(UTC)) == "2026-11-29 12:00:00 UTC"
+
+
+def test_every_value_a_page_prints_has_its_control_characters_written_out():
+    from videoctl.web.app import templates
+
+    page = templates().get_template("error.html").render(
+        nav=None, status_code=500, title="Error", styled=True, login="/login", login_next=None,
+        reason="job \x1b[2J\x07 failed <b>",
+        hint="a title with \u202eevil and a CR\r")
+    assert "\x1b" not in page and "\x07" not in page and "\u202e" not in page and "\r" not in page
+    assert r"job \x1b[2J\x07 failed &lt;b&gt;" in page and r"with \u202eevil and a CR\x0d" in page

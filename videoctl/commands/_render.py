@@ -12,7 +12,6 @@ tests/e2e/test_json_contract.py holds every command's output to it.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
@@ -26,7 +25,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
+from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
     from videoctl.domain.models import Job, Video
@@ -36,7 +37,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 #: Ids are PostgreSQL bigints: anything outside 1 … 2⁶³−1 is refused as a usage error before
 #: it reaches the database.
-MAX_ID = 2**63 - 1
+MAX_ID = ranges.MAX_ID
 #: The most rows one command reads or acts on at once.
 MAX_LIMIT = 100_000
 
@@ -140,11 +141,6 @@ def render_error(exc: VideoctlError) -> None:
 
 # ---------------------------------------------------------------- terminal safety
 
-#: C0 and C1 control characters (ESC starts ANSI sequences, CR rewrites a line), DEL,
-#: and the bidirectional overrides that reorder what a terminal shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 class Markup(str):
     """Text of ours that carries rich markup on purpose; :func:`fmt` leaves it as it is."""
 
@@ -155,9 +151,7 @@ def safe(value: Any) -> str:
     (``\\x1b``), and rich markup taken literally."""
     from rich.markup import escape
 
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(value))
-    return escape(text)
+    return escape(visible(str(value)))
 
 
 def info(message: str) -> None:
@@ -189,6 +183,28 @@ def fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return safe(value)
+
+
+def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] | None) -> str | None:
+    """Each audio rendition's loudness in, the gain applied and the loudness out, a line each."""
+    tracks = (measurements or {}).get("loudness") or (decision or {}).get("loudness")
+    if not tracks:
+        return None
+
+    def level(values: dict[str, Any] | None) -> str:
+        values = values or {}
+        lufs, peak = values.get("integrated_lufs"), values.get("true_peak_dbtp")
+        return (f"{lufs:.1f} LUFS" if lufs is not None else "silent") + (f" / {peak:.1f} dBTP" if peak is not None else "")
+
+    lines = []
+    for track in tracks:
+        line = f"{track['rendition']}: {level(track.get('input'))}, gain {track.get('gain_db', 0):+.1f} dB"
+        if track.get("limiter_dbfs") is not None:
+            line += ", limiter"
+        if "output" in track:
+            line += f" → {level(track['output'])}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def fields_table(title: str, record: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ def show(
         spent = record.pop("cost")
         record["cost"] = (f"${spent.cost_usd:.4f} ({spent.attempts} attempt(s), {spent.runtime_s:.0f} s, "
                           f"{spent.vcpu_hours:.3f} vCPU-h, {spent.gb_hours:.3f} GB-h)" if spent else None)
+        record["loudness"] = out.loudness_text(record.pop("decision"), record.pop("measurements"))
         out.fields_table(f"job {job.id}", record)
 
     out.success(job, render, json_flag=json_)
@@ -96,8 +97,8 @@ def _selection(job_id: int | None, state, error_code, since, video) -> JobFilter
         raise UsageError("give JOB_ID, or filters: --state, --error-code, --since, --video")
     if job_id is not None:
         return None
-    return JobFilter(tuple(state or ()), tuple(error_code or ()), parse_duration(since) if since else None,
-                     tuple(video or ()))
+    since_s = parse_duration(since, "--since") if since else None
+    return JobFilter(tuple(state or ()), tuple(error_code or ()), since_s, tuple(video or ()))
 
 
 def _bulk(action: Literal["retry", "cancel"], selection: JobFilter, run, *, dry_run: bool, yes: bool,
@@ -200,7 +201,7 @@ def prune(
 
     Example: videoctl jobs prune --older-than 90d --dry-run
     """
-    result = client().prune_jobs(older_than_s=parse_duration(older_than), dry_run=dry_run)
+    result = client().prune_jobs(older_than_s=parse_duration(older_than, "--older-than"), dry_run=dry_run)
     verb = "would delete" if result.dry_run else "deleted"
     out.success(result, lambda: out.stdout.print(f"{verb} {result.jobs} finished job(s) older than {older_than}"),
                 json_flag=json_)

@@ -84,7 +84,7 @@ def reconcile(
     Example: videoctl reconcile --fix --older-than 48h
     """
     out.json_mode(json_)  # now, so that an error before the report is printed as JSON too
-    older_than_s = parse_duration(older_than)
+    older_than_s = parse_duration(older_than, "--older-than")
     watching = out.stderr.is_terminal and not out.STATE.json
     status = out.stderr.status("reconciling…", spinner="dots") if watching else nullcontext()
     with status:

@@ -35,15 +35,19 @@ def start(host: str, port: int, *, json_flag: bool = False, document: bool = Tru
     logs.configure(verbose=out.STATE.verbose)
 
     def listening(where) -> None:
+        # The link carries a one-time code, never the token: it lets one browser in, once.
+        login = (f"\nopen this link to let one browser in (once, within 15 minutes): {out.safe(where['login_url'])}"
+                 if where["login_url"] else "")
+
         def render() -> None:
             out.stdout.print(f"serving videoctl's page on [bold]{out.safe(where['url'])}[/]"
                              + ("  (every request needs VIDEOCTL_SERVE_TOKEN)" if where["token_required"] else "")
-                             + "\nstop with Ctrl-C")
+                             + login + "\nstop with Ctrl-C")
 
         if document:
             out.success(where, render, json_flag=json_flag)
         else:
-            out.info(f"serving videoctl's page on {where['url']}; stop with Ctrl-C")
+            out.info(f"serving videoctl's page on {where['url']}; stop with Ctrl-C{login}")
         sys.stdout.flush()
 
     serve_forever(host, port, on_listening=listening)

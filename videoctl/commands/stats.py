@@ -9,11 +9,12 @@ import typer
 from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
+from videoctl.domain import ranges
 
 
 @out.document("videoctl.services.stats:Stats")
 def stats(
-    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="Window for rates and failures.")] = 24,
+    hours: Annotated[int, typer.Option(min=1, max=ranges.MAX_STATS_HOURS, help="Window for rates and failures.")] = 24,
     json_: JsonOption = False,
 ) -> None:
     """Jobs by state, oldest active job, top failure reasons, hourly throughput, mean encode time, cost,

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from videoctl.db.reconnect import db_error
 from videoctl.domain.errors import ConfigError, DbError
 
 DATABASE = "videoctl"
@@ -94,14 +95,20 @@ def _existing_parents(path: Path) -> Iterable[Path]:
 
 
 def _create_database(admin_uri: str) -> None:
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
-        if exists:
-            return
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-            pass  # another videoctl process created it a moment ago
+    try:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+            if exists:
+                return
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another videoctl process created it a moment ago
+    except psycopg.Error as exc:
+        # pgserver hands a process the server it started or found before, stopped since or
+        # not: a server that went away is a DbError like any other (transient while it is
+        # away), never a bare psycopg error that no caller classes.
+        raise db_error("connecting to the embedded PostgreSQL", exc) from exc
 
 
 def stop_server(pgdata: Path) -> bool:

@@ -5,28 +5,37 @@
 -- back means the change was refused; the repository reports it.
 
 -- name: next_video_id
--- The id comes first because the source key contains it.
-SELECT nextval(pg_get_serial_sequence('video', 'id')) AS id;
+-- The id comes first because the source key contains it. Ids a registered key took
+-- (`video add --key`, which leaves the sequence alone) are passed over: the sequence is
+-- drawn again while the id drawn has a row, so ids stay dense and one registration, even
+-- of 2^63-1, can never exhaust them. (Bounding how far a registered id may sit above the
+-- sequence would work too, but would refuse ids an app already uses, and still spend the
+-- ids between.) Each draw is a nextval, so two concurrent draws never get the same id; a
+-- run of taken ids costs one loop step each, within this one statement.
+WITH RECURSIVE drawn (id) AS (
+    SELECT nextval(pg_get_serial_sequence('video', 'id'))
+    UNION ALL
+    SELECT nextval(pg_get_serial_sequence('video', 'id')) FROM drawn
+    WHERE EXISTS (SELECT 1 FROM video WHERE video.id = drawn.id)
+)
+SELECT id FROM drawn WHERE NOT EXISTS (SELECT 1 FROM video WHERE video.id = drawn.id);
 
 -- name: insert_video
 INSERT INTO video (id, title, source_key, status, size_bytes, content_type, upload_id, upload_expires_at,
-                   auto_submit_at)
+                   auto_submit_at, source_etag, upload_part_size)
 VALUES (%(id)s, %(title)s, %(source_key)s, %(status)s, %(size_bytes)s, %(content_type)s, %(upload_id)s,
         CASE WHEN %(expires_in_s)s::double precision IS NULL THEN NULL
              ELSE now() + make_interval(secs => %(expires_in_s)s) END,
-        CASE WHEN %(auto_submit)s AND %(status)s = 'UPLOADED' THEN now() END)
+        CASE WHEN %(auto_submit)s AND %(status)s = 'UPLOADED' THEN now() END,
+        %(source_etag)s, %(upload_part_size)s)
 RETURNING *;
 
--- name: claim_video_id
--- `video add --key`: the id in the key becomes the video's. The sequence moves past it
--- (never back), so no later video is given the same id.
-SELECT setval(pg_get_serial_sequence('video', 'id'),
-              GREATEST(%(id)s, (SELECT last_value FROM video_id_seq))) AS id;
-
 -- name: mark_uploaded
--- `upload complete`: PENDING → UPLOADED with the size found, the upload's bookkeeping cleared.
+-- `upload complete`: PENDING → UPLOADED with the size and ETag found (what run-job must
+-- find), the upload's bookkeeping cleared.
 UPDATE video
-SET status = 'UPLOADED', size_bytes = %(size_bytes)s, upload_id = NULL, upload_expires_at = NULL,
+SET status = 'UPLOADED', size_bytes = %(size_bytes)s, source_etag = %(source_etag)s, upload_id = NULL,
+    upload_part_size = NULL, upload_expires_at = NULL,
     auto_submit_at = CASE WHEN %(auto_submit)s THEN now() END, updated_at = now()
 WHERE id = %(id)s AND status = 'PENDING'
 RETURNING *;
@@ -221,10 +230,26 @@ RETURNING id, progress;
 UPDATE video_transcode_job
 SET state = 'SUCCEEDED', progress = 100, finished_at = now(), heartbeat_at = now(),
     output_prefix = COALESCE(%(output_prefix)s, output_prefix),
+    measurements = COALESCE(%(measurements)s, measurements),
     error_code = NULL, error_message = NULL, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
   AND runner_id IS NOT DISTINCT FROM %(runner_id)s
 RETURNING *;
+
+-- name: record_decision
+-- The running attempt's decision about its source, fenced like every write of a runner.
+UPDATE video_transcode_job
+SET decision = %(decision)s, updated_at = now()
+WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+  AND runner_id IS NOT DISTINCT FROM %(runner_id)s
+RETURNING *;
+
+-- name: latest_decision_for_video
+-- The newest decision any job of the video made: a re-encode reuses it for the same source.
+SELECT decision FROM video_transcode_job
+WHERE video_id = %(video_id)s AND decision IS NOT NULL
+ORDER BY id DESC
+LIMIT 1;
 
 -- name: fail_job
 -- A failed attempt. runner_id NULL means scan-stuck is failing it (stale

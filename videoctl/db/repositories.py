@@ -32,6 +32,7 @@ from videoctl.domain.keys import job_of_ladder
 from videoctl.domain.models import DeleteRequest, Event, Job, Video
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.quality import QualityFailure, RungQuality
+from videoctl.domain.ranges import MAX_ID
 from videoctl.domain.reconcile import JobAttempt, VideoRow, covering_prefixes
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
@@ -71,7 +72,7 @@ def _bigint_array_text(ids: list[int]) -> str:
 
 #: The id columns are bigint: an id outside this range names no row (and would make
 #: PostgreSQL refuse the query instead of answering "none").
-_ID_RANGE = range(1, 2**63)
+_ID_RANGE = range(1, MAX_ID + 1)
 
 
 def _known_id(value: int | None) -> bool:
@@ -126,32 +127,31 @@ def record_event(conn: psycopg.Connection, event: events.NewEvent) -> Event:
 class VideoRepository(_Repository):
 
     def next_id(self) -> int:
+        """The id of a new video: the sequence's next one that no video has (a registered key
+        takes its id without moving the sequence; see queries.sql, next_video_id)."""
         return _one(self.conn, "next_video_id", {})["id"]
 
     def add(self, video_id: int, *, title: str, source_key: str, size_bytes: int | None,
             status: VideoStatus = VideoStatus.UPLOADED, auto_submit: bool = False,
             content_type: str | None = None, upload_id: str | None = None,
-            upload_expires_in_s: float | None = None) -> Video:
+            upload_expires_in_s: float | None = None, upload_part_size: int | None = None,
+            source_etag: str | None = None) -> Video:
         """A new video; *auto_submit* marks an UPLOADED one as waiting for its job."""
         try:
             row = _one(self.conn, "insert_video", {
                 "id": video_id, "title": title, "source_key": source_key, "status": status,
                 "size_bytes": size_bytes, "auto_submit": auto_submit, "content_type": content_type,
-                "upload_id": upload_id, "expires_in_s": upload_expires_in_s})
+                "upload_id": upload_id, "expires_in_s": upload_expires_in_s, "upload_part_size": upload_part_size,
+                "source_etag": source_etag})
         except pg_errors.UniqueViolation:
             raise InvalidState(f"video {video_id} exists already",
                                hint=f"see it with `videoctl video show {video_id}`") from None
         return Video.from_row(row)
 
-    def claim_id(self, video_id: int) -> int:
-        """Take *video_id* for a new video (a registered key names it); later ids come after it."""
-        _one(self.conn, "claim_video_id", {"id": video_id})
-        return video_id
-
-    def mark_uploaded(self, video_id: int, *, size_bytes: int, auto_submit: bool) -> Video:
-        """PENDING → UPLOADED with the size found; InvalidState naming the status otherwise."""
+    def mark_uploaded(self, video_id: int, *, size_bytes: int, source_etag: str | None, auto_submit: bool) -> Video:
+        """PENDING → UPLOADED with the size and ETag found; InvalidState naming the status otherwise."""
         row = _one(self.conn, "mark_uploaded", {"id": video_id, "size_bytes": size_bytes,
-                                                "auto_submit": auto_submit})
+                                                "source_etag": source_etag, "auto_submit": auto_submit})
         if row is None:
             current = self.get(video_id)
             raise InvalidState(f"video {video_id} is {current.status}, not PENDING: its upload is not open",
@@ -450,10 +450,22 @@ class JobRepository(_Repository):
                                    "runner_id": job.runner_id, "from": ["RUNNING"]}, "report progress")
         return row["progress"]
 
-    def complete(self, job: Job, *, output_prefix: str | None = None) -> Job:
+    def complete(self, job: Job, *, output_prefix: str | None = None,
+                 measurements: dict[str, Any] | None = None) -> Job:
         return self._transition("complete_job", JobState.SUCCEEDED, {
             "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id,
-            "output_prefix": output_prefix})
+            "output_prefix": output_prefix, "measurements": Jsonb(measurements) if measurements else None})
+
+    def record_decision(self, job: Job, decision: dict[str, Any]) -> Job:
+        """The running attempt's decision about its source (domain/decision.py), fenced."""
+        return self._guarded("record_decision", {
+            "id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "decision": Jsonb(decision)},
+            [JobState.RUNNING.value], "record its decision")
+
+    def latest_decision(self, video_id: int) -> dict[str, Any] | None:
+        """The newest stored decision of any of the video's jobs."""
+        row = _one(self.conn, "latest_decision_for_video", {"video_id": video_id})
+        return row["decision"] if row else None
 
     def fail(self, job: Job | Candidate, *, error_code: str, error_message: str,
              runner_id: str | None) -> Job:

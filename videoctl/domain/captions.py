@@ -4,14 +4,15 @@ Everything a caption file becomes goes through :class:`Cue` (times in whole
 milliseconds, the precision both formats have), so a sidecar, a track extracted from
 the source and the packaged output are read and written by the same code.
 
-Reading is strict where a player would silently go wrong and lenient where nothing is
-lost: a malformed timestamp, a cue ending before it starts, a missing blank line between
-cues, text that is not UTF-8, or a file without a single cue is ``InvalidInput`` naming
-the line; overlapping cues (shown together, as both formats allow) and cues out of order
-(sorted by start) are accepted. WebVTT ``NOTE``, ``STYLE`` and ``REGION`` blocks and cue
-identifiers are not carried over; cue settings (position, alignment) are. SRT text keeps
-``<i>``, ``<b>`` and ``<u>``, loses ``<font>`` and ``{\\an8}``-style tags WebVTT has no
-meaning for, and has ``&``, ``<`` and ``>`` escaped.
+Reading takes decoded text (``videoctl.media.text_encoding`` decides a file's encoding). It
+is strict where a player would silently go wrong and lenient where nothing is lost: a
+malformed timestamp, a cue ending before it starts, a missing blank line between cues, or a
+file without a single cue is ``InvalidInput`` naming the line; overlapping cues (shown
+together, as both formats allow) and cues out of order (sorted by start) are accepted.
+WebVTT ``NOTE``, ``STYLE`` and ``REGION`` blocks and cue identifiers are not carried over;
+cue settings (position, alignment) are. SRT text keeps ``<i>``, ``<b>`` and ``<u>``, loses
+``<font>`` and ``{\\an8}``-style tags WebVTT has no meaning for, and has ``&``, ``<`` and
+``>`` escaped.
 
 Packaging (RFC 8216 section 3.5): each language becomes WebVTT segments of the ladder's
 segment length, a cue spanning a boundary appearing in both segments with the same times
@@ -24,7 +25,6 @@ for MPEG-TS; 0 or a frame or two for fMP4).
 
 from __future__ import annotations
 
-import codecs
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -72,10 +72,10 @@ class WebVtt:
 # ---------------------------------------------------------------- reading
 
 
-def parse_captions(data: bytes, what: str) -> list[Cue]:
-    """The cues of an SRT or WebVTT file, sorted by start; InvalidInput (naming *what* and the line)
-    for anything malformed, and for a file without a single cue."""
-    text = decode_text(data, what)
+def parse_captions(text: str, what: str) -> list[Cue]:
+    """The cues of an SRT or WebVTT document (decoded text: bytes go through
+    ``videoctl.media.text_encoding`` first), sorted by start; InvalidInput (naming *what* and the
+    line) for anything malformed, and for a document without a single cue."""
     if not text.strip():
         raise InvalidInput(f"{what} is empty: it holds no captions")
     if text.startswith("WEBVTT"):
@@ -85,28 +85,6 @@ def parse_captions(data: bytes, what: str) -> list[Cue]:
     if not cues:
         raise InvalidInput(f"{what} holds no captions: not a single cue with text")
     return sorted(cues)
-
-
-def decode_text(data: bytes, what: str) -> str:
-    """UTF-8 (a byte order mark allowed), or UTF-16 with its byte order mark, as editors save them."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                          (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            data, chosen = data[len(bom):], encoding
-            break
-    else:
-        chosen = "utf-8"
-    try:
-        text = data.decode(chosen)
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].decode(chosen, errors="replace").count("\n") + 1
-        label = chosen.upper().removesuffix("-LE").removesuffix("-BE")
-        raise InvalidInput(f"{what}: line {line}: not {label} text (byte 0x{data[exc.start]:02x})",
-                           hint="save the file as UTF-8") from None
-    if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        raise InvalidInput(f"{what}: line {line}: a NUL character: this is not a text file")
-    return text
 
 
 def read_webvtt(text: str, what: str) -> WebVtt:

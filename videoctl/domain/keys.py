@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from videoctl.domain.captions import check_language
 from videoctl.domain.errors import InvalidInput
@@ -27,6 +28,34 @@ def key_problem(key: str) -> str | None:
     if "\\" in key or "\x00" in key:
         return f"object key {key!r} contains a backslash or NUL"
     return None
+
+
+def source_name_problem(name: str) -> str | None:
+    """Why *name* cannot name a video's source (a file given to `video add`, the NAME of a
+    registered key), or None.
+
+    ``.`` and ``..`` name a folder, not a file; a name that ends in a space (or any blank)
+    looks like another name in every listing, and most tools drop the blank; a control
+    character (a newline, an escape, DEL) hides in a terminal and breaks a log line. Such
+    a name is refused rather than silently changed into another one.
+    """
+    if name in ("", ".", ".."):
+        return f"the source name {name!r} names a folder, not a file" if name else "the source name is empty"
+    if name != name.rstrip():
+        return f"the source name {name!r} ends with a space or another blank"
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        return f"the source name {name!r} contains the control character U+{ord(control):04X}"
+    return None
+
+
+def check_source_name(name: str) -> str:
+    """*name* if it may name a video's source, else InvalidInput saying why."""
+    problem = source_name_problem(name)
+    if problem is not None:
+        raise InvalidInput(problem, hint="a source is a file's name: not . or .., with no trailing blank "
+                                         "and no control character")
+    return name
 
 
 def safe_filename(name: str) -> str:

@@ -72,6 +72,11 @@ class Video(_Record):
     #: Why the video itself FAILED when no job says so (upload_expired).
     error_code: str | None = None
     error_message: str | None = None
+    #: The source's ETag when its upload completed or its key was registered: run-job
+    #: encodes that object or none (None for a video from before it was recorded).
+    source_etag: str | None = None
+    #: A multipart upload's part size while it is open: with size_bytes, its plan.
+    upload_part_size: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))
@@ -107,6 +112,10 @@ class Job(_Record):
     #: The code of the last failed attempt, and how many attempts in a row failed with it.
     failure_code: str | None = None
     failure_repeats: int = 0
+    #: What the job decided about its source before encoding (domain/decision.py), and what
+    #: the encode measured of its outputs (each audio rendition's loudness).
+    decision: dict[str, Any] | None = None
+    measurements: dict[str, Any] | None = None
 
     #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.

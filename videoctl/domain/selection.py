@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from videoctl.domain.errors import UsageError
+from videoctl.domain.ranges import MAX_DURATION_S, MAX_DURATION_TEXT, check_duration_s
 from videoctl.domain.states import JobState
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -15,12 +16,17 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 CONFIRM_ABOVE = 10
 
 
-def parse_duration(text: str) -> float:
-    """'90s', '15m', '2h', '7d', '2w' → seconds."""
+def parse_duration(text: str, option: str = "DURATION") -> float:
+    """'90s', '15m', '2h', '7d', '2w' → seconds; a usage error naming *option* (``--since``)
+    for anything else, and for more than 100 years (see videoctl.domain.ranges)."""
     match = _DURATION.match(text.strip().lower())
     if not match or float(match[1]) <= 0:
-        raise UsageError(f"{text!r} is not a duration", hint="use a number and a unit: 90s, 15m, 2h, 7d or 2w")
-    return float(match[1]) * _UNIT_S[match[2]]
+        raise UsageError(f"{option} {text!r} is not a duration", hint="use a number and a unit: 90s, 15m, 2h, 7d or 2w")
+    seconds = float(match[1]) * _UNIT_S[match[2]]
+    if seconds > MAX_DURATION_S:
+        raise UsageError(f"{option} {text!r} is longer than {MAX_DURATION_TEXT}, the longest duration videoctl takes",
+                         hint=f"give {option} at most 36500d")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,10 @@ class JobFilter:
     error_codes: tuple[str, ...] = ()
     since_s: float | None = None
     video_ids: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.since_s is not None:
+            check_duration_s(self.since_s, "since_s")
 
     def params(self) -> dict[str, object]:
         """The bound parameters of the select_jobs query (NULL where a field is empty)."""

@@ -3,7 +3,7 @@
 The process runs in its own session so it outlives the command that
 started it, like a Batch container outlives `videoctl submit`; its ffmpeg
 runs in the same process group and dies with it. Its log goes to a file per
-attempt under the videoctl home.
+attempt under the videoctl home, in a 0700 folder, opened without following links.
 
 The executor id is ``local:PID:START``, START being the process's start time
 in clock ticks since boot (field 22 of /proc/PID/stat). A pid is reused by
@@ -15,8 +15,10 @@ the start time was recorded (``local:PID``) are read as before: pid only.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -28,6 +30,10 @@ from videoctl.domain.errors import ExecutorError
 from videoctl.domain.executor import Remote
 
 PREFIX = "local:"
+
+#: The logs folder's mode: only the user who runs the jobs may list or plant anything in it.
+_LOG_DIR_MODE = 0o700
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 
 #: How long a cancelled run-job gets to stop ffmpeg, remove its scratch and
 #: record the interruption before its whole process group is killed.
@@ -60,9 +66,7 @@ class LocalExecutor:
                priority: int | None = None) -> str:
         env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
         try:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            # 0600: the log holds what the job printed, which is nobody else's business.
-            fd = os.open(self.log_path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = self._open_log(name)
             with os.fdopen(fd, "ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "videoctl", "run-job", str(job_id)],
@@ -72,10 +76,39 @@ class LocalExecutor:
         except OSError as exc:
             # Nothing was started: a definite refusal, so the attempt is undone.
             raise ExecutorError(f"could not start a local run-job process: {exc.strerror or exc}",
-                                hint=f"check that {self.log_dir} is writable and that the system can "
-                                     "start processes") from exc
+                                hint=f"check that {self.log_dir} is a folder of yours, writable, with no link "
+                                     "where the log goes, and that the system can start processes") from exc
         # Not waited for yet, so the pid cannot have been reused: its start time is the child's.
         return str(LocalId(proc.pid, start_ticks(proc.pid)))
+
+    def _open_log(self, name: str) -> int:
+        """The attempt's log file, opened for appending in the logs folder, never through a link.
+
+        The log holds what the job printed, which is nobody else's business: the file is
+        0600, in a folder of the user's own that is 0700, so nobody else can plant anything
+        in it. And the file is opened relative to that folder without following a link
+        (O_NOFOLLOW): a link where the log goes (``video-1-job-5-a1.log -> ~/.bashrc``) is
+        refused rather than given the job's log.
+        """
+        self.log_dir.mkdir(mode=_LOG_DIR_MODE, parents=True, exist_ok=True)
+        folder = os.open(self.log_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            found = os.fstat(folder)
+            if found.st_uid != os.geteuid():
+                raise OSError(errno.EPERM, f"the logs folder {self.log_dir} belongs to uid {found.st_uid}, "
+                                           f"not to you (uid {os.geteuid()})")
+            if stat.S_IMODE(found.st_mode) != _LOG_DIR_MODE:
+                os.fchmod(folder, _LOG_DIR_MODE)  # made before logs were private, or under a loose umask
+            path = self.log_path(name)
+            try:
+                return os.open(path.name, _LOG_FLAGS, 0o600, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise OSError(errno.ELOOP, f"{path} is a symbolic link: a job's log is never written "
+                                               "through one") from None
+                raise
+        finally:
+            os.close(folder)
 
     def find(self, name: str) -> str | None:
         return None  # a local start never has an unknown outcome

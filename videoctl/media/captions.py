@@ -41,6 +41,8 @@ from videoctl.domain.outputs import SubtitleRendition
 from videoctl.media.m3u8 import parse_attributes, parse_media_playlist
 from videoctl.media.manifests import read_manifest
 from videoctl.media.probe import SourceInfo
+from videoctl.media.source_input import input_args, open_source
+from videoctl.media.text_encoding import decode_caption_bytes
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ class EmbeddedStream:
 
 
 def read_caption_file(path: Path, what: str) -> list[Cue]:
-    """The cues of a local SRT or WebVTT file; InvalidInput saying what is wrong with it."""
+    """The cues of a local SRT or WebVTT file in any encoding :mod:`~videoctl.media.text_encoding`
+    decides; InvalidInput saying what is wrong with it."""
     if not path.exists():
         raise InvalidInput(f"{what}: file not found")
     if not path.is_file():
@@ -90,7 +93,10 @@ def read_caption_file(path: Path, what: str) -> list[Cue]:
     size = path.stat().st_size
     if size > MAX_CAPTION_BYTES:
         raise InvalidInput(f"{what}: {size} bytes is too large for captions (at most {MAX_CAPTION_BYTES})")
-    return captions.parse_captions(path.read_bytes(), what)
+    decoded = decode_caption_bytes(path.read_bytes(), what)
+    if decoded.encoding != "UTF-8":
+        log.info("caption file converted to UTF-8", extra={"file": what, "encoding": decoded.encoding})
+    return captions.parse_captions(decoded.text, what)
 
 
 # ---------------------------------------------------------------- collecting
@@ -99,7 +105,7 @@ def read_caption_file(path: Path, what: str) -> list[Cue]:
 def embedded_text_streams(src: Path) -> list[EmbeddedStream]:
     """The source's text subtitle streams, in stream order, each with its language ("und" if unnamed)."""
     try:
-        with av.open(str(src), metadata_errors="replace") as container:
+        with open_source(src) as container:
             return [EmbeddedStream(stream.index, stream.codec_context.name,
                                    captions.language_from_metadata(stream.metadata.get("language")))
                     for stream in container.streams.subtitles
@@ -113,7 +119,7 @@ def extract_streams(ffmpeg_bin: str, src: Path, streams: list[EmbeddedStream], w
     if not streams:
         return {}
     outputs = {stream.index: workdir / f"stream-{stream.index}.vtt" for stream in streams}
-    args = [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(src)]
+    args = [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", "-y", *input_args(src)]
     for index, path in outputs.items():
         args += ["-map", f"0:{index}", "-c:s", "webvtt", "-f", "webvtt", str(path)]
     try:
@@ -143,7 +149,7 @@ def collect_tracks(ffmpeg_bin: str, src: Path, sidecars: Mapping[str, Path], wor
     for stream in wanted:
         what = f"subtitle stream {stream.index} ({stream.codec}, {stream.language})"
         try:
-            cues = captions.parse_captions(extracted[stream.index].read_bytes(), what)
+            cues = read_caption_file(extracted[stream.index], what)
         except InvalidInput as exc:
             # The upload was accepted and plays; a subtitle stream ffmpeg made nothing of is left out.
             log.warning("subtitle stream left out", extra={"stream": stream.index, "reason": exc.message})

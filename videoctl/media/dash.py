@@ -4,6 +4,9 @@ Nothing is stored twice: the MPD names the init segments and fragments the fMP4 
 already has (``{rung}/init_{rung}.mp4``, ``{rung}/seg_00000.m4s`` …), in one video
 AdaptationSet (a Representation per rung, ids the rung names), the audio AdaptationSet,
 and one text AdaptationSet per caption language (WebVTT, its whole file as the BaseURL).
+Every element's children come in the order of MPEG's schema (``DASH-MPD.xsd``, ISO/IEC
+23009-1), against which the tests validate every MPD: lenient players accept another order,
+a strict parser need not.
 
 Why a small writer here rather than ffmpeg's ``dash`` muxer with ``hls_playlist`` (which
 writes both manifests over one set of segments): that muxer refuses an AdaptationSet whose
@@ -30,11 +33,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from videoctl.domain.audio import AudioRendition
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.outputs import MPD, SubtitleRendition
 from videoctl.media import mp4
-from videoctl.media.encode import AUDIO_NAME, MEDIA_PLAYLIST
+from videoctl.media.encode import MEDIA_PLAYLIST
 from videoctl.media.hls import Rendition, load_media_playlist, measure_audio, measure_video
 from videoctl.media.manifests import check_named_file, read_manifest
 from videoctl.media.probe import SourceInfo
@@ -43,6 +47,7 @@ NAMESPACE = "urn:mpeg:dash:schema:mpd:2011"
 PROFILE = "urn:mpeg:dash:profile:isoff-live:2011"
 _ROLE_SCHEME = "urn:mpeg:dash:role:2011"
 _CHANNELS_SCHEME = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+_AUDIO_PURPOSE_SCHEME = "urn:tva:metadata:cs:AudioPurposeCS:2007"
 #: A caption track's declared bandwidth: required by the schema, negligible next to the video.
 TEXT_BANDWIDTH = 256
 
@@ -83,9 +88,17 @@ class Representation:
 
 
 @dataclass(frozen=True)
+class AudioTrackSet:
+    """One source audio track: its own AdaptationSet, so players list it as a track to switch to."""
+
+    rendition: AudioRendition
+    representation: Representation
+
+
+@dataclass(frozen=True)
 class Presentation:
     video: tuple[Representation, ...]
-    audio: Representation | None
+    audio: tuple[AudioTrackSet, ...]
     frame_rate: Fraction
     subtitles: tuple[SubtitleRendition, ...] = ()
 
@@ -99,7 +112,7 @@ class Presentation:
 
     @property
     def representations(self) -> tuple[Representation, ...]:
-        return self.video + ((self.audio,) if self.audio is not None else ())
+        return self.video + tuple(track.representation for track in self.audio)
 
 
 # ------------------------------------------------------------------ pure: timeline and text
@@ -175,13 +188,21 @@ def mpd_text(presentation: Presentation) -> str:
             "width": str(rep.width), "height": str(rep.height), "sar": "1:1",
         })
         _segment_template(element, rep)
-    if presentation.audio is not None:
-        rep = presentation.audio
-        audio = ET.SubElement(period, "AdaptationSet", {
-            "id": "1", "contentType": "audio", "mimeType": "audio/mp4", "segmentAlignment": "true",
-            "startWithSAP": "1",
-        })
-        ET.SubElement(audio, "Role", {"schemeIdUri": _ROLE_SCHEME, "value": "main"})
+    for index, track in enumerate(presentation.audio, start=len(presentation.subtitles) + 2):
+        rep, rendition = track.representation, track.rendition
+        attributes = {"id": "1" if rendition.default else str(index), "contentType": "audio",
+                      "mimeType": "audio/mp4", "segmentAlignment": "true", "startWithSAP": "1"}
+        if rendition.language:
+            attributes["lang"] = rendition.language
+        audio = ET.SubElement(period, "AdaptationSet", attributes)
+        # The schema's order: Label, then Accessibility, then Role.
+        ET.SubElement(audio, "Label").text = rendition.label
+        if rendition.track.describes_video:
+            # DVB's and DASH-IF's signal of an audio description for the visually impaired.
+            ET.SubElement(audio, "Accessibility", {"schemeIdUri": _AUDIO_PURPOSE_SCHEME, "value": "1"})
+        ET.SubElement(audio, "Role", {"schemeIdUri": _ROLE_SCHEME,
+                                      "value": "main" if rendition.default
+                                      else "description" if rendition.track.describes_video else "alternate"})
         element = ET.SubElement(audio, "Representation", {
             "id": rep.id, "codecs": rep.codecs, "bandwidth": str(rep.bandwidth),
             "audioSamplingRate": str(rep.sample_rate),
@@ -193,10 +214,12 @@ def mpd_text(presentation: Presentation) -> str:
         text = ET.SubElement(period, "AdaptationSet", {
             "id": str(index), "contentType": "text", "mimeType": "text/vtt", "lang": subtitle.language,
         })
+        # Label before Role: the schema's sequence puts the elements every Representation may
+        # have (RepresentationBaseType: … Label …) before the AdaptationSet's own (Role …).
+        ET.SubElement(text, "Label").text = subtitle.name
         ET.SubElement(text, "Role", {"schemeIdUri": _ROLE_SCHEME, "value": "subtitle"})
         if subtitle.default:
             ET.SubElement(text, "Role", {"schemeIdUri": _ROLE_SCHEME, "value": "main"})
-        ET.SubElement(text, "Label").text = subtitle.name
         element = ET.SubElement(text, "Representation", {"id": f"subs-{subtitle.language}",
                                                          "bandwidth": str(TEXT_BANDWIDTH)})
         ET.SubElement(element, "BaseURL").text = subtitle.vtt
@@ -229,7 +252,8 @@ def write_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
     """Describe the fMP4 ladder in ``out_dir`` (and its captions) in ``out_dir/manifest.mpd``."""
     out_dir = Path(out_dir)
     video = tuple(_representation(out_dir, rung.name, measure_video(out_dir / rung.name)) for rung in rungs)
-    audio = _representation(out_dir, AUDIO_NAME, measure_audio(out_dir / AUDIO_NAME)) if info.has_audio else None
+    audio = tuple(AudioTrackSet(rendition, _representation(out_dir, rendition.name, measure_audio(out_dir / rendition.name)))
+                  for rendition in info.audio_renditions)
     presentation = Presentation(video, audio, output_fps(info.fps), tuple(subtitles))
     path = out_dir / MPD
     path.write_text(mpd_text(presentation), encoding="utf-8")
@@ -337,9 +361,10 @@ def verify_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], *, tolera
     for name, (width, height) in expected.items():
         if found[name] != (str(width), str(height)):
             raise VerifyFailed(f"{MPD}: {name} is {found[name][0]}x{found[name][1]}, expected {width}x{height}")
-    audio = parsed.representations.get("audio", [])
-    if len(audio) != (1 if info.has_audio else 0):
-        raise VerifyFailed(f"{MPD} has {len(audio)} audio Representations, expected {1 if info.has_audio else 0}")
+    audio = sorted(str(rep.get("id")) for rep in parsed.representations.get("audio", []))
+    expected_audio = sorted(rendition.name for rendition in info.audio_renditions)
+    if audio != expected_audio:
+        raise VerifyFailed(f"{MPD} has audio Representations {audio}, expected one per source track: {expected_audio}")
     text_files = sorted(_named_files(rep, {"d": NAMESPACE})[0] for rep in parsed.representations.get("text", []))
     if text_files != sorted(subtitle.vtt for subtitle in subtitles):
         raise VerifyFailed(f"{MPD} has text tracks {text_files}, expected {sorted(s.vtt for s in subtitles)}")

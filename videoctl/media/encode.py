@@ -26,11 +26,17 @@ Output rules, whatever the source:
   N = fps × segment seconds puts a keyframe at the same timestamp in every rendition,
   also for variable-frame-rate sources, so segments line up for switching.
 - Capped CRF: ``-crf`` with each rung's maxrate/bufsize.
-- AAC once, at most stereo, in ``audio/``; no audio output at all for a silent source.
+- Audio: every track of the source is its own rendition (``domain.audio``): the default
+  one in ``audio/``, the others in ``audio_1/`` …, each encoded once for every rung, as
+  AAC-LC at 48 kHz (44.1 kHz kept), mono or stereo; no audio output for a silent source.
+  A track's loudness decision (``domain.audio.gain_for``) is a ``volume`` gain, and an
+  ``alimiter`` only when the peaks demand one.
 - Audio and video start together at 0: the ``fps`` filter pads (or trims) the video's start
   and ``aresample`` the audio's to timestamp 0, so a source whose audio starts after its
   video keeps them in sync even where each track's timeline begins at 0 (fMP4, below).
 - Metadata and chapters are dropped: phone uploads carry GPS positions in them.
+- The source is opened as one of the allowed containers and nothing else
+  (``media.source_input``): never as a playlist or a list of other files.
 
 Segments (``segment_format``): ``fmp4`` (the default) is CMAF, fragmented MP4 with an init
 segment per rendition named by the playlist's ``EXT-X-MAP``, which HLS and DASH players
@@ -57,7 +63,7 @@ import logging
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -65,6 +71,7 @@ from typing import IO, Any
 
 import ffmpeg
 
+from videoctl.domain.audio import DEFAULT_AUDIO_NAME, AudioRendition, GainDecision
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
@@ -72,13 +79,14 @@ from videoctl.media import child
 from videoctl.media.cpus import cpu_budget
 from videoctl.media.poster import poster_outputs
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
+from videoctl.media.source_input import ffmpeg_input
 from videoctl.media.storyboard import storyboard_outputs
 
 log = logging.getLogger(__name__)
 
 MASTER_PLAYLIST = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"
-AUDIO_NAME = "audio"
+AUDIO_NAME = DEFAULT_AUDIO_NAME  # the default track's rendition (domain.audio)
 AUDIO_GROUP = "audio"
 
 #: Segment formats (``VIDEOCTL_SEGMENT_FORMAT``).
@@ -121,36 +129,39 @@ def build_ladder_args(
     crf: int = 23,
     segment_format: str = FMP4,
     pictures: bool = False,
+    gains: Mapping[str, GainDecision] | None = None,
 ) -> list[str]:
     """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout.
 
     ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
+    ``gains`` (audio rendition name → loudness decision) sets each track's level; none: as is.
     """
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    source = ffmpeg.input(str(src), threads=threads.decoder)
+    source = ffmpeg_input(src, threads=threads.decoder)
     streams: list[Any] = _cascade(prepared_video(source, info, fps), info, rungs)
     extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
+    audio = info.audio_renditions
     # With one variant stream, ffmpeg does not expand %v in the init segment's name.
-    variants = len(rungs) + (1 if info.has_audio else 0)
+    variants = len(rungs) + len(audio)
     init_name = "init_%v.mp4" if variants > 1 else f"init_{rungs[0].name}.mp4"
     options: dict[str, Any] = {
         **_hls_options(segment_s, str(out_dir / "%v"), segment_format, init_name),
         **_video_options(preset, crf, fps, segment_s),
     }
-    agroup = f"agroup:{AUDIO_GROUP}," if info.has_audio else ""
+    agroup = f"agroup:{AUDIO_GROUP}," if audio else ""
     stream_map = []
     for index, (rung, encoder_threads) in enumerate(zip(rungs, threads.encoders, strict=True)):
         options[f"maxrate:v:{index}"] = f"{rung.maxrate_kbps}k"
         options[f"bufsize:v:{index}"] = f"{rung.bufsize_kbps}k"
         options[f"threads:v:{index}"] = encoder_threads
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
-    if info.has_audio:
-        streams.append(prepared_audio(source, info))
-        # One AAC encode serves every rung, at the top rung's audio bitrate.
-        options.update(_audio_options(info, rungs[0].audio_kbps))
-        stream_map.append(f"a:0,{agroup}name:{AUDIO_NAME}")
+    for index, rendition in enumerate(audio):
+        streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
+        # One AAC encode per track serves every rung, at the top rung's audio bitrate.
+        options.update(_audio_options(rendition, rungs[0].audio_kbps, index))
+        stream_map.append(f"a:{index},{agroup}name:{rendition.name}")
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
@@ -207,7 +218,7 @@ def build_rendition_args(
     fps = output_fps(info.fps)
     commands = []
     for rung in _ordered(rungs):
-        source = ffmpeg.input(str(src))
+        source = ffmpeg_input(src)
         streams: list[Any] = _cascade(prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),
@@ -216,8 +227,9 @@ def build_rendition_args(
             "bufsize": f"{rung.bufsize_kbps}k",
         }
         if info.has_audio:
-            streams.append(prepared_audio(source, info))
-            options.update(_audio_options(info, rung.audio_kbps))
+            default_track = info.audio_renditions[0]
+            streams.append(prepared_audio(source, default_track))
+            options.update(_audio_options(default_track, rung.audio_kbps))
         output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
         commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS]))
     return commands
@@ -265,14 +277,32 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
     return outputs
 
 
-def prepared_audio(source: Any, info: SourceInfo) -> Any:
-    """The source's audio stream (the one probe chose), timed as the ladder's audio is."""
-    selector = "a:0" if info.audio_stream_index is None else str(info.audio_stream_index)
+def prepared_audio(source: Any, rendition: AudioRendition, gain: GainDecision | None = None) -> Any:
+    """One audio track of the source as its rendition is encoded (a quality measurement reads it too)."""
     # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
     # join (their audio rarely ends with their video), samples are trimmed or silence is
     # padded so the audio playlist's timestamps only go forward; audio that starts after the
     # video is padded with silence from 0 (first_pts), as the video is by its fps filter.
-    return source[selector].filter("aresample", **{"async": 1, "first_pts": 0})
+    # The same resampler brings the track to its output rate (48 kHz, or 44.1 kHz kept).
+    audio = source[str(rendition.track.index)].filter("aresample", rendition.sample_rate,
+                                                      **{"async": 1, "first_pts": 0})
+    for name, params in gain_filters(gain):
+        audio = audio.filter(name, **params)
+    return audio
+
+
+def gain_filters(gain: GainDecision | None) -> list[tuple[str, dict[str, Any]]]:
+    """The filters of a loudness decision: a linear ``volume``, then ``alimiter`` only if decided.
+
+    ``level=0``: no automatic make-up gain (the volume set the level); ``latency=1``: the
+    lookahead's delay is compensated, so the audio stays in sync with the video.
+    """
+    filters: list[tuple[str, dict[str, Any]]] = []
+    if gain is not None and gain.gain_db:
+        filters.append(("volume", {"volume": f"{gain.gain_db:g}dB"}))
+    if gain is not None and gain.limiter_dbfs is not None:
+        filters.append(("alimiter", {"limit": f"{10 ** (gain.limiter_dbfs / 20):.4f}", "level": 0, "latency": 1}))
+    return filters
 
 
 def _hls_options(segment_s: int, directory: str, segment_format: str, init_name: str) -> dict[str, Any]:
@@ -302,10 +332,11 @@ def _video_options(preset: str, crf: int, fps: Fraction, segment_s: int) -> dict
     return {"c:v": "libx264", "preset": preset, "crf": crf, "g": gop, "keyint_min": gop, "sc_threshold": 0}
 
 
-def _audio_options(info: SourceInfo, kbps: int) -> dict[str, Any]:
-    # Stereo at most: surround downmixed is what browsers and phones play anyway.
-    channels = min(info.audio_channels, 2) if info.audio_channels > 0 else 2
-    return {"c:a": "aac", "b:a": f"{kbps}k", "ac": channels}
+def _audio_options(rendition: AudioRendition, kbps: int, index: int | None = None) -> dict[str, Any]:
+    """AAC-LC at the rendition's rate and channels; ``index`` is the output audio stream's (None: the only one)."""
+    suffix = "" if index is None else f":{index}"
+    return {"c:a": "aac", "profile:a": "aac_low", f"b:a{suffix}": f"{kbps}k",
+            f"ac:a{suffix}": rendition.channels, f"ar:a{suffix}": rendition.sample_rate}
 
 
 def parse_progress_line(line: str) -> tuple[str, str] | None:
@@ -361,6 +392,7 @@ def encode_ladder(
     segment_format: str = FMP4,
     pictures: bool = False,
     cpus: float | None = None,
+    gains: Mapping[str, GainDecision] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
@@ -380,7 +412,8 @@ def encode_ladder(
     threads = ladder_threads(info, rungs, budget.cpus)
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
-                             preset=preset, crf=crf, segment_format=segment_format, pictures=pictures)
+                             preset=preset, crf=crf, segment_format=segment_format, pictures=pictures,
+                             gains=gains)
     run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():

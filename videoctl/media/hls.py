@@ -30,6 +30,7 @@ import av.error
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
+from videoctl.domain.audio import AudioRendition
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.outputs import MPD, STORYBOARD, SubtitleRendition
@@ -47,6 +48,8 @@ _AAC_OBJECT_TYPES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
 
 #: The HLS group every variant names in SUBTITLES="…".
 SUBTITLE_GROUP = "subs"
+#: Apple's media characteristic of an audio description (HLS authoring spec).
+DESCRIBES_VIDEO = "public.accessibility.describes-video"
 
 _CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -114,16 +117,14 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
     """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE,
     and a SUBTITLES group when there are captions."""
     out_dir = Path(out_dir)
-    audio = measure_audio(out_dir / AUDIO_NAME) if info.has_audio else None
+    tracks = {rendition: measure_audio(out_dir / rendition.name) for rendition in info.audio_renditions}
+    # A variant plays with any of the tracks: its BANDWIDTH must cover the largest (RFC 8216 4.3.4.2).
+    audio = max(tracks.values(), key=lambda measured: measured.peak_bps, default=None)
     fmp4 = load_media_playlist(out_dir / rungs[0].name).map_uri is not None
     # EXT-X-MAP without I-frames-only needs version 6; fMP4 segments are version 7 in the
     # media playlists ffmpeg writes, and the master says the same.
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 6}", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    if audio is not None:
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
-            f'CHANNELS="{audio.channels}",URI="{AUDIO_NAME}/{MEDIA_PLAYLIST}"'
-        )
+    lines += [audio_media_line(rendition, measured.channels) for rendition, measured in tracks.items()]
     lines += [subtitle_media_line(rendition) for rendition in subtitles]
     frame_rate = f"{float(output_fps(info.fps)):.3f}"
     for rung in sorted(rungs, key=lambda rung: rung.height, reverse=True):
@@ -146,6 +147,23 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
     partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(partial, master)  # atomic: never a half-written master
     return master
+
+
+def audio_media_line(rendition: AudioRendition, channels: int) -> str:
+    """The ``#EXT-X-MEDIA`` tag of one audio track in the audio group.
+
+    An audio description carries Apple's accessibility characteristic, so players offer it
+    to those who asked for descriptions and never pick it for anyone else (AUTOSELECT=NO).
+    """
+    attributes = [f'TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{_quoted(rendition.label)}"']
+    if rendition.language:
+        attributes.append(f'LANGUAGE="{_quoted(rendition.language)}"')
+    attributes.append(f'DEFAULT={"YES" if rendition.default else "NO"}')
+    attributes.append(f'AUTOSELECT={"NO" if rendition.track.describes_video and not rendition.default else "YES"}')
+    if rendition.track.describes_video:
+        attributes.append(f'CHARACTERISTICS="{DESCRIBES_VIDEO}"')
+    attributes += [f'CHANNELS="{channels}"', f'URI="{rendition.name}/{MEDIA_PLAYLIST}"']
+    return "#EXT-X-MEDIA:" + ",".join(attributes)
 
 
 def subtitle_media_line(rendition: SubtitleRendition) -> str:
@@ -217,9 +235,9 @@ def verify_ladder(
             )
         )
     _check_alignment(playlists)
-    if info.has_audio:
-        playlist = playlists[AUDIO_NAME] = _check_media_playlist(out_dir / AUDIO_NAME)
-        _check_audio_segment(out_dir / AUDIO_NAME, playlist)
+    for rendition in info.audio_renditions:
+        playlist = playlists[rendition.name] = _check_media_playlist(out_dir / rendition.name)
+        _check_audio_segment(out_dir / rendition.name, playlist, rendition)
     _check_segment_format(playlists, segment_format)
     _check_duration(playlists, info, tolerance_s)
     return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
@@ -273,6 +291,13 @@ def _check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
         raise VerifyFailed("the source has audio but the master playlist has no audio rendition")
     if not info.has_audio and audio_media:
         raise VerifyFailed("the source has no audio but the master playlist has an audio rendition")
+    listed = sorted(media.get("URI", "") for media in audio_media)
+    expected = sorted(f"{rendition.name}/{MEDIA_PLAYLIST}" for rendition in info.audio_renditions)
+    if listed != expected:
+        raise VerifyFailed(f"{MASTER_PLAYLIST} lists audio {listed}, expected one per source track: {expected}")
+    defaults = [media.get("URI") for media in audio_media if media.get("DEFAULT") == "YES"]
+    if audio_media and defaults != [f"{AUDIO_NAME}/{MEDIA_PLAYLIST}"]:
+        raise VerifyFailed(f"{MASTER_PLAYLIST}: the default audio is {defaults}, expected the source's default track")
     for variant in master.variants:
         if info.has_audio and variant.attributes.get("AUDIO") != AUDIO_GROUP:
             raise VerifyFailed(f"{variant.uri} is not linked to the audio group {AUDIO_GROUP!r}")
@@ -339,10 +364,18 @@ def _check_video_segment(directory: Path, playlist: MediaPlaylist, name: str, wi
             raise VerifyFailed(f"{name}: video is {context.name} {context.pix_fmt}, expected h264 yuv420p")
 
 
-def _check_audio_segment(directory: Path, playlist: MediaPlaylist) -> None:
+def _check_audio_segment(directory: Path, playlist: MediaPlaylist, rendition: AudioRendition) -> None:
+    """AAC-LC at the rendition's rate and channel count: what every player and HLS's rules accept."""
+    where = f"{directory.name}/{playlist.segments[0].uri}"
     with _open_first_segment(directory, playlist) as container:
         if not container.streams.audio:
-            raise VerifyFailed(f"{AUDIO_NAME}/{playlist.segments[0].uri} has no audio stream")
+            raise VerifyFailed(f"{where} has no audio stream")
+        context = container.streams.audio[0].codec_context
+        found = (context.name, context.profile or "LC", context.sample_rate, context.channels)
+        wanted = ("aac", "LC", rendition.sample_rate, rendition.channels)
+        if found != wanted:
+            raise VerifyFailed(f"{where} is {found[0]} {found[1]} {found[2]} Hz {found[3]} ch, "
+                               f"expected AAC-LC {wanted[2]} Hz {wanted[3]} ch")
 
 
 def _bitrates(directory: Path) -> tuple[MediaPlaylist, int, int]:

@@ -14,7 +14,10 @@ Decisions:
 - Audio-only uploads are refused ("audio-only uploads are not supported: no video
   stream"). The platform serves video; an audio-only HLS ladder would need its own player
   and poster handling. A cover image attached to an audio file does not count as video.
-- Still images (PNG, JPEG, … demuxers) are refused: they have no duration to play.
+- The source is opened only as one of the allowed containers (``media.source_input``,
+  ``domain.containers``): a playlist or a list of other files (HLS, DASH, concat, an image
+  sequence) is refused, and so are still images (PNG, JPEG, … demuxers), which have no
+  duration to play.
 - A container that does not declare its duration (e.g. WebM written by a browser's
   MediaRecorder, Matroska written to a pipe) is accepted: the duration is measured by
   demuxing the whole file, which reads it once but decodes nothing.
@@ -45,7 +48,9 @@ from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from videoctl.domain.audio import AudioRendition, AudioTrack, renditions
 from videoctl.domain.errors import InvalidInput
+from videoctl.media.source_input import open_source
 
 MIN_SIDE = 16
 MAX_SIDE = 8192
@@ -107,6 +112,17 @@ class SourceInfo:
     #: Its timestamps jump (recordings joined in an MPEG-TS): the encode closes the jumps, so a
     #: time in the ladder is not the same time in the file, and cannot be found by seeking to it.
     timestamps_jump: bool = False
+    #: Every audio stream, in the source's order (``domain.audio`` makes each a rendition).
+    audio_tracks: tuple[AudioTrack, ...] = ()
+
+    @property
+    def audio_renditions(self) -> tuple[AudioRendition, ...]:
+        """The ladder's audio renditions, the default track's first (none for a silent source)."""
+        if not self.has_audio:
+            return ()
+        tracks = self.audio_tracks or (AudioTrack(index=self.audio_stream_index or 0, channels=self.audio_channels,
+                                                  sample_rate=0, default=True),)
+        return renditions(tracks)
 
     @property
     def short_side(self) -> int:
@@ -118,12 +134,7 @@ def probe(path: Path | str) -> SourceInfo:
     """Inspect ``path``; raise InvalidInput if it is not an encodable video."""
     path = Path(path)
     size = source_size(path)
-    try:
-        # Phones write odd metadata bytes; a tag must never make a playable file "invalid".
-        container = av.open(str(path), metadata_errors="replace")
-    except av.error.FFmpegError as exc:
-        raise InvalidInput(_unreadable_reason(path, exc)) from None
-    with container:
+    with open_source(path) as container:  # InvalidInput for a container that is not allowed
         return _inspect(container, path, size)
 
 
@@ -139,21 +150,7 @@ def source_size(path: Path) -> int:
     return size
 
 
-def _unreadable_reason(path: Path, exc: av.error.FFmpegError) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(12)
-    if head[4:8] == b"ftyp":
-        return (
-            "the MP4 file is truncated or damaged: its index (moov atom) is missing, "
-            "typically because the upload was cut off"
-        )
-    return f"not a media file: it cannot be read as audio or video ({exc.strerror})"
-
-
 def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
-    format_name = container.format.name
-    if format_name == "image2" or format_name.endswith("_pipe"):
-        raise InvalidInput(f"still images are not supported ({format_name}): upload a video")
     video = _video_stream(container)
     audio = _audio_stream(container)
     head = _read_head(container, video)
@@ -200,6 +197,7 @@ def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
         video_stream_index=video.index,
         audio_stream_index=audio.index if audio is not None else None,
         timestamps_jump=timestamps_jump,
+        audio_tracks=tuple(_audio_track(track, track is audio) for track in container.streams.audio),
     )
 
 
@@ -214,9 +212,18 @@ def _video_stream(container: InputContainer) -> VideoStream:
 
 def _audio_stream(container: InputContainer) -> AudioStream | None:
     """The track a player would pick: the one flagged default (a second language or a
-    commentary may come first), else the first. The ladder carries this one track."""
+    commentary may come first), else the first. It is the ladder's default audio track."""
     tracks = container.streams.audio
     return next((t for t in tracks if t.disposition & Disposition.default), tracks[0] if tracks else None)
+
+
+def _audio_track(stream: AudioStream, default: bool) -> AudioTrack:
+    context = stream.codec_context
+    tags = stream.metadata or {}
+    title = (tags.get("title") or "").strip() or None
+    return AudioTrack(index=stream.index, channels=context.channels, sample_rate=context.sample_rate,
+                      language=(tags.get("language") or "").strip() or None, title=title, default=default,
+                      describes_video=bool(stream.disposition & Disposition.visual_impaired))
 
 
 @dataclass
@@ -367,7 +374,7 @@ def continuous_duration(path: Path, stream_indexes: list[int]) -> float:
     streams the ladder maps (read, not decoded), gives the length of the ladder ffmpeg makes.
     """
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with open_source(path) as container:
             streams = [container.streams[index] for index in stream_indexes]
             return close_timestamp_jumps(_timings(container.demux(streams)))
     except av.error.FFmpegError as exc:

@@ -7,12 +7,14 @@ score a ladder's rungs with it, and a per-title probe can score short test encod
 
 How a frame is scored, so that scores compare across sources and rungs:
 
-- The reference goes through the ladder's own preparation (``encode.prepared_video``: the
-  output frame rate from timestamp 0, tone mapping for HDR, 4:2:0, deinterlacing), then is
-  scaled to the source's display size with square pixels. So a score counts only what the
-  rung lost to scaling and compression, not the preparation every rung shares. Its audio is
-  read too (and dropped), as the encode read it: ffmpeg's timeline of a file (its start, the
-  timestamp jumps of joined recordings it closes) depends on every stream read.
+- The reference is the source, opened as the encode opens it (``media.source_input``: the
+  containers' allowlist, the local file alone), through the ladder's own preparation
+  (``encode.prepared_video``: the output frame rate from timestamp 0, tone mapping for HDR,
+  4:2:0, deinterlacing), then scaled to the source's display size with square pixels. So a
+  score counts only what the rung lost to scaling and compression, not the preparation every
+  rung shares. Its audio tracks are read too (and dropped), as the encode read them: ffmpeg's
+  timeline of a file (its start, the timestamp jumps of joined recordings it closes) depends
+  on every stream it reads.
 - Each distorted input is scaled up (bicubic, as the VMAF model was trained) to that same
   display size; both sides are 8-bit 4:2:0.
 - Both sides pass the same ``fps`` filter and start at 0 (``setpts=PTS-STARTPTS``), so frame
@@ -25,10 +27,11 @@ How a frame is scored, so that scores compare across sources and rungs:
 
 A stretch of the reference is read with input seeking (``-ss``/``-t``), so a sample of six
 segments decodes six segments, not the video; except in a file whose timestamps jump (joined
-recordings, ``SourceInfo.timestamps_jump``), where a time of the file is not the same time of
-the ladder: there it is decoded from the start and cut on the prepared (ladder's) timeline. Distorted inputs are our own outputs: a file
-(an fMP4 cut: init segment + fragments, or MPEG-TS) opened with its demuxer named, or a
-local HLS media playlist, opened with the ``hls`` demuxer restricted to local files.
+recordings, ``SourceInfo.timestamps_jump``), where a time of the file is not that time of the
+ladder: there it is decoded from the start and cut on the prepared (the ladder's) timeline.
+Distorted inputs are our own outputs: a file (an fMP4 cut: init segment + fragments, or
+MPEG-TS) opened with its demuxer named, or a local HLS media playlist, opened with the
+``hls`` demuxer restricted to local files.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from videoctl.domain.errors import MediaError
 from videoctl.domain.quality import TimeRange
 from videoctl.media.encode import COMMON_ARGS, prepared_audio, prepared_video, run_ffmpeg
 from videoctl.media.probe import SourceInfo
+from videoctl.media.source_input import ffmpeg_input
 
 #: libvmaf's built-in model (compiled into the library: no model file to ship).
 MODEL = "version=vmaf_v0.6.1"
@@ -107,8 +111,8 @@ def build_score_args(ffmpeg_bin: str, reference: Path, info: SourceInfo, piece: 
     """The argv of one ffmpeg that scores each of ``piece.distorted`` into its JSON log in ``logs``."""
     width, height = info.width, info.height
     stretch, seek = piece.range, piece.range is not None and not info.timestamps_jump
-    source = ffmpeg.input(str(reference), **({"ss": f"{stretch.start_s:.6f}", "t": f"{stretch.duration_s:.6f}"}
-                                             if seek else {}))
+    source = ffmpeg_input(reference, **({"ss": f"{stretch.start_s:.6f}", "t": f"{stretch.duration_s:.6f}"}
+                                        if seek else {}))
     prepared = prepared_video(source, info, fps)
     if stretch is not None and not seek:
         # The file's own times are not the ladder's: the stretch is cut on the ladder's timeline,
@@ -119,7 +123,7 @@ def build_score_args(ffmpeg_bin: str, reference: Path, info: SourceInfo, piece: 
     # ffmpeg places the video on the file's timeline from every stream it reads (where the file
     # starts, the timestamp jumps it closes): reading the audio the encode read, and throwing it
     # away, puts the reference's frames where the ladder's are.
-    outputs = [ffmpeg.output(prepared_audio(source, info), "-", f="null")] if info.has_audio else []
+    outputs = [ffmpeg.output(prepared_audio(source, rendition), "-", f="null") for rendition in info.audio_renditions]
     for index, (path, log_path) in enumerate(zip(piece.distorted, logs, strict=True)):
         distorted = _aligned(_distorted_input(path)["v:0"].filter("fps", fps=str(fps))
                              .filter("scale", width, height, flags="bicubic").filter("format", "yuv420p"))
@@ -139,10 +143,8 @@ def _distorted_input(path: Path) -> Any:
     demuxer = _DEMUXERS.get(path.suffix.lower())
     if demuxer is None:
         raise ValueError(f"cannot score {path.name}: not a playlist, an MP4 or an MPEG-TS file")
-    if demuxer == "hls":
-        # Our own playlist, already on local disk: its segments may be read from files only.
-        return ffmpeg.input(str(path), f="hls", protocol_whitelist="file")
-    return ffmpeg.input(str(path), f=demuxer)
+    # Our own outputs, on local disk: a playlist's segments too may be read from files only.
+    return ffmpeg.input(f"file:{path.absolute()}", f=demuxer, protocol_whitelist="file")
 
 
 def read_log(path: Path) -> list[FrameScore]:

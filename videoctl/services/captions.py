@@ -1,9 +1,10 @@
 """Sidecar caption files: checked and stored at ``video add``, fetched again for each encode.
 
-A sidecar is stored as WebVTT (converted from SRT when need be) under the video's
-captions prefix, ``videos/{id}/captions/{n}.{lang}.vtt``, beside the source and outside
-every attempt prefix, so every encode of the video (a ``--force`` re-encode too) packages
-it again. ``n`` is its place on the command line: the first is the default track.
+A sidecar is stored as WebVTT (converted from SRT when need be, and from the text encoding
+it was saved in to UTF-8 without a byte order mark) under the video's captions prefix,
+``videos/{id}/captions/{n}.{lang}.vtt``, beside the source and outside every attempt prefix,
+so every encode of the video (a ``--force`` re-encode too) packages it again. ``n`` is its
+place on the command line: the first is the default track.
 """
 
 from __future__ import annotations

@@ -21,24 +21,26 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from videoctl.domain import keys, quality
-from videoctl.domain.errors import InvalidInput, StorageError
+from videoctl.domain.audio import GainDecision, Loudness, output_problem
+from videoctl.domain.decision import EncodeDecision, TrackLoudness, reusable, source_identity
+from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
-from videoctl.media import dash, download, encode, hls, poster, storyboard
+from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.services.captions import fetch_sidecars
 from videoctl.services.ladder_quality import QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
-from videoctl.storage.scratch import require_free_space
+from videoctl.storage.scratch import SOURCE_FILE, require_free_space
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ class EncodeResult:
     master_key: str
     info: SourceInfo
     summary: hls.LadderSummary
+    decision: EncodeDecision | None = None
+    #: Each audio rendition's loudness as encoded, by name (none with loudness off).
+    loudness_out: dict[str, Loudness] = field(default_factory=dict)
     #: The ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY), None when it is off.
     quality: QualityOutcome | None = None
 
@@ -79,20 +84,42 @@ class OutputPlan:
 
 
 def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
-    """Download the source after checking it exists, is not empty and fits on disk."""
+    """Download the source after checking it exists, is not empty and fits on disk.
+
+    A source recorded with its ETag (its upload's completion, a registered key) must still
+    be that object: the size recorded, and a download held to the ETag, so a file sent to
+    the upload's URL after it completed is refused (SourceChanged, never retried) instead of
+    encoded. A video from before ETags were recorded is downloaded as it is.
+    """
     size = store.size(video.source_key)
     if size is None:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} does not exist")
     if size == 0:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} is empty (0 bytes)")
+    if video.source_etag is not None and size != video.size_bytes:
+        raise _source_changed(video, f"it is {size} bytes, but {video.size_bytes} were recorded")
     require_free_space(workdir, size)
-    path = workdir / ("source" + Path(video.source_key).suffix)
-    store.download_file(video.source_key, path)
+    path = workdir / SOURCE_FILE  # never the upload's name: a name can pick a demuxer
+    try:
+        store.download_file(video.source_key, path, if_match=video.source_etag)
+    except SourceChanged as exc:
+        raise _source_changed(video, f"it is no longer the object of ETag {video.source_etag}") from exc
     return path
 
 
+def _source_changed(video: Video, why: str) -> SourceChanged:
+    return SourceChanged(f"the source {video.source_key!r} of video {video.id} was replaced after it was recorded "
+                         f"(by `upload complete` or `video add --key`: {why}); what is there now is not encoded",
+                         hint=f"send the video again as a new upload (`videoctl upload create`), and find out who "
+                              f"wrote to {video.source_key!r}")
+
+
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
-                  workdir: Path, progress: Progress) -> EncodeResult:
+                  workdir: Path, progress: Progress, decided: EncodeDecision | None = None,
+                  on_decision: Callable[[EncodeDecision], None] | None = None) -> EncodeResult:
+    """``decided`` is an earlier decision about this video's source (another attempt's, a
+    re-encode's): reused when it is about the same source. ``on_decision`` records the
+    decision before the encode starts, so an attempt that dies does not measure again."""
     progress("download", 0)
     src = fetch_source(store, video, workdir)
     progress("download", 10)
@@ -100,8 +127,13 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     info = probe(src)  # InvalidInput for anything we cannot encode
     log.info("probed source", extra={"video_id": video.id, "width": info.width, "height": info.height,
                                      "duration_s": round(info.duration_s, 3), "has_audio": info.has_audio,
+                                     "audio_tracks": len(info.audio_renditions),
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
     rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
+    decision = decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
+                      settings, decided)
+    if on_decision is not None:
+        on_decision(decision)
 
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
@@ -109,7 +141,9 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
                            sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
                            # The measurement scores the ladder against the source: it goes after that.
-                           source_done=None if measuring else src.unlink)
+                           source_done=None if measuring else src.unlink,
+                           gains=decision.gains())
+    loudness_out = check_loudness(ffmpeg, out_dir, info, decision)
     progress("quality", 86)
     measured = measure_encoded(out_dir, mode=settings.measure_quality, ffmpeg=ffmpeg, source=src, info=info,
                                workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
@@ -117,22 +151,62 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     progress("verify", 92)
 
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 92 + done * 8))
-    return EncodeResult(keys.master_key(prefix), info, summary, measured)
+    return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out, measured)
+
+
+def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Settings,
+           decided: EncodeDecision | None) -> EncodeDecision:
+    """What this encode does with the source's audio level (and, later, its ladder): an
+    earlier decision about the same source (``identity``: ``source_identity``) is reused,
+    what is missing is measured."""
+    decision = reusable(decided, identity) or EncodeDecision(identity)
+    renditions = info.audio_renditions
+    if settings.loudness.mode != "off" and renditions and decision.loudness is None:
+        started = time.monotonic()
+        measured = loudness.measure_tracks(ffmpeg, src, [rendition.track.index for rendition in renditions])
+        decision = replace(decision, loudness=tuple(
+            TrackLoudness(rendition.name, rendition.track.index, level, GainDecision(0.0, None, ""))
+            for rendition, level in zip(renditions, measured, strict=True)))
+        log.info("measured loudness", extra={"source": identity, "measure_s": round(time.monotonic() - started, 3),
+                                             "lufs": [t.measured.to_dict()["integrated_lufs"] for t in decision.loudness]})
+    decision = decision.with_loudness_settings(settings.loudness)
+    limited = decision.unmeasured_limiters()
+    if limited:
+        # What the limiter takes off depends on the material: measured on the source, as encoded.
+        rates = {rendition.name: rendition.sample_rate for rendition in renditions}
+        after = loudness.measure_tracks(ffmpeg, src, [t.stream_index for t in limited],
+                                        [(rates[t.rendition], t.gain) for t in limited])
+        decision = decision.with_expected({t.rendition: level.integrated_lufs for t, level in zip(limited, after, strict=True)})
+    return decision
+
+
+def check_loudness(ffmpeg: str, out_dir: Path, info: SourceInfo, decision: EncodeDecision) -> dict[str, Loudness]:
+    """Each audio rendition's loudness as encoded; VerifyFailed when one is off by more than 1 LU."""
+    if not decision.loudness:
+        return {}
+    measured = loudness.measure_renditions(ffmpeg, out_dir, info.audio_renditions)
+    for track in decision.loudness:
+        problem = output_problem(track.measured, track.gain, measured[track.rendition])
+        if problem is not None:
+            raise VerifyFailed(f"audio rendition {track.rendition}: {problem}")
+    return measured
 
 
 def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
                  plan: OutputPlan, *, sidecars: Mapping[str, Path] | None = None,
                  on_progress: Callable[[float], None] | None = None,
-                 source_done: Callable[[], None] | None = None) -> hls.LadderSummary:
+                 source_done: Callable[[], None] | None = None,
+                 gains: Mapping[str, GainDecision] | None = None) -> hls.LadderSummary:
     """Encode, package and verify every output of ``plan`` into ``out_dir``; raise VerifyFailed or MediaError.
 
     ``sidecars`` (language → caption file, in the order given) join the source's own text
     tracks as the ladder's captions. ``source_done`` is called once nothing reads ``src``
-    any more (run-job deletes it then).
+    any more (run-job deletes it then). ``gains``: each audio rendition's loudness decision.
     """
     started = time.monotonic()
     encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
-                         segment_format=plan.segment_format, pictures=plan.pictures, on_progress=on_progress)
+                         segment_format=plan.segment_format, pictures=plan.pictures, gains=gains,
+                         on_progress=on_progress)
     log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
                                "pictures": plan.pictures, "encode_s": round(time.monotonic() - started, 3)})
     # Captions: extracting the source's tracks needs the source, and timing them needs the

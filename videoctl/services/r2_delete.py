@@ -110,7 +110,7 @@ def sender_for(settings: Settings, *, store: Callable[[], ObjectStore], sqs_clie
     if delete_mode(settings) == "sqs":
         from videoctl.aws.sqs import SqsQueue
 
-        return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name))
+        return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name, timeout_s=settings.delivery_timeout_s))
     return local_sender(store(), bucket=message_bucket(settings), videos_root=settings.videos_root)
 
 

@@ -37,6 +37,7 @@ from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput, NotFound, StorageError, VerifyFailed, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.prefixes import batched
+from videoctl.domain.ranges import check_duration_s
 from videoctl.domain.reconcile import (
     DEFAULT_GRACE_S,
     Outcome,
@@ -245,6 +246,7 @@ def reconcile(*, videos: VideoRepository, jobs: JobRepository, delete_requests: 
               older_than_s: float = DEFAULT_GRACE_S, show: int = 20, readers: int = READERS,
               limiter: RateLimiter | None = None, progress: Progress | None = None) -> ReconcileReport:
     """One comparison of the database, the executor and the store; with *fix*, each finding repaired."""
+    check_duration_s(older_than_s, "older_than_s")
     report = ReconcileReport(fix=fix, older_than_s=older_than_s, show=show)
     run = _Run(report, videos=videos, jobs=jobs, delete_requests=delete_requests, store=store,
                executor=executor, send=send, settings=settings,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from videoctl.db.repositories import EventRepository, JobRepository
+from videoctl.domain.ranges import check_duration_s
 from videoctl.services.events import prune_events
 
 BATCH = 500
@@ -34,6 +35,7 @@ class PruneResult:
 def prune_jobs(jobs: JobRepository, *, older_than_s: float, dry_run: bool = False, batch: int = BATCH,
                on_batch: Callable[[int], None] | None = None, events: EventRepository | None = None) -> PruneResult:
     """Finished jobs (and, given *events*, delivered events) older than *older_than_s*."""
+    check_duration_s(older_than_s, "older_than_s")
     pruned_events = 0
     if events is not None:
         pruned_events = events.count_prunable(older_than_s) if dry_run else \
@@ -67,5 +69,6 @@ class DailyPrune:
         now = self.clock()
         if self._last is not None and now - self._last < self.every_s:
             return None
-        self._last = now
-        return self.prune()
+        pruned = self.prune()
+        self._last = now  # only once it went through: a prune that failed is tried at the next pass
+        return pruned

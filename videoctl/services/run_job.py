@@ -32,6 +32,7 @@ from videoctl.db.repositories import (
     VideoRepository,
 )
 from videoctl.domain import cost, keys
+from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
@@ -264,11 +265,34 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
             done, video = _complete(deps, job, video, reused, info=None)
             return RunResult("reused_upload", done, video)
         result = process_video(video, prefix=prefix, store=store, settings=settings, ffmpeg=deps.ffmpeg,
-                               workdir=workdir, progress=report)
+                               workdir=workdir, progress=report, decided=_earlier_decision(deps, job),
+                               on_decision=lambda decision: _record_decision(deps, job, decision))
         heartbeat.check()
-        done, video = _complete(deps, job, video, prefix, info=result.info, quality=result.quality)
+        done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result),
+                                quality=result.quality)
     log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
     return RunResult("encoded", done, video, result)
+
+
+def _earlier_decision(deps: RunJobDeps, job: Job) -> EncodeDecision | None:
+    """This job's own decision (an earlier attempt made it), else the video's newest (a re-encode)."""
+    stored = job.decision or deps.db_steps("reading the video's last decision",
+                                           lambda: deps.jobs.latest_decision(job.video_id))
+    return EncodeDecision.from_dict(stored)
+
+
+def _record_decision(deps: RunJobDeps, job: Job, decision: EncodeDecision) -> None:
+    """Stored before the encode starts: an attempt that dies after this does not measure again."""
+    deps.db_steps("recording the decision", lambda: deps.jobs.record_decision(job, decision.to_dict()))
+
+
+def _measurements(result: EncodeResult) -> dict | None:
+    """What the job shows of its encode: each audio rendition's loudness, in and out."""
+    decision = result.decision
+    if decision is None or not decision.loudness:
+        return None
+    return {"loudness": [{**track.to_dict(), "output": result.loudness_out[track.rendition].to_dict()}
+                         for track in decision.loudness if track.rendition in result.loudness_out]}
 
 
 def _earlier_prefixes(settings: Settings, video: Video, job: Job) -> list[str]:
@@ -284,7 +308,7 @@ def _finished_upload_of_earlier_attempt(store: ObjectStore, settings: Settings, 
 
 
 def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
-              quality: QualityOutcome | None = None) -> tuple[Job, Video]:
+              measurements: dict | None = None, quality: QualityOutcome | None = None) -> tuple[Job, Video]:
     """Job SUCCEEDED and video READY in one transaction, with the ladder's quality measurement;
     old ladders queued for deletion."""
     master = keys.master_key(prefix)
@@ -296,7 +320,7 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
     def commit() -> tuple[Job, Video]:
         try:
             with deps.jobs.transaction():
-                done = deps.jobs.complete(job, output_prefix=prefix)
+                done = deps.jobs.complete(job, output_prefix=prefix, measurements=measurements)
                 if info is not None:
                     deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
                                                height=info.height, has_audio=info.has_audio)

@@ -7,7 +7,9 @@ from typing import TypedDict
 
 from videoctl.db.repositories import QualityRepository, StatsRepository, UsageRepository
 from videoctl.domain.cost import Prices
+from videoctl.domain.errors import InvalidInput
 from videoctl.domain.quality import BANDS, Distribution
+from videoctl.domain.ranges import MAX_STATS_HOURS
 from videoctl.services.cost import DayCost, cost_by_day
 from videoctl.services.quality import top_rung_distribution
 
@@ -69,6 +71,9 @@ class Stats(TypedDict):
 
 def collect_stats(stats: StatsRepository, usage: UsageRepository, quality: QualityRepository, prices: Prices, *,
                   hours: int = 24) -> Stats:
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_STATS_HOURS:
+        raise InvalidInput(f"hours: the window is a whole number of hours from 1 to {MAX_STATS_HOURS} (30 days), "
+                           f"not {hours!r}")
     days = cost_by_day(usage, hours=hours, prices=prices)
     spent = round(sum(d["cost_usd"] for d in days), 6)
     minutes = round(sum(d["source_minutes"] for d in days), 3)

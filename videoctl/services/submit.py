@@ -32,6 +32,7 @@ from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.executor import REMOTE_FAILED, Executor
 from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
+from videoctl.domain.ranges import check_duration_s
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus, video_deleted
@@ -279,6 +280,7 @@ def follow_job(job_id: int, *, jobs: JobRepository, executor: Executor | None = 
     died without a word (OOM kill, a crash before the first write) would otherwise leave
     the follower waiting until scan-stuck notices.
     """
+    check_duration_s(poll_s, "poll_s")
     polls = 0
     while True:
         job = jobs.get(job_id)

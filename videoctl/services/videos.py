@@ -38,8 +38,10 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     a source that is not there; an upload the commit did not follow is removed.
     Caption files (language → SRT or WebVTT file) are all checked first and
     stored as WebVTT in the same transaction. *auto_submit* marks the video as waiting
-    for its job (services/uploads.py submits it).
+    for its job (services/uploads.py submits it). A file name that cannot name a source
+    (keys.source_name_problem) is refused before anything is opened.
     """
+    keys.check_source_name(path.name or str(path))  # Path(".").name is ""
     title = check_title(title) if title is not None else title_from_filename(path.stem)
     sidecars = read_sidecars(captions or {})
     with open_source(path) as source:

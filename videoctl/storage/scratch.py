@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 SPACE_FACTOR = 3
 SPACE_MARGIN = 256 << 20
 
+#: The name of the source's copy in a job's scratch directory. No extension, nothing taken
+#: from the upload's name: ffmpeg picks some demuxers by a file's name (``.m3u8`` makes a
+#: text file an HLS playlist, ``%03d`` an image sequence), and the source is read as the
+#: media file it is, by its content and the allowlist (``domain.containers``).
+SOURCE_FILE = "source"
+
 #: The lock file inside every scratch directory; its name appears already locked.
 OWNER_LOCK = ".owner.lock"
 #: What run-job names its scratch directories (``videoctl-job-{id}-a{n}-`` + mkdtemp's suffix):

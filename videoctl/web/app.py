@@ -6,6 +6,7 @@ answered there, as a page that says what, and logged; the server goes on to the 
 
 | error | page |
 | --- | --- |
+| without a token, a Host header that is not a loopback name (DNS rebinding) | 421 |
 | unknown id, media path outside the ladder (``..``), a link in the store | 404 |
 | a query parameter the page does not know | 400 |
 | the database down or its schema behind; the store unreachable; every session busy | 503, with the reason |
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,8 +32,9 @@ from starlette.staticfiles import StaticFiles
 from videoctl import __version__
 from videoctl.api import Client
 from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
+from videoctl.domain.text import visible
 from videoctl.settings import Settings, environment_scrubber
-from videoctl.web.auth import TokenGate
+from videoctl.web.auth import LOGIN_PATH, LoopbackHostsOnly, TokenGate
 from videoctl.web.pages import BadRequest, Pages
 from videoctl.web.pool import Busy, ClientPool
 from videoctl.web.views import FILTERS
@@ -50,10 +53,20 @@ SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-typ
                     (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
 
 
+def shown(value: Any) -> Any:
+    """Every value a page prints (``{{ … }}``) passes here before it is HTML-escaped: text with its
+    control characters written out, as the CLI shows it (a title's ESC or BEL, a reason's CR).
+    Applied by the environment to every value, so that no template can forget it; what a macro
+    rendered (Markup) went through here piece by piece already."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
+
+
 def templates() -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                      autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+                                     trim_blocks=True, lstrip_blocks=True, finalize=shown)
     environment.filters.update(FILTERS)
     environment.globals["version"] = __version__
     return environment
@@ -108,26 +121,61 @@ class Site:
                                f"an unexpected {type(exc).__name__}; the server's log has the details")
 
     def error_page(self, status: int, title: str, reason: str, hint: str | None = None,
-                   headers: dict[str, str] | None = None) -> HTMLResponse:
-        # A 401 page goes without the stylesheet: fetching it would be refused too.
+                   headers: dict[str, str] | None = None, login_next: str | None = None) -> HTMLResponse:
+        # A 401 or 421 page goes without the stylesheet: fetching it would be refused too.
         response = self.render("error.html", status, nav=None, status_code=status, title=title,
                                reason=self.scrub(reason), hint=self.scrub(hint) if hint else None,
-                               styled=status != 401)
+                               styled=status not in (401, 421), login=LOGIN_PATH, login_next=login_next)
         response.headers["Cache-Control"] = "no-store"
         response.headers.update(headers or {})
         return response
 
-    def unauthorized(self, request: Request) -> HTMLResponse:
-        response = self.error_page(401, "Token required", "this server answers only requests that carry its token",
-                                   "open this page once with ?token= and the value of VIDEOCTL_SERVE_TOKEN, "
-                                   "or send the header Authorization: Bearer with it")
+    def unauthorized(self, request: Request, back: str, problem: str | None) -> HTMLResponse:
+        """401, with a form that exchanges the token for a session and leads back to *back*."""
+        response = self.error_page(401, "Token required",
+                                   problem or "this server answers only requests that carry its token",
+                                   "type the value of VIDEOCTL_SERVE_TOKEN here, open the one-time link "
+                                   "`videoctl serve` printed, or send the header Authorization: Bearer with it",
+                                   login_next=back)
         response.headers["WWW-Authenticate"] = 'Bearer realm="videoctl"'
         return response
 
+    def misdirected(self, request: Request) -> HTMLResponse:
+        return self.error_page(421, "Misdirected request",
+                               "without VIDEOCTL_SERVE_TOKEN this server answers only requests addressed to "
+                               "localhost, 127.0.0.1 or [::1]",
+                               "open it as http://127.0.0.1:PORT/ (or localhost); to serve it under another "
+                               "name, set VIDEOCTL_SERVE_TOKEN")
 
-def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[..., Any]:
-    """The ASGI app (behind the token gate when VIDEOCTL_SERVE_TOKEN is set). Its Clients come
-    from *pool* (default: up to 8, built from *settings*)."""
+
+class WebApp:
+    """The ASGI app, every response (401s and static files included) with the security headers."""
+
+    def __init__(self, app: Any, gate: TokenGate | None) -> None:
+        self._app = app
+        self._gate = gate
+
+    def one_time_link(self) -> str | None:
+        """With a token: a path that lets one browser in, once (see auth.py); else None."""
+        return self._gate.one_time_link() if self._gate else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self._app(scope, receive, sending)
+
+
+def create_app(settings: Settings, pool: ClientPool | None = None) -> WebApp:
+    """The ASGI app: behind the token gate when VIDEOCTL_SERVE_TOKEN is set, else (on loopback)
+    answering only requests addressed to a loopback name. Its Clients come from *pool*
+    (default: up to 8, built from *settings*)."""
     pool = pool or ClientPool(lambda: Client(settings))
     site = Site(settings, pool)
     pages = site.pages
@@ -146,23 +194,7 @@ def create_app(settings: Settings, pool: ClientPool | None = None) -> Callable[.
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
-    gated: Any = TokenGate(app, settings.serve_token, site.unauthorized) if settings.serve_token else app
-    return _with_headers(gated)
-
-
-def _with_headers(app: Any) -> Any:
-    """Every response, 401s and static files included, with the security headers."""
-
-    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def sending(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
-            await send(message)
-
-        await app(scope, receive, sending)
-
-    return wrapped
+    if settings.serve_token:
+        gate = TokenGate(app, settings.serve_token, site.unauthorized)
+        return WebApp(gate, gate)
+    return WebApp(LoopbackHostsOnly(app, site.misdirected), None)

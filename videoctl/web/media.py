@@ -29,7 +29,10 @@ CONTENT_TYPES = {
 #: relative URIs inside resolve against this server (a presigned URL is good for one key only).
 TEXT_SUFFIXES = frozenset({".m3u8", ".mpd", ".vtt"})
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"([0-9]*)-([0-9]*)")
+#: The longest position taken: 18 digits is past any object a store holds (an exabyte), and
+#: Python refuses to read a number of more than 4300 digits at all (ValueError).
+_MAX_DIGITS = 18
 
 
 def content_type(name: str) -> str:
@@ -73,16 +76,23 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
     ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n`` are answered (an end past the object is cut to
     it); several ranges at once are answered with the whole object, which RFC 9110 allows and no
-    player needs otherwise. A range that starts past the end, ends before it starts, or is not
-    ``bytes=…`` syntax is Unsatisfiable.
+    player needs otherwise. The unit is case-insensitive, and a unit other than ``bytes``
+    (``items=0-1``) is ignored, as RFC 9110 says: the whole object. A range that starts past the
+    end, ends before it starts, has a position of more than 18 digits, or is not ``bytes=…``
+    syntax is Unsatisfiable.
     """
     if header is None:
         return None
-    header = header.strip()
-    if "," in header and header.startswith("bytes="):
+    unit, equals, ranges = header.strip().partition("=")
+    if not equals:
+        raise Unsatisfiable(header)
+    if unit.strip().lower() != "bytes":
         return None
-    match = _RANGE.fullmatch(header)
-    if match is None or not (match[1] or match[2]):
+    ranges = ranges.strip()
+    if "," in ranges:
+        return None
+    match = _RANGE.fullmatch(ranges)
+    if match is None or not (match[1] or match[2]) or max(len(match[1]), len(match[2])) > _MAX_DIGITS:
         raise Unsatisfiable(header)
     if not match[1]:  # the last n bytes
         suffix = int(match[2])

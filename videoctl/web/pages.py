@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from videoctl.api import Client
 from videoctl.domain import keys
-from videoctl.domain.errors import NotFound, VideoctlError
+from videoctl.domain.errors import NotFound, StorageError, VideoctlError
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SUBTITLES
 from videoctl.domain.states import JobState, VideoStatus
@@ -150,9 +150,16 @@ def _relayed(body: BinaryIO, name: str) -> Response:
 
 
 def _file(body: BinaryIO, request: Request, name: str, download: str | None) -> Response:
-    """A local file, whole or one byte range, with an ETag so that a revisit costs a 304."""
+    """A local file, whole or one byte range, with an ETag so that a revisit costs a 304; a file
+    with more than one hard link is refused (404, logged)."""
     try:
         found = os.fstat(body.fileno())
+        if found.st_nlink > 1:
+            # videoctl writes every output as a file of its own; a second name for it means
+            # someone linked a file from elsewhere (a source, a secret) into the ladder. The
+            # store refuses symbolic links; a hard link it cannot tell from the file, so here.
+            raise StorageError(f"{name} has {found.st_nlink} hard links; a file linked into a ladder is never served",
+                               hint="videoctl never writes links: find out who planted it, then remove it")
         etag = f'"{found.st_mtime_ns:x}-{found.st_size:x}"'
         headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-cache",
                    "Content-Type": content_type(name)}

@@ -38,6 +38,9 @@ class Listening(TypedDict):
     port: int
     #: Whether every request must carry VIDEOCTL_SERVE_TOKEN.
     token_required: bool
+    #: With the token: a link that lets one browser in, once, within 15 minutes (it carries a
+    #: one-time code, never the token); null without.
+    login_url: str | None
 
 
 def check_bind(host: str, settings: Settings) -> None:
@@ -87,11 +90,14 @@ def _prepare(settings: Settings, host: str, port: int) -> tuple[_Server, socket.
     check_bind(host, settings)
     sock = bind(host, port)
     pool = ClientPool(lambda: Client(settings))
-    config = uvicorn.Config(create_app(settings, pool), log_config=None, access_log=False, server_header=False,
+    app = create_app(settings, pool)
+    config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
                             ws="none", lifespan="off", timeout_graceful_shutdown=3)
     bound = sock.getsockname()[1]
+    link = app.one_time_link()
     return _Server(config), sock, pool, Listening(url=page_url(host, bound), host=host, port=bound,
-                                                   token_required=settings.serve_token is not None)
+                                                   token_required=settings.serve_token is not None,
+                                                   login_url=page_url(host, bound, link) if link else None)
 
 
 def _first_look(pool: ClientPool) -> None:

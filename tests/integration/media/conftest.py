@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import PLAYABLE, REFUSED
+from tests.clips import PLAYABLE, REFUSED, SPECIAL
 from videoctl.media.binary import find_ffmpeg
 
-_MAKERS = {**PLAYABLE, **REFUSED}
+_MAKERS = {**PLAYABLE, **REFUSED, **SPECIAL}
 
 
 @pytest.fixture(scope="session")

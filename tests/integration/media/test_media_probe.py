@@ -9,6 +9,7 @@ import pytest
 
 from tests.clips import PLAYABLE, REFUSED
 from videoctl.domain.errors import InvalidInput
+from videoctl.domain.audio import AudioTrack
 from videoctl.media.probe import SourceInfo, probe
 
 Clip = Callable[[str], Path]
@@ -36,6 +37,7 @@ def test_normal_clip(clip: Clip) -> None:
         is_hdr=False,
         video_stream_index=0,
         audio_stream_index=1,
+        audio_tracks=(AudioTrack(index=1, channels=1, sample_rate=48_000, language="und", default=True),),
     )
 
 
@@ -49,6 +51,9 @@ def test_no_audio(clip: Clip) -> None:
 def test_the_audio_track_flagged_default_is_the_one_used(clip: Clip) -> None:
     info = probe(clip("two_audio_tracks"))
     assert (info.audio_stream_index, info.audio_channels) == (2, 2)  # not the mono track at index 1
+    # Both tracks are kept: the default one first, as the ladder's default rendition.
+    assert [(track.index, track.channels, track.default) for track in info.audio_tracks] == [(1, 1, False), (2, 2, True)]
+    assert [(r.name, r.track.index) for r in info.audio_renditions] == [("audio", 2), ("audio_1", 1)]
 
 
 def test_rotation_swaps_displayed_dimensions(clip: Clip) -> None:
