@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from videoctl.services.demo import DemoResult
     from videoctl.services.events import EventDrainResult, EventPage
     from videoctl.services.jobs import JobView
+    from videoctl.services.playback import CaptionUrls, Playback  # noqa: F401 - named in __all__
     from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
     from videoctl.services.reconcile import Progress as ReconcileProgress
     from videoctl.services.reconcile import ReconcileReport
@@ -58,15 +59,17 @@ if TYPE_CHECKING:
 
 #: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
 __all__ = [
-    "AwsError", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState", "NotFound",
-    "RungQuality", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus",
+    "AwsError", "CaptionUrls", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState",
+    "NotFound", "Playback", "RungQuality", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video",
+    "VideoStatus",
     "VideoctlError",
 ]
 
 #: Result types whose modules import the database driver: loaded when first named, so that
 #: importing this module (as the CLI does at start-up) stays cheap.
 _LAZY = {"Upload": "videoctl.services.uploads", "UploadPart": "videoctl.services.uploads",
-         "Uploaded": "videoctl.services.uploads"}
+         "Uploaded": "videoctl.services.uploads", "Playback": "videoctl.services.playback",
+         "CaptionUrls": "videoctl.services.playback"}
 
 
 def __getattr__(name: str) -> object:
@@ -204,6 +207,22 @@ class Client:
         if deletion.cancelled_job is not None:
             ctx.send_events()  # job.cancelled
         return deletion
+
+    def playback(self, video_id: int, *, expires_s: float, viewer: str | None = None,
+                 base_url: str | None = None) -> Playback:
+        """Signed URLs of a READY video's outputs (master, MPD, posters, storyboard, captions, MP4) for
+        the app's viewer, good for *expires_s* seconds (at most VIDEOCTL_PLAYBACK_MAX_EXPIRY_SECONDS).
+
+        One token in the path opens this ladder and nothing else; *viewer* (the app's user id) is
+        carried in it to trace a leaked link. The URLs are at VIDEOCTL_PLAYBACK_BASE_URL (the edge
+        Worker), or *base_url*. InvalidState for a video that is not READY (or is DELETED),
+        ConfigError without VIDEOCTL_PLAYBACK_KEYS or a base URL.
+        """
+        from videoctl.services.playback import playback_urls
+
+        ctx = self._ctx
+        return playback_urls(video_id, videos=ctx.videos, settings=ctx.settings, expires_s=expires_s, viewer=viewer,
+                             base_url=base_url)
 
     def url_for(self, key: str) -> str:
         """Where an object of the store can be read (a file path, or an R2 URL)."""

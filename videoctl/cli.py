@@ -17,6 +17,7 @@ from videoctl.commands import (
     events,
     infra,
     jobs,
+    playback,
     quality,
     r2,
     run_job,
@@ -76,6 +77,7 @@ app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
 app.command("reconcile")(reconcile_command.reconcile)
 app.command("serve")(serve.serve)
+app.command("playback")(playback.playback)
 
 
 def main(argv: list[str] | None = None) -> None:

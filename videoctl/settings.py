@@ -39,7 +39,8 @@ from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
-from videoctl.domain.origins import parse_origins
+from videoctl.domain.origins import ANY, parse_origin, parse_origins
+from videoctl.domain.playback import DEFAULT_MAX_LIFETIME_S, Keyring, masked_keys, parse_keys, secrets_of
 from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.quality import MODES as QUALITY_MODES
 from videoctl.domain.quality import SAMPLE
@@ -287,6 +288,34 @@ def _webhook_secret(raw: str) -> str:
     return value
 
 
+def _playback_keys(raw: str) -> str:
+    """``KID:SECRET,…``, newest first: checked now (the message names a key id, never a secret)."""
+    value = _text(raw)
+    parse_keys(value)
+    return value
+
+
+#: Hosts a playback base URL may name over plain http: this machine, for local mode.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _playback_base_url(raw: str) -> str:
+    """Where viewers fetch ladders: an origin (``https://media.example.com``), https but on this machine."""
+    value = _text(raw).rstrip("/")
+    example = "e.g. https://media.example.com (the Worker's route on the bucket's custom domain)"
+    try:
+        origin = parse_origin(value)
+    except ValueError:
+        origin = ANY
+    if origin == ANY:
+        raise ValueError(f"must be an https:// origin, scheme://host[:port] with no path, query or user name "
+                         f"(got {value!r}); {example}")
+    if origin.startswith("http://") and urlsplit(origin).hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(f"must be https:// (players send the token in every request's path); plain http:// only "
+                         f"for this machine (http://127.0.0.1:PORT, local mode); {example}")
+    return origin
+
+
 def default_home() -> Path:
     """Where the embedded default keeps its database, storage and logs.
 
@@ -312,6 +341,7 @@ class Secret(enum.Enum):
 
     VALUE = "value"  # only that it is set
     URL = "url"  # scheme, host, port and path; the userinfo and password parameters masked
+    KEYS = "keys"  # KID:SECRET,…: the key ids, in order; every secret masked
 
 
 @dataclass(frozen=True)
@@ -423,6 +453,16 @@ FIELDS: tuple[FieldSpec, ...] = (
                          "read and every retry within it"),
     FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
               help="videoctl serve: the token every request must carry; required off loopback"),
+    # Signed playback for the app's viewers (README "Playback for your viewers"; worker/edge/).
+    FieldSpec("playback_keys", ("VIDEOCTL_PLAYBACK_KEYS",), _playback_keys, secret=Secret.KEYS,
+              help="KID:SECRET,… newest first: the first signs playback tokens, every one verifies"),
+    FieldSpec("playback_base_url", ("VIDEOCTL_PLAYBACK_BASE_URL",), _playback_base_url,
+              help="where viewers fetch ladders: the edge Worker's https:// origin; unset: no playback URLs"),
+    FieldSpec("playback_origins", ("VIDEOCTL_PLAYBACK_ORIGINS",), parse_origins,
+              help="the app's origins whose players may fetch ladders (CORS); the Worker's PLAYBACK_ORIGINS"),
+    FieldSpec("playback_max_expiry_s", ("VIDEOCTL_PLAYBACK_MAX_EXPIRY_SECONDS",),
+              _number(int, minimum=60, maximum=WEEK), DEFAULT_MAX_LIFETIME_S,
+              help="the longest a playback URL may live (playback --expires); the Worker refuses longer ones"),
 )
 
 
@@ -491,6 +531,10 @@ class Settings:
     events_webhook_secret: str | None
     delivery_timeout_s: float
     serve_token: str | None
+    playback_keys: str | None
+    playback_base_url: str | None
+    playback_origins: str | None  # normalised, comma-separated (domain.origins)
+    playback_max_expiry_s: int
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -553,6 +597,18 @@ class Settings:
         return parse_target(self.events_target) if self.events_target else None
 
     @property
+    def playback_keyring(self) -> Keyring | None:
+        """The playback keys, parsed (None when unset); one keyring per Settings, so what it
+        remembers of the tokens it opened lasts as long as the settings do."""
+        if self.playback_keys is None:
+            return None
+        cached = self.__dict__.get("_keyring")
+        if cached is None:
+            cached = parse_keys(self.playback_keys)
+            object.__setattr__(self, "_keyring", cached)
+        return cached
+
+    @property
     def embedded_db(self) -> bool:
         return self.database_url is None
 
@@ -572,7 +628,7 @@ class Settings:
             value = getattr(self, spec.name)
             shown: Any = str(value) if isinstance(value, Path) else value
             if spec.secret is not None and value is not None:
-                shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
+                shown = {Secret.URL: mask_url, Secret.KEYS: masked_keys}.get(spec.secret, lambda _: MASK)(str(value))
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
             if spec.name == "events_target" and value is not None:
@@ -594,7 +650,7 @@ class Settings:
         for spec in FIELDS:
             value = getattr(self, spec.name)
             if spec.secret is not None and value is not None:
-                forms |= secret_forms(str(value), url=spec.secret is Secret.URL)
+                forms |= _secret_forms(str(value), spec.secret)
         return Scrubber(forms)
 
 
@@ -634,6 +690,10 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
         raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
                           hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
+    if values["playback_base_url"] and not values["playback_keys"]:
+        raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is set but VIDEOCTL_PLAYBACK_KEYS is not",
+                          hint="set the keys playback URLs are signed with, the same as the Worker's PLAYBACK_KEYS: "
+                               "KID:SECRET, e.g. k1:$(openssl rand -hex 32)")
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",
@@ -643,6 +703,15 @@ def _check_combinations(values: dict[str, Any]) -> None:
 
 #: Not settings of ours, but read by boto3 from the same environment.
 _AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def _secret_forms(value: str, kind: Secret) -> set[str]:
+    """Every text a secret setting's value may appear as; for keys, each secret on its own too."""
+    forms = secret_forms(value, url=kind is Secret.URL)
+    if kind is Secret.KEYS:
+        for secret in secrets_of(value):
+            forms |= secret_forms(secret)
+    return forms
 
 
 def environment_scrubber(environ: Mapping[str, str] | None = None) -> Scrubber:
@@ -655,7 +724,7 @@ def environment_scrubber(environ: Mapping[str, str] | None = None) -> Scrubber:
             for name in spec.env:
                 raw = env.get(name, "")
                 for value in {raw, raw.strip()} - {""}:
-                    forms |= secret_forms(value, url=spec.secret is Secret.URL)
+                    forms |= _secret_forms(value, spec.secret)
     for name in _AWS_SECRETS:
         forms |= secret_forms(env.get(name, "").strip())
     return Scrubber(forms)

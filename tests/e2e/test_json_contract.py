@@ -79,6 +79,9 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     check("run-job", str(job.id))
     check("video", "show", str(video["id"]))
     check("quality", str(video["id"]), "--sample", "1")
+    monkeypatch.setenv("VIDEOCTL_PLAYBACK_KEYS", "k1:" + "k" * 64)
+    monkeypatch.setenv("VIDEOCTL_PLAYBACK_BASE_URL", "https://media.example.com")
+    assert check("playback", str(video["id"]), "--viewer", "contract")["master"].startswith("https://media.")
     check("jobs", "show", str(job.id))
     check("jobs", "list")
 

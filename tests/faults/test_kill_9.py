@@ -171,7 +171,8 @@ def kill_in_quality(run: Run) -> None:
 
 def kill_before_complete(run: Run) -> None:
     job, pid = run.submit()
-    wait_until(lambda: run.ctx.jobs.get(job.id).state is JobState.RUNNING, what="the claim")
+    # After the claim, the decision about the source is written to the row before the encode.
+    wait_until(lambda: run.ctx.jobs.get(job.id).decision is not None, what="the claim and the decision")
     lock = RowLock(run.db_url, job.id)  # the heartbeat waits on it too; the encode goes on
     try:
         wait_until(lock.completion_waiting, what="run-job to wait to complete")

@@ -33,7 +33,7 @@ class RegisteredJobDefinition(TypedDict):
 
 app = typer.Typer(
     help="Check and set up the resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda, "
-         "the R2 bucket's CORS rules.",
+         "the R2 bucket's CORS rules; verify also checks the playback edge's settings.",
     no_args_is_help=True,
 )
 

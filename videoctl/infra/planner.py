@@ -16,6 +16,7 @@ from typing import Any
 
 from videoctl.infra.compare import diff, policy_diff, same
 from videoctl.infra.events_target import plan_event_bus, plan_topic
+from videoctl.infra.playback_edge import plan_playback_edge
 from videoctl.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
 
 Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
@@ -451,4 +452,5 @@ _PLANNERS: dict[Kind, Callable[[Desired, Any], PlanItem]] = {
     Kind.R2_CORS: plan_cors,
     Kind.EVENT_BUS: plan_event_bus,
     Kind.SNS_TOPIC: plan_topic,
+    Kind.PLAYBACK_EDGE: plan_playback_edge,
 }
