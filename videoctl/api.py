@@ -38,6 +38,7 @@ from videoctl.domain.errors import (
 )
 from videoctl.domain.models import DeleteRequest, Event, Job, Video
 from videoctl.domain.selection import JobFilter
+from videoctl.domain.quality import DEFAULT_SAMPLES, RungQuality
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.infra.errors import InfraDrift  # noqa: F401 - for the infra commands; pure, cheap
 from videoctl.infra.model import DiffDocument, PlanItem  # noqa: F401 - for the infra commands
@@ -77,7 +78,8 @@ if TYPE_CHECKING:
 #: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
 __all__ = [
     "AwsError", "CaptionUrls", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState",
-    "NotFound", "Playback", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus",
+    "NotFound", "Playback", "RungQuality", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video",
+    "VideoStatus",
     "VideoctlError",
 ]
 
@@ -192,10 +194,23 @@ class Client:
         return self._ctx.videos.get(video_id)
 
     def video_detail(self, video_id: int, *, jobs: int = 20) -> VideoDetail:
-        """The video with its newest jobs."""
+        """The video with its newest jobs and the quality of its live ladder, as last measured."""
         from videoctl.services.videos import video_detail
 
-        return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, limit=jobs)
+        return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, quality=self._ctx.quality,
+                            limit=jobs)
+
+    def quality(self, video_id: int, *, sample: int = DEFAULT_SAMPLES, full: bool = False) -> list[RungQuality]:
+        """Measure each rung of a READY video's live ladder against its source (VMAF, PSNR-Y), on
+        *sample* segments spread over the video or, with *full*, every frame; the results replace
+        the ladder's earlier ones and are returned highest rung first. InvalidState if the video
+        has no live ladder."""
+        from videoctl.media.binary import find_ffmpeg
+        from videoctl.services.quality import measure_live_ladder
+
+        ctx = self._ctx
+        return measure_live_ladder(video_id, samples=sample, full=full, videos=ctx.videos, quality=ctx.quality,
+                                   store=ctx.store, settings=ctx.settings, ffmpeg=find_ffmpeg(ctx.settings.ffmpeg))
 
     def list_videos(self, *, status: VideoStatus | None = None, limit: int = 50) -> list[Video]:
         """Newest first; DELETED videos only when *status* asks for them."""
@@ -399,7 +414,7 @@ class Client:
     def stats(self, *, hours: int = 24) -> Stats:
         from videoctl.services.stats import collect_stats
 
-        return collect_stats(self._ctx.stats, self._ctx.usage, self.settings.prices, hours=hours)
+        return collect_stats(self._ctx.stats, self._ctx.usage, self._ctx.quality, self.settings.prices, hours=hours)
 
     def demo(self, file: Path | None = None, *, seconds: float = 4, note: Callable[[str], None] = lambda _: None,
              on_update: Callable[[Job], None] | None = None) -> DemoResult:

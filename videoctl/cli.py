@@ -18,6 +18,7 @@ from videoctl.commands import (
     infra,
     jobs,
     playback,
+    quality,
     r2,
     run_job,
     scan,
@@ -72,6 +73,7 @@ app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
 app.command("scan-stuck")(scan.scan_stuck)
 app.command("stats")(stats.stats)
+app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
 app.command("reconcile")(reconcile_command.reconcile)
 app.command("serve")(serve.serve)

@@ -17,6 +17,7 @@ from videoctl.domain.repositories import (
     DeleteRequestRepository,
     EventRepository,
     JobRepository,
+    QualityRepository,
     StatsRepository,
     UsageRepository,
     VideoRepository,
@@ -83,6 +84,12 @@ class AppContext:
         from videoctl.db import repositories
 
         return repositories.UsageRepository(self.conn)
+
+    @cached_property
+    def quality(self) -> QualityRepository:
+        from videoctl.db import repositories
+
+        return repositories.QualityRepository(self.conn)
 
     @cached_property
     def delete_requests(self) -> DeleteRequestRepository:
@@ -191,6 +198,7 @@ class AppContext:
             after_complete=self.drain_deletions,
             usage=self.usage,
             send_events=self.send_events,
+            quality=self.quality,
         )
 
     def close(self) -> None:

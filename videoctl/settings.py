@@ -42,6 +42,8 @@ from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import ANY, parse_origin, parse_origins
 from videoctl.domain.playback import DEFAULT_MAX_LIFETIME_S, Keyring, masked_keys, parse_keys, secrets_of
 from videoctl.domain.prefixes import check_delete_prefix
+from videoctl.domain.quality import MODES as QUALITY_MODES
+from videoctl.domain.quality import SAMPLE
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
 
 # ---------------------------------------------------------------- parsers
@@ -384,6 +386,9 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
               help="download.mp4 carries the highest rung at or below this height; off for none"),
+    FieldSpec("measure_quality", ("VIDEOCTL_MEASURE_QUALITY",), _choice(*QUALITY_MODES), SAMPLE,
+              help="run-job scores each rung against the source (VMAF, PSNR-Y) before completing: off, "
+                   "sample (a few segments) or full (every frame); a failed measurement never fails the job"),
     FieldSpec("loudness_mode", ("VIDEOCTL_LOUDNESS",), _choice(*LOUDNESS_MODES), "normalize",
               help="EBU R128: normalize (one linear gain to the target, a limiter only for peaks), measure, or off"),
     FieldSpec("loudness_target", ("VIDEOCTL_LOUDNESS_TARGET",), _number(float, minimum=LOUDNESS_TARGET_RANGE[0],
@@ -485,6 +490,7 @@ class Settings:
     segment_s: int
     segment_format: str
     download_rung: str
+    measure_quality: str
     loudness_mode: str
     loudness_target: float
     loudness_true_peak: float

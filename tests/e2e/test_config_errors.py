@@ -25,6 +25,7 @@ MISTAKES = [
     ("VIDEOCTL_VIDEOS_ROOT", "videos//x"),
     ("REDIS_URL", "redis://:abc/def@127.0.0.1:6379/0"),
     ("REDIS_URL", "redis://:p%zz@127.0.0.1:6379/0"),
+    ("VIDEOCTL_MEASURE_QUALITY", "sometimes"),
 ]
 
 

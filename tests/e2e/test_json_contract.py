@@ -78,6 +78,7 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     job = JobRepository(conn).create(video["id"], max_attempts=3)
     check("run-job", str(job.id))
     check("video", "show", str(video["id"]))
+    check("quality", str(video["id"]), "--sample", "1")
     monkeypatch.setenv("VIDEOCTL_PLAYBACK_KEYS", "k1:" + "k" * 64)
     monkeypatch.setenv("VIDEOCTL_PLAYBACK_BASE_URL", "https://media.example.com")
     assert check("playback", str(video["id"]), "--viewer", "contract")["master"].startswith("https://media.")

@@ -63,10 +63,10 @@ def start_again(pgdata: Path) -> None:
 
 @pytest.fixture
 def counted_ffmpeg(tmp_path, monkeypatch) -> Path:
-    """The real ffmpeg behind a script that counts its starts."""
+    """The real ffmpeg behind a script that writes down each start's arguments, a line each."""
     starts = tmp_path / "ffmpeg-starts"
     script = tmp_path / "ffmpeg-counted"
-    script.write_text(f'#!/bin/sh\necho start >> "{starts}"\nexec "{find_ffmpeg()}" "$@"\n')
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{starts}"\nexec "{find_ffmpeg()}" "$@"\n')
     script.chmod(0o755)
     monkeypatch.setenv("VIDEOCTL_FFMPEG", str(script))
     return starts
@@ -79,8 +79,8 @@ def test_a_database_restart_mid_encode_is_waited_for_by_the_same_attempt(env, mo
                         "VIDEOCTL_SCRATCH_DIR": str(tmp_path / "scratch"), "VIDEOCTL_HEARTBEAT_SECONDS": "0.2",
                         "VIDEOCTL_DB_RETRY_SECONDS": "120",
                         # The MP4 download is remuxed by a second, cheap ffmpeg, and loudness is
-                        # measured and checked by others: off here, so that every ffmpeg start
-                        # counted is an encode.
+                        # measured and checked by others: off here, so that the ffmpeg starts
+                        # counted are the encode and the quality measurement.
                         "VIDEOCTL_DOWNLOAD_RUNG": "off", "VIDEOCTL_LOUDNESS": "off"}.items():
         monkeypatch.setenv(name, value)
     ctx = AppContext()
@@ -116,7 +116,12 @@ def test_a_database_restart_mid_encode_is_waited_for_by_the_same_attempt(env, mo
         ready = conn.execute("SELECT status, hls_path FROM video WHERE id = %s", (video.id,)).fetchone()
     assert row == {"state": "SUCCEEDED", "attempt": 1}
     assert ready == {"status": "READY", "hls_path": f"videos/{video.id}/hls/{job.id}-1/master.m3u8"}
-    assert counted_ffmpeg.read_text().splitlines() == ["start"]  # no second encode
+    starts = counted_ffmpeg.read_text().splitlines()
+    assert len(starts) == 2 and "libx264" in starts[0]  # no second encode,
+    assert "libvmaf" in starts[1] and "libx264" not in starts[1]  # then the quality measurement
+    with psycopg.connect(url, row_factory=dict_row) as conn:  # recorded with the completion that waited
+        measured = conn.execute("SELECT rung, attempt FROM rung_quality").fetchall()
+    assert measured == [{"rung": "240p", "attempt": 1}]
     assert [p.name for p in Path(store.url_for(f"videos/{video.id}/hls")).iterdir()] == [f"{job.id}-1"]
     assert "heartbeat" in log.read_text()  # the heartbeat lost its connection too, and said so once
 
@@ -187,7 +192,9 @@ def test_an_embedded_server_away_for_seconds_is_waited_for_by_the_same_attempt(e
         assert ctx.videos.get(video.id).status is VideoStatus.READY
     finally:
         ctx.close()
-    assert counted_ffmpeg.read_text().splitlines() == ["start"]  # no second encode
+    starts = counted_ffmpeg.read_text().splitlines()
+    assert [start for start in starts if "libx264" in start] == starts[:1]  # no second encode
+    assert len(starts) == 2 and "libvmaf" in starts[1]  # the quality measurement, once
 
 
 class PassLines:

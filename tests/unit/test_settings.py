@@ -312,6 +312,17 @@ def test_download_rung_is_a_height_or_off(raw, kept, height):
     assert s.sources["download_rung"] == "env:VIDEOCTL_DOWNLOAD_RUNG"
 
 
+def test_run_job_samples_quality_unless_told_otherwise():
+    assert Settings.from_env({}).measure_quality == "sample"
+    for raw, kept in (("off", "off"), (" FULL ", "full"), ("sample", "sample")):
+        assert Settings.from_env({"VIDEOCTL_MEASURE_QUALITY": raw}).measure_quality == kept
+
+
+def test_a_quality_mode_that_is_none_of_them_names_the_variable():
+    with pytest.raises(ConfigError, match="VIDEOCTL_MEASURE_QUALITY must be one of off, sample, full"):
+        Settings.from_env({"VIDEOCTL_MEASURE_QUALITY": "always"})
+
+
 # ---------------------------------------------------------------- events (docs/events.md)
 
 WEBHOOK_SECRET = "whsec-0123456789abcdef-not-shown"

@@ -31,6 +31,7 @@ from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
     from videoctl.domain.models import Job, Video
+    from videoctl.domain.quality import QualityFailure, RungQuality
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -296,3 +297,21 @@ def job_progress(job_id: int) -> tuple[ProgressBar, Callable[[Job], None]]:
     place in line when the job carries them)."""
     bar = ProgressBar(f"job {job_id}")
     return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state} {job_progress_text(j)}")
+
+
+def quality_table(rungs: Sequence[RungQuality], failure: QualityFailure | None = None) -> None:
+    """The rungs of one ladder as scored (`quality`, `video show`), or why its measurement failed."""
+    if failure is not None:
+        stdout.print(f"[yellow]the quality measurement ({failure.mode}) of ladder {safe(failure.output_prefix)} "
+                     f"failed: {safe(failure.error_code)}: {safe(failure.error_message)}[/]\n"
+                     f"`videoctl quality {failure.video_id}` measures it again", highlight=False)
+        return
+    if not rungs:
+        return
+    first = rungs[0]
+    how = "every frame" if first.mode == "full" else f"{first.segments} segment(s) spread over the video"
+    table(f"quality of ladder {first.output_prefix} ({how}; {fmt(first.measured_at)})",
+          ("rung", "size", "bitrate", "VMAF mean", "VMAF p5", "PSNR-Y dB"),
+          ((Markup(f"{safe(r.rung)} [bold](top)[/]") if r.top_rung else r.rung, f"{r.width}x{r.height}",
+            f"{r.bitrate_bps / 1000:.0f} kbit/s" if r.bitrate_bps else None, r.vmaf_mean, r.vmaf_p5, r.psnr_y_mean)
+           for r in rungs))

@@ -8,6 +8,7 @@ Protocol lists every public method of its repository, with the same parameters
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from videoctl.domain import events
 from videoctl.domain.cost import Usage
 from videoctl.domain.models import DeleteRequest, Event, Job, Video
 from videoctl.domain.outputs import Outputs
+from videoctl.domain.quality import QualityFailure, RungQuality
 from videoctl.domain.reconcile import JobAttempt, VideoRow
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
@@ -163,6 +165,20 @@ class UsageRepository(_Repository, Protocol):
     def of_jobs(self, job_ids: list[int]) -> dict[int, list[Usage]]: ...
 
     def by_day(self, hours: int) -> list[dict[str, Any]]: ...
+
+
+class QualityRepository(_Repository, Protocol):
+    """Quality of each ladder's rungs: measured, replaced per ladder, or failed."""
+
+    def replace(self, output_prefix: str, *, video_id: int, job_id: int, attempt: int, mode: str,
+                rungs: Sequence[dict[str, Any]]) -> list[RungQuality]: ...
+
+    def record_failure(self, output_prefix: str, *, video_id: int, job_id: int, attempt: int, mode: str,
+                       error_code: str, error_message: str) -> QualityFailure: ...
+
+    def of_ladder(self, output_prefix: str) -> tuple[list[RungQuality], QualityFailure | None]: ...
+
+    def top_rung_vmaf(self, hours: int) -> list[float]: ...
 
 
 class DeleteRequestRepository(_Repository, Protocol):

@@ -140,7 +140,7 @@ def build_ladder_args(
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
     source = ffmpeg_input(src, threads=threads.decoder)
-    streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, rungs)
+    streams: list[Any] = _cascade(prepared_video(source, info, fps), info, rungs)
     extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     audio = info.audio_renditions
     # With one variant stream, ffmpeg does not expand %v in the init segment's name.
@@ -158,7 +158,7 @@ def build_ladder_args(
         options[f"threads:v:{index}"] = encoder_threads
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     for index, rendition in enumerate(audio):
-        streams.append(_audio_stream(source, rendition, (gains or {}).get(rendition.name)))
+        streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
         # One AAC encode per track serves every rung, at the top rung's audio bitrate.
         options.update(_audio_options(rendition, rungs[0].audio_kbps, index))
         stream_map.append(f"a:{index},{agroup}name:{rendition.name}")
@@ -219,7 +219,7 @@ def build_rendition_args(
     commands = []
     for rung in _ordered(rungs):
         source = ffmpeg_input(src)
-        streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
+        streams: list[Any] = _cascade(prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),
             **_video_options(preset, crf, fps, segment_s),
@@ -228,7 +228,7 @@ def build_rendition_args(
         }
         if info.has_audio:
             default_track = info.audio_renditions[0]
-            streams.append(_audio_stream(source, default_track))
+            streams.append(prepared_audio(source, default_track))
             options.update(_audio_options(default_track, rung.audio_kbps))
         output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
         commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS]))
@@ -242,8 +242,12 @@ def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
     return ordered
 
 
-def _prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
-    """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling."""
+def prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
+    """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling.
+
+    The ladder's rungs are scaled from it, and a quality measurement (``media.quality``) takes
+    it as the reference, so a score counts only what scaling and compression lost.
+    """
     video = source[str(info.video_stream_index)].filter("fps", fps=str(fps), start_time=0)
     if info.is_hdr:
         for name, params in _TONEMAP_FILTERS:
@@ -273,7 +277,8 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
     return outputs
 
 
-def _audio_stream(source: Any, rendition: AudioRendition, gain: GainDecision | None = None) -> Any:
+def prepared_audio(source: Any, rendition: AudioRendition, gain: GainDecision | None = None) -> Any:
+    """One audio track of the source as its rendition is encoded (a quality measurement reads it too)."""
     # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
     # join (their audio rarely ends with their video), samples are trimmed or silence is
     # padded so the audio playlist's timestamps only go forward; audio that starts after the

@@ -1,4 +1,4 @@
-"""process_video: download → probe → one ffmpeg for every output → package → verify → upload.
+"""process_video: download → probe → one ffmpeg for every output → package → verify → [quality] → upload.
 
 ``make_outputs`` is everything between the probe and the upload, on local files: the one
 ffmpeg process (ladder, poster, storyboard sheets, from one decode), the master playlist,
@@ -7,8 +7,12 @@ ffmpeg: stream copy), and the verification of each of them.
 A failure anywhere is ``verify_failed`` (or ``media_error`` from ffmpeg) and nothing is
 uploaded, so nothing becomes READY.
 
+After the verification, ``VIDEOCTL_MEASURE_QUALITY`` scores the verified ladder against the
+source (services/quality.py); the source is deleted only after that. A failed measurement
+is part of the result, never a failure of the encode.
+
 Progress is reported in phases so a bar and the heartbeat move steadily:
-download 0–10 %, encode 10–85 %, package and verify 85–92 %, upload 92–100 %.
+download 0–10 %, encode 10–85 %, package, verify and measure 85–92 %, upload 92–100 %.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.domain import keys
+from videoctl.domain import keys, quality
 from videoctl.domain.audio import GainDecision, Loudness, output_problem
 from videoctl.domain.decision import EncodeDecision, TrackLoudness, reusable, source_identity
 from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, VerifyFailed
@@ -33,6 +37,7 @@ from videoctl.media import dash, download, encode, hls, loudness, poster, storyb
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.services.captions import fetch_sidecars
+from videoctl.services.ladder_quality import QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 from videoctl.storage.scratch import SOURCE_FILE, require_free_space
@@ -52,6 +57,8 @@ class EncodeResult:
     decision: EncodeDecision | None = None
     #: Each audio rendition's loudness as encoded, by name (none with loudness off).
     loudness_out: dict[str, Loudness] = field(default_factory=dict)
+    #: The ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY), None when it is off.
+    quality: QualityOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -130,15 +137,21 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
 
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
+    measuring = settings.measure_quality != quality.OFF
     summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
                            sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
-                           source_done=src.unlink,  # the scratch space goes to the upload from here on
+                           # The measurement scores the ladder against the source: it goes after that.
+                           source_done=None if measuring else src.unlink,
                            gains=decision.gains())
     loudness_out = check_loudness(ffmpeg, out_dir, info, decision)
+    progress("quality", 86)
+    measured = measure_encoded(out_dir, mode=settings.measure_quality, ffmpeg=ffmpeg, source=src, info=info,
+                               workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
+    src.unlink(missing_ok=True)  # the scratch space goes to the upload from here on
     progress("verify", 92)
 
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 92 + done * 8))
-    return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out)
+    return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out, measured)
 
 
 def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Settings,

@@ -31,12 +31,20 @@ from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
 from videoctl.domain.models import Job, Video
 from videoctl.domain.outputs import outputs_from_keys
-from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
+from videoctl.domain.repositories import (
+    DeleteRequestRepository,
+    JobRepository,
+    QualityRepository,
+    UsageRepository,
+    VideoRepository,
+)
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.media.cpus import cpu_budget, memory_budget_mib
 from videoctl.services.encode import EncodeResult, process_video
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
+from videoctl.services.ladder_quality import QualityOutcome
+from videoctl.services.quality import record_outcome
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore, scratch
 
@@ -96,6 +104,8 @@ class RunJobDeps:
     #: Called after the job's completion or failure committed: its event recorded in that
     #: transaction goes to the app now (best effort; never raises).
     send_events: Callable[[], None] | None = None
+    #: Where the ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY) is stored, with the completion.
+    quality: QualityRepository | None = None
 
 
 def ready_guard_applies(job: Job, video: Video) -> bool:
@@ -260,7 +270,8 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
                                workdir=workdir, progress=report, decided=_earlier_decision(deps, job),
                                on_decision=lambda decision: _record_decision(deps, job, decision))
         heartbeat.check()
-        done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result))
+        done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result),
+                                quality=result.quality)
     log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
     return RunResult("encoded", done, video, result)
 
@@ -299,8 +310,9 @@ def _finished_upload_of_earlier_attempt(store: ObjectStore, settings: Settings, 
 
 
 def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
-              measurements: dict | None = None) -> tuple[Job, Video]:
-    """Job SUCCEEDED and video READY in one transaction; old ladders queued for deletion."""
+              measurements: dict | None = None, quality: QualityOutcome | None = None) -> tuple[Job, Video]:
+    """Job SUCCEEDED and video READY in one transaction, with the ladder's quality measurement;
+    old ladders queued for deletion."""
     master = keys.master_key(prefix)
     # Listed before the transaction: no object-store round trip while rows are locked.
     outputs = outputs_from_keys(prefix, (found.key for found in deps.store.list_prefix(prefix)))
@@ -315,6 +327,9 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
                     deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
                                                height=info.height, has_audio=info.has_audio)
                 ready, replaced = deps.videos.set_ready(video.id, master, outputs, job=done)
+                if quality is not None and deps.quality is not None:
+                    record_outcome(deps.quality, quality, video_id=video.id, job_id=job.id, attempt=job.attempt,
+                                   prefix=prefix)
                 for old in leftovers:
                     deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
                 if replaced is not None:

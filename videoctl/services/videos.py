@@ -14,10 +14,12 @@ from videoctl.domain.errors import InvalidState, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import SUBTITLES
-from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, QualityRepository, VideoRepository
+from videoctl.domain.quality import QualityFailure, RungQuality
 from videoctl.domain.states import VideoStatus, video_already_deleted
 from videoctl.domain.text import check_reason, check_title, title_from_filename
 from videoctl.services.captions import read_sidecars, store_sidecars
+from videoctl.services.quality import ladder_quality
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import cancel_rows, stop_container
 from videoctl.storage import ObjectStore
@@ -128,15 +130,21 @@ def delete_video(video_id: int, reason: str, *, confirm: bool, videos: VideoRepo
 
 @dataclass(frozen=True)
 class VideoDetail(Video):
-    """A video with its newest jobs (what `video show` prints)."""
+    """A video with its newest jobs and the quality of its live ladder (what `video show` prints)."""
 
     jobs: list[Job] = field(default_factory=list)
+    #: Each rung of the live ladder scored against the source, highest first (`videoctl quality`).
+    quality: list[RungQuality] = field(default_factory=list)
+    #: Why the live ladder's measurement inside run-job failed, if it did.
+    quality_error: QualityFailure | None = None
 
 
-def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, limit: int = 20) -> VideoDetail:
+def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, quality: QualityRepository,
+                 limit: int = 20) -> VideoDetail:
     video = videos.get(video_id)
     own = {f.name: getattr(video, f.name) for f in fields(Video)}
-    return VideoDetail(**own, jobs=jobs.list(video_id=video_id, limit=limit))
+    rungs, failure = ladder_quality(quality, video.hls_path)
+    return VideoDetail(**own, jobs=jobs.list(video_id=video_id, limit=limit), quality=rungs, quality_error=failure)
 
 
 class Rendition(TypedDict):
