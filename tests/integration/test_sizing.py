@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import pytest
 
+from tests import clips
 from tests.cli import run_cli
 from tests.integration.test_repositories import make_video
 from tests.integration.test_scan_stuck import age, scan
 from tests.moto_batch import capture_submit_jobs
 from videoctl.api import Client
 from videoctl.domain.sizing import ContainerSize
-from videoctl.domain.states import JobState
+from videoctl.domain.states import JobState, VideoStatus
 from videoctl.executor.local import LocalExecutor
+from videoctl.media.binary import find_ffmpeg
+from videoctl.media.probe import probe
 from videoctl.services.run_job import Runner, run_job
 from videoctl.services.submit import attempt_size, create_job_and_submit, plan_submit, send_attempt
+from videoctl.services.videos import add_video
 
 HOUR = 3600.0
 
@@ -167,3 +171,27 @@ def test_a_local_process_is_never_sized(capsys, ctx, env, conn, tmp_path):
     assert settled.state is JobState.FAILED and settled.size is None
     human = run_cli(capsys, "jobs", "show", str(submitted.id)).stdout
     assert "none: a local process is not sized" in human
+
+
+def test_video_add_probes_the_file_so_its_first_encode_is_sized(ctx, moto_batch, monkeypatch, tmp_path):
+    """A file added from this machine is probed while it is here (through the descriptor checked
+    for the copy): the very first SubmitJob is sized by its facts."""
+    monkeypatch.setenv("VIDEOCTL_SIZING", "0:0.25/512,0.01:1/2048")  # the 2 s 640x360 clip is 0.014 Gpx
+    sent = capture_submit_jobs(ctx.aws.session)
+    source = clips.normal(find_ffmpeg(), tmp_path)
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
+    info = probe(source)
+    assert (video.duration_s, video.width, video.height, video.fps) == (info.duration_s, 640, 360, info.fps)
+    assert ctx.videos.get(video.id).source_facts.gigapixels == pytest.approx(info.duration_s * 640 * 360 * info.fps / 1e9)
+    job = submit(ctx, video)
+    [request] = sent
+    assert overrides(request) == [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}]
+    assert job.size == ContainerSize(1, 2048)
+
+
+def test_a_file_that_does_not_probe_is_still_added_and_keeps_the_default_size(ctx, moto_batch, tmp_path):
+    """Whether it is a video at all is the encode's probe gate to say (and fail it as bad input)."""
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=clips.not_media(find_ffmpeg(), tmp_path))
+    assert video.status is VideoStatus.UPLOADED and ctx.store.exists(video.source_key)
+    assert (video.duration_s, video.width, video.height, video.fps) == (None, None, None, None)
+    assert submit(ctx, video).size is None
