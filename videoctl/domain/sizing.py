@@ -41,9 +41,10 @@ GIGA = 1e9
 
 #: ``VIDEOCTL_SIZING``'s value for no sizing: every container gets the job definition's size.
 SIZING_OFF = "off"
-#: Two GiB per vCPU (Fargate's smallest memory for 2, 4, 8 and 16 vCPU); each size keeps an
-#: encode under about half an hour at the measured 33 CPU-seconds per Gpx: below 50 Gpx (13
-#: minutes of 1080p30) 2 vCPU; to 200 Gpx (53 minutes) 4; to 500 Gpx (2 h 14 min) 8; beyond, 16.
+#: Each size keeps an encode under about half an hour at the measured 33 CPU-seconds per Gpx:
+#: below 50 Gpx (13 minutes of 1080p30) 2 vCPU; to 200 Gpx (53 minutes) 4; to 500 Gpx (2 h 14
+#: min) 8; beyond, 16. Memory is Fargate's least for those vCPUs, 2 GiB each: the ladder needs
+#: far less (ffmpeg peaked at 1.1 GiB with the 16-vCPU thread plan on a 1080p source; README).
 DEFAULT_SIZING = "0:2/4096,50:4/8192,200:8/16384,500:16/32768"
 
 

@@ -53,7 +53,8 @@ def _outcome_unknown(exc: BaseException) -> bool:
 def attempt_size(job: Job | Candidate, *, executor: Executor, jobs: JobRepository,
                  video: Video | None = None) -> ContainerSize | None:
     """The size this attempt's container asks for: the executor's table (VIDEOCTL_SIZING) applied
-    to the source's probe facts, read now, so a retry is sized by facts an earlier encode found.
+    to the source's probe facts as they are now (each attempt reads them again, so facts found
+    since the last one, by an encode, size the next).
 
     None keeps the job definition's size: an executor that sizes nothing (sizing off, a local
     process) or a source not probed yet (its first encode records the facts). *video*, when the
