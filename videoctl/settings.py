@@ -45,6 +45,7 @@ from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.quality import MODES as QUALITY_MODES
 from videoctl.domain.quality import SAMPLE
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
+from videoctl.domain.sizing import DEFAULT_SIZING, SizingTable, parse_sizing
 
 # ---------------------------------------------------------------- parsers
 
@@ -189,6 +190,18 @@ def _ladder(raw: str) -> str:
         raise ValueError(f"is not a valid ladder: {exc.message} (use height:maxrate_kbps pairs, "
                          f"e.g. 1080:5000,720:3000,480:1500,360:800)") from None
     return value
+
+
+def _sizing(raw: str) -> str:
+    """The container sizing table, kept as text but parsed now: a pair Fargate does not offer
+    would otherwise be refused by SubmitJob, video after video."""
+    value = _text(raw)
+    try:
+        table = parse_sizing(value)
+    except InvalidInput as exc:
+        raise ValueError(f"is not a valid sizing table: {exc.message} (use GPX:VCPU/MEMORY_MIB steps from 0 Gpx "
+                         f"up with Fargate sizes, e.g. {DEFAULT_SIZING}, or off)") from None
+    return str(table) if table is not None else "off"
 
 
 #: ``VIDEOCTL_DOWNLOAD_RUNG``'s value for no download.mp4.
@@ -380,6 +393,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("executor", ("VIDEOCTL_EXECUTOR",), _choice("local", "batch"), help="local or batch"),
     FieldSpec("ffmpeg", ("VIDEOCTL_FFMPEG",), _text, help="ffmpeg binary; else PATH, else imageio-ffmpeg's"),
     FieldSpec("ladder", ("VIDEOCTL_LADDER",), _ladder, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
+    FieldSpec("sizing", ("VIDEOCTL_SIZING",), _sizing, DEFAULT_SIZING,
+              help="batch: Fargate vCPU/MiB by source gigapixels (duration × width × height × fps ÷ 10⁹), "
+                   "GPX:VCPU/MEMORY_MIB,… from 0; off: the job definition's size"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
@@ -486,6 +502,7 @@ class Settings:
     executor: str
     ffmpeg: str | None
     ladder: str
+    sizing: str
     x264_preset: str
     segment_s: int
     segment_format: str
@@ -592,6 +609,11 @@ class Settings:
                       self.price_spot_gb_hour, self.price_mediaconvert_sd_minute, self.price_mediaconvert_hd_minute)
 
     @property
+    def sizing_table(self) -> SizingTable | None:
+        """How Batch containers are sized to their sources; None when VIDEOCTL_SIZING is off."""
+        return parse_sizing(self.sizing)
+
+    @property
     def events(self) -> Target | None:
         """The parsed event target, None when events are only recorded."""
         return parse_target(self.events_target) if self.events_target else None
@@ -694,6 +716,14 @@ def _check_combinations(values: dict[str, Any]) -> None:
         raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is set but VIDEOCTL_PLAYBACK_KEYS is not",
                           hint="set the keys playback URLs are signed with, the same as the Worker's PLAYBACK_KEYS: "
                                "KID:SECRET, e.g. k1:$(openssl rand -hex 32)")
+    table = parse_sizing(values["sizing"])
+    if table is not None and table.largest_vcpus > values["batch_max_vcpus"]:
+        raise ConfigError(
+            f"VIDEOCTL_SIZING gives a container {table.largest_vcpus:g} vCPU but VIDEO_BATCH_MAX_VCPUS is "
+            f"{values['batch_max_vcpus']}",
+            hint="a job sized above the compute environment's maximum never leaves RUNNABLE: raise "
+                 "VIDEO_BATCH_MAX_VCPUS (and `videoctl infra setup`) or lower the table's largest step",
+        )
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",

@@ -40,7 +40,7 @@ def test_an_undeclared_key_or_a_wrong_kind_is_caught():
             "mpd_path": None, "poster_path": None, "poster_small_path": None, "storyboard_path": None,
             "download_path": None, "caption_languages": [], "content_type": None, "upload_id": None,
             "upload_expires_at": None, "auto_submit_at": None, "error_code": None, "error_message": None,
-            "source_etag": None, "upload_part_size": None}
+            "source_etag": None, "upload_part_size": None, "fps": None}
     assert problems(good, Video) == []
     assert problems({**good, "extra": 1}, Video) == ["data: undeclared key 'extra'"]
     assert problems({**good, "status": "LOST"}, Video) == ["data.status: 'LOST' is not a VideoStatus"]

@@ -231,6 +231,39 @@ def test_a_good_ladder_is_kept_as_written():
     assert Settings.from_env({"VIDEOCTL_LADDER": " 720:3000, 360:800 "}).ladder == "720:3000, 360:800"
 
 
+@pytest.mark.parametrize(("sizing", "fragment"), [
+    ("0:2/4096,,50:4/8192", "'' is not GPX:VCPU/MEMORY_MIB"),
+    ("0:2:4096", "is not GPX:VCPU/MEMORY_MIB"),
+    ("0:4/4096", "Fargate does not offer 4096 MiB with 4 vCPU"),
+    ("0:3/6144", "Fargate has no 3 vCPU size"),
+    ("0:2/4096,200:8/16384,50:4/8192", "the thresholds must rise"),
+    ("5:2/4096", "it must start at 0"),
+])
+def test_a_bad_sizing_table_is_a_config_error_naming_the_variable(sizing, fragment):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VIDEOCTL_SIZING": sizing})
+    assert "VIDEOCTL_SIZING is not a valid sizing table" in info.value.message
+    assert fragment in info.value.message
+
+
+def test_the_sizing_table_defaults_on_and_can_be_turned_off():
+    default = Settings.from_env({})
+    assert default.sources["sizing"] == "default" and default.sizing_table is not None
+    assert default.sizing_table.size_for(0).vcpus == 2
+    off = Settings.from_env({"VIDEOCTL_SIZING": "Off"})
+    assert off.sizing == "off" and off.sizing_table is None
+    spaced = Settings.from_env({"VIDEOCTL_SIZING": " 0 : 1/2048 , 1e2:4/8192 "})
+    assert spaced.sizing == "0:1/2048,100:4/8192" and spaced.sources["sizing"] == "env:VIDEOCTL_SIZING"
+
+
+def test_a_sized_container_must_fit_in_the_compute_environment():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VIDEOCTL_SIZING": "0:2/4096,100:16/32768", "VIDEO_BATCH_MAX_VCPUS": "8"})
+    assert "VIDEOCTL_SIZING gives a container 16 vCPU but VIDEO_BATCH_MAX_VCPUS is 8" in info.value.message
+    assert Settings.from_env({"VIDEOCTL_SIZING": "0:2/4096,100:8/16384", "VIDEO_BATCH_MAX_VCPUS": "8"})
+    assert Settings.from_env({"VIDEOCTL_SIZING": "off", "VIDEO_BATCH_MAX_VCPUS": "1"})
+
+
 ENDPOINT_VARIABLES = ("VIDEOCTL_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "R2_ENDPOINT_URL")
 
 

@@ -28,7 +28,7 @@ class BatchJobs:
         return self.clients.client("batch", retries={"mode": "standard", "total_max_attempts": 1})
 
     def submit(self, name: str, *, parameters: dict[str, str], tags: dict[str, str],
-               priority: int | None = None) -> str:
+               priority: int | None = None, container_overrides: dict[str, Any] | None = None) -> str:
         request: dict[str, Any] = {
             "jobName": name,
             "jobQueue": self.queue,
@@ -39,6 +39,8 @@ class BatchJobs:
         }
         if priority is not None:
             request["schedulingPriorityOverride"] = priority
+        if container_overrides:
+            request["containerOverrides"] = container_overrides
         return self._submit_client.submit_job(**request)["jobId"]
 
     def find_by_name(self, name: str) -> str | None:

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
+from videoctl.domain.executor import LOCAL_ID_PREFIX
 from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
@@ -205,6 +206,17 @@ def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] 
             line += f" → {level(track['output'])}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def size_text(job: Job) -> str | None:
+    """The container size the job's current attempt asked for, or why it asked for none."""
+    if job.size is not None:
+        return f"{job.size} (sized to its source)"
+    if not job.executor_job_id:
+        return None  # not sent yet
+    if job.executor_job_id.startswith(LOCAL_ID_PREFIX):
+        return "none: a local process is not sized"
+    return "the job definition's (the source is not probed yet, or VIDEOCTL_SIZING is off)"
 
 
 def fields_table(title: str, record: dict[str, Any]) -> None:

@@ -13,6 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from videoctl.domain.sizing import ContainerSize, SizingTable
+
+#: How a local process's executor id begins (``local:PID:START``); anything else is Batch's.
+LOCAL_ID_PREFIX = "local:"
+
 #: Executor statuses that mean the container is gone for good without success.
 REMOTE_FAILED = frozenset({"FAILED", "MISSING"})
 
@@ -52,10 +57,13 @@ class QueuedJob(NamedTuple):
 
 class Executor(Protocol):
     kind: str
+    #: How it sizes a container to its source (VIDEOCTL_SIZING); None when it sizes nothing:
+    #: sizing is off, or a local process, which has no size to choose.
+    sizing: SizingTable | None
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
-        """Start the job's container; returns the executor's job id."""
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
+        """Start the job's container, of *size* if given (else the default); returns the executor's job id."""
 
     def find(self, name: str) -> str | None:
         """The executor job id of a submission whose reply was lost, if it exists."""

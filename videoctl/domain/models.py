@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from videoctl.domain.errors import JobFailed
+from videoctl.domain.sizing import ContainerSize, SourceFacts
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.domain.uploads import UPLOAD_EXPIRED
 
@@ -78,9 +79,16 @@ class Video(_Record):
     source_etag: str | None = None
     #: A multipart upload's part size while it is open: with size_bytes, its plan.
     upload_part_size: int | None = None
+    #: The source's nominal frame rate, beside its other probe facts (duration_s, width, height).
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))
+
+    @property
+    def source_facts(self) -> SourceFacts:
+        """What is known of the source: what its encode's container is sized for."""
+        return SourceFacts(self.duration_s, self.width, self.height, self.fps)
 
     @property
     def upload_abandoned(self) -> bool:
@@ -117,6 +125,10 @@ class Job(_Record):
     #: the encode measured of its outputs (each audio rendition's loudness).
     decision: dict[str, Any] | None = None
     measurements: dict[str, Any] | None = None
+    #: The size the current attempt's container asked for (SubmitJob's containerOverrides,
+    #: domain/sizing.py); None when it asked for none: the job definition's size, or a local process.
+    size_vcpus: float | None = None
+    size_memory_mib: int | None = None
 
     #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.
@@ -124,6 +136,12 @@ class Job(_Record):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", JobState(self.state))
+
+    @property
+    def size(self) -> ContainerSize | None:
+        if self.size_vcpus is None or self.size_memory_mib is None:
+            return None
+        return ContainerSize(self.size_vcpus, self.size_memory_mib)
 
     @property
     def begun_unsent(self) -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
 from videoctl.domain.executor import QueuedJob, Remote
+from videoctl.domain.sizing import ContainerSize, SizingTable
 
 T = TypeVar("T")
 
@@ -35,16 +36,18 @@ def _call(action: str, call: Callable[[], T]) -> T:
 class BatchExecutor:
     kind = "batch"
 
-    def __init__(self, batch: BatchJobs) -> None:
+    def __init__(self, batch: BatchJobs, *, sizing: SizingTable | None = None) -> None:
         self.batch = batch
+        self.sizing = sizing
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
         return _call("SubmitJob", lambda: self.batch.submit(
             name,
             parameters={"job_id": str(job_id)},
             tags={"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)},
             priority=priority,
+            container_overrides=container_overrides(size),
         ))
 
     def find(self, name: str) -> str | None:
@@ -74,6 +77,18 @@ class BatchExecutor:
                     yield QueuedJob(job["jobId"], job["jobName"], job.get("status", status))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error("ListJobs", exc) from exc
+
+
+def container_overrides(size: ContainerSize | None) -> dict[str, Any] | None:
+    """SubmitJob's containerOverrides for a container of *size*; None keeps the job definition's.
+
+    Fargate takes both VCPU and MEMORY, as resourceRequirements: the older ``vcpus`` and
+    ``memory`` overrides are ignored for a job definition that sets resourceRequirements.
+    """
+    if size is None:
+        return None
+    return {"resourceRequirements": [{"type": "VCPU", "value": size.vcpu_value},
+                                     {"type": "MEMORY", "value": str(size.memory_mib)}]}
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

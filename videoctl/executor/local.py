@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from videoctl.domain.errors import ExecutorError
-from videoctl.domain.executor import Remote
+from videoctl.domain.executor import LOCAL_ID_PREFIX, Remote
+from videoctl.domain.sizing import ContainerSize
 
-PREFIX = "local:"
+PREFIX = LOCAL_ID_PREFIX
 
 #: The logs folder's mode: only the user who runs the jobs may list or plant anything in it.
 _LOG_DIR_MODE = 0o700
@@ -52,6 +53,8 @@ class LocalId(NamedTuple):
 
 class LocalExecutor:
     kind = "local"
+    #: A local process takes the machine as it is: VIDEOCTL_SIZING is ignored.
+    sizing = None
 
     def __init__(self, log_dir: Path, *, grace_s: float = CANCEL_GRACE_S,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -63,7 +66,8 @@ class LocalExecutor:
         return self.log_dir / f"{name}.log"
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
+        """Start ``videoctl run-job`` here; a *size* is not something a local process can have."""
         env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
         try:
             fd = self._open_log(name)

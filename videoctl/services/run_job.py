@@ -165,18 +165,20 @@ def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
     """What this attempt held and for how long, for its cost; never a reason to fail the job.
 
     Inside Batch the capacity is the compute environment's (Fargate or Fargate Spot) and
-    scan-stuck later replaces the runtime with Batch's own; locally it is ``local``.
+    scan-stuck later replaces the runtime with Batch's own; locally it is ``local``. A container
+    sized at submit is billed for that size, whatever its VM shows; any other is measured.
     """
     if deps.usage is None:
         return
     hd = sd = 0
     if encoded is not None:
         hd, sd = cost.renditions([rung.height for rung in encoded.summary.rungs])
+    sized = job.size if runner.on_batch else None
     try:
         deps.usage.record(
             job, capacity=deps.settings.batch_compute_type if runner.on_batch else cost.LOCAL,
-            executor_job_id=runner.batch_job_id, vcpus=cpu_budget().cpus,
-            memory_mib=memory_budget_mib(), runtime_s=round(runtime_s, 3),
+            executor_job_id=runner.batch_job_id, vcpus=sized.vcpus if sized else cpu_budget().cpus,
+            memory_mib=sized.memory_mib if sized else memory_budget_mib(), runtime_s=round(runtime_s, 3),
             source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd)
     except VideoctlError as exc:
         log.warning("could not record the attempt's usage: %s: %s", exc.code, exc.message)
@@ -325,7 +327,7 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
                 done = deps.jobs.complete(job, output_prefix=prefix, measurements=measurements)
                 if info is not None:
                     deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
-                                               height=info.height, has_audio=info.has_audio)
+                                               height=info.height, has_audio=info.has_audio, fps=info.fps)
                 ready, replaced = deps.videos.set_ready(video.id, master, outputs, job=done)
                 if quality is not None and deps.quality is not None:
                     record_outcome(deps.quality, quality, video_id=video.id, job_id=job.id, attempt=job.attempt,

@@ -23,6 +23,7 @@ from videoctl.domain.models import Job
 from videoctl.domain.reconcile import JobAttempt
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
+from videoctl.domain.sizing import ContainerSize, SourceFacts
 from videoctl.domain.states import ATTEMPT_BEGINS_FROM, JobState, sources_of, video_deleted
 
 
@@ -188,12 +189,19 @@ class JobRepository(_Repository):
             "id": job.id, "attempt": job.attempt, "error_code": error_code,
             "error_message": error_message[:2000]})
 
-    def mark_submitted(self, job: Job, executor_job_id: str) -> Job:
+    def mark_submitted(self, job: Job, executor_job_id: str, size: ContainerSize | None = None) -> Job:
+        """SUBMITTED with the executor's id, and the size this attempt's container asked for (None: none)."""
         # Inside a caller's transaction the relaxed commit would cover its other changes too.
         own_transaction = self.conn.info.transaction_status is TransactionStatus.IDLE
         return self._transition("mark_submitted", JobState.SUBMITTED, {
             "id": job.id, "attempt": job.attempt, "executor_job_id": executor_job_id,
+            "size_vcpus": size.vcpus if size else None, "size_memory_mib": size.memory_mib if size else None,
             "own_transaction": own_transaction})
+
+    def source_facts(self, video_id: int) -> SourceFacts:
+        """The probe facts of the job's source, for sizing its container (all None until probed)."""
+        row = _one(self.conn, "video_source_facts", {"id": video_id}) if _known_id(video_id) else None
+        return SourceFacts(**row) if row else SourceFacts(None, None, None)
 
     def claim(self, job: Job, runner_id: str, *, batch_job_id: str | None) -> Job:
         return self._transition("claim_job", JobState.RUNNING, {

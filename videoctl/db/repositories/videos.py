@@ -101,10 +101,10 @@ class VideoRepository(_Repository):
         return Video.from_row(row) if row else None
 
     def set_media_info(self, video_id: int, *, duration_s: float, width: int, height: int,
-                       has_audio: bool) -> Video:
+                       has_audio: bool, fps: float | None = None) -> Video:
         row = _one(self.conn, "set_video_media_info", {
             "id": video_id, "duration_s": duration_s, "width": width, "height": height,
-            "has_audio": has_audio})
+            "has_audio": has_audio, "fps": fps})
         if row is None:
             raise NotFound(f"video {video_id} not found")
         return Video.from_row(row)

@@ -54,7 +54,7 @@ LIMIT %(limit)s;
 UPDATE video_transcode_job
 SET attempt = attempt + 1, executor_job_id = NULL, runner_id = NULL,
     heartbeat_at = NULL, progress = 0, next_attempt_at = NULL, output_prefix = NULL,
-    started_at = NULL, finished_at = NULL, updated_at = now()
+    started_at = NULL, finished_at = NULL, size_vcpus = NULL, size_memory_mib = NULL, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
 RETURNING *;
 
@@ -81,9 +81,11 @@ RETURNING *;
 -- flush (synchronous_commit off, for this transaction only): a crash that loses
 -- it leaves the attempt begun but unsent, and scan-stuck adopts the container by
 -- its name. Any later durable commit (the container's claim) flushes it anyway.
+-- The size is what the attempt's SubmitJob asked for (NULL: the job definition's, or none).
 UPDATE video_transcode_job
 SET state = CASE WHEN state = ANY(%(from)s) THEN 'SUBMITTED' ELSE state END,
     executor_job_id = %(executor_job_id)s, submitted_at = now(),
+    size_vcpus = %(size_vcpus)s, size_memory_mib = %(size_memory_mib)s,
     error_code = NULL, error_message = NULL, updated_at = now()
 FROM (SELECT set_config('synchronous_commit', CASE WHEN %(own_transaction)s THEN 'off'
                         ELSE current_setting('synchronous_commit') END, true)) AS commit_mode

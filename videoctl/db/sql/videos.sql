@@ -78,11 +78,16 @@ WHERE id = %(id)s AND status = ANY(%(from)s)
 RETURNING *;
 
 -- name: set_video_media_info
+-- A frame rate not given keeps the one known (it sizes the container, domain/sizing.py).
 UPDATE video
 SET duration_s = %(duration_s)s, width = %(width)s, height = %(height)s,
-    has_audio = %(has_audio)s, updated_at = now()
+    has_audio = %(has_audio)s, fps = coalesce(%(fps)s, fps), updated_at = now()
 WHERE id = %(id)s
 RETURNING *;
+
+-- name: video_source_facts
+-- What sizes an attempt's container: the source's probe facts (NULL until probed).
+SELECT duration_s, width, height, fps FROM video WHERE id = %(id)s;
 
 -- name: set_video_ready
 -- Returns the ladder this one replaces, so its prefix can be deleted.
