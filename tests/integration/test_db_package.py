@@ -4,9 +4,6 @@ and the package finds it there: a wheel install runs the same statements as a ch
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,23 +17,16 @@ DB = REPO / "videoctl" / "db"
 pytestmark = pytest.mark.slow
 
 
-def test_the_wheel_carries_every_sql_file_and_the_queries_and_migrations_load_from_it(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-                           capture_output=True, text=True, timeout=600)
-    assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("videoctl-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+def test_the_wheel_carries_every_sql_file_and_the_queries_and_migrations_load_from_it(built_wheel, tmp_path):
+    names = built_wheel.names
     shipped = {str(path.relative_to(REPO)) for folder in ("sql", "migrations") for path in (DB / folder).glob("*.sql")}
     assert {"videoctl/db/sql/jobs.sql", "videoctl/db/sql/videos.sql", "videoctl/db/migrations/0001_init.sql"} <= shipped
     assert shipped - names == set()
 
-    unpacked = tmp_path / "site-packages"
-    zipfile.ZipFile(wheel).extractall(unpacked)
     check = ("import json, pathlib, sys; from videoctl.db import migrate, queries; "
              "assert pathlib.Path(queries.__file__).is_relative_to(pathlib.Path(sys.argv[1])), queries.__file__; "
              "print(json.dumps({'queries': queries.queries(), 'migrations': [m.version for m in migrate.available()]}))")
-    loaded = subprocess.run([sys.executable, "-c", check, str(unpacked)], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"}, timeout=60)
+    loaded = built_wheel.run(check, tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     found = json.loads(loaded.stdout)
     assert found["queries"] == queries()
