@@ -116,10 +116,11 @@ def _source_changed(video: Video, why: str) -> SourceChanged:
 
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
                   workdir: Path, progress: Progress, decided: EncodeDecision | None = None,
-                  on_decision: Callable[[EncodeDecision], None] | None = None) -> EncodeResult:
+                  on_decision: Callable[[EncodeDecision, SourceInfo], None] | None = None) -> EncodeResult:
     """``decided`` is an earlier decision about this video's source (another attempt's, a
     re-encode's): reused when it is about the same source. ``on_decision`` records the
-    decision before the encode starts, so an attempt that dies does not measure again."""
+    decision and the probe's facts before the encode starts, so an attempt that dies does not
+    measure again, and the next one's container is sized to the source."""
     progress("download", 0)
     src = fetch_source(store, video, workdir)
     progress("download", 10)
@@ -133,7 +134,7 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
     decision = decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
                       settings, decided)
     if on_decision is not None:
-        on_decision(decision)
+        on_decision(decision, info)
 
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)

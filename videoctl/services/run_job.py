@@ -270,7 +270,7 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
             return RunResult("reused_upload", done, video)
         result = process_video(video, prefix=prefix, store=store, settings=settings, ffmpeg=deps.ffmpeg,
                                workdir=workdir, progress=report, decided=_earlier_decision(deps, job),
-                               on_decision=lambda decision: _record_decision(deps, job, decision))
+                               on_decision=lambda decision, info: _record_decision(deps, job, video, decision, info))
         heartbeat.check()
         done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result),
                                 quality=result.quality)
@@ -285,9 +285,17 @@ def _earlier_decision(deps: RunJobDeps, job: Job) -> EncodeDecision | None:
     return EncodeDecision.from_dict(stored)
 
 
-def _record_decision(deps: RunJobDeps, job: Job, decision: EncodeDecision) -> None:
-    """Stored before the encode starts: an attempt that dies after this does not measure again."""
-    deps.db_steps("recording the decision", lambda: deps.jobs.record_decision(job, decision.to_dict()))
+def _record_decision(deps: RunJobDeps, job: Job, video: Video, decision: EncodeDecision, info) -> None:
+    """Stored before the encode starts: an attempt that dies after this does not measure again,
+    and with the probe's facts on the video the next attempt's container is sized to its source
+    (a direct upload's first attempt knows none: its source was never probed before)."""
+    def record() -> None:
+        with deps.jobs.transaction():
+            deps.jobs.record_decision(job, decision.to_dict())
+            deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width, height=info.height,
+                                       has_audio=info.has_audio, fps=info.fps)
+
+    deps.db_steps("recording the decision", record)
 
 
 def _measurements(result: EncodeResult) -> dict | None:
