@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from videoctl.domain.errors import InvalidInput
 
@@ -341,6 +341,21 @@ def split_request(path: str) -> tuple[str, str]:
     if not path.startswith(f"/{TOKEN_SEGMENT}/") or not slash or not token:
         raise Refused("malformed", "the path is not /t/{token}/{key}")
     return token, rest
+
+
+#: The names of this machine a local base URL may use (as VIDEOCTL_PLAYBACK_BASE_URL's check).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_local_base(base_url: str) -> bool:
+    """Whether *base_url* is this machine's `videoctl serve`: ``http://`` on a loopback name."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and parts.path in ("", "/")
+            and not parts.query and not parts.fragment and not parts.username)
 
 
 def playback_url(base_url: str, token: str, key: str) -> str:
