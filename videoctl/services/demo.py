@@ -20,7 +20,6 @@ from videoctl.services.videos import Rendition, add_video, describe_ladder, outp
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 
-
 #: How long the demo's playback URLs work: an afternoon of trying them.
 DEMO_PLAYBACK_S = 4 * 3600
 

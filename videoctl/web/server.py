@@ -127,7 +127,7 @@ def serve(host: str, port: int, *, settings: Settings | None = None,
     try:
         _first_look(pool)
         # `videoctl playback` on this machine signs for this address while it listens.
-        with Client(settings).serving(base) if is_local_base(base) else nullcontext():
+        with Client(settings) as recorder, (recorder.serving(base) if is_local_base(base) else nullcontext()):
             on_listening(listening)
             server.run(sockets=[sock])
     finally:
