@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
@@ -37,8 +37,8 @@ from videoctl.domain.errors import (
     VideoctlError,
 )
 from videoctl.domain.models import DeleteRequest, Event, Job, Video
-from videoctl.domain.selection import JobFilter
 from videoctl.domain.quality import DEFAULT_SAMPLES, RungQuality
+from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.infra.errors import InfraDrift  # noqa: F401 - for the infra commands; pure, cheap
 from videoctl.infra.model import DiffDocument, PlanItem  # noqa: F401 - for the infra commands
@@ -61,6 +61,7 @@ from videoctl.settings import Settings
 # wait for (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
+    from videoctl.domain.playback import Keyring
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.events import EventDrainResult, EventPage
@@ -248,6 +249,28 @@ class Client:
         return playback_urls(video_id, videos=ctx.videos, settings=ctx.settings, expires_s=expires_s, viewer=viewer,
                              base_url=base_url)
 
+    def playback_keyring(self) -> Keyring:
+        """The keys `videoctl serve` verifies playback tokens with under ``/t/``: VIDEOCTL_PLAYBACK_KEYS,
+        else the key the embedded default keeps under VIDEOCTL_HOME (made on first use, mode 0600),
+        the one :meth:`playback` signs this machine's URLs with. It remembers the tokens it opened:
+        keep one for as long as the server runs."""
+        from videoctl.services.playback import serve_keyring
+
+        return serve_keyring(self.settings)
+
+    @contextmanager
+    def serving(self, url: str) -> Iterator[None]:
+        """While the block runs, :meth:`playback` without a base URL (and with a local store) signs
+        for *url*: this machine's `videoctl serve`, an ``http://`` loopback address."""
+        from videoctl.storage.playback_home import forget_serving, record_serving
+
+        home = self.settings.home
+        record_serving(home, url)
+        try:
+            yield
+        finally:
+            forget_serving(home, url)
+
     def url_for(self, key: str) -> str:
         """Where an object of the store can be read (a file path, or an R2 URL)."""
         return self._ctx.store.url_for(key)
@@ -417,13 +440,15 @@ class Client:
         return collect_stats(self._ctx.stats, self._ctx.usage, self._ctx.quality, self.settings.prices, hours=hours)
 
     def demo(self, file: Path | None = None, *, seconds: float = 4, note: Callable[[str], None] = lambda _: None,
-             on_update: Callable[[Job], None] | None = None) -> DemoResult:
-        """Encode a generated clip (or *file*) end to end in a local process."""
+             on_update: Callable[[Job], None] | None = None, serve_port: int = 8080) -> DemoResult:
+        """Encode a generated clip (or *file*) end to end in a local process; its signed playback URLs
+        point at `videoctl serve` on this machine's *serve_port*."""
         from videoctl.services.demo import run_demo
 
         ctx = self._ctx
         return run_demo(file, seconds=seconds, settings=ctx.settings, videos=ctx.videos, jobs=ctx.jobs,
-                        store=ctx.store, executor=ctx.local_executor, note=note, on_update=on_update)
+                        store=ctx.store, executor=ctx.local_executor, note=note, on_update=on_update,
+                        serve_port=serve_port)
 
     # ------------------------------------------------------------ prefix deletions
 

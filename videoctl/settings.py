@@ -40,7 +40,14 @@ from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import ANY, parse_origin, parse_origins
-from videoctl.domain.playback import DEFAULT_MAX_LIFETIME_S, Keyring, masked_keys, parse_keys, secrets_of
+from videoctl.domain.playback import (
+    DEFAULT_MAX_LIFETIME_S,
+    LOOPBACK_HOSTS,
+    Keyring,
+    masked_keys,
+    parse_keys,
+    secrets_of,
+)
 from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.quality import MODES as QUALITY_MODES
 from videoctl.domain.quality import SAMPLE
@@ -308,9 +315,6 @@ def _playback_keys(raw: str) -> str:
     return value
 
 
-#: Hosts a playback base URL may name over plain http: this machine, for local mode.
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
 
 def _playback_base_url(raw: str) -> str:
     """Where viewers fetch ladders: an origin (``https://media.example.com``), https but on this machine."""
@@ -323,7 +327,7 @@ def _playback_base_url(raw: str) -> str:
     if origin == ANY:
         raise ValueError(f"must be an https:// origin, scheme://host[:port] with no path, query or user name "
                          f"(got {value!r}); {example}")
-    if origin.startswith("http://") and urlsplit(origin).hostname not in _LOOPBACK_HOSTS:
+    if origin.startswith("http://") and urlsplit(origin).hostname not in LOOPBACK_HOSTS:  # local mode
         raise ValueError(f"must be https:// (players send the token in every request's path); plain http:// only "
                          f"for this machine (http://127.0.0.1:PORT, local mode); {example}")
     return origin

@@ -3,8 +3,13 @@ recorded, each opening that ladder alone until it expires; a clear refusal other
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import subprocess
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +17,7 @@ from tests.cli import run_cli
 from videoctl.api import Client
 from videoctl.db.repositories import VideoRepository
 from videoctl.domain import playback
+from videoctl.domain.errors import ConfigError
 from videoctl.domain.outputs import Outputs
 from videoctl.domain.states import VideoStatus
 
@@ -114,10 +120,70 @@ def test_bad_options_are_refused(capsys, playback_env, conn, args, code, exit_co
     assert result.exit_code == exit_code and result.json()["error"]["code"] == code
 
 
-def test_without_keys_or_base_url_it_is_a_config_error_naming_the_variable(capsys, env, conn, monkeypatch):
+def test_with_r2_and_nothing_set_it_is_a_config_error_naming_the_variable(capsys, r2_env, conn):
     video_id, _ = ready_video(conn)
     result = run_cli(capsys, "--json", "playback", str(video_id))
-    assert result.exit_code == 6 and "VIDEOCTL_PLAYBACK_KEYS" in result.json()["error"]["message"]
-    monkeypatch.setenv("VIDEOCTL_PLAYBACK_KEYS", KEYS)
-    result = run_cli(capsys, "--json", "playback", str(video_id))
-    assert result.exit_code == 6 and "VIDEOCTL_PLAYBACK_BASE_URL" in result.json()["error"]["message"]
+    error = result.json()["error"]
+    assert result.exit_code == 6 and "VIDEOCTL_PLAYBACK_BASE_URL" in error["message"]
+    assert "videoctl serve" in error["hint"]  # what a local store does instead
+
+
+def test_keys_are_needed_for_any_address_but_this_machine_s(env, conn):
+    video_id, _ = ready_video(conn)
+    with Client() as videoctl, pytest.raises(ConfigError, match="VIDEOCTL_PLAYBACK_KEYS is not set"):
+        videoctl.playback(video_id, expires_s=600, base_url=BASE)
+
+
+# ---------------------------------------------------------------- local mode: nothing configured
+
+
+def local_keys(home: Path) -> playback.Keyring:
+    return playback.parse_keys((home / "playback.key").read_text().strip())
+
+
+def test_with_a_local_store_and_nothing_set_urls_go_to_this_machine_s_serve(capsys, env, conn, isolated_env):
+    video_id, prefix = ready_video(conn)
+    result = run_cli(capsys, "--json", "playback", str(video_id), "--viewer", "student-1")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = result.json()["data"]
+    assert data["master"] == f"http://127.0.0.1:8080/t/{data['token']}/{prefix}master.m3u8"  # serve's default port
+    # Signed with the key the embedded default keeps under VIDEOCTL_HOME, which serve verifies with.
+    key_file = isolated_env / "playback.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and data["key_id"] == "local"
+    grant = playback.verify(data["token"], prefix + "master.m3u8", local_keys(key_file.parent), time.time())
+    assert grant.viewer == "student-1"
+    secret = key_file.read_text().strip().partition(":")[2]
+    assert secret not in result.stdout + result.stderr
+    again = run_cli(capsys, "--json", "playback", str(video_id)).json()["data"]
+    assert again["key_id"] == "local" and playback.verify(  # one key, made once
+        again["token"], prefix + "poster.jpg", local_keys(key_file.parent), time.time()).key == prefix + "poster.jpg"
+    with Client() as videoctl:
+        assert videoctl.playback_keyring().signing.secret == secret.encode()
+
+
+def test_urls_go_to_the_port_a_running_serve_recorded_and_not_a_gone_one(capsys, env, conn, isolated_env):
+    video_id, prefix = ready_video(conn)
+    home = isolated_env
+    with Client() as videoctl, videoctl.serving("http://127.0.0.1:47001"):
+        data = run_cli(capsys, "--json", "playback", str(video_id)).json()["data"]
+        assert data["master"].startswith("http://127.0.0.1:47001/t/")
+        assert json.loads((home / "serve.json").read_text())["pid"] == os.getpid()
+    assert not (home / "serve.json").exists()  # forgotten when serve stops
+    # A serve that was killed leaves its record: the process is gone, so it is not believed.
+    (home / "serve.json").write_text(json.dumps({"url": "http://127.0.0.1:47002", "pid": _ended_pid()}))
+    data = run_cli(capsys, "--json", "playback", str(video_id)).json()["data"]
+    assert data["master"].startswith("http://127.0.0.1:8080/t/")
+
+
+def test_a_configured_key_signs_for_this_machine_too(capsys, playback_env, conn, monkeypatch, isolated_env):
+    monkeypatch.delenv("VIDEOCTL_PLAYBACK_BASE_URL")
+    video_id, prefix = ready_video(conn)
+    data = run_cli(capsys, "--json", "playback", str(video_id)).json()["data"]
+    assert data["key_id"] == "k2026b" and data["master"].startswith("http://127.0.0.1:8080/t/")
+    assert not (isolated_env / "playback.key").exists()
+
+
+def _ended_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

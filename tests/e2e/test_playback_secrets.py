@@ -86,3 +86,21 @@ def test_the_playback_urls_carry_no_secret(capsys, wide_consoles, env, conn, mon
         assert result.exit_code == 0, result.stderr
         for form in leak_forms(newest) | leak_forms(older):
             assert form not in result.stdout + result.stderr
+
+
+def test_the_local_key_is_never_shown(capsys, wide_consoles, env, conn, isolated_env):
+    """The key the embedded default keeps under VIDEOCTL_HOME: in no URL, listing, error or -v
+    traceback, including the config_error of a key file others may read."""
+    video_id, _ = ready_video(conn)
+    outputs = [run_cli(capsys, *args) for args in (
+        ("playback", str(video_id)), ("--json", "playback", str(video_id)), ("config", "show"),
+        ("--json", "config", "show"), ("-v", "playback", "999"))]
+    key_file = isolated_env / "playback.key"
+    secret = key_file.read_text().strip().partition(":")[2]
+    assert len(secret) == 64 and outputs[0].exit_code == 0 and outputs[-1].exit_code == 4
+    key_file.chmod(0o644)
+    refused = run_cli(capsys, "-v", "playback", str(video_id))
+    assert refused.exit_code == 6 and "playback.key" in refused.stderr and "Traceback" in refused.stderr
+    for result in [*outputs, refused]:
+        for form in leak_forms(secret):
+            assert form not in result.stdout + result.stderr

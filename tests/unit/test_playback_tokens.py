@@ -220,3 +220,51 @@ def test_a_key_s_mac_is_hmac_sha256(secret, data):
     import hmac
 
     assert playback.Key("k", secret).mac(data) == hmac.new(secret, data, hashlib.sha256).digest()
+
+
+# ---------------------------------------------------------------- the fast paths give the same answers
+
+#: The patterns as they were before verify was written for speed: the new ones must match exactly
+#: the same strings (a lazy or possessive quantifier changes how, never what).
+_LADDER_BEFORE = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+[1-9][0-9]*/hls/[1-9][0-9]*-[0-9]+/")
+_PLAIN_BEFORE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+_PATHISH = st.text(st.sampled_from("ab19_-./%hls0"), max_size=40)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.one_of(_PATHISH, st.builds(lambda a, b, c, d: f"{a}/{b}/hls/{c}-{d}/", _PATHISH, _PATHISH,
+                                          _PATHISH, _PATHISH)))
+def test_the_faster_patterns_match_exactly_what_the_earlier_ones_did(text):
+    assert bool(playback.LADDER_PREFIX.fullmatch(text)) == bool(_LADDER_BEFORE.fullmatch(text))
+    assert bool(playback._PLAIN_PATH.fullmatch(text)) == bool(_PLAIN_BEFORE.fullmatch(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(token=st.text(st.sampled_from("v1.k2026bA9_-+/=é\ud800"), max_size=130))
+def test_any_string_is_a_refusal_never_a_crash(token):
+    with pytest.raises(playback.Refused):
+        playback.verify(token, PREFIX + "master.m3u8", keyring(), NOW)
+
+
+def test_a_lone_surrogate_or_non_ascii_token_is_malformed():
+    good = playback.sign(PREFIX, key=keyring().signing, expires_at=NOW + 60)
+    for token in (good[:-1] + "\ud800", good[:-1] + "é", "é" * len(good)):
+        with pytest.raises(playback.Refused) as refused:
+            playback.verify(token, PREFIX + "master.m3u8", keyring(), NOW)
+        assert refused.value.reason == "malformed"
+
+
+def test_a_remembered_prefix_is_only_ever_one_that_passed_its_check():
+    keys = keyring()
+    newest = keys.signing
+    one = playback.sign(PREFIX, key=newest, expires_at=NOW + 60, viewer="a")
+    other = playback.sign(PREFIX, key=keys.keys[1], expires_at=NOW + 90, viewer="b")
+    first, second = (playback.verify(t, PREFIX + "360/seg_00001.m4s", keys, NOW) for t in (one, other))
+    assert list(keys.prefixes.values()) == [PREFIX]  # decoded once, for both viewers of the lecture
+    assert (first.viewer, second.viewer, second.kid, second.expires_at) == ("a", "b", "k2026a", NOW + 90)
+    whole_video = playback_vectors._raw_token(newest, NOW + 60, "videos/7/", "x")
+    for _ in range(2):  # refused each time: a prefix that fails its check is never remembered
+        with pytest.raises(playback.Refused) as refused:
+            playback.verify(whole_video, "videos/7/source/a.mp4", keys, NOW)
+        assert refused.value.reason == "bad_prefix"
+    assert list(keys.prefixes.values()) == [PREFIX]

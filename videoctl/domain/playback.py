@@ -26,9 +26,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import NamedTuple
-from urllib.parse import unquote_to_bytes
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from videoctl.domain.errors import InvalidInput
 
@@ -48,19 +48,27 @@ MAX_VIEWER_CHARS = 128
 MAX_PATH_CHARS = 1024
 #: What a token opens: exactly one attempt's folder, ``{root}/{id}/hls/{job}-{n}/``, never a
 #: video's whole folder (its source lives there). No segment starts with a dot, so none is '.' or '..'.
-LADDER_PREFIX = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+[1-9][0-9]*/hls/[1-9][0-9]*-[0-9]+/")
+#: (The root's segments are matched lazily: the fewest first, as a prefix has few.)
+LADDER_PREFIX = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+?[1-9][0-9]*/hls/[1-9][0-9]*-[0-9]+/")
 #: The path segment that introduces a token: ``/t/{token}/{key}``.
 TOKEN_SEGMENT = "t"
 
 _MAC_CHARS = 43  # 32 bytes in base64url without padding
+_SIGNED_END = -_MAC_CHARS - 1  # the signed text: everything before the MAC's dot
 _KID_CHARS = 32
 #: How many opened tokens a keyring remembers (about a megabyte): more viewers than one process serves at once.
 _REMEMBERED = 8192
 _EXP_DIGITS = 12
-#: Every character a token may hold: base64url's and the dots between the fields.
-_TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+#: A token's shape (its bytes), every field split out: the version, a key id of up to _KID_CHARS,
+#: an expiry of up to _EXP_DIGITS without a leading zero, two base64url fields (the second may be
+#: empty), the MAC of _MAC_CHARS. Possessive quantifiers: nothing to backtrack into.
+_FIELD = rb"([A-Za-z0-9_-]*+)"
+_TOKEN = re.compile(rb"%s\.([A-Za-z0-9_-]{1,%d}+)\.([1-9][0-9]{0,%d}+)\.%s\.%s\.([A-Za-z0-9_-]{%d})"
+                    % (VERSION.encode(), _KID_CHARS, _EXP_DIGITS - 1, _FIELD, _FIELD, _MAC_CHARS))
 #: A path already in normal form (no escape, no empty or dot segment, nothing odd): no work to do.
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*+(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*+)*+")
+#: Builds a Grant from a tuple without NamedTuple's Python-level __new__ (every request makes one).
+_grant = tuple.__new__
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -87,23 +95,26 @@ class Refused(Exception):
 class Key:
     kid: str
     secret: bytes
+    #: SHA-256 with the inner and the outer padded key absorbed, copied for each MAC (RFC 2104).
+    inner: Any = field(init=False, repr=False, compare=False)
+    outer: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # HMAC's two padded keys (RFC 2104), hashed once: each MAC then costs two SHA-256 of a
         # copied state, under half of what OpenSSL's one-shot HMAC takes to set itself up per call.
         block = hashlib.sha256(self.secret).digest() if len(self.secret) > _BLOCK else self.secret
         block = block.ljust(_BLOCK, b"\0")
-        object.__setattr__(self, "_inner", hashlib.sha256(block.translate(_IPAD)))
-        object.__setattr__(self, "_outer", hashlib.sha256(block.translate(_OPAD)))
+        object.__setattr__(self, "inner", hashlib.sha256(block.translate(_IPAD)))
+        object.__setattr__(self, "outer", hashlib.sha256(block.translate(_OPAD)))
 
     def __repr__(self) -> str:  # never the secret, in a traceback or a log's extra fields
         return f"Key(kid={self.kid!r})"
 
     def mac(self, data: bytes) -> bytes:
         """HMAC-SHA256 of *data* under this key."""
-        inner = self._inner.copy()  # type: ignore[attr-defined]
+        inner = self.inner.copy()
         inner.update(data)
-        outer = self._outer.copy()  # type: ignore[attr-defined]
+        outer = self.outer.copy()
         outer.update(inner.digest())
         return outer.digest()
 
@@ -115,9 +126,12 @@ class Keyring:
         self.keys = tuple(keys)
         if not self.keys:
             raise ValueError("a keyring needs at least one key")
-        self._by_kid = {key.kid: key for key in self.keys}
+        self.by_kid = {key.kid: key for key in self.keys}
+        self.by_raw_kid = {key.kid.encode("ascii"): key for key in self.keys}
         #: Tokens these keys opened: token → (kid, expiry, prefix, viewer); see :func:`verify`.
         self.opened: dict[str, tuple[str, int, str, str | None]] = {}
+        #: Prefix fields of tokens these keys opened → the ladder's prefix, decoded and checked.
+        self.prefixes: dict[bytes, str] = {}
 
     def __repr__(self) -> str:
         return f"Keyring(kids={self.kids!r})"
@@ -131,12 +145,13 @@ class Keyring:
         return tuple(key.kid for key in self.keys)
 
     def get(self, kid: str) -> Key | None:
-        return self._by_kid.get(kid)
+        return self.by_kid.get(kid)
 
-    def remember(self, token: str, fields: tuple[str, int, str, str | None]) -> None:
-        if len(self.opened) >= _REMEMBERED:
-            self.opened.clear()  # the tokens still in use are opened again, once each
-        self.opened[token] = fields
+    def remember_prefix(self, field: bytes, prefix: str) -> str:
+        if len(self.prefixes) >= _REMEMBERED:
+            self.prefixes.clear()
+        self.prefixes[field] = prefix
+        return prefix
 
 
 def parse_keys(raw: str) -> Keyring:
@@ -229,11 +244,52 @@ def verify(token: str, request_path: str, keys: Keyring, now: float, *,
     keyring remembers the tokens it has opened, the whole string (MAC included) as the key:
     a later request costs a lookup instead of an HMAC, and its lifetime and path are checked
     as the first one's were. A token it refused is never remembered.
+
+    Every step here runs for each viewer's first request and is written for speed (one
+    function, locals, C calls): benchmarks/playback_tokens.py holds it to twice a bare HMAC.
     """
-    opened = keys.opened.get(token)
+    remembered = keys.opened
+    opened = remembered.get(token)
     if opened is None:
-        opened = _open(token, keys)
-        keys.remember(token, opened)
+        # The token's bytes (UTF-8: anything beyond ASCII then fails the shape, as malformed).
+        try:
+            raw = token.encode()
+        except UnicodeEncodeError:  # a lone surrogate
+            raw = b""
+        shape = _TOKEN.fullmatch(raw)
+        if shape is None:
+            raise Refused("malformed", f"a token is {VERSION} and five fields of letters, digits, '-' and '_' "
+                                       "separated by dots, each of the length a token has")
+        kid, exp, prefix_b64, viewer_b64, mac = shape.groups()
+        key = keys.by_raw_kid.get(kid)
+        if key is None:
+            raise Refused("unknown_key", f"no playback key {kid.decode()!r}")
+        # HMAC-SHA256 of the signed text (Key.mac, inline), as the signer wrote it: base64url
+        # without its padding (b2a_base64 ends in '=' and a newline); compared in constant time.
+        inner = key.inner.copy()
+        inner.update(raw[:_SIGNED_END])
+        outer = key.outer.copy()
+        outer.update(inner.digest())
+        if not hmac.compare_digest(binascii.b2a_base64(outer.digest()).translate(_TO_URLSAFE)[:_MAC_CHARS], mac):
+            raise Refused("bad_signature", "the token was not signed by this key, or was changed")
+        # Many viewers' tokens open one lecture: its prefix field, once decoded and checked, is
+        # remembered by its text (signed, like every field: the MAC above was right).
+        prefix = keys.prefixes.get(prefix_b64)
+        try:
+            decoded = prefix or _decode_field(prefix_b64).decode("ascii")
+            # (_decode_field, inline: two '=' whatever the length.)
+            viewer = (binascii.a2b_base64(viewer_b64.translate(_FROM_URLSAFE) + b"==").decode()
+                      if viewer_b64 else None)
+        except (binascii.Error, UnicodeDecodeError):
+            raise Refused("malformed", "a signed field does not decode") from None
+        if prefix is None:
+            if not LADDER_PREFIX.fullmatch(decoded):
+                raise Refused("bad_prefix", "the token opens something other than one ladder")
+            prefix = keys.remember_prefix(prefix_b64, decoded)
+        opened = key.kid, int(exp), prefix, viewer
+        if len(remembered) >= _REMEMBERED:
+            remembered.clear()  # the tokens still in use are opened again, once each
+        remembered[token] = opened
     kid, expires_at, prefix, viewer = opened
     if expires_at <= now:
         raise Refused("expired", f"the token expired {now - expires_at:.0f} s ago")
@@ -241,40 +297,17 @@ def verify(token: str, request_path: str, keys: Keyring, now: float, *,
         raise Refused("too_far_future", f"the token is valid for longer than the {max_lifetime_s} s allowed")
     if (len(request_path) <= MAX_PATH_CHARS and request_path.startswith(prefix)
             and _PLAIN_PATH.fullmatch(request_path, len(prefix))):
-        return Grant(kid, expires_at, prefix, viewer, request_path)  # a plain key in the ladder: nothing to undo
+        return _grant(Grant, (kid, expires_at, prefix, viewer, request_path))  # a plain key in the ladder
     object_key = normalise_path(request_path)
     if not object_key.startswith(prefix):
         raise Refused("outside_prefix", "the path is not inside the ladder the token opens")
     return Grant(kid, expires_at, prefix, viewer, object_key)
 
 
-def _open(token: str, keys: Keyring) -> tuple[str, int, str, str | None]:
-    """(kid, expiry, prefix, viewer) of a token whose MAC is right; :class:`Refused` otherwise."""
-    try:
-        odd = token.encode("ascii").translate(None, _TOKEN_CHARS)  # what is left is no token character
-    except UnicodeEncodeError:
-        odd = b"?"
-    fields = token.split(".")
-    if odd or len(fields) != 6 or fields[0] != VERSION:
-        raise Refused("malformed", f"a token is {VERSION} and five fields of letters, digits, '-' and '_', "
-                                   "separated by dots")
-    _, kid, exp, prefix_b64, viewer_b64, mac = fields
-    if not (0 < len(kid) <= _KID_CHARS and 0 < len(exp) <= _EXP_DIGITS and exp.isdigit() and exp[0] != "0"
-            and len(mac) == _MAC_CHARS):
-        raise Refused("malformed", "a field has a length or characters a token never has")
-    key = keys.get(kid)
-    if key is None:
-        raise Refused("unknown_key", f"no playback key {kid!r}")
-    if not hmac.compare_digest(_mac(key, token[: -_MAC_CHARS - 1]), mac):
-        raise Refused("bad_signature", "the token was not signed by this key, or was changed")
-    try:
-        prefix = _unb64(prefix_b64).decode("ascii")
-        viewer = _unb64(viewer_b64).decode("utf-8") if viewer_b64 else None
-    except (binascii.Error, UnicodeDecodeError):
-        raise Refused("malformed", "a signed field does not decode") from None
-    if not LADDER_PREFIX.fullmatch(prefix):
-        raise Refused("bad_prefix", "the token opens something other than one ladder")
-    return kid, int(exp), prefix, viewer
+def _decode_field(field: bytes) -> bytes:
+    """A base64url field of a token, decoded: two '=' whatever its length, since base64 takes
+    padding beyond what it needs (and a length no encoding has is an error all the same)."""
+    return binascii.a2b_base64(field.translate(_FROM_URLSAFE) + b"==")
 
 
 def normalise_path(request_path: str) -> str:
@@ -308,6 +341,21 @@ def split_request(path: str) -> tuple[str, str]:
     if not path.startswith(f"/{TOKEN_SEGMENT}/") or not slash or not token:
         raise Refused("malformed", "the path is not /t/{token}/{key}")
     return token, rest
+
+
+#: The names of this machine a local base URL may use (as VIDEOCTL_PLAYBACK_BASE_URL's check).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_local_base(base_url: str) -> bool:
+    """Whether *base_url* is this machine's `videoctl serve`: ``http://`` on a loopback name."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and parts.path in ("", "/")
+            and not parts.query and not parts.fragment and not parts.username)
 
 
 def playback_url(base_url: str, token: str, key: str) -> str:

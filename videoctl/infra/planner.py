@@ -16,8 +16,8 @@ from typing import Any
 
 from videoctl.infra.compare import diff, policy_diff, same
 from videoctl.infra.events_target import plan_event_bus, plan_topic
-from videoctl.infra.playback_edge import plan_playback_edge
 from videoctl.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
+from videoctl.infra.playback_edge import plan_playback_edge
 
 Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
 

@@ -3,6 +3,12 @@ token that opens that ladder alone, until it expires (README "Playback for your 
 
 The URLs point at the edge Worker (worker/edge/) on VIDEOCTL_PLAYBACK_BASE_URL, which verifies
 the token and serves from R2 through the edge cache; the bucket itself stays private.
+
+Locally (a local store, no base URL set) they point at this machine's `videoctl serve`, which
+verifies the same tokens under ``/t/``: the address it records when it listens, else its
+default ``http://127.0.0.1:8080``. Signed for this machine, without VIDEOCTL_PLAYBACK_KEYS, they
+use the key the embedded default keeps under VIDEOCTL_HOME (storage/playback_home.py), which
+`serve` verifies with too.
 """
 
 from __future__ import annotations
@@ -10,16 +16,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from videoctl.domain.repositories import VideoRepository
 from videoctl.domain import keys, playback
 from videoctl.domain.errors import ConfigError, InvalidInput, InvalidState
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SUBTITLES
+from videoctl.domain.repositories import VideoRepository
 from videoctl.domain.states import VideoStatus
 from videoctl.settings import Settings
+from videoctl.storage.playback_home import local_keyring, serving_url
 
 #: The shortest life a playback URL may have: less is no use to a player.
 MIN_EXPIRY_S = 60
+#: Where `videoctl serve` listens unless told otherwise (its --port default).
+LOCAL_SERVE_PORT = 8080
+
+
+def local_serve_url(port: int = LOCAL_SERVE_PORT) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def serve_keyring(settings: Settings) -> playback.Keyring:
+    """The keys `videoctl serve` verifies tokens with: VIDEOCTL_PLAYBACK_KEYS, else the local key."""
+    return settings.playback_keyring or local_keyring(settings.home)
+
+
+def signing_keyring(settings: Settings, base_url: str) -> playback.Keyring | None:
+    """The keys that sign URLs for *base_url*: VIDEOCTL_PLAYBACK_KEYS, or for this machine's
+    `videoctl serve` the local key; None for any other address without keys."""
+    if settings.playback_keyring is not None:
+        return settings.playback_keyring
+    return local_keyring(settings.home) if playback.is_local_base(base_url) else None
+
+
+def base_url_for(settings: Settings) -> str | None:
+    """VIDEOCTL_PLAYBACK_BASE_URL; unset, with a local store, this machine's `videoctl serve`."""
+    if settings.playback_base_url is not None:
+        return settings.playback_base_url
+    if settings.uses_r2:
+        return None  # R2's viewers go through the edge Worker, which has an address of its own
+    return serving_url(settings.home) or local_serve_url()
 
 
 @dataclass(frozen=True)
@@ -61,16 +96,17 @@ class Playback:
 def playback_urls(video_id: int, *, videos: VideoRepository, settings: Settings, expires_s: float,
                   viewer: str | None = None, base_url: str | None = None, now: datetime | None = None) -> Playback:
     """The signed URLs of the video's outputs, good for *expires_s* seconds, at *base_url* (default:
-    VIDEOCTL_PLAYBACK_BASE_URL; ``videoctl serve`` passes its own address)."""
-    keyring = settings.playback_keyring
+    :func:`base_url_for`)."""
+    base = base_url or base_url_for(settings)
+    if base is None:
+        raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is not set: there is no edge to send viewers to",
+                          hint="set it to the playback Worker's https:// origin, e.g. https://media.example.com "
+                               "(with a local store, URLs go to `videoctl serve` on this machine)")
+    keyring = signing_keyring(settings, base)
     if keyring is None:
         raise ConfigError("VIDEOCTL_PLAYBACK_KEYS is not set: playback URLs cannot be signed",
                           hint="set it to KID:SECRET (e.g. k1:$(openssl rand -hex 32)), the same value as the "
                                "Worker's PLAYBACK_KEYS secret (worker/edge/README.md)")
-    base = base_url or settings.playback_base_url
-    if base is None:
-        raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is not set: there is no edge to send viewers to",
-                          hint="set it to the playback Worker's https:// origin, e.g. https://media.example.com")
     longest = settings.playback_max_expiry_s
     if not MIN_EXPIRY_S <= expires_s <= longest:
         raise InvalidInput(f"a playback URL lives from {MIN_EXPIRY_S} s to {longest} s "

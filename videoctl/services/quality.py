@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 
-from videoctl.domain.repositories import QualityRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import DbError, InvalidState
 from videoctl.domain.quality import FULL, SAMPLE, Distribution, QualityFailure, RungQuality, distribution
+from videoctl.domain.repositories import QualityRepository, VideoRepository
 from videoctl.domain.states import VideoStatus, video_deleted
 from videoctl.media.probe import probe
 from videoctl.services.encode import fetch_source

@@ -15,8 +15,8 @@ from videoctl.domain.errors import InvalidState, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import SUBTITLES
-from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, QualityRepository, VideoRepository
 from videoctl.domain.quality import QualityFailure, RungQuality
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, QualityRepository, VideoRepository
 from videoctl.domain.states import VideoStatus, video_already_deleted
 from videoctl.domain.text import check_reason, check_title, title_from_filename
 from videoctl.services.captions import read_sidecars, store_sidecars
