@@ -101,6 +101,10 @@ def make_grain(ffmpeg: str, path: Path, seconds: float) -> Path:
     return path
 
 
+def fewer(saving: float) -> str:
+    return f"{saving:.1%} fewer" if saving >= 0 else f"{-saving:.1%} more"
+
+
 @dataclass(frozen=True)
 class RungResult:
     rung: Rung
@@ -163,7 +167,7 @@ def bench(name: str, ffmpeg: str, source: Path, workdir: Path, target: float, pr
     share_here = probe_cpu / tuned.encode_cpu_s
     share_10min = probe_cpu / (per_second * TEN_MINUTES_S)
     print(f"   ladder bits: per-title {tuned.total_kbps:.0f} vs fixed {fixed.total_kbps:.0f} kbit/s "
-          f"({saving:+.1%} fewer)")
+          f"({fewer(saving)})")
     print(f"   CPU: probe {probe_cpu:.1f} s, encode fixed {fixed.encode_cpu_s:.1f} s, per-title "
           f"{tuned.encode_cpu_s:.1f} s; probe/encode {share_here:.0%} on this clip, "
           f"{share_10min:.1%} on a 10-minute source")
@@ -196,7 +200,7 @@ def main() -> None:
     for row in rows:
         real = row["name"] in ("bbb", "bikes", "carphone")
         line = (f"   {row['name']:<9} top rung VMAF {row['top']:.2f} (fixed {row['top_fixed']:.2f}) at "
-                f"{row['top_kbps']:.0f}/{row['top_maxrate']} kbit/s; ladder bits {row['saving']:+.1%} fewer; "
+                f"{row['top_kbps']:.0f}/{row['top_maxrate']} kbit/s; ladder bits {fewer(row['saving'])}; "
                 f"probe {row['share_10min']:.1%} of a 10-minute encode")
         checks = [row["share_10min"] <= 0.10]
         if real or row["name"] == "lecture":
