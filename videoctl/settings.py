@@ -40,10 +40,10 @@ from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import ANY, parse_origin, parse_origins
-from videoctl.domain.playback import DEFAULT_MAX_LIFETIME_S, Keyring, masked_keys, parse_keys, secrets_of
-from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.pertitle import DEFAULT_VMAF_TARGET, VMAF_TARGET_RANGE
 from videoctl.domain.pertitle import MODES as LADDER_MODES
+from videoctl.domain.playback import DEFAULT_MAX_LIFETIME_S, Keyring, masked_keys, parse_keys, secrets_of
+from videoctl.domain.prefixes import check_delete_prefix
 from videoctl.domain.quality import MODES as QUALITY_MODES
 from videoctl.domain.quality import SAMPLE
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url

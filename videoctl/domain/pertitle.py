@@ -103,7 +103,7 @@ def crf_for_target(points: Sequence[ProbePoint], target: float) -> int:
         raise ValueError("the probe needs at least two measured CRFs")
     ordered = sorted(points, key=lambda p: p.crf)
     # VMAF falls as the CRF rises; the segment that brackets the target, else the nearest end's.
-    pairs = list(zip(ordered, ordered[1:]))
+    pairs = list(zip(ordered, ordered[1:], strict=False))
     chosen = next(((a, b) for a, b in pairs if a.vmaf_mean >= target >= b.vmaf_mean),
                   pairs[0] if target > ordered[0].vmaf_mean else pairs[-1])
     a, b = chosen
@@ -122,7 +122,7 @@ def clamp_crf(crf: float) -> int:
 def kbps_at(points: Sequence[ProbePoint], crf: float) -> float:
     """The pieces' bitrate at ``crf``: log-linear between the measured points (outside, the nearest two's line)."""
     ordered = sorted(points, key=lambda p: p.crf)
-    pairs = list(zip(ordered, ordered[1:]))
+    pairs = list(zip(ordered, ordered[1:], strict=False))
     a, b = next(((a, b) for a, b in pairs if a.crf <= crf <= b.crf), pairs[0] if crf < ordered[0].crf else pairs[-1])
     return math.exp(_line(a.crf, math.log(max(a.kbps, 1e-3)), b.crf, math.log(max(b.kbps, 1e-3)), crf))
 
