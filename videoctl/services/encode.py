@@ -31,9 +31,9 @@ from videoctl.domain.audio import GainDecision, Loudness, output_problem
 from videoctl.domain.decision import EncodeDecision, TrackLoudness, reusable, source_identity
 from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
-from videoctl.domain.pertitle import LadderDecision
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
+from videoctl.domain.pertitle import LadderDecision
 from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
