@@ -208,6 +208,24 @@ def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] 
     return "\n".join(lines)
 
 
+def ladder_text(decision: dict[str, Any] | None) -> str | None:
+    """The ladder decision: its mode, target, each rung's CRF, the dropped rungs, the probe's measured points."""
+    ladder = (decision or {}).get("ladder")
+    if not isinstance(ladder, dict):
+        return None
+    crfs = ", ".join(f"{name} CRF {crf}" for name, crf in (ladder.get("crf") or {}).items())
+    if ladder.get("mode") != "per-title":
+        return f"{ladder.get('mode')}: {crfs}"
+    dropped = ladder.get("dropped") or []
+    lines = [f"per-title, target VMAF {ladder.get('target'):g}: {crfs}"
+             + (f"; dropped {', '.join(dropped)}" if dropped else "")]
+    lines += [f"probe CRF {p['crf']}: VMAF {p['vmaf']:.1f} (p5 {p['vmaf_p5']:.1f}), {p['kbps']:.0f} kbit/s"
+              for p in ladder.get("points") or []]
+    if ladder.get("probe_cpu_s") is not None:
+        lines.append(f"probe {ladder['probe_cpu_s']:.1f} CPU-s over {len(ladder.get('pieces') or [])} piece(s)")
+    return "; ".join(lines)  # one line: a table cell shows a newline escaped
+
+
 def size_text(job: Job) -> str | None:
     """The container size the job's current attempt asked for, or why it asked for none."""
     if job.size is not None:

@@ -25,7 +25,8 @@ Output rules, whatever the source:
   encoder then sees CFR frames, ``-g N -keyint_min N -sc_threshold 0`` with
   N = fps × segment seconds puts a keyframe at the same timestamp in every rendition,
   also for variable-frame-rate sources, so segments line up for switching.
-- Capped CRF: ``-crf`` with each rung's maxrate/bufsize.
+- Capped CRF: ``-crf`` with each rung's maxrate/bufsize; with a per-title decision
+  (``domain.pertitle``) each rung its own ``-crf:v:N``, and only the rungs it keeps.
 - Audio: every track of the source is its own rendition (``domain.audio``): the default
   one in ``audio/``, the others in ``audio_1/`` …, each encoded once for every rung, as
   AAC-LC at 48 kHz (44.1 kHz kept), mono or stereo; no audio output for a silent source.
@@ -130,11 +131,13 @@ def build_ladder_args(
     segment_format: str = FMP4,
     pictures: bool = False,
     gains: Mapping[str, GainDecision] | None = None,
+    crfs: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout.
 
     ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
     ``gains`` (audio rendition name → loudness decision) sets each track's level; none: as is.
+    ``crfs`` (rung name → CRF) overrides ``crf`` for the rungs it names (the per-title ladder).
     """
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
@@ -156,6 +159,8 @@ def build_ladder_args(
         options[f"maxrate:v:{index}"] = f"{rung.maxrate_kbps}k"
         options[f"bufsize:v:{index}"] = f"{rung.bufsize_kbps}k"
         options[f"threads:v:{index}"] = encoder_threads
+        if crfs and rung.name in crfs:
+            options[f"crf:v:{index}"] = crfs[rung.name]
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     for index, rendition in enumerate(audio):
         streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
@@ -393,6 +398,7 @@ def encode_ladder(
     pictures: bool = False,
     cpus: float | None = None,
     gains: Mapping[str, GainDecision] | None = None,
+    crfs: Mapping[str, int] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
@@ -413,7 +419,7 @@ def encode_ladder(
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
                              preset=preset, crf=crf, segment_format=segment_format, pictures=pictures,
-                             gains=gains)
+                             gains=gains, crfs=crfs)
     run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():

@@ -1,4 +1,4 @@
-"""process_video: download → probe → one ffmpeg for every output → package → verify → [quality] → upload.
+"""process_video: download → probe → [per-title probe] → one ffmpeg for every output → package → verify → [quality] → upload.
 
 ``make_outputs`` is everything between the probe and the upload, on local files: the one
 ffmpeg process (ladder, poster, storyboard sheets, from one decode), the master playlist,
@@ -33,9 +33,11 @@ from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, Ve
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
+from videoctl.domain.pertitle import LadderDecision
 from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
+from videoctl.services import pertitle
 from videoctl.services.captions import fetch_sidecars
 from videoctl.services.ladder_quality import QualityOutcome, measure_encoded
 from videoctl.settings import Settings
@@ -132,9 +134,12 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
     rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
     decision = decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
-                      settings, decided)
+                      settings, decided, rungs=rungs, workdir=workdir / "probe")
     if on_decision is not None:
         on_decision(decision, info)
+    ladder = ladder_of(decision)
+    if ladder is not None:
+        rungs = ladder.kept(rungs)
 
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
@@ -143,7 +148,7 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
                            sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
                            # The measurement scores the ladder against the source: it goes after that.
                            source_done=None if measuring else src.unlink,
-                           gains=decision.gains())
+                           gains=decision.gains(), crfs=ladder.crf if ladder is not None else None)
     loudness_out = check_loudness(ffmpeg, out_dir, info, decision)
     progress("quality", 86)
     measured = measure_encoded(out_dir, mode=settings.measure_quality, ffmpeg=ffmpeg, source=src, info=info,
@@ -156,11 +161,19 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
 
 
 def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Settings,
-           decided: EncodeDecision | None) -> EncodeDecision:
-    """What this encode does with the source's audio level (and, later, its ladder): an
-    earlier decision about the same source (``identity``: ``source_identity``) is reused,
-    what is missing is measured."""
+           decided: EncodeDecision | None, *, rungs: Sequence[Rung] | None = None,
+           workdir: Path | None = None) -> EncodeDecision:
+    """What this encode does with the source's audio level and (given its ``rungs``, highest
+    first) its ladder: an earlier decision about the same source (``identity``:
+    ``source_identity``) is reused, what is missing or made under other settings is measured
+    (the per-title probe runs in ``workdir``)."""
     decision = reusable(decided, identity) or EncodeDecision(identity)
+    if rungs is not None:
+        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=settings.ladder_mode,
+                                        target=settings.vmaf_target, preset=settings.x264_preset,
+                                        segment_s=settings.segment_s, workdir=workdir or src.parent / "probe",
+                                        stored=ladder_of(decision))
+        decision = replace(decision, extra={**decision.extra, pertitle.KEY: ladder.to_dict()})
     renditions = info.audio_renditions
     if settings.loudness.mode != "off" and renditions and decision.loudness is None:
         started = time.monotonic()
@@ -181,6 +194,11 @@ def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Se
     return decision
 
 
+def ladder_of(decision: EncodeDecision) -> LadderDecision | None:
+    """The ladder part of a decision (None when it has none, or one this code cannot read)."""
+    return LadderDecision.from_dict(decision.extra.get(pertitle.KEY))
+
+
 def check_loudness(ffmpeg: str, out_dir: Path, info: SourceInfo, decision: EncodeDecision) -> dict[str, Loudness]:
     """Each audio rendition's loudness as encoded; VerifyFailed when one is off by more than 1 LU."""
     if not decision.loudness:
@@ -197,18 +215,20 @@ def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs:
                  plan: OutputPlan, *, sidecars: Mapping[str, Path] | None = None,
                  on_progress: Callable[[float], None] | None = None,
                  source_done: Callable[[], None] | None = None,
-                 gains: Mapping[str, GainDecision] | None = None) -> hls.LadderSummary:
+                 gains: Mapping[str, GainDecision] | None = None,
+                 crfs: Mapping[str, int] | None = None) -> hls.LadderSummary:
     """Encode, package and verify every output of ``plan`` into ``out_dir``; raise VerifyFailed or MediaError.
 
     ``sidecars`` (language → caption file, in the order given) join the source's own text
     tracks as the ladder's captions. ``source_done`` is called once nothing reads ``src``
     any more (run-job deletes it then). ``gains``: each audio rendition's loudness decision.
+    ``crfs``: each rung's CRF (the per-title ladder); none: the encoder's default for all.
     """
     started = time.monotonic()
     encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
-                         segment_format=plan.segment_format, pictures=plan.pictures, gains=gains,
+                         segment_format=plan.segment_format, pictures=plan.pictures, gains=gains, crfs=crfs,
                          on_progress=on_progress)
-    log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
+    log.info("encoded", extra={"rungs": [r.name for r in rungs], "crfs": dict(crfs or {}), "segment_format": plan.segment_format,
                                "pictures": plan.pictures, "encode_s": round(time.monotonic() - started, 3)})
     # Captions: extracting the source's tracks needs the source, and timing them needs the
     # encoded segments (the lowest rung's first one is the smallest to read).
