@@ -1,6 +1,6 @@
 """Benchmark the HLS ladder encode, side by side in one run.
 
-    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast] [--only a|b|d|e|f|g]
+    python benchmarks/encode_ladder.py [--seconds 30] [--rounds 2] [--preset veryfast] [--only a|b|d|e|f|g|h]
 
 Generates a 1080p30 clip with grain and audio (the reference source of docs/encoding.md) in
 a temporary directory, then runs each section. A section compares shapes in paired rounds
@@ -12,7 +12,8 @@ ffmpeg's.
 Sections:
   (a) our one-process ladder (encode_ladder) vs one ffmpeg per rendition, sequentially.
   (b) `videoctl run-job` end to end (claim, download, probe, encode, verify, upload,
-      complete) vs the bare ffmpeg command it runs, on the same source.
+      complete; the quality measurement off, see (h)) vs the bare ffmpeg command it runs, on
+      the same source.
   (c) run-job's own Python peak RSS (VmHWM of the run-job process, ffmpeg excluded) on a
       short and on the full-length source: it must not grow with the video.
   (d) the thread plan on 1 and on 2 CPUs (the process pinned with sched_setaffinity, as
@@ -27,6 +28,10 @@ Sections:
       ffmpeg's `dash` muxer writing both manifests (`hls_playlist`), on the same encode of a
       1080p/720p/360p ladder: the `dash` muxer refuses the default ladder, whose 480p rung
       is not exactly 16:9 (docs/encoding.md).
+
+  (h) run-job's default quality measurement (VIDEOCTL_MEASURE_QUALITY=sample: 6 segments, each
+      rung against the source with libvmaf) after every output vs every output alone. On a
+      short source the sample is most of it; its cost does not grow with a longer one.
 
 (b) and (c) run against a throwaway embedded PostgreSQL and local store in the temporary
 directory; nothing configured in the environment is touched.
@@ -49,6 +54,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs
+from videoctl.domain.quality import DEFAULT_SAMPLES, SAMPLE
 from videoctl.domain.threads import ThreadPlan
 from videoctl.media import dash, hls
 from videoctl.media.binary import find_ffmpeg
@@ -57,6 +63,7 @@ from videoctl.media.encode import FMP4, TS, build_ladder_args, build_rendition_a
 from videoctl.media.probe import SourceInfo, probe
 from videoctl.media.sample import generate_sample_clip
 from videoctl.services.encode import OutputPlan, make_outputs
+from videoctl.services.ladder_quality import measure_encoded
 
 
 @dataclass(frozen=True)
@@ -168,8 +175,9 @@ class RunJobHarness:
         from videoctl.settings import FIELDS, Settings
 
         scrubbed = {k: v for k, v in os.environ.items() if not any(k in spec.env for spec in FIELDS)}
+        # The quality measurement off: (b) is run-job around the encode as before; (h) measures it.
         self.env = {**scrubbed, "VIDEOCTL_HOME": str(workdir / "home"), "VIDEOCTL_LOG_FORMAT": "json",
-                    "VIDEOCTL_SCRATCH_DIR": str(workdir / "scratch")}
+                    "VIDEOCTL_SCRATCH_DIR": str(workdir / "scratch"), "VIDEOCTL_MEASURE_QUALITY": "off"}
         self.ctx = AppContext(Settings.from_env(self.env))
 
     def job_for(self, source: Path) -> int:
@@ -352,6 +360,27 @@ def section_mpd_writer_vs_dash_muxer(bench: Bench) -> None:
     paired(bench, ("hls muxer + our master and MPD", ours), ("ffmpeg dash muxer (hls_playlist)", dash_muxer))
 
 
+def section_quality_sample(bench: Bench) -> None:
+    """(h) run-job's default quality measurement (6 segments, every rung) next to the outputs it follows."""
+    plan = OutputPlan(segment_s=bench.segment_s, preset=bench.preset)
+
+    def outputs(out_dir: Path) -> None:
+        make_outputs(bench.ffmpeg, bench.source, out_dir, bench.info, bench.rungs, plan)
+
+    def measured(out_dir: Path) -> None:
+        outputs(out_dir)
+        outcome = measure_encoded(out_dir, mode=SAMPLE, ffmpeg=bench.ffmpeg, source=bench.source, info=bench.info,
+                                  workdir=out_dir.with_name(out_dir.name + "-quality"), samples=DEFAULT_SAMPLES)
+        if outcome is None or outcome.error is not None:
+            raise RuntimeError(f"the measurement failed: {outcome and outcome.error}")
+
+    scored = min(DEFAULT_SAMPLES * bench.segment_s, bench.info.duration_s)
+    print(f"(h) every output, then the quality sample ({DEFAULT_SAMPLES} segments of {bench.segment_s} s = "
+          f"{scored:.0f} s of the {bench.info.duration_s:.0f} s source, {len(bench.rungs)} rungs), "
+          f"{bench.rounds} paired round(s)")
+    paired(bench, ("every output", outputs), ("every output + quality sample", measured))
+
+
 # ---------------------------------------------------------------------------------------
 # Sections run in this order, each with the same Bench.
 # ---------------------------------------------------------------------------------------
@@ -362,6 +391,7 @@ SECTIONS: dict[str, Callable[[Bench], None]] = {
     "e": section_all_outputs,
     "f": section_fmp4_vs_ts,
     "g": section_mpd_writer_vs_dash_muxer,
+    "h": section_quality_sample,
 }
 
 

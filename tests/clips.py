@@ -394,3 +394,21 @@ REFUSED: dict[str, ClipMaker] = {
     "truncated": truncated,
     "truncated_faststart": truncated_faststart,
 }
+
+
+def lecture_like(ffmpeg_bin: str, directory: Path, seconds: float = 10) -> Path:
+    """A still slide (colour bars) with a small moving inset in one corner, as a lecture's camera
+    picture-in-picture: little changes, so a per-title ladder can spend few bits on it."""
+    path = directory / "lecture_like.mp4"
+    _ffmpeg(ffmpeg_bin, "-f", "lavfi", "-i", f"smptehdbars=size=320x180:rate=30:duration={seconds}",
+            *_pattern("64x36", seconds=seconds), "-filter_complex", "[0:v][1:v]overlay=x=248:y=136[v]",
+            "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def noisy_motion(ffmpeg_bin: str, directory: Path, seconds: float = 10) -> Path:
+    """The moving test pattern under strong temporal grain: every frame new, hard to compress."""
+    path = directory / "noisy_motion.mp4"
+    _ffmpeg(ffmpeg_bin, *_pattern("320x180", seconds=seconds), "-vf", "noise=alls=30:allf=t+u",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", str(path))
+    return path

@@ -9,8 +9,12 @@ see each other's rows and migrations run once per session.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +28,7 @@ from videoctl.db import migrate
 from videoctl.settings import FIELDS, Settings
 
 TEST_URL_VAR = "VIDEOCTL_TEST_DATABASE_URL"
+REPO = Path(__file__).resolve().parents[1]
 
 # moto must know the R2-style endpoint before it is imported, or calls to it
 # would leave the machine; fake credentials keep any stray call off real AWS.
@@ -204,3 +209,34 @@ def every_mpd_is_schema_valid(_mpd_schema_refusals: list[str], isolated_env: Pat
     if isolated_env.is_dir():
         refused += refusals_under(isolated_env)
     assert not refused, "an MPD of this test is not valid against DASH-MPD.xsd:\n" + "\n".join(refused)
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    """The project built as a wheel, and the wheel unpacked as a site-packages folder would hold it."""
+
+    path: Path
+    site_packages: Path
+
+    @property
+    def names(self) -> set[str]:
+        return set(zipfile.ZipFile(self.path).namelist())
+
+    def run(self, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """Python ``code`` against the unpacked wheel alone (its folder is argv[1]), not the checkout."""
+        return subprocess.run([sys.executable, "-c", code, str(self.site_packages)], cwd=cwd, capture_output=True,
+                              text=True, env={"PYTHONPATH": str(self.site_packages), "PATH": "/usr/bin:/bin"},
+                              timeout=60)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
+    """What `pip install` ships, built once per session (per xdist worker): the packaging tests share it."""
+    folder = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), str(REPO)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = folder.glob("videoctl-*.whl")
+    unpacked = folder / "site-packages"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    return BuiltWheel(wheel, unpacked)

@@ -3,8 +3,8 @@
 A threading HTTP server on 127.0.0.1: each POST's signature is checked with the verification
 snippet of docs/events.md (as printed there), a stale timestamp is refused as a replay, and an
 event is stored once by its id, however often it arrives. The tests can script answers (a 503
-twice, a redirect), hold a request at a chosen point (to kill the sender there), and move the
-receiver's clock.
+twice, a redirect), hold a request at a chosen point (to kill the sender there), drip every
+answer a byte at a time, and move the receiver's clock.
 
     with Receiver(SECRET) as receiver:
         monkeypatch.setenv("VIDEOCTL_EVENTS_TARGET", receiver.url)
@@ -55,6 +55,8 @@ class Receiver:
         self.duplicates = 0
         #: Statuses to answer the next requests with, before any checking (then normal service).
         self.script: list[int] = []
+        #: Set: every answer is written one byte every this many seconds (a receiver that drips).
+        self.drip_every_s: float | None = None
         self.hold: Hold | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -104,6 +106,10 @@ class Receiver:
             return
         body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
         arrival = Arrival(dict(request.headers.items()), body)
+        if self.drip_every_s is not None:
+            with self._lock:
+                self.arrivals.append(arrival)
+            return self._drip(request, arrival, self.drip_every_s)
         with self._lock:
             self.arrivals.append(arrival)
             scripted = self.script.pop(0) if self.script else None
@@ -122,6 +128,19 @@ class Receiver:
         if held is not None:
             held.released.wait(60)
         self._answer(request, arrival, 204)
+
+    @staticmethod
+    def _drip(request: BaseHTTPRequestHandler, arrival: Arrival, every_s: float) -> None:
+        """A 204 written a byte at a time: each read gets something, the answer takes ~45 intervals."""
+        arrival.status = 204
+        request.close_connection = True
+        for byte in b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n":
+            try:
+                request.wfile.write(bytes([byte]))
+                request.wfile.flush()
+            except OSError:  # the sender gave up and closed
+                return
+            time.sleep(every_s)
 
     @staticmethod
     def _answer(request: BaseHTTPRequestHandler, arrival: Arrival, status: int,

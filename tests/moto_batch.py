@@ -27,3 +27,18 @@ def create_batch_resources(region: str = "us-east-1") -> dict[str, str]:
         retryStrategy={"attempts": 1},
     )["jobDefinitionArn"]
     return {"queue": queue_arn, "job_definition": definition_arn}
+
+
+def capture_submit_jobs(session) -> list[dict]:
+    """Every SubmitJob request the clients of this boto3 session send from now on, as the body
+    botocore serialised for the wire (a ``before-call`` hook on the session's events, which every
+    client made from the session afterwards carries)."""
+    import json
+
+    sent: list[dict] = []
+
+    def record(params, **_):
+        sent.append(json.loads(params["body"]))
+
+    session.events.register("before-call.batch.SubmitJob", record)
+    return sent

@@ -16,12 +16,16 @@ A client holds one database connection: use one per thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import importlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from videoctl.context import AppContext
+from videoctl.domain import keys
 from videoctl.domain.errors import (
     AwsError,
     ConfigError,
@@ -32,21 +36,38 @@ from videoctl.domain.errors import (
     StorageError,
     VideoctlError,
 )
-from videoctl.domain.models import Job, Video
+from videoctl.domain.models import DeleteRequest, Event, Job, Video
+from videoctl.domain.quality import DEFAULT_SAMPLES, RungQuality
+from videoctl.domain.selection import JobFilter
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.infra.errors import InfraDrift  # noqa: F401 - for the infra commands; pure, cheap
+from videoctl.infra.model import DiffDocument, PlanItem  # noqa: F401 - for the infra commands
+from videoctl.infra.model import Status as InfraStatus  # noqa: F401 - for the infra commands
+from videoctl.services.jobs import JobView, job_views
+from videoctl.services.r2_delete import (
+    DrainResult,
+    Enqueued,
+    PendingRequests,
+    Preview,
+    discard_request,
+    enqueue_delete_r2,
+    list_pending,
+    preview_delete,
+)
 from videoctl.settings import Settings
 
+# Only for annotations and in the methods that use them: these modules load the database driver,
+# the AWS SDK, PyAV or tenacity, which `videoctl --help` and the commands not using them should not
+# wait for (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
     from videoctl.db.migrate import Migration, MigrationStatus
-    from videoctl.domain.models import Event
-    from videoctl.domain.selection import JobFilter
+    from videoctl.domain.playback import Keyring
     from videoctl.infra.service import Outcome as InfraOutcome
     from videoctl.services.demo import DemoResult
     from videoctl.services.events import EventDrainResult, EventPage
-    from videoctl.services.jobs import JobView
-    from videoctl.services.r2_delete import DeleteRequest, DrainResult, Enqueued, PendingRequests, Preview
+    from videoctl.services.playback import CaptionUrls, Playback  # noqa: F401 - named in __all__
+    from videoctl.services.reconcile import Findings, ReconcileReport, Scanned  # noqa: F401 - see _LAZY
     from videoctl.services.reconcile import Progress as ReconcileProgress
-    from videoctl.services.reconcile import ReconcileReport
     from videoctl.services.retention import PruneResult
     from videoctl.services.run_job import Progress, RunResult
     from videoctl.services.scan import LoopSummary, ScanReport
@@ -57,21 +78,32 @@ if TYPE_CHECKING:
 
 #: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
 __all__ = [
-    "AwsError", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState", "NotFound",
-    "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus", "VideoctlError",
+    "AwsError", "CaptionUrls", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState",
+    "NotFound", "Playback", "RungQuality", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video",
+    "VideoStatus",
+    "VideoctlError",
 ]
 
-#: Result types whose modules import the database driver: loaded when first named, so that
-#: importing this module (as the CLI does at start-up) stays cheap.
-_LAZY = {"Upload": "videoctl.services.uploads", "UploadPart": "videoctl.services.uploads",
-         "Uploaded": "videoctl.services.uploads"}
+#: Result types whose modules are costly to import (PyAV, tenacity, the AWS SDK), by the name this
+#: module gives them: loaded when first named, so that importing this module (as the CLI does at
+#: start-up) stays cheap.
+_LAZY = {"Upload": ("videoctl.services.uploads", "Upload"),
+         "UploadPart": ("videoctl.services.uploads", "UploadPart"),
+         "Uploaded": ("videoctl.services.uploads", "Uploaded"),
+         "VideoDetail": ("videoctl.services.videos", "VideoDetail"),
+         "ScanReport": ("videoctl.services.scan", "ScanReport"),
+         "ReconcileReport": ("videoctl.services.reconcile", "ReconcileReport"),
+         "Findings": ("videoctl.services.reconcile", "Findings"),
+         "Scanned": ("videoctl.services.reconcile", "Scanned"),
+         "InfraOutcome": ("videoctl.infra.service", "Outcome"),
+         "Playback": ("videoctl.services.playback", "Playback"),
+         "CaptionUrls": ("videoctl.services.playback", "CaptionUrls")}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What an infra call acts on: everything, the job definition alone, or the delete-r2 Lambda and its queue.
@@ -135,8 +167,6 @@ class Client:
         """A PENDING video and where its file goes: one presigned PUT URL below 100 MiB (or
         when *size* is not given), a multipart upload with a presigned URL per part above, or
         a local path when there is no R2. Send the file, then call :meth:`mark_uploaded`."""
-        from datetime import UTC, datetime
-
         from videoctl.services.uploads import create_upload
 
         ctx = self._ctx
@@ -165,10 +195,23 @@ class Client:
         return self._ctx.videos.get(video_id)
 
     def video_detail(self, video_id: int, *, jobs: int = 20) -> VideoDetail:
-        """The video with its newest jobs."""
+        """The video with its newest jobs and the quality of its live ladder, as last measured."""
         from videoctl.services.videos import video_detail
 
-        return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, limit=jobs)
+        return video_detail(video_id, videos=self._ctx.videos, jobs=self._ctx.jobs, quality=self._ctx.quality,
+                            limit=jobs)
+
+    def quality(self, video_id: int, *, sample: int = DEFAULT_SAMPLES, full: bool = False) -> list[RungQuality]:
+        """Measure each rung of a READY video's live ladder against its source (VMAF, PSNR-Y), on
+        *sample* segments spread over the video or, with *full*, every frame; the results replace
+        the ladder's earlier ones and are returned highest rung first. InvalidState if the video
+        has no live ladder."""
+        from videoctl.media.binary import find_ffmpeg
+        from videoctl.services.quality import measure_live_ladder
+
+        ctx = self._ctx
+        return measure_live_ladder(video_id, samples=sample, full=full, videos=ctx.videos, quality=ctx.quality,
+                                   store=ctx.store, settings=ctx.settings, ffmpeg=find_ffmpeg(ctx.settings.ffmpeg))
 
     def list_videos(self, *, status: VideoStatus | None = None, limit: int = 50) -> list[Video]:
         """Newest first; DELETED videos only when *status* asks for them."""
@@ -189,6 +232,44 @@ class Client:
         if deletion.cancelled_job is not None:
             ctx.send_events()  # job.cancelled
         return deletion
+
+    def playback(self, video_id: int, *, expires_s: float, viewer: str | None = None,
+                 base_url: str | None = None) -> Playback:
+        """Signed URLs of a READY video's outputs (master, MPD, posters, storyboard, captions, MP4) for
+        the app's viewer, good for *expires_s* seconds (at most VIDEOCTL_PLAYBACK_MAX_EXPIRY_SECONDS).
+
+        One token in the path opens this ladder and nothing else; *viewer* (the app's user id) is
+        carried in it to trace a leaked link. The URLs are at VIDEOCTL_PLAYBACK_BASE_URL (the edge
+        Worker), or *base_url*. InvalidState for a video that is not READY (or is DELETED),
+        ConfigError without VIDEOCTL_PLAYBACK_KEYS or a base URL.
+        """
+        from videoctl.services.playback import playback_urls
+
+        ctx = self._ctx
+        return playback_urls(video_id, videos=ctx.videos, settings=ctx.settings, expires_s=expires_s, viewer=viewer,
+                             base_url=base_url)
+
+    def playback_keyring(self) -> Keyring:
+        """The keys `videoctl serve` verifies playback tokens with under ``/t/``: VIDEOCTL_PLAYBACK_KEYS,
+        else the key the embedded default keeps under VIDEOCTL_HOME (made on first use, mode 0600),
+        the one :meth:`playback` signs this machine's URLs with. It remembers the tokens it opened:
+        keep one for as long as the server runs."""
+        from videoctl.services.playback import serve_keyring
+
+        return serve_keyring(self.settings)
+
+    @contextmanager
+    def serving(self, url: str) -> Iterator[None]:
+        """While the block runs, :meth:`playback` without a base URL (and with a local store) signs
+        for *url*: this machine's `videoctl serve`, an ``http://`` loopback address."""
+        from videoctl.storage.playback_home import forget_serving, record_serving
+
+        home = self.settings.home
+        record_serving(home, url)
+        try:
+            yield
+        finally:
+            forget_serving(home, url)
 
     def url_for(self, key: str) -> str:
         """Where an object of the store can be read (a file path, or an R2 URL)."""
@@ -248,8 +329,6 @@ class Client:
         return self._views(self._ctx.jobs.list(state=state, video_id=video_id, limit=limit))
 
     def _views(self, chosen: list[Job]) -> list[JobView]:
-        from videoctl.services.jobs import job_views
-
         ctx = self._ctx
         return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, usage=ctx.usage,
                          prices=ctx.settings.prices)
@@ -307,22 +386,21 @@ class Client:
 
     # ------------------------------------------------------------ recovery and numbers
 
-    def scan(self, *, limit: int = 1000, dry_run: bool = False) -> ScanReport:
-        """One scan-stuck pass, expired uploads and late auto-submits, then the pending prefix deletions and events."""
-        from videoctl.services.scan import scan_and_drain
+    def scan(self, *, limit: int = 1000, dry_run: bool = False,
+             prune: Callable[[], int] | None = None) -> ScanReport:
+        """One scan-stuck pass: every maintenance task (stuck jobs, expired uploads and late
+        auto-submits, Batch usage, pending prefix deletions, events, and *prune* if given), each
+        on its own: one that fails is in the report's ``tasks`` with its error, and the others run."""
+        from videoctl.services.scan import scan_and_maintain
 
-        ctx = self._ctx
-        return scan_and_drain(jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, settings=ctx.settings,
-                              store=ctx.store, delete_requests=ctx.delete_requests, usage=ctx.usage,
-                              drain=ctx.drain_deletions, limit=limit, dry_run=dry_run,
-                              drain_events=ctx.drain_events, chunks=ctx.chunks)
+        self._ctx.settings  # noqa: B018 - a configuration mistake stops the command before any task
+        return scan_and_maintain(self._ctx, limit=limit, dry_run=dry_run, prune=prune)
 
     def scan_loop(self, interval_s: float, *, limit: int = 1000, dry_run: bool = False,
                   on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
-        """Passes every *interval_s* until SIGTERM or SIGINT; with VIDEOCTL_RETENTION_DAYS set, a
-        prune of finished jobs older than that follows a pass once a day."""
-        import time
-
+        """Passes every *interval_s* until SIGTERM or SIGINT, outliving any outage (a failed pass is
+        reported and the next comes sooner); with VIDEOCTL_RETENTION_DAYS set, a prune of finished
+        jobs older than that is a task of one pass a day."""
         from videoctl.services.retention import DailyPrune
         from videoctl.services.scan import scan_loop
 
@@ -330,13 +408,12 @@ class Client:
         daily = DailyPrune(lambda: self.prune_jobs(older_than_s=days * 86_400), clock=time.monotonic) \
             if days and not dry_run else None
 
-        def one_pass() -> ScanReport:
-            report = self.scan(limit=limit, dry_run=dry_run)
+        def prune() -> int:
             pruned = daily() if daily else None
-            report.pruned = pruned.jobs if pruned else 0
-            return report
+            return pruned.jobs if pruned else 0
 
-        return scan_loop(one_pass, interval_s, on_pass)
+        return scan_loop(lambda: self.scan(limit=limit, dry_run=dry_run, prune=prune if daily else None),
+                         interval_s, on_pass)
 
     def prune_jobs(self, *, older_than_s: float, dry_run: bool = False) -> PruneResult:
         """Delete finished jobs older than *older_than_s* (keeping each video's last SUCCEEDED one), and
@@ -360,22 +437,22 @@ class Client:
     def stats(self, *, hours: int = 24) -> Stats:
         from videoctl.services.stats import collect_stats
 
-        return collect_stats(self._ctx.stats, self._ctx.usage, self.settings.prices, hours=hours)
+        return collect_stats(self._ctx.stats, self._ctx.usage, self._ctx.quality, self.settings.prices, hours=hours)
 
     def demo(self, file: Path | None = None, *, seconds: float = 4, note: Callable[[str], None] = lambda _: None,
-             on_update: Callable[[Job], None] | None = None) -> DemoResult:
-        """Encode a generated clip (or *file*) end to end in a local process."""
+             on_update: Callable[[Job], None] | None = None, serve_port: int = 8080) -> DemoResult:
+        """Encode a generated clip (or *file*) end to end in a local process; its signed playback URLs
+        point at `videoctl serve` on this machine's *serve_port*."""
         from videoctl.services.demo import run_demo
 
         ctx = self._ctx
         return run_demo(file, seconds=seconds, settings=ctx.settings, videos=ctx.videos, jobs=ctx.jobs,
-                        store=ctx.store, executor=ctx.local_executor, note=note, on_update=on_update)
+                        store=ctx.store, executor=ctx.local_executor, note=note, on_update=on_update,
+                        serve_port=serve_port)
 
     # ------------------------------------------------------------ prefix deletions
 
     def preview_delete(self, prefix: str, video_id: int | None = None, *, show: int = 20) -> Preview:
-        from videoctl.services.r2_delete import preview_delete
-
         ctx = self._ctx
         return preview_delete(prefix, video_id, settings=ctx.settings, store=ctx.store, videos=ctx.videos,
                               jobs=ctx.jobs, show=show)
@@ -384,28 +461,20 @@ class Client:
                       confirm_source: bool = False) -> Enqueued:
         """Delete everything under *prefix*; never what a video that is not DELETED uses (see
         :meth:`delete_video`). A source folder no video row answers for needs *confirm_source*."""
-        from videoctl.services.r2_delete import enqueue_delete_r2
-
         ctx = self._ctx
         return enqueue_delete_r2(prefix, reason, video_id, settings=ctx.settings, send=ctx.delete_sender,
                                  videos=ctx.videos, jobs=ctx.jobs, confirm_source=confirm_source)
 
     def video_prefix(self, video_id: int) -> str:
-        from videoctl.domain import keys
-
         return keys.video_prefix(self.settings.videos_root, video_id)
 
     def drain_deletions(self, *, limit: int = 100) -> DrainResult:
         return self._ctx.drain_deletions(limit)
 
     def pending_deletions(self, *, limit: int = 50) -> PendingRequests:
-        from videoctl.services.r2_delete import list_pending
-
         return list_pending(self._ctx.delete_requests, limit=limit)
 
     def discard_deletion(self, request_id: int, reason: str) -> DeleteRequest:
-        from videoctl.services.r2_delete import discard_request
-
         return discard_request(self._ctx.delete_requests, request_id, reason)
 
     # ------------------------------------------------------------ events (docs/events.md)
@@ -475,8 +544,6 @@ class Client:
     def live_jobs(self, *, limit: int = 100) -> list[JobView]:
         """The jobs not finished: RUNNING first, then those waiting in line, then FAILED ones
         scan-stuck has yet to decide; each with its ETA or place in line."""
-        from videoctl.domain.states import JobState
-
         order = (JobState.RUNNING, JobState.SUBMITTED, JobState.QUEUED, JobState.RETRY_WAIT, JobState.FAILED)
         chosen = [job for state in order for job in self._ctx.jobs.list(state=state, limit=limit)]
         return self._views(chosen[:limit])

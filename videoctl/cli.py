@@ -17,6 +17,8 @@ from videoctl.commands import (
     events,
     infra,
     jobs,
+    playback,
+    quality,
     r2,
     run_job,
     scan,
@@ -71,9 +73,11 @@ app.command("submit")(submit.submit)
 app.command("run-job")(run_job.run_job_command)
 app.command("scan-stuck")(scan.scan_stuck)
 app.command("stats")(stats.stats)
+app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
 app.command("reconcile")(reconcile_command.reconcile)
 app.command("serve")(serve.serve)
+app.command("playback")(playback.playback)
 
 
 def main(argv: list[str] | None = None) -> None:

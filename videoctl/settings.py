@@ -37,12 +37,25 @@ from videoctl.domain.audio import (
 from videoctl.domain.chunks import chunk_seconds_problem
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
-from videoctl.domain.events import Target, parse_target
+from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
-from videoctl.domain.origins import parse_origins
+from videoctl.domain.origins import ANY, parse_origin, parse_origins
+from videoctl.domain.pertitle import DEFAULT_VMAF_TARGET, VMAF_TARGET_RANGE
+from videoctl.domain.pertitle import MODES as LADDER_MODES
+from videoctl.domain.playback import (
+    DEFAULT_MAX_LIFETIME_S,
+    LOOPBACK_HOSTS,
+    Keyring,
+    masked_keys,
+    parse_keys,
+    secrets_of,
+)
 from videoctl.domain.prefixes import check_delete_prefix
+from videoctl.domain.quality import MODES as QUALITY_MODES
+from videoctl.domain.quality import SAMPLE
 from videoctl.domain.secrets import MASK, Scrubber, mask_url, secret_forms, split_url
+from videoctl.domain.sizing import DEFAULT_SIZING, SizingTable, parse_sizing
 
 # ---------------------------------------------------------------- parsers
 
@@ -173,6 +186,15 @@ def _number(kind: type, *, minimum: float, maximum: float) -> Callable[[str], An
     return parse
 
 
+def _off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``off`` (None, the same as unset) or what ``parse`` makes of the value."""
+
+    def parse_or_off(raw: str) -> Any:
+        return None if raw.strip().lower() == "off" else parse(raw)
+
+    return parse_or_off
+
+
 #: A price in USD: zero (free) to absurd.
 _price = _number(float, minimum=0, maximum=1000)
 
@@ -187,6 +209,18 @@ def _ladder(raw: str) -> str:
         raise ValueError(f"is not a valid ladder: {exc.message} (use height:maxrate_kbps pairs, "
                          f"e.g. 1080:5000,720:3000,480:1500,360:800)") from None
     return value
+
+
+def _sizing(raw: str) -> str:
+    """The container sizing table, kept as text but parsed now: a pair Fargate does not offer
+    would otherwise be refused by SubmitJob, video after video."""
+    value = _text(raw)
+    try:
+        table = parse_sizing(value)
+    except InvalidInput as exc:
+        raise ValueError(f"is not a valid sizing table: {exc.message} (use GPX:VCPU/MEMORY_MIB steps from 0 Gpx "
+                         f"up with Fargate sizes, e.g. {DEFAULT_SIZING}, or off)") from None
+    return str(table) if table is not None else "off"
 
 
 #: ``VIDEOCTL_DOWNLOAD_RUNG``'s value for no download.mp4.
@@ -286,6 +320,31 @@ def _webhook_secret(raw: str) -> str:
     return value
 
 
+def _playback_keys(raw: str) -> str:
+    """``KID:SECRET,…``, newest first: checked now (the message names a key id, never a secret)."""
+    value = _text(raw)
+    parse_keys(value)
+    return value
+
+
+
+def _playback_base_url(raw: str) -> str:
+    """Where viewers fetch ladders: an origin (``https://media.example.com``), https but on this machine."""
+    value = _text(raw).rstrip("/")
+    example = "e.g. https://media.example.com (the Worker's route on the bucket's custom domain)"
+    try:
+        origin = parse_origin(value)
+    except ValueError:
+        origin = ANY
+    if origin == ANY:
+        raise ValueError(f"must be an https:// origin, scheme://host[:port] with no path, query or user name "
+                         f"(got {value!r}); {example}")
+    if origin.startswith("http://") and urlsplit(origin).hostname not in LOOPBACK_HOSTS:  # local mode
+        raise ValueError(f"must be https:// (players send the token in every request's path); plain http:// only "
+                         f"for this machine (http://127.0.0.1:PORT, local mode); {example}")
+    return origin
+
+
 def default_home() -> Path:
     """Where the embedded default keeps its database, storage and logs.
 
@@ -311,6 +370,7 @@ class Secret(enum.Enum):
 
     VALUE = "value"  # only that it is set
     URL = "url"  # scheme, host, port and path; the userinfo and password parameters masked
+    KEYS = "keys"  # KID:SECRET,…: the key ids, in order; every secret masked
 
 
 @dataclass(frozen=True)
@@ -349,16 +409,29 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("executor", ("VIDEOCTL_EXECUTOR",), _choice("local", "batch"), help="local or batch"),
     FieldSpec("ffmpeg", ("VIDEOCTL_FFMPEG",), _text, help="ffmpeg binary; else PATH, else imageio-ffmpeg's"),
     FieldSpec("ladder", ("VIDEOCTL_LADDER",), _ladder, "1080:5000,720:3000,480:1500,360:800", help="HEIGHT:MAXRATE_KBPS,…"),
+    FieldSpec("sizing", ("VIDEOCTL_SIZING",), _sizing, DEFAULT_SIZING,
+              help="batch: Fargate vCPU/MiB by source gigapixels (duration × width × height × fps ÷ 10⁹), "
+                   "GPX:VCPU/MEMORY_MIB,… from 0; off: the job definition's size"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
+    FieldSpec("ladder_mode", ("VIDEOCTL_LADDER_MODE",), _choice(*LADDER_MODES), "fixed",
+              help="per-title: a probe of a few sampled pieces picks each rung's CRF for VIDEOCTL_VMAF_TARGET "
+                   "and drops a rung that adds nothing; fixed: CRF 23 on every rung"),
+    FieldSpec("vmaf_target", ("VIDEOCTL_VMAF_TARGET",), _number(float, minimum=VMAF_TARGET_RANGE[0],
+              maximum=VMAF_TARGET_RANGE[1]), DEFAULT_VMAF_TARGET,
+              help="per-title: the mean VMAF the top rung is encoded to reach"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
-    FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _number(float, minimum=0, maximum=WEEK), 600.0,
-              help="a source longer than this is encoded in chunks, by several containers at once"),
+    FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _off_or(_number(float, minimum=0, maximum=WEEK)),
+              help="a source longer than this is encoded in chunks, by several processes at once (local executor "
+                   "only for now); unset or off: never chunk"),
     FieldSpec("chunk_s", ("VIDEOCTL_CHUNK_SECONDS",), _number(int, minimum=1, maximum=DAY), 120,
               help="the length of a chunk: a multiple of VIDEOCTL_SEGMENT_SECONDS"),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
               help="download.mp4 carries the highest rung at or below this height; off for none"),
+    FieldSpec("measure_quality", ("VIDEOCTL_MEASURE_QUALITY",), _choice(*QUALITY_MODES), SAMPLE,
+              help="run-job scores each rung against the source (VMAF, PSNR-Y) before completing: off, "
+                   "sample (a few segments) or full (every frame); a failed measurement never fails the job"),
     FieldSpec("loudness_mode", ("VIDEOCTL_LOUDNESS",), _choice(*LOUDNESS_MODES), "normalize",
               help="EBU R128: normalize (one linear gain to the target, a limiter only for peaks), measure, or off"),
     FieldSpec("loudness_target", ("VIDEOCTL_LOUDNESS_TARGET",), _number(float, minimum=LOUDNESS_TARGET_RANGE[0],
@@ -418,8 +491,21 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="eventbridge:BUS, sns:TOPIC_ARN or an https:// webhook; unset: events are recorded and kept pending"),
     FieldSpec("events_webhook_secret", ("VIDEOCTL_EVENTS_WEBHOOK_SECRET",), _webhook_secret, secret=Secret.VALUE,
               help="the webhook's HMAC-SHA256 signing key"),
+    FieldSpec("delivery_timeout_s", ("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS",), _number(float, minimum=0.1, maximum=HOUR),
+              10.0, help="the total deadline of one delivery (an event, a prefix deletion): connect, send, every "
+                         "read and every retry within it"),
     FieldSpec("serve_token", ("VIDEOCTL_SERVE_TOKEN",), _serve_token, secret=Secret.VALUE,
               help="videoctl serve: the token every request must carry; required off loopback"),
+    # Signed playback for the app's viewers (README "Playback for your viewers"; worker/edge/).
+    FieldSpec("playback_keys", ("VIDEOCTL_PLAYBACK_KEYS",), _playback_keys, secret=Secret.KEYS,
+              help="KID:SECRET,… newest first: the first signs playback tokens, every one verifies"),
+    FieldSpec("playback_base_url", ("VIDEOCTL_PLAYBACK_BASE_URL",), _playback_base_url,
+              help="where viewers fetch ladders: the edge Worker's https:// origin; unset: no playback URLs"),
+    FieldSpec("playback_origins", ("VIDEOCTL_PLAYBACK_ORIGINS",), parse_origins,
+              help="the app's origins whose players may fetch ladders (CORS); the Worker's PLAYBACK_ORIGINS"),
+    FieldSpec("playback_max_expiry_s", ("VIDEOCTL_PLAYBACK_MAX_EXPIRY_SECONDS",),
+              _number(int, minimum=60, maximum=WEEK), DEFAULT_MAX_LIFETIME_S,
+              help="the longest a playback URL may live (playback --expires); the Worker refuses longer ones"),
 )
 
 
@@ -443,12 +529,16 @@ class Settings:
     executor: str
     ffmpeg: str | None
     ladder: str
+    sizing: str
     x264_preset: str
+    ladder_mode: str
+    vmaf_target: float
     segment_s: int
-    chunk_after_s: float
+    chunk_after_s: float | None
     chunk_s: int
     segment_format: str
     download_rung: str
+    measure_quality: str
     loudness_mode: str
     loudness_target: float
     loudness_true_peak: float
@@ -487,7 +577,12 @@ class Settings:
     price_mediaconvert_hd_minute: float
     events_target: str | None
     events_webhook_secret: str | None
+    delivery_timeout_s: float
     serve_token: str | None
+    playback_keys: str | None
+    playback_base_url: str | None
+    playback_origins: str | None  # normalised, comma-separated (domain.origins)
+    playback_max_expiry_s: int
     #: field name → "env:NAME", "default", "embedded" or "derived".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -545,9 +640,26 @@ class Settings:
                       self.price_spot_gb_hour, self.price_mediaconvert_sd_minute, self.price_mediaconvert_hd_minute)
 
     @property
+    def sizing_table(self) -> SizingTable | None:
+        """How Batch containers are sized to their sources; None when VIDEOCTL_SIZING is off."""
+        return parse_sizing(self.sizing)
+
+    @property
     def events(self) -> Target | None:
         """The parsed event target, None when events are only recorded."""
         return parse_target(self.events_target) if self.events_target else None
+
+    @property
+    def playback_keyring(self) -> Keyring | None:
+        """The playback keys, parsed (None when unset); one keyring per Settings, so what it
+        remembers of the tokens it opened lasts as long as the settings do."""
+        if self.playback_keys is None:
+            return None
+        cached = self.__dict__.get("_keyring")
+        if cached is None:
+            cached = parse_keys(self.playback_keys)
+            object.__setattr__(self, "_keyring", cached)
+        return cached
 
     @property
     def embedded_db(self) -> bool:
@@ -569,9 +681,11 @@ class Settings:
             value = getattr(self, spec.name)
             shown: Any = str(value) if isinstance(value, Path) else value
             if spec.secret is not None and value is not None:
-                shown = mask_url(str(value)) if spec.secret is Secret.URL else MASK
+                shown = {Secret.URL: mask_url, Secret.KEYS: masked_keys}.get(spec.secret, lambda _: MASK)(str(value))
             if spec.name == "database_url" and value is None:
                 shown = f"embedded PostgreSQL in {self.pgdata}"
+            if spec.name == "events_target" and value is not None:
+                shown = shown_target(value)  # a webhook's query string, as every other output leaves it out
             rows.append(
                 {
                     "name": spec.name,
@@ -589,7 +703,7 @@ class Settings:
         for spec in FIELDS:
             value = getattr(self, spec.name)
             if spec.secret is not None and value is not None:
-                forms |= secret_forms(str(value), url=spec.secret is Secret.URL)
+                forms |= _secret_forms(str(value), spec.secret)
         return Scrubber(forms)
 
 
@@ -629,10 +743,27 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
         raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
                           hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
+    if values["chunk_after_s"] is not None and values["executor"] == "batch":
+        raise ConfigError(
+            "VIDEOCTL_CHUNK_AFTER_SECONDS is set but chunked encoding is not yet supported on the batch executor",
+            hint="unset VIDEOCTL_CHUNK_AFTER_SECONDS (or set it to off), or use VIDEOCTL_EXECUTOR=local",
+        )
     chunk_problem = chunk_seconds_problem(values["chunk_s"], values["segment_s"])
     if chunk_problem is not None:
         raise ConfigError(f"VIDEOCTL_CHUNK_SECONDS {chunk_problem}",
                           hint="e.g. VIDEOCTL_CHUNK_SECONDS=120 with 4 s segments")
+    if values["playback_base_url"] and not values["playback_keys"]:
+        raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is set but VIDEOCTL_PLAYBACK_KEYS is not",
+                          hint="set the keys playback URLs are signed with, the same as the Worker's PLAYBACK_KEYS: "
+                               "KID:SECRET, e.g. k1:$(openssl rand -hex 32)")
+    table = parse_sizing(values["sizing"])
+    if table is not None and table.largest_vcpus > values["batch_max_vcpus"]:
+        raise ConfigError(
+            f"VIDEOCTL_SIZING gives a container {table.largest_vcpus:g} vCPU but VIDEO_BATCH_MAX_VCPUS is "
+            f"{values['batch_max_vcpus']}",
+            hint="a job sized above the compute environment's maximum never leaves RUNNABLE: raise "
+                 "VIDEO_BATCH_MAX_VCPUS (and `videoctl infra setup`) or lower the table's largest step",
+        )
     if values["heartbeat_s"] >= values["stale_after_s"]:
         raise ConfigError(
             "VIDEOCTL_HEARTBEAT_SECONDS must be below VIDEOCTL_STALE_AFTER_SECONDS",
@@ -642,6 +773,15 @@ def _check_combinations(values: dict[str, Any]) -> None:
 
 #: Not settings of ours, but read by boto3 from the same environment.
 _AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def _secret_forms(value: str, kind: Secret) -> set[str]:
+    """Every text a secret setting's value may appear as; for keys, each secret on its own too."""
+    forms = secret_forms(value, url=kind is Secret.URL)
+    if kind is Secret.KEYS:
+        for secret in secrets_of(value):
+            forms |= secret_forms(secret)
+    return forms
 
 
 def environment_scrubber(environ: Mapping[str, str] | None = None) -> Scrubber:
@@ -654,7 +794,7 @@ def environment_scrubber(environ: Mapping[str, str] | None = None) -> Scrubber:
             for name in spec.env:
                 raw = env.get(name, "")
                 for value in {raw, raw.strip()} - {""}:
-                    forms |= secret_forms(value, url=spec.secret is Secret.URL)
+                    forms |= _secret_forms(value, spec.secret)
     for name in _AWS_SECRETS:
         forms |= secret_forms(env.get(name, "").strip())
     return Scrubber(forms)

@@ -9,6 +9,7 @@ makes the README's screenshots.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -129,6 +130,47 @@ def test_the_video_page_shows_captions_and_links_the_mp4(site, page_of):
     assert jobs.count() == 1 and "SUCCEEDED" in jobs.inner_text() and "1 of" in jobs.inner_text()
     # Its cost: a local process is measured (runtime, vCPU-hours) and costs nothing.
     assert re.search(r"\$0\.0000 \d+ s, \d+\.\d{3} vCPU-h", jobs.locator("td.cost").inner_text())
+    assert page.problems == []
+
+
+def test_the_video_page_shows_the_quality_of_each_rung(site, page_of):
+    """run-job sampled the ladder it made (VIDEOCTL_MEASURE_QUALITY's default): the page shows the
+    numbers `video show` gives, rung by rung, the top one marked."""
+    shown = site.cli("--json", "video", "show", str(site.captioned_video))
+    assert shown.returncode == 0, shown.stderr
+    measured = json.loads(shown.stdout)["data"]["quality"]
+    assert [r["rung"] for r in measured] == ["360p", "240p"]
+    page = page_of(java_script_enabled=False)
+    page.goto(f"{site.base}/videos/{site.captioned_video}")
+    rows = page.locator("#quality tbody tr")
+    assert rows.count() == 2
+    for index, rung in enumerate(measured):
+        row = rows.nth(index)
+        assert row.get_attribute("data-rung") == rung["rung"]
+        assert row.get_attribute("data-top") == ("yes" if rung["top_rung"] else "no")
+        assert row.locator("td.vmaf-mean").inner_text() == f"{rung['vmaf_mean']:.1f}"
+        assert row.locator("td.vmaf-p5").inner_text() == f"{rung['vmaf_p5']:.1f}"
+        assert f"{rung['psnr_y_mean']:.1f} dB" in row.inner_text()
+        assert f"{rung['width']}×{rung['height']}" in row.inner_text()
+    assert "top" in rows.nth(0).inner_text()
+    assert f"on {measured[0]['segments']} segment" in page.locator("#quality + p.note").inner_text()
+    assert page.problems == []
+
+
+def test_the_video_page_says_when_the_measurement_failed(site, page_of):
+    from videoctl.db.repositories import QualityRepository
+
+    video = site.cli("--json", "video", "show", str(site.demo_video))
+    ladder = json.loads(video.stdout)["data"]["quality"][0]
+    QualityRepository(site.jobs.conn).record_failure(
+        ladder["output_prefix"], video_id=site.demo_video, job_id=ladder["job_id"], attempt=ladder["attempt"],
+        mode="sample", error_code="media_error", error_message="libvmaf <could not> load its model")
+    page = page_of()
+    page.goto(f"{site.base}/videos/{site.demo_video}")
+    said = page.locator("#quality-error").inner_text()
+    assert "media_error" in said and "libvmaf <could not> load its model" in said  # text, not markup
+    assert f"videoctl quality {site.demo_video}" in said
+    assert page.locator("#quality").count() == 0
     assert page.problems == []
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from tests.chunking import chunk_env, lecture
 from tests.e2e.test_cli_pipeline import plays, videoctl
-from videoctl.media.binary import find_ffmpeg
 from tests.processes import wait_until
 from videoctl.executor.local import is_running, parse_id
+from videoctl.media.binary import find_ffmpeg
 
 pytestmark = pytest.mark.slow
 

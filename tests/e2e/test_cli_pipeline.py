@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
@@ -59,8 +61,20 @@ def test_demo_on_the_embedded_default_produces_a_playable_ladder():
         master = Path(data["master"])
         assert master.is_file() and master.is_relative_to(home / "storage")
         plays(master)
-        human = videoctl("demo", "--seconds", "2", env=env)
+        # The signed master URL a viewer's player gets, for `videoctl serve` on its default port,
+        # signed with the local key made under the home (0600), which no output shows.
+        signed = data["playback"]
+        prefix = data["video"]["hls_path"].removesuffix("master.m3u8")
+        assert signed["master"] == f"http://127.0.0.1:8080/t/{signed['token']}/{prefix}master.m3u8"
+        assert signed["key_id"] == "local" and signed["prefix"] == prefix
+        key_file = home / "playback.key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        secret = key_file.read_text().strip().partition(":")[2]
+        human = videoctl("demo", "--seconds", "2", "--port", "9000", env=env)
         assert human.returncode == 0 and "READY" in human.stdout and "ffplay" in human.stdout
+        assert re.search(r"signed playback URL.*\n  http://127\.0\.0\.1:9000/t/v1\.local\.\d+\.\S+/master\.m3u8\n",
+                         human.stdout), human.stdout
+        assert secret not in result.stdout + result.stderr + human.stdout + human.stderr
     finally:
         embedded.stop_server(home / "pgdata")
         shutil.rmtree(home, ignore_errors=True)

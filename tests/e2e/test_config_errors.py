@@ -25,6 +25,10 @@ MISTAKES = [
     ("VIDEOCTL_VIDEOS_ROOT", "videos//x"),
     ("REDIS_URL", "redis://:abc/def@127.0.0.1:6379/0"),
     ("REDIS_URL", "redis://:p%zz@127.0.0.1:6379/0"),
+    ("VIDEOCTL_MEASURE_QUALITY", "sometimes"),
+    ("VIDEOCTL_SIZING", "0:2-4096"),  # not GPX:VCPU/MEMORY_MIB
+    ("VIDEOCTL_SIZING", "0:4/4096"),  # a pair Fargate does not offer (moto would take it)
+    ("VIDEOCTL_SIZING", "0:2/4096,200:8/16384,50:4/8192"),  # thresholds out of order
 ]
 
 

@@ -8,6 +8,8 @@ stops every command with `config_error` naming the variable, and the secret is n
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.cli import run_cli
@@ -116,6 +118,8 @@ def test_every_scan_pass_delivers_what_is_pending_and_counts_it(capsys, env, con
     ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": SECRET},
      "VIDEOCTL_EVENTS_TARGET"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.exa mple.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": SECRET},
+     "VIDEOCTL_EVENTS_TARGET"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "tiny-secret"},
      "VIDEOCTL_EVENTS_WEBHOOK_SECRET"),
 ])
@@ -136,3 +140,36 @@ def test_config_show_masks_the_webhook_secret(capsys, env, monkeypatch, receiver
     rows = {row["env"]: row for row in shown.json()["data"]}
     assert rows["VIDEOCTL_EVENTS_TARGET"]["value"] == receiver.url
     assert rows["VIDEOCTL_EVENTS_WEBHOOK_SECRET"]["secret"] is True
+
+
+def test_config_show_masks_the_query_string_of_the_webhook(capsys, env, monkeypatch, receiver):
+    use_webhook(monkeypatch, receiver)
+    monkeypatch.setenv("VIDEOCTL_EVENTS_TARGET", receiver.url + "?token=query-token-of-the-app")
+    for args in (("--json", "config", "show"), ("config", "show")):
+        shown = run_cli(capsys, *args)
+        assert shown.exit_code == 0 and "query-token-of-the-app" not in shown.stdout + shown.stderr
+    rows = {row["env"]: row for row in run_cli(capsys, "--json", "config", "show").json()["data"]}
+    assert rows["VIDEOCTL_EVENTS_TARGET"]["value"] == receiver.url + "?****"
+
+
+def test_a_receiver_that_drips_holds_neither_events_drain_nor_scan_stuck(capsys, env, conn, receiver, monkeypatch):
+    """The receiver answers one byte a second (its 204 would take ~45 s): each read gets
+    something, so only a total deadline ends the delivery. The bound is the test's own clock."""
+    use_webhook(monkeypatch, receiver)
+    monkeypatch.setenv("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS", "2")
+    receiver.drip_every_s = 1.0
+    pending_events(conn, 2)
+    margin_s = 5  # process start, the database, the first try's connect: far below the ~45 s drip
+
+    started = time.monotonic()
+    drained = run_cli(capsys, "--json", "events", "drain")
+    assert time.monotonic() - started < 2 + margin_s
+    assert drained.exit_code == EXIT_CODES["delivery_error"], drained.stdout
+    assert "timed out" in drained.json()["error"]["message"]
+
+    started = time.monotonic()
+    scanned = run_cli(capsys, "--json", "scan-stuck")
+    assert time.monotonic() - started < 2 + margin_s
+    report = scanned.json()["data"]
+    assert report["summary"]["events_pending"] == 2 and "timed out" in report["event_errors"][0]
+    assert len(receiver.arrivals) == 2  # one try each time: the deadline leaves no time for another

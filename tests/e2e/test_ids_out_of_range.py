@@ -22,6 +22,8 @@ HUGE = "99999999999999999999"  # past PostgreSQL's bigint
     ("jobs", "retry", HUGE),
     ("video", "show", HUGE),
     ("video", "show", "0"),
+    ("quality", HUGE),
+    ("quality", "1", "--sample", "1001"),
     ("submit", HUGE),
     ("run-job", HUGE),
     ("r2", "discard", HUGE),

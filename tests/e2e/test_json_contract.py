@@ -39,7 +39,8 @@ def test_an_undeclared_key_or_a_wrong_kind_is_caught():
             "size_bytes": 5, "created_at": "2026-11-29T10:00:00+00:00", "updated_at": "2026-11-29T10:00:00+00:00",
             "mpd_path": None, "poster_path": None, "poster_small_path": None, "storyboard_path": None,
             "download_path": None, "caption_languages": [], "content_type": None, "upload_id": None,
-            "upload_expires_at": None, "auto_submit_at": None, "error_code": None, "error_message": None}
+            "upload_expires_at": None, "auto_submit_at": None, "error_code": None, "error_message": None,
+            "source_etag": None, "upload_part_size": None, "fps": None}
     assert problems(good, Video) == []
     assert problems({**good, "extra": 1}, Video) == ["data: undeclared key 'extra'"]
     assert problems({**good, "status": "LOST"}, Video) == ["data.status: 'LOST' is not a VideoStatus"]
@@ -77,6 +78,10 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     job = JobRepository(conn).create(video["id"], max_attempts=3)
     check("run-job", str(job.id))
     check("video", "show", str(video["id"]))
+    check("quality", str(video["id"]), "--sample", "1")
+    monkeypatch.setenv("VIDEOCTL_PLAYBACK_KEYS", "k1:" + "k" * 64)
+    monkeypatch.setenv("VIDEOCTL_PLAYBACK_BASE_URL", "https://media.example.com")
+    assert check("playback", str(video["id"]), "--viewer", "contract")["master"].startswith("https://media.")
     check("jobs", "show", str(job.id))
     check("jobs", "list")
 

@@ -45,7 +45,7 @@ def test_the_human_output_says_what_to_send_where(capsys, env):
 def test_refusals_have_their_reason_and_exit_code(capsys, env):
     bad_type = run_cli(capsys, "--json", "upload", "create", "--content-type", "text/html")
     assert bad_type.exit_code == 3 and bad_type.json()["error"]["code"] == "invalid_input"
-    assert "video or audio type" in bad_type.json()["error"]["message"]
+    assert "not a video container type" in bad_type.json()["error"]["message"]
     assert run_cli(capsys, "--json", "video", "list", "--status", "PENDING").json()["data"] == []
     assert run_cli(capsys, "upload", "create", "--size", "0").exit_code == 2  # typer's own range check
     missing = run_cli(capsys, "--json", "upload", "complete", "999")
@@ -78,17 +78,26 @@ def test_video_add_key_registers_what_is_in_the_store(capsys, env):
 
 
 def test_on_r2_the_json_carries_a_signed_url_and_never_the_secret_key(capsys, r2_env):
-    result = run_cli(capsys, "--json", "upload", "create", "--size", "10", "--content-type", "audio/mpeg")
+    result = run_cli(capsys, "--json", "upload", "create", "--size", "10", "--content-type", "video/x-matroska")
     assert result.exit_code == 0, result.stdout + result.stderr
     upload = result.json()["data"]
     assert upload["method"] == "put" and upload["path"] is None
-    assert upload["key"].endswith("/source/upload.mp3") and upload["headers"] == {"Content-Type": "audio/mpeg"}
+    assert upload["key"].endswith("/source/upload.mkv") and upload["headers"] == {"Content-Type": "video/x-matroska"}
     assert "X-Amz-Signature=" in upload["url"] and "X-Amz-Expires=3600" in upload["url"]
     # The signature is the only credential a presigned URL carries (with the key id it names).
     assert r2_env["R2_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
     human = run_cli(capsys, "upload", "create")
     assert "PUT the file, with header Content-Type: video/mp4, to:" in human.stdout
     assert r2_env["R2_SECRET_ACCESS_KEY"] not in human.stdout + human.stderr
+
+
+def test_a_multipart_upload_says_how_to_complete_it_as_the_cli_takes_it(capsys, r2_env):
+    created = run_cli(capsys, "upload", "create", "--size", str(100 << 20))
+    assert created.exit_code == 0, created.stdout + created.stderr
+    text = " ".join(created.stdout.split())  # as the terminal wrapped it
+    assert "PUT 7 parts of 16777216 bytes" in text
+    assert "then: videoctl upload complete 1 --parts ETAG_1,ETAG_2,…,ETAG_7" in text
+    assert "the 7 ETags in part order, comma-separated; or no --parts" in text
 
 
 def test_a_local_upload_never_completed_expires_and_what_arrived_is_deleted(capsys, env, conn):

@@ -24,6 +24,7 @@ from tests.faults.gates import FileLease, RowLock
 from tests.processes import pid_alive, processes_mentioning, state, wait_for_encoder, wait_until
 from videoctl.api import Client
 from videoctl.context import AppContext
+from videoctl.db.repositories import QualityRepository
 from videoctl.domain import keys
 from videoctl.domain.models import Job, Video
 from videoctl.domain.states import JobState, VideoStatus
@@ -43,6 +44,8 @@ class Run:
     video: Video
     db_url: str
     scratch: Path
+    #: The environment every run-job of the case inherits.
+    env: pytest.MonkeyPatch
     #: Rules scan-stuck applied to the job, pass after pass.
     rules: list[str] = field(default_factory=list)
     #: Every run-job process started for the job, to reap.
@@ -96,6 +99,9 @@ def run(env, db_url, monkeypatch, tmp_path):
         "VIDEOCTL_SEGMENT_SECONDS": "1",
         "VIDEOCTL_SEGMENT_FORMAT": "ts",
         "VIDEOCTL_DOWNLOAD_RUNG": "off",
+        # A quality measurement opens the segments it samples (all of these two) before the
+        # upload: it is on only where it is the phase killed (kill_in_quality).
+        "VIDEOCTL_MEASURE_QUALITY": "off",
         "VIDEOCTL_SCRATCH_DIR": str(scratch),
         "VIDEOCTL_HEARTBEAT_SECONDS": "0.2",
         # Far longer than a case: only the dead pid can be what fails the attempt.
@@ -108,7 +114,7 @@ def run(env, db_url, monkeypatch, tmp_path):
     ctx = AppContext()
     client = Client(context=ctx)
     video = client.add_video(clips.normal(find_ffmpeg(), tmp_path))
-    run = Run(ctx, client, video, db_url, scratch)
+    run = Run(ctx, client, video, db_url, scratch, monkeypatch)
     yield run
     run.reap()
     client.close()
@@ -148,9 +154,25 @@ def kill_in_upload(run: Run) -> None:
         run.kill(pid)
 
 
+def kill_in_quality(run: Run) -> None:
+    run.env.setenv("VIDEOCTL_MEASURE_QUALITY", "sample")  # for the retry too
+    job, pid = run.submit()
+    ffmpeg = wait_for_encoder(pid)
+    os.kill(pid, signal.SIGSTOP)  # run-job waits while its ffmpeg writes the whole ladder
+    wait_until(lambda: state(ffmpeg) in (None, "Z"), what="the encode to finish")
+    [workdir] = run.scratch.iterdir()
+    prefix = keys.attempt_prefix("videos", run.video.id, job.id, 1)
+    with FileLease(next((workdir / "hls" / "240p").glob("seg_00001.*"))) as lease:
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: lease.opener_waiting, what="the measurement to open the second segment")
+        assert not any(run.ctx.store.list_prefix(prefix))  # measured before anything is uploaded
+        run.kill(pid)
+
+
 def kill_before_complete(run: Run) -> None:
     job, pid = run.submit()
-    wait_until(lambda: run.ctx.jobs.get(job.id).state is JobState.RUNNING, what="the claim")
+    # After the claim, the decision about the source is written to the row before the encode.
+    wait_until(lambda: run.ctx.jobs.get(job.id).decision is not None, what="the claim and the decision")
     lock = RowLock(run.db_url, job.id)  # the heartbeat waits on it too; the encode goes on
     try:
         wait_until(lock.completion_waiting, what="run-job to wait to complete")
@@ -164,6 +186,7 @@ PHASES: dict[str, Callable[[Run], None]] = {
     "download": kill_in_download,
     "encode": kill_in_encode,
     "upload": kill_in_upload,
+    "quality": kill_in_quality,
     "before_complete": kill_before_complete,
 }
 
@@ -199,3 +222,7 @@ def test_kill_9_then_scan_stuck_leaves_one_complete_ladder_and_nothing_behind(ru
     done = run.settle(job.id)
     assert done.attempt == 2
     assert_recovered(run, done)
+    if phase == "quality":  # the retry measured its own ladder, and nothing else was recorded
+        rungs, failure = QualityRepository(run.ctx.conn).of_ladder(done.output_prefix)
+        assert [r.rung for r in rungs] == ["240p"] and failure is None
+        assert run.ctx.conn.execute("SELECT count(*) AS n FROM rung_quality").fetchone()["n"] == 1

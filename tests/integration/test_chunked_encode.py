@@ -10,6 +10,7 @@ storyboard's cues at the same times and a download of the same length.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import av
@@ -108,7 +109,7 @@ def playlists_and_segments_match_within_a_frame(one_pass, chunked):
         assert pa.target_duration == pb.target_duration
         # Continuous: every fragment starts where the one before ends, across each chunk boundary.
         times_a, times_b = fragment_times(one_pass / rung), fragment_times(chunked / rung)
-        assert all(t + d == next_t for (t, d), (next_t, _) in zip(times_b, times_b[1:]))
+        assert all(t + d == next_t for (t, d), (next_t, _) in itertools.pairwise(times_b))
         assert times_a == times_b
         # One init segment serves every chunk: the one one pass writes, byte for byte.
         assert (one_pass / rung / f"init_{rung}.mp4").read_bytes() == (chunked / rung / f"init_{rung}.mp4").read_bytes()

@@ -115,6 +115,28 @@ def test_the_window_ends_with_the_error_as_it_came(db_url, pg_server_url):
     assert len(opens) >= 2  # it kept trying until the window closed
 
 
+@pytest.mark.parametrize("refusal", [
+    DbError("could not start the embedded PostgreSQL in /var/lib/videoctl/pgdata: starting"),  # classed permanent
+    psycopg.OperationalError("connection is bad: connection to server on socket failed: No such file or directory"),
+])
+def test_every_failure_to_reconnect_is_transient_to_the_window(db_url, pg_server_url, refusal):
+    """The server answered before: whatever keeps it away now is the outage, however the opener
+    classed it (pgserver's own errors, a bare psycopg error from a helper that connects)."""
+    opens = []
+
+    def still_away():
+        opens.append(1)
+        if len(opens) < 3:
+            raise refusal
+        return open_connection(db_url)
+
+    conn = ReconnectingConnection(still_away, first=open_connection(db_url))
+    terminate(pg_server_url, conn.info.backend_pid)
+    now = DbSteps(conn, window_s=30, max_wait_s=0.05)("reading the time", JobRepository(conn).now)
+    assert isinstance(now, datetime) and len(opens) == 3
+    conn.close()
+
+
 def test_permanent_errors_are_not_retried(reconnecting):
     conn, opened = reconnecting
     calls = []

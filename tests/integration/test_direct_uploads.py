@@ -7,13 +7,14 @@ The client side of each upload is plain HTTP (requests), as a browser's would be
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 
 import boto3
 import pytest
 import requests
 
-from videoctl.api import Client, InvalidInput, InvalidState, NotFound, VideoStatus
+from videoctl.api import Client, InvalidInput, InvalidState, NotFound, VideoctlError, VideoStatus
 
 BUCKET = "uploads-test"
 MiB = 1 << 20
@@ -110,7 +111,81 @@ def test_a_multipart_upload_completed_without_etags_joins_the_parts_the_bucket_h
         _put(part.url, b"v" * part.size, {})
     done = client.mark_uploaded(upload.video.id)
     assert done.video.size_bytes == 100 * MiB
-    assert r2.head_object(Bucket=r2.bucket, Key=upload.key)["ContentLength"] == 100 * MiB
+    head = r2.head_object(Bucket=r2.bucket, Key=upload.key)
+    assert head["ContentLength"] == 100 * MiB and done.video.source_etag == head["ETag"]
+
+
+def _multipart_sent(client: Client, size: int, skip: int | None = None):
+    """A multipart upload of *size* bytes with every part PUT (but part *skip*), and their ETags."""
+    upload = client.create_upload(size=size)
+    data = random.Random(size).randbytes(size)  # every part its own bytes, so its own ETag
+    etags, offset = [], 0
+    for part in upload.parts:
+        if part.number != skip:
+            etags.append(_put(part.url, data[offset:offset + part.size], {}).headers["ETag"])
+        offset += part.size
+    return upload, etags, data
+
+
+def _still_open(client: Client, r2, upload) -> bool:
+    open_uploads = r2.list_multipart_uploads(Bucket=r2.bucket).get("Uploads", [])
+    return (client.get_video(upload.video.id).status is VideoStatus.PENDING
+            and [u["UploadId"] for u in open_uploads] == [upload.upload_id])
+
+
+def test_a_parts_list_that_is_not_the_plan_is_refused_before_joining_and_the_upload_stays_completable(
+        client: Client, r2):
+    upload, etags, data = _multipart_sent(client, 100 * MiB + 123)
+    assert len(etags) == 7
+    wrong_lists = {
+        "six of seven (S3 would join them into a shorter object)": (etags[:6], "7 parts, but 6 ETags"),
+        "one twice": ([*etags, etags[0]], "7 parts, but 8 ETags"),
+        "out of order": ([etags[1], etags[0], *etags[2:]], "part 1 .* is not that of the part the bucket holds"),
+        "the hint's placeholder": ([*etags[:6], "…"], "part 7 is not an ETag"),
+    }
+    for name, (wrong, why) in wrong_lists.items():
+        with pytest.raises(InvalidInput, match=why):
+            client.mark_uploaded(upload.video.id, etags=wrong)
+        assert _still_open(client, r2, upload), name
+    assert r2.list_objects_v2(Bucket=r2.bucket, Prefix=upload.key).get("KeyCount") == 0  # nothing joined
+
+    done = client.mark_uploaded(upload.video.id, etags=[etag.strip('"') for etag in etags])  # as a shell passes them
+    assert done.video.status is VideoStatus.UPLOADED and done.video.size_bytes == len(data)
+    assert r2.get_object(Bucket=r2.bucket, Key=upload.key)["Body"].read() == data
+
+
+def test_the_parts_the_bucket_holds_must_be_the_plan_too(client: Client, r2):
+    upload, _, data = _multipart_sent(client, 100 * MiB + 123, skip=3)
+    with pytest.raises(InvalidInput, match="1 of the upload's 7 parts have not arrived: part 3"):
+        client.mark_uploaded(upload.video.id)
+    assert _still_open(client, r2, upload)
+    third = upload.parts[2]
+    start = 2 * upload.part_size
+    _put(third.url, data[start:start + third.size - 1], {})  # one byte short
+    with pytest.raises(InvalidInput, match=f"part 3 holds {third.size - 1} bytes, but the upload's plan says "
+                                           f"{third.size}"):
+        client.mark_uploaded(upload.video.id)
+    assert _still_open(client, r2, upload)
+    _put(third.url, data[start:start + third.size], {})  # sent again, whole
+    done = client.mark_uploaded(upload.video.id)
+    assert done.video.status is VideoStatus.UPLOADED
+    assert r2.get_object(Bucket=r2.bucket, Key=upload.key)["Body"].read() == data
+
+
+def test_the_complete_hint_is_a_command_the_cli_takes(client: Client, r2, capsys):
+    import re
+    import shlex
+
+    from tests.cli import run_cli
+
+    upload, etags, _ = _multipart_sent(client, 100 * MiB)
+    command = shlex.split(upload.complete)
+    assert command[:4] == ["videoctl", "upload", "complete", str(upload.video.id)] and command[4] == "--parts"
+    assert len(command) == 6 and re.fullmatch(r"ETAG_1,ETAG_2,…,ETAG_7", command[5])
+    command[5] = ",".join(etags)  # the placeholder filled in with what the PUTs answered
+    result = run_cli(capsys, *command[1:])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert client.get_video(upload.video.id).status is VideoStatus.UPLOADED
 
 
 def test_an_upload_that_did_not_arrive_whole_leaves_the_video_pending(client: Client, r2):
@@ -139,10 +214,11 @@ def test_parts_for_a_single_put_upload_are_refused(client: Client, r2):
         client.mark_uploaded(upload.video.id, etags=['"abc"'])
 
 
-@pytest.mark.parametrize("content_type", ["text/html", "application/x-sh", "image/png"])
-def test_only_video_or_audio_may_be_uploaded_and_nothing_is_created_otherwise(client: Client, content_type):
+@pytest.mark.parametrize("content_type", ["text/html", "video/html", "video/svg+xml", "application/x-sh", "image/png",
+                                          "audio/mpeg"])
+def test_only_a_video_container_type_may_be_uploaded_and_nothing_is_created_otherwise(client: Client, content_type):
     before = client.list_videos(status=VideoStatus.PENDING)
-    with pytest.raises(InvalidInput, match="video or audio type"):
+    with pytest.raises(InvalidInput, match="not a video container type|an audio type"):
         client.create_upload(content_type=content_type)
     assert client.list_videos(status=VideoStatus.PENDING) == before
 
@@ -272,3 +348,89 @@ def test_expired_uploads_are_aborted_failed_and_their_objects_deleted_by_the_sca
         with pytest.raises(InvalidState, match="upload_expired"):
             client.mark_uploaded(single.video.id)
         assert client.scan().summary()["uploads_expired"] == 0
+
+
+# ---------------------------------------------------------------- what is encoded is what was completed
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, bytes]:
+    """Real video: the clip completed, and what is sent to its still valid URL afterwards: a
+    longer clip with sound, or the same bytes with 64 of them changed (same size)."""
+    import imageio_ffmpeg
+
+    from tests import clips
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    folder = tmp_path_factory.mktemp("clips")
+    completed = clips.no_audio(ffmpeg, folder).read_bytes()
+    longer = clips.normal(ffmpeg, folder).read_bytes()
+    assert len(longer) != len(completed)
+    middle = len(completed) // 2
+    same_size = completed[:middle] + bytes(b ^ 0xFF for b in completed[middle:middle + 64]) + completed[middle + 64:]
+    return {"completed": completed, "longer": longer, "same size": same_size}
+
+
+@pytest.fixture
+def encoder(r2, moto_batch_server, monkeypatch, tmp_path):
+    """Submit a video to (moto's) Batch and run its attempt here, as the Batch container would."""
+    monkeypatch.setenv("VIDEOCTL_LADDER", "240:400")
+    monkeypatch.setenv("VIDEOCTL_HEARTBEAT_SECONDS", "0.2")
+    monkeypatch.setenv("VIDEOCTL_SCRATCH_DIR", str(tmp_path / "scratch"))
+
+    def encode(client: Client, video_id: int):
+        job = client.submit(video_id)
+        monkeypatch.setenv("AWS_BATCH_JOB_ID", job.executor_job_id)  # the container of this attempt
+        try:
+            client.run_job(job.id)
+        except VideoctlError as exc:
+            assert exc.code == "job_failed", exc.message
+        finally:
+            monkeypatch.delenv("AWS_BATCH_JOB_ID")
+        return client.get_job(job.id)
+
+    return encode
+
+
+def _assert_dead_and_not_encoded(client: Client, r2, job, video_id: int) -> None:
+    assert (job.state, job.error_code) == ("FAILED", "source_changed"), job.error_message
+    assert "was replaced after it was recorded" in job.error_message
+    client.scan()  # a permanent error: DEAD at once, never another attempt
+    assert client.get_job(job.id).state == "DEAD"
+    assert client.get_video(video_id).status is VideoStatus.FAILED
+    assert r2.list_objects_v2(Bucket=r2.bucket, Prefix=f"videos/{video_id}/hls/").get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("replacement", ["longer", "same size"])
+def test_a_file_put_again_after_completion_is_never_encoded(client: Client, r2, encoder, files, replacement):
+    upload = client.create_upload(size=len(files["completed"]))
+    _put(upload.url, files["completed"], upload.headers)
+    done = client.mark_uploaded(upload.video.id).video
+    assert done.source_etag == r2.head_object(Bucket=r2.bucket, Key=upload.key)["ETag"]
+
+    _put(upload.url, files[replacement], upload.headers)  # the URL is valid for an hour: it is taken
+    job = encoder(client, done.id)
+    _assert_dead_and_not_encoded(client, r2, job, done.id)
+    if replacement == "longer":  # told by its size, before a byte is read
+        assert f"it is {len(files['longer'])} bytes, but {len(files['completed'])} were recorded" in job.error_message
+    else:  # told by the download itself: its GETs carry If-Match, and R2 answers 412
+        assert f"it is no longer the object of ETag {done.source_etag}" in job.error_message
+    assert client.get_video(done.id).size_bytes == len(files["completed"])
+
+
+def test_a_registered_key_replaced_afterwards_is_never_encoded(client: Client, r2, encoder, files):
+    key = "videos/300/source/talk.mp4"
+    r2.put_object(Bucket=r2.bucket, Key=key, Body=files["completed"])
+    video = client.register_video(key)
+    assert video.source_etag == r2.head_object(Bucket=r2.bucket, Key=key)["ETag"]
+    r2.put_object(Bucket=r2.bucket, Key=key, Body=files["same size"])
+    _assert_dead_and_not_encoded(client, r2, encoder(client, video.id), video.id)
+
+
+def test_an_upload_left_as_completed_is_encoded(client: Client, r2, encoder, files):
+    upload = client.create_upload(size=len(files["completed"]))
+    _put(upload.url, files["completed"], upload.headers)
+    client.mark_uploaded(upload.video.id)
+    job = encoder(client, upload.video.id)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert client.get_video(upload.video.id).status is VideoStatus.READY

@@ -8,6 +8,7 @@ is the envelope. SNS: a queue subscribed to the topic gets SNS's notification, w
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -108,3 +109,21 @@ def test_a_fifo_topic_deduplicates_on_the_event_id_and_groups_by_video(aws, conn
     assert len(messages) == 1 and json.loads(messages[0]["Body"]) == json.loads(json.dumps(sent[0]))
     assert messages[0]["Attributes"]["MessageDeduplicationId"] == event.event_id
     assert messages[0]["Attributes"]["MessageGroupId"] == f"video-{event.video_id}"
+
+
+@pytest.mark.parametrize("target", ["eventbridge:videoctl", "sns:arn:aws:sns:us-east-1:123456789012:videoctl-events"])
+def test_an_aws_endpoint_that_drips_is_cut_at_the_delivery_deadline(env, conn, monkeypatch, target):
+    """The AWS endpoint (here a loopback server, through VIDEOCTL_AWS_ENDPOINT_URL) answers a
+    byte a second: botocore's read timeout never fires, the delivery's total deadline does."""
+    from tests.events_receiver import Receiver
+
+    with Receiver("whsec-unused-by-a-dripping-endpoint") as endpoint:
+        endpoint.drip_every_s = 1.0
+        monkeypatch.setenv("VIDEOCTL_AWS_ENDPOINT_URL", endpoint.url.rsplit("/hooks", 1)[0])
+        monkeypatch.setenv("VIDEOCTL_DELIVERY_TIMEOUT_SECONDS", "1.5")
+        pending_events(conn, 1)
+        started = time.monotonic()
+        result, _ = drained(monkeypatch, target)
+        assert time.monotonic() - started < 1.5 + 4  # a bound, far below the ~45 s the drip takes
+    assert (result.sent, result.pending, result.stopped_early) == (0, 1, True)
+    assert "timed out" in result.failures[0].error.message and result.failures[0].error.transient

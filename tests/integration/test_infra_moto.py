@@ -47,7 +47,7 @@ FUNCTION = "academy-video-delete-r2"
 QUEUE = "academy-video-delete-r2"
 BUCKET = INFRA_ENV["R2_BUCKET"]
 ORIGINS = ["https://app.example.com", "http://localhost:3000"]  # INFRA_ENV's VIDEOCTL_UPLOAD_ORIGINS
-RESOURCES = 19  # 18 on AWS, and the R2 bucket's CORS rules
+RESOURCES = 20  # 18 on AWS, the R2 bucket's CORS rules, and the playback edge's settings (nothing to create)
 
 
 @dataclass
@@ -193,7 +193,8 @@ def test_fresh_account_setup_creates_everything_then_verify_passes_and_setup_is_
     assert before.exit_code == EXIT_CODES["drift"] == 13
     error = before.json()["error"]
     assert error["code"] == "drift" and error["ok"] is False
-    assert {row["status"] for row in error["plan"]} == {"MISSING"} and len(error["plan"]) == RESOURCES
+    assert {row["status"] for row in error["plan"] if row["kind"] != "playback_edge"} == {"MISSING"}
+    assert len(error["plan"]) == RESOURCES
 
     setup = infra(capsys, "setup", "--json")
     assert setup.exit_code == 0, setup.stdout + setup.stderr
@@ -275,7 +276,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws, capsys):
     dry = infra(capsys, "setup", "--dry-run", "--json")
     assert dry.exit_code == 0
     data = dry.json()["data"]
-    assert data["dry_run"] is True and {row["status"] for row in data["plan"]} == {"MISSING"}
+    assert data["dry_run"] is True
+    assert {row["status"] for row in data["plan"] if row["kind"] != "playback_edge"} == {"MISSING"}
     assert aws.iam.list_roles()["Roles"] == []
     assert aws.batch.describe_compute_environments()["computeEnvironments"] == []
     human = infra(capsys, "setup", "--dry-run")
@@ -607,3 +609,27 @@ def test_a_malformed_upload_origin_is_a_config_error_before_any_call(aws, capsys
         error = result.json()["error"]
         assert error["code"] == "config_error"
         assert "VIDEOCTL_UPLOAD_ORIGINS entry 'https://app.example.com/upload' has a path" in error["message"]
+
+
+def playback_row(plan: list[dict[str, Any]]) -> dict[str, Any]:
+    (row,) = [r for r in plan if r["kind"] == "playback_edge"]
+    return row
+
+
+def test_verify_checks_the_playback_settings_and_skips_them_when_unset(aws, capsys, monkeypatch):
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    ok = infra(capsys, "verify", "--json")
+    assert ok.exit_code == 0 and playback_row(ok.json()["data"]["plan"])["status"] == "OK"
+    assert not any(value in ok.stdout for value in SECRET_VALUES)
+
+    monkeypatch.setenv("VIDEOCTL_PLAYBACK_BASE_URL", "http://127.0.0.1:8080")  # local mode: not for viewers
+    drift = infra(capsys, "verify", "--json")
+    assert drift.exit_code == 13 and not_ok(drift.json()["error"]["plan"]) == [
+        ("playback_edge", "http://127.0.0.1:8080", "DRIFT")]
+    assert "https" in json.dumps(playback_row(drift.json()["error"]["plan"])["diff"])
+
+    monkeypatch.delenv("VIDEOCTL_PLAYBACK_BASE_URL")
+    skipped = infra(capsys, "verify")
+    assert skipped.exit_code == 0 and "SKIPPED" in skipped.stdout
+    assert "not managed: playback_edge (no playback base URL) (VIDEOCTL_PLAYBACK_BASE_URL is not set" in \
+        " ".join(skipped.stdout.split())

@@ -9,7 +9,7 @@ import pytest
 
 from tests import clips
 from tests.cli import run_cli
-from videoctl.domain.decision import EncodeDecision
+from videoctl.domain.decision import EncodeDecision, source_identity
 from videoctl.domain.states import JobState
 from videoctl.media import loudness
 from videoctl.media.binary import find_ffmpeg
@@ -38,7 +38,9 @@ def test_the_decision_is_stored_and_the_loudness_in_and_out_shown(capsys, ctx, r
 
     done = ctx.jobs.get(job.id)
     decision = EncodeDecision.from_dict(done.decision)
-    assert decision is not None and decision.source == f"{video.source_key}#{lecture.stat().st_size}"
+    recorded = ctx.videos.get(video.id)
+    assert decision is not None
+    assert decision.source == source_identity(video.source_key, lecture.stat().st_size, recorded.source_etag)
     assert [t.rendition for t in decision.loudness] == ["audio", "audio_1", "audio_2"]
     outputs = {t["rendition"]: t["output"]["integrated_lufs"] for t in done.measurements["loudness"]}
     assert outputs["audio"] == pytest.approx(-16.0, abs=1.0) and outputs["audio_1"] == pytest.approx(-16.0, abs=1.0)
@@ -69,3 +71,21 @@ def test_a_re_encode_of_the_same_source_reuses_the_decision_without_measuring(ca
     assert result.exit_code == 0, result.stdout + result.stderr
     assert ctx.jobs.get(again.id).state is JobState.SUCCEEDED
     assert ctx.jobs.get(again.id).decision == stored
+
+
+def test_an_attempt_that_fails_after_the_probe_leaves_the_sources_facts_for_the_next_ones_size(
+        capsys, ctx, run_env, lecture, monkeypatch):
+    from videoctl.services import encode
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the encoder broke")
+
+    monkeypatch.setattr(encode, "make_outputs", broken)
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=lecture)
+    ctx.videos.set_media_info(video.id, duration_s=None, width=None, height=None, has_audio=None)  # never probed
+    job = ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+    assert run_cli(capsys, "--json", "run-job", str(job.id)).exit_code != 0
+    assert ctx.jobs.get(job.id).state is JobState.FAILED
+    facts = ctx.jobs.source_facts(video.id)
+    assert (facts.width, facts.height) == (320, 180)
+    assert facts.duration_s == pytest.approx(4.0, abs=0.1) and facts.fps == pytest.approx(30.0)

@@ -192,7 +192,7 @@ def test_mark_submitted_relaxes_only_its_own_commit(conn):
     jobs = JobRepository(conn)
     job = jobs.create(video.id, max_attempts=3, begin=True)
     params = {"id": job.id, "attempt": job.attempt, "executor_job_id": "batch-1",
-              "from": ["QUEUED", "RETRY_WAIT"]}
+              "size_vcpus": None, "size_memory_mib": None, "from": ["QUEUED", "RETRY_WAIT"]}
 
     # The statement's own switch, seen from inside the transaction it ends.
     for own_transaction, expected in ((True, "off"), (False, "on")):

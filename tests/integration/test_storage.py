@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from videoctl.domain.errors import InvalidInput, NotFound, StorageError
+from videoctl.domain.errors import InvalidInput, NotFound, SourceChanged, StorageError
 from videoctl.settings import Settings
 from videoctl.storage import open_store
 from videoctl.storage.base import delete_prefix
@@ -41,6 +41,70 @@ def test_upload_download_exists_size(store, tmp_path):
     assert out.read_bytes() == src.read_bytes()
     with pytest.raises(NotFound):
         store.download_file("videos/1/source/missing.bin", tmp_path / "m.bin")
+
+
+def test_head_names_the_content_and_a_download_held_to_it_reads_that_content_or_nothing(store, tmp_path):
+    key = "videos/1/source/a.bin"
+    store.upload_file(write(tmp_path / "a.bin", 3000), key)
+    first = store.head(key)
+    assert (first.key, first.size) == (key, 3000) and first.etag
+    assert store.head("videos/1/source/missing.bin") is None
+    store.download_file(key, tmp_path / "same.bin", if_match=first.etag)
+    assert (tmp_path / "same.bin").read_bytes() == b"x" * 3000
+
+    (tmp_path / "b.bin").write_bytes(b"y" * 3000)  # another file of the same size
+    store.upload_file(tmp_path / "b.bin", key)
+    assert store.head(key).etag != first.etag and store.head(key).size == 3000
+    with pytest.raises(SourceChanged, match="no longer the one recorded"):
+        store.download_file(key, tmp_path / "other.bin", if_match=first.etag)
+    assert not (tmp_path / "other.bin").exists()  # not a byte of the other object is left
+    store.download_file(key, tmp_path / "b-again.bin", if_match=store.head(key).etag)
+    assert (tmp_path / "b-again.bin").read_bytes() == b"y" * 3000
+    with pytest.raises(NotFound):
+        store.download_file("videos/1/source/missing.bin", tmp_path / "m.bin", if_match=first.etag)
+
+
+def test_a_local_rewrite_in_place_that_keeps_size_and_times_is_still_another_object(tmp_path):
+    local = LocalStore(tmp_path / "store")
+    local.upload_file(write(tmp_path / "a.bin", 100), "videos/1/source/a.bin")
+    recorded = local.head("videos/1/source/a.bin")
+    assert recorded.etag.startswith("sha256:")
+    path = local.root / "videos/1/source/a.bin"
+    before = path.stat()
+    with open(path, "r+b") as file:  # the same inode, the same size, the times set back
+        file.write(b"y")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns)
+    with pytest.raises(SourceChanged):
+        local.download_file("videos/1/source/a.bin", tmp_path / "copy", if_match=recorded.etag)
+
+
+def test_an_r2_download_held_to_an_etag_comes_in_ranges_each_held_to_it(r2_env, tmp_path):
+    """Above 16 MiB the download is ranged GETs in parallel, every one with If-Match: the
+    bytes land in their places, and an object replaced between the HEAD and a GET, or
+    between two GETs, fails the download with nothing left behind."""
+    store = open_store(Settings.from_env(r2_env))
+    key = "videos/2/source/big.bin"
+    data = bytes(range(251)) * ((33 << 20) // 251 + 1)  # 251: no range boundary falls on a repeat
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=data)
+    recorded = store.head(key)
+    store.download_file(key, tmp_path / "whole.bin", if_match=recorded.etag)
+    assert (tmp_path / "whole.bin").read_bytes() == data
+
+    gets: list[dict] = []
+
+    def replace_after_the_first_get(params, **_):
+        gets.append(params)
+        if len(gets) == 2:  # the first range is in; the object is replaced before the next one
+            store.client.meta.events.unregister("before-parameter-build.s3.GetObject", replace_after_the_first_get)
+            store.client.put_object(Bucket=store.bucket, Key=key, Body=data[::-1])
+
+    store.client.meta.events.register("before-parameter-build.s3.GetObject", replace_after_the_first_get)
+    with pytest.raises(SourceChanged, match="no longer the one recorded"):
+        store.download_file(key, tmp_path / "mixed.bin", if_match=recorded.etag)
+    assert all(get["IfMatch"] == recorded.etag and get["Range"].startswith("bytes=") for get in gets)
+    assert not (tmp_path / "mixed.bin").exists()
 
 
 def test_list_and_delete_prefix_never_touch_neighbours(store, tmp_path):
@@ -131,6 +195,7 @@ def test_no_read_write_or_delete_goes_through_a_link(planted, tmp_path, key):
     checks = {
         "exists": lambda: planted.exists(key),
         "size": lambda: planted.size(key),
+        "head": lambda: planted.head(key),
         "download": lambda: planted.download_file(key, tmp_path / "copy"),
         "delete": lambda: planted.delete_keys([key]),
         "upload": lambda: planted.upload_file(write(tmp_path / "new", 3), key),

@@ -6,6 +6,7 @@ ladder from the bucket; nothing outside a video's ladder can be named; no secret
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -87,8 +88,17 @@ def test_the_pages_read_the_ladder_from_the_bucket(on_r2):
     assert status == 200
     assert f'src="/videos/{video.id}/media/poster-320.jpg"'.encode() in body and b"240p" in body
     status, _, body = request(base, f"/videos/{video.id}")
-    assert status == 200 and b"426x240" in body and f'data-src="/videos/{video.id}/media/master.m3u8"'.encode() in body
+    assert status == 200 and b"426x240" in body
     assert b"r2-test-secret" not in body and b"r2-test-key" not in body
+    # The player plays through the signed playback route, as a viewer's does: from R2, like the
+    # media URLs, its playlists relayed and the rest sent on to presigned URLs.
+    prefix = keys.prefix_of_master(video.hls_path)
+    source = re.search(rb'data-src="(/t/[^/"]+/)([^"]+)"', body)
+    assert source is not None and source[2].decode() == prefix + "master.m3u8"
+    status, headers, master = request(base, (source[1] + source[2]).decode())
+    assert (status, master, headers["cache-control"]) == (200, stored(prefix + "master.m3u8"), "public, max-age=60")
+    status, headers, _ = request(base, f"{source[1].decode()}{prefix}240p/seg_00000.m4s")
+    assert status == 307 and urlsplit(headers["location"]).path == f"/videos-test/{prefix}240p/seg_00000.m4s"
 
 
 def test_a_local_store_has_no_presigned_url(env, tmp_path):

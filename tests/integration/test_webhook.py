@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -138,3 +139,76 @@ def test_the_target_recorded_leaves_a_query_string_out():
     sender = WebhookSender("https://app.example.com/hooks/videoctl?token=abc", SECRET)
     assert sender.target == "https://app.example.com/hooks/videoctl"
     assert SECRET not in repr(sender) and "abc" not in repr(sender)
+
+
+class ProxyRecorder:
+    """A loopback port standing in for an HTTP proxy: records each connection, answers 502."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with client:
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def __enter__(self) -> ProxyRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._server.close()
+
+
+def test_a_loopback_receiver_is_never_reached_through_a_proxy_from_the_environment(conn, receiver, monkeypatch):
+    event = one_event(conn)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with ProxyRecorder() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        assert WebhookSender(receiver.url, SECRET)(delivery(event)) == "HTTP 204"
+    assert proxy.connections == 0 and list(receiver.processed) == [event.event_id]
+    assert WebhookSender(receiver.url, SECRET).direct
+    assert not WebhookSender("https://app.example.com/hooks/videoctl", SECRET).direct  # its proxy, if any, stays
+
+
+def test_a_dripping_receiver_is_cut_at_the_total_deadline(conn, receiver):
+    """Each read gets a byte within a second, so a per-read timeout never fires; the total
+    deadline does, and the drain's retries fit within the same deadline (no second try)."""
+    one_event(conn)
+    receiver.drip_every_s = 1.0
+    started = time.monotonic()
+    result = drain_events(EventRepository(conn), WebhookSender(receiver.url, SECRET), deadline_s=1.5)
+    assert time.monotonic() - started < 1.5 + 3  # a bound, far below the ~45 s the drip takes
+    assert (result.sent, result.pending, result.stopped_early) == (0, 1, True)
+    [failure] = result.failures
+    assert "timed out" in failure.error.message and failure.error.transient and failure.error.outcome_unknown
+    assert len(receiver.arrivals) == 1
+
+
+def test_a_send_fails_fast_retries_within_the_deadline(conn):
+    """Nobody listening: each try fails at once, and the tries with their waits end within the deadline."""
+    one_event(conn)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    waits: list[float] = []
+    result = drain_events(EventRepository(conn), WebhookSender(f"http://127.0.0.1:{port}/hook", SECRET),
+                          sleep=waits.append, deadline_s=30)
+    assert len(waits) == 2 and "refused" in result.failures[0].error.message  # every try, as before

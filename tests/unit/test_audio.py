@@ -145,8 +145,17 @@ def test_a_decision_round_trips_and_is_reused_only_for_the_same_source() -> None
     assert EncodeDecision.from_dict(None) is None
     assert reusable(decision, "videos/1/source/a.mp4#1234") is decision
     assert reusable(decision, "videos/1/source/a.mp4#1235") is None
+    # A recorded ETag is part of the identity: a source replaced with the same size is another.
+    assert source_identity("k", 5, '"abc"') != source_identity("k", 5, '"abd"') != source_identity("k", 5)
     # A new target derives new gains from the same measurement: nothing is measured again.
     louder = decision.with_loudness_settings(LoudnessSettings("normalize", -14.0, -1.5))
     assert louder.loudness[0].measured == track.measured and louder.gains()["audio"].gain_db == 16.0
     silenced = EncodeDecision("x#1", (TrackLoudness("audio", 1, Loudness(-math.inf, -math.inf), track.gain),))
     assert EncodeDecision.from_dict(silenced.to_dict()).loudness[0].measured.integrated_lufs == -math.inf
+
+
+def test_a_title_from_the_uploads_metadata_is_shown_without_control_characters_and_cut() -> None:
+    hostile = AudioTrack(1, 2, 48_000, "eng", title="Lecture\x1b[31m\x00 one\n" + "x" * 200, default=True)
+    label = renditions([hostile])[0].label
+    assert label.startswith("Lecture[31m one") and len(label) == 80 and label.isprintable()
+    assert renditions([AudioTrack(1, 2, 48_000, "kor", title="\x07\x00", default=True)])[0].label == "한국어"

@@ -11,8 +11,8 @@ from videoctl.domain.containers import ALLOWED_DEMUXERS, LIST_DEMUXERS, list_kin
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.threads import plan_threads
 from videoctl.media.encode import build_ladder_args, build_rendition_args
-from videoctl.media.probe import SourceInfo
 from videoctl.media.loudness import measure_args
+from videoctl.media.probe import SourceInfo
 from videoctl.media.source_input import input_args, source_url
 
 

@@ -122,7 +122,7 @@ def test_each_caption_language_is_a_text_adaptation_set_over_its_whole_vtt() -> 
 
 def test_the_mpd_with_captions_is_valid_against_mpegs_schema() -> None:
     assert schema_errors(mpd_text(PRESENTATION)) == []
-    assert_valid_mpd(mpd_text(Presentation(video=PRESENTATION.video, audio=None, frame_rate=Fraction(25),
+    assert_valid_mpd(mpd_text(Presentation(video=PRESENTATION.video, audio=(), frame_rate=Fraction(25),
                                            subtitles=(ENGLISH,))))
 
 
@@ -161,8 +161,13 @@ def presentations(draw: st.DrawFn) -> Presentation:
 
     heights = draw(st.lists(st.integers(2, 4320), min_size=1, max_size=5, unique=True))
     video = tuple(rendition(f"{height}p", width=height * 16 // 9, height=height) for height in heights)
-    audio = rendition("audio", sample_rate=draw(st.sampled_from([22050, 44100, 48000])),
-                      channels=draw(st.integers(1, 8))) if draw(st.booleans()) else None
+    # 0 to 3 source tracks, any languages, any of them the default or an audio description.
+    tracks = [AudioTrack(index, channels=draw(st.integers(1, 8)), sample_rate=draw(st.sampled_from([22050, 44100, 96000])),
+                         language=draw(st.none() | LANGUAGE_TAGS), title=draw(st.none() | st.text(max_size=12) | st.just("\x1b\x00 <&>")),
+                         default=draw(st.booleans()), describes_video=draw(st.booleans()))
+              for index in range(draw(st.integers(0, 3)))]
+    audio = tuple(AudioTrackSet(r, rendition(r.name, sample_rate=r.sample_rate, channels=r.channels))
+                  for r in renditions(tracks))
     languages = draw(st.lists(LANGUAGE_TAGS, max_size=4, unique=True))
     default = draw(st.sampled_from(languages)) if languages and draw(st.booleans()) else None
     subtitles = tuple(SubtitleRendition(language=tag, name=language_name(tag), default=tag == default,

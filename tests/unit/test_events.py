@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from videoctl.domain import events
-from videoctl.domain.events import EventType, parse_target, sign, verify
+from videoctl.domain.events import EventType, parse_target, shown_target, sign, verify
 from videoctl.domain.models import Event, Job, Video
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
@@ -136,6 +136,21 @@ def test_targets_are_parsed(raw, kind, value):
     assert parse_target(str(target)) == target  # what settings keep reads back the same
 
 
+@pytest.mark.parametrize("raw", ["https://hooks.internal_net.example/x", "https://b\u00fccher.example/hook",
+                                 "https://app.example.com./hook", "https://[2001:db8::1]:8443/hook"])
+def test_host_names_dns_can_hold_are_taken(raw):
+    assert parse_target(raw).value == raw
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("https://app.example.com/hooks/videoctl?token=abc", "https://app.example.com/hooks/videoctl?****"),
+    ("https://app.example.com/hooks/videoctl", "https://app.example.com/hooks/videoctl"),
+    ("eventbridge:videoctl", "eventbridge:videoctl"),
+])
+def test_a_webhook_query_string_is_shown_masked(raw, shown):
+    assert shown_target(raw) == shown
+
+
 def test_a_target_names_its_bus_or_topic_and_where():
     bus = parse_target("eventbridge:arn:aws:events:eu-west-1:123456789012:event-bus/videoctl")
     assert bus.name == "videoctl" and bus.arn_region_account == ("eu-west-1", "123456789012")
@@ -155,6 +170,11 @@ def test_a_target_names_its_bus_or_topic_and_where():
     ("https:///hook", "has no host"),
     ("https://app.example.com:99999/hook", "not a valid URL"),
     ("https://app.example.com/\x1b[2J", "control character"),
+    ("https://app.exa mple.com/hook", "contains a space"),
+    ("https://app.example.com/my hook", "contains a space"),
+    ("https://app..example.com/hook", "invalid host name"),
+    ("https://-app.example.com/hook", "invalid host name"),
+    ("https://app.exam!ple.com/hook", "invalid host name"),
 ])
 def test_bad_targets_say_why(raw, why):
     with pytest.raises(ValueError, match=re.escape(why)):

@@ -31,8 +31,11 @@ INFRA_ENV = {
     "REDIS_URL": "redis://:redis-password@redis.internal:6379/0",
     "VIDEOCTL_HOME": "/tmp/videoctl-infra-test-home",
     "VIDEOCTL_UPLOAD_ORIGINS": "https://app.example.com, http://localhost:3000",
+    "VIDEOCTL_PLAYBACK_KEYS": "k2026a:playback-secret-value-0123456789abcdef",
+    "VIDEOCTL_PLAYBACK_BASE_URL": "https://media.example.com",
 }
-SECRET_VALUES = ("r2-key-id-value", "r2-secret-value", "db-password", "redis-password")
+SECRET_VALUES = ("r2-key-id-value", "r2-secret-value", "db-password", "redis-password",
+                 "playback-secret-value-0123456789abcdef")
 
 
 def settings(**overrides: str | None) -> Settings:

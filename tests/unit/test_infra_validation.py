@@ -9,6 +9,7 @@ import pytest
 
 from tests.unit.test_infra_documents import ACCOUNT, settings
 from videoctl.domain.errors import InvalidInput
+from videoctl.domain.sizing import DEFAULT_SIZING, parse_sizing
 from videoctl.infra import files, validation
 from videoctl.infra.validation import FARGATE_MEMORY
 
@@ -131,6 +132,23 @@ def test_max_vcpus_below_one_job(docs):
     ce = copy.deepcopy(docs.compute_env)
     ce["computeResources"]["maxvCpus"] = 2
     assert "no job could ever leave RUNNABLE" in problems_of(docs, compute_env=ce)
+
+
+def test_max_vcpus_below_the_largest_sized_container(docs):
+    ce = copy.deepcopy(docs.compute_env)
+    ce["computeResources"]["maxvCpus"] = 8
+    sizing = parse_sizing(DEFAULT_SIZING)
+    with pytest.raises(InvalidInput) as err:
+        validation.validate(replace(docs, compute_env=ce), sizing=sizing)
+    assert ("computeResources.maxvCpus 8 is below the 16 vCPU VIDEOCTL_SIZING gives the largest sources"
+            in err.value.message)
+    # Enough for the largest, or no sizing: the same environment passes.
+    validation.validate(replace(docs, compute_env=ce), sizing=parse_sizing("0:2/4096,100:8/16384"))
+    validation.validate(replace(docs, compute_env=ce), sizing=None)
+
+
+def test_shipped_documents_hold_the_default_sizing(docs):
+    validation.validate(docs, sizing=parse_sizing(DEFAULT_SIZING))
 
 
 @pytest.mark.parametrize(("limit", "expected"), [

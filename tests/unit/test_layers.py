@@ -1,9 +1,12 @@
 """The layers of the house, checked from the source: imports point down, and nothing goes round.
 
-commands parse and render (no botocore, boto3, psycopg or repository), and so does the web page
-(videoctl/web), which reaches nothing below videoctl.api.Client either; services orchestrate
-(no botocore or boto3: executors and stores hide AWS); the domain is pure (the standard
-library and itself); and no chain of imports, lazy ones included, comes back to where it began.
+commands parse, call videoctl.api and render: they import no service, no repository or other
+database module, nothing of the infra wing and nothing that talks to AWS (the result types they
+name come from videoctl.api too); so does the web page (videoctl/web), which reaches nothing
+below videoctl.api.Client either. Services orchestrate: no botocore or boto3 (executors and
+stores hide AWS), and no repository class (they name the domain's repository Protocols, so
+importing a service loads no database driver). The domain is pure (the standard library and
+itself), and no chain of imports, lazy ones included, comes back to where it began.
 """
 
 from __future__ import annotations
@@ -44,8 +47,20 @@ def offenders(layer: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     return bad
 
 
-def test_commands_hold_no_aws_sql_or_repository():
-    assert offenders("videoctl.commands", ("botocore", "boto3", "psycopg", "videoctl.db", "videoctl.aws")) == {}
+def test_commands_call_the_api_and_render():
+    below = ("botocore", "boto3", "psycopg", *(f"videoctl.{layer}" for layer in (
+        "db", "aws", "storage", "services", "executor", "media", "notify", "infra", "context")))
+    assert offenders("videoctl.commands", below) == {}
+
+
+def test_what_the_commands_take_from_the_api_is_there():
+    # Type-only imports included: a name the api does not give would break no run, only the types.
+    import videoctl.api
+
+    named = {n.removeprefix("videoctl.api.") for module, names in imports().items()
+             if module.startswith("videoctl.commands") for n in names if n.startswith("videoctl.api.")}
+    assert {"ScanReport", "VideoDetail", "InfraDrift"} <= named
+    assert sorted(n for n in named if not hasattr(videoctl.api, n)) == []
 
 
 def test_the_web_page_calls_only_the_api_client():
@@ -56,6 +71,12 @@ def test_the_web_page_calls_only_the_api_client():
 
 def test_services_never_see_botocore():
     assert offenders("videoctl.services", ("botocore", "boto3")) == {}
+
+
+def test_services_name_the_domains_repository_protocols():
+    # Not the classes of videoctl.db.repositories: importing a service loads no database driver.
+    assert offenders("videoctl.services", ("videoctl.db.repositories", "psycopg")) == {}
+    assert "videoctl.domain.repositories" in imports()["videoctl.services.submit"]
 
 
 def test_the_domain_is_pure():

@@ -40,7 +40,7 @@ def test_an_invalid_mpd_written_in_a_test_fails_where_it_is_written_and_at_teard
                               initialization="i.mp4", media="s$Number$.m4s", start_number=0,
                               timeline=(dash.TimelineEntry(0, 1),), width=2, height=2)
     with pytest.raises(AssertionError, match="not valid against DASH-MPD.xsd"):
-        dash.mpd_text(dash.Presentation(video=(rep,), audio=None, frame_rate=Fraction(25)))
+        dash.mpd_text(dash.Presentation(video=(rep,), audio=(), frame_rate=Fraction(25)))
     assert any("has a space" in refusal for refusal in _mpd_schema_refusals)
     _mpd_schema_refusals.clear()  # seen: this test's teardown would fail on it otherwise
 

@@ -167,14 +167,15 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
     "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
-    "loudness_true_peak", "chunk_after_s", "chunk_s"}]
+    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "chunk_after_s", "chunk_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 24
+    assert len(NUMBERS) == 27
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
-    assert numeric == {s.name for s in NUMBERS}
+    # VIDEOCTL_CHUNK_AFTER_SECONDS is off (None) by default, a number when set.
+    assert numeric | {"chunk_after_s"} == {s.name for s in NUMBERS}
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), (" YES ", True), ("on", True),
@@ -208,7 +209,7 @@ def test_non_finite_and_out_of_range_numbers_name_the_variable_and_range(spec, r
     assert f"{spec.env[0]} must be" in message and " to " in message, message
 
 
-@pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
+@pytest.mark.parametrize("spec", [spec for spec in NUMBERS if spec.default is not None], ids=lambda spec: spec.env[0])
 def test_defaults_are_inside_their_own_ranges(spec):
     value = spec.parse(str(spec.default))
     assert value == spec.default and math.isfinite(value)
@@ -220,10 +221,18 @@ def test_a_chunk_that_is_not_whole_segments_is_a_config_error_naming_it(chunk_s,
         Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": chunk_s, "VIDEOCTL_SEGMENT_SECONDS": segment_s})
 
 
-def test_long_videos_are_chunked_after_ten_minutes_in_two_minute_chunks_by_default():
+def test_chunking_is_off_unless_asked_for_and_then_in_two_minute_chunks():
     settings = Settings.from_env({})
-    assert (settings.chunk_after_s, settings.chunk_s) == (600.0, 120)
+    assert (settings.chunk_after_s, settings.chunk_s) == (None, 120)
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "600"}).chunk_after_s == 600.0
     assert Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": "60", "VIDEOCTL_SEGMENT_SECONDS": "6"}).chunk_s == 60
+
+
+def test_chunking_on_the_batch_executor_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="VIDEOCTL_CHUNK_AFTER_SECONDS .*not yet supported on the batch executor"):
+        Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "600"})
+    assert Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
 
 
 def test_heartbeat_must_beat_faster_than_stale_detection():
@@ -241,6 +250,39 @@ def test_a_bad_ladder_is_a_config_error(ladder):
 
 def test_a_good_ladder_is_kept_as_written():
     assert Settings.from_env({"VIDEOCTL_LADDER": " 720:3000, 360:800 "}).ladder == "720:3000, 360:800"
+
+
+@pytest.mark.parametrize(("sizing", "fragment"), [
+    ("0:2/4096,,50:4/8192", "'' is not GPX:VCPU/MEMORY_MIB"),
+    ("0:2:4096", "is not GPX:VCPU/MEMORY_MIB"),
+    ("0:4/4096", "Fargate does not offer 4096 MiB with 4 vCPU"),
+    ("0:3/6144", "Fargate has no 3 vCPU size"),
+    ("0:2/4096,200:8/16384,50:4/8192", "the thresholds must rise"),
+    ("5:2/4096", "it must start at 0"),
+])
+def test_a_bad_sizing_table_is_a_config_error_naming_the_variable(sizing, fragment):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VIDEOCTL_SIZING": sizing})
+    assert "VIDEOCTL_SIZING is not a valid sizing table" in info.value.message
+    assert fragment in info.value.message
+
+
+def test_the_sizing_table_defaults_on_and_can_be_turned_off():
+    default = Settings.from_env({})
+    assert default.sources["sizing"] == "default" and default.sizing_table is not None
+    assert default.sizing_table.size_for(0).vcpus == 2
+    off = Settings.from_env({"VIDEOCTL_SIZING": "Off"})
+    assert off.sizing == "off" and off.sizing_table is None
+    spaced = Settings.from_env({"VIDEOCTL_SIZING": " 0 : 1/2048 , 1e2:4/8192 "})
+    assert spaced.sizing == "0:1/2048,100:4/8192" and spaced.sources["sizing"] == "env:VIDEOCTL_SIZING"
+
+
+def test_a_sized_container_must_fit_in_the_compute_environment():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VIDEOCTL_SIZING": "0:2/4096,100:16/32768", "VIDEO_BATCH_MAX_VCPUS": "8"})
+    assert "VIDEOCTL_SIZING gives a container 16 vCPU but VIDEO_BATCH_MAX_VCPUS is 8" in info.value.message
+    assert Settings.from_env({"VIDEOCTL_SIZING": "0:2/4096,100:8/16384", "VIDEO_BATCH_MAX_VCPUS": "8"})
+    assert Settings.from_env({"VIDEOCTL_SIZING": "off", "VIDEO_BATCH_MAX_VCPUS": "1"})
 
 
 ENDPOINT_VARIABLES = ("VIDEOCTL_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "R2_ENDPOINT_URL")
@@ -324,6 +366,17 @@ def test_download_rung_is_a_height_or_off(raw, kept, height):
     assert s.sources["download_rung"] == "env:VIDEOCTL_DOWNLOAD_RUNG"
 
 
+def test_run_job_samples_quality_unless_told_otherwise():
+    assert Settings.from_env({}).measure_quality == "sample"
+    for raw, kept in (("off", "off"), (" FULL ", "full"), ("sample", "sample")):
+        assert Settings.from_env({"VIDEOCTL_MEASURE_QUALITY": raw}).measure_quality == kept
+
+
+def test_a_quality_mode_that_is_none_of_them_names_the_variable():
+    with pytest.raises(ConfigError, match="VIDEOCTL_MEASURE_QUALITY must be one of off, sample, full"):
+        Settings.from_env({"VIDEOCTL_MEASURE_QUALITY": "always"})
+
+
 # ---------------------------------------------------------------- events (docs/events.md)
 
 WEBHOOK_SECRET = "whsec-0123456789abcdef-not-shown"
@@ -349,6 +402,8 @@ def test_an_event_target_is_kept_parsed():
     ({"VIDEOCTL_EVENTS_TARGET": "http://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
      "VIDEOCTL_EVENTS_TARGET must be https://"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook"}, "VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set"),
+    ({"VIDEOCTL_EVENTS_TARGET": "https://app.exa mple.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET},
+     "VIDEOCTL_EVENTS_TARGET contains a space"),
     ({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook", "VIDEOCTL_EVENTS_WEBHOOK_SECRET": "short-pw"},
      "VIDEOCTL_EVENTS_WEBHOOK_SECRET must be at least 16 characters"),
 ])
@@ -366,6 +421,15 @@ def test_the_webhook_secret_is_masked_and_scrubbed():
     assert shown["events_webhook_secret"]["secret"] is True and WEBHOOK_SECRET not in str(s.describe())
     assert s.scrubber()(f"signed with {WEBHOOK_SECRET}") == "signed with ****"
     assert WEBHOOK_SECRET not in environment_scrubber({"VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})(WEBHOOK_SECRET)
+
+
+def test_config_show_masks_the_query_string_of_the_webhook():
+    s = Settings.from_env({"VIDEOCTL_EVENTS_TARGET": "https://app.example.com/hook?token=tok-in-the-query",
+                           "VIDEOCTL_EVENTS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    shown = {row["name"]: row for row in s.describe()}
+    assert shown["events_target"]["value"] == "https://app.example.com/hook?****"
+    assert "tok-in-the-query" not in str(s.describe())
+    assert s.events.value.endswith("?token=tok-in-the-query")  # what is sent keeps it
 
 
 @pytest.mark.parametrize(("name", "raw"), [("VIDEOCTL_LOUDNESS", "loud"), ("VIDEOCTL_LOUDNESS_TARGET", "-3"),

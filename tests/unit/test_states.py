@@ -74,3 +74,22 @@ VIDEO_ALLOWED = {
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(VideoStatus, VideoStatus)))
 def test_video_transitions(current, target):
     assert can_video_transition(current, target) == ((current, target) in VIDEO_ALLOWED)
+
+
+@pytest.mark.parametrize("state", [J.FAILED, J.DEAD, J.CANCELLED])
+def test_a_wait_that_ends_otherwise_than_succeeded_is_job_failed(state):
+    from datetime import UTC, datetime
+
+    from videoctl.domain.errors import JobFailed
+    from videoctl.domain.models import Job, require_success
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    fields = dict(id=7, video_id=1, attempt=3, max_attempts=3, reencode=False, priority=None, executor_job_id=None,
+                  runner_id=None, heartbeat_at=None, progress=0, next_attempt_at=None, error_code="media_error",
+                  error_message="no video stream", output_prefix=None, created_at=now, updated_at=now,
+                  submitted_at=None, started_at=None, finished_at=now)
+    done = Job(state=J.SUCCEEDED, **fields)
+    assert require_success(done) is done
+    with pytest.raises(JobFailed, match=f"job 7 ended {state}: media_error: no video stream") as caught:
+        require_success(Job(state=state, **fields))
+    assert caught.value.code == "job_failed" and "videoctl jobs show 7" in caught.value.hint

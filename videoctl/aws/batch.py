@@ -29,9 +29,10 @@ class BatchJobs:
 
     def submit(self, name: str, *, parameters: dict[str, str], tags: dict[str, str],
                priority: int | None = None, array_size: int | None = None,
-               environment: dict[str, str] | None = None) -> str:
+               container_overrides: dict[str, Any] | None = None) -> str:
         """SubmitJob; ``array_size`` makes it an array job of that many children (the chunks of
-        a long video), ``environment`` adds variables to the container (its command stays)."""
+        a long video), ``container_overrides`` sizes the container or adds variables to it (its
+        command stays)."""
         request: dict[str, Any] = {
             "jobName": name,
             "jobQueue": self.queue,
@@ -44,9 +45,8 @@ class BatchJobs:
             request["schedulingPriorityOverride"] = priority
         if array_size is not None:
             request["arrayProperties"] = {"size": array_size}
-        if environment:
-            request["containerOverrides"] = {"environment": [{"name": key, "value": value}
-                                                             for key, value in environment.items()]}
+        if container_overrides:
+            request["containerOverrides"] = container_overrides
         return self._submit_client.submit_job(**request)["jobId"]
 
     def find_by_name(self, name: str) -> str | None:

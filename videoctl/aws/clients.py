@@ -25,6 +25,7 @@ class AwsClients:
     def __init__(self, settings: Settings, *, session: boto3.session.Session | None = None) -> None:
         self.settings = settings
         self.session = session or boto3.session.Session(region_name=settings.aws_region)
+        self._delivery: dict[str, Any] = {}
 
     def client(self, service: str, **config: Any) -> Any:
         return _built(service, lambda: self.session.client(
@@ -32,6 +33,16 @@ class AwsClients:
             endpoint_url=self.settings.aws_endpoint_url,
             config=Config(**{"retries": _RETRIES, "connect_timeout": 5, "read_timeout": 30, **config}),
         ))
+
+    def delivery(self, service: str) -> Any:
+        """A client for deliveries (events to EventBridge or SNS, prefix deletions to SQS): its
+        connect and read timeouts within the delivery deadline, and one retry at most, so a
+        slow endpoint costs a delivery that deadline, not botocore's six tries of 30 s each."""
+        if service not in self._delivery:
+            deadline = self.settings.delivery_timeout_s
+            self._delivery[service] = self.client(service, connect_timeout=min(5.0, deadline), read_timeout=deadline,
+                                                  retries={"mode": "standard", "total_max_attempts": 2})
+        return self._delivery[service]
 
     @cached_property
     def batch(self) -> Any:

@@ -6,20 +6,29 @@ hundred requests costs one lookup and a hundred SendMessage calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from videoctl.aws.deadline import within
 from videoctl.aws.errors import aws_error, error_code
+
+T = TypeVar("T")
 
 _MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 class SqsQueue:
-    def __init__(self, client: Any, queue_name: str) -> None:
+    def __init__(self, client: Any, queue_name: str, *, timeout_s: float | None = None) -> None:
         self.client = client
         self.name = queue_name
+        #: Each call's total deadline (aws/deadline.py); None: botocore's timeouts alone.
+        self.timeout_s = timeout_s
+
+    def _call(self, action: str, call: Callable[[], T]) -> T:
+        return call() if self.timeout_s is None else within(self.timeout_s, action, call)
 
     @property
     def fifo(self) -> bool:
@@ -28,7 +37,8 @@ class SqsQueue:
     @cached_property
     def url(self) -> str:
         try:
-            return self.client.get_queue_url(QueueName=self.name)["QueueUrl"]
+            return self._call(f"sqs:GetQueueUrl {self.name}",
+                              lambda: self.client.get_queue_url(QueueName=self.name))["QueueUrl"]
         except (BotoCoreError, ClientError) as exc:
             error = aws_error(f"sqs:GetQueueUrl {self.name}", exc)
             if error_code(exc) in _MISSING_QUEUE:
@@ -45,6 +55,6 @@ class SqsQueue:
         if self.fifo:
             params.update(MessageDeduplicationId=deduplication_id, MessageGroupId=group_id)
         try:
-            return self.client.send_message(**params)["MessageId"]
+            return self._call(f"sqs:SendMessage {self.name}", lambda: self.client.send_message(**params))["MessageId"]
         except (BotoCoreError, ClientError) as exc:
             raise aws_error(f"sqs:SendMessage {self.name}", exc) from exc

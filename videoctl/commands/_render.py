@@ -27,10 +27,12 @@ from rich.table import Table
 
 from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
+from videoctl.domain.executor import LOCAL_ID_PREFIX
 from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
     from videoctl.domain.models import Job, Video
+    from videoctl.domain.quality import QualityFailure, RungQuality
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -206,6 +208,35 @@ def loudness_text(decision: dict[str, Any] | None, measurements: dict[str, Any] 
     return "\n".join(lines)
 
 
+def ladder_text(decision: dict[str, Any] | None) -> str | None:
+    """The ladder decision: its mode, target, each rung's CRF, the dropped rungs, the probe's measured points."""
+    ladder = (decision or {}).get("ladder")
+    if not isinstance(ladder, dict):
+        return None
+    crfs = ", ".join(f"{name} CRF {crf}" for name, crf in (ladder.get("crf") or {}).items())
+    if ladder.get("mode") != "per-title":
+        return f"{ladder.get('mode')}: {crfs}"
+    dropped = ladder.get("dropped") or []
+    lines = [f"per-title, target VMAF {ladder.get('target'):g}: {crfs}"
+             + (f"; dropped {', '.join(dropped)}" if dropped else "")]
+    lines += [f"probe CRF {p['crf']}: VMAF {p['vmaf']:.1f} (p5 {p['vmaf_p5']:.1f}), {p['kbps']:.0f} kbit/s"
+              for p in ladder.get("points") or []]
+    if ladder.get("probe_cpu_s") is not None:
+        lines.append(f"probe {ladder['probe_cpu_s']:.1f} CPU-s over {len(ladder.get('pieces') or [])} piece(s)")
+    return "; ".join(lines)  # one line: a table cell shows a newline escaped
+
+
+def size_text(job: Job) -> str | None:
+    """The container size the job's current attempt asked for, or why it asked for none."""
+    if job.size is not None:
+        return f"{job.size} (sized to its source)"
+    if not job.executor_job_id:
+        return None  # not sent yet
+    if job.executor_job_id.startswith(LOCAL_ID_PREFIX):
+        return "none: a local process is not sized"
+    return "the job definition's (the source is not probed yet, or VIDEOCTL_SIZING is off)"
+
+
 def fields_table(title: str, record: dict[str, Any]) -> None:
     """One object as a two-column key/value table."""
     table(title, ("field", "value"), record.items())
@@ -296,3 +327,21 @@ def job_progress(job_id: int) -> tuple[ProgressBar, Callable[[Job], None]]:
     place in line when the job carries them)."""
     bar = ProgressBar(f"job {job_id}")
     return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state} {job_progress_text(j)}")
+
+
+def quality_table(rungs: Sequence[RungQuality], failure: QualityFailure | None = None) -> None:
+    """The rungs of one ladder as scored (`quality`, `video show`), or why its measurement failed."""
+    if failure is not None:
+        stdout.print(f"[yellow]the quality measurement ({failure.mode}) of ladder {safe(failure.output_prefix)} "
+                     f"failed: {safe(failure.error_code)}: {safe(failure.error_message)}[/]\n"
+                     f"`videoctl quality {failure.video_id}` measures it again", highlight=False)
+        return
+    if not rungs:
+        return
+    first = rungs[0]
+    how = "every frame" if first.mode == "full" else f"{first.segments} segment(s) spread over the video"
+    table(f"quality of ladder {first.output_prefix} ({how}; {fmt(first.measured_at)})",
+          ("rung", "size", "bitrate", "VMAF mean", "VMAF p5", "PSNR-Y dB"),
+          ((Markup(f"{safe(r.rung)} [bold](top)[/]") if r.top_rung else r.rung, f"{r.width}x{r.height}",
+            f"{r.bitrate_bps / 1000:.0f} kbit/s" if r.bitrate_bps else None, r.vmaf_mean, r.vmaf_p5, r.psnr_y_mean)
+           for r in rungs))

@@ -32,7 +32,7 @@ def demo(
 
         bind("127.0.0.1", port).close()  # a port in use is refused now, not after the encode
     with bar:
-        result = client().demo(file, seconds=seconds, note=out.info,
+        result = client().demo(file, seconds=seconds, note=out.info, serve_port=port,
                                on_update=lambda j: bar.update(j.progress, f"job {j.id} {j.state}"))
     video, master = result.video, result.master
 
@@ -45,12 +45,16 @@ def demo(
         if outputs:
             out.table("outputs", ("output", "where"), outputs)
         command = "videoctl serve" + ("" if port == 8080 else f" --port {port}")
+        signed = result.playback
         out.stdout.print(
             "\nwatch it in the web page:\n"
             f"  {'serving it now (Ctrl-C stops)' if serve_ else command}\n"
             f"  open http://127.0.0.1:{port}/videos/{video.id}\n"
             f"or play it: ffplay {out.safe(master)}   (or VLC, or Safari)\n"
-            f"job log: {out.safe(result.log_dir)}")
+            f"signed playback URL, as your app's viewers get them (`videoctl playback {video.id}`), good until "
+            f"{signed.expires_at.astimezone().isoformat(timespec='seconds')} while `{command}` runs:\n"
+            f"  {out.safe(signed.master)}\n"
+            f"job log: {out.safe(result.log_dir)}", highlight=False)
 
     out.success(result, render, json_flag=json_)
     if serve_:

@@ -11,16 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 
+from videoctl.api import DiffDocument, InfraDrift, InfraStatus, PlanItem
 from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import VideoctlError
-from videoctl.infra.model import DiffDocument, Status
 
 if TYPE_CHECKING:
-    from videoctl.api import InfraScope
-    from videoctl.infra import service
-    from videoctl.infra.model import PlanItem
+    from videoctl.api import InfraOutcome, InfraScope
 
 _MODEL = "videoctl.infra.model"
 
@@ -33,7 +31,7 @@ class RegisteredJobDefinition(TypedDict):
 
 app = typer.Typer(
     help="Check and set up the resources described in infra/json: IAM roles, Batch, SQS, the delete-r2 Lambda, "
-         "the R2 bucket's CORS rules.",
+         "the R2 bucket's CORS rules; verify also checks the playback edge's settings.",
     no_args_is_help=True,
 )
 
@@ -70,7 +68,7 @@ def _report_table(report: dict[str, Any]) -> None:
 
 def _matched(items: list[PlanItem]) -> str:
     """How many resources match, and which ones these settings leave alone (and why)."""
-    skipped = [i for i in items if i.status is Status.SKIPPED]
+    skipped = [i for i in items if i.status is InfraStatus.SKIPPED]
     text = f"all {len(items) - len(skipped)} resources match infra/json"
     if skipped:
         text += "; not managed: " + "; ".join(f"{i.kind.value} {i.name} ({i.note})" for i in skipped)
@@ -86,11 +84,8 @@ def _spinner(message: str) -> Any:
     return out.stderr.status(message, spinner="dots")
 
 
-def _apply(scope: InfraScope, json_: bool, what: str) -> service.Outcome:
+def _apply(scope: InfraScope, json_: bool, what: str) -> InfraOutcome:
     """Run setup for the scope's resources; on failure show what was done and what was not."""
-    # imported here, not at module level: `videoctl --help` and shell completion import every command module
-    from videoctl.infra.errors import InfraDrift
-
     try:
         outcome = client().infra_setup(scope, waiting=_spinner)
     except VideoctlError as exc:
@@ -109,7 +104,7 @@ def _apply(scope: InfraScope, json_: bool, what: str) -> service.Outcome:
     return outcome
 
 
-def _render_outcome(outcome: service.Outcome, what: str) -> None:
+def _render_outcome(outcome: InfraOutcome, what: str) -> None:
     report = outcome.report
     if report is None:
         return
@@ -137,8 +132,6 @@ def verify(json_: JsonOption = False) -> None:
     Example: videoctl infra verify --json
     """
     out.json_mode(json_)  # now, so that an error before the plan is printed as JSON too
-    from videoctl.infra.errors import InfraDrift
-
     outcome = client().infra_plan()
     items = outcome.plan
     if outcome.ok:

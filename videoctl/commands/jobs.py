@@ -51,7 +51,10 @@ def show(
         spent = record.pop("cost")
         record["cost"] = (f"${spent.cost_usd:.4f} ({spent.attempts} attempt(s), {spent.runtime_s:.0f} s, "
                           f"{spent.vcpu_hours:.3f} vCPU-h, {spent.gb_hours:.3f} GB-h)" if spent else None)
+        record["ladder"] = out.ladder_text(record["decision"])
         record["loudness"] = out.loudness_text(record.pop("decision"), record.pop("measurements"))
+        del record["size_vcpus"], record["size_memory_mib"]
+        record["size"] = out.size_text(job)
         out.fields_table(f"job {job.id}", record)
 
     out.success(job, render, json_flag=json_)

@@ -15,7 +15,7 @@ from videoctl.domain.reconcile import DriftRemains
 from videoctl.domain.selection import parse_duration
 
 if TYPE_CHECKING:
-    from videoctl.services.reconcile import Findings, ReconcileReport, Scanned
+    from videoctl.api import Findings, ReconcileReport, Scanned
 
 _KINDS = ("broken ladder(s)", "orphan prefix(es)", "unowned executor job(s)", "stuck video(s)")
 

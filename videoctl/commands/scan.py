@@ -13,7 +13,7 @@ from videoctl.domain import ranges
 from videoctl.domain.errors import JobFailed
 
 if TYPE_CHECKING:
-    from videoctl.services.scan import ScanReport
+    from videoctl.api import ScanReport
 
 
 def _render(report: ScanReport) -> None:
@@ -28,6 +28,14 @@ def _render(report: ScanReport) -> None:
     out.table(None, ("summary", "count"), report.summary().items())
     for error in report.deletion_errors:
         out.stderr.print(f"[red]deletion still pending[/]: {out.safe(error)}", highlight=False)
+    _render_failed_tasks(report)
+
+
+def _render_failed_tasks(report: ScanReport) -> None:
+    for task in report.tasks:
+        if task.error is not None:
+            out.stderr.print(f"[red]{task.name} failed[/]: {task.error.code}: {out.safe(task.error.message)}",
+                             highlight=False)
 
 
 @out.document("videoctl.services.scan:ScanDocument")
@@ -41,8 +49,11 @@ def scan_stuck(
 ) -> None:
     """Find failed, due and stalled jobs and resubmit them (the only retry decider).
 
-    After a pass it also sends prefix deletions still pending (`videoctl r2 drain`).
-    With --loop and --json, each pass prints one document on one line.
+    A pass runs each maintenance task on its own (jobs, uploads, usage, deletions, events and,
+    in a loop, the daily prune): one that fails is reported with its error and the others run.
+    With --loop nothing a pass meets stops the loop (a database restart, a target that is down);
+    after a failed pass the next comes sooner, backing off up to SECONDS. With --loop and
+    --json, each pass prints one document on one line.
 
     Example: videoctl scan-stuck --loop 60
     """
@@ -59,6 +70,7 @@ def scan_stuck(
             print(out.dumps({"data": report.to_dict()}).replace("\n", ""), flush=True)  # one line a pass
         else:
             out.stderr.print(f"pass {passes}: " + ", ".join(f"{k} {v}" for k, v in report.summary().items()))
+            _render_failed_tasks(report)
 
     summary = videoctl.scan_loop(loop, limit=limit, dry_run=dry_run, on_pass=on_pass)
     out.info(f"stopped after {summary.passes} pass(es)")

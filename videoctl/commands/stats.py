@@ -17,7 +17,8 @@ def stats(
     hours: Annotated[int, typer.Option(min=1, max=ranges.MAX_STATS_HOURS, help="Window for rates and failures.")] = 24,
     json_: JsonOption = False,
 ) -> None:
-    """Jobs by state, oldest active job, top failure reasons, hourly throughput, mean encode time.
+    """Jobs by state, oldest active job, top failure reasons, hourly throughput, mean encode time, cost,
+    and how the top rung's VMAF spread over the ladders measured.
 
     Example: videoctl stats --hours 6
     """
@@ -36,6 +37,7 @@ def stats(
                       ((r["error_code"], r["jobs"], r["example"]) for r in data["failure_reasons"]))
         _hourly(data["hourly"], hours)
         _cost(data["cost"], hours)
+        _quality(data["quality"], hours)
 
     out.success(data, render, json_flag=json_)
 
@@ -55,6 +57,18 @@ def _cost(cost: dict, hours: int) -> None:
     out.stdout.print(f"total ${cost['cost_usd']:.4f} for {cost['source_minutes']:.1f} source min"
                      + (f" (${per_minute:.5f}/min)" if per_minute is not None else "")
                      + f"; MediaConvert for the same outputs: ${cost['mediaconvert_usd']:.4f}", highlight=False)
+
+
+def _quality(quality: dict, hours: int) -> None:
+    """The top rung's mean VMAF over the ladders measured in the window: its spread, and a
+    histogram by 10-point band from 0 to 100."""
+    if not quality["ladders"]:
+        out.stdout.print(f"top-rung VMAF ({hours} h): no ladder measured", highlight=False)
+        return
+    out.stdout.print(f"top-rung VMAF ({hours} h, {quality['ladders']} ladder(s)): min {quality['min']:.1f} · "
+                     f"p5 {quality['p5']:.1f} · p50 {quality['p50']:.1f} · p95 {quality['p95']:.1f} · "
+                     f"max {quality['max']:.1f}", highlight=False)
+    out.stdout.print(f"  0 │{out.sparkline(quality['histogram'])}│ 100", highlight=False)
 
 
 def _hourly(rows: list, hours: int) -> None:

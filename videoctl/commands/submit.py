@@ -10,7 +10,7 @@ from videoctl.commands import _render as out
 from videoctl.commands._client import client
 from videoctl.commands._render import JsonOption
 from videoctl.domain.errors import JobFailed, UsageError
-from videoctl.domain.models import Job, Video
+from videoctl.domain.models import Job, Video, require_success
 from videoctl.domain.states import VideoStatus
 
 
@@ -101,17 +101,11 @@ def submit(
         bar, update = out.job_progress(job.id)
         with bar:
             job = videoctl.follow(job.id, on_update=update)
-        _require_success(job)  # the exit code reflects how the job ended
+        require_success(job)  # the exit code reflects how the job ended
     data: Submitted = {"job": job, **_submitted(job)}
     out.success(data, lambda: out.stdout.print(
         f"job [bold]{job.id}[/] for video {job.video_id}: {job.state} (executor job {out.safe(job.executor_job_id)})"),
         json_flag=json_)
-
-
-def _require_success(job: Job) -> None:
-    from videoctl.services.submit import require_success
-
-    require_success(job)
 
 
 def _dry_run(plan, *, json_flag: bool) -> None:

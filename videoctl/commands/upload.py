@@ -13,7 +13,7 @@ from videoctl.commands.video import next_step
 from videoctl.domain.errors import UsageError
 
 if TYPE_CHECKING:
-    from videoctl.services.uploads import Upload, Uploaded
+    from videoctl.api import Upload, Uploaded
 
 app = typer.Typer(help="Direct uploads: the client sends the file straight to the bucket.", no_args_is_help=True)
 
@@ -30,13 +30,16 @@ def create(
         help="The file's size: from 100 MiB on the upload is multipart, and the size is checked on completion.")]
     = None,
     content_type: Annotated[str, typer.Option(
-        "--content-type", help="The file's type, a video/* or audio/* type; the PUT must send it.")] = "video/mp4",
+        "--content-type", help="The file's type, a video container type (video/mp4, video/quicktime, "
+                               "video/x-matroska, video/webm, video/mp2t, application/mxf…); the PUT must send it.")]
+    = "video/mp4",
     json_: JsonOption = False,
 ) -> None:
     """Create a PENDING video and the presigned URL(s) its file is sent to.
 
     Below 100 MiB (or without --size): one PUT URL. From 100 MiB: a multipart upload, one
-    PUT URL per part; keep each part's ETag response header for `upload complete`. Without
+    PUT URL per part; keep each part's ETag response header for `upload complete`. Audio
+    and any type but a video container's are refused. Without
     R2 (local storage): a path to write the file to. The URLs expire after
     VIDEOCTL_UPLOAD_URL_EXPIRY_SECONDS (1 h); an upload not completed within
     VIDEOCTL_UPLOAD_EXPIRY_HOURS (24 h) is given up by scan-stuck.
@@ -64,6 +67,9 @@ def create(
         if upload.urls_expire_at:
             out.stdout.print(f"the URLs expire at {upload.urls_expire_at.isoformat(timespec='seconds')}")
         out.stdout.print(f"then: [bold]{out.safe(upload.complete)}[/]")
+        if upload.method == "multipart":
+            out.stdout.print(f"  (the {len(upload.parts)} ETags in part order, comma-separated; or no --parts: "
+                             "the parts the bucket holds are joined, if they are the ones planned)")
 
     out.success(upload, render, json_flag=json_)
 
@@ -74,14 +80,18 @@ def complete(
     video_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="The PENDING video of the upload.")],
     parts: Annotated[list[str] | None, typer.Option(
         "--parts", metavar="ETAG",
-        help="Multipart: each part's ETag, in part order (repeat, or separate with commas); without it, the "
-             "parts the bucket holds are joined.")] = None,
+        help="Multipart: every part's ETag, in part order (separate with commas, or repeat --parts); without "
+             "it, the parts the bucket holds are joined. Either way the parts must be the upload's plan: each "
+             "part 1 to N there, of its planned size.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Check the uploaded object (there, not empty, the size declared) and make the video UPLOADED.
 
-    A multipart upload is joined first. With VIDEOCTL_AUTO_SUBMIT=1 the video is then
-    submitted. Running it again after it succeeded changes nothing.
+    A multipart upload is joined first, only once its parts are the plan's (a wrong list
+    is refused and the upload stays open). The object's ETag is recorded: what run-job
+    encodes is this object, and a file sent to the URL afterwards fails the job
+    (source_changed). With VIDEOCTL_AUTO_SUBMIT=1 the video is then submitted. Running it
+    again after it succeeded changes nothing.
 
     Example: videoctl upload complete 42 --parts '"a54357aff0632cce46d942af68356b38"' --parts '"0c78aef83f66abc1fa1e8477f296d394"'
     """

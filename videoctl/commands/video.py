@@ -15,8 +15,7 @@ from videoctl.domain.models import Video
 from videoctl.domain.states import VideoStatus
 
 if TYPE_CHECKING:
-    from videoctl.api import Client
-    from videoctl.services.videos import VideoDetail
+    from videoctl.api import Client, VideoDetail
 
 app = typer.Typer(help="Add, show, list and delete videos.", no_args_is_help=True)
 
@@ -91,7 +90,7 @@ def show(
     video_id: Annotated[int, typer.Argument(min=1, max=out.MAX_ID, help="Video id.")],
     json_: JsonOption = False,
 ) -> None:
-    """Show one video and its jobs.
+    """Show one video, the quality of its live ladder (`videoctl quality`) and its jobs.
 
     Example: videoctl video show 7 --json
     """
@@ -100,7 +99,9 @@ def show(
     def render() -> None:
         record = detail.to_dict()
         jobs = record.pop("jobs")
+        rungs, failure = record.pop("quality"), record.pop("quality_error")
         out.fields_table(f"video {detail.id}", record)
+        out.quality_table(rungs, failure)
         if jobs:
             out.table("jobs", out.JOB_COLUMNS, (out.job_row(j) for j in jobs))
 

@@ -77,5 +77,7 @@ def connect(settings: Settings, *, require_schema: bool = True) -> ReconnectingC
     except BaseException:
         conn.close()
         raise
-    # A reconnection resolves the URL again: the embedded server is started if it was stopped.
+    # A reconnection resolves the URL again. pgserver hands a process the embedded server it
+    # already knows without starting it again: a reconnection waits for it to be back (started
+    # by whoever stopped it, or by the next videoctl command).
     return ReconnectingConnection(lambda: open_connection(resolve_url(settings)), first=conn)

@@ -85,13 +85,26 @@ class ReconnectingConnection:
         return self._conn.closed or self._conn.broken
 
     def reconnect(self) -> None:
-        """Close what is left of the current connection and open a new one (DbError if the
-        server is still away: transient when it does not answer)."""
+        """Close what is left of the current connection and open a new one; DbError, always
+        transient, while the server is still away.
+
+        This server answered before, so whatever stops a new connection now is the outage
+        itself (refused, no socket yet, starting up, the embedded server not back): each is
+        worth waiting for within the reconnect window, however the opener classed it.
+        """
         try:
             self._conn.close()
         except psycopg.Error:
             pass
-        self._conn = self._open()
+        try:
+            self._conn = self._open()
+        except DbError as exc:
+            exc.transient = True
+            raise
+        except psycopg.Error as exc:
+            lost = db_error("reconnecting to the database", exc)
+            lost.transient = True
+            raise lost from exc
 
     def __getattr__(self, name: str) -> Any:
         if name == "_conn":  # not set yet: the first connection failed

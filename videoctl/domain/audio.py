@@ -90,11 +90,22 @@ class AudioRendition:
         return language_tag(self.track.language)
 
 
+#: A menu name longer than this is cut: it comes from the upload's metadata.
+MAX_LABEL = 80
+
+
+def _printable(title: str | None) -> str | None:
+    """A title from the source's metadata as a menu may show it: no control characters (XML and
+    HLS quoted-strings cannot carry them), at most ``MAX_LABEL`` characters."""
+    text = "".join(char for char in title or "" if char.isprintable()).strip()[:MAX_LABEL]
+    return text or None
+
+
 def _label(track: AudioTrack, name: str) -> str:
     """The track's title, else its language, else its name; a description says so."""
     tag = language_tag(track.language)
-    base = track.title or (language_name(tag) if tag else None) or (None if track.describes_video else name)
-    if track.describes_video and not track.title:
+    base = _printable(track.title) or (language_name(tag) if tag else None) or (None if track.describes_video else name)
+    if track.describes_video and not _printable(track.title):
         return f"{base} (audio description)" if base else "Audio description"
     return base or name
 

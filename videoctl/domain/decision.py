@@ -44,7 +44,7 @@ class TrackLoudness:
 
 @dataclass(frozen=True)
 class EncodeDecision:
-    #: The source it was made for: ``{key}#{size}``.
+    #: The source it was made for: ``{key}#{size}[#{etag}]`` (``source_identity``).
     source: str
     #: None when loudness was off; else one entry per audio rendition.
     loudness: tuple[TrackLoudness, ...] | None = None
@@ -95,8 +95,10 @@ def _same_or(stored: GainDecision, derived: GainDecision) -> GainDecision:
     return stored if same else derived
 
 
-def source_identity(source_key: str, size_bytes: int) -> str:
-    return f"{source_key}#{size_bytes}"
+def source_identity(source_key: str, size_bytes: int, etag: str | None = None) -> str:
+    """The source object a decision is about: its key, size and (when recorded) ETag, so a
+    source replaced under the same key and size is measured anew."""
+    return f"{source_key}#{size_bytes}" + (f"#{etag}" if etag else "")
 
 
 def reusable(decision: EncodeDecision | None, source: str) -> EncodeDecision | None:

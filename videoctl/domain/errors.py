@@ -51,6 +51,13 @@ class InvalidInput(VideoctlError):
     exit_code = 3
 
 
+class SourceChanged(InvalidInput):
+    """The video's source is not the object its upload completed with: it was replaced since."""
+
+    code = "source_changed"
+    exit_code = 3  # refused input, never retried, as invalid_input
+
+
 class NotFound(VideoctlError):
     """No such object."""
 
@@ -165,6 +172,7 @@ ERROR_CLASSES: tuple[type[VideoctlError], ...] = (
     VideoctlError,
     UsageError,
     InvalidInput,
+    SourceChanged,
     NotFound,
     InvalidState,
     ConfigError,
@@ -215,6 +223,7 @@ class ScanFailure(StrEnum):
 #: the error classes, then those scan-stuck gives the attempts it fails itself.
 RETRY_CLASSES: dict[str, Retry] = {
     InvalidInput.code: Retry.PERMANENT,      # the probe refused the upload
+    SourceChanged.code: Retry.PERMANENT,     # the source was replaced after its upload completed
     NotFound.code: Retry.PERMANENT,          # the video or its source is gone
     InvalidState.code: Retry.PERMANENT,      # e.g. the video was deleted meanwhile
     UsageError.code: Retry.PERMANENT,

@@ -179,6 +179,8 @@ _BUS_NAME = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
 _BUS_ARN = re.compile(r"arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[/.\-_A-Za-z0-9]{1,256}")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 _LOOPBACK = frozenset({"localhost"})
+#: One label of a host name (letters, digits, hyphens inside; underscores, as container networks name hosts).
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def parse_target(raw: str) -> Target:
@@ -214,15 +216,46 @@ def _webhook_url(value: str) -> str:
     host = parts.hostname
     if not host:
         raise ValueError("has no host")
+    if any(c.isspace() for c in value):
+        # urllib splits such a URL without complaint; the request fails at every send.
+        raise ValueError("contains a space (percent-encode it in the path as %20; a host has none)")
+    if not _valid_host(host):
+        raise ValueError("has an invalid host name")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not carry a user or password: the webhook is authenticated by its signature "
                          "(VIDEOCTL_EVENTS_WEBHOOK_SECRET)")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not loopback_host(host):
         raise ValueError("must be https:// (plain http only to a loopback address such as 127.0.0.1)")
     return value
 
 
-def _loopback(host: str) -> bool:
+def _valid_host(host: str) -> bool:
+    """An IP address or a host name DNS can hold (an internationalised one as its IDNA form)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def shown_target(value: str) -> str:
+    """A target as operators are shown it: a webhook's query string masked (it may carry what its
+    owner thinks of as a token), scheme, host and path kept so they can see where it points."""
+    if not value.startswith(("https://", "http://")):
+        return value
+    parts = urlsplit(value)
+    masked = "?****" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{masked}"
+
+
+def loopback_host(host: str) -> bool:
+    """localhost or a loopback address: a receiver on this machine."""
     if host in _LOOPBACK:
         return True
     try:

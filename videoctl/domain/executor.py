@@ -13,6 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from videoctl.domain.sizing import ContainerSize, SizingTable
+
+#: How a local process's executor id begins (``local:PID:START``); anything else is Batch's.
+LOCAL_ID_PREFIX = "local:"
+
 #: Executor statuses that mean the container is gone for good without success.
 REMOTE_FAILED = frozenset({"FAILED", "MISSING"})
 
@@ -60,19 +65,25 @@ BATCH_ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 
 class Executor(Protocol):
     kind: str
+    #: How it sizes a container to its source (VIDEOCTL_SIZING); None when it sizes nothing:
+    #: sizing is off, or a local process, which has no size to choose.
+    sizing: SizingTable | None
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
-        """Start the job's container; returns the executor's job id."""
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
+        """Start the job's container, of *size* if given (else the default); returns the executor's job id."""
 
     def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
-                     priority: int | None = None) -> list[str] | None:
-        """Start the ``size`` chunks of a chunked attempt at once; their executor ids by index.
-        None when this executor starts chunks one at a time as it has room (``chunk_slots``)."""
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> list[str] | None:
+        """Start the ``size`` chunks of a chunked attempt at once, each container of
+        ``container_size`` (the attempt's) if given; their executor ids by index. None when
+        this executor starts chunks one at a time as it has room (``chunk_slots``)."""
 
     def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
-                     priority: int | None = None, cpus: frozenset[int] | None = None) -> str:
-        """Start one chunk's container alone; ``cpus``: where a local process may run."""
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
+        """Start one chunk's container alone, of ``container_size`` if given; ``cpus``: where a
+        local process may run."""
 
     def chunk_slots(self) -> list[frozenset[int]] | None:
         """The CPUs each chunk process may have, one entry per chunk run at once (a local

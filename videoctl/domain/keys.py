@@ -127,6 +127,13 @@ def job_of_ladder(hls_path: str) -> int | None:
     return int(job) if sep and job.isdigit() else None
 
 
+def attempt_of_ladder(hls_path: str) -> tuple[int, int] | None:
+    """(job, attempt) whose attempt prefix holds this master playlist ("…/hls/{job}-{attempt}/…")."""
+    attempt_dir = prefix_of_master(hls_path).rstrip("/").rsplit("/", 1)[-1]
+    job, sep, attempt = attempt_dir.partition("-")
+    return (int(job), int(attempt)) if sep and job.isdigit() and attempt.isdigit() else None
+
+
 def attempt_job_name(video_id: int, job_id: int, attempt: int) -> str:
     """The executor's name for one attempt's container: unique per attempt (so a lost
     submission can be found again by name) and readable in the Batch console."""

@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any, ClassVar
 
 from videoctl.domain.chunks import ChunkState
+from videoctl.domain.errors import JobFailed
+from videoctl.domain.sizing import ContainerSize, SourceFacts
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.domain.uploads import UPLOAD_EXPIRED
 
@@ -73,9 +75,21 @@ class Video(_Record):
     #: Why the video itself FAILED when no job says so (upload_expired).
     error_code: str | None = None
     error_message: str | None = None
+    #: The source's ETag when its upload completed or its key was registered: run-job
+    #: encodes that object or none (None for a video from before it was recorded).
+    source_etag: str | None = None
+    #: A multipart upload's part size while it is open: with size_bytes, its plan.
+    upload_part_size: int | None = None
+    #: The source's nominal frame rate, beside its other probe facts (duration_s, width, height).
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", VideoStatus(self.status))
+
+    @property
+    def source_facts(self) -> SourceFacts:
+        """What is known of the source: what its encode's container is sized for."""
+        return SourceFacts(self.duration_s, self.width, self.height, self.fps)
 
     @property
     def upload_abandoned(self) -> bool:
@@ -112,6 +126,10 @@ class Job(_Record):
     #: the encode measured of its outputs (each audio rendition's loudness).
     decision: dict[str, Any] | None = None
     measurements: dict[str, Any] | None = None
+    #: The size the current attempt's container asked for (SubmitJob's containerOverrides,
+    #: domain/sizing.py); None when it asked for none: the job definition's size, or a local process.
+    size_vcpus: float | None = None
+    size_memory_mib: int | None = None
     #: For a chunked attempt (#23): how many chunks, how many have succeeded (the fenced
     #: counter), and the plan with what the lead made for the whole video.
     chunks: int | None = None
@@ -124,6 +142,12 @@ class Job(_Record):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", JobState(self.state))
+
+    @property
+    def size(self) -> ContainerSize | None:
+        if self.size_vcpus is None or self.size_memory_mib is None:
+            return None
+        return ContainerSize(self.size_vcpus, self.size_memory_mib)
 
     @property
     def begun_unsent(self) -> bool:
@@ -172,6 +196,15 @@ def attempt_begun_unsent(attempt: int, executor_job_id: str | None, next_attempt
     its SubmitJob may have gone through before the submitter died, or its reply was
     lost for good. scan-stuck looks its container up by name before sending another."""
     return attempt >= 1 and executor_job_id is None and next_attempt_at is None
+
+
+def require_success(job: Job) -> Job:
+    """The job, if it SUCCEEDED; else JobFailed saying how it ended (the exit code of a wait)."""
+    if job.state is not JobState.SUCCEEDED:
+        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
+        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
+                        hint=f"see `videoctl jobs show {job.id}`")
+    return job
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,15 @@ An app asks for an upload (`upload create`), the browser PUTs the file straight 
 R2 with presigned URLs, and `upload complete` checks what arrived. The rules here
 are S3's own limits, enforced by us because moto (and a mistaken client) is looser
 than AWS and R2 are, plus the choices that keep the bucket ours: the key comes
-from the video id, never from the client, and only video or audio is accepted.
+from the video id, never from the client, only a video container type is accepted,
+and a multipart upload is joined only from the parts its plan names.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from videoctl.domain import keys
@@ -36,18 +38,35 @@ DEFAULT_PART = 16 * MiB
 #: The failure reason of a video whose upload never completed before it expired.
 UPLOAD_EXPIRED = "upload_expired"
 
-#: A media type such as video/mp4 or audio/x-wav, nothing after it (no parameters).
-_MEDIA_TYPE = re.compile(r"(video|audio)/[a-z0-9][a-z0-9.+-]{0,99}")
-
-#: The source file's extension for the common types; ffmpeg probes content, not names,
-#: so an unknown type simply gets none.
-_EXTENSIONS = {
-    "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "video/x-matroska": ".mkv",
-    "video/x-msvideo": ".avi", "video/mpeg": ".mpg", "video/mp2t": ".ts", "video/3gpp": ".3gp",
-    "video/x-flv": ".flv", "video/ogg": ".ogv", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
-    "audio/aac": ".aac", "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/ogg": ".ogg",
-    "audio/flac": ".flac", "audio/webm": ".weba",
+#: The types an upload may be sent with, each a video container the probe opens (the
+#: demuxers of domain/containers.py), and the source file's extension for it. Nothing
+#: else: the object is stored with this type and a player or a browser may be handed
+#: it, so a type that renders as a page or an image (text/html, image/svg+xml, a
+#: made-up video/html…) must never reach the bucket. Audio types are refused too: the
+#: pipeline encodes video, and the probe would refuse an audio-only file anyway, after
+#: the whole upload and a job (DEAD, invalid_input). (video/avi and
+#: video/vnd.dlna.mpeg-tts are what Windows names .avi and .m2ts files.)
+CONTENT_TYPES: dict[str, str] = {
+    "video/mp4": ".mp4", "video/x-m4v": ".m4v", "video/quicktime": ".mov", "video/x-matroska": ".mkv",
+    "video/webm": ".webm", "video/mp2t": ".ts", "video/vnd.dlna.mpeg-tts": ".ts", "video/mpeg": ".mpg",
+    "video/x-msvideo": ".avi", "video/avi": ".avi", "video/x-ms-wmv": ".wmv", "video/x-ms-asf": ".asf",
+    "video/x-flv": ".flv", "application/mxf": ".mxf", "video/ogg": ".ogv", "video/3gpp": ".3gp",
+    "video/3gpp2": ".3g2", "video/dv": ".dv", "video/x-dv": ".dv",
 }
+
+#: An entity tag as HTTP writes it (RFC 9110): visible ASCII but '"', quoted or not (S3
+#: and R2 send it quoted; a shell drops the quotes). A part's ETag is 32 hex digits on S3.
+_ETAG = re.compile(r'"[\x21\x23-\x7e]{1,1024}"|[\x21\x23-\x7e]{1,1024}')
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a multipart upload, as the bucket holds it (``size``) or as the client
+    names it by its PUT's ETag (``size`` None)."""
+
+    number: int
+    etag: str
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,18 +110,80 @@ def plan_parts(size: int) -> PartPlan:
     return PartPlan(size, part, count)
 
 
+def recorded_plan(size: int, part_size: int | None) -> PartPlan:
+    """The plan a multipart upload was created with, from what its row recorded: its part
+    size (None for an upload created before that was recorded: cut as :func:`plan_parts` cuts)."""
+    if part_size is None:
+        return plan_parts(size)
+    return PartPlan(size, part_size, math.ceil(size / part_size))
+
+
+def check_etags(etags: Sequence[str], plan: PartPlan) -> list[Part]:
+    """The ETags a client gives to complete a multipart upload: one per planned part, in
+    part order, each an ETag. Checked before anything is joined, so a wrong list leaves
+    the upload open to be completed right."""
+    if len(etags) != plan.count:
+        raise InvalidInput(f"the upload has {plan.count} parts, but {len(etags)} ETags were given",
+                           hint=f"give the ETag of every part, 1 to {plan.count}, in part order (or none: "
+                                "the parts the bucket holds are then joined)")
+    for number, etag in enumerate(etags, start=1):
+        if not _ETAG.fullmatch(etag):
+            raise InvalidInput(f"the ETag given for part {number} is not an ETag: {etag[:80]!r}",
+                               hint="give each part's ETag response header as its PUT answered it")
+    return [Part(number, etag) for number, etag in enumerate(etags, start=1)]
+
+
+def parts_to_join(plan: PartPlan, held: Sequence[Part], given: Sequence[Part] | None = None) -> list[Part]:
+    """The parts to join: exactly the plan's, 1 to N, each as long as planned and, when the
+    client named them (*given*, from :func:`check_etags`), each the one its PUT answered.
+
+    S3 joins whatever list it is given, a subset too, into an object the size check then
+    refuses, and the upload is gone: so every difference is refused here, before the join,
+    while the part URLs still work.
+    """
+    by_number = {part.number: part for part in held}
+    extra = sorted(n for n in by_number if not 1 <= n <= plan.count)
+    if extra:
+        raise InvalidInput(f"the bucket holds part {extra[0]}, which is not in the upload's plan of "
+                           f"{plan.count} parts", hint="start again with `videoctl upload create`")
+    missing = [n for n in range(1, plan.count + 1) if n not in by_number]
+    if missing:
+        named = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        raise InvalidInput(f"{len(missing)} of the upload's {plan.count} parts have not arrived: part {named}",
+                           hint="PUT each missing part to its URL, then complete the upload again")
+    for number in range(1, plan.count + 1):
+        size = by_number[number].size
+        if size is not None and size != plan.part_length(number):
+            raise InvalidInput(f"part {number} holds {size} bytes, but the upload's plan says "
+                               f"{plan.part_length(number)}",
+                               hint=f"PUT part {number} again with exactly its bytes of the file, then complete "
+                                    "the upload again")
+    for part in given or ():
+        if _unquoted(part.etag) != _unquoted(by_number[part.number].etag):
+            raise InvalidInput(f"the ETag given for part {part.number} ({part.etag[:80]}) is not that of the part "
+                               f"the bucket holds ({by_number[part.number].etag})",
+                               hint="give each part's ETag as its PUT answered it, in part order")
+    return [Part(number, by_number[number].etag) for number in range(1, plan.count + 1)]
+
+
+def _unquoted(etag: str) -> str:
+    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
+
+
 def check_content_type(content_type: str) -> str:
-    """The type the upload must be sent with: a video or audio media type, lower case."""
+    """The type the upload must be sent with: one of :data:`CONTENT_TYPES`, lower case."""
     value = content_type.strip().lower()
-    if not _MEDIA_TYPE.fullmatch(value):
-        raise InvalidInput(f"the content type must be a video or audio type such as video/mp4, got {content_type!r}",
-                           hint="the browser sends the file's type (File.type); pass it with --content-type")
-    return value
+    if value in CONTENT_TYPES:
+        return value
+    why = ("an audio type: only video is encoded (an audio-only file has no picture to make a ladder of)"
+           if value.startswith("audio/") else "not a video container type")
+    raise InvalidInput(f"the content type {content_type!r} is {why}",
+                       hint=f"send the file's type (a browser's File.type), one of {', '.join(CONTENT_TYPES)}")
 
 
 def upload_key(videos_root: str, video_id: int, content_type: str) -> str:
     """Where an upload lands: chosen from the video id and its type, never named by the client."""
-    return keys.source_key(videos_root, video_id, "upload" + _EXTENSIONS.get(content_type, ""))
+    return keys.source_key(videos_root, video_id, "upload" + CONTENT_TYPES.get(content_type, ""))
 
 
 def registered_video_id(key: str, videos_root: str) -> int:

@@ -21,7 +21,8 @@ def open_executor(settings, aws: Callable[[], object]) -> Executor:
         from videoctl.executor.batch import BatchExecutor
 
         return BatchExecutor(BatchJobs(aws(), queue=settings.batch_job_queue,
-                                       job_definition=settings.batch_job_definition))
+                                       job_definition=settings.batch_job_definition),
+                             sizing=settings.sizing_table)
     from videoctl.executor.local import LocalExecutor
 
     return LocalExecutor(settings.home / "logs")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,6 +18,7 @@ from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
 from videoctl.domain.executor import CHUNK_ATTEMPT_VARIABLE, CHUNK_INDEX_VARIABLE, QueuedJob, Remote
 from videoctl.domain.keys import chunk_job_name, chunks_job_name
+from videoctl.domain.sizing import ContainerSize, SizingTable
 
 T = TypeVar("T")
 
@@ -36,29 +37,35 @@ def _call(action: str, call: Callable[[], T]) -> T:
 class BatchExecutor:
     kind = "batch"
 
-    def __init__(self, batch: BatchJobs) -> None:
+    def __init__(self, batch: BatchJobs, *, sizing: SizingTable | None = None) -> None:
         self.batch = batch
+        self.sizing = sizing
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
         return _call("SubmitJob", lambda: self.batch.submit(
-            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority))
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            container_overrides=container_overrides(size)))
 
     def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
-                     priority: int | None = None) -> list[str]:
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> list[str]:
         """One array job whose ``size`` children are the attempt's chunks: the same command
-        (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX."""
+        (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX, each
+        container of ``container_size`` (the attempt's) if given."""
         array_id = _call("SubmitJob", lambda: self.batch.submit(
             name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
-            array_size=size, environment={CHUNK_ATTEMPT_VARIABLE: str(attempt)}))
+            array_size=size,
+            container_overrides=container_overrides(container_size, {CHUNK_ATTEMPT_VARIABLE: str(attempt)})))
         return [child_id(array_id, index) for index in range(size)]
 
     def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
-                     priority: int | None = None, cpus: frozenset[int] | None = None) -> str:
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
         """One chunk alone (a resubmission): the same command, its index in VIDEOCTL_CHUNK_INDEX."""
+        environment = {CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)}
         return _call("SubmitJob", lambda: self.batch.submit(
             name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
-            environment={CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)}))
+            container_overrides=container_overrides(container_size, environment)))
 
     def chunk_slots(self) -> None:
         return None  # Batch runs every child it has capacity for
@@ -118,6 +125,23 @@ def array_of(executor_job_id: str) -> str:
     """The array job a child id belongs to (an id that is no child's is its own)."""
     parent, sep, index = executor_job_id.rpartition(":")
     return parent if sep and index.isdigit() else executor_job_id
+
+
+def container_overrides(size: ContainerSize | None,
+                        environment: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """SubmitJob's containerOverrides for a container of *size* with *environment* added (its
+    command stays); None keeps the job definition's.
+
+    Fargate takes both VCPU and MEMORY, as resourceRequirements: the older ``vcpus`` and
+    ``memory`` overrides are ignored for a job definition that sets resourceRequirements.
+    """
+    overrides: dict[str, Any] = {}
+    if size is not None:
+        overrides["resourceRequirements"] = [{"type": "VCPU", "value": size.vcpu_value},
+                                             {"type": "MEMORY", "value": str(size.memory_mib)}]
+    if environment:
+        overrides["environment"] = [{"name": key, "value": value} for key, value in environment.items()]
+    return overrides or None
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

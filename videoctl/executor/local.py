@@ -31,10 +31,12 @@ from videoctl.domain.executor import (
     BATCH_ARRAY_INDEX_VARIABLE,
     CHUNK_ATTEMPT_VARIABLE,
     CHUNK_INDEX_VARIABLE,
+    LOCAL_ID_PREFIX,
     Remote,
 )
+from videoctl.domain.sizing import ContainerSize
 
-PREFIX = "local:"
+PREFIX = LOCAL_ID_PREFIX
 
 #: The logs folder's mode: only the user who runs the jobs may list or plant anything in it.
 _LOG_DIR_MODE = 0o700
@@ -57,6 +59,8 @@ class LocalId(NamedTuple):
 
 class LocalExecutor:
     kind = "local"
+    #: A local process takes the machine as it is: VIDEOCTL_SIZING is ignored.
+    sizing = None
 
     def __init__(self, log_dir: Path, *, grace_s: float = CANCEL_GRACE_S,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -68,16 +72,19 @@ class LocalExecutor:
         return self.log_dir / f"{name}.log"
 
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
-               priority: int | None = None) -> str:
+               priority: int | None = None, size: ContainerSize | None = None) -> str:
+        """Start ``videoctl run-job`` here; a *size* is not something a local process can have."""
         return self._start(name, job_id, {})
 
     def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
-                     priority: int | None = None) -> None:
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> None:
         return None  # chunks start one per spare CPU, each as the one before it ends (chunk_slots)
 
     def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
-                     priority: int | None = None, cpus: frozenset[int] | None = None) -> str:
-        """A chunk's own `run-job` process; on ``cpus`` when given, so its thread plan is for them."""
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
+        """A chunk's own `run-job` process; on ``cpus`` when given, so its thread plan is for them
+        (a *container_size* is not something a local process can have)."""
         return self._start(name, job_id, {CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)},
                            cpus=cpus)
 

@@ -1,4 +1,7 @@
-"""The infra wing: infra/json as the truth, a pure plan, then apply (chalice's split).
+"""The infra wing: infra/json as the truth, a pure plan, then apply.
+
+The plan is made apart from the calls that read and change AWS: ``verify`` shows exactly what
+``setup`` would do.
 
 Pure (no boto3, no file or network IO; unit-tested on plain data):
 

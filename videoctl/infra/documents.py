@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videoctl.domain.errors import ConfigError
-from videoctl.infra import events_target, placeholders
+from videoctl.infra import events_target, placeholders, playback_edge
 from videoctl.infra.model import Desired, Kind, SecretRef
 from videoctl.settings import FIELDS, Settings
 
@@ -143,10 +143,6 @@ def queue_arn(docs: Documents, name: str) -> str:
     return f"arn:aws:sqs:{docs.region}:{docs.account_id}:{name}"
 
 
-def role_arn(docs: Documents, name: str) -> str:
-    return f"arn:aws:iam::{docs.account_id}:role/{name}"
-
-
 def function_arn(docs: Documents, name: str) -> str:
     return f"arn:aws:lambda:{docs.region}:{docs.account_id}:function:{name}"
 
@@ -193,6 +189,7 @@ def desired_resources(docs: Documents, settings: Settings, lambda_zip: bytes | N
     out += events_target.desired(docs.event_bus, docs.event_topic, region=docs.region, account_id=docs.account_id)
     out.append(Desired(Kind.R2_CORS, settings.r2_bucket or "(no bucket)", docs.cors or {}, f"infra/json/{CORS}",
                        frozenset({"r2"}), skipped=docs.cors_skipped))
+    out.append(playback_edge.desired(settings))
     return out
 
 

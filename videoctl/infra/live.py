@@ -44,4 +44,6 @@ def read_one(clients: AwsClients, d: Desired) -> dict[str, Any] | None:
             return events_infra.read_event_bus(clients.events, d.name)
         case Kind.SNS_TOPIC:
             return events_infra.read_topic(clients.sns, d.spec["TopicArn"])
+        case Kind.PLAYBACK_EDGE:
+            return {}  # nothing to read: the Worker's own settings live on Cloudflare
     raise ValueError(f"unknown resource kind {d.kind}")

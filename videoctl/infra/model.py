@@ -31,6 +31,8 @@ class Kind(StrEnum):
     #: The R2 bucket's CORS rules (Cloudflare, through its S3 API): last, so an R2 token that may not
     #: set them stops nothing on AWS.
     R2_CORS = "r2_cors"
+    #: The playback edge's settings (infra/playback_edge.py): checked here, deployed with wrangler.
+    PLAYBACK_EDGE = "playback_edge"
 
 
 ORDER = {kind: i for i, kind in enumerate(Kind)}

@@ -1,6 +1,6 @@
 """``plan(desired, live) -> list[PlanItem]``: what differs and which calls would fix it. Pure.
 
-No boto3 here (chalice's split): ``live`` is plain data read beforehand by
+No boto3 here: ``live`` is plain data read beforehand by
 :mod:`videoctl.infra.live`, and the result is plain data that
 apply runs and the command prints. So every rule below is unit-tested
 without AWS, and ``verify`` and ``setup --dry-run`` print exactly what
@@ -17,6 +17,7 @@ from typing import Any
 from videoctl.infra.compare import diff, policy_diff, same
 from videoctl.infra.events_target import plan_event_bus, plan_topic
 from videoctl.infra.model import ORDER, Action, Desired, Diff, Kind, PlanItem, SecretRef, Status
+from videoctl.infra.playback_edge import plan_playback_edge
 
 Live = Mapping[tuple[Kind, str], dict[str, Any] | None]
 
@@ -451,4 +452,5 @@ _PLANNERS: dict[Kind, Callable[[Desired, Any], PlanItem]] = {
     Kind.R2_CORS: plan_cors,
     Kind.EVENT_BUS: plan_event_bus,
     Kind.SNS_TOPIC: plan_topic,
+    Kind.PLAYBACK_EDGE: plan_playback_edge,
 }

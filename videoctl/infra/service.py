@@ -60,7 +60,7 @@ class Outcome:
 def check_documents(settings: Settings) -> documents.Documents:
     """Load and validate with a provisional account id: every local mistake before any AWS call."""
     docs = files.load(settings, settings.aws_account_id or placeholders.PROVISIONAL_ACCOUNT_ID)
-    validation.validate(docs)
+    validation.validate(docs, sizing=settings.sizing_table)
     return docs
 
 

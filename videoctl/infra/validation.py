@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from videoctl.domain.errors import InvalidInput
+from videoctl.domain.sizing import FARGATE_MEMORY, SizingTable
 from videoctl.infra import documents as d
 from videoctl.infra import events_target, least_privilege
 from videoctl.infra.documents import Documents
@@ -31,16 +32,6 @@ STATE_TIME_LIMIT_RANGE = (600, 86_400)
 #: AWS's advice for SQS event sources: visibility timeout ≥ 6 × the function timeout.
 VISIBILITY_FACTOR = 6
 
-#: Fargate's fixed table: vCPU → the valid MEMORY values in MiB (AWS Batch ResourceRequirement docs).
-FARGATE_MEMORY: dict[Decimal, tuple[int, ...]] = {
-    Decimal("0.25"): (512, 1024, 2048),
-    Decimal("0.5"): tuple(range(1024, 4096 + 1, 1024)),
-    Decimal("1"): tuple(range(2048, 8192 + 1, 1024)),
-    Decimal("2"): tuple(range(4096, 16384 + 1, 1024)),
-    Decimal("4"): tuple(range(8192, 30720 + 1, 1024)),
-    Decimal("8"): tuple(range(16384, 61440 + 1, 4096)),
-    Decimal("16"): tuple(range(32768, 122880 + 1, 8192)),
-}
 #: Fargate ephemeral storage range in GiB.
 FARGATE_EPHEMERAL_GIB = (21, 200)
 #: EC2: at least one whole vCPU and 4 MiB of memory.
@@ -73,12 +64,13 @@ class _Problems:
         self.items.append(f"{source}: {message}")
 
 
-def validate(docs: Documents) -> None:
-    """Raise InvalidInput listing every problem, or return None."""
+def validate(docs: Documents, *, sizing: SizingTable | None = None) -> None:
+    """Raise InvalidInput listing every problem, or return None. *sizing* is VIDEOCTL_SIZING's
+    table: the compute environment must hold its largest container too."""
     problems = _Problems()
     check_job_definition(docs.job_definition, problems)
     check_job_queue(docs.job_queue, problems)
-    check_compute_env(docs.compute_env, docs.job_definition, problems)
+    check_compute_env(docs.compute_env, docs.job_definition, problems, sizing)
     check_lambda_and_queues(docs, problems)
     check_policies(docs, problems)
     if docs.cors is not None:
@@ -218,7 +210,8 @@ def check_job_queue(queue: dict[str, Any], problems: _Problems) -> None:
             problems.add(src, f"{where}.reason must say why the job was cancelled")
 
 
-def check_compute_env(ce: dict[str, Any], jd: dict[str, Any], problems: _Problems) -> None:
+def check_compute_env(ce: dict[str, Any], jd: dict[str, Any], problems: _Problems,
+                      sizing: SizingTable | None = None) -> None:
     src = f"infra/json/{d.COMPUTE_ENV}"
     resources = ce.get("computeResources") or {}
     ce_type = resources.get("type")
@@ -238,6 +231,9 @@ def check_compute_env(ce: dict[str, Any], jd: dict[str, Any], problems: _Problem
                                   "no job could ever leave RUNNABLE")
         except InvalidOperation:
             pass  # reported by check_resources
+        if sizing is not None and sizing.largest_vcpus > max_vcpus:
+            problems.add(src, f"computeResources.maxvCpus {max_vcpus} is below the {sizing.largest_vcpus:g} vCPU "
+                              "VIDEOCTL_SIZING gives the largest sources: their jobs could never leave RUNNABLE")
     if ce_type in fargate_types:
         subnets = resources.get("subnets") or []
         groups = resources.get("securityGroupIds") or []

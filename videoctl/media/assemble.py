@@ -24,7 +24,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from videoctl.domain.audio import AudioRendition
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.outputs import MPD, SubtitleRendition

@@ -18,7 +18,7 @@ codec and size. Anything else is ``verify_failed``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -92,12 +92,14 @@ class ChunkOutput:
 
 def encode_chunk(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
                  plan: ChunkPlan, chunk: Chunk, *, segment_s: int, preset: str, pictures: bool = True,
-                 cpus: float | None = None, on_progress: Callable[[float], None] | None = None) -> ChunkOutput:
+                 cpus: float | None = None, crfs: Mapping[str, int] | None = None,
+                 on_progress: Callable[[float], None] | None = None) -> ChunkOutput:
     """Encode ``chunk`` of every rung into ``out_dir`` (new or empty), put its fragments in
-    place on the video's timeline, check it, and describe it."""
+    place on the video's timeline, check it, and describe it. ``crfs``: each rung's CRF (the
+    job's per-title ladder), the same for every chunk."""
     out_dir = Path(out_dir)
     encode_ladder(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset,
-                  segment_format=FMP4, pictures=pictures, cpus=cpus, on_progress=on_progress, chunk=chunk)
+                  segment_format=FMP4, pictures=pictures, cpus=cpus, crfs=crfs, on_progress=on_progress, chunk=chunk)
     (out_dir / MASTER_PLAYLIST).unlink(missing_ok=True)  # the assembler writes the video's own
     return describe_chunk(out_dir, info, rungs, plan, chunk, pictures=pictures)
 

@@ -25,7 +25,8 @@ Output rules, whatever the source:
   encoder then sees CFR frames, ``-g N -keyint_min N -sc_threshold 0`` with
   N = fps × segment seconds puts a keyframe at the same timestamp in every rendition,
   also for variable-frame-rate sources, so segments line up for switching.
-- Capped CRF: ``-crf`` with each rung's maxrate/bufsize.
+- Capped CRF: ``-crf`` with each rung's maxrate/bufsize; with a per-title decision
+  (``domain.pertitle``) each rung its own ``-crf:v:N``, and only the rungs it keeps.
 - Audio: every track of the source is its own rendition (``domain.audio``): the default
   one in ``audio/``, the others in ``audio_1/`` …, each encoded once for every rung, as
   AAC-LC at 48 kHz (44.1 kHz kept), mono or stereo; no audio output for a silent source.
@@ -132,6 +133,7 @@ def build_ladder_args(
     pictures: bool = False,
     gains: Mapping[str, GainDecision] | None = None,
     chunk: Chunk | None = None,
+    crfs: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout.
 
@@ -140,6 +142,7 @@ def build_ladder_args(
     ``chunk``: only that chunk's frames of every rung (``domain.chunks``), its segments
     numbered as one pass numbers them, no audio (a chunked video's audio is encoded whole, once),
     and for pictures its storyboard tiles alone (``media.storyboard.tile_outputs``).
+    ``crfs`` (rung name → CRF) overrides ``crf`` for the rungs it names (the per-title ladder).
     """
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
@@ -147,8 +150,8 @@ def build_ladder_args(
     seek = chunk.seek(fps) if chunk is not None else None
     window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
     source = ffmpeg_input(src, threads=threads.decoder, **window)
-    video = _prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
-                            frames=chunk.frames if chunk is not None else None)
+    video = prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
+                           frames=chunk.frames if chunk is not None else None)
     streams: list[Any] = _cascade(video, info, rungs)
     if chunk is not None:
         extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
@@ -168,9 +171,11 @@ def build_ladder_args(
         options[f"maxrate:v:{index}"] = f"{rung.maxrate_kbps}k"
         options[f"bufsize:v:{index}"] = f"{rung.bufsize_kbps}k"
         options[f"threads:v:{index}"] = encoder_threads
+        if crfs and rung.name in crfs:
+            options[f"crf:v:{index}"] = crfs[rung.name]
         stream_map.append(f"v:{index},{agroup}name:{rung.name}")
     for index, rendition in enumerate(audio):
-        streams.append(_audio_stream(source, rendition, (gains or {}).get(rendition.name)))
+        streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
         # One AAC encode per track serves every rung, at the top rung's audio bitrate.
         options.update(_audio_options(rendition, rungs[0].audio_kbps, index))
         stream_map.append(f"a:{index},{agroup}name:{rendition.name}")
@@ -200,7 +205,7 @@ def build_audio_args(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo
     options: dict[str, Any] = {**_hls_options(segment_s, str(out_dir / "%v"), segment_format, init_name)}
     streams, stream_map = [], []
     for index, rendition in enumerate(renditions):
-        streams.append(_audio_stream(source, rendition, (gains or {}).get(rendition.name)))
+        streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
         options.update(_audio_options(rendition, audio_kbps, index))
         stream_map.append(f"a:{index},agroup:{AUDIO_GROUP},name:{rendition.name}")
     options["var_stream_map"] = " ".join(stream_map)
@@ -223,7 +228,7 @@ def build_poster_args(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInf
     (only those are decoded), made upright, tone-mapped and scaled to ``rung`` as the ladder's
     frames are, then ``media.poster``'s choice among them."""
     source = ffmpeg_input(src, skip_frame="nokey")
-    video = _prepared_video(source, info, None)
+    video = prepared_video(source, info, None)
     width, height = rung_size(info.width, info.height, rung.height)
     tap = video.filter("scale", width, height).filter("setsar", "1")
     output = ffmpeg.merge_outputs(*poster_outputs(tap, Path(out_dir), info.duration_s, width, height))
@@ -287,7 +292,7 @@ def build_rendition_args(
     commands = []
     for rung in _ordered(rungs):
         source = ffmpeg_input(src)
-        streams: list[Any] = _cascade(_prepared_video(source, info, fps), info, (rung,))
+        streams: list[Any] = _cascade(prepared_video(source, info, fps), info, (rung,))
         options = {
             **_hls_options(segment_s, str(out_dir / rung.name), segment_format, f"init_{rung.name}.mp4"),
             **_video_options(preset, crf, fps, segment_s),
@@ -296,7 +301,7 @@ def build_rendition_args(
         }
         if info.has_audio:
             default_track = info.audio_renditions[0]
-            streams.append(_audio_stream(source, default_track))
+            streams.append(prepared_audio(source, default_track))
             options.update(_audio_options(default_track, rung.audio_kbps))
         output = ffmpeg.output(*streams, str(out_dir / rung.name / MEDIA_PLAYLIST), **options)
         commands.append(ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS]))
@@ -310,10 +315,12 @@ def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
     return ordered
 
 
-def _prepared_video(source: Any, info: SourceInfo, fps: Fraction | None, *, start_s: str = "0",
-                    frames: int | None = None) -> Any:
+def prepared_video(source: Any, info: SourceInfo, fps: Fraction | None, *, start_s: str = "0",
+                   frames: int | None = None) -> Any:
     """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling.
 
+    The ladder's rungs are scaled from it, and a quality measurement (``media.quality``) takes
+    it as the reference, so a score counts only what scaling and compression lost.
     A chunk's input is opened just before its first frame: ``start_s`` puts the rate's clock
     on that frame (``Chunk.seek``), and ``frames`` keeps the chunk's frames and no more.
     ``fps`` None keeps the frames as decoded (the poster's sampled keyframes).
@@ -351,7 +358,8 @@ def _cascade(video: Any, info: SourceInfo, rungs: Sequence[Rung]) -> list[Any]:
     return outputs
 
 
-def _audio_stream(source: Any, rendition: AudioRendition, gain: GainDecision | None = None) -> Any:
+def prepared_audio(source: Any, rendition: AudioRendition, gain: GainDecision | None = None) -> Any:
+    """One audio track of the source as its rendition is encoded (a quality measurement reads it too)."""
     # Sample-accurate timestamps: where joined recordings overlap or leave a gap at the
     # join (their audio rarely ends with their video), samples are trimmed or silence is
     # padded so the audio playlist's timestamps only go forward; audio that starts after the
@@ -466,6 +474,7 @@ def encode_ladder(
     pictures: bool = False,
     cpus: float | None = None,
     gains: Mapping[str, GainDecision] | None = None,
+    crfs: Mapping[str, int] | None = None,
     on_progress: Callable[[float], None] | None = None,
     chunk: Chunk | None = None,
 ) -> Path:
@@ -488,7 +497,7 @@ def encode_ladder(
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
                              preset=preset, crf=crf, segment_format=segment_format, pictures=pictures,
-                             gains=gains, chunk=chunk)
+                             gains=gains, chunk=chunk, crfs=crfs)
     duration_s = info.duration_s
     if chunk is not None:
         fps = output_fps(info.fps)

@@ -79,6 +79,9 @@ TIMESTAMP_JUMP_S = 10.0
 _TIMESTAMP_STEP_BACK_S = 0.1
 #: AVFMT_TS_DISCONT: the format allows timestamp discontinuities (mpegts, mpeg, hls).
 _AVFMT_TS_DISCONT = 0x0200
+#: A format that allows discontinuities has jumped when its timestamps span more (or less)
+#: than its content by this much: far above a frame, far below ``TIMESTAMP_JUMP_S``.
+_JUMPED_SPAN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class SourceInfo:
     #: Absolute stream indexes, so the encoder maps the stream probed here, not a cover image.
     video_stream_index: int = 0
     audio_stream_index: int | None = None
+    #: Its timestamps jump (recordings joined in an MPEG-TS): the encode closes the jumps, so a
+    #: time in the ladder is not the same time in the file, and cannot be found by seeking to it.
+    timestamps_jump: bool = False
     #: Every audio stream, in the source's order (``domain.audio`` makes each a rendition).
     audio_tracks: tuple[AudioTrack, ...] = ()
     #: A container whose timestamps may jump (MPEG-TS, MPEG-PS): its time cannot be sought
@@ -162,8 +168,12 @@ def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
     head = _read_head(container, video)
     frame = head.frame
     jumps_possible = bool(container.format.flags & _AVFMT_TS_DISCONT)
+    timestamps_jump = False
     if jumps_possible:
         duration_s = continuous_duration(path, [stream.index for stream in (video, audio) if stream is not None])
+        # The span of the timestamps is the content's, give or take a frame, unless they jump.
+        span_s = container.duration / av.time_base if container.duration else None
+        timestamps_jump = span_s is None or abs(span_s - duration_s) > _JUMPED_SPAN_S
     else:
         duration_s = _duration(container, head.end_s)
 
@@ -198,6 +208,7 @@ def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
         is_hdr=frame.color_trc in _HDR_TRANSFERS,
         video_stream_index=video.index,
         audio_stream_index=audio.index if audio is not None else None,
+        timestamps_jump=timestamps_jump,
         audio_tracks=tuple(_audio_track(track, track is audio) for track in container.streams.audio),
         timestamps_may_jump=jumps_possible,
     )

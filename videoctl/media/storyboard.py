@@ -65,10 +65,6 @@ class Layout:
     def per_sheet(self) -> int:
         return self.columns * self.rows
 
-    @property
-    def sheet_size(self) -> tuple[int, int]:
-        return self.columns * self.tile_width, self.rows * self.tile_height
-
 
 @dataclass(frozen=True)
 class Cue:

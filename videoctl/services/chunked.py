@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoctl.db.repositories import ChunkRepository, JobRepository
 from videoctl.domain import keys
 from videoctl.domain.chunks import ChunkPlan, plan_chunks
 from videoctl.domain.decision import EncodeDecision
@@ -43,13 +42,14 @@ from videoctl.domain.errors import InvalidState, VerifyFailed
 from videoctl.domain.executor import Executor
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.models import Job, JobChunk, Video
+from videoctl.domain.repositories import ChunkRepository, JobRepository
 from videoctl.media import dash, download, encode, hls, poster, storyboard
 from videoctl.media.assemble import WholeVideo, assemble_sheets, verify_assembled, write_manifests
 from videoctl.media.captions import package_captions
 from videoctl.media.chunks import ChunkOutput, encode_chunk
 from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
-from videoctl.services.encode import OutputPlan, check_loudness, upload_ladder
+from videoctl.services.encode import OutputPlan, check_loudness, ladder_crfs, upload_ladder
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 
@@ -64,8 +64,9 @@ CHUNKING_VERSION = 1
 def chunk_plan(settings: Settings, info: SourceInfo) -> ChunkPlan | None:
     """How the source is cut into chunks; None for one pass: a short video, MPEG-TS segments
     (chunks put fMP4 fragments in place by their decode times), or a container whose
-    timestamps may jump (its time cannot be sought in reliably)."""
-    if settings.segment_format != encode.FMP4 or info.timestamps_may_jump:
+    timestamps may jump (its time cannot be sought in reliably); always None while chunking is
+    off (VIDEOCTL_CHUNK_AFTER_SECONDS unset: it is opt-in until it is complete)."""
+    if settings.chunk_after_s is None or settings.segment_format != encode.FMP4 or info.timestamps_may_jump:
         return None
     return plan_chunks(info.duration_s, output_fps(info.fps), segment_s=settings.segment_s,
                        chunk_s=settings.chunk_s, chunk_after_s=settings.chunk_after_s)
@@ -162,7 +163,7 @@ def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor) -> Non
     the others as those end (:func:`start_next_chunk`)."""
     name = keys.chunks_job_name(job.video_id, job.id, job.attempt)
     ids = executor.submit_array(name, job_id=job.id, video_id=job.video_id, attempt=job.attempt,
-                                size=job.chunks, priority=job.priority)
+                                size=job.chunks, priority=job.priority, container_size=job.size)
     if ids is not None:
         for row, executor_job_id in zip(chunks.of_attempt(job.id, job.attempt), ids, strict=True):
             chunks.mark_sent(row, executor_job_id)
@@ -180,23 +181,27 @@ def start_next_chunk(job: Job, *, chunks: ChunkRepository, executor: Executor,
         return None
     executor_job_id = executor.submit_chunk(keys.chunk_job_name(job.video_id, job.id, job.attempt, row.idx, row.tries),
                                             job_id=job.id, video_id=job.video_id, attempt=job.attempt, index=row.idx,
-                                            priority=job.priority, cpus=cpus)
+                                            priority=job.priority, cpus=cpus, container_size=job.size)
     return chunks.mark_sent(row, executor_job_id) or row
 
 
 # ------------------------------------------------------------------ a chunk
 
 
-def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, src: Path, *, store: ObjectStore, settings: Settings,
-                            ffmpeg: str, workdir: Path, prefix: str, progress: Progress,
-                            check: Callable[[], None]) -> ChunkOutput:
+def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, decision: EncodeDecision, src: Path, *,
+                            store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path, prefix: str,
+                            progress: Progress, check: Callable[[], None]) -> ChunkOutput:
     """Encode one chunk into ``workdir`` and upload what it made; ``check`` raises once the
-    chunk is no longer this runner's (checked before anything is uploaded)."""
+    chunk is no longer this runner's (checked before anything is uploaded).
+
+    ``decision`` is the job's, made once by the lead: the chunk encodes the rungs the lead kept
+    (``chunking.rungs``, from that decision's ladder) at each rung's CRF from that decision,
+    never a decision of its own."""
     plan = chunking.plan
     out_dir = workdir / "chunk"
     output = encode_chunk(ffmpeg, src, out_dir, chunking.info, chunking.rungs, plan, plan.chunk(chunk.idx),
                           segment_s=settings.segment_s, preset=settings.x264_preset,
-                          pictures=OutputPlan.from_settings(settings).pictures,
+                          pictures=OutputPlan.from_settings(settings).pictures, crfs=ladder_crfs(decision),
                           on_progress=lambda p: progress("encode", 10 + p * 0.8))
     src.unlink(missing_ok=True)
     if chunk.idx != 0:  # one init segment per rung, chunk 0's: every chunk's is the same (checked when assembled)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
-from videoctl.db.repositories import UsageRepository
 from videoctl.domain import cost
 from videoctl.domain.errors import VideoctlError
 from videoctl.domain.executor import Executor
+from videoctl.domain.repositories import UsageRepository
 from videoctl.settings import Settings
 
 #: A container ends within seconds of its run-job: Batch knows its times by then.

@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.executor import Executor
-from videoctl.domain.models import Job, Video
-from videoctl.services.submit import create_job_and_submit, follow_job, plan_submit, require_success
+from videoctl.domain.models import Job, Video, require_success
+from videoctl.domain.repositories import JobRepository, VideoRepository
+from videoctl.services.playback import LOCAL_SERVE_PORT, Playback, local_serve_url, playback_urls
+from videoctl.services.submit import create_job_and_submit, follow_job, plan_submit
 from videoctl.services.videos import Rendition, add_video, describe_ladder, output_urls
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
+
+#: How long the demo's playback URLs work: an afternoon of trying them.
+DEMO_PLAYBACK_S = 4 * 3600
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,17 @@ class DemoResult:
     #: Where each output beside the master can be read: "poster", "storyboard", "mp4", "mpd",
     #: and "captions (LANG)" for each caption language.
     outputs: dict[str, str]
+    #: Signed URLs of the outputs at this machine's `videoctl serve` (``/t/{token}/…``), as a
+    #: viewer's player gets them (`videoctl playback`); they play while `demo --serve` runs.
+    playback: Playback
 
 
 def run_demo(file: Path | None, *, seconds: float, settings: Settings, videos: VideoRepository,
              jobs: JobRepository, store: ObjectStore, executor: Executor,
              note: Callable[[str], None] = lambda _: None,
-             on_update: Callable[[Job], None] | None = None) -> DemoResult:
-    """*note* hears what is happening, for a person watching; *on_update* each poll of the job."""
+             on_update: Callable[[Job], None] | None = None, serve_port: int = LOCAL_SERVE_PORT) -> DemoResult:
+    """*note* hears what is happening, for a person watching; *on_update* each poll of the job;
+    the playback URLs point at `videoctl serve` on *serve_port*."""
     with tempfile.TemporaryDirectory(prefix="videoctl-demo-") as tmp:
         if file is None:
             from videoctl.media.binary import find_ffmpeg
@@ -54,5 +62,7 @@ def run_demo(file: Path | None, *, seconds: float, settings: Settings, videos: V
     job = create_job_and_submit(plan, jobs=jobs, executor=executor)
     job = require_success(follow_job(job.id, jobs=jobs, executor=executor, on_update=on_update))
     video = videos.get(video.id)
+    signed = playback_urls(video.id, videos=videos, settings=settings, base_url=local_serve_url(serve_port),
+                           expires_s=min(DEMO_PLAYBACK_S, settings.playback_max_expiry_s))
     return DemoResult(video, job, store.url_for(video.hls_path), describe_ladder(store, video),
-                      settings.home / "logs", output_urls(store, video))
+                      settings.home / "logs", output_urls(store, video), signed)

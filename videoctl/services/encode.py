@@ -1,4 +1,4 @@
-"""process_video: download → probe → one ffmpeg for every output → package → verify → upload.
+"""process_video: download → probe → [per-title probe] → one ffmpeg for every output → package → verify → [quality] → upload.
 
 ``make_outputs`` is everything between the probe and the upload, on local files: the one
 ffmpeg process (ladder, poster, storyboard sheets, from one decode), the master playlist,
@@ -7,8 +7,12 @@ ffmpeg: stream copy), and the verification of each of them.
 A failure anywhere is ``verify_failed`` (or ``media_error`` from ffmpeg) and nothing is
 uploaded, so nothing becomes READY.
 
+After the verification, ``VIDEOCTL_MEASURE_QUALITY`` scores the verified ladder against the
+source (services/quality.py); the source is deleted only after that. A failed measurement
+is part of the result, never a failure of the encode.
+
 Progress is reported in phases so a bar and the heartbeat move steadily:
-download 0–10 %, encode 10–85 %, package and verify 85–92 %, upload 92–100 %.
+download 0–10 %, encode 10–85 %, package, verify and measure 85–92 %, upload 92–100 %.
 """
 
 from __future__ import annotations
@@ -22,17 +26,20 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.domain import keys
+from videoctl.domain import keys, quality
 from videoctl.domain.audio import GainDecision, Loudness, output_problem
 from videoctl.domain.decision import EncodeDecision, TrackLoudness, reusable, source_identity
-from videoctl.domain.errors import InvalidInput, StorageError, VerifyFailed
+from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, VerifyFailed
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
+from videoctl.domain.pertitle import LadderDecision
 from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
+from videoctl.services import pertitle
 from videoctl.services.captions import fetch_sidecars
+from videoctl.services.ladder_quality import QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
 from videoctl.storage.scratch import SOURCE_FILE, require_free_space
@@ -52,6 +59,8 @@ class EncodeResult:
     decision: EncodeDecision | None = None
     #: Each audio rendition's loudness as encoded, by name (none with loudness off).
     loudness_out: dict[str, Loudness] = field(default_factory=dict)
+    #: The ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY), None when it is off.
+    quality: QualityOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -77,28 +86,47 @@ class OutputPlan:
 
 
 def fetch_source(store: ObjectStore, video: Video, workdir: Path) -> Path:
-    """Download the source after checking it exists, is not empty and fits on disk."""
+    """Download the source after checking it exists, is not empty and fits on disk.
+
+    A source recorded with its ETag (its upload's completion, a registered key) must still
+    be that object: the size recorded, and a download held to the ETag, so a file sent to
+    the upload's URL after it completed is refused (SourceChanged, never retried) instead of
+    encoded. A video from before ETags were recorded is downloaded as it is.
+    """
     size = store.size(video.source_key)
     if size is None:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} does not exist")
     if size == 0:
         raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} is empty (0 bytes)")
+    if video.source_etag is not None and size != video.size_bytes:
+        raise _source_changed(video, f"it is {size} bytes, but {video.size_bytes} were recorded")
     require_free_space(workdir, size)
     path = workdir / SOURCE_FILE  # never the upload's name: a name can pick a demuxer
-    store.download_file(video.source_key, path)
+    try:
+        store.download_file(video.source_key, path, if_match=video.source_etag)
+    except SourceChanged as exc:
+        raise _source_changed(video, f"it is no longer the object of ETag {video.source_etag}") from exc
     return path
+
+
+def _source_changed(video: Video, why: str) -> SourceChanged:
+    return SourceChanged(f"the source {video.source_key!r} of video {video.id} was replaced after it was recorded "
+                         f"(by `upload complete` or `video add --key`: {why}); what is there now is not encoded",
+                         hint=f"send the video again as a new upload (`videoctl upload create`), and find out who "
+                              f"wrote to {video.source_key!r}")
 
 
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
                   workdir: Path, progress: Progress, decided: EncodeDecision | None = None,
-                  on_decision: Callable[[EncodeDecision], None] | None = None) -> EncodeResult:
+                  on_decision: Callable[[EncodeDecision, SourceInfo], None] | None = None) -> EncodeResult:
     """The whole encode in one pass. ``decided`` is an earlier decision about this video's source
     (another attempt's, a re-encode's): reused when it is about the same source. ``on_decision``
-    records the decision before the encode starts, so an attempt that dies does not measure again."""
+    records the decision and the probe's facts before the encode starts, so an attempt that dies
+    does not measure again, and the next one's container is sized to the source."""
     src, info = fetch_and_probe(video, store=store, workdir=workdir, progress=progress)
-    decision = decide(ffmpeg, src, video.source_key, info, settings, decided)
+    decision = decide_for(video, src, info, settings=settings, ffmpeg=ffmpeg, decided=decided, workdir=workdir)
     if on_decision is not None:
-        on_decision(decision)
+        on_decision(decision, info)
     return encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings, ffmpeg=ffmpeg,
                            workdir=workdir, progress=progress)
 
@@ -116,35 +144,67 @@ def fetch_and_probe(video: Video, *, store: ObjectStore, workdir: Path, progress
     return src, info
 
 
+def decide_for(video: Video, src: Path, info: SourceInfo, *, settings: Settings, ffmpeg: str,
+               decided: EncodeDecision | None, workdir: Path) -> EncodeDecision:
+    """:func:`decide` for this video's source, with the ladder's rungs for this source: the one
+    decision a pass, or every chunk of a long video, encodes with."""
+    return decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
+                  settings, decided, rungs=choose_rungs(parse_ladder(settings.ladder), info.short_side),
+                  workdir=workdir / "probe")
+
+
 def ladder_rungs(settings: Settings, info: SourceInfo, decision: EncodeDecision | None = None) -> tuple[Rung, ...]:
-    """The rungs this source gets: one choice for a pass and for every chunk of a long video."""
-    return choose_rungs(parse_ladder(settings.ladder), info.short_side)
+    """The rungs this source gets: one choice for a pass and for every chunk of a long video,
+    less those the decision's per-title ladder dropped."""
+    rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
+    ladder = ladder_of(decision) if decision is not None else None
+    return ladder.kept(rungs) if ladder is not None else rungs
+
+
+def ladder_crfs(decision: EncodeDecision | None) -> dict[str, int] | None:
+    """Each rung's CRF in the decision's per-title ladder (None: the encoder's default for all)."""
+    ladder = ladder_of(decision) if decision is not None else None
+    return dict(ladder.crf) if ladder is not None else None
 
 
 def encode_one_pass(video: Video, src: Path, info: SourceInfo, decision: EncodeDecision, *, prefix: str,
                     store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path,
                     progress: Progress) -> EncodeResult:
     """One ffmpeg for every output, then package, verify and upload (see the module's doc)."""
-    rungs = ladder_rungs(settings, info, decision)
+    rungs, crfs = ladder_rungs(settings, info, decision), ladder_crfs(decision)
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
+    measuring = settings.measure_quality != quality.OFF
     summary = make_outputs(ffmpeg, src, out_dir, info, rungs, OutputPlan.from_settings(settings),
                            sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
-                           source_done=src.unlink,  # the scratch space goes to the upload from here on
-                           gains=decision.gains())
+                           # The measurement scores the ladder against the source: it goes after that.
+                           source_done=None if measuring else src.unlink,
+                           gains=decision.gains(), crfs=crfs)
     loudness_out = check_loudness(ffmpeg, out_dir, info, decision)
+    progress("quality", 86)
+    measured = measure_encoded(out_dir, mode=settings.measure_quality, ffmpeg=ffmpeg, source=src, info=info,
+                               workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
+    src.unlink(missing_ok=True)  # the scratch space goes to the upload from here on
     progress("verify", 92)
 
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 92 + done * 8))
-    return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out)
+    return EncodeResult(keys.master_key(prefix), info, summary, decision, loudness_out, measured)
 
 
-def decide(ffmpeg: str, src: Path, source_key: str, info: SourceInfo, settings: Settings,
-           decided: EncodeDecision | None) -> EncodeDecision:
-    """What this encode does with the source's audio level (and, later, its ladder): an
-    earlier decision about the same source is reused, what is missing is measured."""
-    identity = source_identity(source_key, info.size_bytes)
+def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Settings,
+           decided: EncodeDecision | None, *, rungs: Sequence[Rung] | None = None,
+           workdir: Path | None = None) -> EncodeDecision:
+    """What this encode does with the source's audio level and (given its ``rungs``, highest
+    first) its ladder: an earlier decision about the same source (``identity``:
+    ``source_identity``) is reused, what is missing or made under other settings is measured
+    (the per-title probe runs in ``workdir``)."""
     decision = reusable(decided, identity) or EncodeDecision(identity)
+    if rungs is not None:
+        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=settings.ladder_mode,
+                                        target=settings.vmaf_target, preset=settings.x264_preset,
+                                        segment_s=settings.segment_s, workdir=workdir or src.parent / "probe",
+                                        stored=ladder_of(decision))
+        decision = replace(decision, extra={**decision.extra, pertitle.KEY: ladder.to_dict()})
     renditions = info.audio_renditions
     if settings.loudness.mode != "off" and renditions and decision.loudness is None:
         started = time.monotonic()
@@ -152,7 +212,7 @@ def decide(ffmpeg: str, src: Path, source_key: str, info: SourceInfo, settings: 
         decision = replace(decision, loudness=tuple(
             TrackLoudness(rendition.name, rendition.track.index, level, GainDecision(0.0, None, ""))
             for rendition, level in zip(renditions, measured, strict=True)))
-        log.info("measured loudness", extra={"source": source_key, "measure_s": round(time.monotonic() - started, 3),
+        log.info("measured loudness", extra={"source": identity, "measure_s": round(time.monotonic() - started, 3),
                                              "lufs": [t.measured.to_dict()["integrated_lufs"] for t in decision.loudness]})
     decision = decision.with_loudness_settings(settings.loudness)
     limited = decision.unmeasured_limiters()
@@ -163,6 +223,11 @@ def decide(ffmpeg: str, src: Path, source_key: str, info: SourceInfo, settings: 
                                         [(rates[t.rendition], t.gain) for t in limited])
         decision = decision.with_expected({t.rendition: level.integrated_lufs for t, level in zip(limited, after, strict=True)})
     return decision
+
+
+def ladder_of(decision: EncodeDecision) -> LadderDecision | None:
+    """The ladder part of a decision (None when it has none, or one this code cannot read)."""
+    return LadderDecision.from_dict(decision.extra.get(pertitle.KEY))
 
 
 def check_loudness(ffmpeg: str, out_dir: Path, info: SourceInfo, decision: EncodeDecision) -> dict[str, Loudness]:
@@ -181,18 +246,20 @@ def make_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, rungs:
                  plan: OutputPlan, *, sidecars: Mapping[str, Path] | None = None,
                  on_progress: Callable[[float], None] | None = None,
                  source_done: Callable[[], None] | None = None,
-                 gains: Mapping[str, GainDecision] | None = None) -> hls.LadderSummary:
+                 gains: Mapping[str, GainDecision] | None = None,
+                 crfs: Mapping[str, int] | None = None) -> hls.LadderSummary:
     """Encode, package and verify every output of ``plan`` into ``out_dir``; raise VerifyFailed or MediaError.
 
     ``sidecars`` (language → caption file, in the order given) join the source's own text
     tracks as the ladder's captions. ``source_done`` is called once nothing reads ``src``
     any more (run-job deletes it then). ``gains``: each audio rendition's loudness decision.
+    ``crfs``: each rung's CRF (the per-title ladder); none: the encoder's default for all.
     """
     started = time.monotonic()
     encode.encode_ladder(ffmpeg, src, out_dir, info, rungs, segment_s=plan.segment_s, preset=plan.preset,
-                         segment_format=plan.segment_format, pictures=plan.pictures, gains=gains,
+                         segment_format=plan.segment_format, pictures=plan.pictures, gains=gains, crfs=crfs,
                          on_progress=on_progress)
-    log.info("encoded", extra={"rungs": [r.name for r in rungs], "segment_format": plan.segment_format,
+    log.info("encoded", extra={"rungs": [r.name for r in rungs], "crfs": dict(crfs or {}), "segment_format": plan.segment_format,
                                "pictures": plan.pictures, "encode_s": round(time.monotonic() - started, 3)})
     # Captions: extracting the source's tracks needs the source, and timing them needs the
     # encoded segments (the lowest rung's first one is the smallest to read).

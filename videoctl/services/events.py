@@ -12,6 +12,11 @@ two drains never send one event at once, and a drain killed half-way resends onl
 it was sending. A send is retried with jittered backoff while its failure is transient; one
 that stays transient (the target is down) ends the drain, leaving the rest pending for the
 next one rather than waiting out every event's retries.
+
+Each event's delivery, every try and wait included, ends within one total deadline
+(``VIDEOCTL_DELIVERY_TIMEOUT_SECONDS``): each try is given what is left of it, and no try
+starts once the wait before it would pass it. A receiver that answers slowly, or not at
+all, thus holds a drain (and a scan-stuck pass) for that long at most, and ends it early.
 """
 
 from __future__ import annotations
@@ -20,17 +25,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import Protocol, TypedDict
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_random_exponential
 
 from videoctl.domain.errors import ConfigError, VideoctlError
 from videoctl.domain.events import Delivery, delivery
 from videoctl.domain.models import Event
+from videoctl.domain.repositories import EventRepository
 from videoctl.domain.text import check_reason
-
-if TYPE_CHECKING:
-    from videoctl.db.repositories import EventRepository
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 TRIES = 3
 BACKOFF_MULTIPLIER_S = 0.5
 BACKOFF_MAX_S = 8.0
+#: The total deadline of one event's delivery when none is given (Settings.delivery_timeout_s).
+DEADLINE_S = 10.0
 
 
 class EventSender(Protocol):
@@ -48,7 +53,8 @@ class EventSender(Protocol):
     #: Where the events go, for the record (``eventbridge:BUS``, ``sns:ARN``, the webhook URL).
     target: str
 
-    def __call__(self, outgoing: Delivery) -> str | None: ...
+    def __call__(self, outgoing: Delivery, *, timeout_s: float) -> str | None:
+        """Returns or raises within *timeout_s*, whatever the target does."""
 
 
 def no_target_error(pending: int) -> ConfigError:
@@ -110,18 +116,21 @@ def _transient(exc: BaseException) -> bool:
     return bool(getattr(exc, "transient", False))
 
 
-def _send(send: EventSender, outgoing: Delivery, *, tries: int, sleep: Callable[[float], None]) -> str | None:
-    retrying = Retrying(stop=stop_after_attempt(tries),
+def _send(send: EventSender, outgoing: Delivery, *, tries: int, sleep: Callable[[float], None],
+          deadline_s: float, clock: Callable[[], float] = time.monotonic) -> str | None:
+    """One event's delivery, its tries and the waits between them within *deadline_s* in all."""
+    ends_at = clock() + deadline_s
+    retrying = Retrying(stop=stop_after_attempt(tries) | stop_before_delay(deadline_s),
                         wait=wait_random_exponential(multiplier=BACKOFF_MULTIPLIER_S, max=BACKOFF_MAX_S),
                         retry=retry_if_exception(_transient), sleep=sleep, reraise=True)
     for attempt in retrying:
         with attempt:
-            return send(outgoing)
+            return send(outgoing, timeout_s=max(ends_at - clock(), 0.01))
     raise AssertionError("unreachable")  # Retrying either returns or re-raises
 
 
 def drain_events(repo: EventRepository, send: EventSender | None, *, limit: int = 100, tries: int = TRIES,
-                 sleep: Callable[[float], None] = time.sleep) -> EventDrainResult:
+                 sleep: Callable[[float], None] = time.sleep, deadline_s: float = DEADLINE_S) -> EventDrainResult:
     """Deliver up to *limit* pending events, oldest first; with no *send* (no target), only count them.
 
     Failures are recorded on the event (attempts, last error) and returned; the event stays
@@ -138,7 +147,7 @@ def drain_events(repo: EventRepository, send: EventSender | None, *, limit: int 
                 break
             after_id = event.id
             try:
-                receipt = _send(send, delivery(event), tries=tries, sleep=sleep)
+                receipt = _send(send, delivery(event), tries=tries, sleep=sleep, deadline_s=deadline_s)
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
                 error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
                 repo.note_failure(event.id, f"{error.code}: {error.message}")

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from videoctl.db.repositories import JobRepository
 from videoctl.domain.errors import DbError, Fenced, InvalidState
 from videoctl.domain.eta import eta_s
 from videoctl.domain.models import Job
+from videoctl.domain.repositories import JobRepository
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,6 @@ class Heartbeat:
 
 def _close(jobs: JobRepository) -> None:
     try:
-        jobs.conn.close()
+        jobs.close()
     except Exception:  # what is left of a broken connection: nothing to save
         pass

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 
-from videoctl.db.repositories import JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import VideoctlError
 from videoctl.domain.eta import eta_s
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import Job
+from videoctl.domain.repositories import JobRepository, UsageRepository, VideoRepository
 from videoctl.domain.states import JobState
 from videoctl.services.cost import JobCost, job_costs
 

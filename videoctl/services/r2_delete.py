@@ -22,11 +22,11 @@ from videoctl.domain import prefixes
 from videoctl.domain.errors import InvalidState, NotFound, VideoctlError
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.prefixes import DeleteMessage
+from videoctl.domain.repositories import DeleteRequestRepository
 from videoctl.domain.text import check_reason
 from videoctl.settings import Settings
 
 if TYPE_CHECKING:
-    from videoctl.db.repositories import DeleteRequestRepository
     from videoctl.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def sender_for(settings: Settings, *, store: Callable[[], ObjectStore], sqs_clie
     if delete_mode(settings) == "sqs":
         from videoctl.aws.sqs import SqsQueue
 
-        return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name))
+        return sqs_sender(SqsQueue(sqs_client(), settings.delete_queue_name, timeout_s=settings.delivery_timeout_s))
     return local_sender(store(), bucket=message_bucket(settings), videos_root=settings.videos_root)
 
 

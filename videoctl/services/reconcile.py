@@ -32,7 +32,6 @@ from functools import partial
 from pathlib import Path
 from typing import Generic, TypedDict, TypeVar
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput, NotFound, StorageError, VerifyFailed, VideoctlError
 from videoctl.domain.executor import Executor
@@ -51,6 +50,7 @@ from videoctl.domain.reconcile import (
     video_of_group,
     why_unowned,
 )
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain.states import VideoStatus
 from videoctl.media.m3u8 import parse_attributes, parse_master_playlist, parse_media_playlist
 from videoctl.services.r2_delete import Sender, enqueue_delete_r2

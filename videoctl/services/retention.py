@@ -2,7 +2,7 @@
 
 Each batch is its own short transaction that claims its rows FOR UPDATE SKIP LOCKED, so a
 prune never holds locks for long and two prunes never wait on each other. What stays is
-chosen in SQL (queries.sql, prunable_jobs): each video's last SUCCEEDED job and any job a
+chosen in SQL (db/sql/jobs.sql, prunable_jobs): each video's last SUCCEEDED job and any job a
 pending delete request still names. Video rows always stay.
 
 Events hold no foreign key to the jobs they tell of (each carries its whole payload), so a
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from videoctl.db.repositories import EventRepository, JobRepository
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import EventRepository, JobRepository
 from videoctl.services.events import prune_events
 
 BATCH = 500
@@ -69,5 +69,6 @@ class DailyPrune:
         now = self.clock()
         if self._last is not None and now - self._last < self.every_s:
             return None
-        self._last = now
-        return self.prune()
+        pruned = self.prune()
+        self._last = now  # only once it went through: a prune that failed is tried at the next pass
+        return pruned

@@ -1,13 +1,15 @@
 """run-job: what one Batch container (or one local process) does, then exits.
 
-The order is the seed's, exactly:
+A job may be run more than once (a container started twice, a retry after a
+crash), so each step first looks at what an earlier run may have finished, and
+the cheap checks come before anything that costs:
 
 a. job SUCCEEDED → nothing to do.
-b. video READY with an hls_path (and this job is not a re-encode) → the job
+b. claim the attempt.
+c. video READY with an hls_path (and this job is not a re-encode) → the job
    is completed without download or ffmpeg.
-c. otherwise claim → process_video → job_complete. Any failure marks the
-   attempt FAILED with an error code and a human message; scan-stuck decides
-   whether it runs again.
+d. otherwise encode → complete. Any failure marks the attempt FAILED with an
+   error code and a human message; scan-stuck decides whether it runs again.
 
 The claim fences every later write on job id + attempt + runner. A
 container that loses the claim (a second container on the same job, or one
@@ -24,14 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
-from videoctl.db.repositories import (
-    ChunkRepository,
-    DeleteRequestRepository,
-    JobRepository,
-    UsageRepository,
-    VideoRepository,
-)
 from videoctl.domain import cost, keys
+from videoctl.domain.chunks import ChunkState
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, UsageError, VideoctlError
 from videoctl.domain.executor import (
@@ -42,14 +38,30 @@ from videoctl.domain.executor import (
 )
 from videoctl.domain.models import Job, JobChunk, Video
 from videoctl.domain.outputs import outputs_from_keys
-from videoctl.domain.chunks import ChunkState
+from videoctl.domain.repositories import (
+    ChunkRepository,
+    DeleteRequestRepository,
+    JobRepository,
+    QualityRepository,
+    UsageRepository,
+    VideoRepository,
+)
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
-from videoctl.media.chunks import ChunkOutput
 from videoctl.executor.local import own_id
+from videoctl.media.chunks import ChunkOutput
 from videoctl.media.cpus import cpu_budget, memory_budget_mib
 from videoctl.services import chunked
-from videoctl.services.encode import EncodeResult, decide, encode_one_pass, fetch_and_probe, fetch_source, ladder_rungs
+from videoctl.services.encode import (
+    EncodeResult,
+    decide_for,
+    encode_one_pass,
+    fetch_and_probe,
+    fetch_source,
+    ladder_rungs,
+)
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
+from videoctl.services.ladder_quality import QualityOutcome
+from videoctl.services.quality import record_outcome
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore, scratch
 
@@ -126,10 +138,14 @@ class RunJobDeps:
     #: Called after the job's completion or failure committed: its event recorded in that
     #: transaction goes to the app now (best effort; never raises).
     send_events: Callable[[], None] | None = None
+    #: Where the ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY) is stored, with the completion.
+    quality: QualityRepository | None = None
     #: The chunks of long videos (#23), and the executor that runs an attempt's chunks: Batch's
     #: for a runner inside Batch (True), else local processes.
     chunks: ChunkRepository | None = None
     chunk_executor: Callable[[bool], Executor] | None = None
+    #: The chunks on the connection of a repository of jobs (the heartbeat's own).
+    chunks_on: Callable[[JobRepository], ChunkRepository] | None = None
 
 
 def ready_guard_applies(job: Job, video: Video) -> bool:
@@ -191,18 +207,20 @@ def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
     """What this attempt held and for how long, for its cost; never a reason to fail the job.
 
     Inside Batch the capacity is the compute environment's (Fargate or Fargate Spot) and
-    scan-stuck later replaces the runtime with Batch's own; locally it is ``local``.
+    scan-stuck later replaces the runtime with Batch's own; locally it is ``local``. A container
+    sized at submit is billed for that size, whatever its VM shows; any other is measured.
     """
     if deps.usage is None:
         return
     hd = sd = 0
     if encoded is not None:
         hd, sd = cost.renditions([rung.height for rung in encoded.summary.rungs])
+    sized = job.size if runner.on_batch else None
     try:
         deps.usage.record(
             job, capacity=deps.settings.batch_compute_type if runner.on_batch else cost.LOCAL,
-            executor_job_id=runner.batch_job_id, vcpus=cpu_budget().cpus,
-            memory_mib=memory_budget_mib(), runtime_s=round(runtime_s, 3),
+            executor_job_id=runner.batch_job_id, vcpus=sized.vcpus if sized else cpu_budget().cpus,
+            memory_mib=sized.memory_mib if sized else memory_budget_mib(), runtime_s=round(runtime_s, 3),
             source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd)
     except VideoctlError as exc:
         log.warning("could not record the attempt's usage: %s: %s", exc.code, exc.message)
@@ -296,8 +314,9 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
             done, video = _complete(deps, job, video, reused, info=None)
             return RunResult("reused_upload", done, video)
         src, info = fetch_and_probe(video, store=store, workdir=workdir, progress=report)
-        decision = decide(deps.ffmpeg, src, video.source_key, info, settings, _earlier_decision(deps, job))
-        _record_decision(deps, job, decision)
+        decision = decide_for(video, src, info, settings=settings, ffmpeg=deps.ffmpeg,
+                              decided=_earlier_decision(deps, job), workdir=workdir)
+        _record_decision(deps, job, video, decision, info)
         chunkable = deps.chunks is not None and deps.chunk_executor is not None
         plan = chunked.chunk_plan(settings, info) if chunkable else None
         if plan is not None:
@@ -310,7 +329,8 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
         result = encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings,
                                  ffmpeg=deps.ffmpeg, workdir=workdir, progress=report)
         heartbeat.check()
-        done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result))
+        done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result),
+                                quality=result.quality)
     log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
     return RunResult("encoded", done, video, result)
 
@@ -322,9 +342,17 @@ def _earlier_decision(deps: RunJobDeps, job: Job) -> EncodeDecision | None:
     return EncodeDecision.from_dict(stored)
 
 
-def _record_decision(deps: RunJobDeps, job: Job, decision: EncodeDecision) -> None:
-    """Stored before the encode starts: an attempt that dies after this does not measure again."""
-    deps.db_steps("recording the decision", lambda: deps.jobs.record_decision(job, decision.to_dict()))
+def _record_decision(deps: RunJobDeps, job: Job, video: Video, decision: EncodeDecision, info) -> None:
+    """Stored before the encode starts: an attempt that dies after this does not measure again,
+    and with the probe's facts on the video the next attempt's container is sized to its source
+    (a direct upload's first attempt knows none: its source was never probed before)."""
+    def record() -> None:
+        with deps.jobs.transaction():
+            deps.jobs.record_decision(job, decision.to_dict())
+            deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width, height=info.height,
+                                       has_audio=info.has_audio, fps=info.fps)
+
+    deps.db_steps("recording the decision", record)
 
 
 def _measurements(result: EncodeResult) -> dict | None:
@@ -349,8 +377,9 @@ def _finished_upload_of_earlier_attempt(store: ObjectStore, settings: Settings, 
 
 
 def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
-              measurements: dict | None = None) -> tuple[Job, Video]:
-    """Job SUCCEEDED and video READY in one transaction; old ladders queued for deletion."""
+              measurements: dict | None = None, quality: QualityOutcome | None = None) -> tuple[Job, Video]:
+    """Job SUCCEEDED and video READY in one transaction, with the ladder's quality measurement;
+    old ladders queued for deletion."""
     master = keys.master_key(prefix)
     # Listed before the transaction: no object-store round trip while rows are locked.
     outputs = outputs_from_keys(prefix, (found.key for found in deps.store.list_prefix(prefix)))
@@ -363,8 +392,11 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
                 done = deps.jobs.complete(job, output_prefix=prefix, measurements=measurements)
                 if info is not None:
                     deps.videos.set_media_info(video.id, duration_s=info.duration_s, width=info.width,
-                                               height=info.height, has_audio=info.has_audio)
+                                               height=info.height, has_audio=info.has_audio, fps=info.fps)
                 ready, replaced = deps.videos.set_ready(video.id, master, outputs, job=done)
+                if quality is not None and deps.quality is not None:
+                    record_outcome(deps.quality, quality, video_id=video.id, job_id=job.id, attempt=job.attempt,
+                                   prefix=prefix)
                 for old in leftovers:
                     deps.delete_requests.add(old, f"abandoned attempt of job {job.id}", video.id)
                 if replaced is not None:
@@ -395,7 +427,8 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
 def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress) -> RunResult:
     """One chunk of a chunked attempt: claim it, encode and upload it, count it; the last one assembles."""
     jobs, chunks, db = deps.jobs, deps.chunks, deps.db_steps
-    if chunks is None:
+    chunks_on = deps.chunks_on
+    if chunks is None or chunks_on is None:
         raise InvalidState(f"job {job_id}: this run-job cannot run chunks")
     job = db("reading the job", lambda: jobs.get(job_id))
     video = db("reading the video", lambda: deps.videos.get(job.video_id))
@@ -408,9 +441,12 @@ def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress
     if job.chunking is None or job.attempt != attempt:
         raise Fenced(f"job {job_id} attempt {attempt} is not the chunked attempt it was")
     plan = chunked.Chunking.from_dict(job.chunking)
+    decision = EncodeDecision.from_dict(job.decision)
+    if decision is None:  # the lead stores it before it makes any chunk: never decided again here
+        raise InvalidState(f"job {job_id} attempt {attempt} has no decision a chunk can encode with")
     prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, attempt)
     heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s,
-                          beat=lambda repository, percent: ChunkRepository(repository.conn).heartbeat(chunk, percent))
+                          beat=lambda repository, percent: chunks_on(repository).heartbeat(chunk, percent))
 
     def report(phase: str, percent: float) -> None:
         heartbeat.update(percent)
@@ -421,9 +457,9 @@ def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress
             report("download", 0)
             src = fetch_source(deps.store, video, workdir)
             report("download", 10)
-            output = chunked.encode_and_upload_chunk(chunk, plan, src, store=deps.store, settings=deps.settings,
-                                                     ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
-                                                     progress=report, check=heartbeat.check)
+            output = chunked.encode_and_upload_chunk(chunk, plan, decision, src, store=deps.store,
+                                                     settings=deps.settings, ffmpeg=deps.ffmpeg, workdir=workdir,
+                                                     prefix=prefix, progress=report, check=heartbeat.check)
             heartbeat.check()
         counted = db("counting the chunk", lambda: _finish_chunk(chunks, jobs, chunk, output.to_dict()))
     except Fenced:

@@ -15,42 +15,50 @@ One pass:
    transitions let one scanner win; the others skip it.
 
 ``--dry-run`` runs step 0 and the decisions, and changes nothing.
+
+That is the ``jobs`` task of a pass; the pass runs it with the other maintenance tasks
+(uploads, usage, deletions, events, prune), each on its own (services/maintenance.py), and
+:func:`scan_loop` repeats passes through any outage.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
-from videoctl.db.repositories import (
+from videoctl.domain import keys
+from videoctl.domain.chunk_rules import ChunkAction, ChunkCandidate, ChunkDecision, after_chunk_failure, decide_chunk
+from videoctl.domain.errors import ConfigError, Fenced, InvalidState, VideoctlError
+from videoctl.domain.executor import Executor, Remote
+from videoctl.domain.models import Job, JobChunk
+from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import (
     ChunkRepository,
     DeleteRequestRepository,
     JobRepository,
     UsageRepository,
     VideoRepository,
 )
-from videoctl.domain import keys
-from videoctl.domain.chunk_rules import ChunkAction, ChunkCandidate, ChunkDecision, after_chunk_failure, decide_chunk
-from videoctl.domain.errors import Fenced, InvalidState, VideoctlError
-from videoctl.domain.executor import Executor, Remote
-from videoctl.domain.models import Job, JobChunk
-from videoctl.domain.ranges import check_duration_s
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.services.cost import confirm_usage
 from videoctl.services.events import EventDrainResult
+from videoctl.services.maintenance import MaintenanceTask, TaskDocument, TaskOutcome, as_error, run_tasks
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import adopt_or_send_next, send_attempt
 from videoctl.services.uploads import UploadItem, expire_uploads, submit_waiting
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore, scratch
+
+log = logging.getLogger(__name__)
 
 #: Executor statuses worth a row lock: anything but "it is running fine".
 _FLAG = frozenset({"FAILED", "MISSING", "SUCCEEDED", "RUNNABLE"})
@@ -95,6 +103,8 @@ class ScanSummary(TypedDict):
     chunk_tries_failed: int
     chunk_retries_scheduled: int
     chunks_sent: int
+    #: Maintenance tasks of the pass that failed (each is in ``tasks`` with its error).
+    tasks_failed: int
     errors: int
 
 
@@ -107,6 +117,9 @@ class ScanDocument(TypedDict):
     uploads: list[UploadItem]
     deletion_errors: list[str]
     event_errors: list[str]
+    #: Each maintenance task of the pass (jobs, uploads, usage, deletions, events, prune) and
+    #: whether it was done; one that failed did not stop the others.
+    tasks: list[TaskDocument]
 
 
 @dataclass
@@ -124,6 +137,12 @@ class ScanReport:
     #: Expired uploads and late auto-submits (services/uploads.py).
     uploads: list[UploadItem] = field(default_factory=list)
     usage_confirmed: int = 0
+    #: The maintenance tasks the pass ran, each with its outcome.
+    tasks: list[TaskOutcome] = field(default_factory=list)
+
+    @property
+    def tasks_failed(self) -> int:
+        return sum(1 for t in self.tasks if t.status == "failed")
 
     def count(self, action: Action | ChunkAction, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
@@ -131,7 +150,7 @@ class ScanReport:
     @property
     def errors(self) -> int:
         failed = sum(1 for i in self.items if i.outcome == "error") + len(self.deletion_errors) + len(self.event_errors)
-        return failed + sum(1 for u in self.uploads if u.outcome == "error")
+        return failed + sum(1 for u in self.uploads if u.outcome == "error") + self.tasks_failed
 
     def _uploads(self, action: str) -> int:
         return sum(1 for u in self.uploads if u.action == action and u.outcome == "done")
@@ -155,12 +174,14 @@ class ScanReport:
             "chunk_tries_failed": self.count(ChunkAction.FAIL_TRY),
             "chunk_retries_scheduled": self.count(ChunkAction.RETRY),
             "chunks_sent": self.count(ChunkAction.SEND),
+            "tasks_failed": self.tasks_failed,
             "errors": self.errors,
         }
 
     def to_dict(self) -> ScanDocument:
         return {"dry_run": self.dry_run, "summary": self.summary(), "items": self.items,
-                "uploads": self.uploads, "deletion_errors": self.deletion_errors, "event_errors": self.event_errors}
+                "uploads": self.uploads, "deletion_errors": self.deletion_errors, "event_errors": self.event_errors,
+                "tasks": [t.to_dict() for t in self.tasks]}
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -306,33 +327,106 @@ def _settle(job: Candidate | Job, decision: Decision, *, jobs: JobRepository, vi
         raise InvalidState(f"unexpected decision {decision.action} for a failed job")
 
 
-def scan_and_drain(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
-                   store: ObjectStore, delete_requests: DeleteRequestRepository, usage: UsageRepository,
-                   drain: Callable[[], DrainResult], limit: int, dry_run: bool,
-                   drain_events: Callable[[], EventDrainResult] | None = None,
-                   chunks: ChunkRepository | None = None) -> ScanReport:
-    """A pass; then the direct uploads: expired ones given up, auto-submits that did not
-    happen made; then the prefix deletions and the events that could not be sent when they
-    were recorded (SQS or the webhook was down, say) or were just recorded for expired
-    uploads: the periodic scan recovers all of those without a human too. With no event
-    target configured the events stay pending, counted."""
-    report = scan_pass(jobs=jobs, videos=videos, executor=executor, settings=settings, limit=limit,
-                       dry_run=dry_run, chunks=chunks)
-    report.uploads = expire_uploads(videos=videos, delete_requests=delete_requests, store=store,
-                                    settings=settings, dry_run=dry_run, limit=limit)
-    report.uploads += submit_waiting(videos=videos, jobs=jobs, executor=executor, settings=settings,
-                                     dry_run=dry_run, limit=limit)
-    if not dry_run:
-        report.usage_confirmed = confirm_usage(usage, executor, settings)
-        drained = drain()
-        report.deletions_sent = drained.sent
-        report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
-                                  for f in drained.failures]
-        if drain_events is not None:
-            sent = drain_events()
-            report.events_sent, report.events_pending = sent.sent, sent.pending
-            report.event_errors = [f"event {f.event.id} ({f.event.type}): {f.error.code}: {f.error.message}"
-                                   for f in sent.failures]
+class PassDeps(Protocol):
+    """What a pass uses. Each is read when the task that needs it runs, so a database that is
+    away when the pass starts fails the tasks that need it, not the pass."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def videos(self) -> VideoRepository: ...
+    @property
+    def executor(self) -> Executor: ...
+    @property
+    def store(self) -> ObjectStore: ...
+    @property
+    def delete_requests(self) -> DeleteRequestRepository: ...
+    @property
+    def usage(self) -> UsageRepository: ...
+    @property
+    def chunks(self) -> ChunkRepository: ...
+
+    def drain_deletions(self, limit: int = 100) -> DrainResult: ...
+
+    def drain_events(self, limit: int = 100) -> EventDrainResult: ...
+
+    def db_ready(self) -> None:
+        """Open the database connection again if the server dropped it."""
+
+    def cancel_statement(self) -> None:
+        """Cancel the database statement in flight (from another thread)."""
+
+
+#: How long each task's database work may take; generous, for a stuck lock or a hung server.
+JOBS_TIMEOUT_S = 300.0
+TASK_TIMEOUT_S = 120.0
+
+
+def _jobs(deps: PassDeps, report: ScanReport, *, limit: int, dry_run: bool) -> None:
+    found = scan_pass(jobs=deps.jobs, videos=deps.videos, executor=deps.executor, settings=deps.settings,
+                      limit=limit, dry_run=dry_run, chunks=deps.chunks)
+    report.items = found.items
+
+
+def _uploads(deps: PassDeps, report: ScanReport, *, limit: int, dry_run: bool) -> None:
+    report.uploads = expire_uploads(videos=deps.videos, delete_requests=deps.delete_requests, store=deps.store,
+                                    settings=deps.settings, dry_run=dry_run, limit=limit)
+    report.uploads += submit_waiting(videos=deps.videos, jobs=deps.jobs, executor=deps.executor,
+                                     settings=deps.settings, dry_run=dry_run, limit=limit)
+
+
+def _usage(deps: PassDeps, report: ScanReport) -> None:
+    report.usage_confirmed = confirm_usage(deps.usage, deps.executor, deps.settings)
+
+
+def _deletions(deps: PassDeps, report: ScanReport) -> None:
+    drained = deps.drain_deletions()
+    report.deletions_sent = drained.sent
+    report.deletion_errors = [f"request {f.request_id} ({f.prefix}): {f.error.code}: {f.error.message}"
+                              for f in drained.failures]
+
+
+def _events(deps: PassDeps, report: ScanReport) -> None:
+    sent = deps.drain_events()
+    report.events_sent, report.events_pending = sent.sent, sent.pending
+    report.event_errors = [f"event {f.event.id} ({f.event.type}): {f.error.code}: {f.error.message}"
+                           for f in sent.failures]
+
+
+def maintenance_tasks(deps: PassDeps, *, limit: int, dry_run: bool,
+                      prune: Callable[[], int] | None = None) -> list[MaintenanceTask[ScanReport]]:
+    """The tasks of a pass, in order: stuck jobs first (the retry decisions), then the direct
+    uploads (expired ones given up, auto-submits that did not happen made), then what only a
+    real pass does: Batch usage confirmed, the prefix deletions and the events that could not
+    be sent when they were recorded (or were just recorded), and, in a loop, the daily prune.
+    With no event target the events stay pending, counted."""
+    tasks = [
+        MaintenanceTask("jobs", lambda r: _jobs(deps, r, limit=limit, dry_run=dry_run), JOBS_TIMEOUT_S),
+        MaintenanceTask("uploads", lambda r: _uploads(deps, r, limit=limit, dry_run=dry_run), TASK_TIMEOUT_S),
+    ]
+    if dry_run:
+        return tasks
+    tasks += [
+        MaintenanceTask("usage", lambda r: _usage(deps, r), TASK_TIMEOUT_S),
+        MaintenanceTask("deletions", lambda r: _deletions(deps, r), TASK_TIMEOUT_S),
+        MaintenanceTask("events", lambda r: _events(deps, r), TASK_TIMEOUT_S),
+    ]
+    if prune is not None:
+        def pruned(report: ScanReport) -> None:
+            report.pruned = prune()
+
+        tasks.append(MaintenanceTask("prune", pruned, JOBS_TIMEOUT_S))
+    return tasks
+
+
+def scan_and_maintain(deps: PassDeps, *, limit: int, dry_run: bool,
+                      prune: Callable[[], int] | None = None) -> ScanReport:
+    """A pass: every maintenance task, each on its own (services/maintenance.py)."""
+    report = ScanReport(dry_run=dry_run)
+    report.tasks = run_tasks(maintenance_tasks(deps, limit=limit, dry_run=dry_run, prune=prune), report,
+                             prepare=deps.db_ready, cancel=deps.cancel_statement)
     return report
 
 
@@ -342,21 +436,49 @@ class LoopSummary:
     errors: int
 
 
+#: After a pass that failed, the next comes this soon, then twice as late each time, up to the interval.
+FIRST_RETRY_S = 1.0
+
+
+def next_pass_in(interval_s: float, failed_in_a_row: int, rand: Callable[[], float] = random.random) -> float:
+    """The wait before the next pass: the interval, or after failed passes a jittered backoff
+    that grows from FIRST_RETRY_S up to the interval (a database back from a restart is used
+    again within seconds; one that stays away is not hammered)."""
+    if failed_in_a_row == 0:
+        return interval_s
+    backoff = min(interval_s, FIRST_RETRY_S * 2 ** (failed_in_a_row - 1))
+    return backoff * (0.5 + rand() / 2)
+
+
 def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
-              on_pass: Callable[[int, ScanReport], None]) -> LoopSummary:
+              on_pass: Callable[[int, ScanReport], None], *,
+              rand: Callable[[], float] = random.random) -> LoopSummary:
     """Passes every *interval_s* until SIGTERM or SIGINT; a pass in progress always finishes
-    first, so a scanner stopped by its supervisor never leaves a begun attempt unsent."""
+    first, so a scanner stopped by its supervisor never leaves a begun attempt unsent.
+
+    Nothing a pass meets ends the loop but a configuration mistake: a failed task is in its
+    report, and a pass that could not run at all is reported as one failed task, ``pass``.
+    After a pass with a failure the next comes sooner (:func:`next_pass_in`)."""
     check_duration_s(interval_s, "interval_s")
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    errors = passes = 0
+    errors = passes = failed_in_a_row = 0
     try:
         while not stop.is_set():
-            report = one_pass()
+            started = time.monotonic()
+            try:
+                report = one_pass()
+            except ConfigError:
+                raise  # no pass can go better until a human fixes the configuration
+            except Exception as exc:  # noqa: BLE001 - the loop outlives whatever a pass meets
+                error = as_error(exc)
+                log.warning("scan-stuck: the pass failed: %s: %s", error.code, error.message)
+                report = ScanReport(tasks=[TaskOutcome("pass", "failed", time.monotonic() - started, error)])
             passes += 1
             errors += report.errors
+            failed_in_a_row = failed_in_a_row + 1 if report.tasks_failed else 0
             on_pass(passes, report)
-            stop.wait(interval_s)
+            stop.wait(next_pass_in(interval_s, failed_in_a_row, rand))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -472,7 +594,8 @@ def send_chunk(chunk: JobChunk, row: ChunkCandidate, *, executor: Executor, chun
                                 tries=chunk.tries) if row.unsent else None
     executor_job_id = found or executor.submit_chunk(
         keys.chunk_job_name(row.video_id, chunk.job_id, chunk.attempt, chunk.idx, chunk.tries),
-        job_id=chunk.job_id, video_id=row.video_id, attempt=chunk.attempt, index=chunk.idx, priority=row.priority)
+        job_id=chunk.job_id, video_id=row.video_id, attempt=chunk.attempt, index=chunk.idx, priority=row.priority,
+        container_size=row.size)
     return chunks.mark_sent(chunk, executor_job_id) or chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
 
 

@@ -7,8 +7,8 @@ Every attempt starts the same way, whoever starts it (`videoctl submit`,
    callers can never both submit the same attempt (``create_job_and_submit``
    creates the job with its first attempt begun);
 2. :func:`send_attempt` starts the container (SubmitJob, or a local process)
-   under a name unique to that attempt, then ``mark_submitted`` stores the
-   executor's job id, state SUBMITTED.
+   under a name unique to that attempt, sized to the video (:func:`attempt_size`),
+   then ``mark_submitted`` stores the executor's job id and that size, state SUBMITTED.
 
 SubmitJob has no idempotency token. When the executor says the outcome is
 unknown (a read timeout, a reset connection, a 5xx) the job may exist, so
@@ -27,14 +27,15 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from videoctl.db.repositories import JobRepository, VideoRepository
 from videoctl.domain.errors import InvalidState, JobFailed, VideoctlError
 from videoctl.domain.executor import REMOTE_FAILED, Executor
 from videoctl.domain.keys import attempt_job_name
 from videoctl.domain.models import Job, Video
 from videoctl.domain.ranges import check_duration_s
+from videoctl.domain.repositories import JobRepository, VideoRepository
 from videoctl.domain.scan import Candidate
 from videoctl.domain.selection import JobFilter
+from videoctl.domain.sizing import ContainerSize, choose_size
 from videoctl.domain.states import ACTIVE_JOB_STATES, JobState, VideoStatus, video_deleted
 from videoctl.domain.text import check_reason
 
@@ -49,8 +50,24 @@ def _outcome_unknown(exc: BaseException) -> bool:
     return getattr(exc, "outcome_unknown", False)
 
 
+def attempt_size(job: Job | Candidate, *, executor: Executor, jobs: JobRepository,
+                 video: Video | None = None) -> ContainerSize | None:
+    """The size this attempt's container asks for: the executor's table (VIDEOCTL_SIZING) applied
+    to the source's probe facts as they are now (each attempt reads them again, so facts found
+    since the last one, by an encode, size the next).
+
+    None keeps the job definition's size: an executor that sizes nothing (sizing off, a local
+    process) or a source not probed yet (its first encode records the facts). *video*, when the
+    caller has just read it, saves reading its facts again.
+    """
+    if executor.sizing is None:
+        return None
+    facts = video.source_facts if video is not None and video.id == job.video_id else jobs.source_facts(job.video_id)
+    return choose_size(executor.sizing, facts)
+
+
 def start_container(executor: Executor, job: Job, *, priority: int | None = None,
-                    sleep: Sleep = time.sleep, tries: int = 5) -> str:
+                    size: ContainerSize | None = None, sleep: Sleep = time.sleep, tries: int = 5) -> str:
     """Submit this attempt's container exactly once, whatever the network does."""
     name = attempt_job_name(job.video_id, job.id, job.attempt)
     reply_lost = False
@@ -69,7 +86,7 @@ def start_container(executor: Executor, job: Job, *, priority: int | None = None
                     return found
             try:
                 return executor.submit(name, job_id=job.id, video_id=job.video_id,
-                                       attempt=job.attempt, priority=priority)
+                                       attempt=job.attempt, priority=priority, size=size)
             except VideoctlError as exc:
                 reply_lost = reply_lost or _outcome_unknown(exc)
                 raise
@@ -84,15 +101,16 @@ def submit_next_attempt(job_id: int, *, jobs: JobRepository, executor: Executor,
 
 
 def send_attempt(job: Job, *, jobs: JobRepository, executor: Executor, priority: int | None = None,
-                 sleep: Sleep = time.sleep) -> Job:
+                 sleep: Sleep = time.sleep, video: Video | None = None) -> Job:
     """Step 2 for an attempt already begun (scan-stuck begins it under its row lock).
 
     The executor's error is recorded on the job, with its own code (``aws_error``
     from Batch, ``executor_error`` from a local process), and raised.
     """
     priority = job.priority if priority is None else priority
+    size = attempt_size(job, executor=executor, jobs=jobs, video=video)
     try:
-        executor_job_id = start_container(executor, job, priority=priority, sleep=sleep)
+        executor_job_id = start_container(executor, job, priority=priority, size=size, sleep=sleep)
     except VideoctlError as error:
         if _outcome_unknown(error):
             # A container may exist for this attempt: keep the attempt counted.
@@ -100,7 +118,7 @@ def send_attempt(job: Job, *, jobs: JobRepository, executor: Executor, priority:
         else:
             jobs.undo_attempt(job, error_code=error.code, error_message=error.message)
         raise
-    return jobs.mark_submitted(job, executor_job_id)
+    return jobs.mark_submitted(job, executor_job_id, size)
 
 
 def adopt_or_send_next(job: Job | Candidate, *, jobs: JobRepository, executor: Executor,
@@ -110,11 +128,13 @@ def adopt_or_send_next(job: Job | Candidate, *, jobs: JobRepository, executor: E
     executor has one by the attempt's name; else start the next attempt.
 
     Returns the job and whether it was adopted. Runs without a row lock: the guarded
-    mark_submitted and begin_attempt let only one of several scanners act.
+    mark_submitted and begin_attempt let only one of several scanners act. An adopted
+    container is recorded with the size the same rule gives its attempt now: the size it
+    was sent with, unless the source's facts or the table changed in between.
     """
     found = executor.find(attempt_job_name(job.video_id, job.id, job.attempt))
     if found:
-        return jobs.mark_submitted(job, found), True
+        return jobs.mark_submitted(job, found, attempt_size(job, executor=executor, jobs=jobs)), True
     return send_attempt(jobs.begin_attempt(job), jobs=jobs, executor=executor, sleep=sleep), False
 
 
@@ -155,7 +175,7 @@ def create_job_and_submit(plan: SubmitPlan, *, jobs: JobRepository, executor: Ex
     """
     job = jobs.create(plan.video.id, max_attempts=plan.max_attempts, reencode=plan.reencode,
                       priority=plan.priority, begin=True)
-    return send_attempt(job, jobs=jobs, executor=executor, sleep=sleep)
+    return send_attempt(job, jobs=jobs, executor=executor, sleep=sleep, video=plan.video)
 
 
 # ------------------------------------------------------------------ bulk
@@ -308,14 +328,6 @@ def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -
         raise JobFailed(f"job {job.id}'s container {job.executor_job_id} is gone "
                         f"({remote.reason or remote.status}) but the job is still {job.state}",
                         hint="scan-stuck will count it as a failed attempt and retry it")
-
-
-def require_success(job: Job) -> Job:
-    if job.state is not JobState.SUCCEEDED:
-        detail = f": {job.error_code}: {job.error_message}" if job.error_code else ""
-        raise JobFailed(f"job {job.id} ended {job.state}{detail}",
-                        hint=f"see `videoctl jobs show {job.id}`")
-    return job
 
 
 # ------------------------------------------------------------------ bulk operator actions

@@ -6,8 +6,10 @@ The flow of a browser upload (docs/api.md):
    needs to send the file: one presigned PUT below 100 MiB, a multipart upload with a
    presigned URL per part above, or (locally) a path to write to.
 2. The client sends the file; videoctl is not involved.
-3. ``complete_upload``: the multipart upload is joined, the object is checked (there,
-   not empty, the size declared) and the video becomes UPLOADED.
+3. ``complete_upload``: the parts are held to the upload's plan and joined, the object
+   is checked (there, not empty, the size declared) and the video becomes UPLOADED with
+   the object's size and ETag: run-job encodes that object or none, so a file sent to a
+   URL still valid after the completion is never encoded.
 
 ``register_video`` takes an object already in the bucket as a video's source. Either
 way, with VIDEOCTL_AUTO_SUBMIT on, the video is submitted as soon as it is UPLOADED;
@@ -26,11 +28,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys, uploads
 from videoctl.domain.errors import InvalidInput, InvalidState, NotFound, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import Job, Video
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain.states import VideoStatus
 from videoctl.domain.text import check_title, title_from_filename
 from videoctl.services.captions import read_sidecars, store_sidecars
@@ -106,21 +108,23 @@ def create_upload(*, videos: VideoRepository, store: ObjectStore, settings: Sett
     complete = f"videoctl upload complete {video_id}"
     if isinstance(store, PresignedUploads) and uploads.uses_multipart(size):
         assert size is not None  # uses_multipart needs it
+        plan = uploads.plan_parts(size)
         upload_id = store.start_multipart(key, content_type=content_type)
         try:
             video = videos.add(video_id, title=title or f"upload {video_id}", source_key=key, size_bytes=size,
                                status=VideoStatus.PENDING, content_type=content_type, upload_id=upload_id,
-                               upload_expires_in_s=expiry_s)
+                               upload_expires_in_s=expiry_s, upload_part_size=plan.part_size)
         except BaseException:
             store.abort_multipart(key, upload_id)  # no row answers for it: leave no parts behind
             raise
-        plan = uploads.plan_parts(size)
         parts = [UploadPart(n, plan.part_length(n), store.presign_part(key, upload_id, n,
                                                                        expires_s=settings.upload_url_expiry_s))
                  for n in range(1, plan.count + 1)]
+        # One --parts value, comma-separated, as the option takes it (a multipart upload has
+        # at least 7 parts, so the list is always shortened).
         return Upload(video, "multipart", key, content_type, {}, _urls_expire(now, settings),
                       video.upload_expires_at, upload_id=upload_id, part_size=plan.part_size, parts=parts,
-                      complete=f"{complete} --parts ETAG_1 … ETAG_{plan.count}")
+                      complete=f"{complete} --parts ETAG_1,ETAG_2,…,ETAG_{plan.count}")
     video = videos.add(video_id, title=title or f"upload {video_id}", source_key=key, size_bytes=size,
                        status=VideoStatus.PENDING, content_type=content_type, upload_expires_in_s=expiry_s)
     if isinstance(store, PresignedUploads):
@@ -143,12 +147,13 @@ def _urls_expire(now: datetime, settings: Settings) -> datetime:
 
 def complete_upload(video_id: int, etags: Sequence[str] | None = None, *, videos: VideoRepository,
                     store: ObjectStore, settings: Settings) -> tuple[Video, bool]:
-    """Join the parts (if multipart), check the object, and make the video UPLOADED; returns
-    the video and whether it was UPLOADED (or further) before this call.
+    """Join the parts (if multipart), check the object, and make the video UPLOADED with its
+    size and ETag; returns the video and whether it was UPLOADED (or further) before this call.
 
     Safe to call again: a video completed before is returned as it is. A check that
-    fails (nothing there yet, empty, not the size declared) leaves the video PENDING,
-    so the client can send the file again until the upload expires.
+    fails (a part missing or not as planned, nothing there yet, empty, not the size
+    declared) leaves the video PENDING, so the client can send the file (or the part)
+    again until the upload expires.
     """
     video = videos.get(video_id)
     if video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING, VideoStatus.READY):
@@ -162,22 +167,37 @@ def complete_upload(video_id: int, etags: Sequence[str] | None = None, *, videos
                            hint=f"run `videoctl upload complete {video.id}` without --parts")
     if video.upload_id and isinstance(store, PresignedUploads):
         try:
-            store.complete_multipart(video.source_key, video.upload_id, etags)
+            _join_parts(video, etags, store)
         except NotFound:
             # Joined by an earlier call whose completion was not recorded: the object tells.
             if store.size(video.source_key) is None:
                 raise
-    size = store.size(video.source_key)
-    if size is None:
+    found = store.head(video.source_key)
+    if found is None:
         raise NotFound(f"nothing has been uploaded to {video.source_key!r} for video {video.id} yet",
                        hint="send the file to the upload's URL (or path) first")
-    if size == 0:
+    if found.size == 0:
         raise InvalidInput(f"the upload of video {video.id} ({video.source_key!r}) is empty (0 bytes)",
                            hint="send the file again, then complete the upload")
-    if video.size_bytes is not None and size != video.size_bytes:
-        raise InvalidInput(f"the upload of video {video.id} is {size} bytes, but {video.size_bytes} were declared",
-                           hint="send the whole file again, then complete the upload")
-    return videos.mark_uploaded(video.id, size_bytes=size, auto_submit=settings.auto_submit), False
+    if video.size_bytes is not None and found.size != video.size_bytes:
+        raise InvalidInput(f"the upload of video {video.id} is {found.size} bytes, but {video.size_bytes} were "
+                           "declared", hint="send the whole file again, then complete the upload")
+    return videos.mark_uploaded(video.id, size_bytes=found.size, source_etag=found.etag,
+                                auto_submit=settings.auto_submit), False
+
+
+def _join_parts(video: Video, etags: Sequence[str] | None, store: PresignedUploads) -> None:
+    """Join the multipart upload, only from exactly the parts its plan names.
+
+    S3 joins any list it is given (a subset too) and the upload is then gone, its part
+    URLs dead: so the list is held to the plan first, and a wrong one leaves the upload
+    open to be completed right.
+    """
+    assert video.upload_id is not None and video.size_bytes is not None  # a multipart upload has both
+    plan = uploads.recorded_plan(video.size_bytes, video.upload_part_size)
+    given = uploads.check_etags(etags, plan) if etags is not None else None
+    held = store.list_parts(video.source_key, video.upload_id)
+    store.complete_multipart(video.source_key, video.upload_id, uploads.parts_to_join(plan, held, given))
 
 
 def finish_upload(video_id: int, etags: Sequence[str] | None = None, *, videos: VideoRepository,
@@ -211,16 +231,16 @@ def register_video(key: str, *, title: str | None = None, captions: Mapping[str,
     if existing is not None:
         raise InvalidState(f"{keys.video_prefix(settings.videos_root, video_id)} belongs to video {video_id} "
                            f"({existing.status}) already", hint=f"see it with `videoctl video show {video_id}`")
-    size = store.size(key)
-    if size is None:
+    found = store.head(key)  # its size and ETag: what run-job must find there
+    if found is None:
         raise NotFound(f"no object {key!r} in {store.location}", hint="upload it first, or check the key")
-    if size == 0:
+    if found.size == 0:
         raise InvalidInput(f"the object {key!r} is empty (0 bytes): there is nothing to encode")
     stored: list[str] = []
     try:
         with videos.transaction():
-            video = videos.add(video_id, title=title, source_key=key, size_bytes=size,
-                               auto_submit=settings.auto_submit)
+            video = videos.add(video_id, title=title, source_key=key, size_bytes=found.size,
+                               source_etag=found.etag, auto_submit=settings.auto_submit)
             stored += store_sidecars(store, settings.videos_root, video_id, sidecars)
     except BaseException:
         if stored:  # the row was not committed: its captions go too (never the source: it is the app's)

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidState, VideoctlError
 from videoctl.domain.executor import Executor
 from videoctl.domain.models import DeleteRequest, Job, Video
 from videoctl.domain.outputs import SUBTITLES
+from videoctl.domain.quality import QualityFailure, RungQuality
+from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, QualityRepository, VideoRepository
 from videoctl.domain.states import VideoStatus, video_already_deleted
 from videoctl.domain.text import check_reason, check_title, title_from_filename
 from videoctl.services.captions import read_sidecars, store_sidecars
+from videoctl.services.quality import ladder_quality
 from videoctl.services.r2_delete import DrainResult
 from videoctl.services.submit import cancel_rows, stop_container
 from videoctl.storage import ObjectStore
-from videoctl.storage.source import open_source
+from videoctl.storage.source import SourceFile, open_source
+
+if TYPE_CHECKING:
+    from videoctl.media.probe import SourceInfo
+
+log = logging.getLogger(__name__)
 
 
 def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, path: Path,
@@ -43,6 +51,7 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
     title = check_title(title) if title is not None else title_from_filename(path.stem)
     sidecars = read_sidecars(captions or {})
     with open_source(path) as source:
+        info = _probe_checked(source)
         stored: list[str] = []
         try:
             with videos.transaction():
@@ -50,6 +59,9 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
                 key = keys.source_key(videos_root, video_id, path.name)
                 video = videos.add(video_id, title=title, source_key=key, size_bytes=source.size,
                                    auto_submit=auto_submit)
+                if info is not None:
+                    video = videos.set_media_info(video_id, duration_s=info.duration_s, width=info.width,
+                                                  height=info.height, has_audio=info.has_audio, fps=info.fps)
                 store.upload_fileobj(source.file, key)
                 stored.append(key)
                 stored += store_sidecars(store, videos_root, video_id, sidecars)
@@ -59,6 +71,21 @@ def add_video(videos: VideoRepository, store: ObjectStore, *, videos_root: str, 
                     store.delete_keys(stored)
             raise
     return video
+
+
+def _probe_checked(source: SourceFile) -> SourceInfo | None:
+    """The file's probe facts while it is here, so that its first encode's container is sized to
+    it (domain/sizing.py); read through the descriptor that was checked (Linux names it
+    /proc/self/fd/N), never the path again. None when it cannot be probed: whether the file is a
+    video the encode's own probe gate decides, and until then its container keeps the job
+    definition's size."""
+    from videoctl.media.probe import probe  # PyAV: only `video add` pays for loading it
+
+    try:
+        return probe(Path(f"/proc/self/fd/{source.file.fileno()}"))
+    except Exception as exc:  # noqa: BLE001 - only the container's size depends on it
+        log.info("source not probed at registration: %s", getattr(exc, "message", None) or exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -128,15 +155,21 @@ def delete_video(video_id: int, reason: str, *, confirm: bool, videos: VideoRepo
 
 @dataclass(frozen=True)
 class VideoDetail(Video):
-    """A video with its newest jobs (what `video show` prints)."""
+    """A video with its newest jobs and the quality of its live ladder (what `video show` prints)."""
 
     jobs: list[Job] = field(default_factory=list)
+    #: Each rung of the live ladder scored against the source, highest first (`videoctl quality`).
+    quality: list[RungQuality] = field(default_factory=list)
+    #: Why the live ladder's measurement inside run-job failed, if it did.
+    quality_error: QualityFailure | None = None
 
 
-def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, limit: int = 20) -> VideoDetail:
+def video_detail(video_id: int, *, videos: VideoRepository, jobs: JobRepository, quality: QualityRepository,
+                 limit: int = 20) -> VideoDetail:
     video = videos.get(video_id)
     own = {f.name: getattr(video, f.name) for f in fields(Video)}
-    return VideoDetail(**own, jobs=jobs.list(video_id=video_id, limit=limit))
+    rungs, failure = ladder_quality(quality, video.hls_path)
+    return VideoDetail(**own, jobs=jobs.list(video_id=video_id, limit=limit), quality=rungs, quality_error=failure)
 
 
 class Rendition(TypedDict):

@@ -10,6 +10,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from videoctl.domain import keys
 from videoctl.domain.errors import InvalidInput
+from videoctl.domain.uploads import Part
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class ObjectInfo:
     size: int
     #: Last written (timezone-aware UTC); what reconcile's grace period for orphans reads.
     modified: datetime | None = None
+    #: What identifies this content (:meth:`ObjectStore.head` only): R2's and S3's ETag, or
+    #: ``sha256:…`` of a local file. A download given it reads this content or nothing.
+    etag: str | None = None
 
 
 def validate_key(key: str) -> str:
@@ -49,8 +53,10 @@ class ObjectStore(Protocol):
     def upload_fileobj(self, source: BinaryIO, key: str, *, content_type: str | None = None) -> None:
         """Stream an open file to *key* (what was checked is what is stored: no second open by name)."""
 
-    def download_file(self, key: str, path: Path) -> None:
-        """Stream *key* to a local file; NotFound if it does not exist."""
+    def download_file(self, key: str, path: Path, *, if_match: str | None = None) -> None:
+        """Stream *key* to a local file; NotFound if it does not exist. With *if_match* (an
+        ETag from :meth:`head`), only that content: SourceChanged, and no file, if the object
+        is another one, before or at any moment of the download."""
 
     def list_prefix(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under *prefix*, page by page."""
@@ -63,6 +69,10 @@ class ObjectStore(Protocol):
 
     def size(self, key: str) -> int | None:
         """The object's size, or None if it does not exist."""
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and ETag, or None if it does not exist (locally this reads the
+        file, to hash it)."""
 
     def url_for(self, key: str) -> str:
         """Where a person or a player finds *key*."""
@@ -92,8 +102,13 @@ class PresignedUploads(Protocol):
     def presign_part(self, key: str, upload_id: str, number: int, *, expires_s: int) -> str:
         """A URL for one PUT of part *number* (1-based) of the upload."""
 
-    def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str] | None) -> None:
-        """Join the parts (*etags* in part order; None: the parts the store holds)."""
+    def list_parts(self, key: str, upload_id: str) -> list[Part]:
+        """The parts the store holds for the upload, with their sizes; NotFound once it is
+        completed or aborted."""
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[Part]) -> None:
+        """Join *parts* (numbers and ETags, in part order) into the object; NotFound once the
+        upload is completed or aborted."""
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop the upload and its parts; one already gone counts as done."""

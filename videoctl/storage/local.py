@@ -16,6 +16,7 @@ operator's choice and may lie behind links.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import secrets
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from videoctl.domain.errors import InvalidInput, NotFound, StorageError
+from videoctl.domain.errors import InvalidInput, NotFound, SourceChanged, StorageError
 from videoctl.domain.prefixes import batched
 from videoctl.storage.base import ObjectInfo, validate_key
 from videoctl.storage.locks import abandoned_at, hold
@@ -84,10 +85,19 @@ class LocalStore:
                 raise self._error("store", key, exc) from exc
             raise
 
-    def download_file(self, key: str, path: Path) -> None:
+    def download_file(self, key: str, path: Path, *, if_match: str | None = None) -> None:
+        """With *if_match* the copy is hashed as it is made and compared at its end: the bytes
+        copied are the recorded ones, whatever was written to the file before or meanwhile."""
         try:
             with self._open_object(key) as fd, os.fdopen(os.dup(fd), "rb") as source, open(path, "wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
+                if if_match is None:
+                    shutil.copyfileobj(source, out, 1 << 20)
+                    return
+                found, _ = _etag(source, out)
+            if found != if_match:
+                path.unlink()
+                raise SourceChanged(f"object {key!r} in {self.location} is no longer the one recorded "
+                                    f"({if_match}): it was rewritten (now {found})")
         except OSError as exc:
             raise self._error("read", key, exc) from exc
 
@@ -128,6 +138,20 @@ class LocalStore:
         with self._directory(folders, key) as parent:
             found = self._object_stat(parent, name, key) if parent is not None else None
         return found.st_size if found is not None else None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The file's size and, as its ETag, the SHA-256 of its content: what was written, not
+        when or where (a rewrite in place keeps the inode, and whoever writes can set the times
+        back)."""
+        try:
+            with self._open_object(key) as fd, os.fdopen(os.dup(fd), "rb") as source:
+                etag, size = _etag(source)
+                modified = datetime.fromtimestamp(os.fstat(fd).st_mtime, UTC)
+        except NotFound:
+            return None
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+        return ObjectInfo(key, size, modified, etag)  # the size of what was hashed, so the two agree
 
     def url_for(self, key: str) -> str:
         return str(self.root.joinpath(*self._segments(key)))
@@ -304,6 +328,18 @@ class LocalStore:
         """None: a browser cannot fetch a local file by URL; whoever serves it reads :meth:`open_read`."""
         self._segments(key)
         return None
+
+
+def _etag(source: BinaryIO, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+    """``sha256:HEX`` of what *source* holds from here on and its length, copied to *copy_to*
+    as it is read."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: source.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+    return f"sha256:{digest.hexdigest()}", size
 
 
 def _remove_abandoned_partials(parent: int, folder: str) -> None:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 
-from videoctl.domain.errors import InvalidInput, NotFound, StorageError
+from videoctl.domain.errors import InvalidInput, NotFound, SourceChanged, StorageError
 from videoctl.domain.prefixes import batched
+from videoctl.domain.uploads import Part
 from videoctl.storage.base import ObjectInfo, validate_key
 
 # Multipart above 16 MiB, bounded memory per transfer whatever the file size.
 _TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
+#: A download held to an ETag: ranges of this size, this many at once (as _TRANSFER), each
+#: range tried again this often when its body breaks off (as boto3's own downloads do).
+_RANGE = 16 << 20
+_RANGE_WORKERS = 4
+_RANGE_TRIES = 3
+_CHUNK = 1 << 20
 
 
 def _error(action: str, key: str, exc: Exception) -> StorageError:
@@ -31,6 +40,12 @@ def _error(action: str, key: str, exc: Exception) -> StorageError:
 
 def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+def _is_other_object(exc: ClientError) -> bool:
+    """412: the If-Match of the request did not hold, the object is another one now."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return exc.response.get("Error", {}).get("Code") == "PreconditionFailed" or status == 412
 
 
 class S3Store:
@@ -59,9 +74,61 @@ class S3Store:
         except (BotoCoreError, ClientError) as exc:
             raise _error("upload", key, exc) from exc
 
-    def download_file(self, key: str, path: Path) -> None:
-        with self._reading("download", key):
-            self.client.download_file(self.bucket, validate_key(key), str(path), Config=_TRANSFER)
+    def download_file(self, key: str, path: Path, *, if_match: str | None = None) -> None:
+        if if_match is None:
+            with self._reading("download", key):
+                self.client.download_file(self.bucket, validate_key(key), str(path), Config=_TRANSFER)
+            return
+        try:
+            with self._reading("download", key):
+                self._download_matching(validate_key(key), path, if_match)
+        except BaseException:
+            with suppress(OSError):
+                path.unlink()  # never leave part of an object, or of another one
+            raise
+
+    def _download_matching(self, key: str, path: Path, etag: str) -> None:
+        """The object whose ETag is *etag*, in ranges fetched in parallel, every GET with
+        If-Match: an object replaced before the download or between two of its ranges
+        answers 412, so the bytes written are all that object's or there is an error.
+        (boto3's download_file cannot be held to a given ETag: it takes its own from a HEAD.)"""
+        with open(path, "wb") as out:
+            try:
+                first = self._get(key, etag, Range=f"bytes=0-{_RANGE - 1}")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                first = self._get(key, etag)  # an empty object has no byte 0 to ask for
+            total = int(first["ContentRange"].rsplit("/", 1)[1]) if first.get("ContentRange") else 0
+            os.ftruncate(out.fileno(), total)
+            _write_body(first["Body"], out.fileno(), 0)
+            pool = ThreadPoolExecutor(max_workers=_RANGE_WORKERS, thread_name_prefix="download")
+            try:
+                futures = [pool.submit(self._fetch_range, key, etag, start, min(start + _RANGE, total) - 1,
+                                       out.fileno()) for start in range(_RANGE, total, _RANGE)]
+                for future in futures:
+                    future.result()  # the first failure fails the download
+            finally:
+                pool.shutdown(cancel_futures=True)  # and no range after it is fetched
+
+    def _fetch_range(self, key: str, etag: str, start: int, end: int, fd: int) -> None:
+        for attempt in range(1, _RANGE_TRIES + 1):
+            try:
+                _write_body(self._get(key, etag, Range=f"bytes={start}-{end}")["Body"], fd, start)
+                return
+            except (HTTPClientError, IncompleteReadError):  # the body broke off: this range again
+                if attempt == _RANGE_TRIES:
+                    raise
+
+    def _get(self, key: str, etag: str, **extra: str) -> dict:
+        """GetObject with If-Match *etag*; SourceChanged when the object is another one."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key, IfMatch=etag, **extra)
+        except ClientError as exc:
+            if _is_other_object(exc):
+                raise SourceChanged(f"object {key!r} in {self.location} is no longer the one recorded "
+                                    f"(ETag {etag}): it was replaced") from exc
+            raise
 
     @contextmanager
     def _reading(self, action: str, key: str) -> Iterator[None]:
@@ -106,14 +173,19 @@ class S3Store:
         return deleted
 
     def size(self, key: str) -> int | None:
+        found = self.head(key)
+        return found.size if found is not None else None
+
+    def head(self, key: str) -> ObjectInfo | None:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))["ContentLength"]
+            response = self.client.head_object(Bucket=self.bucket, Key=validate_key(key))
         except ClientError as exc:
             if _is_missing(exc):
                 return None
             raise _error("head", key, exc) from exc
         except BotoCoreError as exc:
             raise _error("head", key, exc) from exc
+        return ObjectInfo(key, response["ContentLength"], response.get("LastModified"), response.get("ETag"))
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
@@ -142,17 +214,24 @@ class S3Store:
             "upload_part", Params={"Bucket": self.bucket, "Key": validate_key(key), "UploadId": upload_id,
                                    "PartNumber": number}, ExpiresIn=expires_s)
 
-    def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str] | None) -> None:
+    def list_parts(self, key: str, upload_id: str) -> list[Part]:
         try:
-            if etags is None:
-                parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in self._parts(key, upload_id)]
-            else:
-                parts = [{"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)]
-            if not parts:
-                raise InvalidInput(f"the multipart upload of {key!r} has no parts yet",
-                                   hint="PUT every part to its URL first")
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                  MultipartUpload={"Parts": parts})
+            paginator = self.client.get_paginator("list_parts")
+            return [Part(p["PartNumber"], p["ETag"], p["Size"])
+                    for page in paginator.paginate(Bucket=self.bucket, Key=validate_key(key), UploadId=upload_id)
+                    for p in page.get("Parts", [])]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                raise NotFound(f"the multipart upload of {key!r} no longer exists (completed or aborted)") from exc
+            raise _error("list the parts of", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _error("list the parts of", key, exc) from exc
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[Part]) -> None:
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=validate_key(key), UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]})
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code == "NoSuchUpload":
@@ -165,11 +244,6 @@ class S3Store:
             raise _error("complete the multipart upload of", key, exc) from exc
         except BotoCoreError as exc:
             raise _error("complete the multipart upload of", key, exc) from exc
-
-    def _parts(self, key: str, upload_id: str) -> Iterator[dict]:
-        paginator = self.client.get_paginator("list_parts")
-        for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
-            yield from page.get("Parts", [])
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         try:
@@ -198,3 +272,13 @@ class S3Store:
             return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
         except BotoCoreError as exc:
             raise _error("presign", key, exc) from exc
+
+
+def _write_body(body: Any, fd: int, offset: int) -> None:
+    """A response body written at *offset* of the file *fd*, a MiB at a time."""
+    with body:
+        for chunk in iter(lambda: body.read(_CHUNK), b""):
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written

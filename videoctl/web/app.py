@@ -4,6 +4,9 @@ Every page runs in a worker thread (Starlette runs plain functions so) with a Cl
 borrowed from the pool for that request alone. Whatever goes wrong in one request is
 answered there, as a page that says what, and logged; the server goes on to the next:
 
+``/t/…`` is the viewers' signed playback route (web/playback.py): it answers as the edge Worker
+does, with no page and without VIDEOCTL_SERVE_TOKEN (the playback token is the credential).
+
 | error | page |
 | --- | --- |
 | without a token, a Host header that is not a loopback name (DNS rebinding) | 421 |
@@ -16,6 +19,7 @@ answered there, as a page that says what, and logged; the server goes on to the 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,11 +35,13 @@ from starlette.staticfiles import StaticFiles
 
 from videoctl import __version__
 from videoctl.api import Client
+from videoctl.domain import playback
 from videoctl.domain.errors import DbError, InvalidInput, NotFound, StorageError, VideoctlError
 from videoctl.domain.text import visible
 from videoctl.settings import Settings, environment_scrubber
 from videoctl.web.auth import LOGIN_PATH, LoopbackHostsOnly, TokenGate
 from videoctl.web.pages import BadRequest, Pages
+from videoctl.web.playback import PlaybackRoute
 from videoctl.web.pool import Busy, ClientPool
 from videoctl.web.views import FILTERS
 
@@ -49,6 +55,10 @@ HERE = Path(__file__).parent
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "media-src 'self' blob: data: https:; connect-src 'self' https:; worker-src 'self' blob:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+#: Requests for this path, as sent, are a viewer's (web/playback.py).
+PLAYBACK_PREFIX = f"/{playback.TOKEN_SEGMENT}/".encode()
+#: The viewer named in the tokens the video page signs for its own player.
+PAGE_VIEWER = "videoctl-serve-page"
 SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
 
@@ -75,12 +85,24 @@ def templates() -> jinja2.Environment:
 class Site:
     """The pages over one pool of Clients."""
 
-    def __init__(self, settings: Settings, pool: ClientPool) -> None:
+    def __init__(self, settings: Settings, pool: ClientPool, keys: playback.Keyring | None = None) -> None:
         self.settings = settings
         self.pool = pool
+        self.keys = keys
         self.environment = templates()
         self.scrub = environment_scrubber()
-        self.pages = Pages(self.render)
+        self.pages = Pages(self.render, self.player_token)
+
+    def player_token(self, prefix: str) -> str | None:
+        """A token for the video page's own player, for as long as a token may live (to the
+        minute, so that a reload within it asks the browser's cache for the same URLs)."""
+        if self.keys is None:
+            return None
+        expires_at = (int(time.time()) + self.settings.playback_max_expiry_s) // 60 * 60
+        try:
+            return playback.sign(prefix, key=self.keys.signing, expires_at=expires_at, viewer=PAGE_VIEWER)
+        except InvalidInput:  # a ladder kept under another layout: the player uses the media URLs
+            return None
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(self.environment.get_template(template).render(**context), status_code=status)
@@ -172,13 +194,33 @@ class WebApp:
         await self._app(scope, receive, sending)
 
 
-def create_app(settings: Settings, pool: ClientPool | None = None) -> WebApp:
+class ViewersFirst:
+    """ASGI: a request for ``/t/…`` (as sent) goes to the playback route, which the playback
+    token lets in; everything else to the operator's pages (behind their gate when there is one)."""
+
+    def __init__(self, viewers: Any, pages: Any) -> None:
+        self.viewers = viewers
+        self.pages = pages
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        sent = scope.get("raw_path") or scope.get("path", "").encode()
+        to = self.viewers if scope["type"] == "http" and sent.startswith(PLAYBACK_PREFIX) else self.pages
+        await to(scope, receive, send)
+
+
+def create_app(settings: Settings, pool: ClientPool | None = None, *,
+               clock: Callable[[], float] = time.time) -> WebApp:
     """The ASGI app: behind the token gate when VIDEOCTL_SERVE_TOKEN is set, else (on loopback)
-    answering only requests addressed to a loopback name. Its Clients come from *pool*
-    (default: up to 8, built from *settings*)."""
+    answering only requests addressed to a loopback name; ``/t/…`` for viewers with a playback
+    token either way. Its Clients come from *pool* (default: up to 8, built from *settings*);
+    the playback keys from the first of them (made on first use, see Client.playback_keyring)."""
     pool = pool or ClientPool(lambda: Client(settings))
-    site = Site(settings, pool)
+    with pool.client() as client:
+        keys = client.playback_keyring()
+    site = Site(settings, pool, keys)
     pages = site.pages
+    viewers = PlaybackRoute(pool, keys, origins=settings.playback_origins,
+                            max_lifetime_s=settings.playback_max_expiry_s, clock=clock)
 
     def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
@@ -196,5 +238,5 @@ def create_app(settings: Settings, pool: ClientPool | None = None) -> WebApp:
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     if settings.serve_token:
         gate = TokenGate(app, settings.serve_token, site.unauthorized)
-        return WebApp(gate, gate)
-    return WebApp(LoopbackHostsOnly(app, site.misdirected), None)
+        return WebApp(ViewersFirst(viewers, gate), gate)
+    return WebApp(LoopbackHostsOnly(ViewersFirst(viewers, app), site.misdirected), None)

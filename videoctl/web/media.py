@@ -104,3 +104,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if start >= size or (match[2] and int(match[2]) < start):
         raise Unsatisfiable(header)
     return ByteRange(start, end, size)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names *etag*: ``*``, or any tag of its list compared
+    weakly (``W/"x"`` and ``"x"`` are the same), as RFC 9110 says a cache revalidates."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))

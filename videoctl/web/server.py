@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any, TypedDict
 
 import uvicorn
 
 from videoctl.api import Client
 from videoctl.domain.errors import ConfigError, UsageError, VideoctlError
+from videoctl.domain.playback import is_local_base
 from videoctl.settings import Settings
 from videoctl.web.app import create_app
 from videoctl.web.auth import is_loopback
@@ -86,11 +88,16 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def _prepare(settings: Settings, host: str, port: int) -> tuple[_Server, socket.socket, ClientPool, Listening]:
+def _prepare(settings: Settings, host: str, port: int, clock: Callable[[], float] = time.time
+             ) -> tuple[_Server, socket.socket, ClientPool, Listening]:
     check_bind(host, settings)
     sock = bind(host, port)
     pool = ClientPool(lambda: Client(settings))
-    app = create_app(settings, pool)
+    try:
+        app = create_app(settings, pool, clock=clock)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
                             ws="none", lifespan="off", timeout_graceful_shutdown=3)
     bound = sock.getsockname()[1]
@@ -116,19 +123,24 @@ def serve(host: str, port: int, *, settings: Settings | None = None,
     settings = settings or Settings.from_env()
     server, sock, pool, listening = _prepare(settings, host, port)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start/stop lines say what we print
+    base = listening["url"].rstrip("/")
     try:
         _first_look(pool)
-        on_listening(listening)
-        server.run(sockets=[sock])
+        # `videoctl playback` on this machine signs for this address while it listens.
+        with Client(settings) as recorder, (recorder.serving(base) if is_local_base(base) else nullcontext()):
+            on_listening(listening)
+            server.run(sockets=[sock])
     finally:
         pool.close()
         sock.close()
 
 
 @contextmanager
-def running(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> Iterator[Listening]:
-    """The server in a thread of this process, for as long as the block lasts."""
-    server, sock, pool, listening = _prepare(settings, host, port)
+def running(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,
+            clock: Callable[[], float] = time.time) -> Iterator[Listening]:
+    """The server in a thread of this process, for as long as the block lasts (*clock*: what the
+    playback route takes for now)."""
+    server, sock, pool, listening = _prepare(settings, host, port, clock)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="videoctl-serve", daemon=True)
     thread.start()
     try:

