@@ -49,12 +49,15 @@ class FakeChunkExecutor:
     slots: int = 1
     started: list[tuple[int, int]] = field(default_factory=list)
     arrays: list[tuple[str, int]] = field(default_factory=list)
+    #: The container size each chunk was sent with, by (attempt, index).
+    sizes: dict[tuple[int, int], object] = field(default_factory=dict)
 
-    def submit_array(self, name, *, job_id, video_id, attempt, size, priority=None):
+    def submit_array(self, name, *, job_id, video_id, attempt, size, priority=None, container_size=None):
         return None
 
-    def submit_chunk(self, name, *, job_id, video_id, attempt, index, priority=None, cpus=None):
+    def submit_chunk(self, name, *, job_id, video_id, attempt, index, priority=None, cpus=None, container_size=None):
         self.started.append((attempt, index))
+        self.sizes[(attempt, index)] = container_size
         return f"fake:{attempt}:{index}"
 
     def chunk_slots(self):

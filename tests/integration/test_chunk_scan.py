@@ -11,6 +11,7 @@ from tests.integration.test_chunk_repository import chunked_job
 from videoctl.db.repositories import ChunkRepository, JobRepository, VideoRepository
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.executor import Remote
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState
 from videoctl.services.scan import scan_pass
 from videoctl.services.submit import cancel_job
@@ -178,3 +179,14 @@ def test_the_dry_run_plans_chunk_decisions_and_changes_nothing(conn, settings):
                        settings=settings, chunks=chunks, dry_run=True)
     assert [(i.chunk, i.action, i.outcome) for i in report.items] == [(0, "fail_chunk", "planned")]
     assert chunks.get(job.id, 1, 0).state is ChunkState.RUNNING
+
+
+def test_a_chunk_sent_again_alone_gets_its_attempts_container_size(conn, settings):
+    job = chunked_job(conn)
+    conn.execute("UPDATE video_transcode_job SET size_vcpus = 4, size_memory_mib = 8192 WHERE id = %s", (job.id,))
+    sent(conn, job)
+    executor = Executor(remotes={"array:0": Remote("RUNNING"), "array:1": Remote("FAILED", "OOM killed (exit code 137)"),
+                                 "array:2": Remote("RUNNING"), "array:3": Remote("RUNNING")})
+    scan(conn, executor, settings)  # the try failed
+    scan(conn, executor, settings)  # and is sent again alone
+    assert executor.sizes == {(1, 1): ContainerSize(4, 8192)}
