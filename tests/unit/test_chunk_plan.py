@@ -7,6 +7,9 @@ from fractions import Fraction
 import pytest
 
 from videoctl.domain.chunks import ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
+from videoctl.media.probe import SourceInfo
+from videoctl.services.chunked import chunk_plan
+from videoctl.settings import Settings
 
 NTSC = Fraction(30000, 1001)
 
@@ -79,3 +82,12 @@ def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clo
     assert opened * 1_000_000 == int(opened * 1_000_000)
     assert abs(opened + Fraction(seek.fps_start_s) - start) < Fraction(1, 10**9)
     assert last.seek(NTSC).read_s is None
+
+
+def test_chunking_is_off_unless_videoctl_chunk_after_seconds_is_set():
+    three_hours = SourceInfo(duration_s=3 * 3600.0, width=640, height=360, coded_width=640, coded_height=360,
+                             rotation=0, fps=30.0, is_vfr=False, has_audio=False, video_codec="h264",
+                             pix_fmt="yuv420p", bit_depth=8, audio_codec=None, size_bytes=1000)
+    assert chunk_plan(Settings.from_env({}), three_hours) is None
+    assert chunk_plan(Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}), three_hours) is None
+    assert chunk_plan(Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "600"}), three_hours).count == 90
