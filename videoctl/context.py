@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from videoctl.domain.executor import Executor
 from videoctl.domain.repositories import (
+    ChunkRepository,
     DeleteRequestRepository,
     EventRepository,
     JobRepository,
@@ -78,6 +79,12 @@ class AppContext:
         from videoctl.db import repositories
 
         return repositories.StatsRepository(self.conn)
+
+    @cached_property
+    def chunks(self) -> ChunkRepository:
+        from videoctl.db.repositories import ChunkRepository
+
+        return ChunkRepository(self.conn)
 
     @cached_property
     def usage(self) -> UsageRepository:
@@ -199,6 +206,9 @@ class AppContext:
             usage=self.usage,
             send_events=self.send_events,
             quality=self.quality,
+            chunks=self.chunks,
+            chunk_executor=lambda on_batch: self.executor if on_batch else self.local_executor,
+            chunks_on=lambda jobs: repositories.ChunkRepository(jobs.conn),
         )
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from videoctl.domain.audio import (
     LOUDNESS_TARGET_RANGE,
     LoudnessSettings,
 )
+from videoctl.domain.chunks import chunk_seconds_problem
 from videoctl.domain.cost import Prices
 from videoctl.domain.errors import ConfigError, InvalidInput
 from videoctl.domain.events import Target, parse_target, shown_target
@@ -183,6 +184,15 @@ def _number(kind: type, *, minimum: float, maximum: float) -> Callable[[str], An
         return value
 
     return parse
+
+
+def _off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``off`` (None, the same as unset) or what ``parse`` makes of the value."""
+
+    def parse_or_off(raw: str) -> Any:
+        return None if raw.strip().lower() == "off" else parse(raw)
+
+    return parse_or_off
 
 
 #: A price in USD: zero (free) to absurd.
@@ -410,6 +420,11 @@ FIELDS: tuple[FieldSpec, ...] = (
               maximum=VMAF_TARGET_RANGE[1]), DEFAULT_VMAF_TARGET,
               help="per-title: the mean VMAF the top rung is encoded to reach"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
+    FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _off_or(_number(float, minimum=0, maximum=WEEK)),
+              help="a source longer than this is encoded in chunks, by several processes at once (local executor "
+                   "only for now); unset or off: never chunk"),
+    FieldSpec("chunk_s", ("VIDEOCTL_CHUNK_SECONDS",), _number(int, minimum=1, maximum=DAY), 120,
+              help="the length of a chunk: a multiple of VIDEOCTL_SEGMENT_SECONDS"),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
               help="fmp4 (CMAF: HLS and DASH over one set of segments) or ts (MPEG-TS, HLS only)"),
     FieldSpec("download_rung", ("VIDEOCTL_DOWNLOAD_RUNG",), _download_rung, "720",
@@ -519,6 +534,8 @@ class Settings:
     ladder_mode: str
     vmaf_target: float
     segment_s: int
+    chunk_after_s: float | None
+    chunk_s: int
     segment_format: str
     download_rung: str
     measure_quality: str
@@ -726,6 +743,15 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
         raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
                           hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
+    if values["chunk_after_s"] is not None and values["executor"] == "batch":
+        raise ConfigError(
+            "VIDEOCTL_CHUNK_AFTER_SECONDS is set but chunked encoding is not yet supported on the batch executor",
+            hint="unset VIDEOCTL_CHUNK_AFTER_SECONDS (or set it to off), or use VIDEOCTL_EXECUTOR=local",
+        )
+    chunk_problem = chunk_seconds_problem(values["chunk_s"], values["segment_s"])
+    if chunk_problem is not None:
+        raise ConfigError(f"VIDEOCTL_CHUNK_SECONDS {chunk_problem}",
+                          hint="e.g. VIDEOCTL_CHUNK_SECONDS=120 with 4 s segments")
     if values["playback_base_url"] and not values["playback_keys"]:
         raise ConfigError("VIDEOCTL_PLAYBACK_BASE_URL is set but VIDEOCTL_PLAYBACK_KEYS is not",
                           hint="set the keys playback URLs are signed with, the same as the Worker's PLAYBACK_KEYS: "

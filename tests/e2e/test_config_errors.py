@@ -85,3 +85,14 @@ def test_a_bad_ladder_never_turns_a_video_failed(capsys, monkeypatch, ctx, tmp_p
     assert run_cli(capsys, "run-job", str(job.id)).exit_code == 0
     assert ctx.jobs.get(job.id).state is JobState.SUCCEEDED
     assert ctx.videos.get(video_id).status is VideoStatus.READY
+
+
+def test_chunking_on_the_batch_executor_stops_the_command_naming_the_variable(capsys, monkeypatch, conn, video_id):
+    # Chunked encoding is not yet supported on Batch: asking for both is a mistake at start.
+    monkeypatch.setenv("VIDEOCTL_EXECUTOR", "batch")
+    monkeypatch.setenv("VIDEOCTL_CHUNK_AFTER_SECONDS", "600")
+    result = run_cli(capsys, "--json", "submit", str(video_id))
+    error = result.json()["error"]
+    assert result.exit_code == 6 and error["code"] == "config_error", error
+    assert "VIDEOCTL_CHUNK_AFTER_SECONDS" in error["message"] and "batch" in error["message"]
+    assert conn.execute("SELECT count(*) AS n FROM video_transcode_job").fetchone()["n"] == 0

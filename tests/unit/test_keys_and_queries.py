@@ -40,6 +40,11 @@ def test_a_claiming_query_is_its_reading_twin_with_the_rows_locked(reading, clai
         "\nFOR UPDATE OF job SKIP LOCKED;"
 
 
+def test_the_chunks_claiming_query_is_its_reading_twin_with_the_chunk_rows_locked():
+    assert _statement(queries()["claim_stuck_chunks"]) == _statement(queries()["stuck_chunks"]).removesuffix(";") + \
+        "\nFOR UPDATE OF chunk SKIP LOCKED;"
+
+
 def test_the_repositories_run_named_queries_and_build_no_sql():
     """Every sql(...) is handed straight to the driver: no text is added to it, cut from it or formatted."""
     folder = Path(videoctl.db.__file__).parent / "repositories"

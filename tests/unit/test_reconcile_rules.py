@@ -77,6 +77,16 @@ def test_attempt_names_read_back_exactly_as_they_are_written():
         assert parse_attempt_job_name(other) is None, other
 
 
+def test_a_chunked_attempts_jobs_are_that_attempts():
+    """Reconcile leaves a chunked attempt's array job and its resubmitted chunks alone."""
+    assert parse_attempt_job_name(keys.chunks_job_name(12, 7, 3)) == (12, 7, 3)
+    assert parse_attempt_job_name(keys.chunk_job_name(12, 7, 3, 0, 2)) == (12, 7, 3)
+    assert parse_attempt_job_name(keys.chunk_job_name(12, 7, 3, 41, 1)) == (12, 7, 3)
+    for other in ("video-12-job-7-a3-chunk", "video-12-job-7-a3-c01-t1", "video-12-job-7-a3-c1-t0",
+                  "video-12-job-7-a3-c1", "video-12-job-7-a3-chunks-c1-t1"):
+        assert parse_attempt_job_name(other) is None, other
+
+
 @pytest.mark.parametrize(("job", "reason"), [
     (None, "no job 7"),
     (JobAttempt(7, 13, "RUNNING", 3), "job 7 is video 13's, not video 12's"),

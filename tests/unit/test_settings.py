@@ -167,14 +167,15 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
     "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
-    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target"}]
+    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "chunk_after_s", "chunk_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 25
+    assert len(NUMBERS) == 27
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
-    assert numeric == {s.name for s in NUMBERS}
+    # VIDEOCTL_CHUNK_AFTER_SECONDS is off (None) by default, a number when set.
+    assert numeric | {"chunk_after_s"} == {s.name for s in NUMBERS}
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), (" YES ", True), ("on", True),
@@ -208,10 +209,30 @@ def test_non_finite_and_out_of_range_numbers_name_the_variable_and_range(spec, r
     assert f"{spec.env[0]} must be" in message and " to " in message, message
 
 
-@pytest.mark.parametrize("spec", NUMBERS, ids=lambda spec: spec.env[0])
+@pytest.mark.parametrize("spec", [spec for spec in NUMBERS if spec.default is not None], ids=lambda spec: spec.env[0])
 def test_defaults_are_inside_their_own_ranges(spec):
     value = spec.parse(str(spec.default))
     assert value == spec.default and math.isfinite(value)
+
+
+@pytest.mark.parametrize(("chunk_s", "segment_s"), [("10", "4"), ("2", "4"), ("121", "4")])
+def test_a_chunk_that_is_not_whole_segments_is_a_config_error_naming_it(chunk_s, segment_s):
+    with pytest.raises(ConfigError, match="VIDEOCTL_CHUNK_SECONDS must be a multiple of VIDEOCTL_SEGMENT_SECONDS"):
+        Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": chunk_s, "VIDEOCTL_SEGMENT_SECONDS": segment_s})
+
+
+def test_chunking_is_off_unless_asked_for_and_then_in_two_minute_chunks():
+    settings = Settings.from_env({})
+    assert (settings.chunk_after_s, settings.chunk_s) == (None, 120)
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "600"}).chunk_after_s == 600.0
+    assert Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": "60", "VIDEOCTL_SEGMENT_SECONDS": "6"}).chunk_s == 60
+
+
+def test_chunking_on_the_batch_executor_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="VIDEOCTL_CHUNK_AFTER_SECONDS .*not yet supported on the batch executor"):
+        Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "600"})
+    assert Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
 
 
 def test_heartbeat_must_beat_faster_than_stale_detection():

@@ -28,7 +28,11 @@ class BatchJobs:
         return self.clients.client("batch", retries={"mode": "standard", "total_max_attempts": 1})
 
     def submit(self, name: str, *, parameters: dict[str, str], tags: dict[str, str],
-               priority: int | None = None, container_overrides: dict[str, Any] | None = None) -> str:
+               priority: int | None = None, array_size: int | None = None,
+               container_overrides: dict[str, Any] | None = None) -> str:
+        """SubmitJob; ``array_size`` makes it an array job of that many children (the chunks of
+        a long video), ``container_overrides`` sizes the container or adds variables to it (its
+        command stays)."""
         request: dict[str, Any] = {
             "jobName": name,
             "jobQueue": self.queue,
@@ -39,6 +43,8 @@ class BatchJobs:
         }
         if priority is not None:
             request["schedulingPriorityOverride"] = priority
+        if array_size is not None:
+            request["arrayProperties"] = {"size": array_size}
         if container_overrides:
             request["containerOverrides"] = container_overrides
         return self._submit_client.submit_job(**request)["jobId"]

@@ -55,6 +55,14 @@ class QueuedJob(NamedTuple):
     status: str
 
 
+#: What a chunk's container is told besides its command (``videoctl run-job JOB_ID``): the
+#: attempt it belongs to, and which chunk it is when it runs alone. A child of a Batch array
+#: job finds its chunk in AWS_BATCH_JOB_ARRAY_INDEX instead.
+CHUNK_ATTEMPT_VARIABLE = "VIDEOCTL_CHUNK_ATTEMPT"
+CHUNK_INDEX_VARIABLE = "VIDEOCTL_CHUNK_INDEX"
+BATCH_ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
+
+
 class Executor(Protocol):
     kind: str
     #: How it sizes a container to its source (VIDEOCTL_SIZING); None when it sizes nothing:
@@ -64,6 +72,28 @@ class Executor(Protocol):
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None, size: ContainerSize | None = None) -> str:
         """Start the job's container, of *size* if given (else the default); returns the executor's job id."""
+
+    def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> list[str] | None:
+        """Start the ``size`` chunks of a chunked attempt at once, each container of
+        ``container_size`` (the attempt's) if given; their executor ids by index. None when
+        this executor starts chunks one at a time as it has room (``chunk_slots``)."""
+
+    def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
+        """Start one chunk's container alone, of ``container_size`` if given; ``cpus``: where a
+        local process may run."""
+
+    def chunk_slots(self) -> list[frozenset[int]] | None:
+        """The CPUs each chunk process may have, one entry per chunk run at once (a local
+        machine: one per spare CPU); None when the executor has no such limit (Batch)."""
+
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> str | None:
+        """The executor id of a chunk's try whose sending was not recorded, if it exists."""
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        """Stop every container of an attempt's chunks (an array job as a whole)."""
 
     def find(self, name: str) -> str | None:
         """The executor job id of a submission whose reply was lost, if it exists."""

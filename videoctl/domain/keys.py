@@ -138,3 +138,14 @@ def attempt_job_name(video_id: int, job_id: int, attempt: int) -> str:
     """The executor's name for one attempt's container: unique per attempt (so a lost
     submission can be found again by name) and readable in the Batch console."""
     return f"video-{video_id}-job-{job_id}-a{attempt}"
+
+
+def chunks_job_name(video_id: int, job_id: int, attempt: int) -> str:
+    """The executor's name for the array job of a chunked attempt's chunks (#23)."""
+    return f"{attempt_job_name(video_id, job_id, attempt)}-chunks"
+
+
+def chunk_job_name(video_id: int, job_id: int, attempt: int, index: int, tries: int) -> str:
+    """The executor's name for one chunk sent alone: unique per try, so a lost submission is
+    found again by name, as an attempt's is."""
+    return f"{attempt_job_name(video_id, job_id, attempt)}-c{index}-t{tries}"

@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar
 
+from videoctl.domain.chunks import ChunkState
 from videoctl.domain.errors import JobFailed
 from videoctl.domain.sizing import ContainerSize, SourceFacts
 from videoctl.domain.states import JobState, VideoStatus
@@ -129,6 +130,11 @@ class Job(_Record):
     #: domain/sizing.py); None when it asked for none: the job definition's size, or a local process.
     size_vcpus: float | None = None
     size_memory_mib: int | None = None
+    #: For a chunked attempt (#23): how many chunks, how many have succeeded (the fenced
+    #: counter), and the plan with what the lead made for the whole video.
+    chunks: int | None = None
+    chunks_done: int = 0
+    chunking: dict[str, Any] | None = None
 
     #: The column was aws_batch_job_id in 0.1 (it holds `local:PID` too); scripts
     #: reading the old JSON name keep working for this release. Removed in the next.
@@ -147,6 +153,42 @@ class Job(_Record):
     def begun_unsent(self) -> bool:
         """See :func:`attempt_begun_unsent`."""
         return attempt_begun_unsent(self.attempt, self.executor_job_id, self.next_attempt_at)
+
+
+@dataclass(frozen=True)
+class JobChunk(_Record):
+    """One chunk of a chunked attempt (domain/chunks.py): a job_chunk row."""
+
+    job_id: int
+    attempt: int
+    idx: int
+    state: ChunkState
+    tries: int
+    start_s: float
+    duration_s: float | None
+    executor_job_id: str | None
+    runner_id: str | None
+    heartbeat_at: datetime | None
+    progress: int
+    next_try_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    failure_code: str | None
+    failure_repeats: int
+    result: dict[str, Any] | None
+    created_at: datetime
+    submitted_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", ChunkState(self.state))
+
+    @property
+    def unsent(self) -> bool:
+        """Its current try was begun but no executor id is recorded for it."""
+        return self.state in (ChunkState.PENDING, ChunkState.SUBMITTED) and self.executor_job_id is None
 
 
 def attempt_begun_unsent(attempt: int, executor_job_id: str | None, next_attempt_at: datetime | None) -> bool:

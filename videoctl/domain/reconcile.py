@@ -34,7 +34,7 @@ DEFAULT_GRACE_S = 86_400.0
 #: The largest id a video can have (bigint): 19 decimal digits.
 _MAX_ID = 2**63 - 1
 
-_ATTEMPT_NAME = re.compile(r"^video-([1-9][0-9]*)-job-([1-9][0-9]*)-a([1-9][0-9]*)$")
+_ATTEMPT_NAME = re.compile(r"^video-([1-9][0-9]*)-job-([1-9][0-9]*)-a([1-9][0-9]*)(-chunks|-c(0|[1-9][0-9]*)-t([1-9][0-9]*))?$")
 _ATTEMPT_FOLDER = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")
 
 
@@ -141,12 +141,21 @@ def covering_prefixes(prefix: str) -> list[str]:
 
 
 def parse_attempt_job_name(name: str) -> tuple[int, int, int] | None:
-    """(video, job, attempt) of a name :func:`keys.attempt_job_name` wrote; None for any other name."""
+    """(video, job, attempt) of a name :func:`keys.attempt_job_name` wrote, or one of the
+    attempt's chunk jobs (:func:`keys.chunks_job_name`, :func:`keys.chunk_job_name`); None
+    for any other name."""
     match = _ATTEMPT_NAME.match(name)
     if match is None:
         return None
-    video, job, attempt = (int(g) for g in match.groups())
-    return (video, job, attempt) if keys.attempt_job_name(video, job, attempt) == name else None
+    video, job, attempt = (int(g) for g in match.groups()[:3])
+    suffix, index, tries = match.groups()[3:]
+    if suffix is None:
+        written = keys.attempt_job_name(video, job, attempt)
+    elif index is None:
+        written = keys.chunks_job_name(video, job, attempt)
+    else:
+        written = keys.chunk_job_name(video, job, attempt, int(index), int(tries))
+    return (video, job, attempt) if written == name else None
 
 
 def why_unowned(name: tuple[int, int, int] | None, job: JobAttempt | None) -> str | None:

@@ -16,7 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
-from videoctl.domain.executor import QueuedJob, Remote
+from videoctl.domain.executor import CHUNK_ATTEMPT_VARIABLE, CHUNK_INDEX_VARIABLE, QueuedJob, Remote
+from videoctl.domain.keys import chunk_job_name, chunks_job_name
 from videoctl.domain.sizing import ContainerSize, SizingTable
 
 T = TypeVar("T")
@@ -43,12 +44,44 @@ class BatchExecutor:
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None, size: ContainerSize | None = None) -> str:
         return _call("SubmitJob", lambda: self.batch.submit(
-            name,
-            parameters={"job_id": str(job_id)},
-            tags={"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)},
-            priority=priority,
-            container_overrides=container_overrides(size),
-        ))
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            container_overrides=container_overrides(size)))
+
+    def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> list[str]:
+        """One array job whose ``size`` children are the attempt's chunks: the same command
+        (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX, each
+        container of ``container_size`` (the attempt's) if given."""
+        array_id = _call("SubmitJob", lambda: self.batch.submit(
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            array_size=size,
+            container_overrides=container_overrides(container_size, {CHUNK_ATTEMPT_VARIABLE: str(attempt)})))
+        return [child_id(array_id, index) for index in range(size)]
+
+    def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
+        """One chunk alone (a resubmission): the same command, its index in VIDEOCTL_CHUNK_INDEX."""
+        environment = {CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)}
+        return _call("SubmitJob", lambda: self.batch.submit(
+            name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
+            container_overrides=container_overrides(container_size, environment)))
+
+    def chunk_slots(self) -> None:
+        return None  # Batch runs every child it has capacity for
+
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> str | None:
+        """A first try is a child of the attempt's array job; a later one a job of its own."""
+        if tries == 1:
+            array_id = self.find(chunks_job_name(video_id, job_id, attempt))
+            return child_id(array_id, index) if array_id else None
+        return self.find(chunk_job_name(video_id, job_id, attempt, index, tries))
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        """TerminateJob on each array job (Batch terminates its children with it) and on each
+        chunk sent alone."""
+        for executor_job_id in sorted({array_of(i) for i in executor_job_ids}):
+            self.cancel(executor_job_id, reason)
 
     def find(self, name: str) -> str | None:
         return _call("ListJobs", lambda: self.batch.find_by_name(name))
@@ -79,16 +112,36 @@ class BatchExecutor:
             raise aws_error("ListJobs", exc) from exc
 
 
-def container_overrides(size: ContainerSize | None) -> dict[str, Any] | None:
-    """SubmitJob's containerOverrides for a container of *size*; None keeps the job definition's.
+def _tags(video_id: int, job_id: int, attempt: int) -> dict[str, str]:
+    return {"video_id": str(video_id), "job_id": str(job_id), "attempt": str(attempt)}
+
+
+def child_id(array_id: str, index: int) -> str:
+    """Batch's id of an array job's child: the array's id, a colon, the index."""
+    return f"{array_id}:{index}"
+
+
+def array_of(executor_job_id: str) -> str:
+    """The array job a child id belongs to (an id that is no child's is its own)."""
+    parent, sep, index = executor_job_id.rpartition(":")
+    return parent if sep and index.isdigit() else executor_job_id
+
+
+def container_overrides(size: ContainerSize | None,
+                        environment: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """SubmitJob's containerOverrides for a container of *size* with *environment* added (its
+    command stays); None keeps the job definition's.
 
     Fargate takes both VCPU and MEMORY, as resourceRequirements: the older ``vcpus`` and
     ``memory`` overrides are ignored for a job definition that sets resourceRequirements.
     """
-    if size is None:
-        return None
-    return {"resourceRequirements": [{"type": "VCPU", "value": size.vcpu_value},
-                                     {"type": "MEMORY", "value": str(size.memory_mib)}]}
+    overrides: dict[str, Any] = {}
+    if size is not None:
+        overrides["resourceRequirements"] = [{"type": "VCPU", "value": size.vcpu_value},
+                                             {"type": "MEMORY", "value": str(size.memory_mib)}]
+    if environment:
+        overrides["environment"] = [{"name": key, "value": value} for key, value in environment.items()]
+    return overrides or None
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from videoctl.domain.errors import ExecutorError
-from videoctl.domain.executor import LOCAL_ID_PREFIX, Remote
+from videoctl.domain.executor import (
+    BATCH_ARRAY_INDEX_VARIABLE,
+    CHUNK_ATTEMPT_VARIABLE,
+    CHUNK_INDEX_VARIABLE,
+    LOCAL_ID_PREFIX,
+    Remote,
+)
 from videoctl.domain.sizing import ContainerSize
 
 PREFIX = LOCAL_ID_PREFIX
@@ -68,7 +74,35 @@ class LocalExecutor:
     def submit(self, name: str, *, job_id: int, video_id: int, attempt: int,
                priority: int | None = None, size: ContainerSize | None = None) -> str:
         """Start ``videoctl run-job`` here; a *size* is not something a local process can have."""
-        env = {**os.environ, "VIDEOCTL_LOG_FORMAT": "json"}
+        return self._start(name, job_id, {})
+
+    def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
+                     priority: int | None = None, container_size: ContainerSize | None = None) -> None:
+        return None  # chunks start one per spare CPU, each as the one before it ends (chunk_slots)
+
+    def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,
+                     priority: int | None = None, cpus: frozenset[int] | None = None,
+                     container_size: ContainerSize | None = None) -> str:
+        """A chunk's own `run-job` process; on ``cpus`` when given, so its thread plan is for them
+        (a *container_size* is not something a local process can have)."""
+        return self._start(name, job_id, {CHUNK_INDEX_VARIABLE: str(index), CHUNK_ATTEMPT_VARIABLE: str(attempt)},
+                           cpus=cpus)
+
+    def chunk_slots(self) -> list[frozenset[int]]:
+        """One chunk process per CPU this process may use, each on its own CPU."""
+        return [frozenset({cpu}) for cpu in sorted(_affinity())]
+
+    def find_chunk(self, *, video_id: int, job_id: int, attempt: int, index: int, tries: int) -> None:
+        return None  # a local start never has an unknown outcome
+
+    def stop_chunks(self, executor_job_ids: list[str], reason: str) -> None:
+        for executor_job_id in executor_job_ids:
+            self.cancel(executor_job_id, reason)
+
+    def _start(self, name: str, job_id: int, extra_env: dict[str, str], *,
+               cpus: frozenset[int] | None = None) -> str:
+        env = {key: value for key, value in os.environ.items() if key not in _CHUNK_VARIABLES}
+        env.update({"VIDEOCTL_LOG_FORMAT": "json", **extra_env})
         try:
             fd = self._open_log(name)
             with os.fdopen(fd, "ab") as log:
@@ -82,6 +116,13 @@ class LocalExecutor:
             raise ExecutorError(f"could not start a local run-job process: {exc.strerror or exc}",
                                 hint=f"check that {self.log_dir} is a folder of yours, writable, with no link "
                                      "where the log goes, and that the system can start processes") from exc
+        if cpus:
+            # Set before the process builds its ffmpeg command (after its imports and its claim),
+            # so its CPU budget (media.cpus reads the affinity mask) is these CPUs.
+            try:
+                os.sched_setaffinity(proc.pid, cpus)
+            except (AttributeError, OSError):
+                pass  # not Linux, or the process is gone already: it runs where it may
         # Not waited for yet, so the pid cannot have been reused: its start time is the child's.
         return str(LocalId(proc.pid, start_ticks(proc.pid)))
 
@@ -152,6 +193,17 @@ class LocalExecutor:
 
     def list_unended(self) -> None:
         return None  # no queue to list: a local process is known only by the pid its job row holds
+
+
+#: A chunk process's own variables, never passed on to a process it starts.
+_CHUNK_VARIABLES = frozenset({CHUNK_INDEX_VARIABLE, CHUNK_ATTEMPT_VARIABLE, BATCH_ARRAY_INDEX_VARIABLE})
+
+
+def _affinity() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return set(range(os.cpu_count() or 1))
 
 
 #: How long a cancel waits for a SIGKILLed group to be gone.

@@ -197,13 +197,16 @@ def ladder_start_s(video_playlist: Path) -> float:
 
 
 def package_captions(ffmpeg_bin: str, src: Path, sidecars: Mapping[str, Path], out_dir: Path, info: SourceInfo, *,
-                     segment_s: int, video_playlist: Path) -> list[SubtitleRendition]:
+                     segment_s: int, video_playlist: Path | None = None,
+                     start_s: float | None = None) -> list[SubtitleRendition]:
     """Collect the caption tracks (sidecars, then the source's own), write them into *out_dir*
     beside the ladder, verify them, and describe them for the master playlist and the MPD.
 
     *sidecars* maps language → local WebVTT/SRT file, in the order given (the first is the
     DEFAULT). *video_playlist* is one video rendition's media playlist in *out_dir*, already
     encoded: its first segment says where the source's time 0 is on the ladder's clock.
+    *start_s* says it instead when the ladder is not encoded yet (a chunked video's fMP4
+    ladder starts at decode time 0, as its first chunk is encoded from the source's start).
     Call it while *src* still exists. No tracks → no files, an empty list.
     """
     out_dir = Path(out_dir)
@@ -211,7 +214,10 @@ def package_captions(ffmpeg_bin: str, src: Path, sidecars: Mapping[str, Path], o
         tracks = collect_tracks(ffmpeg_bin, src, sidecars, Path(tmp))
     if not tracks:
         return []
-    start_s = ladder_start_s(video_playlist)
+    if start_s is None:
+        if video_playlist is None:
+            raise ValueError("package_captions needs the ladder's video playlist or its start")
+        start_s = ladder_start_s(video_playlist)
     duration_ms = round(info.duration_s * 1000)
     renditions: list[SubtitleRendition] = []
     for track in tracks:

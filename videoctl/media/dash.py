@@ -29,9 +29,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from videoctl.domain.audio import AudioRendition
 from videoctl.domain.errors import VerifyFailed
@@ -85,6 +86,14 @@ class Representation:
     def end_s(self) -> float:
         last = self.timeline[-1]
         return (last.start + last.duration * (last.repeat + 1)) / self.timescale
+
+    def to_dict(self) -> dict[str, Any]:
+        """A stored form (a chunked video's lead keeps its audio's for the assembler)."""
+        return {**asdict(self), "timeline": [[e.start, e.duration, e.repeat] for e in self.timeline]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Representation:
+        return cls(**{**data, "timeline": tuple(TimelineEntry(*entry) for entry in data["timeline"])})
 
 
 @dataclass(frozen=True)
@@ -251,8 +260,8 @@ def write_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
               subtitles: Sequence[SubtitleRendition] = ()) -> Path:
     """Describe the fMP4 ladder in ``out_dir`` (and its captions) in ``out_dir/manifest.mpd``."""
     out_dir = Path(out_dir)
-    video = tuple(_representation(out_dir, rung.name, measure_video(out_dir / rung.name)) for rung in rungs)
-    audio = tuple(AudioTrackSet(rendition, _representation(out_dir, rendition.name, measure_audio(out_dir / rendition.name)))
+    video = tuple(representation(out_dir, rung.name, measure_video(out_dir / rung.name)) for rung in rungs)
+    audio = tuple(AudioTrackSet(rendition, representation(out_dir, rendition.name, measure_audio(out_dir / rendition.name)))
                   for rendition in info.audio_renditions)
     presentation = Presentation(video, audio, output_fps(info.fps), tuple(subtitles))
     path = out_dir / MPD
@@ -260,7 +269,8 @@ def write_mpd(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
     return path
 
 
-def _representation(out_dir: Path, name: str, measured: Rendition) -> Representation:
+def representation(out_dir: Path, name: str, measured: Rendition) -> Representation:
+    """The Representation of the rendition in ``out_dir/name``, from its fragments' own timing."""
     directory = out_dir / name
     playlist = load_media_playlist(directory)
     if playlist.map_uri is None:

@@ -37,16 +37,19 @@ def choose_download_rung(rungs: Sequence[Rung], height: int | None) -> Rung | No
     return at_or_below[0] if at_or_below else ordered[-1]
 
 
-def remux_download(ffmpeg_bin: str, out_dir: Path, rung: Rung, *, has_audio: bool) -> Path:
-    """Write ``out_dir/download.mp4`` from the rung's and the audio's segments."""
+def remux_download(ffmpeg_bin: str, out_dir: Path, rung: Rung, *, has_audio: bool,
+                   media_dir: Path | None = None) -> Path:
+    """Write ``out_dir/download.mp4`` from the rung's and the audio's segments, which are in
+    ``media_dir`` (by default ``out_dir``) laid out as the ladder is."""
     out_dir = Path(out_dir).resolve()
+    media_dir = Path(media_dir).resolve() if media_dir is not None else out_dir
     names = [rung.name, AUDIO_NAME] if has_audio else [rung.name]
     lists = [out_dir / f".download-{name}.txt" for name in names]
     path = out_dir / DOWNLOAD
     try:
         inputs = []
         for name, listing in zip(names, lists, strict=True):
-            listing.write_text("".join(f"{file}\n" for file in track_files(out_dir / name)), encoding="utf-8")
+            listing.write_text("".join(f"{file}\n" for file in track_files(media_dir / name)), encoding="utf-8")
             inputs += ["-i", f"concatf:{listing}"]
         maps = ["-map", "0:v:0"] + (["-map", "1:a:0"] if has_audio else [])
         run_ffmpeg([ffmpeg_bin, *COMMON_ARGS, *inputs, *maps, "-c", "copy", "-map_metadata", "-1",

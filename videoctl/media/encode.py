@@ -73,6 +73,7 @@ from typing import IO, Any
 import ffmpeg
 
 from videoctl.domain.audio import DEFAULT_AUDIO_NAME, AudioRendition, GainDecision
+from videoctl.domain.chunks import Chunk
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
@@ -81,7 +82,7 @@ from videoctl.media.cpus import cpu_budget
 from videoctl.media.poster import poster_outputs
 from videoctl.media.probe import TIMESTAMP_JUMP_S, SourceInfo
 from videoctl.media.source_input import ffmpeg_input
-from videoctl.media.storyboard import storyboard_outputs
+from videoctl.media.storyboard import storyboard_outputs, tile_outputs
 
 log = logging.getLogger(__name__)
 
@@ -131,21 +132,32 @@ def build_ladder_args(
     segment_format: str = FMP4,
     pictures: bool = False,
     gains: Mapping[str, GainDecision] | None = None,
+    chunk: Chunk | None = None,
     crfs: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Full argv of the one-process ladder encode with ``threads`` (see ``ladder_threads``), progress on stdout.
 
     ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
     ``gains`` (audio rendition name → loudness decision) sets each track's level; none: as is.
+    ``chunk``: only that chunk's frames of every rung (``domain.chunks``), its segments
+    numbered as one pass numbers them, no audio (a chunked video's audio is encoded whole, once),
+    and for pictures its storyboard tiles alone (``media.storyboard.tile_outputs``).
     ``crfs`` (rung name → CRF) overrides ``crf`` for the rungs it names (the per-title ladder).
     """
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    source = ffmpeg_input(src, threads=threads.decoder)
-    streams: list[Any] = _cascade(prepared_video(source, info, fps), info, rungs)
-    extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
-    audio = info.audio_renditions
+    seek = chunk.seek(fps) if chunk is not None else None
+    window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
+    source = ffmpeg_input(src, threads=threads.decoder, **window)
+    video = prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
+                           frames=chunk.frames if chunk is not None else None)
+    streams: list[Any] = _cascade(video, info, rungs)
+    if chunk is not None:
+        extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
+    else:
+        extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
+    audio = info.audio_renditions if chunk is None else ()
     # With one variant stream, ffmpeg does not expand %v in the init segment's name.
     variants = len(rungs) + len(audio)
     init_name = "init_%v.mp4" if variants > 1 else f"init_{rungs[0].name}.mp4"
@@ -169,11 +181,58 @@ def build_ladder_args(
         stream_map.append(f"a:{index},{agroup}name:{rendition.name}")
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
+    if chunk is not None:
+        options["start_number"] = chunk.first_segment
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
     if extra_outputs:
         output = ffmpeg.merge_outputs(output, *extra_outputs)
     global_args = ["-filter_complex_threads", str(threads.filters), "-progress", "pipe:1"]
     return ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS, *global_args])
+
+
+def build_audio_args(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, *, segment_s: int = 4,
+                     segment_format: str = FMP4, audio_kbps: int = 128,
+                     gains: Mapping[str, GainDecision] | None = None) -> list[str]:
+    """Argv of the audio renditions alone, as the ladder encode makes them (same filters, encoder
+    and segmenting: each track is a variant of its own there too), for a chunked video, whose
+    audio is encoded whole, once, while its chunks encode the pictures."""
+    out_dir = Path(out_dir)
+    renditions = info.audio_renditions
+    if not renditions:
+        raise ValueError("the source has no audio to encode")
+    source = ffmpeg_input(src)
+    init_name = "init_%v.mp4" if len(renditions) > 1 else f"init_{renditions[0].name}.mp4"
+    options: dict[str, Any] = {**_hls_options(segment_s, str(out_dir / "%v"), segment_format, init_name)}
+    streams, stream_map = [], []
+    for index, rendition in enumerate(renditions):
+        streams.append(prepared_audio(source, rendition, (gains or {}).get(rendition.name)))
+        options.update(_audio_options(rendition, audio_kbps, index))
+        stream_map.append(f"a:{index},agroup:{AUDIO_GROUP},name:{rendition.name}")
+    options["var_stream_map"] = " ".join(stream_map)
+    output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
+    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS, "-progress", "pipe:1"])
+
+
+def encode_audio(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, *, segment_s: int = 4,
+                 segment_format: str = FMP4, audio_kbps: int = 128, gains: Mapping[str, GainDecision] | None = None,
+                 on_progress: Callable[[float], None] | None = None) -> None:
+    """Encode the audio renditions into ``out_dir/{rendition}/`` (see ``build_audio_args``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = build_audio_args(ffmpeg_bin, src, out_dir, info, segment_s=segment_s, segment_format=segment_format,
+                            audio_kbps=audio_kbps, gains=gains)
+    run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
+
+
+def build_poster_args(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, rung: Rung) -> list[str]:
+    """Argv of the poster alone, for a chunked video: candidates from the source's keyframes
+    (only those are decoded), made upright, tone-mapped and scaled to ``rung`` as the ladder's
+    frames are, then ``media.poster``'s choice among them."""
+    source = ffmpeg_input(src, skip_frame="nokey")
+    video = prepared_video(source, info, None)
+    width, height = rung_size(info.width, info.height, rung.height)
+    tap = video.filter("scale", width, height).filter("setsar", "1")
+    output = ffmpeg.merge_outputs(*poster_outputs(tap, Path(out_dir), info.duration_s, width, height))
+    return ffmpeg.compile(output, cmd=[ffmpeg_bin, *COMMON_ARGS])
 
 
 def _picture_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Sequence[Rung],
@@ -191,6 +250,15 @@ def _picture_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs:
     bottom_size = rung_size(info.width, info.height, rungs[-1].height)
     return [*poster_outputs(top[1], out_dir, info.duration_s, *top_size),
             *storyboard_outputs(bottom[1], out_dir, info.duration_s, fps, *bottom_size)]
+
+
+def _tile_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], fps: Fraction,
+                  chunk: Chunk) -> list[Any]:
+    """Tap the lowest rung's frames for the chunk's storyboard tiles (see ``_picture_outputs``)."""
+    bottom = streams[-1].split()
+    streams[-1] = bottom[0]
+    size = rung_size(info.width, info.height, rungs[-1].height)
+    return [tile_outputs(bottom[1], out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
 
 
 def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:
@@ -247,13 +315,21 @@ def _ordered(rungs: Iterable[Rung]) -> tuple[Rung, ...]:
     return ordered
 
 
-def prepared_video(source: Any, info: SourceInfo, fps: Fraction) -> Any:
+def prepared_video(source: Any, info: SourceInfo, fps: Fraction | None, *, start_s: str = "0",
+                   frames: int | None = None) -> Any:
     """The source video, CFR at the output rate from timestamp 0, 8-bit 4:2:0 and progressive, before any scaling.
 
     The ladder's rungs are scaled from it, and a quality measurement (``media.quality``) takes
     it as the reference, so a score counts only what scaling and compression lost.
+    A chunk's input is opened just before its first frame: ``start_s`` puts the rate's clock
+    on that frame (``Chunk.seek``), and ``frames`` keeps the chunk's frames and no more.
+    ``fps`` None keeps the frames as decoded (the poster's sampled keyframes).
     """
-    video = source[str(info.video_stream_index)].filter("fps", fps=str(fps), start_time=0)
+    video = source[str(info.video_stream_index)]
+    if fps is not None:
+        video = video.filter("fps", fps=str(fps), start_time=start_s)
+    if frames is not None:
+        video = video.filter("trim", end_frame=frames)
     if info.is_hdr:
         for name, params in _TONEMAP_FILTERS:
             video = video.filter(name, **params)
@@ -400,12 +476,14 @@ def encode_ladder(
     gains: Mapping[str, GainDecision] | None = None,
     crfs: Mapping[str, int] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    chunk: Chunk | None = None,
 ) -> Path:
     """Encode the ladder into ``out_dir`` (new or empty) and return the master playlist path.
 
     ``pictures`` also writes the poster and storyboard candidates (``media.poster``,
     ``media.storyboard`` finish them). ``cpus`` overrides the CPU budget read from the
     container (``media.cpus``).
+    ``chunk``: that chunk's frames only (see ``build_ladder_args``).
     ``on_progress`` gets 0–100 about twice a second; throttling is the caller's business.
     Raises MediaError with the tail of ffmpeg's stderr if ffmpeg fails.
     """
@@ -419,8 +497,13 @@ def encode_ladder(
     log.info("ladder threads", extra={"cpus": budget.cpus, "cpu_limit": budget.source, "threads": asdict(threads)})
     args = build_ladder_args(ffmpeg_bin, src, out_dir, info, rungs, threads=threads, segment_s=segment_s,
                              preset=preset, crf=crf, segment_format=segment_format, pictures=pictures,
-                             gains=gains, crfs=crfs)
-    run_ffmpeg(args, ProgressParser(info.duration_s), on_progress)
+                             gains=gains, chunk=chunk, crfs=crfs)
+    duration_s = info.duration_s
+    if chunk is not None:
+        fps = output_fps(info.fps)
+        length = chunk.duration_s(fps)
+        duration_s = float(length) if length is not None else max(info.duration_s - float(chunk.start_s(fps)), 1e-3)
+    run_ffmpeg(args, ProgressParser(duration_s), on_progress)
     master = out_dir / MASTER_PLAYLIST
     if not master.is_file():
         raise MediaError(f"ffmpeg finished without writing {MASTER_PLAYLIST}")

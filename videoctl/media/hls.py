@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,34 +117,46 @@ def finalize_master(out_dir: Path, info: SourceInfo, rungs: tuple[Rung, ...],
     """Rewrite ``out_dir/master.m3u8`` with measured BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE,
     and a SUBTITLES group when there are captions."""
     out_dir = Path(out_dir)
-    tracks = {rendition: measure_audio(out_dir / rendition.name) for rendition in info.audio_renditions}
-    # A variant plays with any of the tracks: its BANDWIDTH must cover the largest (RFC 8216 4.3.4.2).
-    audio = max(tracks.values(), key=lambda measured: measured.peak_bps, default=None)
+    audio = {rendition: measure_audio(out_dir / rendition.name) for rendition in info.audio_renditions}
+    video = {rung.name: measure_video(out_dir / rung.name) for rung in rungs}
     fmp4 = load_media_playlist(out_dir / rungs[0].name).map_uri is not None
+    return write_master(out_dir, master_text(info, rungs, video, audio, subtitles, fmp4=fmp4))
+
+
+def master_text(info: SourceInfo, rungs: Sequence[Rung], video: Mapping[str, Rendition],
+                audio: Mapping[AudioRendition, Rendition], subtitles: Sequence[SubtitleRendition] = (), *,
+                fmp4: bool) -> str:
+    """The master playlist from each rendition's measurements (``video`` by rung name)."""
+    # A variant plays with any of the tracks: its BANDWIDTH must cover the largest (RFC 8216 4.3.4.2).
+    loudest = max(audio.values(), key=lambda measured: measured.peak_bps, default=None)
     # EXT-X-MAP without I-frames-only needs version 6; fMP4 segments are version 7 in the
     # media playlists ffmpeg writes, and the master says the same.
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 6}", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    lines += [audio_media_line(rendition, measured.channels) for rendition, measured in tracks.items()]
+    lines += [audio_media_line(rendition, measured.channels) for rendition, measured in audio.items()]
     lines += [subtitle_media_line(rendition) for rendition in subtitles]
     frame_rate = f"{float(output_fps(info.fps)):.3f}"
     for rung in sorted(rungs, key=lambda rung: rung.height, reverse=True):
-        video = measure_video(out_dir / rung.name)
+        measured = video[rung.name]
         attributes = [
-            f"BANDWIDTH={video.peak_bps + (audio.peak_bps if audio else 0)}",
-            f"AVERAGE-BANDWIDTH={video.average_bps + (audio.average_bps if audio else 0)}",
-            f"RESOLUTION={video.width}x{video.height}",
+            f"BANDWIDTH={measured.peak_bps + (loudest.peak_bps if loudest else 0)}",
+            f"AVERAGE-BANDWIDTH={measured.average_bps + (loudest.average_bps if loudest else 0)}",
+            f"RESOLUTION={measured.width}x{measured.height}",
             f"FRAME-RATE={frame_rate}",
         ]
-        if audio is not None:
-            attributes += [f'CODECS="{video.codec},{audio.codec}"', f'AUDIO="{AUDIO_GROUP}"']
+        if loudest is not None:
+            attributes += [f'CODECS="{measured.codec},{loudest.codec}"', f'AUDIO="{AUDIO_GROUP}"']
         else:
-            attributes.append(f'CODECS="{video.codec}"')
+            attributes.append(f'CODECS="{measured.codec}"')
         if subtitles:
             attributes.append(f'SUBTITLES="{SUBTITLE_GROUP}"')
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), f"{rung.name}/{MEDIA_PLAYLIST}"]
-    master = out_dir / MASTER_PLAYLIST
+    return "\n".join(lines) + "\n"
+
+
+def write_master(out_dir: Path, text: str) -> Path:
+    master = Path(out_dir) / MASTER_PLAYLIST
     partial = master.with_name(master.name + ".partial")
-    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, master)  # atomic: never a half-written master
     return master
 
@@ -208,7 +220,7 @@ def verify_ladder(
     listed = [variant.uri for variant in master.variants]
     if sorted(listed) != sorted(expected):
         raise VerifyFailed(f"{MASTER_PLAYLIST} lists {listed}, expected {sorted(expected)}")
-    _check_audio_group(master, info)
+    check_audio_group(master, info)
     _check_subtitle_group(master, out_dir, subtitles)
 
     summaries = []
@@ -223,7 +235,7 @@ def verify_ladder(
         if not variant.attributes.get("CODECS", "").startswith("avc1."):
             raise VerifyFailed(f"{rung.name}: master has no H.264 CODECS attribute")
         playlist = playlists[rung.name] = _check_media_playlist(out_dir / rung.name)
-        _check_video_segment(out_dir / rung.name, playlist, rung.name, width, height)
+        check_video_segment(out_dir / rung.name, playlist, rung.name, width, height)
         summaries.append(
             RungSummary(
                 name=rung.name,
@@ -234,12 +246,12 @@ def verify_ladder(
                 duration_s=playlist.duration_s,
             )
         )
-    _check_alignment(playlists)
+    check_alignment(playlists)
     for rendition in info.audio_renditions:
         playlist = playlists[rendition.name] = _check_media_playlist(out_dir / rendition.name)
-        _check_audio_segment(out_dir / rendition.name, playlist, rendition)
+        check_audio_segment(out_dir / rendition.name, playlist, rendition)
     _check_segment_format(playlists, segment_format)
-    _check_duration(playlists, info, tolerance_s)
+    check_duration(playlists, info, tolerance_s)
     return LadderSummary(master=master_path, rungs=tuple(summaries), has_audio=info.has_audio)
 
 
@@ -274,7 +286,7 @@ def _check_segment_format(playlists: dict[str, MediaPlaylist], expected: str | N
                            if expected is None else f"{', '.join(wrong)}: segments are not {wanted}")
 
 
-def _check_duration(playlists: dict[str, MediaPlaylist], info: SourceInfo, tolerance_s: float | None) -> None:
+def check_duration(playlists: dict[str, MediaPlaylist], info: SourceInfo, tolerance_s: float | None) -> None:
     longest_name, longest = max(playlists.items(), key=lambda item: item[1].duration_s)
     target = max(playlist.target_duration or 0 for playlist in playlists.values())
     tolerance = tolerance_s if tolerance_s is not None else max(1.0, float(target))
@@ -285,7 +297,7 @@ def _check_duration(playlists: dict[str, MediaPlaylist], info: SourceInfo, toler
         )
 
 
-def _check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
+def check_audio_group(master: MasterPlaylist, info: SourceInfo) -> None:
     audio_media = [media for media in master.media if media.get("TYPE") == "AUDIO"]
     if info.has_audio and not audio_media:
         raise VerifyFailed("the source has audio but the master playlist has no audio rendition")
@@ -324,7 +336,7 @@ def _positive_int(value: str | None, what: str) -> int:
     return int(value)
 
 
-def _check_alignment(playlists: dict[str, MediaPlaylist]) -> None:
+def check_alignment(playlists: dict[str, MediaPlaylist]) -> None:
     """Every variant must cut segments at the same timestamps, or switching glitches."""
     durations = {name: [segment.duration_s for segment in p.segments] for name, p in playlists.items()}
     (first_name, first), *others = durations.items()
@@ -350,7 +362,7 @@ def _open_first_segment(directory: Path, playlist: MediaPlaylist) -> InputContai
         raise VerifyFailed(f"{directory.name}/{uri} cannot be read: {exc.strerror}") from None
 
 
-def _check_video_segment(directory: Path, playlist: MediaPlaylist, name: str, width: int, height: int) -> None:
+def check_video_segment(directory: Path, playlist: MediaPlaylist, name: str, width: int, height: int) -> None:
     first = playlist.segments[0].uri
     with _open_first_segment(directory, playlist) as container:
         if not container.streams.video:
@@ -364,7 +376,7 @@ def _check_video_segment(directory: Path, playlist: MediaPlaylist, name: str, wi
             raise VerifyFailed(f"{name}: video is {context.name} {context.pix_fmt}, expected h264 yuv420p")
 
 
-def _check_audio_segment(directory: Path, playlist: MediaPlaylist, rendition: AudioRendition) -> None:
+def check_audio_segment(directory: Path, playlist: MediaPlaylist, rendition: AudioRendition) -> None:
     """AAC-LC at the rendition's rate and channel count: what every player and HLS's rules accept."""
     where = f"{directory.name}/{playlist.segments[0].uri}"
     with _open_first_segment(directory, playlist) as container:

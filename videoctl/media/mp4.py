@@ -194,6 +194,38 @@ def _trun_durations(data: bytes, box: Box, default_duration: int) -> list[int]:
     return [struct.unpack_from(">I", data, offset + 4 * fields * index)[0] for index in range(count)]
 
 
+def shift_fragment(data: bytearray, ticks: int, sequences: int) -> None:
+    """Move a CMAF fragment ``ticks`` later on its track's timeline and ``sequences`` on in
+    numbering, in place: its ``tfdt`` (decode time), the ``sidx``'s earliest presentation time
+    and the ``mfhd`` sequence number. Nothing changes size, so every offset stays valid.
+
+    A chunk of a long video is encoded from its own time 0 (its init segment then equals one
+    pass's byte for byte, edit list included); this puts its fragments where they belong.
+    """
+    if ticks < 0 or sequences < 0:
+        raise ValueError("a fragment only moves later")
+    _add(data, find_boxes(data, "moof/traf/tfdt"), ticks, "tfdt")
+    _add(data, find_boxes(data, "sidx"), ticks, "sidx")
+    for box in find_boxes(data, "moof/mfhd"):
+        (number,) = _unpack(data, ">I", box.payload + 4, box.end)
+        if number + sequences > 0xFFFFFFFF:
+            raise VerifyFailed("a fragment's sequence number would overflow")
+        struct.pack_into(">I", data, box.payload + 4, number + sequences)
+
+
+def _add(data: bytearray, boxes: list[Box], ticks: int, kind: str) -> None:
+    """Add ``ticks`` to the time field of each ``tfdt`` or ``sidx`` box (32 or 64 bits by version)."""
+    for box in boxes:
+        version = _byte(data, box.payload)
+        # tfdt: version/flags, then the time; sidx: version/flags, reference_ID, timescale, then it.
+        offset = box.payload + (4 if kind == "tfdt" else 12)
+        fmt = ">Q" if version == 1 else ">I"
+        (value,) = _unpack(data, fmt, offset, box.end)
+        if value + ticks > (0xFFFFFFFFFFFFFFFF if version == 1 else 0xFFFFFFFF):
+            raise VerifyFailed(f"a fragment's {kind} time would overflow its {32 if version == 0 else 64} bits")
+        struct.pack_into(fmt, data, offset, value + ticks)
+
+
 # ------------------------------------------------------------------ readers (IO)
 
 #: Enough for any moof we write (a 4 s segment at 60 fps has 240 samples, ~4 KiB of table).

@@ -35,10 +35,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -114,6 +115,17 @@ class SourceInfo:
     timestamps_jump: bool = False
     #: Every audio stream, in the source's order (``domain.audio`` makes each a rendition).
     audio_tracks: tuple[AudioTrack, ...] = ()
+    #: A container whose timestamps may jump (MPEG-TS, MPEG-PS): its time cannot be sought
+    #: reliably, so a long one is encoded in one pass, never in chunks.
+    timestamps_may_jump: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A stored form: a chunked video's chunks and assembler use the lead's probe."""
+        return {**asdict(self), "audio_tracks": [asdict(track) for track in self.audio_tracks]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceInfo:
+        return cls(**{**data, "audio_tracks": tuple(AudioTrack(**track) for track in data["audio_tracks"])})
 
     @property
     def audio_renditions(self) -> tuple[AudioRendition, ...]:
@@ -198,6 +210,7 @@ def _inspect(container: InputContainer, path: Path, size: int) -> SourceInfo:
         audio_stream_index=audio.index if audio is not None else None,
         timestamps_jump=timestamps_jump,
         audio_tracks=tuple(_audio_track(track, track is audio) for track in container.streams.audio),
+        timestamps_may_jump=jumps_possible,
     )
 
 

@@ -40,6 +40,10 @@ INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
 JPEG_QUALITY = 5
 #: What ffmpeg writes: sheet 0 is the placeholder, 1 … the storyboard (renamed storyboard.jpg when alone).
 SHEET_PATTERN = "storyboard-%d.jpg"
+#: A chunked video's tiles, each chunk's laid out in the sheets after them all (``tile_outputs``).
+TILES = "tiles"
+TILE_PATTERN = "tile_%06d.jpg"
+TILE_QUALITY = 2
 #: How far the last cue may end from the duration (the cues are written to the millisecond).
 END_TOLERANCE_S = 0.01
 
@@ -218,6 +222,36 @@ def storyboard_outputs(tap: Any, out_dir: Path, duration_s: float, fps: Fraction
     placeholder = split[0].filter("trim", end_frame=1).filter("scale", *size).filter("tile", shape)
     sheets = split[1].filter("select", f"not(mod(n,{every}))").filter("scale", *size).filter("tile", shape)
     return [jpeg_output(first_then(placeholder, sheets), out_dir / SHEET_PATTERN, quality=JPEG_QUALITY, single=False)]
+
+
+def tile_outputs(tap: Any, out_dir: Path, duration_s: float, fps: Fraction, width: int, height: int, *,
+                 first_frame: int) -> Any:
+    """A chunk's storyboard tiles: one JPEG per tile, ``tiles/tile_NNNNNN.jpg`` numbered across the video.
+
+    ``tap`` carries the chunk's frames, the first being the video's frame ``first_frame``;
+    the tiles are the video's every K-th frames that fall in the chunk, as one pass picks them,
+    so the assembler lays the chunks' tiles out in sheets exactly as one pass does
+    (``assemble_sheets``). They are kept at a better JPEG quality than the sheets, which
+    encode them once more.
+    """
+    every = frames_per_tile(choose_interval(duration_s), fps)
+    grid = layout(width, height, tile_count(round(duration_s * fps), every))
+    (out_dir / TILES).mkdir(parents=True, exist_ok=True)
+    return (tap.filter("select", f"not(mod(n+{first_frame},{every}))")
+            .filter("scale", grid.tile_width, grid.tile_height).filter("scale", out_range="pc")
+            .output(str(out_dir / TILES / TILE_PATTERN), **{"c:v": "mjpeg", "q:v": TILE_QUALITY,
+                                                           "fps_mode": "passthrough", "map_metadata": -1,
+                                                           "start_number": first_tile(first_frame, every)}))
+
+
+def first_tile(first_frame: int, every: int) -> int:
+    """The number of the first tile at or after ``first_frame``."""
+    return -(-first_frame // every)
+
+
+def tiles_of(first_frame: int, frames: int, every: int) -> range:
+    """The numbers of the tiles among frames ``first_frame`` … ``first_frame + frames - 1``."""
+    return range(first_tile(first_frame, every), first_tile(first_frame + frames, every))
 
 
 # ------------------------------------------------------------------ after ffmpeg

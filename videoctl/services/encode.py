@@ -119,28 +119,59 @@ def _source_changed(video: Video, why: str) -> SourceChanged:
 def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Settings, ffmpeg: str,
                   workdir: Path, progress: Progress, decided: EncodeDecision | None = None,
                   on_decision: Callable[[EncodeDecision, SourceInfo], None] | None = None) -> EncodeResult:
-    """``decided`` is an earlier decision about this video's source (another attempt's, a
-    re-encode's): reused when it is about the same source. ``on_decision`` records the
-    decision and the probe's facts before the encode starts, so an attempt that dies does not
-    measure again, and the next one's container is sized to the source."""
+    """The whole encode in one pass. ``decided`` is an earlier decision about this video's source
+    (another attempt's, a re-encode's): reused when it is about the same source. ``on_decision``
+    records the decision and the probe's facts before the encode starts, so an attempt that dies
+    does not measure again, and the next one's container is sized to the source."""
+    src, info = fetch_and_probe(video, store=store, workdir=workdir, progress=progress)
+    decision = decide_for(video, src, info, settings=settings, ffmpeg=ffmpeg, decided=decided, workdir=workdir)
+    if on_decision is not None:
+        on_decision(decision, info)
+    return encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings, ffmpeg=ffmpeg,
+                           workdir=workdir, progress=progress)
+
+
+def fetch_and_probe(video: Video, *, store: ObjectStore, workdir: Path, progress: Progress) -> tuple[Path, SourceInfo]:
+    """The source downloaded into ``workdir`` and probed (InvalidInput for anything we cannot encode)."""
     progress("download", 0)
     src = fetch_source(store, video, workdir)
     progress("download", 10)
-
-    info = probe(src)  # InvalidInput for anything we cannot encode
+    info = probe(src)
     log.info("probed source", extra={"video_id": video.id, "width": info.width, "height": info.height,
                                      "duration_s": round(info.duration_s, 3), "has_audio": info.has_audio,
                                      "audio_tracks": len(info.audio_renditions),
                                      "fps": round(info.fps, 3), "rotation": info.rotation})
-    rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
-    decision = decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
-                      settings, decided, rungs=rungs, workdir=workdir / "probe")
-    if on_decision is not None:
-        on_decision(decision, info)
-    ladder = ladder_of(decision)
-    if ladder is not None:
-        rungs = ladder.kept(rungs)
+    return src, info
 
+
+def decide_for(video: Video, src: Path, info: SourceInfo, *, settings: Settings, ffmpeg: str,
+               decided: EncodeDecision | None, workdir: Path) -> EncodeDecision:
+    """:func:`decide` for this video's source, with the ladder's rungs for this source: the one
+    decision a pass, or every chunk of a long video, encodes with."""
+    return decide(ffmpeg, src, source_identity(video.source_key, info.size_bytes, video.source_etag), info,
+                  settings, decided, rungs=choose_rungs(parse_ladder(settings.ladder), info.short_side),
+                  workdir=workdir / "probe")
+
+
+def ladder_rungs(settings: Settings, info: SourceInfo, decision: EncodeDecision | None = None) -> tuple[Rung, ...]:
+    """The rungs this source gets: one choice for a pass and for every chunk of a long video,
+    less those the decision's per-title ladder dropped."""
+    rungs = choose_rungs(parse_ladder(settings.ladder), info.short_side)
+    ladder = ladder_of(decision) if decision is not None else None
+    return ladder.kept(rungs) if ladder is not None else rungs
+
+
+def ladder_crfs(decision: EncodeDecision | None) -> dict[str, int] | None:
+    """Each rung's CRF in the decision's per-title ladder (None: the encoder's default for all)."""
+    ladder = ladder_of(decision) if decision is not None else None
+    return dict(ladder.crf) if ladder is not None else None
+
+
+def encode_one_pass(video: Video, src: Path, info: SourceInfo, decision: EncodeDecision, *, prefix: str,
+                    store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path,
+                    progress: Progress) -> EncodeResult:
+    """One ffmpeg for every output, then package, verify and upload (see the module's doc)."""
+    rungs, crfs = ladder_rungs(settings, info, decision), ladder_crfs(decision)
     out_dir = workdir / "hls"
     sidecars = fetch_sidecars(store, settings.videos_root, video.id, workdir)
     measuring = settings.measure_quality != quality.OFF
@@ -148,7 +179,7 @@ def process_video(video: Video, *, prefix: str, store: ObjectStore, settings: Se
                            sidecars=sidecars, on_progress=lambda p: progress("encode", 10 + p * 0.75),
                            # The measurement scores the ladder against the source: it goes after that.
                            source_done=None if measuring else src.unlink,
-                           gains=decision.gains(), crfs=ladder.crf if ladder is not None else None)
+                           gains=decision.gains(), crfs=crfs)
     loudness_out = check_loudness(ffmpeg, out_dir, info, decision)
     progress("quality", 86)
     measured = measure_encoded(out_dir, mode=settings.measure_quality, ffmpeg=ffmpeg, source=src, info=info,

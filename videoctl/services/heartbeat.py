@@ -32,13 +32,19 @@ class ProgressMirror(Protocol):
                 eta_s: float | None = None) -> bool: ...
 
 
+#: One beat's write: the repository on the heartbeat's own connection, and the progress.
+Beat = Callable[[JobRepository, int], object]
+
+
 class Heartbeat:
     def __init__(self, job: Job, open_jobs: Callable[[], JobRepository], *, interval_s: float,
-                 mirror: ProgressMirror | None = None) -> None:
+                 mirror: ProgressMirror | None = None, beat: Beat | None = None) -> None:
+        """``beat`` writes something else than the job's own heartbeat (a chunk's), fenced the same way."""
         self.job = job
         self.open_jobs = open_jobs
         self.interval_s = interval_s
         self.mirror = mirror
+        self._beat = beat or (lambda jobs, progress: jobs.heartbeat(self.job, progress))
         self.progress = 0
         self.fenced: Fenced | None = None
         self._outage = False
@@ -88,7 +94,7 @@ class Heartbeat:
     def beat(self, jobs: JobRepository) -> bool:
         """One heartbeat; False when the connection is lost and must be replaced."""
         try:
-            jobs.heartbeat(self.job, self.progress)
+            self._beat(jobs, self.progress)
         except InvalidState as exc:  # Fenced, or the job was cancelled under us
             self.fenced = exc if isinstance(exc, Fenced) else Fenced(str(exc))
             self._stop.set()

@@ -27,11 +27,19 @@ from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
 from videoctl.domain import cost, keys
+from videoctl.domain.chunks import ChunkState
 from videoctl.domain.decision import EncodeDecision
-from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, VideoctlError
-from videoctl.domain.models import Job, Video
+from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, UsageError, VideoctlError
+from videoctl.domain.executor import (
+    BATCH_ARRAY_INDEX_VARIABLE,
+    CHUNK_ATTEMPT_VARIABLE,
+    CHUNK_INDEX_VARIABLE,
+    Executor,
+)
+from videoctl.domain.models import Job, JobChunk, Video
 from videoctl.domain.outputs import outputs_from_keys
 from videoctl.domain.repositories import (
+    ChunkRepository,
     DeleteRequestRepository,
     JobRepository,
     QualityRepository,
@@ -40,8 +48,17 @@ from videoctl.domain.repositories import (
 )
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
+from videoctl.media.chunks import ChunkOutput
 from videoctl.media.cpus import cpu_budget, memory_budget_mib
-from videoctl.services.encode import EncodeResult, process_video
+from videoctl.services import chunked
+from videoctl.services.encode import (
+    EncodeResult,
+    decide_for,
+    encode_one_pass,
+    fetch_and_probe,
+    fetch_source,
+    ladder_rungs,
+)
 from videoctl.services.heartbeat import Heartbeat, ProgressMirror
 from videoctl.services.ladder_quality import QualityOutcome
 from videoctl.services.quality import record_outcome
@@ -55,10 +72,13 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class Runner:
-    """Who is running: inside Batch its job id, locally the executor's id for this process."""
+    """Who is running: inside Batch its job id, locally the executor's id for this process;
+    and for a chunk of a long video (#23), which chunk of which attempt."""
 
     id: str
     batch_job_id: str | None
+    chunk: int | None = None
+    chunk_attempt: int | None = None
 
     @property
     def on_batch(self) -> bool:
@@ -67,18 +87,32 @@ class Runner:
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> Runner:
+        chunk = _whole_number(environ, BATCH_ARRAY_INDEX_VARIABLE) if environ.get(BATCH_ARRAY_INDEX_VARIABLE) \
+            else _whole_number(environ, CHUNK_INDEX_VARIABLE)
+        attempt = _whole_number(environ, CHUNK_ATTEMPT_VARIABLE)
         batch_id = environ.get("AWS_BATCH_JOB_ID")
         if batch_id:
-            return cls(batch_id, batch_id)
+            return cls(batch_id, batch_id, chunk, attempt)
         # What the local executor recorded as the job's executor id when it started this
         # process ("local:PID:START"): the claim compares the two.
         local = own_id()
-        return cls(f"{local}@{socket.gethostname()}", local)
+        return cls(f"{local}@{socket.gethostname()}", local, chunk, attempt)
+
+
+def _whole_number(environ, name: str) -> int | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise UsageError(f"{name} must be a whole number, got {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    outcome: str  # already_succeeded | ready_guard | reused_upload | encoded
+    #: already_succeeded | ready_guard | reused_upload | encoded; for a long video: chunked (the
+    #: lead sent its chunks), chunk_encoded (a chunk, not the last), assembled (the last chunk).
+    outcome: str
     job: Job
     video: Video
     encode: EncodeResult | None = None
@@ -106,6 +140,12 @@ class RunJobDeps:
     send_events: Callable[[], None] | None = None
     #: Where the ladder's quality measurement (VIDEOCTL_MEASURE_QUALITY) is stored, with the completion.
     quality: QualityRepository | None = None
+    #: The chunks of long videos (#23), and the executor that runs an attempt's chunks: Batch's
+    #: for a runner inside Batch (True), else local processes.
+    chunks: ChunkRepository | None = None
+    chunk_executor: Callable[[bool], Executor] | None = None
+    #: The chunks on the connection of a repository of jobs (the heartbeat's own).
+    chunks_on: Callable[[JobRepository], ChunkRepository] | None = None
 
 
 def ready_guard_applies(job: Job, video: Video) -> bool:
@@ -120,6 +160,8 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
     jobs, videos, db = deps.jobs, deps.videos, deps.db_steps
     # What a run-job killed with SIGKILL on this machine left behind; never one still in use.
     scratch.reclaim(deps.settings.scratch_dir)
+    if runner.chunk is not None:
+        return _run_chunk(job_id, deps, runner, progress or (lambda phase, pct: None))
     job = db("reading the job", lambda: jobs.get(job_id))
     if job.state is JobState.SUCCEEDED:
         log.info("job already succeeded; nothing to do", extra={"job_id": job.id})
@@ -145,7 +187,7 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
                    lambda: videos.set_status(video.id, VideoStatus.PROCESSING)) or video
 
     try:
-        result = _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None))
+        result = _encode_and_complete(job, video, deps, progress or (lambda phase, pct: None), runner)
     except Fenced:
         raise  # the attempt is someone else's now: write nothing
     except BaseException as exc:
@@ -236,7 +278,7 @@ def _record_failure(deps: RunJobDeps, job: Job, error: VideoctlError) -> None:
         deps.send_events()
 
 
-def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress) -> RunResult:
+def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Progress, runner: Runner) -> RunResult:
     prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, job.attempt)
     heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s, mirror=deps.mirror)
 
@@ -245,19 +287,22 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
         progress(phase, percent)
 
     try:
-        result = _encode_in_scratch(job, video, deps, heartbeat, report, prefix)
+        result = _encode_in_scratch(job, video, deps, heartbeat, report, prefix, runner)
     except Fenced:
         raise  # another runner's job now: its progress is not ours to publish
     except BaseException:
         heartbeat.publish("FAILED")
         raise
+    if result.outcome == "chunked":
+        heartbeat.publish("RUNNING")  # its chunks carry on
+        return result
     heartbeat.progress = 100
     heartbeat.publish("SUCCEEDED")
     return result
 
 
 def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Heartbeat,
-                       report: Progress, prefix: str) -> RunResult:
+                       report: Progress, prefix: str, runner: Runner) -> RunResult:
     settings, store = deps.settings, deps.store
     workdir_name = scratch.job_scratch_name(job.id, job.attempt)
     with heartbeat, scratch.scratch_dir(settings.scratch_dir, workdir_name) as workdir:
@@ -268,9 +313,21 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
             log.info("reusing the complete upload of an earlier attempt", extra={"prefix": reused})
             done, video = _complete(deps, job, video, reused, info=None)
             return RunResult("reused_upload", done, video)
-        result = process_video(video, prefix=prefix, store=store, settings=settings, ffmpeg=deps.ffmpeg,
-                               workdir=workdir, progress=report, decided=_earlier_decision(deps, job),
-                               on_decision=lambda decision, info: _record_decision(deps, job, video, decision, info))
+        src, info = fetch_and_probe(video, store=store, workdir=workdir, progress=report)
+        decision = decide_for(video, src, info, settings=settings, ffmpeg=deps.ffmpeg,
+                              decided=_earlier_decision(deps, job), workdir=workdir)
+        _record_decision(deps, job, video, decision, info)
+        chunkable = deps.chunks is not None and deps.chunk_executor is not None
+        plan = chunked.chunk_plan(settings, info) if chunkable else None
+        if plan is not None:
+            job = chunked.prepare(job, video, src, info, plan, ladder_rungs(settings, info, decision), decision,
+                                  store=store, settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
+                                  jobs=deps.jobs, chunks=deps.chunks, executor=deps.chunk_executor(runner.on_batch),
+                                  progress=report)
+            log.info("chunks sent", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+            return RunResult("chunked", job, video)
+        result = encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings,
+                                 ffmpeg=deps.ffmpeg, workdir=workdir, progress=report)
         heartbeat.check()
         done, video = _complete(deps, job, video, prefix, info=result.info, measurements=_measurements(result),
                                 quality=result.quality)
@@ -362,3 +419,147 @@ def _complete(deps: RunJobDeps, job: Job, video: Video, prefix: str, info,
     if deps.send_events is not None:
         deps.send_events()
     return done, ready
+
+
+# ------------------------------------------------------------------ chunks of a long video (#23)
+
+
+def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress) -> RunResult:
+    """One chunk of a chunked attempt: claim it, encode and upload it, count it; the last one assembles."""
+    jobs, chunks, db = deps.jobs, deps.chunks, deps.db_steps
+    chunks_on = deps.chunks_on
+    if chunks is None or chunks_on is None:
+        raise InvalidState(f"job {job_id}: this run-job cannot run chunks")
+    job = db("reading the job", lambda: jobs.get(job_id))
+    video = db("reading the video", lambda: deps.videos.get(job.video_id))
+    if job.state is JobState.SUCCEEDED:
+        return RunResult("already_succeeded", job, video)
+    attempt = runner.chunk_attempt or job.attempt
+    chunk = db("claiming the chunk", lambda: _claim_chunk(chunks, job_id, attempt, runner))
+    log.info("claimed chunk", extra={"job_id": job_id, "attempt": attempt, "chunk": chunk.idx, "runner": runner.id})
+    job = db("reading the job", lambda: jobs.get(job_id))  # the lead's plan, as the claim found it
+    if job.chunking is None or job.attempt != attempt:
+        raise Fenced(f"job {job_id} attempt {attempt} is not the chunked attempt it was")
+    plan = chunked.Chunking.from_dict(job.chunking)
+    decision = EncodeDecision.from_dict(job.decision)
+    if decision is None:  # the lead stores it before it makes any chunk: never decided again here
+        raise InvalidState(f"job {job_id} attempt {attempt} has no decision a chunk can encode with")
+    prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, attempt)
+    heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s,
+                          beat=lambda repository, percent: chunks_on(repository).heartbeat(chunk, percent))
+
+    def report(phase: str, percent: float) -> None:
+        heartbeat.update(percent)
+        progress(f"chunk {chunk.idx}: {phase}", percent)
+
+    try:
+        with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, attempt)) as workdir:
+            report("download", 0)
+            src = fetch_source(deps.store, video, workdir)
+            report("download", 10)
+            output = chunked.encode_and_upload_chunk(chunk, plan, decision, src, store=deps.store,
+                                                     settings=deps.settings, ffmpeg=deps.ffmpeg, workdir=workdir,
+                                                     prefix=prefix, progress=report, check=heartbeat.check)
+            heartbeat.check()
+        counted = db("counting the chunk", lambda: _finish_chunk(chunks, jobs, chunk, output.to_dict()))
+    except Fenced:
+        raise
+    except BaseException as exc:
+        error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+        _record_chunk_failure(deps, chunk, error)
+        _start_next_chunk(deps, runner, job)
+        if isinstance(exc, VideoctlError):
+            raise JobFailed(f"job {job.id} attempt {attempt} chunk {chunk.idx} failed: {error.code}: {error.message}",
+                            hint=error.hint) from exc
+        raise
+    log.info("chunk succeeded", extra={"job_id": job.id, "attempt": attempt, "chunk": chunk.idx,
+                                       "chunks_done": counted.chunks_done, "chunks": counted.chunks})
+    if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
+        return _assemble_and_complete(counted, video, plan, deps, progress)
+    _start_next_chunk(deps, runner, counted)
+    return RunResult("chunk_encoded", counted, video)
+
+
+def _claim_chunk(chunks: ChunkRepository, job_id: int, attempt: int, runner: Runner) -> JobChunk:
+    try:
+        return chunks.claim(job_id, attempt, runner.chunk, runner.id, batch_job_id=runner.batch_job_id)
+    except InvalidState:
+        # A replay after a lost reply: the claim committed the first time.
+        current = chunks.get(job_id, attempt, runner.chunk)
+        if current.runner_id != runner.id:
+            raise
+        return current
+
+
+def _finish_chunk(chunks: ChunkRepository, jobs: JobRepository, chunk: JobChunk, result: dict) -> Job:
+    try:
+        return chunks.finish(chunk, result)
+    except InvalidState:
+        # A replay after a lost reply: counted the first time, the job as it stands says the rest.
+        current = chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
+        if current.state is not ChunkState.SUCCEEDED or current.runner_id != chunk.runner_id:
+            raise
+        return jobs.get(chunk.job_id)
+
+
+def _record_chunk_failure(deps: RunJobDeps, chunk: JobChunk, error: VideoctlError) -> None:
+    log.error("chunk failed", extra={"job_id": chunk.job_id, "attempt": chunk.attempt, "chunk": chunk.idx,
+                                     "error_code": error.code, "error": error.message})
+    try:
+        deps.db_steps("recording the chunk's failure", lambda: deps.chunks.fail(
+            chunk, error_code=error.code, error_message=error.message, runner_id=chunk.runner_id))
+    except (InvalidState, DbError) as exc:  # fenced meanwhile, or the database stayed away: scan-stuck sees it
+        log.warning("could not record the chunk's failure: %s", exc.message)
+
+
+def _start_next_chunk(deps: RunJobDeps, runner: Runner, job: Job) -> None:
+    """Locally, the CPU this chunk frees goes to the next chunk nobody started (best effort:
+    scan-stuck starts what is left)."""
+    if runner.on_batch or deps.chunk_executor is None:
+        return
+    try:
+        chunked.start_next_chunk(job, chunks=deps.chunks, executor=deps.chunk_executor(False), cpus=_own_cpus())
+    except VideoctlError as exc:
+        log.warning("could not start the next chunk: %s: %s", exc.code, exc.message)
+
+
+def _own_cpus() -> frozenset[int] | None:
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+
+
+def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps: RunJobDeps,
+                           progress: Progress) -> RunResult:
+    """The last chunk holds the job's claim now: assemble the ladder, complete as one pass does."""
+    log.info("assembling the ladder", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+    prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, job.attempt)
+    heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s, mirror=deps.mirror)
+
+    def report(phase: str, percent: float) -> None:
+        heartbeat.update(percent)
+        progress(phase, percent)
+
+    try:
+        with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, job.attempt)) as workdir:
+            rows = deps.db_steps("reading the chunks", lambda: deps.chunks.of_attempt(job.id, job.attempt))
+            outputs = [ChunkOutput.from_dict(row.result) for row in rows]
+            chunked.assemble(job, plan, outputs, store=deps.store, settings=deps.settings, ffmpeg=deps.ffmpeg,
+                             workdir=workdir, prefix=prefix, progress=report)
+            heartbeat.check()
+            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements)
+    except Fenced:
+        raise
+    except BaseException as exc:
+        heartbeat.publish("FAILED")
+        error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+        _record_failure(deps, job, error)
+        if isinstance(exc, VideoctlError):
+            raise JobFailed(f"job {job.id} attempt {job.attempt} failed assembling its chunks: {error.code}: "
+                            f"{error.message}", hint=error.hint) from exc
+        raise
+    heartbeat.progress = 100
+    heartbeat.publish("SUCCEEDED")
+    log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
+    return RunResult("assembled", done, video)

@@ -28,16 +28,25 @@ import random
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypedDict
 
+from videoctl.domain import keys
+from videoctl.domain.chunk_rules import ChunkAction, ChunkCandidate, ChunkDecision, after_chunk_failure, decide_chunk
 from videoctl.domain.errors import ConfigError, Fenced, InvalidState, VideoctlError
 from videoctl.domain.executor import Executor, Remote
-from videoctl.domain.models import Job
+from videoctl.domain.models import Job, JobChunk
 from videoctl.domain.ranges import check_duration_s
-from videoctl.domain.repositories import DeleteRequestRepository, JobRepository, UsageRepository, VideoRepository
+from videoctl.domain.repositories import (
+    ChunkRepository,
+    DeleteRequestRepository,
+    JobRepository,
+    UsageRepository,
+    VideoRepository,
+)
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
 from videoctl.services.cost import confirm_usage
@@ -63,10 +72,12 @@ class ScanItem:
     attempt: int
     age_s: float
     rule: str
-    action: Action
+    action: Action | ChunkAction
     reason: str
     outcome: str = "planned"  # planned | done | skipped | error
     error: str | None = None
+    #: The chunk of a chunked attempt this is about (its state is the chunk's); None: the job.
+    chunk: int | None = None
 
 
 class ScanSummary(TypedDict):
@@ -88,6 +99,10 @@ class ScanSummary(TypedDict):
     events_pending: int
     #: Finished job rows deleted by the daily retention prune after this pass (--loop only).
     pruned: int
+    #: Chunks of long videos: tries that failed, retries scheduled, chunks sent alone.
+    chunk_tries_failed: int
+    chunk_retries_scheduled: int
+    chunks_sent: int
     #: Maintenance tasks of the pass that failed (each is in ``tasks`` with its error).
     tasks_failed: int
     errors: int
@@ -129,7 +144,7 @@ class ScanReport:
     def tasks_failed(self) -> int:
         return sum(1 for t in self.tasks if t.status == "failed")
 
-    def count(self, action: Action, outcome: str = "done") -> int:
+    def count(self, action: Action | ChunkAction, outcome: str = "done") -> int:
         return sum(1 for i in self.items if i.action == action and i.outcome == outcome)
 
     @property
@@ -156,6 +171,9 @@ class ScanReport:
             "events_sent": self.events_sent,
             "events_pending": self.events_pending,
             "pruned": self.pruned,
+            "chunk_tries_failed": self.count(ChunkAction.FAIL_TRY),
+            "chunk_retries_scheduled": self.count(ChunkAction.RETRY),
+            "chunks_sent": self.count(ChunkAction.SEND),
             "tasks_failed": self.tasks_failed,
             "errors": self.errors,
         }
@@ -194,7 +212,8 @@ def _item(job: Candidate, decision: Decision, now: datetime) -> ScanItem:
 
 def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executor, settings: Settings,
               limit: int = 1000, dry_run: bool = False, rand: Callable[[], float] = random.random,
-              sleep: Callable[[float], None] = time.sleep) -> ScanReport:
+              sleep: Callable[[float], None] = time.sleep, chunks: ChunkRepository | None = None) -> ScanReport:
+    """One pass over the jobs; then, with ``chunks``, over the chunks of running chunked attempts."""
     report = ScanReport(dry_run=dry_run)
     remotes = remote_statuses(jobs, executor)
     limits, retry_policy = thresholds(settings), policy(settings)
@@ -206,11 +225,15 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
             decision = decide(job, remotes.get(job.id), now, limits, retry_policy, rand)
             if decision is not None:
                 report.items.append(_item(job, decision, now))
+        if chunks is not None:
+            scan_chunks(report, jobs=jobs, videos=videos, chunks=chunks, executor=executor, settings=settings,
+                        limit=limit, rand=rand, sleep=sleep)
         return report
 
     to_send: list[tuple[Job, ScanItem]] = []
     to_look_up: list[tuple[Candidate, ScanItem]] = []
     to_stop: list[tuple[str, str]] = []
+    to_stop_chunks: list[tuple[list[str], str]] = []
     with jobs.transaction():
         now = jobs.now()
         for job in jobs.stuck(**query, lock=True):
@@ -233,6 +256,8 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
                 to_send.append((begun, item))
             if decision.rule == "stale_heartbeat" and job.executor_job_id:
                 to_stop.append((job.executor_job_id, decision.reason))
+            if decision.action is Action.FAIL_ATTEMPT:
+                to_stop_chunks.append((jobs.chunk_executor_ids(job), decision.reason))
 
     # A container gone quiet would only be fenced out; stop paying for it.
     for executor_id, reason in to_stop:
@@ -240,6 +265,7 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
             executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
         except VideoctlError:  # best effort: the fence already holds
             pass
+    _stop_chunks(executor, to_stop_chunks)
     for begun, item in to_send:
         try:
             send_attempt(begun, jobs=jobs, executor=executor, sleep=sleep)
@@ -260,6 +286,9 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
         if adopted:
             item.action = Action.ADOPT
             item.reason += f"; its container {sent.executor_job_id} was found and adopted"
+    if chunks is not None:
+        scan_chunks(report, jobs=jobs, videos=videos, chunks=chunks, executor=executor, settings=settings,
+                    limit=limit, rand=rand, sleep=sleep)
     if executor.kind == "local":
         # Local run-jobs share this machine's scratch folder: reclaim what killed ones left.
         scratch.reclaim(settings.scratch_dir)
@@ -316,6 +345,8 @@ class PassDeps(Protocol):
     def delete_requests(self) -> DeleteRequestRepository: ...
     @property
     def usage(self) -> UsageRepository: ...
+    @property
+    def chunks(self) -> ChunkRepository: ...
 
     def drain_deletions(self, limit: int = 100) -> DrainResult: ...
 
@@ -335,7 +366,7 @@ TASK_TIMEOUT_S = 120.0
 
 def _jobs(deps: PassDeps, report: ScanReport, *, limit: int, dry_run: bool) -> None:
     found = scan_pass(jobs=deps.jobs, videos=deps.videos, executor=deps.executor, settings=deps.settings,
-                      limit=limit, dry_run=dry_run)
+                      limit=limit, dry_run=dry_run, chunks=deps.chunks)
     report.items = found.items
 
 
@@ -452,3 +483,127 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return LoopSummary(passes, errors)
+
+
+# ------------------------------------------------------------------ chunks of long videos (#23)
+
+
+def scan_chunks(report: ScanReport, *, jobs: JobRepository, videos: VideoRepository, chunks: ChunkRepository,
+                executor: Executor, settings: Settings, limit: int, rand: Callable[[], float],
+                sleep: Callable[[float], None]) -> None:
+    """The chunks of running chunked attempts, each retried alone (domain.chunk_rules), as
+    :func:`scan_pass` does for jobs: the executor asked first, the rows then claimed
+    SKIP LOCKED and changed in one transaction, the sends made after it commits."""
+    seen = chunks.stuck(limit=limit, lock=False)
+    if not seen:
+        return
+    remotes = executor.describe(sorted({c.executor_job_id for c in seen if c.sent and c.executor_job_id}))
+    slots = executor.chunk_slots()
+    limits, retry_policy = thresholds(settings), policy(settings)
+
+    def decide_all(rows: list[ChunkCandidate], now: datetime):
+        sent = Counter((row.job_id, row.attempt) for row in rows if row.sent)
+        for row in rows:
+            remote = remotes.get(row.executor_job_id) if row.executor_job_id else None
+            decision = decide_chunk(row, remote, now, limits, retry_policy, rand,
+                                    sent_in_attempt=sent[(row.job_id, row.attempt)],
+                                    slots=None if slots is None else len(slots))
+            if decision is not None:
+                if decision.action is ChunkAction.SEND and row.unsent:
+                    sent[(row.job_id, row.attempt)] += 1  # it takes a slot of the local queue now
+                yield row, decision
+
+    if report.dry_run:
+        now = jobs.now()
+        report.items += [_chunk_item(row, decision, now) for row, decision in decide_all(seen, now)]
+        return
+    to_send: list[tuple[JobChunk, ChunkCandidate, ScanItem]] = []
+    to_stop: list[tuple[str, str]] = []
+    to_stop_chunks: list[tuple[list[str], str]] = []
+    with jobs.transaction():
+        now = jobs.now()
+        for row, decision in list(decide_all(chunks.stuck(limit=limit, lock=True), now)):
+            item = _chunk_item(row, decision, now)
+            report.items.append(item)
+            try:
+                with jobs.transaction():  # a savepoint: one chunk's error spares the rest
+                    begun = _apply_chunk(row, decision, item, jobs=jobs, videos=videos, chunks=chunks,
+                                         policy=retry_policy, rand=rand, to_stop_chunks=to_stop_chunks)
+            except VideoctlError as exc:
+                item.outcome, item.error = "error", exc.message
+                continue
+            if begun is not None:
+                to_send.append((begun, row, item))
+            if decision.rule == "chunk_stale" and row.executor_job_id:
+                to_stop.append((row.executor_job_id, decision.reason))
+    for executor_id, reason in to_stop:
+        try:
+            executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
+        except VideoctlError:  # best effort: the fence already holds
+            pass
+    _stop_chunks(executor, to_stop_chunks)
+    for begun, row, item in to_send:
+        try:
+            sent = send_chunk(begun, row, executor=executor, chunks=chunks)
+            item.outcome = "done"
+            item.reason += f"; sent as {sent.executor_job_id}"
+        except VideoctlError as exc:
+            item.outcome, item.error = "error", exc.message
+
+
+def _chunk_item(row: ChunkCandidate, decision: ChunkDecision, now: datetime) -> ScanItem:
+    age = (now - row.updated_at).total_seconds()
+    return ScanItem(row.job_id, row.video_id, row.state, row.attempt, round(age, 1), decision.rule,
+                    decision.action, decision.reason, chunk=row.idx)
+
+
+def _apply_chunk(row: ChunkCandidate, decision: ChunkDecision, item: ScanItem, *, jobs: JobRepository,
+                 videos: VideoRepository, chunks: ChunkRepository, policy: RetryPolicy, rand,
+                 to_stop_chunks: list[tuple[list[str], str]]) -> JobChunk | None:
+    """Carry out one chunk decision; returns the chunk's try to send once the pass commits."""
+    item.outcome = "done"
+    if decision.action is ChunkAction.REPORT:
+        return None
+    if decision.action is ChunkAction.SEND:
+        return chunks.reserve(row) if row.unsent else chunks.begin_try(row)
+    if decision.action is ChunkAction.FAIL_TRY:
+        failed = chunks.fail(row, error_code=decision.error_code or "failed", error_message=decision.reason,
+                             runner_id=None)
+        row = row._replace(failure_code=failed.failure_code, failure_repeats=failed.failure_repeats,
+                           error_message=failed.error_message)
+        decision = after_chunk_failure(row, failed.error_code, policy, rand)
+        item.reason += f"; {decision.reason}"
+    if decision.action is ChunkAction.RETRY:
+        chunks.schedule_retry(row, decision.delay_s)
+    elif decision.action is ChunkAction.FAIL_ATTEMPT:
+        job = jobs.get(row.job_id)
+        failed_job = jobs.fail(job, error_code=decision.error_code or row.error_code or "failed",
+                               error_message=f"{decision.reason}: {row.error_message or ''}".rstrip(": "),
+                               runner_id=None)
+        follow = after_failure(failed_job, failed_job.error_code, policy, rand)
+        item.reason += f"; the attempt failed: {follow.reason}"
+        _settle(failed_job, follow, jobs=jobs, videos=videos)
+        to_stop_chunks.append((jobs.chunk_executor_ids(job), decision.reason))
+    return None
+
+
+def send_chunk(chunk: JobChunk, row: ChunkCandidate, *, executor: Executor, chunks: ChunkRepository) -> JobChunk:
+    """Send one chunk's try alone; a try begun and never sent is first looked for by name
+    (its submitter may have died after sending it), and adopted when found."""
+    found = executor.find_chunk(video_id=row.video_id, job_id=chunk.job_id, attempt=chunk.attempt, index=chunk.idx,
+                                tries=chunk.tries) if row.unsent else None
+    executor_job_id = found or executor.submit_chunk(
+        keys.chunk_job_name(row.video_id, chunk.job_id, chunk.attempt, chunk.idx, chunk.tries),
+        job_id=chunk.job_id, video_id=row.video_id, attempt=chunk.attempt, index=chunk.idx, priority=row.priority,
+        container_size=row.size)
+    return chunks.mark_sent(chunk, executor_job_id) or chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
+
+
+def _stop_chunks(executor: Executor, to_stop: list[tuple[list[str], str]]) -> None:
+    """Stop the containers of attempts that failed: their writes are fenced already."""
+    for executor_ids, reason in to_stop:
+        if executor_ids:
+            try:
+                executor.stop_chunks(executor_ids, f"videoctl scan-stuck: {reason}")
+            except VideoctlError:  # best effort
+                pass

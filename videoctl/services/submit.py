@@ -260,7 +260,7 @@ def cancel_job(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoRe
     check_reason(reason)
     with jobs.transaction():
         job = cancel_rows(job_id, reason, jobs=jobs, videos=videos)
-    stop_container(job, reason, executor)
+    stop_container(job, reason, executor, jobs.chunk_executor_ids(job))
     return job
 
 
@@ -273,10 +273,13 @@ def cancel_rows(job_id: int, reason: str, *, jobs: JobRepository, videos: VideoR
     return job
 
 
-def stop_container(job: Job, reason: str, executor: Executor) -> None:
-    """After the cancel committed: stop the job's container (TerminateJob, or kill the local process)."""
+def stop_container(job: Job, reason: str, executor: Executor, chunk_executor_ids: list[str] | None = None) -> None:
+    """After the cancel committed: stop the job's container (TerminateJob, or kill the local process),
+    and for a chunked attempt its chunks' (TerminateJob of the array job, or every chunk process)."""
     if job.executor_job_id:
         executor.cancel(job.executor_job_id, reason)
+    if chunk_executor_ids:
+        executor.stop_chunks(chunk_executor_ids, reason)
 
 
 def retry_job(job_id: int, *, jobs: JobRepository, executor: Executor, sleep: Sleep = time.sleep) -> Job:
@@ -315,8 +318,8 @@ def follow_job(job_id: int, *, jobs: JobRepository, executor: Executor | None = 
 
 
 def _fail_if_container_gone(job: Job, jobs: JobRepository, executor: Executor) -> None:
-    if not job.executor_job_id:
-        return
+    if not job.executor_job_id or job.chunks is not None:
+        return  # a chunked attempt's lead ends once its chunks are sent; scan-stuck watches those
     remote = executor.describe([job.executor_job_id]).get(job.executor_job_id)
     if remote is None or remote.status not in REMOTE_FAILED:
         return

@@ -137,7 +137,7 @@ def delete_video(video_id: int, reason: str, *, confirm: bool, videos: VideoRepo
         request = delete_requests.add(prefix, reason, video_id)
     if cancelled is not None:
         try:
-            stop_container(cancelled, reason, executor)
+            stop_container(cancelled, reason, executor, jobs.chunk_executor_ids(cancelled))
         except VideoctlError as exc:
             raise type(exc)(
                 f"video {video_id} is DELETED and job {cancelled.id} CANCELLED, but its container "

@@ -276,6 +276,11 @@ class JobRepository(_Repository):
             self._explain_refusal(params, f"move to {JobState.QUEUED}")
         raise video_deleted(job.video_id, f"job {job.id} is not run again")
 
+    def chunk_executor_ids(self, job: Job | Candidate) -> list[str]:
+        """The containers the job's current attempt sent its chunks to (none for one pass)."""
+        return [row["executor_job_id"] for row in _all(self.conn, "chunk_executor_ids",
+                                                        {"job_id": job.id, "attempt": job.attempt})]
+
     def attempts(self, job_ids: list[int]) -> dict[int, JobAttempt]:
         """job id → its state and current attempt, for those that exist."""
         known = [i for i in job_ids if _known_id(i)]

@@ -54,7 +54,8 @@ LIMIT %(limit)s;
 UPDATE video_transcode_job
 SET attempt = attempt + 1, executor_job_id = NULL, runner_id = NULL,
     heartbeat_at = NULL, progress = 0, next_attempt_at = NULL, output_prefix = NULL,
-    started_at = NULL, finished_at = NULL, size_vcpus = NULL, size_memory_mib = NULL, updated_at = now()
+    started_at = NULL, finished_at = NULL, size_vcpus = NULL, size_memory_mib = NULL,
+    chunks = NULL, chunks_done = 0, chunking = NULL, updated_at = now()
 WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
 RETURNING *;
 
@@ -137,14 +138,23 @@ LIMIT 1;
 
 -- name: fail_job
 -- A failed attempt. runner_id NULL means scan-stuck is failing it (stale
--- heartbeat, Batch said FAILED): it fences on the attempt alone.
-UPDATE video_transcode_job
-SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
-    failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
-    failure_code = %(error_code)s, finished_at = now(), updated_at = now()
-WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
-  AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
-RETURNING *;
+-- heartbeat, Batch said FAILED): it fences on the attempt alone. The chunks of a
+-- chunked attempt still in play are abandoned with it.
+WITH failed AS (
+    UPDATE video_transcode_job
+    SET state = 'FAILED', error_code = %(error_code)s, error_message = %(error_message)s,
+        failure_repeats = CASE WHEN failure_code = %(error_code)s THEN failure_repeats + 1 ELSE 1 END,
+        failure_code = %(error_code)s, finished_at = now(), updated_at = now()
+    WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
+      AND (%(runner_id)s::text IS NULL OR runner_id = %(runner_id)s)
+    RETURNING *
+), abandoned AS (
+    UPDATE job_chunk AS chunk SET state = 'ABANDONED', updated_at = now()
+    FROM failed
+    WHERE chunk.job_id = failed.id AND chunk.attempt = failed.attempt
+      AND chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+)
+SELECT * FROM failed;
 
 -- name: schedule_retry
 UPDATE video_transcode_job
@@ -162,11 +172,20 @@ WHERE id = %(id)s AND state = ANY(%(from)s) AND attempt = %(attempt)s
 RETURNING *;
 
 -- name: cancel_job
-UPDATE video_transcode_job
-SET state = 'CANCELLED', finished_at = now(), error_code = 'cancelled',
-    error_message = %(reason)s, updated_at = now()
-WHERE id = %(id)s AND state = ANY(%(from)s)
-RETURNING *;
+-- The chunks of a chunked attempt still in play are abandoned with it.
+WITH cancelled AS (
+    UPDATE video_transcode_job
+    SET state = 'CANCELLED', finished_at = now(), error_code = 'cancelled',
+        error_message = %(reason)s, updated_at = now()
+    WHERE id = %(id)s AND state = ANY(%(from)s)
+    RETURNING *
+), abandoned AS (
+    UPDATE job_chunk AS chunk SET state = 'ABANDONED', updated_at = now()
+    FROM cancelled
+    WHERE chunk.job_id = cancelled.id AND chunk.attempt = cancelled.attempt
+      AND chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
+)
+SELECT * FROM cancelled;
 
 -- name: requeue_job
 -- An operator's retry of a DEAD or CANCELLED job: one more attempt than it had.
@@ -246,8 +265,9 @@ WHERE job.state = 'SUCCEEDED' AND job.finished_at > now() - interval '7 days'
 
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
+-- A chunked attempt's lead ends once its chunks are sent: its chunks are asked about instead.
 SELECT id, executor_job_id FROM video_transcode_job
-WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL
+WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL AND chunks IS NULL
 ORDER BY id;
 
 -- name: stuck_jobs
@@ -258,7 +278,9 @@ ORDER BY id;
 -- The flagged ids (the executor's word) come in as a joined set: `id = ANY(array)`
 -- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
 -- plan from going parallel when it must scan the table.
--- The columns are domain.scan.Candidate's, in its order.
+-- The columns are domain.scan.Candidate's, in its order. While a chunked attempt's chunks run,
+-- nothing beats the job's own heartbeat: its chunks are watched instead (stuck_chunks); from
+-- the moment the last one succeeds, its assembler beats it.
 SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
        error_code, updated_at, submitted_at, failure_code, failure_repeats
 FROM video_transcode_job AS job
@@ -268,7 +290,8 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
        OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
-       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
+       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s)
+           AND (chunks IS NULL OR chunks_done >= chunks))
        OR flagged.id IS NOT NULL)
 ORDER BY job.id
 LIMIT %(limit)s;
@@ -286,7 +309,8 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
        OR (state = 'RETRY_WAIT' AND next_attempt_at <= now())
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
-       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s))
+       OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s)
+           AND (chunks IS NULL OR chunks_done >= chunks))
        OR flagged.id IS NOT NULL)
 ORDER BY job.id
 LIMIT %(limit)s

@@ -1,0 +1,140 @@
+"""A long video encoded in chunks gives the ladder one pass gives (#23 point 4), in-process.
+
+The same source is encoded twice on the embedded default: once in one pass, once by a lead
+and five chunks run here one after the other (the executor starts nothing: the test is it).
+The two ladders must have the same renditions, the same segments lasting the same (within a
+frame), continuous timestamps across every chunk boundary, the audio sample for sample, the
+storyboard's cues at the same times and a download of the same length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.chunking import SEGMENT_S, FakeChunkExecutor, chunk_env, decoded, fragment_times, lecture
+from videoctl.db.repositories import ChunkRepository
+from videoctl.domain.chunks import ChunkState
+from videoctl.domain.states import JobState, VideoStatus
+from videoctl.media import storyboard
+from videoctl.media.binary import find_ffmpeg
+from videoctl.media.hls import load_media_playlist
+from videoctl.media.m3u8 import parse_master_playlist
+from videoctl.services.run_job import Runner, run_job
+from videoctl.services.videos import add_video
+
+pytestmark = pytest.mark.slow
+
+FRAME_S = 1 / 30
+AAC_FRAME = 1024
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    return lecture(find_ffmpeg(), tmp_path_factory.mktemp("chunked") / "lecture.mp4")
+
+
+@pytest.fixture
+def encoded(ctx, env, monkeypatch, tmp_path, source):
+    """(one-pass folder, chunked folder, chunked job, executor) for the same source."""
+    chunk_env(monkeypatch, tmp_path)
+    deps = ctx.run_job_deps()
+    executor = FakeChunkExecutor()
+    one_pass = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, chunk_after_s=1e6))
+    in_chunks = dataclasses.replace(deps, chunk_executor=lambda on_batch: executor)
+
+    def new_job():
+        video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
+        return video, ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+
+    video_a, job_a = new_job()
+    assert run_job(job_a.id, one_pass, Runner("one-pass", None)).outcome == "encoded"
+    video_b, job_b = new_job()
+    lead = run_job(job_b.id, in_chunks, Runner("lead", None))
+    assert lead.outcome == "chunked" and lead.job.chunks == 5  # 36 s in 8 s chunks: the last has 4 s
+    outcomes = []
+    for index in range(5):
+        outcomes.append(run_job(job_b.id, in_chunks, Runner(f"chunk-{index}", None, chunk=index, chunk_attempt=1)).outcome)
+    assert outcomes == ["chunk_encoded"] * 4 + ["assembled"]
+
+    def folder(video_id):
+        return Path(ctx.store.url_for(ctx.videos.get(video_id).hls_path)).parent
+
+    return folder(video_a.id), folder(video_b.id), ctx.jobs.get(job_b.id), executor, video_b
+
+
+def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
+    one_pass, chunked, job, executor, video = encoded
+    completes_as_one_pass_does(ctx, chunked, job, executor, video)
+    playlists_and_segments_match_within_a_frame(one_pass, chunked)
+    every_frame_is_there_once_at_its_time(one_pass, chunked)
+    audio_is_the_one_pass_audio_sample_for_sample(one_pass, chunked)
+    storyboard_download_and_mpd_match(one_pass, chunked)
+
+
+def completes_as_one_pass_does(ctx, chunked, job, executor, video):
+    assert job.state is JobState.SUCCEEDED and (job.chunks, job.chunks_done) == (5, 5)
+    assert ctx.videos.get(video.id).status is VideoStatus.READY
+    # One process per spare CPU (one here), then each chunk started the next as it ended.
+    assert executor.started == [(1, i) for i in range(5)]
+    assert {row.state for row in ChunkRepository(ctx.conn).of_attempt(job.id, 1)} == {ChunkState.SUCCEEDED}
+    # Nothing but the outputs is left under the prefix: the chunks' tiles are in the sheets.
+    names = {p.relative_to(chunked).as_posix() for p in chunked.rglob("*") if p.is_file()}
+    assert not any(name.startswith("tiles/") for name in names)
+    ready = ctx.videos.get(video.id)
+    prefix = f"videos/{video.id}/hls/{job.id}-1/"
+    assert (ready.mpd_path, ready.poster_path, ready.storyboard_path, ready.download_path) == (
+        prefix + "manifest.mpd", prefix + "poster.jpg", prefix + "storyboard.vtt", prefix + "download.mp4")
+    assert ready.duration_s == pytest.approx(36.0, abs=0.1)
+
+
+def playlists_and_segments_match_within_a_frame(one_pass, chunked):
+    master_a = parse_master_playlist((one_pass / "master.m3u8").read_text())
+    master_b = parse_master_playlist((chunked / "master.m3u8").read_text())
+    assert [v.uri for v in master_a.variants] == [v.uri for v in master_b.variants]
+    for a, b in zip(master_a.variants, master_b.variants, strict=True):
+        for name in ("RESOLUTION", "CODECS", "FRAME-RATE", "AUDIO"):
+            assert a.attributes.get(name) == b.attributes.get(name), name
+    assert master_a.media == master_b.media
+    for rung in ("180p", "144p"):
+        pa, pb = load_media_playlist(one_pass / rung), load_media_playlist(chunked / rung)
+        assert [s.uri for s in pa.segments] == [s.uri for s in pb.segments]
+        assert len(pa.segments) == 36 // SEGMENT_S
+        for sa, sb in zip(pa.segments, pb.segments, strict=True):
+            assert abs(sa.duration_s - sb.duration_s) <= FRAME_S
+        assert pa.target_duration == pb.target_duration
+        # Continuous: every fragment starts where the one before ends, across each chunk boundary.
+        times_a, times_b = fragment_times(one_pass / rung), fragment_times(chunked / rung)
+        assert all(t + d == next_t for (t, d), (next_t, _) in itertools.pairwise(times_b))
+        assert times_a == times_b
+        # One init segment serves every chunk: the one one pass writes, byte for byte.
+        assert (one_pass / rung / f"init_{rung}.mp4").read_bytes() == (chunked / rung / f"init_{rung}.mp4").read_bytes()
+
+
+def every_frame_is_there_once_at_its_time(one_pass, chunked):
+    frames_a, frames_b = decoded(one_pass / "180p", "video"), decoded(chunked / "180p", "video")
+    assert len(frames_a) == len(frames_b) == 36 * 30
+    assert all(abs(a[0] - b[0]) < 1e-6 for a, b in zip(frames_a, frames_b, strict=True))
+
+
+def audio_is_the_one_pass_audio_sample_for_sample(one_pass, chunked):
+    for name in ("audio", "audio_1"):  # every track, encoded whole, once
+        a, b = decoded(one_pass / name, "audio"), decoded(chunked / name, "audio")
+        assert sum(n for _, n in a) >= 36 * 44_100 and abs(sum(n for _, n in a) - sum(n for _, n in b)) <= AAC_FRAME
+        assert load_media_playlist(one_pass / name) == load_media_playlist(chunked / name)
+
+
+def storyboard_download_and_mpd_match(one_pass, chunked):
+    cues_a = storyboard.parse_vtt((one_pass / "storyboard.vtt").read_text())
+    cues_b = storyboard.parse_vtt((chunked / "storyboard.vtt").read_text())
+    assert cues_a == cues_b  # the same tiles at the same places of the same sheets
+    storyboard.verify_storyboard(chunked, 36.0)
+    with av.open(str(one_pass / "download.mp4")) as a, av.open(str(chunked / "download.mp4")) as b:
+        assert abs(a.duration - b.duration) / av.time_base <= FRAME_S
+    mpd_a, mpd_b = (one_pass / "manifest.mpd").read_text(), (chunked / "manifest.mpd").read_text()
+    for element in ("<S ", "<Representation", "<AdaptationSet"):
+        assert mpd_a.count(element) == mpd_b.count(element), element
