@@ -59,6 +59,20 @@ def test_the_bitrate_is_log_linear_in_the_crf():
     assert pertitle.kbps_at(EASY, 37) == pytest.approx(112.5)  # the last segment's line, extended
 
 
+def test_a_pieces_keyframe_is_counted_once_per_segment_as_the_ladder_has_it():
+    # A 2 s piece of 100 kB: its one keyframe is 60 kB. The ladder's 4 s segments carry one keyframe
+    # per 4 s, so the piece's 2 s bear half of it: 40 kB + 30 kB = 70 kB over 2 s = 280 kbit/s.
+    assert pertitle.amortised_kbps(100_000, 60_000, 1, 2.0, 4.0) == pytest.approx(280.0)
+    # Four pieces, each with its keyframe: the same, pooled.
+    assert pertitle.amortised_kbps(400_000, 240_000, 4, 8.0, 4.0) == pytest.approx(280.0)
+    # A hard source's keyframe is a small share: the correction barely moves it.
+    assert pertitle.amortised_kbps(1_000_000, 60_000, 1, 2.0, 4.0) == pytest.approx(3880.0)
+    # One keyframe a segment long: nothing to correct.
+    assert pertitle.amortised_kbps(100_000, 60_000, 1, 4.0, 4.0) == pytest.approx(200.0)
+    with pytest.raises(ValueError):
+        pertitle.amortised_kbps(100_000, 60_000, 1, 2.0, 0.0)
+
+
 def test_lower_rungs_take_the_top_rungs_crf():
     assert pertitle.rung_crfs(LADDER, 28) == {"1080p": 28, "720p": 28, "480p": 28, "360p": 28}
 

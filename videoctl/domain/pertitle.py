@@ -20,6 +20,11 @@ points into the ladder:
   CRF that reaches the target on the top rung leaves each lower rung within a point or two of
   its own ceiling (the benchmark measures both ladders per rung), and raising it further
   saves few bits on rungs that carry few.
+- A piece's bits are counted as the ladder would spend them (:func:`amortised_kbps`): each 2 s
+  piece opens with a keyframe of its own, where the ladder has one per segment, so the piece's
+  keyframe bits are spread over the segment's length instead (a still lecture's keyframe is
+  most of its bits: counted whole, it overstated the bitrate by a fifth; grain's keyframe is a
+  small share, so a hard source's prediction hardly moves).
 - Each rung's bitrate is predicted (:func:`predict_kbps`) from the pieces' measured bitrate at
   that CRF (log-linear between the points, as x264's bitrate roughly halves every 6 CRF),
   scaled by the rung's share of the top rung's pixels to the power :data:`PIXEL_EXPONENT`
@@ -95,6 +100,16 @@ class ProbePoint:
 
 def _line(x0: float, y0: float, x1: float, y1: float, x: float) -> float:
     return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def amortised_kbps(total_bytes: int, keyframe_bytes: int, keyframes: int, seconds: float, segment_s: float) -> float:
+    """A piece's video bitrate with its keyframes' cost as the ladder has it: one keyframe (of the
+    piece's mean keyframe size) every ``segment_s`` seconds, whatever the piece opened with."""
+    if seconds <= 0 or segment_s <= 0:
+        raise ValueError("seconds and segment_s must be positive")
+    inter_bytes = total_bytes - keyframe_bytes
+    mean_keyframe = keyframe_bytes / keyframes if keyframes else 0.0
+    return (inter_bytes + mean_keyframe * seconds / segment_s) * 8 / seconds / 1000
 
 
 def crf_for_target(points: Sequence[ProbePoint], target: float) -> int:
