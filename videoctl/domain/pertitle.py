@@ -13,8 +13,10 @@ points into the ladder:
   nearest two). The mean, because it is the figure the target is stated in (the issue's
   "scores 90.5 at CRF 23" and `videoctl quality`'s headline are means); the 5th percentile is
   stored beside each point and shown, so a ladder whose worst stretches sag is visible. The
-  CRF is rounded down to a whole number (a lower CRF is the safe side) and clamped to
-  :data:`CRF_RANGE`, so an odd probe never asks for a wasteful or a ruinous setting.
+  CRF is the largest whole CRF whose interpolated VMAF still reaches the target (the line is
+  falling, so that is the fractional CRF rounded down: rounding up would miss the target on
+  the probe's own figures), clamped to :data:`CRF_RANGE`, so an odd probe never asks for a
+  wasteful or a ruinous setting.
 - Lower rungs (:func:`rung_crfs`) take the top rung's CRF. A lower rung is scored against the
   full-size source, so its VMAF is bounded by what the scaling takes away, not by the CRF; a
   CRF that reaches the target on the top rung leaves each lower rung within a point or two of
