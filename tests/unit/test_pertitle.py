@@ -53,6 +53,13 @@ def test_a_flat_curve_takes_the_highest_measured_crf_when_it_reaches_the_target(
     assert pertitle.crf_for_target(flat, 98.0) == pertitle.CRF_RANGE[0]
 
 
+def test_a_capped_source_that_never_reaches_the_target_gets_the_lowest_crf_not_the_highest():
+    # The grain benchmark's points: the maxrate cap binds at CRF 22 and 27, so VMAF rises from 22 to 27.
+    grain = (ProbePoint(22, 89.4, 82.4, 3273.0), ProbePoint(27, 90.0, 87.8, 2438.0), ProbePoint(32, 82.6, 79.6, 933.0))
+    assert pertitle.crf_for_target(grain, 94.0) == pertitle.CRF_RANGE[0]  # was 34: the rising line, followed to 94
+    assert pertitle.crf_for_target(grain, 86.0) == 29  # a target it brackets: 27 + 5 × 4/7.4
+
+
 def test_the_bitrate_is_log_linear_in_the_crf():
     assert pertitle.kbps_at(EASY, 27) == pytest.approx(450.0)
     assert pertitle.kbps_at(EASY, 29.5) == pytest.approx((450.0 * 225.0) ** 0.5)

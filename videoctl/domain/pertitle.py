@@ -124,8 +124,11 @@ def crf_for_target(points: Sequence[ProbePoint], target: float) -> int:
     chosen = next(((a, b) for a, b in pairs if a.vmaf_mean >= target >= b.vmaf_mean),
                   pairs[0] if target > ordered[0].vmaf_mean else pairs[-1])
     a, b = chosen
-    if a.vmaf_mean == b.vmaf_mean:  # flat: no CRF in between changes anything
-        crf = float(b.crf if a.vmaf_mean >= target else CRF_RANGE[0])
+    if a.vmaf_mean <= b.vmaf_mean:
+        # Flat or rising (the maxrate cap binds: a grainy source scored 89.4 at CRF 22 and 90.0 at
+        # 27): the line says nothing about the CRF. Followed out to an unreachable target it ran to
+        # the highest CRF and starved the source; the lowest CRF is the safe side instead.
+        crf = float(b.crf if min(a.vmaf_mean, b.vmaf_mean) >= target else CRF_RANGE[0])
     else:
         crf = _line(a.vmaf_mean, a.crf, b.vmaf_mean, b.crf, target)
     return clamp_crf(math.floor(crf + 1e-9))
