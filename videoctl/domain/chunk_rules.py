@@ -49,9 +49,7 @@ class ChunkCandidate(NamedTuple):
 
     @property
     def size(self) -> ContainerSize | None:
-        if self.size_vcpus is None or self.size_memory_mib is None:
-            return None
-        return ContainerSize(self.size_vcpus, self.size_memory_mib)
+        return ContainerSize.recorded(self.size_vcpus, self.size_memory_mib)
 
     @property
     def unsent(self) -> bool:

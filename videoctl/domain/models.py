@@ -145,9 +145,7 @@ class Job(_Record):
 
     @property
     def size(self) -> ContainerSize | None:
-        if self.size_vcpus is None or self.size_memory_mib is None:
-            return None
-        return ContainerSize(self.size_vcpus, self.size_memory_mib)
+        return ContainerSize.recorded(self.size_vcpus, self.size_memory_mib)
 
     @property
     def begun_unsent(self) -> bool:

@@ -80,6 +80,11 @@ class ContainerSize:
     def __str__(self) -> str:
         return f"{self.vcpu_value} vCPU, {self.memory_mib} MiB"
 
+    @classmethod
+    def recorded(cls, vcpus: float | None, memory_mib: int | None) -> ContainerSize | None:
+        """The size a row records (``size_vcpus``, ``size_memory_mib``), or None where it records none."""
+        return None if vcpus is None or memory_mib is None else cls(vcpus, memory_mib)
+
 
 @dataclass(frozen=True)
 class SizingStep:
