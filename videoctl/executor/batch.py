@@ -102,7 +102,7 @@ class BatchExecutor:
         return {
             j["jobId"]: Remote(
                 j["status"],
-                j.get("statusReason") or _container_reason(j),
+                _reason(j),
                 _time(j.get("stoppedAt")),
                 _exit_code(j),
                 _time(j.get("startedAt")),
@@ -173,6 +173,13 @@ def _exit_code(job: dict) -> int | None:
     container = attempts[-1].get("container", {}) if attempts else job.get("container", {})
     code = container.get("exitCode")
     return code if isinstance(code, int) else None
+
+
+def _reason(job: dict) -> str | None:
+    """Batch's statusReason and its container's, both when they differ: an OOM kill on Fargate is
+    "Essential container in task exited" for the job and "OutOfMemoryError: …" for the container."""
+    reasons = [r for r in (job.get("statusReason"), _container_reason(job)) if r]
+    return "; ".join(dict.fromkeys(reasons)) or None
 
 
 def _container_reason(job: dict) -> str | None:
