@@ -51,7 +51,7 @@ def container_environment(batch, job_id: str) -> dict[str, str]:
     moto leaves out. What a test gives an in-process run-job for that container."""
     [job] = batch.describe_jobs(jobs=[job_id])["jobs"]
     environment = {e["name"]: e["value"] for e in job.get("container", {}).get("environment", [])}
-    parent, sep, index = job_id.rpartition(":")
+    _, sep, index = job_id.rpartition(":")
     if sep and index.isdigit():
         environment["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.get("arrayProperties", {}).get("index", index))
     return environment
