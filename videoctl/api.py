@@ -331,7 +331,7 @@ class Client:
     def _views(self, chosen: list[Job]) -> list[JobView]:
         ctx = self._ctx
         return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, usage=ctx.usage,
-                         prices=ctx.settings.prices)
+                         prices=ctx.settings.prices, chunks=ctx.chunks)
 
     def cancel(self, job_id: int, reason: str = "cancelled by operator") -> Job:
         """CANCELLED at once, then the container is stopped."""
