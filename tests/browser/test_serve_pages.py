@@ -238,6 +238,8 @@ def test_the_jobs_page_shows_a_chunked_jobs_chunks_and_follows_them(site, page_o
     duration = VideoRepository(site.jobs.conn).get(job.video_id).duration_s  # the last chunk runs to the end
     assert strip.nth(5).get_attribute("title") == f"chunk 5 · 0:05–0:{round(duration):02d} · PENDING · try 1"
     assert strip.nth(2).get_attribute("title").endswith("· RETRY_WAIT · try 1 · media_error")
+    # Its heartbeat is its chunks' newest while they run (the lead's stopped when it sent them).
+    assert "a chunk's" in page.locator(f'#live-jobs tr[data-job-id="{job.id}"] td.heartbeat').inner_text()
     # Each chunk in a table a person opens, which stays open while the page follows the chunks.
     page.click(f"{row} details.chunk-details summary")
     table = page.locator(f"{row} table.chunks")
@@ -263,6 +265,11 @@ def test_the_jobs_page_shows_a_chunked_jobs_chunks_and_follows_them(site, page_o
     assert re.match(r"(59 min|1 h)", eta), eta
     status, _, body = request(site.base, "/jobs/live")
     assert status == 200 and b"\x1b" not in body and b"\x07" not in body and b"<b>died" not in body
+    assert page.problems == []
+    # The video's page lists its jobs, this one with its chunks counted.
+    page.goto(f"{site.base}/videos/{job.video_id}")
+    shown = page.locator(f'#video-jobs tr[data-job-id="{job.id}"] small.chunks').inner_text()
+    assert shown == "chunks 2/6 done, 3 waiting, 1 retrying"
     assert page.problems == []
     site.jobs.cancel(job.id, "seen")  # out of the other tests' way
 

@@ -53,6 +53,7 @@ def test_counts_summary_and_percent_weighed_by_each_chunks_length():
     assert seen.chunks[4].end_s == 45  # to the end of the video
     assert chunk_progress(rows, NOW).chunks[4].end_s is None  # its length unknown: no end to show
     assert seen.chunks[2].tries == 2 and seen.chunks[2].error_code == "stale"
+    assert seen.heartbeat_at == ago(3)  # the running chunk's: the others' are older or none
     assert chunk_progress([], NOW) is None
 
 

@@ -76,6 +76,8 @@ class ChunkProgress:
     parallelism: int
     #: Seconds until the last chunk still to run ends (0 when all are done), None when nothing says yet.
     eta_s: float | None
+    #: The newest heartbeat of a running chunk: while the chunks run, the job's own is the lead's, old.
+    heartbeat_at: datetime | None
     chunks: list[ChunkView]
 
     @property
@@ -107,6 +109,8 @@ def chunk_progress(chunks: Sequence[JobChunk], now: datetime, *, video_duration_
         retrying=sum(counted[s] for s in _RETRYING), abandoned=counted[ChunkState.ABANDONED],
         percent=round(percent, 1), parallelism=most_at_once(chunks, now),
         eta_s=None if eta is None else round(eta, 1),
+        heartbeat_at=max((c.heartbeat_at for c in chunks if c.state is ChunkState.RUNNING and c.heartbeat_at),
+                         default=None),
         chunks=[_view(c, now, video_duration_s) for c in chunks])
 
 
