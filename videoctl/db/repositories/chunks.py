@@ -3,6 +3,7 @@ fenced by job, attempt and runner, and the job's fenced atomic counter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -43,6 +44,17 @@ class ChunkRepository(_Repository):
 
     def of_attempt(self, job_id: int, attempt: int) -> list[JobChunk]:
         return [JobChunk.from_row(r) for r in _all(self.conn, "chunks_of_attempt", {"job_id": job_id, "attempt": attempt})]
+
+    def of_attempts(self, attempts: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[JobChunk]]:
+        """The chunks of each (job id, attempt), in index order, in one query; an attempt with none is absent."""
+        found: dict[tuple[int, int], list[JobChunk]] = {}
+        if not attempts:
+            return found
+        rows = _all(self.conn, "chunks_of_attempts", {"job_ids": [job_id for job_id, _ in attempts],
+                                                      "attempts": [attempt for _, attempt in attempts]})
+        for row in rows:
+            found.setdefault((row["job_id"], row["attempt"]), []).append(JobChunk.from_row(row))
+        return found
 
     def get(self, job_id: int, attempt: int, index: int) -> JobChunk:
         row = _one(self.conn, "get_chunk", {"job_id": job_id, "attempt": attempt, "idx": index})

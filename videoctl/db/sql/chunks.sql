@@ -21,6 +21,14 @@ SELECT * FROM job;
 -- name: chunks_of_attempt
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s ORDER BY idx;
 
+-- name: chunks_of_attempts
+-- The chunks of several jobs' attempts at once (a listing of jobs, the jobs page), each
+-- job's in index order.
+SELECT chunk.* FROM job_chunk AS chunk
+JOIN unnest(%(job_ids)s::bigint[], %(attempts)s::int[]) AS wanted (job_id, attempt)
+  ON chunk.job_id = wanted.job_id AND chunk.attempt = wanted.attempt
+ORDER BY chunk.job_id, chunk.idx;
+
 -- name: get_chunk
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s;
 
