@@ -47,6 +47,8 @@ class FakeChunkExecutor:
 
     kind: str = "local"
     slots: int = 1
+    #: The sizing table (VIDEOCTL_SIZING) a Batch executor would have; a local one has none.
+    sizing: object = None
     started: list[tuple[int, int]] = field(default_factory=list)
     arrays: list[tuple[str, int]] = field(default_factory=list)
     #: The container size each chunk was sent with, by (attempt, index).

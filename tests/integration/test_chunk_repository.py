@@ -14,6 +14,7 @@ from tests.integration.test_repositories import make_video
 from videoctl.db.repositories import ChunkRepository, JobRepository
 from videoctl.domain.chunks import ChunkState, plan_chunks
 from videoctl.domain.errors import Fenced, InvalidState
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState
 
 PLAN = plan_chunks(40, Fraction(30), segment_s=2, chunk_s=10, chunk_after_s=0)  # 4 chunks
@@ -95,6 +96,22 @@ def test_inside_batch_only_the_container_sent_for_the_try_claims_it(conn):
     assert (claimed.state, claimed.runner_id) == (ChunkState.RUNNING, "array-1:1")
     with pytest.raises(InvalidState, match="is RUNNING; it cannot be claimed"):
         chunks.claim(job.id, job.attempt, 1, "array-1:1", batch_job_id="array-1:1")
+
+
+def test_a_chunks_try_records_the_size_it_was_sent_with_and_its_next_try_starts_without(conn):
+    chunks = ChunkRepository(conn)
+    job = chunked_job(conn)
+    row = chunks.get(job.id, job.attempt, 2)
+    assert row.size is None  # not sent yet
+    sent = chunks.mark_sent(row, "array-1:2", ContainerSize(1, 2048))
+    assert (sent.size_vcpus, sent.size_memory_mib, sent.size) == (1.0, 2048, ContainerSize(1, 2048))
+    assert chunks.get(job.id, job.attempt, 2).size == ContainerSize(1, 2048)
+    failed = chunks.fail(sent, error_code="media_error", error_message="boom", runner_id=None)
+    again = chunks.begin_try(failed)
+    assert (again.tries, again.executor_job_id, again.size) == (2, None, None)
+    assert chunks.mark_sent(again, "single-2").size is None  # sent with no size: the job definition's
+    with pytest.raises(psycopg.errors.CheckViolation):  # a size is both numbers or neither
+        conn.execute("UPDATE job_chunk SET size_vcpus = 2 WHERE job_id = %s AND idx = 0", (job.id,))
 
 
 def test_the_chunk_that_completes_the_count_takes_the_jobs_claim(conn):

@@ -22,6 +22,7 @@ from videoctl.domain.chunks import ChunkState
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media import storyboard
 from videoctl.media.binary import find_ffmpeg
+from videoctl.media.cpus import cpu_budget
 from videoctl.media.hls import load_media_playlist
 from videoctl.media.m3u8 import parse_master_playlist
 from videoctl.services.run_job import Runner, run_job
@@ -70,6 +71,7 @@ def encoded(ctx, env, monkeypatch, tmp_path, source):
 def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
     one_pass, chunked, job, executor, video = encoded
     completes_as_one_pass_does(ctx, chunked, job, executor, video)
+    every_container_is_priced(ctx, job)
     playlists_and_segments_match_within_a_frame(one_pass, chunked)
     every_frame_is_there_once_at_its_time(one_pass, chunked)
     audio_is_the_one_pass_audio_sample_for_sample(one_pass, chunked)
@@ -90,6 +92,21 @@ def completes_as_one_pass_does(ctx, chunked, job, executor, video):
     assert (ready.mpd_path, ready.poster_path, ready.storyboard_path, ready.download_path) == (
         prefix + "manifest.mpd", prefix + "poster.jpg", prefix + "storyboard.vtt", prefix + "download.mp4")
     assert ready.duration_s == pytest.approx(36.0, abs=0.1)
+
+
+def every_container_is_priced(ctx, job):
+    """The lead and each chunk recorded their own usage; the source's minutes and renditions
+    (MediaConvert's comparison) once, by the chunk that assembled the ladder."""
+    rows = ctx.conn.execute("SELECT * FROM job_attempt_usage WHERE job_id = %s ORDER BY chunk", (job.id,)).fetchall()
+    assert [(r["attempt"], r["chunk"], r["chunk_try"]) for r in rows] == [(1, -1, 0)] + [(1, i, 1) for i in range(5)]
+    assert {(r["capacity"], r["runtime_source"], r["vcpus"]) for r in rows} == {("local", "runner", cpu_budget().cpus)}
+    assert all(r["runtime_s"] > 0 for r in rows)
+    assert [r["chunk"] for r in rows if r["source_duration_s"] is not None] == [4]  # the assembler's
+    [assembled] = [r for r in rows if r["chunk"] == 4]
+    assert assembled["source_duration_s"] == pytest.approx(36.0, abs=0.1)
+    assert (assembled["hd_renditions"], assembled["sd_renditions"]) == (0, 2)
+    [spent] = ctx.usage.of_jobs([job.id]).values()
+    assert sum(u.runtime_s for u in spent) == pytest.approx(sum(r["runtime_s"] for r in rows))
 
 
 def playlists_and_segments_match_within_a_frame(one_pass, chunked):

@@ -43,6 +43,7 @@ from videoctl.domain.executor import Executor
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.models import Job, JobChunk, Video
 from videoctl.domain.repositories import ChunkRepository, JobRepository
+from videoctl.domain.sizing import SourceFacts, chunk_size
 from videoctl.media import dash, download, encode, hls, poster, storyboard
 from videoctl.media.assemble import WholeVideo, assemble_sheets, verify_assembled, write_manifests
 from videoctl.media.captions import package_captions
@@ -122,7 +123,8 @@ def prepare(job: Job, video: Video, src: Path, info: SourceInfo, plan: ChunkPlan
                                                 "whole_s": round(time.monotonic() - started, 3)})
     chunking = Chunking(plan, info, rungs, whole, audio_durations, measurements)
     job = chunks.create(job, plan, chunking.to_dict())
-    send_chunks(job, chunks=chunks, executor=executor)
+    send_chunks(job, chunks=chunks, executor=executor,
+                source=SourceFacts(info.duration_s, info.width, info.height, info.fps))
     progress("chunks", 25)
     return job
 
@@ -158,15 +160,20 @@ def make_whole_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, 
     return WholeVideo(audio, audio_dash, tuple(subtitles)), measurements
 
 
-def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor) -> None:
+def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor, source: SourceFacts) -> None:
     """Start the attempt's chunks: one array job on Batch; locally one process per spare CPU,
-    the others as those end (:func:`start_next_chunk`)."""
+    the others as those end (:func:`start_next_chunk`).
+
+    The array's containers are sized to a chunk of the ``source``, not to the whole video (the
+    lead's size): the children share one override, so the longest chunk's."""
     name = keys.chunks_job_name(job.video_id, job.id, job.attempt)
+    rows = chunks.of_attempt(job.id, job.attempt)
+    size = chunk_size(executor.sizing, source, [(row.start_s, row.duration_s) for row in rows])
     ids = executor.submit_array(name, job_id=job.id, video_id=job.video_id, attempt=job.attempt,
-                                size=job.chunks, priority=job.priority, container_size=job.size)
+                                size=job.chunks, priority=job.priority, container_size=size)
     if ids is not None:
-        for row, executor_job_id in zip(chunks.of_attempt(job.id, job.attempt), ids, strict=True):
-            chunks.mark_sent(row, executor_job_id)
+        for row, executor_job_id in zip(rows, ids, strict=True):
+            chunks.mark_sent(row, executor_job_id, size)
         return
     for cpus in executor.chunk_slots() or [None]:
         if start_next_chunk(job, chunks=chunks, executor=executor, cpus=cpus) is None:
@@ -175,13 +182,14 @@ def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor) -> Non
 
 def start_next_chunk(job: Job, *, chunks: ChunkRepository, executor: Executor,
                      cpus: frozenset[int] | None) -> JobChunk | None:
-    """Start the next chunk nobody has started (the local executor's queue); None when none is left."""
+    """Start the next chunk nobody has started (the local executor's queue: a process has no
+    container size); None when none is left."""
     row = chunks.reserve_pending(job.id, job.attempt)
     if row is None:
         return None
     executor_job_id = executor.submit_chunk(keys.chunk_job_name(job.video_id, job.id, job.attempt, row.idx, row.tries),
                                             job_id=job.id, video_id=job.video_id, attempt=job.attempt, index=row.idx,
-                                            priority=job.priority, cpus=cpus, container_size=job.size)
+                                            priority=job.priority, cpus=cpus, container_size=None)
     return chunks.mark_sent(row, executor_job_id) or row
 
 

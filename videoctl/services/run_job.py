@@ -46,6 +46,7 @@ from videoctl.domain.repositories import (
     UsageRepository,
     VideoRepository,
 )
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.media.chunks import ChunkOutput
@@ -203,8 +204,12 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
 
 
 def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
-                  encoded: EncodeResult | None = None) -> None:
-    """What this attempt held and for how long, for its cost; never a reason to fail the job.
+                  encoded: EncodeResult | None = None, *, chunk: JobChunk | None = None) -> None:
+    """What this container held and for how long, for its cost; never a reason to fail the job.
+
+    The container is the attempt's own, or with ``chunk`` that chunk's try (its usage row is the
+    try's: every chunk container is priced). ``encoded`` is the completed encode, when this
+    container completed the job: its source minutes and renditions are MediaConvert's comparison.
 
     Inside Batch the capacity is the compute environment's (Fargate or Fargate Spot) and
     scan-stuck later replaces the runtime with Batch's own; locally it is ``local``. A container
@@ -215,15 +220,30 @@ def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
     hd = sd = 0
     if encoded is not None:
         hd, sd = cost.renditions([rung.height for rung in encoded.summary.rungs])
-    sized = job.size if runner.on_batch else None
     try:
+        sized = _sized_as(deps, job, runner, chunk)
         deps.usage.record(
             job, capacity=deps.settings.batch_compute_type if runner.on_batch else cost.LOCAL,
             executor_job_id=runner.batch_job_id, vcpus=sized.vcpus if sized else cpu_budget().cpus,
             memory_mib=sized.memory_mib if sized else memory_budget_mib(), runtime_s=round(runtime_s, 3),
-            source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd)
+            source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd,
+            chunk=chunk)
     except VideoctlError as exc:
-        log.warning("could not record the attempt's usage: %s: %s", exc.code, exc.message)
+        log.warning("could not record the container's usage: %s: %s", exc.code, exc.message)
+
+
+def _sized_as(deps: RunJobDeps, job: Job, runner: Runner, chunk: JobChunk | None) -> ContainerSize | None:
+    """The size this Batch container asked for at submit: the attempt's, or its chunk try's as
+    its row says now (read again: the lead records a child's size once the array is sent, which
+    may be after the child claimed its chunk)."""
+    if not runner.on_batch:
+        return None
+    if chunk is None:
+        return job.size
+    if deps.chunks is None:
+        return None
+    current = deps.chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
+    return current.size if current.tries == chunk.tries else None
 
 
 def _replayed(jobs: JobRepository, job: Job, state: JobState, runner_id: str | None) -> Job | None:
@@ -437,6 +457,21 @@ def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress
     attempt = runner.chunk_attempt or job.attempt
     chunk = db("claiming the chunk", lambda: _claim_chunk(chunks, job_id, attempt, runner))
     log.info("claimed chunk", extra={"job_id": job_id, "attempt": attempt, "chunk": chunk.idx, "runner": runner.id})
+    claimed_at = time.monotonic()
+    result: RunResult | None = None
+    try:
+        result = _run_claimed_chunk(job_id, chunk, video, deps, runner, progress)
+        return result
+    finally:
+        # Every chunk container is priced, whatever its end: it held its size all along.
+        _record_usage(deps, job, runner, time.monotonic() - claimed_at, result.encode if result else None,
+                      chunk=chunk)
+
+
+def _run_claimed_chunk(job_id: int, chunk: JobChunk, video: Video, deps: RunJobDeps, runner: Runner,
+                       progress: Progress) -> RunResult:
+    jobs, chunks, db, chunks_on = deps.jobs, deps.chunks, deps.db_steps, deps.chunks_on
+    attempt = chunk.attempt
     job = db("reading the job", lambda: jobs.get(job_id))  # the lead's plan, as the claim found it
     if job.chunking is None or job.attempt != attempt:
         raise Fenced(f"job {job_id} attempt {attempt} is not the chunked attempt it was")
@@ -545,8 +580,8 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
         with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, job.attempt)) as workdir:
             rows = deps.db_steps("reading the chunks", lambda: deps.chunks.of_attempt(job.id, job.attempt))
             outputs = [ChunkOutput.from_dict(row.result) for row in rows]
-            chunked.assemble(job, plan, outputs, store=deps.store, settings=deps.settings, ffmpeg=deps.ffmpeg,
-                             workdir=workdir, prefix=prefix, progress=report)
+            summary = chunked.assemble(job, plan, outputs, store=deps.store, settings=deps.settings,
+                                       ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
             heartbeat.check()
             done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements)
     except Fenced:
@@ -562,4 +597,4 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
     heartbeat.progress = 100
     heartbeat.publish("SUCCEEDED")
     log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
-    return RunResult("assembled", done, video)
+    return RunResult("assembled", done, video, EncodeResult(keys.master_key(prefix), plan.info, summary))

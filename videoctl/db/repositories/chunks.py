@@ -18,6 +18,7 @@ from videoctl.domain.chunk_rules import ChunkCandidate
 from videoctl.domain.chunks import ChunkPlan
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import Job, JobChunk
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState
 
 
@@ -62,11 +63,14 @@ class ChunkRepository(_Repository):
                            hint=f"see its chunks with `videoctl jobs show {job_id}`")
         return JobChunk.from_row(row)
 
-    def mark_sent(self, chunk: JobChunk, executor_job_id: str) -> JobChunk | None:
-        """The container that runs this try; None if the try moved on or its container is known already."""
+    def mark_sent(self, chunk: JobChunk, executor_job_id: str, size: ContainerSize | None = None) -> JobChunk | None:
+        """The container that runs this try, and the size it asked for; None if the try moved on
+        or its container is known already."""
         row = _one(self.conn, "mark_chunk_sent", {"job_id": chunk.job_id, "attempt": chunk.attempt,
                                                   "idx": chunk.idx, "tries": chunk.tries,
-                                                  "executor_job_id": executor_job_id})
+                                                  "executor_job_id": executor_job_id,
+                                                  "size_vcpus": size.vcpus if size else None,
+                                                  "size_memory_mib": size.memory_mib if size else None})
         return JobChunk.from_row(row) if row else None
 
     def reserve_pending(self, job_id: int, attempt: int) -> JobChunk | None:

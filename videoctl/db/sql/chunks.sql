@@ -33,10 +33,12 @@ ORDER BY chunk.job_id, chunk.idx;
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s;
 
 -- name: mark_chunk_sent
--- Which container runs a chunk's try. A container that claimed it already keeps RUNNING.
+-- Which container runs a chunk's try, and the size it asked for (NULL: none). A container that
+-- claimed it already keeps RUNNING.
 UPDATE job_chunk
 SET state = CASE WHEN state = 'PENDING' THEN 'SUBMITTED' ELSE state END,
-    executor_job_id = %(executor_job_id)s, submitted_at = COALESCE(submitted_at, now()), updated_at = now()
+    executor_job_id = %(executor_job_id)s, size_vcpus = %(size_vcpus)s, size_memory_mib = %(size_memory_mib)s,
+    submitted_at = COALESCE(submitted_at, now()), updated_at = now()
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
   AND state IN ('PENDING', 'SUBMITTED', 'RUNNING') AND executor_job_id IS NULL
 RETURNING *;
@@ -111,13 +113,11 @@ RETURNING *;
 
 -- name: stuck_chunks
 -- What scan-stuck's chunk rules read: every chunk still in play of a running chunked
--- attempt (the partial index holds only those), with its job's policy and container size
--- (a chunk sent alone is sized as its attempt was). The columns are
+-- attempt (the partial index holds only those), with its job's policy. The columns are
 -- domain.chunk_rules.ChunkCandidate's, in its order. A real pass runs claim_stuck_chunks instead.
 SELECT chunk.job_id, job.video_id, chunk.attempt, chunk.idx, chunk.state, chunk.tries, chunk.executor_job_id,
        chunk.heartbeat_at, chunk.next_try_at, chunk.error_code, chunk.error_message, chunk.failure_code,
-       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority,
-       job.size_vcpus, job.size_memory_mib
+       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority
 FROM job_chunk AS chunk
 JOIN video_transcode_job AS job ON job.id = chunk.job_id AND job.attempt = chunk.attempt
 WHERE chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT') AND job.state = 'RUNNING'
@@ -130,8 +130,7 @@ LIMIT %(limit)s;
 -- together).
 SELECT chunk.job_id, job.video_id, chunk.attempt, chunk.idx, chunk.state, chunk.tries, chunk.executor_job_id,
        chunk.heartbeat_at, chunk.next_try_at, chunk.error_code, chunk.error_message, chunk.failure_code,
-       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority,
-       job.size_vcpus, job.size_memory_mib
+       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority
 FROM job_chunk AS chunk
 JOIN video_transcode_job AS job ON job.id = chunk.job_id AND job.attempt = chunk.attempt
 WHERE chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT') AND job.state = 'RUNNING'
@@ -148,7 +147,8 @@ RETURNING *;
 -- name: begin_chunk_try
 -- The chunk's next try (try N → N + 1), before it is sent alone; only one caller wins a try.
 UPDATE job_chunk
-SET tries = tries + 1, state = 'SUBMITTED', executor_job_id = NULL, runner_id = NULL, heartbeat_at = NULL,
+SET tries = tries + 1, state = 'SUBMITTED', executor_job_id = NULL, size_vcpus = NULL, size_memory_mib = NULL,
+    runner_id = NULL, heartbeat_at = NULL,
     progress = 0, next_try_at = NULL, submitted_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
   AND state IN ('FAILED', 'RETRY_WAIT')
