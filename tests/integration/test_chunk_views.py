@@ -15,6 +15,7 @@ from tests.integration.test_repositories import make_video
 from videoctl.commands import _render as out
 from videoctl.db.repositories import ChunkRepository, JobRepository
 from videoctl.domain.chunks import plan_chunks
+from videoctl.domain.sizing import ContainerSize
 
 #: 4 chunks of 10 s over a 35 s source: the last one is 5 s long.
 PLAN = plan_chunks(35, Fraction(30), segment_s=2, chunk_s=10, chunk_after_s=0)
@@ -47,7 +48,7 @@ def test_jobs_show_gives_each_chunk_a_summary_and_an_eta_from_the_chunks_left(ca
     # started; chunk 3 failed once and waits for its retry.
     for idx in (0, 1):
         claimed = chunks.claim(job.id, job.attempt, idx, f"runner-{idx}", batch_job_id=None)
-        chunks.mark_sent(claimed, f"local:10{idx}:1")
+        chunks.mark_sent(claimed, f"local:10{idx}:1", ContainerSize(2, 4096) if idx == 0 else None)
         chunks.finish(claimed, {"index": idx})
         set_times(conn, job, idx, started_s_ago=50, finished_s_ago=30)
     running = chunks.claim(job.id, job.attempt, 2, "runner-2", batch_job_id=None)
@@ -70,6 +71,8 @@ def test_jobs_show_gives_each_chunk_a_summary_and_an_eta_from_the_chunks_left(ca
     assert rows[0]["executor_job_id"] == "local:100:1" and rows[2]["runner_id"] == "runner-2"
     assert abs(rows[0]["elapsed_s"] - 20) < 0.5 and rows[2]["heartbeat_age_s"] < 60
     assert rows[3]["error_code"] == "media_error" and rows[3]["next_try_at"]
+    # The size each try asked for: chunk 0's container was sized, chunk 1 had the definition's.
+    assert (rows[0]["size"], rows[1]["size"]) == (str(ContainerSize(2, 4096)), None)
     # The ETA is the chunks', not the lead's 25 %: chunk 2 needs 2 × 10 − 5 = 15 s more, and
     # chunk 3's retry (10 s of work) starts in 600 s: 610 s, where the job's own rate would say ~3 × its age.
     assert 600 <= data["eta_s"] <= 611 and data["eta_s"] == seen["eta_s"]
@@ -82,6 +85,7 @@ def test_jobs_show_gives_each_chunk_a_summary_and_an_eta_from_the_chunks_left(ca
     assert "0:30–0:35" in human.stdout and "RETRY_WAIT: media_error: ffmpeg \\x1b[31mdied" in human.stdout
     assert "\x1b[31m" not in human.stdout  # the error is shown escaped, as every outside text is
     assert "local:100:1 (runner-0)" in human.stdout and "2 at once" in human.stdout
+    assert str(ContainerSize(2, 4096)) in human.stdout
 
 
 def test_a_one_pass_job_has_no_chunks_and_keeps_its_own_eta(capsys, env, conn):

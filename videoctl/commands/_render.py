@@ -357,10 +357,10 @@ def chunks_table(chunks: ChunkProgress) -> None:
             return f"{c.state.value}: {c.error_code}: {c.error_message or ''}"
         return c.state.value
 
-    table(f"chunks of attempt {chunks.attempt}", ("chunk", "range", "state", "tries", "container (runner)",
+    table(f"chunks of attempt {chunks.attempt}", ("chunk", "range", "state", "tries", "container (runner)", "size",
                                                  "heartbeat", "run time", "progress"),
           ((c.index, f"{clock_text(c.start_s)}–{clock_text(c.end_s)}",
-            state(c) + (f", again at {fmt(c.next_try_at)}" if c.next_try_at else ""), c.tries, container(c),
+            state(c) + (f", again at {fmt(c.next_try_at)}" if c.next_try_at else ""), c.tries, container(c), c.size,
             None if c.heartbeat_age_s is None else f"{duration_text(c.heartbeat_age_s)} ago",
             None if c.elapsed_s is None else duration_text(c.elapsed_s), f"{c.progress}%")
            for c in chunks.chunks))

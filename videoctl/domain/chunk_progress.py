@@ -54,6 +54,8 @@ class ChunkView:
     next_try_at: datetime | None
     error_code: str | None
     error_message: str | None
+    #: The container size its try asked for (``2 vCPU, 4096 MiB``); None: the job definition's, or a local process.
+    size: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,4 +244,5 @@ def _view(chunk: JobChunk, now: datetime, video_duration_s: float | None) -> Chu
         if running and chunk.heartbeat_at else None,
         progress=_progress(chunk), started_at=chunk.started_at, finished_at=chunk.finished_at,
         elapsed_s=round(_elapsed(chunk, now), 1) if chunk.started_at else None,
-        next_try_at=chunk.next_try_at, error_code=chunk.error_code, error_message=chunk.error_message)
+        next_try_at=chunk.next_try_at, error_code=chunk.error_code, error_message=chunk.error_message,
+        size=None if chunk.size is None else str(chunk.size))
