@@ -17,9 +17,11 @@ import av
 import pytest
 
 from tests.chunking import SEGMENT_S, FakeChunkExecutor, chunk_env, decoded, fragment_times, lecture
-from videoctl.db.repositories import ChunkRepository
+from videoctl.db.repositories import ChunkRepository, QualityRepository
+from videoctl.domain import keys
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.media import quality as scoring
 from videoctl.media import storyboard
 from videoctl.media.binary import find_ffmpeg
 from videoctl.media.hls import load_media_playlist
@@ -47,24 +49,31 @@ def encoded(ctx, env, monkeypatch, tmp_path, source):
     one_pass = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, chunk_after_s=1e6))
     in_chunks = dataclasses.replace(deps, chunk_executor=lambda on_batch: executor)
 
-    def new_job():
-        video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
-        return video, ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
-
-    video_a, job_a = new_job()
+    video_a, job_a = new_job(ctx, source)
     assert run_job(job_a.id, one_pass, Runner("one-pass", None)).outcome == "encoded"
-    video_b, job_b = new_job()
-    lead = run_job(job_b.id, in_chunks, Runner("lead", None))
-    assert lead.outcome == "chunked" and lead.job.chunks == 5  # 36 s in 8 s chunks: the last has 4 s
-    outcomes = []
-    for index in range(5):
-        outcomes.append(run_job(job_b.id, in_chunks, Runner(f"chunk-{index}", None, chunk=index, chunk_attempt=1)).outcome)
-    assert outcomes == ["chunk_encoded"] * 4 + ["assembled"]
+    video_b, job_b = encode_in_chunks(ctx, in_chunks, source)
 
     def folder(video_id):
         return Path(ctx.store.url_for(ctx.videos.get(video_id).hls_path)).parent
 
     return folder(video_a.id), folder(video_b.id), ctx.jobs.get(job_b.id), executor, video_b
+
+
+def new_job(ctx, source):
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
+    return video, ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+
+
+def encode_in_chunks(ctx, deps, source):
+    """A new video of ``source`` encoded by its lead and five chunks run here one after the other."""
+    video, job = new_job(ctx, source)
+    lead = run_job(job.id, deps, Runner("lead", None))
+    assert lead.outcome == "chunked" and lead.job.chunks == 5  # 36 s in 8 s chunks: the last has 4 s
+    outcomes = []
+    for index in range(5):
+        outcomes.append(run_job(job.id, deps, Runner(f"chunk-{index}", None, chunk=index, chunk_attempt=1)).outcome)
+    assert outcomes == ["chunk_encoded"] * 4 + ["assembled"]
+    return video, job
 
 
 def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
@@ -74,6 +83,7 @@ def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
     every_frame_is_there_once_at_its_time(one_pass, chunked)
     audio_is_the_one_pass_audio_sample_for_sample(one_pass, chunked)
     storyboard_download_and_mpd_match(one_pass, chunked)
+    the_quality_sample_is_measured_once_as_for_one_pass(ctx, one_pass, chunked, job)
 
 
 def completes_as_one_pass_does(ctx, chunked, job, executor, video):
@@ -138,3 +148,42 @@ def storyboard_download_and_mpd_match(one_pass, chunked):
     mpd_a, mpd_b = (one_pass / "manifest.mpd").read_text(), (chunked / "manifest.mpd").read_text()
     for element in ("<S ", "<Representation", "<AdaptationSet"):
         assert mpd_a.count(element) == mpd_b.count(element), element
+
+
+def the_quality_sample_is_measured_once_as_for_one_pass(ctx, one_pass, chunked, job):
+    """The assembler scored the sample (VIDEOCTL_MEASURE_QUALITY's default) of the whole video
+    once and stored it with the completion: the same segments one pass's run-job scored, the
+    same rungs, the same scores within what a chunk boundary may cost."""
+    quality = QualityRepository(ctx.conn)
+    measured_a, failure_a = quality.of_ladder(keys.prefix_of_master(ctx.videos.get(video_of(ctx, one_pass)).hls_path))
+    measured_b, failure_b = quality.of_ladder(f"videos/{job.video_id}/hls/{job.id}-1/")
+    assert failure_a is None and failure_b is None
+    assert [(r.rung, r.width, r.height, r.segments, r.top_rung, r.mode) for r in measured_b] == [
+        ("180p", 320, 180, 6, True, "sample"), ("144p", 256, 144, 6, False, "sample")]
+    assert [(r.rung, r.segments) for r in measured_a] == [(r.rung, r.segments) for r in measured_b]
+    assert {(r.job_id, r.attempt) for r in measured_b} == {(job.id, 1)}
+    for a, b in zip(measured_a, measured_b, strict=True):
+        assert abs(a.vmaf_mean - b.vmaf_mean) <= 0.5, (a, b)
+        assert abs(a.bitrate_bps - b.bitrate_bps) / a.bitrate_bps < 0.02, (a, b)
+    assert measured_b[0].measured_at <= job.finished_at
+
+
+def video_of(ctx, folder):
+    """The id of the video whose ladder is in ``folder`` (…/videos/ID/hls/…)."""
+    return int(folder.parts[folder.parts.index("hls") - 1])
+
+
+def test_a_failed_quality_measurement_of_a_chunked_video_is_recorded_and_it_still_completes(
+        ctx, env, monkeypatch, tmp_path, source, caplog):
+    chunk_env(monkeypatch, tmp_path)
+    deps = dataclasses.replace(ctx.run_job_deps(), chunk_executor=lambda on_batch: FakeChunkExecutor())
+    monkeypatch.setattr(scoring, "MODEL", "path=/nonexistent/vmaf_model.json")
+    video, job = encode_in_chunks(ctx, deps, source)
+    done = ctx.jobs.get(job.id)
+    assert done.state is JobState.SUCCEEDED and ctx.videos.get(video.id).status is VideoStatus.READY
+    rungs, failure = QualityRepository(ctx.conn).of_ladder(keys.prefix_of_master(ctx.videos.get(video.id).hls_path))
+    assert rungs == [] and failure is not None
+    assert (failure.error_code, failure.mode, failure.job_id, failure.attempt) == ("media_error", "sample", job.id, 1)
+    assert any(r.getMessage().startswith("the quality measurement failed") for r in caplog.records)
+    # Measured once, by the assembler: no chunk tried.
+    assert sum(r.getMessage().startswith("the quality measurement failed") for r in caplog.records) == 1
