@@ -16,7 +16,16 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.chunking import SEGMENT_S, FakeChunkExecutor, chunk_env, decoded, fragment_times, lecture
+from tests.chunking import (
+    SEGMENT_S,
+    FakeChunkExecutor,
+    chunk_env,
+    decoded,
+    encode_in_chunks,
+    fragment_times,
+    lecture,
+    new_job,
+)
 from videoctl.db.repositories import ChunkRepository, QualityRepository
 from videoctl.domain import keys
 from videoctl.domain.chunks import ChunkState
@@ -27,7 +36,6 @@ from videoctl.media.binary import find_ffmpeg
 from videoctl.media.hls import load_media_playlist
 from videoctl.media.m3u8 import parse_master_playlist
 from videoctl.services.run_job import Runner, run_job
-from videoctl.services.videos import add_video
 
 pytestmark = pytest.mark.slow
 
@@ -57,23 +65,6 @@ def encoded(ctx, env, monkeypatch, tmp_path, source):
         return Path(ctx.store.url_for(ctx.videos.get(video_id).hls_path)).parent
 
     return folder(video_a.id), folder(video_b.id), ctx.jobs.get(job_b.id), executor, video_b
-
-
-def new_job(ctx, source):
-    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
-    return video, ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
-
-
-def encode_in_chunks(ctx, deps, source):
-    """A new video of ``source`` encoded by its lead and five chunks run here one after the other."""
-    video, job = new_job(ctx, source)
-    lead = run_job(job.id, deps, Runner("lead", None))
-    assert lead.outcome == "chunked" and lead.job.chunks == 5  # 36 s in 8 s chunks: the last has 4 s
-    outcomes = []
-    for index in range(5):
-        outcomes.append(run_job(job.id, deps, Runner(f"chunk-{index}", None, chunk=index, chunk_attempt=1)).outcome)
-    assert outcomes == ["chunk_encoded"] * 4 + ["assembled"]
-    return video, job
 
 
 def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
