@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from videoctl.domain.chunks import ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
+from videoctl.domain.chunks import X264_LOOKAHEAD, ChunkPlan, Seek, chunk_seconds_problem, plan_chunks, tail_frames
 from videoctl.media.probe import SourceInfo
 from videoctl.services.chunked import chunk_plan
 from videoctl.settings import Settings
@@ -82,6 +82,16 @@ def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clo
     assert opened * 1_000_000 == int(opened * 1_000_000)
     assert abs(opened + Fraction(seek.fps_start_s) - start) < Fraction(1, 10**9)
     assert last.seek(NTSC).read_s is None
+
+
+def test_a_chunk_reads_its_tail_too_the_frames_of_x264s_lookahead_past_its_end():
+    plan = plan_chunks(1800, NTSC, segment_s=4, chunk_s=120, chunk_after_s=600)
+    assert tail_frames("veryfast") == 10 and tail_frames("medium") == 40
+    assert tail_frames("ultrafast") == 1  # no lookahead: the next keyframe alone
+    assert tail_frames("a-preset-of-tomorrow") == max(X264_LOOKAHEAD.values())
+    # 3600 frames and 10 more, a second more, the lead.
+    assert plan.chunks[0].seek(NTSC, tail_frames=10) == Seek(None, "0", "121.453676")
+    assert plan.chunks[-1].seek(NTSC, tail_frames=10).read_s is None
 
 
 def test_chunking_is_off_unless_videoctl_chunk_after_seconds_is_set():

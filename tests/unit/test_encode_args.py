@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from videoctl.domain.audio import AudioTrack, GainDecision
+from videoctl.domain.chunks import plan_chunks, tail_frames
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
 from videoctl.domain.threads import ThreadPlan
 from videoctl.media.encode import (
@@ -307,3 +309,18 @@ def test_progress_parser_reports_at_block_ends() -> None:
     parser.feed("out_time_us=12000000")
     assert parser.feed("progress=continue") == 100.0  # clamped
     assert parser.feed("progress=end") == 100.0
+
+
+def test_a_chunk_encodes_its_tail_but_its_storyboard_tiles_stop_at_its_own_last_frame():
+    plan = plan_chunks(SOURCE.duration_s, Fraction(30), segment_s=2, chunk_s=8, chunk_after_s=0)
+    rungs = choose_rungs(parse_ladder("1080:5000,360:800"), SOURCE.short_side)
+    first, last = plan.chunks[0], plan.chunks[-1]
+
+    def graph(chunk):
+        return _option(build_ladder_args("ffmpeg", Path("in.mp4"), Path("out"), SOURCE, rungs,
+                                         threads=ladder_threads(SOURCE, rungs, 2), preset="veryfast", pictures=True,
+                                         chunk=chunk), "-filter_complex")
+
+    assert f"trim=end_frame={first.frames + tail_frames('veryfast')}[" in graph(first)  # every rung sees the tail
+    assert f"trim=end_frame={first.frames}[" in graph(first)  # the tiles' tap does not
+    assert "trim=" not in graph(last)  # the last chunk runs to the end: no tail

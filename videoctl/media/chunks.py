@@ -5,7 +5,9 @@ from its own time 0: every rung's init segment is then the one a single pass wri
 byte (the edit list that hides the B-frame delay included). Its fragments are then moved to
 where they belong on the video's timeline (``mp4.shift_fragment``: decode time + the chunk's
 first frame in the track's ticks), and numbered as one pass numbers them (the muxer's
-``start_number``). What the assembler needs of them is recorded as a :class:`ChunkOutput`:
+``start_number``). A chunk before the last encodes a few frames past its end, so that its last
+frames are coded as one pass codes them (``domain.chunks.tail_frames``); the segment they make
+is thrown away (:func:`drop_tail`). What the assembler needs of them is recorded as a :class:`ChunkOutput`:
 each rung's segments with their size and exact timing, its codec string and size, a digest
 of its init segment (every chunk's must be the same), and the storyboard tiles it made.
 
@@ -28,7 +30,7 @@ from videoctl.domain.chunks import Chunk, ChunkPlan
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.media import mp4
-from videoctl.media.encode import FMP4, MASTER_PLAYLIST, encode_ladder
+from videoctl.media.encode import FMP4, MASTER_PLAYLIST, MEDIA_PLAYLIST, encode_ladder
 from videoctl.media.hls import check_alignment, check_video_segment, load_media_playlist, measure_video
 from videoctl.media.m3u8 import MediaPlaylist
 from videoctl.media.probe import SourceInfo
@@ -101,7 +103,26 @@ def encode_chunk(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, ru
     encode_ladder(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset,
                   segment_format=FMP4, pictures=pictures, cpus=cpus, crfs=crfs, on_progress=on_progress, chunk=chunk)
     (out_dir / MASTER_PLAYLIST).unlink(missing_ok=True)  # the assembler writes the video's own
+    if chunk.frames is not None:
+        for rung in rungs:
+            drop_tail(out_dir / rung.name, plan, chunk)
     return describe_chunk(out_dir, info, rungs, plan, chunk, pictures=pictures)
+
+
+def drop_tail(directory: Path, plan: ChunkPlan, chunk: Chunk) -> None:
+    """Remove the segment of the tail a chunk encoded past its end (``domain.chunks.tail_frames``)
+    from the rung in ``directory``: the file and its playlist entry. It is the segment after the
+    chunk's own, which starts with the keyframe of the next chunk's first frame."""
+    name = f"seg_{chunk.first_segment + chunk.frames // plan.segment_frames:05d}.m4s"
+    playlist = directory / MEDIA_PLAYLIST
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    uris = [n for n, line in enumerate(lines) if line and not line.startswith("#")]
+    if not uris or lines[uris[-1]] != name or not lines[uris[-1] - 1].startswith("#EXTINF:"):
+        raise VerifyFailed(f"chunk {chunk.index}, {directory.name}: its last segment is "
+                           f"{lines[uris[-1]] if uris else 'missing'}, not the tail {name} past its end")
+    del lines[uris[-1] - 1:uris[-1] + 1]
+    playlist.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (directory / name).unlink()
 
 
 def describe_chunk(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], plan: ChunkPlan, chunk: Chunk, *,

@@ -73,7 +73,7 @@ from typing import IO, Any
 import ffmpeg
 
 from videoctl.domain.audio import DEFAULT_AUDIO_NAME, AudioRendition, GainDecision
-from videoctl.domain.chunks import Chunk
+from videoctl.domain.chunks import Chunk, tail_frames
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
@@ -147,11 +147,14 @@ def build_ladder_args(
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    seek = chunk.seek(fps) if chunk is not None else None
+    # A chunk before the last encodes a tail it throws away: its last frames are then coded as
+    # one pass codes them (domain.chunks.tail_frames); media.chunks drops the tail's segment.
+    tail = tail_frames(preset) if chunk is not None and chunk.frames is not None else 0
+    seek = chunk.seek(fps, tail_frames=tail) if chunk is not None else None
     window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
     source = ffmpeg_input(src, threads=threads.decoder, **window)
     video = prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
-                           frames=chunk.frames if chunk is not None else None)
+                           frames=chunk.frames + tail if chunk is not None and chunk.frames is not None else None)
     streams: list[Any] = _cascade(video, info, rungs)
     if chunk is not None:
         extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
@@ -258,7 +261,9 @@ def _tile_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Se
     bottom = streams[-1].split()
     streams[-1] = bottom[0]
     size = rung_size(info.width, info.height, rungs[-1].height)
-    return [tile_outputs(bottom[1], out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
+    # The chunk's own frames: its tail is the next chunk's, tiles included.
+    tap = bottom[1] if chunk.frames is None else bottom[1].filter("trim", end_frame=chunk.frames)
+    return [tile_outputs(tap, out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
 
 
 def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:
