@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from fractions import Fraction
 from pathlib import Path
 from statistics import mean, median
 
@@ -33,8 +34,8 @@ from videoctl.domain import keys
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.ladder import output_fps
 from videoctl.domain.states import JobState, VideoStatus
+from videoctl.media import dash, storyboard
 from videoctl.media import quality as scoring
-from videoctl.media import storyboard
 from videoctl.media.binary import find_ffmpeg
 from videoctl.media.encode import MEDIA_PLAYLIST
 from videoctl.media.hls import load_media_playlist
@@ -79,6 +80,8 @@ def test_a_chunked_encode_gives_the_one_pass_ladder(ctx, encoded):
     every_frame_is_there_once_at_its_time(one_pass, chunked)
     audio_is_the_one_pass_audio_sample_for_sample(one_pass, chunked)
     storyboard_download_and_mpd_match(one_pass, chunked)
+    mpd_timelines_match_within_a_frame(one_pass, chunked)
+    download_plays_every_boundary_as_one_pass(one_pass, chunked)
     the_quality_sample_is_measured_once_as_for_one_pass(ctx, one_pass, chunked, job)
 
 
@@ -144,6 +147,65 @@ def storyboard_download_and_mpd_match(one_pass, chunked):
     mpd_a, mpd_b = (one_pass / "manifest.mpd").read_text(), (chunked / "manifest.mpd").read_text()
     for element in ("<S ", "<Representation", "<AdaptationSet"):
         assert mpd_a.count(element) == mpd_b.count(element), element
+
+
+def mpd_timelines_match_within_a_frame(one_pass, chunked):
+    """DASH: every Representation names the same segments, each lasting what one pass's lasts
+    within a frame, each starting where the one before it ends; the presentation lasts as long."""
+    mpd_a, mpd_b = (dash.parse_mpd((folder / "manifest.mpd").read_text()) for folder in (one_pass, chunked))
+    assert mpd_a.files == mpd_b.files
+    assert abs(mpd_a.duration_s - mpd_b.duration_s) <= FRAME_S
+    assert mpd_a.representations.keys() == mpd_b.representations.keys()
+    for kind in mpd_a.representations:
+        for rep_a, rep_b in zip(mpd_a.representations[kind], mpd_b.representations[kind], strict=True):
+            assert rep_a.get("id") == rep_b.get("id")
+            (scale_a, times_a), (scale_b, times_b) = timeline(rep_a), timeline(rep_b)
+            assert scale_a == scale_b and len(times_a) == len(times_b)
+            assert all(t + d == next_t for (t, d), (next_t, _) in itertools.pairwise(times_b))
+            for (_, d_a), (_, d_b) in zip(times_a, times_b, strict=True):
+                assert abs(d_a - d_b) <= scale_a * FRAME_S, (kind, rep_a.get("id"), d_a, d_b)
+
+
+def timeline(representation) -> tuple[int, list[tuple[int, int]]]:
+    """A Representation's timescale and (start, duration) of each of its segments, ``r`` expanded."""
+    ns = {"d": dash.NAMESPACE}
+    template = representation.find("d:SegmentTemplate", ns)
+    times, position = [], 0
+    for s in template.findall("d:SegmentTimeline/d:S", ns):
+        position = int(s.get("t", position))
+        for _ in range(int(s.get("r", 0)) + 1):
+            times.append((position, int(s.get("d"))))
+            position += int(s.get("d"))
+    return int(template.get("timescale")), times
+
+
+def download_plays_every_boundary_as_one_pass(one_pass, chunked):
+    """The MP4 download (a remux of the chunks' segments and the audio): every frame, and the
+    audio sample for sample around each chunk boundary, with no gap in its timestamps."""
+    with av.open(str(one_pass / "download.mp4")) as a, av.open(str(chunked / "download.mp4")) as b:
+        assert sum(1 for _ in b.decode(b.streams.video[0])) == sum(1 for _ in a.decode(a.streams.video[0])) == 36 * 30
+    pcm_a, pcm_b = audio_of(one_pass / "download.mp4"), audio_of(chunked / "download.mp4")
+    assert abs(len(pcm_a) - len(pcm_b)) <= AAC_FRAME
+    rate = 48_000
+    for boundary_s in range(CHUNK_S, 36, CHUNK_S):
+        around = slice((boundary_s * rate) - rate // 10, (boundary_s * rate) + rate // 10)
+        assert pcm_a[around] == pcm_b[around], f"the audio differs around {boundary_s} s"
+
+
+def audio_of(path: Path) -> list[bytes]:
+    """Each sample of the first channel of the file's audio, decoded (32-bit float), after
+    checking its frames are back to back: each starts where the one before it ends."""
+    samples: list[bytes] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        expected = None
+        for frame in container.decode(stream):
+            assert frame.format.name == "fltp" and stream.time_base == Fraction(1, frame.sample_rate)
+            assert expected is None or frame.pts == expected, f"a gap in the audio at {frame.time:.3f} s"
+            expected = frame.pts + frame.samples
+            plane = bytes(frame.planes[0])
+            samples += [plane[n:n + 4] for n in range(0, 4 * frame.samples, 4)]
+    return samples
 
 
 def the_quality_sample_is_measured_once_as_for_one_pass(ctx, one_pass, chunked, job):
