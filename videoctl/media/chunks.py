@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from videoctl.domain.chunks import Chunk, ChunkPlan
+from videoctl.domain.chunks import Chunk, ChunkPlan, runup_frames
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.media import mp4
@@ -103,24 +103,29 @@ def encode_chunk(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, ru
     encode_ladder(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset,
                   segment_format=FMP4, pictures=pictures, cpus=cpus, crfs=crfs, on_progress=on_progress, chunk=chunk)
     (out_dir / MASTER_PLAYLIST).unlink(missing_ok=True)  # the assembler writes the video's own
-    if chunk.frames is not None:
-        for rung in rungs:
-            drop_tail(out_dir / rung.name, plan, chunk)
+    for rung in rungs:
+        if runup_frames(chunk):
+            drop_segment(out_dir / rung.name, chunk, f"seg_{chunk.first_segment - 1:05d}.m4s", last=False)
+        if chunk.frames is not None:
+            drop_segment(out_dir / rung.name, chunk,
+                         f"seg_{chunk.first_segment + chunk.frames // plan.segment_frames:05d}.m4s", last=True)
     return describe_chunk(out_dir, info, rungs, plan, chunk, pictures=pictures)
 
 
-def drop_tail(directory: Path, plan: ChunkPlan, chunk: Chunk) -> None:
-    """Remove the segment of the tail a chunk encoded past its end (``domain.chunks.tail_frames``)
-    from the rung in ``directory``: the file and its playlist entry. It is the segment after the
-    chunk's own, which starts with the keyframe of the next chunk's first frame."""
-    name = f"seg_{chunk.first_segment + chunk.frames // plan.segment_frames:05d}.m4s"
+def drop_segment(directory: Path, chunk: Chunk, name: str, *, last: bool) -> None:
+    """Remove the segment ``name`` from the rung in ``directory``, the file and its playlist
+    entry: the tail a chunk encoded past its end (``last``, ``domain.chunks.tail_frames``: it
+    starts with the next chunk's first keyframe), or the run-up before its start (the first,
+    ``domain.chunks.runup_frames``: it ends where the chunk's first keyframe starts)."""
     playlist = directory / MEDIA_PLAYLIST
     lines = playlist.read_text(encoding="utf-8").splitlines()
     uris = [n for n, line in enumerate(lines) if line and not line.startswith("#")]
-    if not uris or lines[uris[-1]] != name or not lines[uris[-1] - 1].startswith("#EXTINF:"):
-        raise VerifyFailed(f"chunk {chunk.index}, {directory.name}: its last segment is "
-                           f"{lines[uris[-1]] if uris else 'missing'}, not the tail {name} past its end")
-    del lines[uris[-1] - 1:uris[-1] + 1]
+    at = uris[-1 if last else 0] if uris else None
+    if at is None or lines[at] != name or not lines[at - 1].startswith("#EXTINF:"):
+        raise VerifyFailed(f"chunk {chunk.index}, {directory.name}: its {'last' if last else 'first'} segment is "
+                           f"{lines[at] if at is not None else 'missing'}, not the "
+                           f"{'tail past its end' if last else 'run-up before its start'} {name}")
+    del lines[at - 1:at + 1]
     playlist.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (directory / name).unlink()
 
@@ -153,6 +158,8 @@ def _rung_part(directory: Path, rung: Rung, playlist: MediaPlaylist, info: Sourc
     if ticks.denominator != 1:
         raise VerifyFailed(f"{where}: a frame lasts {ticks} ticks of {timescale}: not a whole number")
     offset = chunk.start_frame * int(ticks)
+    # Encoded from the run-up's first frame, its fragment numbered 1: the chunk's own follow it.
+    runup = runup_frames(chunk)
     default = mp4.trex_default_duration(init)
     segments = []
     for number, segment in enumerate(playlist.segments, start=chunk.first_segment):
@@ -161,7 +168,7 @@ def _rung_part(directory: Path, rung: Rung, playlist: MediaPlaylist, info: Sourc
             raise VerifyFailed(f"{where}: segment {segment.uri} where {expected} belongs")
         path = directory / segment.uri
         data = bytearray(path.read_bytes())
-        mp4.shift_fragment(data, offset, chunk.first_segment)
+        mp4.shift_fragment(data, offset - runup * int(ticks), chunk.first_segment - (1 if runup else 0))
         path.write_bytes(data)
         timing = mp4.fragment_timing(bytes(data), default)
         segments.append(SegmentPart(segment.uri, len(data), timing.decode_time, timing.duration))

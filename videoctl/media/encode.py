@@ -73,7 +73,7 @@ from typing import IO, Any
 import ffmpeg
 
 from videoctl.domain.audio import DEFAULT_AUDIO_NAME, AudioRendition, GainDecision
-from videoctl.domain.chunks import Chunk, tail_frames
+from videoctl.domain.chunks import Chunk, runup_frames, tail_frames
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
@@ -149,12 +149,14 @@ def build_ladder_args(
     fps = output_fps(info.fps)
     # A chunk before the last encodes a tail it throws away: its last frames are then coded as
     # one pass codes them (domain.chunks.tail_frames); media.chunks drops the tail's segment.
+    # A chunk after the first starts with a run-up it throws away too (domain.chunks.runup_frames).
     tail = tail_frames(preset) if chunk is not None and chunk.frames is not None else 0
-    seek = chunk.seek(fps, tail_frames=tail) if chunk is not None else None
+    runup = runup_frames(chunk) if chunk is not None else 0
+    seek = chunk.seek(fps, tail_frames=tail, runup_frames=runup) if chunk is not None else None
     window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
     source = ffmpeg_input(src, threads=threads.decoder, **window)
     video = prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
-                           frames=chunk.frames + tail if chunk is not None and chunk.frames is not None else None)
+                           frames=runup + chunk.frames + tail if chunk is not None and chunk.frames is not None else None)
     streams: list[Any] = _cascade(video, info, rungs)
     if chunk is not None:
         extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
@@ -185,7 +187,12 @@ def build_ladder_args(
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
     if chunk is not None:
-        options["start_number"] = chunk.first_segment
+        options["start_number"] = chunk.first_segment - (1 if runup else 0)
+    if runup:
+        # The chunk's first frame is a keyframe, the run-up's segment ends there: the muxer cuts
+        # at every keyframe (only each segment's first frame is one), however short the run-up.
+        options["force_key_frames"] = f"expr:eq(n,{runup})"
+        options["hls_time"] = float(Fraction(runup, 2) / fps)
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
     if extra_outputs:
         output = ffmpeg.merge_outputs(output, *extra_outputs)
@@ -262,7 +269,11 @@ def _tile_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Se
     streams[-1] = bottom[0]
     size = rung_size(info.width, info.height, rungs[-1].height)
     # The chunk's own frames: its tail is the next chunk's, tiles included.
-    tap = bottom[1] if chunk.frames is None else bottom[1].filter("trim", end_frame=chunk.frames)
+    runup = runup_frames(chunk)
+    tap = bottom[1]
+    if runup or chunk.frames is not None:
+        ends = {} if chunk.frames is None else {"end_frame": runup + chunk.frames}
+        tap = tap.filter("trim", start_frame=runup, **ends) if runup else tap.filter("trim", **ends)
     return [tile_outputs(tap, out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
 
 
