@@ -32,6 +32,7 @@ from tests.chunking import (
 from videoctl.db.repositories import ChunkRepository, QualityRepository
 from videoctl.domain import keys
 from videoctl.domain.chunks import ChunkState
+from videoctl.domain.errors import InvalidInput
 from videoctl.domain.ladder import output_fps
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media import dash, storyboard
@@ -41,6 +42,7 @@ from videoctl.media.encode import MEDIA_PLAYLIST
 from videoctl.media.hls import load_media_playlist
 from videoctl.media.m3u8 import parse_master_playlist
 from videoctl.media.probe import probe
+from videoctl.services import chunked as chunked_service
 from videoctl.services.run_job import Runner, run_job
 
 pytestmark = pytest.mark.slow
@@ -287,3 +289,21 @@ def test_the_top_rung_scores_as_one_pass_across_every_chunk_boundary(encoded, so
         assert abs(vmaf_a[boundary] - vmaf_b[boundary]) <= 1, (boundary, vmaf_a[boundary], vmaf_b[boundary])
         first_a, first_b = (mean(vmaf[boundary:boundary + segment]) for vmaf in (vmaf_a, vmaf_b))
         assert abs(first_a - first_b) <= 0.3, (boundary, first_a, first_b)
+
+
+def test_a_source_the_assembler_cannot_fetch_again_is_a_failed_measurement_not_a_failed_job(
+        ctx, env, monkeypatch, tmp_path, source):
+    """The assembler fetches the source again for the quality sample (the chunks' copies are gone
+    with their containers); if that fails, the measurement has failed, not the ladder."""
+    chunk_env(monkeypatch, tmp_path)
+    deps = dataclasses.replace(ctx.run_job_deps(), chunk_executor=lambda on_batch: FakeChunkExecutor())
+
+    def gone(store, video, workdir):
+        raise InvalidInput(f"the source object {video.source_key!r} of video {video.id} does not exist")
+
+    monkeypatch.setattr(chunked_service, "fetch_source", gone)  # the assembler's fetch alone: chunks fetch through run_job
+    video, job = encode_in_chunks(ctx, deps, source)
+    assert ctx.jobs.get(job.id).state is JobState.SUCCEEDED and ctx.videos.get(video.id).status is VideoStatus.READY
+    rungs, failure = QualityRepository(ctx.conn).of_ladder(keys.prefix_of_master(ctx.videos.get(video.id).hls_path))
+    assert rungs == [] and (failure.error_code, failure.mode) == ("invalid_input", "sample")
+    assert "does not exist" in failure.error_message
