@@ -139,7 +139,8 @@ def build_ladder_args(
 
     ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
     ``gains`` (audio rendition name → loudness decision) sets each track's level; none: as is.
-    ``chunk``: only that chunk's frames of every rung (``domain.chunks``), its segments
+    ``chunk``: only that chunk's frames of every rung (``domain.chunks``; with its run-up and
+    its tail, in segments of their own that ``media.chunks`` throws away), its segments
     numbered as one pass numbers them, no audio (a chunked video's audio is encoded whole, once),
     and for pictures its storyboard tiles alone (``media.storyboard.tile_outputs``).
     ``crfs`` (rung name → CRF) overrides ``crf`` for the rungs it names (the per-title ladder).
