@@ -1,16 +1,19 @@
 """One chunk of a long video: its frames of every rung, encoded, put in place and described.
 
 A chunk is encoded by the ladder's own command (``encode.build_ladder_args`` with the chunk),
-from its own time 0 (its run-up's, below): every rung's init segment is then the one a single pass writes, byte for
-byte (the edit list that hides the B-frame delay included). Its fragments are then moved to
-where they belong on the video's timeline (``mp4.shift_fragment``: decode time + the chunk's
-first frame in the track's ticks), and numbered as one pass numbers them (the muxer's
-``start_number``). So that a boundary's frames are coded as one pass codes them, a chunk
-encodes a little more than its frames and throws the extra segments away (:func:`drop_segment`):
-after the first, a run-up of the frames before it, in a segment of its own that ends on the
-chunk's first frame, a forced keyframe (``domain.chunks.runup_frames``); before the last, a
-tail past its end, from the next chunk's first keyframe (``domain.chunks.tail_frames``).
-What the assembler needs of them is recorded as a :class:`ChunkOutput`: each rung's segments with their size and exact timing, its codec string and size, a digest of its init segment (every chunk's must be the same), and the storyboard tiles it made.
+from its own time 0 (its run-up's, below): every rung's init segment is then the one a single
+pass writes, byte for byte (the edit list that hides the B-frame delay included). Its fragments
+are then moved to where they belong on the video's timeline (``mp4.shift_fragment``: decode
+time + the chunk's first frame in the track's ticks), and numbered as one pass numbers them
+(the muxer's ``start_number``). So that a boundary's frames are coded as one pass codes them, a
+chunk encodes a little more than its frames and throws the extra segments away
+(:func:`drop_segment`): after the first, a run-up of the frames before it, in a segment of its
+own that ends on the chunk's first frame, a forced keyframe (``domain.chunks.runup_frames``);
+before the last, a tail past its end, from the next chunk's first keyframe
+(``domain.chunks.tail_frames``). What the assembler needs of them is recorded as a
+:class:`ChunkOutput`: each rung's segments with their size and exact timing, its codec string
+and size, a digest of its init segment (every chunk's must be the same), and the storyboard
+tiles it made.
 
 Before anything is recorded the chunk checks itself: every rung complete, aligned with the
 others, contiguous in time from the chunk's first frame, of the expected length (a chunk
