@@ -6,7 +6,16 @@ from fractions import Fraction
 
 import pytest
 
-from videoctl.domain.chunks import X264_LOOKAHEAD, ChunkPlan, Seek, chunk_seconds_problem, plan_chunks, tail_frames
+from videoctl.domain.chunks import (
+    RUNUP_FRAMES,
+    X264_LOOKAHEAD,
+    ChunkPlan,
+    Seek,
+    chunk_seconds_problem,
+    plan_chunks,
+    runup_frames,
+    tail_frames,
+)
 from videoctl.media.probe import SourceInfo
 from videoctl.services.chunked import chunk_plan
 from videoctl.settings import Settings
@@ -86,12 +95,20 @@ def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clo
 
 def test_a_chunk_reads_its_tail_too_the_frames_of_x264s_lookahead_past_its_end():
     plan = plan_chunks(1800, NTSC, segment_s=4, chunk_s=120, chunk_after_s=600)
-    assert tail_frames("veryfast") == 10 and tail_frames("medium") == 40
-    assert tail_frames("ultrafast") == 1  # no lookahead: the next keyframe alone
-    assert tail_frames("a-preset-of-tomorrow") == max(X264_LOOKAHEAD.values())
+    assert tail_frames("veryfast", 120) == 10 and tail_frames("medium", 120) == 40
+    assert tail_frames("ultrafast", 120) == 1  # no lookahead: the next keyframe alone
+    assert tail_frames("a-preset-of-tomorrow", 120) == max(X264_LOOKAHEAD.values())
+    assert tail_frames("medium", 24) == 24  # never more than a segment: one segment to throw away
     # 3600 frames and 10 more, a second more, the lead.
     assert plan.chunks[0].seek(NTSC, tail_frames=10) == Seek(None, "0", "121.453676")
     assert plan.chunks[-1].seek(NTSC, tail_frames=10).read_s is None
+
+
+def test_a_chunk_after_the_first_starts_with_a_run_up_of_at_most_a_segment():
+    plan = plan_chunks(1800, Fraction(5), segment_s=1, chunk_s=60, chunk_after_s=600)  # 5 fps, 1 s segments
+    assert runup_frames(plan.chunks[0], plan.segment_frames) == 0
+    assert runup_frames(plan.chunks[1], plan.segment_frames) == 5 < RUNUP_FRAMES
+    assert runup_frames(plan.chunks[1], 120) == RUNUP_FRAMES
 
 
 def test_chunking_is_off_unless_videoctl_chunk_after_seconds_is_set():

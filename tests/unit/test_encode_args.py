@@ -321,7 +321,7 @@ def test_a_chunk_encodes_its_tail_but_its_storyboard_tiles_stop_at_its_own_last_
                                          threads=ladder_threads(SOURCE, rungs, 2), preset="veryfast", pictures=True,
                                          chunk=chunk), "-filter_complex")
 
-    assert f"trim=end_frame={first.frames + tail_frames('veryfast')}[" in graph(first)  # every rung sees the tail
+    assert f"trim=end_frame={first.frames + tail_frames('veryfast', plan.segment_frames)}[" in graph(first)  # every rung sees the tail
     assert f"trim=end_frame={first.frames}[" in graph(first)  # the tiles' tap does not
     assert "end_frame=" not in graph(last)  # the last chunk runs to the end: no tail
 
@@ -330,8 +330,8 @@ def test_a_later_chunk_starts_with_a_run_up_in_a_segment_of_its_own_and_its_tile
     plan = plan_chunks(SOURCE.duration_s, Fraction(30), segment_s=2, chunk_s=8, chunk_after_s=0)
     rungs = choose_rungs(parse_ladder("1080:5000,360:800"), SOURCE.short_side)
     first, second, last = plan.chunks[0], plan.chunks[1], plan.chunks[-1]
-    runup = runup_frames(second)
-    assert runup == RUNUP_FRAMES and runup_frames(first) == 0
+    runup = runup_frames(second, plan.segment_frames)
+    assert runup == RUNUP_FRAMES and runup_frames(first, plan.segment_frames) == 0
 
     def starts(made):
         return [made[n + 1] for n, arg in enumerate(made) if arg == "-start_number"]
@@ -343,7 +343,7 @@ def test_a_later_chunk_starts_with_a_run_up_in_a_segment_of_its_own_and_its_tile
 
     made = args(second)
     graph = _option(made, "-filter_complex")
-    assert f"trim=end_frame={runup + second.frames + tail_frames('veryfast')}[" in graph
+    assert f"trim=end_frame={runup + second.frames + tail_frames('veryfast', plan.segment_frames)}[" in graph
     assert f"trim=end_frame={runup + second.frames}:start_frame={runup}[" in graph  # the tiles: the chunk's own
     assert _option(made, "-force_key_frames") == f"expr:eq(n,{runup})"
     # The segments' first number (then the tiles'): the run-up's, thrown away.

@@ -59,7 +59,7 @@ X264_LOOKAHEAD = {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20, 
                   "slow": 50, "slower": 60, "veryslow": 60, "placebo": 60}
 
 
-def tail_frames(preset: str) -> int:
+def tail_frames(preset: str, segment_frames: int) -> int:
     """How many frames past its end a chunk that is not the last encodes, then throws away.
 
     x264 codes a stream's last frames knowing nothing follows them; one pass codes the same
@@ -67,15 +67,16 @@ def tail_frames(preset: str) -> int:
     frames made its last frames worse than one pass's (measured on the suite's lecture at
     veryfast: the frame before a boundary 0.5 VMAF lower, 3.2 below its segment's median);
     fed the next segment's first ``rc-lookahead`` frames too, it codes them as one pass does.
-    At least one frame (the next keyframe), the longest lookahead for an unknown preset."""
-    return max(1, X264_LOOKAHEAD.get(preset, max(X264_LOOKAHEAD.values())))
+    At least one frame (the next keyframe), the longest lookahead for an unknown preset; at
+    most a segment, so that the tail is one segment, the one thrown away."""
+    return min(segment_frames, max(1, X264_LOOKAHEAD.get(preset, max(X264_LOOKAHEAD.values()))))
 
 
 #: How many frames before its first a chunk (not the first) starts encoding, then throws away.
 RUNUP_FRAMES = 10
 
 
-def runup_frames(chunk: Chunk) -> int:
+def runup_frames(chunk: Chunk, segment_frames: int) -> int:
     """The frames before ``chunk`` it encodes first and throws away: x264's rate control
     starts afresh with each encode, and a chunk that started on its own first frame coded its
     first keyframe with fewer bits than one pass gives it there (measured on the suite's
@@ -83,8 +84,9 @@ def runup_frames(chunk: Chunk) -> int:
     first segment's mean up to 0.5 lower). Ten frames of run-up (the keyframe it starts with,
     then one forced on the chunk's first frame) bring both within 0.55 and 0.15 of one pass,
     at 20 frames' encode per chunk with the tail: 1 % of a one-minute chunk. None for the first
-    chunk, which starts where one pass starts."""
-    return min(RUNUP_FRAMES, chunk.start_frame)
+    chunk, which starts where one pass starts; at most a segment, so that the run-up is one
+    segment, the one thrown away."""
+    return min(RUNUP_FRAMES, chunk.start_frame, segment_frames)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def encode_chunk(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, ru
                   segment_format=FMP4, pictures=pictures, cpus=cpus, crfs=crfs, on_progress=on_progress, chunk=chunk)
     (out_dir / MASTER_PLAYLIST).unlink(missing_ok=True)  # the assembler writes the video's own
     for rung in rungs:
-        if runup_frames(chunk):
+        if runup_frames(chunk, plan.segment_frames):
             drop_segment(out_dir / rung.name, chunk, f"seg_{chunk.first_segment - 1:05d}.m4s", last=False)
         if chunk.frames is not None:
             drop_segment(out_dir / rung.name, chunk,
@@ -163,7 +163,7 @@ def _rung_part(directory: Path, rung: Rung, playlist: MediaPlaylist, info: Sourc
         raise VerifyFailed(f"{where}: a frame lasts {ticks} ticks of {timescale}: not a whole number")
     offset = chunk.start_frame * int(ticks)
     # Encoded from the run-up's first frame, its fragment numbered 1: the chunk's own follow it.
-    runup = runup_frames(chunk)
+    runup = runup_frames(chunk, plan.segment_frames)
     default = mp4.trex_default_duration(init)
     segments = []
     for number, segment in enumerate(playlist.segments, start=chunk.first_segment):

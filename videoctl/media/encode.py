@@ -151,8 +151,9 @@ def build_ladder_args(
     # A chunk before the last encodes a tail it throws away: its last frames are then coded as
     # one pass codes them (domain.chunks.tail_frames); media.chunks drops the tail's segment.
     # A chunk after the first starts with a run-up it throws away too (domain.chunks.runup_frames).
-    tail = tail_frames(preset) if chunk is not None and chunk.frames is not None else 0
-    runup = runup_frames(chunk) if chunk is not None else 0
+    gop = gop_frames(fps, segment_s)
+    tail = tail_frames(preset, gop) if chunk is not None and chunk.frames is not None else 0
+    runup = runup_frames(chunk, gop) if chunk is not None else 0
     seek = chunk.seek(fps, tail_frames=tail, runup_frames=runup) if chunk is not None else None
     window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
     source = ffmpeg_input(src, threads=threads.decoder, **window)
@@ -160,7 +161,7 @@ def build_ladder_args(
                            frames=runup + chunk.frames + tail if chunk is not None and chunk.frames is not None else None)
     streams: list[Any] = _cascade(video, info, rungs)
     if chunk is not None:
-        extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
+        extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk, runup) if pictures else []
     else:
         extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     audio = info.audio_renditions if chunk is None else ()
@@ -264,13 +265,12 @@ def _picture_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs:
 
 
 def _tile_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], fps: Fraction,
-                  chunk: Chunk) -> list[Any]:
-    """Tap the lowest rung's frames for the chunk's storyboard tiles (see ``_picture_outputs``)."""
+                  chunk: Chunk, runup: int) -> list[Any]:
+    """Tap the lowest rung's frames for the chunk's storyboard tiles (see ``_picture_outputs``),
+    its own frames only: neither its ``runup`` frames nor its tail."""
     bottom = streams[-1].split()
     streams[-1] = bottom[0]
     size = rung_size(info.width, info.height, rungs[-1].height)
-    # The chunk's own frames: its tail is the next chunk's, tiles included.
-    runup = runup_frames(chunk)
     tap = bottom[1]
     if runup or chunk.frames is not None:
         ends = {} if chunk.frames is None else {"end_frame": runup + chunk.frames}
