@@ -19,8 +19,9 @@ the rows and its environment (``run_job``):
 3. **The assembler** is the chunk whose success made the count reach the number of chunks: it
    holds the job's claim from that moment. It writes the media playlists, the master, the MPD,
    the storyboard from the chunks' tiles and the MP4 download (a remux of the segments), checks
-   them against the store, uploads them (master last), and completes the job in one
-   transaction, as one pass does.
+   them against the store, measures the quality sample of the whole video against the source
+   (``VIDEOCTL_MEASURE_QUALITY``, as one pass does, once: no chunk measures), uploads them
+   (master last), and completes the job in one transaction, as one pass does.
 
 A chunk that fails records its failure; a chunk whose container died goes quiet or is reported
 gone by its executor: scan-stuck resubmits it alone, under the job's attempt policy
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoctl.domain import keys
+from videoctl.domain import keys, quality
 from videoctl.domain.chunks import ChunkPlan, plan_chunks
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import InvalidState, VerifyFailed
@@ -50,9 +51,11 @@ from videoctl.media.captions import package_captions
 from videoctl.media.chunks import ChunkOutput, encode_chunk
 from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
-from videoctl.services.encode import OutputPlan, check_loudness, ladder_crfs, upload_ladder
+from videoctl.services.encode import OutputPlan, check_loudness, fetch_source, ladder_crfs, upload_ladder
+from videoctl.services.ladder_quality import AssembledLadder, QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
+from videoctl.storage.scratch import SOURCE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +228,11 @@ def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, decision: Encod
 # ------------------------------------------------------------------ the assembler
 
 
-def assemble(job: Job, chunking: Chunking, outputs: list[ChunkOutput], *, store: ObjectStore, settings: Settings,
-             ffmpeg: str, workdir: Path, prefix: str, progress: Progress) -> hls.LadderSummary:
-    """Write, check and upload the chunked video's manifests, storyboard and download (master last)."""
+def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutput], *, store: ObjectStore,
+             settings: Settings, ffmpeg: str, workdir: Path, prefix: str,
+             progress: Progress) -> tuple[hls.LadderSummary, QualityOutcome | None]:
+    """Write, check, measure and upload the chunked video's manifests, storyboard and download
+    (master last); the quality sample's outcome (None when ``VIDEOCTL_MEASURE_QUALITY`` is off)."""
     info, rungs, whole = chunking.info, chunking.rungs, chunking.whole
     out_dir, media_dir = workdir / "ladder", workdir / "media"
     out_dir.mkdir()
@@ -261,11 +266,20 @@ def assemble(job: Job, chunking: Chunking, outputs: list[ChunkOutput], *, store:
                     for path in out_dir.rglob("*") if path.is_file()})
     summary = verify_assembled(out_dir, info, rungs, whole, playlists, present,
                                audio_durations=chunking.audio_durations, tolerance_s=tolerance_s)
+    progress("quality", 95)
+    # As one pass does, after the verification and before the upload, once for the whole video:
+    # the manifests just written, the chunks' segments from the store, the source fetched again
+    # (a failure, the source's included, is recorded and the job completes without a score).
+    measured = measure_encoded(AssembledLadder(out_dir, store, prefix, workdir / "quality" / "ladder"),
+                               mode=settings.measure_quality, ffmpeg=ffmpeg,
+                               source=lambda: fetch_source(store, video, workdir), info=info,
+                               workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
+    (workdir / SOURCE_FILE).unlink(missing_ok=True)  # the scratch space goes to the upload from here on
     progress("upload", 96)
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 96 + done * 3))
     # The tiles are in the sheets now; the ladder keeps no intermediate file.
     store.delete_keys(tile_keys)
-    return summary
+    return summary, measured
 
 
 def _fetch_tracks(store: ObjectStore, prefix: str, out_dir: Path, media_dir: Path, rung: Rung,

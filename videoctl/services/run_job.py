@@ -580,10 +580,11 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
         with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, job.attempt)) as workdir:
             rows = deps.db_steps("reading the chunks", lambda: deps.chunks.of_attempt(job.id, job.attempt))
             outputs = [ChunkOutput.from_dict(row.result) for row in rows]
-            summary = chunked.assemble(job, plan, outputs, store=deps.store, settings=deps.settings,
-                                       ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
+            summary, measured = chunked.assemble(job, video, plan, outputs, store=deps.store, settings=deps.settings,
+                                                 ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
             heartbeat.check()
-            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements)
+            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements,
+                                    quality=measured)
     except Fenced:
         raise
     except BaseException as exc:
