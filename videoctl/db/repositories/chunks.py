@@ -42,6 +42,23 @@ class ChunkRepository(_Repository):
                 "be cut into chunks")
         return Job.from_row(row)
 
+    def finish_whole(self, job: Job, outputs: dict[str, Any]) -> Job:
+        """The lead's whole-video outputs recorded on the job under its claim; the job as that left
+        it (every chunk counted already: the lead keeps the claim and assembles). Replay-safe: a
+        write that committed although its reply was lost is found as it left the job."""
+        params = {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "whole": Jsonb(outputs)}
+        row = _one(self.conn, "finish_whole", params)
+        if row is not None:
+            return Job.from_row(row)
+        current = JobRepository(self.conn).get(job.id)
+        if (current.attempt == job.attempt and current.runner_id == job.runner_id and current.chunking
+                and "whole" in current.chunking):
+            return current
+        JobRepository(self.conn)._explain_refusal(
+            {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "from": ["RUNNING"]},
+            "record its whole-video outputs")
+        raise AssertionError("unreachable")
+
     def of_attempt(self, job_id: int, attempt: int) -> list[JobChunk]:
         return [JobChunk.from_row(r) for r in _all(self.conn, "chunks_of_attempt", {"job_id": job_id, "attempt": attempt})]
 
