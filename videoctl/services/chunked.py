@@ -55,7 +55,14 @@ from videoctl.media.captions import package_captions
 from videoctl.media.chunks import ChunkOutput, encode_chunk
 from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
-from videoctl.services.encode import OutputPlan, check_loudness, fetch_source, ladder_crfs, upload_ladder
+from videoctl.services.encode import (
+    OutputPlan,
+    check_loudness,
+    download_files,
+    fetch_source,
+    ladder_crfs,
+    upload_ladder,
+)
 from videoctl.services.ladder_quality import AssembledLadder, QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
@@ -275,8 +282,7 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
         tiles_dir = workdir / storyboard.TILES
         tiles_dir.mkdir()
         tile_keys = [f"{prefix}{storyboard.TILES}/{storyboard.TILE_PATTERN % n}" for n in range(tiles)]
-        for key in tile_keys:
-            store.download_file(key, tiles_dir / key.rsplit("/", 1)[1])
+        download_files(store, [(key, tiles_dir / key.rsplit("/", 1)[1]) for key in tile_keys])
         assemble_sheets(ffmpeg, tiles_dir, out_dir, tiles=tiles, duration_s=info.duration_s, video_duration_s=video_s,
                         fps=fps, width=outputs[0].rungs[rungs[-1].name].width,
                         height=outputs[0].rungs[rungs[-1].name].height)
@@ -323,9 +329,11 @@ def _fetch_tracks(store: ObjectStore, prefix: str, out_dir: Path, media_dir: Pat
         audio.mkdir()
         store.download_file(f"{prefix}{encode.AUDIO_NAME}/{encode.MEDIA_PLAYLIST}", audio / encode.MEDIA_PLAYLIST)
         names[encode.AUDIO_NAME] = audio
+    files: list[tuple[str, Path]] = []
     for name, folder in names.items():
         playlist = hls.load_media_playlist(folder)
-        for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]:
-            if uri is None:
-                raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
-            store.download_file(f"{prefix}{name}/{uri}", folder / uri)
+        if playlist.map_uri is None:
+            raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
+        files += [(f"{prefix}{name}/{uri}", folder / uri)
+                  for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]]
+    download_files(store, files)
