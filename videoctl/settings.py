@@ -41,7 +41,7 @@ from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import ANY, parse_origin, parse_origins
-from videoctl.domain.pertitle import DEFAULT_VMAF_TARGET, VMAF_TARGET_RANGE
+from videoctl.domain.pertitle import DEFAULT_PER_TITLE_AFTER_S, DEFAULT_VMAF_TARGET, VMAF_TARGET_RANGE
 from videoctl.domain.pertitle import MODES as LADDER_MODES
 from videoctl.domain.playback import (
     DEFAULT_MAX_LIFETIME_S,
@@ -419,6 +419,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("vmaf_target", ("VIDEOCTL_VMAF_TARGET",), _number(float, minimum=VMAF_TARGET_RANGE[0],
               maximum=VMAF_TARGET_RANGE[1]), DEFAULT_VMAF_TARGET,
               help="per-title: the mean VMAF the top rung is encoded to reach"),
+    FieldSpec("per_title_after_s", ("VIDEOCTL_PER_TITLE_AFTER_SECONDS",), _number(float, minimum=0, maximum=WEEK),
+              DEFAULT_PER_TITLE_AFTER_S,
+              help="per-title: a source shorter than this takes the fixed ladder (the probe's cost is the same "
+                   "for any length); 0: every source is probed"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _off_or(_number(float, minimum=0, maximum=WEEK)),
               help="a source longer than this is encoded in chunks, by several processes at once (local executor "
@@ -533,6 +537,7 @@ class Settings:
     x264_preset: str
     ladder_mode: str
     vmaf_target: float
+    per_title_after_s: float
     segment_s: int
     chunk_after_s: float | None
     chunk_s: int

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 def run_env(env, monkeypatch, tmp_path):
     monkeypatch.setenv("VIDEOCTL_LADDER", "180:3000")
     monkeypatch.setenv("VIDEOCTL_LADDER_MODE", "per-title")
+    monkeypatch.setenv("VIDEOCTL_PER_TITLE_AFTER_SECONDS", "0")  # the test clips are seconds long
     monkeypatch.setenv("VIDEOCTL_MEASURE_QUALITY", "off")
     monkeypatch.setenv("VIDEOCTL_SCRATCH_DIR", str(tmp_path / "scratch"))
     return dict(os.environ)
@@ -65,8 +66,11 @@ def test_the_ladder_decision_is_stored_shown_and_reused_without_probing(capsys, 
     assert lower.crf["180p"] > ladder.crf["180p"] or lower.crf["180p"] == pertitle.CRF_RANGE[1]
 
 
-def test_the_fixed_ladder_probes_nothing_and_says_so(capsys, ctx, run_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("VIDEOCTL_LADDER_MODE", "fixed")
+@pytest.mark.parametrize(("mode", "after_s"), [("fixed", "0"), ("per-title", "120")])
+def test_the_fixed_ladder_probes_nothing_and_says_so(capsys, ctx, run_env, tmp_path, monkeypatch, mode, after_s):
+    # Asked for, or per-title on a source shorter than VIDEOCTL_PER_TITLE_AFTER_SECONDS (4 s < 120 s).
+    monkeypatch.setenv("VIDEOCTL_LADDER_MODE", mode)
+    monkeypatch.setenv("VIDEOCTL_PER_TITLE_AFTER_SECONDS", after_s)
     monkeypatch.setattr(complexity, "measure_crfs", lambda *a, **k: pytest.fail("the fixed ladder probed"))
     video = add_video(ctx.videos, ctx.store, videos_root="videos", path=clips.normal(find_ffmpeg(), tmp_path))
     done = _run(capsys, ctx, video.id)

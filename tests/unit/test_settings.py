@@ -167,11 +167,12 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
     "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
-    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "chunk_after_s", "chunk_s"}]
+    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "per_title_after_s",
+    "chunk_after_s", "chunk_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 27
+    assert len(NUMBERS) == 28
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
     # VIDEOCTL_CHUNK_AFTER_SECONDS is off (None) by default, a number when set.
