@@ -444,3 +444,12 @@ def test_loudness_defaults_to_normalising_to_minus_16_lufs():
     loudness = Settings.from_env({}).loudness
     assert (loudness.mode, loudness.target_lufs, loudness.true_peak_dbtp) == ("normalize", -16.0, -1.5)
     assert Settings.from_env({"VIDEOCTL_LOUDNESS": "Measure"}).loudness.mode == "measure"
+
+
+def test_the_per_title_ladder_is_the_default_for_sources_from_two_minutes():
+    settings = Settings.from_env({})
+    assert (settings.ladder_mode, settings.vmaf_target, settings.per_title_after_s) == ("per-title", 94.0, 120.0)
+    assert Settings.from_env({"VIDEOCTL_LADDER_MODE": "fixed"}).ladder_mode == "fixed"
+    assert Settings.from_env({"VIDEOCTL_PER_TITLE_AFTER_SECONDS": "0"}).per_title_after_s == 0.0
+    with pytest.raises(ConfigError, match="VIDEOCTL_PER_TITLE_AFTER_SECONDS must be"):
+        Settings.from_env({"VIDEOCTL_PER_TITLE_AFTER_SECONDS": "soon"})
