@@ -4,8 +4,9 @@ A fixed CRF spends the same quality setting on every video: a lecture (still sli
 moving inset) reaches a VMAF far above what anyone sees at CRF 23, while grainy, fast content
 falls below it. The per-title probe (services/encode.py, media/complexity.py) encodes a few
 short pieces sampled across the video (:func:`probe_ranges`: their number and length do not
-grow with the video; each starts on one of the ladder's keyframes) with the top rung's size, preset, filters and cap, at a few CRFs
-(:data:`PROBE_CRFS`), and scores them against the source. This module turns those measured
+grow with the video; each starts on one of the ladder's keyframes) with the top rung's size,
+preset, filters and cap, at a few CRFs (:data:`PROBE_CRFS`), and scores them against the source
+(only a source at least two minutes long by default, :func:`mode_for`). This module turns those measured
 points into the ladder:
 
 - The top rung's CRF (:func:`crf_for_target`) is where the pieces' **mean** VMAF reaches the
