@@ -95,7 +95,7 @@ def probe_ranges(duration_s: float, keyframe_s: float, pieces: int = PROBE_PIECE
     the ladder codes them. Started anywhere else, a change of picture (a new slide, a cut) that
     the ladder's keyframe carries fell on a P-frame in the piece and read a point or two lower
     in VMAF for the rest of it (a lecture whose slides change on the segments' keyframes: 93.1
-    on a piece at CRF 25 where the same seconds of the whole encode score 94.6). Pieces that
+    on a piece at CRF 25 where the same seconds of the whole encode score about 94.7). Pieces that
     land on the same keyframe (a short video) are one. A video too short for ``pieces`` pieces
     is one piece: all of it."""
     if not math.isfinite(duration_s) or duration_s <= 0:
