@@ -34,7 +34,7 @@ from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, Ve
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
-from videoctl.domain.pertitle import LadderDecision
+from videoctl.domain.pertitle import LadderDecision, mode_for
 from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
@@ -202,7 +202,8 @@ def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Se
     (the per-title probe runs in ``workdir``)."""
     decision = reusable(decided, identity) or EncodeDecision(identity)
     if rungs is not None:
-        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=settings.ladder_mode,
+        mode = mode_for(settings.ladder_mode, info.duration_s, settings.per_title_after_s)
+        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=mode,
                                         target=settings.vmaf_target, preset=settings.x264_preset,
                                         segment_s=settings.segment_s, workdir=workdir or src.parent / "probe",
                                         stored=ladder_of(decision))
