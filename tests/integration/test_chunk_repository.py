@@ -128,8 +128,9 @@ def test_the_chunk_that_completes_the_count_takes_the_jobs_claim(conn):
         done = chunks.finish(row, {"index": row.idx})
         counts.append(done.chunks_done)
         assert done.runner_id == "lead"  # not the last: the job's claim stays where it is
+        assert done.progress == 25 + 69 * done.chunks_done // 4  # the job's progress follows its chunks
     last = chunks.finish(claimed[1], {"index": 1})
-    assert counts == [1, 2, 3]
+    assert counts == [1, 2, 3] and last.progress == 94
     assert (last.chunks_done, last.runner_id, last.state) == (4, "chunk-1", JobState.RUNNING)
     assert [r.result for r in chunks.of_attempt(job.id, job.attempt)] == [{"index": i} for i in range(4)]
     # The assembler now holds the job like any runner: the lead's writes are fenced.

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videoctl.domain import keys, quality
-from videoctl.domain.chunks import ChunkPlan, plan_chunks
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan, plan_chunks
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import InvalidState, VerifyFailed
 from videoctl.domain.executor import Executor
@@ -159,7 +159,7 @@ def make_and_record_whole(job: Job, video: Video, src: Path, info: SourceInfo, r
     whole, measurements = make_whole_outputs(ffmpeg, src, out_dir, info, rungs, settings, decision,
                                              fetch_sidecars(store, settings.videos_root, video.id, workdir), progress)
     audio_durations = {r.name: hls.load_media_playlist(out_dir / r.name).duration_s for r in info.audio_renditions}
-    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * 5))
+    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * (PROGRESS_CHUNKS_FROM - 20)))
     job = chunks.finish_whole(job, LeadOutputs(whole, audio_durations, measurements).to_dict())
     log.info("whole-video outputs made", extra={"job_id": job.id, "chunks": job.chunks, "chunks_done": job.chunks_done,
                                                 "whole_s": round(time.monotonic() - started, 3)})
@@ -287,7 +287,7 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
                         fps=fps, width=outputs[0].rungs[rungs[-1].name].width,
                         height=outputs[0].rungs[rungs[-1].name].height)
         storyboard.verify_storyboard(out_dir, info.duration_s)
-    progress("assemble", 94)
+    progress("assemble", PROGRESS_CHUNKS_TO)
     tolerance_s = max(1.0, float(settings.segment_s))
     rung = download.choose_download_rung(rungs, plan.download_height)
     if rung is not None:

@@ -15,7 +15,7 @@ from videoctl.db.reconnect import db_error
 from videoctl.db.repositories._base import _all, _one, _Repository
 from videoctl.db.repositories.jobs import JobRepository
 from videoctl.domain.chunk_rules import ChunkCandidate
-from videoctl.domain.chunks import ChunkPlan
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import Job, JobChunk
 from videoctl.domain.sizing import ContainerSize
@@ -116,7 +116,8 @@ class ChunkRepository(_Repository):
         """The chunk SUCCEEDED and counted, atomically; the job as the count left it. When
         ``chunks_done`` reached ``chunks``, this runner holds the job's claim: it assembles."""
         row = _one(self.conn, "finish_chunk", {"job_id": chunk.job_id, "attempt": chunk.attempt, "idx": chunk.idx,
-                                               "runner_id": chunk.runner_id, "result": Jsonb(result)})
+                                               "runner_id": chunk.runner_id, "result": Jsonb(result),
+                                               "progress_from": PROGRESS_CHUNKS_FROM, "progress_to": PROGRESS_CHUNKS_TO})
         if row is None:
             self._explain(chunk.job_id, chunk.attempt, chunk.idx, "succeed", runner_id=chunk.runner_id)
         return Job.from_row(row)

@@ -105,6 +105,8 @@ WITH done AS (
 )
 UPDATE video_transcode_job AS job
 SET chunks_done = job.chunks_done + 1,
+    progress = GREATEST(job.progress, %(progress_from)s
+                        + (%(progress_to)s - %(progress_from)s) * (job.chunks_done + 1) / job.chunks),
     runner_id = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN %(runner_id)s
                      ELSE job.runner_id END,
     heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN now()
