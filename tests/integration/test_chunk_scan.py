@@ -118,16 +118,40 @@ def test_a_permanent_error_in_a_chunk_makes_the_job_dead(conn, settings):
     assert JobRepository(conn).get(job.id).state is JobState.DEAD
 
 
-def test_the_lead_that_ended_after_sending_its_chunks_is_not_a_failure(conn, settings):
+def lead_outputs_recorded(conn, job):
+    """The lead made its whole-video outputs while the chunks encoded, and recorded them."""
+    return ChunkRepository(conn).finish_whole(job, {"whole": {}, "audio_durations": {}, "measurements": None})
+
+
+def test_the_lead_that_ended_after_sending_its_chunks_and_recording_its_outputs_is_not_a_failure(conn, settings):
     """A chunked attempt's lead container ends (SUCCEEDED) and the job's heartbeat stops: its chunks speak for it."""
     job = chunked_job(conn)
     sent(conn, job)
+    lead_outputs_recorded(conn, job)
     conn.execute("UPDATE video_transcode_job SET executor_job_id = 'lead', heartbeat_at = now() - interval '1 hour' "
                  "WHERE id = %s", (job.id,))
     executor = Executor(remotes={"lead": Remote("SUCCEEDED", exit_code=0),
                                  **{f"array:{i}": Remote("RUNNING") for i in range(4)}})
     assert scan(conn, executor, settings).items == []
     assert JobRepository(conn).get(job.id).state is JobState.RUNNING
+
+
+@pytest.mark.parametrize("lead", ["quiet", "gone"])
+def test_a_lead_lost_before_recording_its_outputs_fails_the_attempt_and_stops_its_chunks(conn, settings, lead):
+    """While its chunks encode, the lead makes the whole-video outputs: it is watched as any
+    running attempt's container until it has recorded them (its heartbeat, its container)."""
+    job = chunked_job(conn)
+    sent(conn, job)
+    stale = "now() - interval '1 hour'" if lead == "quiet" else "now()"
+    conn.execute(f"UPDATE video_transcode_job SET executor_job_id = 'lead', heartbeat_at = {stale} WHERE id = %s",
+                 (job.id,))
+    remotes = {f"array:{i}": Remote("RUNNING") for i in range(4)}
+    remotes["lead"] = Remote("RUNNING") if lead == "quiet" else Remote("FAILED", "OutOfMemoryError", exit_code=137)
+    executor = Executor(remotes=remotes)
+    items = scan(conn, executor, settings).items
+    assert [(i.chunk, i.rule) for i in items] == [(None, "stale_heartbeat" if lead == "quiet" else "executor_failed")]
+    assert JobRepository(conn).get(job.id).state is not JobState.RUNNING
+    assert executor.stopped == [[f"array:{i}" for i in range(4)]]
 
 
 def test_a_lead_that_died_before_recording_its_array_has_it_adopted(conn, settings):

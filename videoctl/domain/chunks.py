@@ -46,6 +46,13 @@ MIN_CHUNKS = 2
 MAX_CHUNKS = 10_000
 
 
+#: The job's progress (percent) over a chunked attempt: the lead's own part up to the first,
+#: each chunk that succeeds its share of the way to the second (the fenced counter moves it),
+#: the assembly the rest.
+PROGRESS_CHUNKS_FROM = 25
+PROGRESS_CHUNKS_TO = 94
+
+
 #: The states of a chunk that still has a future.
 UNFINISHED_CHUNK_STATES = frozenset({ChunkState.PENDING, ChunkState.SUBMITTED, ChunkState.RUNNING,
                                      ChunkState.FAILED, ChunkState.RETRY_WAIT})

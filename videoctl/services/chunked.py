@@ -5,19 +5,23 @@ the rows and its environment (``run_job``):
 
 1. **The lead** is the attempt's container, as for any video. It downloads and probes the
    source; when the video is longer than ``VIDEOCTL_CHUNK_AFTER_SECONDS`` (and sought in
-   reliably: fMP4 segments, a container whose timestamps do not jump) it *prepares*
-   (:func:`prepare`): it decides once (the decision stored on the job, as for one pass, which
-   every chunk then reads), encodes and uploads what covers the whole video once — every audio
-   rendition with its loudness gain (then checked), the captions, the poster from the source's
-   keyframes — records the plan and what it made, one job_chunk row per chunk, and sends the
-   chunks: one Batch array job, or local processes, at most one per spare CPU. Then it exits.
+   reliably: fMP4 segments, a container whose timestamps do not jump) it decides once (the
+   decision stored on the job, as for one pass, which every chunk then reads), records the plan,
+   one job_chunk row per chunk, and sends the chunks (:func:`send`): one Batch array job, or
+   local processes, at most one per spare CPU. Then, while they encode, it makes and uploads what
+   covers the whole video once — every audio rendition with its loudness gain (then checked),
+   the captions, the poster from the source's keyframes — and records it on the job
+   (:func:`make_and_record_whole`). Its own work is then off the path to READY: it is done
+   before the chunks are on any long video. It exits, unless every chunk had succeeded by then:
+   then it holds the job's claim and assembles.
 2. **A chunk** (AWS_BATCH_JOB_ARRAY_INDEX, or VIDEOCTL_CHUNK_INDEX when sent alone) claims its
    row, downloads the source, encodes its frames of every rung (``media.chunks``), uploads its
    segments and storyboard tiles under the attempt's prefix, and succeeds: the fenced atomic
    counter on the job counts it (:meth:`ChunkRepository.finish`). Locally it then starts the
    next chunk nobody has started, on the CPU it frees. No container waits for another.
-3. **The assembler** is the chunk whose success made the count reach the number of chunks: it
-   holds the job's claim from that moment. It writes the media playlists, the master, the MPD,
+3. **The assembler** is the chunk whose success made the count reach the number of chunks, the
+   lead's outputs recorded (else the lead, when it records them last): it holds the job's claim
+   from that moment. It writes the media playlists, the master, the MPD,
    the storyboard from the chunks' tiles and the MP4 download (a remux of the segments), checks
    them against the store, measures the quality sample of the whole video against the source
    (``VIDEOCTL_MEASURE_QUALITY``, as one pass does, once: no chunk measures), uploads them
@@ -37,13 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videoctl.domain import keys, quality
-from videoctl.domain.chunks import ChunkPlan, plan_chunks
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan, plan_chunks
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import InvalidState, VerifyFailed
 from videoctl.domain.executor import Executor
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.models import Job, JobChunk, Video
-from videoctl.domain.repositories import ChunkRepository, JobRepository
+from videoctl.domain.repositories import ChunkRepository
 from videoctl.domain.sizing import SourceFacts, chunk_size
 from videoctl.media import dash, download, encode, hls, poster, storyboard
 from videoctl.media.assemble import WholeVideo, assemble_sheets, verify_assembled, write_manifests
@@ -51,7 +55,14 @@ from videoctl.media.captions import package_captions
 from videoctl.media.chunks import ChunkOutput, encode_chunk
 from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
-from videoctl.services.encode import OutputPlan, check_loudness, fetch_source, ladder_crfs, upload_ladder
+from videoctl.services.encode import (
+    OutputPlan,
+    check_loudness,
+    download_files,
+    fetch_source,
+    ladder_crfs,
+    upload_ladder,
+)
 from videoctl.services.ladder_quality import AssembledLadder, QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
@@ -77,22 +88,39 @@ def chunk_plan(settings: Settings, info: SourceInfo) -> ChunkPlan | None:
 
 
 @dataclass(frozen=True)
-class Chunking:
-    """What every chunk and the assembler read of the attempt: the lead's word on it."""
+class LeadOutputs:
+    """What the lead made for the whole video while its chunks encoded, for the assembler."""
 
-    plan: ChunkPlan
-    info: SourceInfo
-    rungs: tuple[Rung, ...]
     whole: WholeVideo
     #: Each audio rendition's length, and its loudness as encoded, for the job's record.
     audio_durations: dict[str, float]
     measurements: dict | None
 
     def to_dict(self) -> dict:
+        return {"whole": self.whole.to_dict(), "audio_durations": self.audio_durations,
+                "measurements": self.measurements}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LeadOutputs:
+        return cls(WholeVideo.from_dict(data["whole"]), {name: float(s) for name, s in data["audio_durations"].items()},
+                   data.get("measurements"))
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """What every chunk and the assembler read of the attempt: the lead's word on it. ``lead``
+    is None until the lead has recorded its whole-video outputs (``whole`` in the stored form,
+    what the job queries look for)."""
+
+    plan: ChunkPlan
+    info: SourceInfo
+    rungs: tuple[Rung, ...]
+    lead: LeadOutputs | None = None
+
+    def to_dict(self) -> dict:
         return {"version": CHUNKING_VERSION, "plan": self.plan.to_dict(), "info": self.info.to_dict(),
                 "rungs": [[r.height, r.maxrate_kbps, r.bufsize_kbps, r.audio_kbps] for r in self.rungs],
-                "whole": self.whole.to_dict(), "audio_durations": self.audio_durations,
-                "measurements": self.measurements}
+                **(self.lead.to_dict() if self.lead else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> Chunking:
@@ -100,35 +128,41 @@ class Chunking:
             raise InvalidState(f"the chunked attempt was prepared by another version of videoctl "
                                f"(chunking version {data.get('version')}, this one reads {CHUNKING_VERSION})")
         return cls(ChunkPlan.from_dict(data["plan"]), SourceInfo.from_dict(data["info"]),
-                   tuple(Rung(*rung) for rung in data["rungs"]), WholeVideo.from_dict(data["whole"]),
-                   {name: float(s) for name, s in data["audio_durations"].items()}, data.get("measurements"))
+                   tuple(Rung(*rung) for rung in data["rungs"]),
+                   LeadOutputs.from_dict(data) if "whole" in data else None)
 
 
 # ------------------------------------------------------------------ the lead
 
 
-def prepare(job: Job, video: Video, src: Path, info: SourceInfo, plan: ChunkPlan, rungs: tuple[Rung, ...],
-            decision: EncodeDecision, *, store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path,
-            prefix: str, jobs: JobRepository, chunks: ChunkRepository, executor: Executor,
-            progress: Progress) -> Job:
-    """The lead's part: the whole-video outputs made and uploaded, the chunks recorded and sent.
+def send(job: Job, info: SourceInfo, plan: ChunkPlan, rungs: tuple[Rung, ...], *, chunks: ChunkRepository,
+         executor: Executor, progress: Progress) -> Job:
+    """The lead records the plan, one job_chunk row per chunk, and sends the chunks: first, so
+    they encode while the lead makes the whole-video outputs (:func:`make_and_record_whole`)."""
+    job = chunks.create(job, plan, Chunking(plan, info, rungs).to_dict())
+    send_chunks(job, chunks=chunks, executor=executor,
+                source=SourceFacts(info.duration_s, info.width, info.height, info.fps))
+    log.info("chunks sent", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+    progress("chunks", 10)
+    return job
 
-    Returns the job as it stands with its chunks sent; the lead's container then exits.
-    """
+
+def make_and_record_whole(job: Job, video: Video, src: Path, info: SourceInfo, rungs: tuple[Rung, ...],
+                          decision: EncodeDecision, *, store: ObjectStore, settings: Settings, ffmpeg: str,
+                          workdir: Path, prefix: str, chunks: ChunkRepository, progress: Progress) -> Job:
+    """The lead's own part, while its chunks encode: the whole-video outputs made, uploaded and
+    recorded on the job. Returns the job as that left it: when every chunk had succeeded by
+    then, the lead still holds the claim and assembles (``chunks_done == chunks``)."""
     out_dir = workdir / "whole"
     out_dir.mkdir()
     started = time.monotonic()
     whole, measurements = make_whole_outputs(ffmpeg, src, out_dir, info, rungs, settings, decision,
                                              fetch_sidecars(store, settings.videos_root, video.id, workdir), progress)
     audio_durations = {r.name: hls.load_media_playlist(out_dir / r.name).duration_s for r in info.audio_renditions}
-    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * 5))
-    log.info("whole-video outputs made", extra={"job_id": job.id, "chunks": plan.count,
+    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * (PROGRESS_CHUNKS_FROM - 20)))
+    job = chunks.finish_whole(job, LeadOutputs(whole, audio_durations, measurements).to_dict())
+    log.info("whole-video outputs made", extra={"job_id": job.id, "chunks": job.chunks, "chunks_done": job.chunks_done,
                                                 "whole_s": round(time.monotonic() - started, 3)})
-    chunking = Chunking(plan, info, rungs, whole, audio_durations, measurements)
-    job = chunks.create(job, plan, chunking.to_dict())
-    send_chunks(job, chunks=chunks, executor=executor,
-                source=SourceFacts(info.duration_s, info.width, info.height, info.fps))
-    progress("chunks", 25)
     return job
 
 
@@ -233,7 +267,9 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
              progress: Progress) -> tuple[hls.LadderSummary, QualityOutcome | None]:
     """Write, check, measure and upload the chunked video's manifests, storyboard and download
     (master last); the quality sample's outcome (None when ``VIDEOCTL_MEASURE_QUALITY`` is off)."""
-    info, rungs, whole = chunking.info, chunking.rungs, chunking.whole
+    if chunking.lead is None:
+        raise InvalidState(f"job {job.id} attempt {job.attempt}: the lead has not recorded the whole-video outputs")
+    info, rungs, whole = chunking.info, chunking.rungs, chunking.lead.whole
     out_dir, media_dir = workdir / "ladder", workdir / "media"
     out_dir.mkdir()
     plan = OutputPlan.from_settings(settings)
@@ -246,13 +282,12 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
         tiles_dir = workdir / storyboard.TILES
         tiles_dir.mkdir()
         tile_keys = [f"{prefix}{storyboard.TILES}/{storyboard.TILE_PATTERN % n}" for n in range(tiles)]
-        for key in tile_keys:
-            store.download_file(key, tiles_dir / key.rsplit("/", 1)[1])
+        download_files(store, [(key, tiles_dir / key.rsplit("/", 1)[1]) for key in tile_keys])
         assemble_sheets(ffmpeg, tiles_dir, out_dir, tiles=tiles, duration_s=info.duration_s, video_duration_s=video_s,
                         fps=fps, width=outputs[0].rungs[rungs[-1].name].width,
                         height=outputs[0].rungs[rungs[-1].name].height)
         storyboard.verify_storyboard(out_dir, info.duration_s)
-    progress("assemble", 94)
+    progress("assemble", PROGRESS_CHUNKS_TO)
     tolerance_s = max(1.0, float(settings.segment_s))
     rung = download.choose_download_rung(rungs, plan.download_height)
     if rung is not None:
@@ -265,7 +300,7 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
     present.update({path.relative_to(out_dir).as_posix(): path.stat().st_size
                     for path in out_dir.rglob("*") if path.is_file()})
     summary = verify_assembled(out_dir, info, rungs, whole, playlists, present,
-                               audio_durations=chunking.audio_durations, tolerance_s=tolerance_s)
+                               audio_durations=chunking.lead.audio_durations, tolerance_s=tolerance_s)
     progress("quality", 95)
     # As one pass does, after the verification and before the upload, once for the whole video:
     # the manifests just written, the chunks' segments from the store, the source fetched again
@@ -294,9 +329,11 @@ def _fetch_tracks(store: ObjectStore, prefix: str, out_dir: Path, media_dir: Pat
         audio.mkdir()
         store.download_file(f"{prefix}{encode.AUDIO_NAME}/{encode.MEDIA_PLAYLIST}", audio / encode.MEDIA_PLAYLIST)
         names[encode.AUDIO_NAME] = audio
+    files: list[tuple[str, Path]] = []
     for name, folder in names.items():
         playlist = hls.load_media_playlist(folder)
-        for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]:
-            if uri is None:
-                raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
-            store.download_file(f"{prefix}{name}/{uri}", folder / uri)
+        if playlist.map_uri is None:
+            raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
+        files += [(f"{prefix}{name}/{uri}", folder / uri)
+                  for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]]
+    download_files(store, files)

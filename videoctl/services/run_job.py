@@ -314,6 +314,9 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
         heartbeat.publish("FAILED")
         raise
     if result.outcome == "chunked":
+        if result.job.chunks_done == result.job.chunks:  # the chunks finished first: the lead assembles
+            return _assemble_and_complete(result.job, result.video, chunked.Chunking.from_dict(result.job.chunking),
+                                          deps, progress)
         heartbeat.publish("RUNNING")  # its chunks carry on
         return result
     heartbeat.progress = 100
@@ -340,11 +343,12 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
         chunkable = deps.chunks is not None and deps.chunk_executor is not None
         plan = chunked.chunk_plan(settings, info) if chunkable else None
         if plan is not None:
-            job = chunked.prepare(job, video, src, info, plan, ladder_rungs(settings, info, decision), decision,
-                                  store=store, settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
-                                  jobs=deps.jobs, chunks=deps.chunks, executor=deps.chunk_executor(runner.on_batch),
-                                  progress=report)
-            log.info("chunks sent", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+            rungs = ladder_rungs(settings, info, decision)
+            job = chunked.send(job, info, plan, rungs, chunks=deps.chunks,
+                               executor=deps.chunk_executor(runner.on_batch), progress=report)
+            job = chunked.make_and_record_whole(job, video, src, info, rungs, decision, store=store,
+                                                settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
+                                                chunks=deps.chunks, progress=report)
             return RunResult("chunked", job, video)
         result = encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings,
                                  ffmpeg=deps.ffmpeg, workdir=workdir, progress=report)
@@ -510,7 +514,8 @@ def _run_claimed_chunk(job_id: int, chunk: JobChunk, video: Video, deps: RunJobD
     log.info("chunk succeeded", extra={"job_id": job.id, "attempt": attempt, "chunk": chunk.idx,
                                        "chunks_done": counted.chunks_done, "chunks": counted.chunks})
     if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
-        return _assemble_and_complete(counted, video, plan, deps, progress)
+        # The lead's outputs are on the job now (else it kept the claim): read the plan again.
+        return _assemble_and_complete(counted, video, chunked.Chunking.from_dict(counted.chunking), deps, progress)
     _start_next_chunk(deps, runner, counted)
     return RunResult("chunk_encoded", counted, video)
 
@@ -567,7 +572,8 @@ def _own_cpus() -> frozenset[int] | None:
 
 def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps: RunJobDeps,
                            progress: Progress) -> RunResult:
-    """The last chunk holds the job's claim now: assemble the ladder, complete as one pass does."""
+    """The last chunk (or the lead, when its whole-video outputs came last) holds the job's claim
+    now: assemble the ladder, complete as one pass does."""
     log.info("assembling the ladder", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
     prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, job.attempt)
     heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s, mirror=deps.mirror)
@@ -583,7 +589,7 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
             summary, measured = chunked.assemble(job, video, plan, outputs, store=deps.store, settings=deps.settings,
                                                  ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
             heartbeat.check()
-            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements,
+            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.lead.measurements,
                                     quality=measured)
     except Fenced:
         raise

@@ -15,7 +15,7 @@ from videoctl.db.reconnect import db_error
 from videoctl.db.repositories._base import _all, _one, _Repository
 from videoctl.db.repositories.jobs import JobRepository
 from videoctl.domain.chunk_rules import ChunkCandidate
-from videoctl.domain.chunks import ChunkPlan
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import Job, JobChunk
 from videoctl.domain.sizing import ContainerSize
@@ -41,6 +41,23 @@ class ChunkRepository(_Repository):
                 {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "from": ["RUNNING"]},
                 "be cut into chunks")
         return Job.from_row(row)
+
+    def finish_whole(self, job: Job, outputs: dict[str, Any]) -> Job:
+        """The lead's whole-video outputs recorded on the job under its claim; the job as that left
+        it (every chunk counted already: the lead keeps the claim and assembles). Replay-safe: a
+        write that committed although its reply was lost is found as it left the job."""
+        params = {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "whole": Jsonb(outputs)}
+        row = _one(self.conn, "finish_whole", params)
+        if row is not None:
+            return Job.from_row(row)
+        current = JobRepository(self.conn).get(job.id)
+        if (current.attempt == job.attempt and current.runner_id == job.runner_id and current.chunking
+                and "whole" in current.chunking):
+            return current
+        JobRepository(self.conn)._explain_refusal(
+            {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "from": ["RUNNING"]},
+            "record its whole-video outputs")
+        raise AssertionError("unreachable")
 
     def of_attempt(self, job_id: int, attempt: int) -> list[JobChunk]:
         return [JobChunk.from_row(r) for r in _all(self.conn, "chunks_of_attempt", {"job_id": job_id, "attempt": attempt})]
@@ -99,7 +116,8 @@ class ChunkRepository(_Repository):
         """The chunk SUCCEEDED and counted, atomically; the job as the count left it. When
         ``chunks_done`` reached ``chunks``, this runner holds the job's claim: it assembles."""
         row = _one(self.conn, "finish_chunk", {"job_id": chunk.job_id, "attempt": chunk.attempt, "idx": chunk.idx,
-                                               "runner_id": chunk.runner_id, "result": Jsonb(result)})
+                                               "runner_id": chunk.runner_id, "result": Jsonb(result),
+                                               "progress_from": PROGRESS_CHUNKS_FROM, "progress_to": PROGRESS_CHUNKS_TO})
         if row is None:
             self._explain(chunk.job_id, chunk.attempt, chunk.idx, "succeed", runner_id=chunk.runner_id)
         return Job.from_row(row)

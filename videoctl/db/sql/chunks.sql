@@ -18,6 +18,16 @@ WITH job AS (
 )
 SELECT * FROM job;
 
+-- name: finish_whole
+-- The lead's whole-video outputs (audio, captions, poster), made while its chunks encode,
+-- recorded for the assembler under the lead's claim. Serialised with finish_chunk on the job's
+-- row lock: when every chunk has succeeded already, the lead holds the claim and assembles.
+UPDATE video_transcode_job
+SET chunking = chunking || %(whole)s, heartbeat_at = now(), updated_at = now()
+WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
+  AND chunks IS NOT NULL AND NOT chunking ? 'whole'
+RETURNING *;
+
 -- name: chunks_of_attempt
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s ORDER BY idx;
 
@@ -80,7 +90,9 @@ RETURNING chunk.idx, chunk.progress;
 -- The fenced atomic counter. The chunk succeeds with what it made, and the job counts it in
 -- the same statement: concurrent finishers queue on the job's row lock, each adding one to
 -- the count the one before it left. The chunk that makes it reach the chunk count takes
--- the job's claim (runner and heartbeat): it assembles the ladder and completes the job.
+-- the job's claim (runner and heartbeat): it assembles the ladder and completes the job; unless
+-- the lead has not recorded the whole-video outputs yet (no 'whole' in the job's chunking): then
+-- the lead keeps its claim, and assembles when it records them (finish_whole).
 WITH done AS (
     UPDATE job_chunk AS chunk
     SET state = 'SUCCEEDED', result = %(result)s, progress = 100, heartbeat_at = now(), finished_at = now(),
@@ -93,8 +105,12 @@ WITH done AS (
 )
 UPDATE video_transcode_job AS job
 SET chunks_done = job.chunks_done + 1,
-    runner_id = CASE WHEN job.chunks_done + 1 = job.chunks THEN %(runner_id)s ELSE job.runner_id END,
-    heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks THEN now() ELSE job.heartbeat_at END,
+    progress = GREATEST(job.progress, %(progress_from)s
+                        + (%(progress_to)s - %(progress_from)s) * (job.chunks_done + 1) / job.chunks),
+    runner_id = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN %(runner_id)s
+                     ELSE job.runner_id END,
+    heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN now()
+                        ELSE job.heartbeat_at END,
     updated_at = now()
 FROM done
 WHERE job.id = done.job_id AND job.attempt = done.attempt AND job.state = 'RUNNING'
