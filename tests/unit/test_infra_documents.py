@@ -49,7 +49,7 @@ def test_shipped_documents_resolve_completely():
                        docs.function, docs.event_source, docs.log_group, docs.cors])
     assert "${" not in text
     assert docs.compute_env["computeResources"]["subnets"] == ["subnet-aaa", "subnet-bbb"]  # typed: a list
-    assert docs.compute_env["computeResources"]["maxvCpus"] == 64  # typed: an int
+    assert docs.compute_env["computeResources"]["maxvCpus"] == 256  # typed: an int
     assert docs.compute_env["computeResources"]["type"] == "FARGATE"
     jd = docs.job_definition
     assert jd["jobDefinitionName"] == "academy-video-batch-jobdef"

@@ -170,7 +170,7 @@ def test_compute_environment_updates_in_place_or_asks_a_person():
     (action,) = got.actions
     assert action.api == "batch:UpdateComputeEnvironment" and action.wait == "compute_environment"
     assert action.params == {"computeEnvironment": "academy-video-batch-ce", "state": "ENABLED",
-                             "computeResources": {"maxvCpus": 64, "securityGroupIds": ["sg-111"]}}
+                             "computeResources": {"maxvCpus": 256, "securityGroupIds": ["sg-111"]}}
 
     ce = live_like_aws(item(wanted, Kind.COMPUTE_ENVIRONMENT))
     ce["computeResources"]["type"] = "FARGATE_SPOT"
