@@ -176,8 +176,10 @@ class RunJobHarness:
 
         scrubbed = {k: v for k, v in os.environ.items() if not any(k in spec.env for spec in FIELDS)}
         # The quality measurement off: (b) is run-job around the encode as before; (h) measures it.
+        # Chunking off: (b) compares one run-job pass with one bare ffmpeg, whatever --seconds says.
         self.env = {**scrubbed, "VIDEOCTL_HOME": str(workdir / "home"), "VIDEOCTL_LOG_FORMAT": "json",
-                    "VIDEOCTL_SCRATCH_DIR": str(workdir / "scratch"), "VIDEOCTL_MEASURE_QUALITY": "off"}
+                    "VIDEOCTL_SCRATCH_DIR": str(workdir / "scratch"), "VIDEOCTL_MEASURE_QUALITY": "off",
+                    "VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}
         self.ctx = AppContext(Settings.from_env(self.env))
 
     def job_for(self, source: Path) -> int:

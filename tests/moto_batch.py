@@ -42,3 +42,30 @@ def capture_submit_jobs(session) -> list[dict]:
 
     session.events.register("before-call.batch.SubmitJob", record)
     return sent
+
+
+def container_environment(batch, job_id: str) -> dict[str, str]:
+    """The environment Batch gives the container of ``job_id``, as DescribeJobs tells it: the job
+    definition's variables, the submission's overrides, AWS_BATCH_JOB_ID; and for a child of an
+    array job (``ARRAY_ID:INDEX``) AWS_BATCH_JOB_ARRAY_INDEX, which Batch sets in each child and
+    moto leaves out. What a test gives an in-process run-job for that container."""
+    [job] = batch.describe_jobs(jobs=[job_id])["jobs"]
+    environment = {e["name"]: e["value"] for e in job.get("container", {}).get("environment", [])}
+    _, sep, index = job_id.rpartition(":")
+    if sep and index.isdigit():
+        environment["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.get("arrayProperties", {}).get("index", index))
+    return environment
+
+
+def batch_reports(session, statuses: dict[str, dict]) -> None:
+    """DescribeJobs answers, for each id of ``statuses``, with those fields (``status``,
+    ``statusReason``, ``attempts``) instead of moto's: moto without Docker marks every container
+    SUCCEEDED at once, where a test needs one RUNNING or FAILED as Batch would report it. An
+    ``after-call`` hook on the session's events (botocore's public hooks, never moto's private
+    names); ``statuses`` is read at each call, so the test may change it as the story goes."""
+
+    def answer(parsed, **_):
+        for job in parsed.get("jobs", []):
+            job.update(statuses.get(job["jobId"], {}))
+
+    session.events.register("after-call.batch.DescribeJobs", answer)

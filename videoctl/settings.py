@@ -421,8 +421,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="per-title: the mean VMAF the top rung is encoded to reach"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _off_or(_number(float, minimum=0, maximum=WEEK)),
-              help="a source longer than this is encoded in chunks, by several processes at once (local executor "
-                   "only for now); unset or off: never chunk"),
+              600.0, help="a source longer than this is encoded in chunks, by several containers at once (a Batch "
+                          "array job, or local processes); off: never chunk"),
     FieldSpec("chunk_s", ("VIDEOCTL_CHUNK_SECONDS",), _number(int, minimum=1, maximum=DAY), 120,
               help="the length of a chunk: a multiple of VIDEOCTL_SEGMENT_SECONDS"),
     FieldSpec("segment_format", ("VIDEOCTL_SEGMENT_FORMAT",), _choice("fmp4", "ts"), "fmp4",
@@ -743,11 +743,6 @@ def _check_combinations(values: dict[str, Any]) -> None:
     if target and parse_target(target).kind == "webhook" and not values["events_webhook_secret"]:
         raise ConfigError("VIDEOCTL_EVENTS_TARGET is a webhook but VIDEOCTL_EVENTS_WEBHOOK_SECRET is not set",
                           hint="every webhook request is signed with it (docs/events.md): `openssl rand -hex 32`")
-    if values["chunk_after_s"] is not None and values["executor"] == "batch":
-        raise ConfigError(
-            "VIDEOCTL_CHUNK_AFTER_SECONDS is set but chunked encoding is not yet supported on the batch executor",
-            hint="unset VIDEOCTL_CHUNK_AFTER_SECONDS (or set it to off), or use VIDEOCTL_EXECUTOR=local",
-        )
     chunk_problem = chunk_seconds_problem(values["chunk_s"], values["segment_s"])
     if chunk_problem is not None:
         raise ConfigError(f"VIDEOCTL_CHUNK_SECONDS {chunk_problem}",

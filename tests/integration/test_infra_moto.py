@@ -633,3 +633,35 @@ def test_verify_checks_the_playback_settings_and_skips_them_when_unset(aws, caps
     assert skipped.exit_code == 0 and "SKIPPED" in skipped.stdout
     assert "not managed: playback_edge (no playback base URL) (VIDEOCTL_PLAYBACK_BASE_URL is not set" in \
         " ".join(skipped.stdout.split())
+
+
+def test_the_job_role_may_submit_find_and_stop_chunks_on_the_queue_and_definition_setup_made(aws, capsys):
+    """The lead container submits its chunks (an array job, or one chunk alone): setup gives the
+    job role SubmitJob on the very queue and job definition it created; an account set up before
+    chunked encoding is drift until setup adds it."""
+    assert infra(capsys, "setup", "--json").exit_code == 0
+    queue_arn = aws.batch.describe_job_queues(jobQueues=[JOB_QUEUE])["jobQueues"][0]["jobQueueArn"]
+    [definition] = aws.batch.describe_job_definitions(jobDefinitionName=JOBDEF, status="ACTIVE")["jobDefinitions"]
+    assert (definition["retryStrategy"], definition["timeout"]) == ({"attempts": 1}, {"attemptDurationSeconds": 10800})
+    policy = aws.iam.get_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl")["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    submit = by_sid["SubmitChunksToOurQueue"]
+    assert submit["Action"] == "batch:SubmitJob" and queue_arn in submit["Resource"]
+    # The revision setup registered (JOBDEF:1) is covered, and so is the name without one.
+    definition_arn = definition["jobDefinitionArn"]
+    assert definition_arn.endswith(f"job-definition/{JOBDEF}:1")
+    assert definition_arn.rsplit(":", 1)[0] in submit["Resource"] and f"{definition_arn.rsplit(':', 1)[0]}:*" in submit["Resource"]
+    assert by_sid["FindChunksHasNoResourceLevelPermission"]["Action"] == ["batch:DescribeJobs", "batch:ListJobs"]
+    assert by_sid["StopChunks"]["Action"] == "batch:TerminateJob"
+    assert by_sid["TagChunksAsTheyAreSubmitted"]["Condition"] == {"StringEquals": {"batch:CreateAction": "SubmitJob"}}
+
+    earlier = {**policy, "Statement": [s for s in policy["Statement"] if not s["Sid"].endswith(("Queue", "Submitted",
+                                                                                                   "Chunks", "Permission"))]}
+    assert [s["Sid"] for s in earlier["Statement"]] == ["WriteOwnLogs", "EnqueueR2Deletes"]
+    aws.iam.put_role_policy(RoleName="academy-video-batch-job-role", PolicyName="videoctl",
+                            PolicyDocument=json.dumps(earlier))
+    drift = infra(capsys, "verify", "--json").json()["error"]
+    assert not_ok(drift["plan"]) == [("iam_role", "academy-video-batch-job-role", "DRIFT")]
+    fixed = infra(capsys, "setup", "--json")
+    assert [r["api"] for r in fixed.json()["data"]["done"]] == ["iam:PutRolePolicy"]
+    assert infra(capsys, "verify").exit_code == 0

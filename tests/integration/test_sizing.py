@@ -3,6 +3,8 @@ records and `jobs show` prints, what the attempt is priced at, and a local proce
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests import clips
@@ -195,3 +197,26 @@ def test_a_file_that_does_not_probe_is_still_added_and_keeps_the_default_size(ct
     assert video.status is VideoStatus.UPLOADED and ctx.store.exists(video.source_key)
     assert (video.duration_s, video.width, video.height, video.fps) == (None, None, None, None)
     assert submit(ctx, video).size is None
+
+
+def test_auto_submit_sizes_a_file_added_here_and_leaves_a_direct_upload_to_the_job_definition(
+        ctx, moto_batch, monkeypatch, tmp_path):
+    """VIDEOCTL_AUTO_SUBMIT: `video add FILE` probed the file before its submit, so that first
+    SubmitJob is sized. A direct upload's first one is not: at `upload complete` videoctl has
+    seen only the object's HEAD (size, ETag); its facts are first probed by that attempt's own
+    encode, and a later attempt is sized by them (README "Container sizing")."""
+    monkeypatch.setenv("VIDEOCTL_AUTO_SUBMIT", "1")
+    monkeypatch.setenv("VIDEOCTL_SIZING", "0:0.25/512,0.01:1/2048")  # the 2 s 640x360 clip is 0.014 Gpx
+    sent = capture_submit_jobs(ctx.aws.session)
+    clip = clips.normal(find_ffmpeg(), tmp_path)
+    client = Client(context=ctx)  # the test's context: its AWS session is the one listened on
+    added = client.add_video(clip)
+    [added_job] = client.list_jobs(video_id=added.id)
+    upload = client.create_upload(title="direct", size=clip.stat().st_size)
+    assert upload.method == "file"  # local storage: the client writes the file to a path
+    Path(upload.path).write_bytes(clip.read_bytes())
+    uploaded = client.mark_uploaded(upload.video.id)
+    assert added_job.size == ContainerSize(1, 2048)
+    assert uploaded.job is not None and uploaded.job.state is JobState.SUBMITTED and uploaded.job.size is None
+    assert uploaded.video.source_facts.gigapixels is None  # nothing probed it yet
+    assert [overrides(r) for r in sent] == [[{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}], None]

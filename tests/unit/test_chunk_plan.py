@@ -6,7 +6,9 @@ from fractions import Fraction
 
 import pytest
 
-from videoctl.domain.chunks import ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
+from videoctl.domain.chunks import MAX_CHUNKS, ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
+from videoctl.domain.errors import InvalidState
+from videoctl.executor.batch import BatchExecutor
 from videoctl.media.probe import SourceInfo
 from videoctl.services.chunked import chunk_plan
 from videoctl.settings import Settings
@@ -84,10 +86,38 @@ def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clo
     assert last.seek(NTSC).read_s is None
 
 
-def test_chunking_is_off_unless_videoctl_chunk_after_seconds_is_set():
+def test_a_three_hour_video_is_chunked_by_default_unless_chunking_is_off():
     three_hours = SourceInfo(duration_s=3 * 3600.0, width=640, height=360, coded_width=640, coded_height=360,
                              rotation=0, fps=30.0, is_vfr=False, has_audio=False, video_codec="h264",
                              pix_fmt="yuv420p", bit_depth=8, audio_codec=None, size_bytes=1000)
-    assert chunk_plan(Settings.from_env({}), three_hours) is None
+    assert chunk_plan(Settings.from_env({}), three_hours).count == 90  # 600 s, in 120 s chunks
     assert chunk_plan(Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}), three_hours) is None
-    assert chunk_plan(Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "600"}), three_hours).count == 90
+    assert chunk_plan(Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": str(3 * 3600)}), three_hours) is None
+    assert chunk_plan(Settings.from_env({"VIDEOCTL_EXECUTOR": "batch"}), three_hours).count == 90
+
+
+def test_more_chunks_than_a_batch_array_takes_makes_longer_chunks_not_an_error():
+    """30,000 one-second chunks would be an array Batch refuses (2 to 10,000 children): three
+    seconds each, still whole segments, make 10,000."""
+    plan = plan_chunks(30_000, Fraction(30), segment_s=1, chunk_s=1, chunk_after_s=600)
+    assert plan.count == MAX_CHUNKS == 10_000
+    assert (plan.segment_frames, plan.chunk_frames) == (30, 90)
+    assert all(c.start_frame == c.index * 90 and c.first_segment == c.index * 3 for c in plan.chunks)
+    assert plan.chunks[-1].frames is None  # the last runs to the end
+    just_below = plan_chunks(9_999, Fraction(30), segment_s=1, chunk_s=1, chunk_after_s=600)
+    assert (just_below.count, just_below.chunk_frames) == (9_999, 30)  # untouched below the limit
+    assert ChunkPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_one_chunk_is_one_pass_never_an_array_of_one():
+    assert plan_chunks(601, Fraction(30), segment_s=4, chunk_s=600, chunk_after_s=600) is None
+
+
+@pytest.mark.parametrize("size", [0, 1, MAX_CHUNKS + 1])
+def test_the_batch_executor_refuses_an_array_batch_would_refuse_before_any_call(size):
+    class NoCalls:
+        def submit(self, *args, **kwargs):
+            raise AssertionError("SubmitJob must not be called")
+
+    with pytest.raises(InvalidState, match="AWS Batch takes 2 to 10000 children"):
+        BatchExecutor(NoCalls()).submit_array("video-1-job-1-a1-chunks", job_id=1, video_id=1, attempt=1, size=size)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -204,6 +206,8 @@ def test_star_resources_are_refused_where_an_arn_is_known(docs):
 
 
 JOB_POLICY = "infra/json/iam/policy_video_job_role.json"
+#: The index a statement appended to the shipped job role policy gets.
+ADDED = len(json.loads((Path(__file__).parents[2] / JOB_POLICY).read_text())["Statement"])
 QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:academy-video-delete-r2"
 
 
@@ -233,17 +237,17 @@ def with_job_statement(docs, statement: dict, *, trust: bool = False) -> list:
 ])
 def test_broad_allow_statements_are_refused_naming_file_statement_and_why(docs, statement, why):
     message = problems_of(docs, roles=with_job_statement(docs, {"Sid": "TooBroad", "Effect": "Allow", **statement}))
-    assert f"{JOB_POLICY}: Statement[2] (TooBroad) {why}" in message
+    assert f"{JOB_POLICY}: Statement[{ADDED}] (TooBroad) {why}" in message
 
 
 def test_a_statement_without_sid_is_named_by_its_index(docs):
     message = problems_of(docs, roles=with_job_statement(docs, {"Effect": "Allow", "Action": "*", "Resource": QUEUE_ARN}))
-    assert f"{JOB_POLICY}: Statement[2] uses \"Action\": \"*\"" in message
+    assert f"{JOB_POLICY}: Statement[{ADDED}] uses \"Action\": \"*\"" in message
 
 
 def test_a_misspelt_effect_cannot_slip_past_the_rules(docs):
     roles = with_job_statement(docs, {"Effect": "allow", "Action": "*", "Resource": "*"})
-    assert f"{JOB_POLICY}: Statement[2] has \"Effect\": \"allow\"; IAM knows only" in problems_of(docs, roles=roles)
+    assert f"{JOB_POLICY}: Statement[{ADDED}] has \"Effect\": \"allow\"; IAM knows only" in problems_of(docs, roles=roles)
 
 
 def test_trust_policies_may_not_allow_every_action(docs):
@@ -329,3 +333,58 @@ def test_bucket_cors_limits(docs):
 
 def test_skipped_bucket_cors_is_not_validated(docs):
     validation.validate(replace(docs, cors=None, cors_skipped="VIDEOCTL_UPLOAD_ORIGINS is not set"))
+
+
+def batch_calls_of_the_container() -> set[str]:
+    """Every Batch API videoctl.aws.batch calls (what the lead's executor sends its chunks with),
+    as IAM names it: ``submit_job`` → ``batch:SubmitJob``."""
+    import re
+
+    source = (Path(__file__).parents[2] / "videoctl/aws/batch.py").read_text()
+    calls = set(re.findall(r"\.(submit_job|describe_jobs|terminate_job)\(", source))
+    calls |= set(re.findall(r'get_paginator\("(list_jobs)"\)', source))
+    return {"batch:" + "".join(part.title() for part in call.split("_")) for call in calls}
+
+
+def test_the_job_role_may_send_stop_and_find_its_chunks_on_our_queue_and_definition_only():
+    """The lead container submits its chunks' array job (and scan-stuck's tries alone are sent
+    the same way): SubmitJob on our queue and job definition, the tags it sets, TerminateJob,
+    and the two lookups that have no resource-level permission."""
+    docs = files.load(settings(VIDEO_BATCH_JOB_QUEUE="q2", VIDEO_BATCH_JOB_DEFINITION="jd2"), ACCOUNT)
+    job_role = next(r for r in docs.roles if r["RoleName"] == "academy-video-batch-job-role")
+    statements = [s for s in job_role["InlinePolicyDocument"]["Statement"]
+                  if any(a.startswith("batch:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+    granted = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
+            granted[action] = statement
+    assert batch_calls_of_the_container() == {"batch:SubmitJob", "batch:DescribeJobs", "batch:ListJobs",
+                                              "batch:TerminateJob"}
+    assert set(granted) == batch_calls_of_the_container() | {"batch:TagResource"}
+    arn = f"arn:aws:batch:eu-west-1:{ACCOUNT}"
+    assert granted["batch:SubmitJob"]["Resource"] == [f"{arn}:job-queue/q2", f"{arn}:job-definition/jd2",
+                                                      f"{arn}:job-definition/jd2:*"]
+    # SubmitJob's tags (video_id, job_id, attempt) need TagResource, allowed only as part of a SubmitJob.
+    assert granted["batch:TagResource"]["Resource"] == f"{arn}:job/*"
+    assert granted["batch:TagResource"]["Condition"] == {"StringEquals": {"batch:CreateAction": "SubmitJob"}}
+    assert granted["batch:TerminateJob"]["Resource"] == f"{arn}:job/*"
+    assert granted["batch:DescribeJobs"]["Resource"] == granted["batch:ListJobs"]["Resource"] == "*"
+    assert "Condition" not in granted["batch:SubmitJob"] and "Condition" not in granted["batch:TerminateJob"]
+    validation.validate(docs)  # and the least-privilege rules take it
+
+
+def test_star_is_refused_for_a_batch_action_that_can_be_scoped(docs):
+    roles = with_job_statement(docs, {"Sid": "Wide", "Effect": "Allow", "Action": ["batch:SubmitJob", "batch:ListJobs"],
+                                      "Resource": "*"})
+    assert f"{JOB_POLICY}: Statement[{ADDED}] (Wide) uses \"Resource\": \"*\" for batch:SubmitJob; name the ARNs" in \
+        problems_of(docs, roles=roles)
+
+
+def test_the_shipped_job_definition_leaves_retries_to_videoctl_and_bounds_each_container(docs):
+    """Every container of the array (and every chunk sent alone) runs once under the job
+    definition's retry strategy and attempt timeout: scan-stuck alone decides what runs again."""
+    jd = docs.job_definition
+    assert jd["retryStrategy"] == {"attempts": 1}
+    assert 0 < jd["timeout"]["attemptDurationSeconds"] <= 3 * 3600
+    assert jd["parameters"] == {"job_id": "missing"} and jd["containerProperties"]["command"][-1] == "Ref::job_id"

@@ -174,8 +174,7 @@ def test_every_numeric_setting_is_range_checked():
     assert len(NUMBERS) == 27
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
-    # VIDEOCTL_CHUNK_AFTER_SECONDS is off (None) by default, a number when set.
-    assert numeric | {"chunk_after_s"} == {s.name for s in NUMBERS}
+    assert numeric == {s.name for s in NUMBERS}
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), (" YES ", True), ("on", True),
@@ -221,17 +220,19 @@ def test_a_chunk_that_is_not_whole_segments_is_a_config_error_naming_it(chunk_s,
         Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": chunk_s, "VIDEOCTL_SEGMENT_SECONDS": segment_s})
 
 
-def test_chunking_is_off_unless_asked_for_and_then_in_two_minute_chunks():
+def test_chunking_is_on_by_default_after_ten_minutes_in_two_minute_chunks():
     settings = Settings.from_env({})
-    assert (settings.chunk_after_s, settings.chunk_s) == (None, 120)
+    assert (settings.chunk_after_s, settings.chunk_s) == (600.0, 120)
     assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
-    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "600"}).chunk_after_s == 600.0
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "OFF "}).chunk_after_s is None
+    assert Settings.from_env({"VIDEOCTL_CHUNK_AFTER_SECONDS": "1800"}).chunk_after_s == 1800.0
     assert Settings.from_env({"VIDEOCTL_CHUNK_SECONDS": "60", "VIDEOCTL_SEGMENT_SECONDS": "6"}).chunk_s == 60
 
 
-def test_chunking_on_the_batch_executor_is_a_config_error_naming_it():
-    with pytest.raises(ConfigError, match="VIDEOCTL_CHUNK_AFTER_SECONDS .*not yet supported on the batch executor"):
-        Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "600"})
+def test_chunking_works_on_the_batch_executor_too():
+    """Chunks are a Batch array job there (#23): no longer a config_error."""
+    assert Settings.from_env({"VIDEOCTL_EXECUTOR": "batch"}).chunk_after_s == 600.0
+    assert Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "900"}).chunk_after_s == 900.0
     assert Settings.from_env({"VIDEOCTL_EXECUTOR": "batch", "VIDEOCTL_CHUNK_AFTER_SECONDS": "off"}).chunk_after_s is None
 
 

@@ -50,10 +50,14 @@ class BatchJobs:
         return self._submit_client.submit_job(**request)["jobId"]
 
     def find_by_name(self, name: str) -> str | None:
-        """The id of the newest job in our queue with this exact name, if any."""
+        """The id of the newest job in our queue with this exact name, if any.
+
+        An array job's children carry its name; the array job itself is what a name finds (a
+        child's id, ``ARRAY_ID:INDEX``, is skipped should a listing hold children, as moto's does)."""
         pages = self.clients.batch.get_paginator("list_jobs").paginate(
             jobQueue=self.queue, filters=[{"name": "JOB_NAME", "values": [name]}])
-        found = [j for page in pages for j in page.get("jobSummaryList", []) if j["jobName"] == name]
+        found = [j for page in pages for j in page.get("jobSummaryList", [])
+                 if j["jobName"] == name and not _is_array_child(j["jobId"])]
         if not found:
             return None
         return max(found, key=lambda j: j.get("createdAt", 0))["jobId"]
@@ -72,3 +76,9 @@ class BatchJobs:
         pages = self.clients.batch.get_paginator("list_jobs").paginate(jobQueue=self.queue, jobStatus=status)
         for page in pages:
             yield from page.get("jobSummaryList", [])
+
+
+def _is_array_child(job_id: str) -> bool:
+    """Batch names an array job's child ``ARRAY_ID:INDEX``; no other job id has a colon."""
+    _, sep, index = job_id.rpartition(":")
+    return bool(sep) and index.isdigit()

@@ -9,7 +9,9 @@ each chunk starts on a keyframe exactly where a single pass puts one, and its se
 numbers a single pass gives them. The last chunk runs to the end of the video, whatever the
 probed duration said.
 
-A plan with fewer than two chunks is no plan: the source is encoded in one pass.
+A plan with fewer than two chunks is no plan: the source is encoded in one pass. AWS Batch
+takes an array job of 2 to 10,000 children, so a plan never has more than ``MAX_CHUNKS``
+chunks: a video that would make more gets longer chunks (whole segments still), not an error.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ class ChunkState(StrEnum):
     RETRY_WAIT = "RETRY_WAIT"
     #: Its attempt failed or was cancelled: nothing more happens to it.
     ABANDONED = "ABANDONED"
+
+
+#: AWS Batch's bounds on ``arrayProperties.size`` (SubmitJob refuses others; moto does not):
+#: an attempt's chunks are one array job, so a plan has this many chunks at most.
+MIN_CHUNKS = 2
+MAX_CHUNKS = 10_000
 
 
 #: The states of a chunk that still has a future.
@@ -138,7 +146,8 @@ def plan_chunks(duration_s: float, fps: Fraction, *, segment_s: int, chunk_s: in
     """The chunks of a ``duration_s`` video at ``fps`` (the ladder's output rate), or None for one pass.
 
     None when the video is not longer than ``chunk_after_s`` or would make fewer than two
-    chunks. A last chunk shorter than one segment is joined to the one before it, so a
+    chunks (one chunk is one pass, never an array of one). Chunks are made longer than
+    ``chunk_s`` (by whole multiples of it) when there would be more than ``MAX_CHUNKS``. A last chunk shorter than one segment is joined to the one before it, so a
     duration probed a frame too long never makes a chunk with nothing in it.
     """
     problem = chunk_seconds_problem(chunk_s, segment_s)
@@ -150,9 +159,12 @@ def plan_chunks(duration_s: float, fps: Fraction, *, segment_s: int, chunk_s: in
     chunk_frames = segment_frames * (chunk_s // segment_s)
     total_frames = round(duration_s * fps)
     count = math.ceil(total_frames / chunk_frames)
+    if count > MAX_CHUNKS:  # longer chunks, by whole segments, rather than an array Batch refuses
+        chunk_frames *= math.ceil(count / MAX_CHUNKS)
+        count = math.ceil(total_frames / chunk_frames)
     if count > 1 and total_frames - (count - 1) * chunk_frames < segment_frames:
         count -= 1
-    if count < 2:
+    if count < MIN_CHUNKS:
         return None
     return _plan(fps, segment_frames, chunk_frames, count)
 

@@ -16,6 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videoctl.aws.batch import BatchJobs
 from videoctl.aws.errors import aws_error
+from videoctl.domain.chunks import MAX_CHUNKS, MIN_CHUNKS
+from videoctl.domain.errors import InvalidState
 from videoctl.domain.executor import CHUNK_ATTEMPT_VARIABLE, CHUNK_INDEX_VARIABLE, QueuedJob, Remote
 from videoctl.domain.keys import chunk_job_name, chunks_job_name
 from videoctl.domain.sizing import ContainerSize, SizingTable
@@ -51,7 +53,13 @@ class BatchExecutor:
                      priority: int | None = None, container_size: ContainerSize | None = None) -> list[str]:
         """One array job whose ``size`` children are the attempt's chunks: the same command
         (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX, each
-        container of ``container_size`` (the attempt's) if given."""
+        container of ``container_size`` (the attempt's) if given.
+
+        Batch takes 2 to 10,000 children; the chunk plan never makes others, and a size
+        outside is refused here before any call, not left to Batch's ClientException."""
+        if not MIN_CHUNKS <= size <= MAX_CHUNKS:
+            raise InvalidState(f"an array job of {size} chunks: AWS Batch takes {MIN_CHUNKS} to {MAX_CHUNKS} "
+                               f"children (one chunk is encoded in one pass)")
         array_id = _call("SubmitJob", lambda: self.batch.submit(
             name, parameters={"job_id": str(job_id)}, tags=_tags(video_id, job_id, attempt), priority=priority,
             array_size=size,
@@ -94,7 +102,7 @@ class BatchExecutor:
         return {
             j["jobId"]: Remote(
                 j["status"],
-                j.get("statusReason") or _container_reason(j),
+                _reason(j),
                 _time(j.get("stoppedAt")),
                 _exit_code(j),
                 _time(j.get("startedAt")),
@@ -165,6 +173,13 @@ def _exit_code(job: dict) -> int | None:
     container = attempts[-1].get("container", {}) if attempts else job.get("container", {})
     code = container.get("exitCode")
     return code if isinstance(code, int) else None
+
+
+def _reason(job: dict) -> str | None:
+    """Batch's statusReason and its container's, both when they differ: an OOM kill on Fargate is
+    "Essential container in task exited" for the job and "OutOfMemoryError: …" for the container."""
+    reasons = [r for r in (job.get("statusReason"), _container_reason(job)) if r]
+    return "; ".join(dict.fromkeys(reasons)) or None
 
 
 def _container_reason(job: dict) -> str | None:

@@ -30,8 +30,9 @@ from typing import Any
 
 from videoctl.infra.compare import as_list
 
-#: Actions that have no resource-level permissions, so ``"Resource": "*"`` is the only choice.
-STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
+#: Actions that have no resource-level permissions, so ``"Resource": "*"`` is the only choice
+#: (AWS's Service Authorization Reference lists no resource type for them).
+STAR_ONLY_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "batch:DescribeJobs", "batch:ListJobs"})
 EFFECTS = ("Allow", "Deny")
 _WILDCARDS_AND_SEPARATORS = frozenset("*?/:")
 

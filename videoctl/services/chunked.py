@@ -65,7 +65,7 @@ def chunk_plan(settings: Settings, info: SourceInfo) -> ChunkPlan | None:
     """How the source is cut into chunks; None for one pass: a short video, MPEG-TS segments
     (chunks put fMP4 fragments in place by their decode times), or a container whose
     timestamps may jump (its time cannot be sought in reliably); always None while chunking is
-    off (VIDEOCTL_CHUNK_AFTER_SECONDS unset: it is opt-in until it is complete)."""
+    off (VIDEOCTL_CHUNK_AFTER_SECONDS=off)."""
     if settings.chunk_after_s is None or settings.segment_format != encode.FMP4 or info.timestamps_may_jump:
         return None
     return plan_chunks(info.duration_s, output_fps(info.fps), segment_s=settings.segment_s,
