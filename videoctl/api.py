@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from videoctl.context import AppContext
 from videoctl.domain import keys
+from videoctl.domain.chunk_progress import ChunkProgress, ChunkView
 from videoctl.domain.errors import (
     AwsError,
     ConfigError,
@@ -78,9 +79,9 @@ if TYPE_CHECKING:
 
 #: The public surface (docs/api.md): the client, the records it returns and the errors it raises.
 __all__ = [
-    "AwsError", "CaptionUrls", "Client", "ConfigError", "DbError", "InvalidInput", "InvalidState", "Job", "JobState",
-    "NotFound", "Playback", "RungQuality", "Settings", "StorageError", "Upload", "UploadPart", "Uploaded", "Video",
-    "VideoStatus",
+    "AwsError", "CaptionUrls", "ChunkProgress", "ChunkView", "Client", "ConfigError", "DbError", "InvalidInput",
+    "InvalidState", "Job", "JobState", "JobView", "NotFound", "Playback", "RungQuality", "Settings", "StorageError",
+    "Upload", "UploadPart", "Uploaded", "Video", "VideoStatus",
     "VideoctlError",
 ]
 
@@ -331,7 +332,7 @@ class Client:
     def _views(self, chosen: list[Job]) -> list[JobView]:
         ctx = self._ctx
         return job_views(chosen, jobs=ctx.jobs, videos=ctx.videos, executor=ctx.executor, usage=ctx.usage,
-                         prices=ctx.settings.prices)
+                         prices=ctx.settings.prices, chunks=ctx.chunks)
 
     def cancel(self, job_id: int, reason: str = "cancelled by operator") -> Job:
         """CANCELLED at once, then the container is stopped."""

@@ -41,7 +41,7 @@ from videoctl.domain.events import Target, parse_target, shown_target
 from videoctl.domain.keys import video_prefix
 from videoctl.domain.ladder import parse_ladder
 from videoctl.domain.origins import ANY, parse_origin, parse_origins
-from videoctl.domain.pertitle import DEFAULT_VMAF_TARGET, VMAF_TARGET_RANGE
+from videoctl.domain.pertitle import DEFAULT_PER_TITLE_AFTER_S, DEFAULT_VMAF_TARGET, PER_TITLE, VMAF_TARGET_RANGE
 from videoctl.domain.pertitle import MODES as LADDER_MODES
 from videoctl.domain.playback import (
     DEFAULT_MAX_LIFETIME_S,
@@ -413,12 +413,17 @@ FIELDS: tuple[FieldSpec, ...] = (
               help="batch: Fargate vCPU/MiB by source gigapixels (duration × width × height × fps ÷ 10⁹), "
                    "GPX:VCPU/MEMORY_MIB,… from 0; off: the job definition's size"),
     FieldSpec("x264_preset", ("VIDEOCTL_X264_PRESET",), _text, "veryfast"),
-    FieldSpec("ladder_mode", ("VIDEOCTL_LADDER_MODE",), _choice(*LADDER_MODES), "fixed",
+    FieldSpec("ladder_mode", ("VIDEOCTL_LADDER_MODE",), _choice(*LADDER_MODES), PER_TITLE,
               help="per-title: a probe of a few sampled pieces picks each rung's CRF for VIDEOCTL_VMAF_TARGET "
-                   "and drops a rung that adds nothing; fixed: CRF 23 on every rung"),
+                   "and drops a rung that adds nothing (sources from VIDEOCTL_PER_TITLE_AFTER_SECONDS); "
+                   "fixed: CRF 23 on every rung"),
     FieldSpec("vmaf_target", ("VIDEOCTL_VMAF_TARGET",), _number(float, minimum=VMAF_TARGET_RANGE[0],
               maximum=VMAF_TARGET_RANGE[1]), DEFAULT_VMAF_TARGET,
               help="per-title: the mean VMAF the top rung is encoded to reach"),
+    FieldSpec("per_title_after_s", ("VIDEOCTL_PER_TITLE_AFTER_SECONDS",), _number(float, minimum=0, maximum=WEEK),
+              DEFAULT_PER_TITLE_AFTER_S,
+              help="per-title: a source shorter than this takes the fixed ladder (the probe's cost is the same "
+                   "for any length); 0: every source is probed"),
     FieldSpec("segment_s", ("VIDEOCTL_SEGMENT_SECONDS",), _number(int, minimum=1, maximum=60), 4),
     FieldSpec("chunk_after_s", ("VIDEOCTL_CHUNK_AFTER_SECONDS",), _off_or(_number(float, minimum=0, maximum=WEEK)),
               600.0, help="a source longer than this is encoded in chunks, by several containers at once (a Batch "
@@ -533,6 +538,7 @@ class Settings:
     x264_preset: str
     ladder_mode: str
     vmaf_target: float
+    per_title_after_s: float
     segment_s: int
     chunk_after_s: float | None
     chunk_s: int

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -198,6 +199,81 @@ def test_the_jobs_page_follows_a_running_job_without_a_reload(site, page_of):
     assert page.problems == []
 
 
+def chunked_job(site, title: str, error: str = "ffmpeg \x1b[2J\x07 <b>died</b>"):
+    """A RUNNING job of the demo clip cut into 6 chunks (1 s each, the last to the end), as run-job's lead cuts one: chunk 0
+    done, chunk 1 running at 30 %, chunk 2 failed (its error holding control characters) and
+    waiting for its retry, the rest not started."""
+    from videoctl.db.repositories import ChunkRepository
+    from videoctl.domain.chunks import plan_chunks
+
+    chunks = ChunkRepository(site.jobs.conn)
+    plan = plan_chunks(6, Fraction(30), segment_s=1, chunk_s=1, chunk_after_s=0)
+    job = chunks.create(site.running_job(title, 25), plan, {"plan": plan.to_dict()})
+    first = chunks.claim(job.id, job.attempt, 0, "chunk-0", batch_job_id=None)
+    chunks.mark_sent(first, "local:100:1")
+    chunks.finish(first, {})
+    running = chunks.claim(job.id, job.attempt, 1, "chunk-1", batch_job_id=None)
+    chunks.heartbeat(running, 30)
+    failing = chunks.claim(job.id, job.attempt, 2, "chunk-2", batch_job_id=None)
+    chunks.schedule_retry(chunks.fail(failing, error_code="media_error", error_message=error, runner_id="chunk-2"), 3600)
+    return job, running
+
+
+def test_the_jobs_page_shows_a_chunked_jobs_chunks_and_follows_them(site, page_of):
+    from videoctl.db.repositories import ChunkRepository, VideoRepository
+
+    job, running = chunked_job(site, "a long lecture")
+
+    chunks = ChunkRepository(site.jobs.conn)
+    page = page_of()
+    page.goto(site.base + "/jobs")
+    row = f'#live-jobs tr.job-chunks[data-chunks-of="{job.id}"]'
+    assert (page.get_attribute(row, "data-total"), page.get_attribute(row, "data-done")) == ("6", "1")
+    summary = page.locator(f"{row} .chunk-summary").inner_text()
+    assert summary.startswith("chunks 1/6 done, 1 running, 3 waiting, 1 retrying · ")
+    strip = page.locator(f"{row} .chunk-strip li")
+    assert strip.evaluate_all("cells => cells.map(c => [c.dataset.state, c.dataset.progress])") == [
+        ["SUCCEEDED", "100"], ["RUNNING", "30"], ["RETRY_WAIT", "0"], ["PENDING", "0"], ["PENDING", "0"],
+        ["PENDING", "0"]]
+    duration = VideoRepository(site.jobs.conn).get(job.video_id).duration_s  # the last chunk runs to the end
+    assert strip.nth(5).get_attribute("title") == f"chunk 5 · 0:05–0:{round(duration):02d} · PENDING · try 1"
+    assert strip.nth(2).get_attribute("title").endswith("· RETRY_WAIT · try 1 · media_error")
+    # Its heartbeat is its chunks' newest while they run (the lead's stopped when it sent them).
+    assert "a chunk's" in page.locator(f'#live-jobs tr[data-job-id="{job.id}"] td.heartbeat').inner_text()
+    # Each chunk in a table a person opens, which stays open while the page follows the chunks.
+    page.click(f"{row} details.chunk-details summary")
+    table = page.locator(f"{row} table.chunks")
+    assert "local:100:1" in table.locator('tr[data-index="0"]').inner_text()
+    failed = table.locator('tr[data-index="2"]').inner_text()
+    assert "ffmpeg \\x1b[2J\\x07 <b>died</b>" in failed and "again" in failed  # text, escaped as the CLI shows it
+    assert "chunk-1" in table.locator('tr[data-index="1"]').inner_text()
+    page.evaluate("window.sameDocument = true")
+
+    chunks.heartbeat(running, 70)
+    cell = f'{row} .chunk-strip li[data-index="1"]'
+    wait_for(page, f"""(document.querySelector('{cell}') || {{dataset: {{}}}}).dataset.progress === '70'""",
+             timeout_s=15, what="chunk 1 at 70 %")
+    assert page.locator(f"{cell} progress").get_attribute("value") == "70"
+    chunks.finish(running, {})
+    wait_for(page, f"""(document.querySelector('{row}') || {{dataset: {{}}}}).dataset.done === '2'""",
+             timeout_s=15, what="chunk 1 done")
+    assert page.locator(f"{row} .chunk-summary").inner_text().startswith("chunks 2/6 done, 3 waiting, 1 retrying")
+    assert page.locator(f"{row} details.chunk-details").evaluate("d => d.open") is True
+    assert page.evaluate("window.sameDocument") is True
+    # The job's ETA is its chunks': chunk 2's retry is an hour away (its work, at chunk 0's speed, adds little).
+    eta = page.locator(f'#live-jobs tr[data-job-id="{job.id}"] td.eta').inner_text()
+    assert re.match(r"(59 min|1 h)", eta), eta
+    status, _, body = request(site.base, "/jobs/live")
+    assert status == 200 and b"\x1b" not in body and b"\x07" not in body and b"<b>died" not in body
+    assert page.problems == []
+    # The video's page lists its jobs, this one with its chunks counted.
+    page.goto(f"{site.base}/videos/{job.video_id}")
+    shown = page.locator(f'#video-jobs tr[data-job-id="{job.id}"] small.chunks').inner_text()
+    assert shown == "chunks 2/6 done, 3 waiting, 1 retrying"
+    assert page.problems == []
+    site.jobs.cancel(job.id, "seen")  # out of the other tests' way
+
+
 def test_control_characters_in_titles_reasons_and_errors_are_shown_escaped(site, page_of):
     """As the CLI shows them (\\x1b, \\x07, \\u202e written out): no ESC or BEL byte reaches the
     HTML, and no right-to-left override reorders what the page shows."""
@@ -252,10 +328,11 @@ def test_a_dns_rebinding_page_reads_nothing(site, browser):
 
 
 def test_screenshots_of_the_three_pages(site, page_of, tmp_path):
-    """What the README shows, made from the real pages (a running and a failed job on the jobs page)."""
+    """What the README shows, made from the real pages (a running, a chunked and a failed job on the jobs page)."""
     folder = Path(os.environ.get("VIDEOCTL_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     site.running_job("Lecture 2", 42)
+    chunked, _ = chunked_job(site, "Lecture 4", "stale: no heartbeat for 120s")
     failed = site.running_job("Lecture 3", 12)
     site.jobs.fail(failed, error_code="media_error", runner_id=failed.runner_id,
                    error_message="ffmpeg exited with 1: Invalid data found when processing input")
@@ -281,7 +358,8 @@ def test_screenshots_of_the_three_pages(site, page_of, tmp_path):
     page.goto(site.base + "/jobs")
     page.wait_for_selector("#live-jobs")
     wait_for(page, "window.videoctlJobs.updates >= 1")
-    page.screenshot(path=folder / "jobs.png")
+    page.click(f'tr.job-chunks[data-chunks-of="{chunked.id}"] details.chunk-details summary')
+    page.screenshot(path=folder / "jobs.png", full_page=True)
     for name in ("videos.png", "video.png", "jobs.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (folder / name).stat().st_size > 20_000

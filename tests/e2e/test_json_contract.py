@@ -19,8 +19,9 @@ import pytest
 from tests import clips
 from tests.cli import run_cli
 from tests.contract import document_problems, leaf_commands, problems
+from tests.integration.test_chunk_views import chunked_job
 from videoctl.commands._render import document_types
-from videoctl.db.repositories import DeleteRequestRepository, JobRepository, VideoRepository
+from videoctl.db.repositories import ChunkRepository, DeleteRequestRepository, JobRepository, VideoRepository
 from videoctl.domain import keys
 from videoctl.domain.states import VideoStatus
 from videoctl.media.binary import find_ffmpeg
@@ -152,6 +153,15 @@ def test_every_command_prints_what_it_declares(capsys, moto_batch, env, conn, tm
     registered.parent.mkdir(parents=True)
     registered.write_bytes(b"abcd")
     check("video", "add", "--key", "videos/500/source/in-place.mp4")
+
+    # A chunked attempt (#23), its chunks made and claimed as run-job's lead and a chunk do it:
+    # `jobs show` and `jobs list` carry them (chunk_progress); then it is cancelled out of the way.
+    chunked = chunked_job(conn)
+    ChunkRepository(conn).claim(chunked.id, chunked.attempt, 0, "contract-chunk-0", batch_job_id=None)
+    shown = check("jobs", "show", str(chunked.id))
+    assert [c["state"] for c in shown["chunk_progress"]["chunks"]] == ["RUNNING", "PENDING", "PENDING", "PENDING"]
+    assert any(j["chunk_progress"] for j in check("jobs", "list"))
+    JobRepository(conn).cancel(chunked.id, "contract")
 
     monkeypatch.setenv("VIDEOCTL_EXECUTOR", "local")
     check("demo", "--seconds", "1")

@@ -76,3 +76,14 @@ def test_a_long_file_name_gives_a_title_cut_to_the_limit(capsys, env, tmp_path):
     added = run_cli(capsys, "--json", "video", "add", str(clip))
     assert added.exit_code == 0, added.stdout
     assert added.json()["data"]["title"] == "n" * TITLE_MAX
+
+
+def test_emoji_codes_in_ids_and_text_are_shown_as_written(capsys, env, conn):
+    """A local process id such as local:100:1 (or a title with :thumbsup: in it) is not drawn as 💯."""
+    video = make_video(conn, title="Week :100: :thumbsup:")
+    job = JobRepository(conn).create(video.id, max_attempts=3, begin=True)
+    JobRepository(conn).mark_submitted(job, "local:100:1")
+    shown = run_cli(capsys, "jobs", "show", str(job.id))
+    assert "local:100:1" in shown.stdout and "💯" not in shown.stdout
+    listed = run_cli(capsys, "video", "show", str(video.id))
+    assert "Week :100: :thumbsup:" in listed.stdout and "👍" not in listed.stdout

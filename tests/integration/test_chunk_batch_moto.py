@@ -23,12 +23,14 @@ import pytest
 from tests.chunking import chunk_env, lecture
 from tests.cli import run_cli
 from tests.moto_batch import batch_reports, capture_submit_jobs, container_environment
-from videoctl.domain import keys
+from videoctl.api import Client
+from videoctl.domain import cost, keys
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.errors import InvalidState
 from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState, VideoStatus
 from videoctl.media.binary import find_ffmpeg
+from videoctl.services.cost import confirm_usage
 from videoctl.services.run_job import Runner, run_job
 from videoctl.services.scan import scan_pass
 from videoctl.services.submit import create_job_and_submit, plan_submit
@@ -38,6 +40,11 @@ pytestmark = pytest.mark.slow
 
 SECONDS = 20  # 8 s chunks of 2 s segments: chunks of 8, 8 and 4 s
 CHUNKS = 3
+#: The clip is 320×180 at 30 fps: 0.035 Gpx in all, 0.014 Gpx in an 8 s chunk. Its lead (the
+#: whole video) gets 1 vCPU, each chunk's container half of one.
+SIZING = "0:0.5/1024,0.02:1/2048"
+WHOLE = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}]
+CHUNK = [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "1024"}]
 OOM = {"status": "FAILED", "statusReason": "Essential container in task exited",
        "attempts": [{"container": {"exitCode": 137, "reason": "OutOfMemoryError: Container killed due to memory usage"}}]}
 
@@ -51,6 +58,7 @@ def source(tmp_path_factory) -> Path:
 def story(ctx, moto_batch, monkeypatch, tmp_path, source):
     """A video submitted to moto Batch and its lead run: the array job of its chunks sent."""
     chunk_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("VIDEOCTL_SIZING", SIZING)
     monkeypatch.setenv("VIDEOCTL_BACKOFF_BASE_SECONDS", "0")
     monkeypatch.setenv("VIDEOCTL_BACKOFF_CAP_SECONDS", "0")
     sent = capture_submit_jobs(ctx.aws.session)
@@ -99,22 +107,21 @@ def resend_the_failed_child(ctx, story) -> str:
     return row.executor_job_id
 
 
-def test_the_lead_sends_one_array_job_sized_as_its_attempt_with_the_command_unchanged(ctx, story):
+def test_the_lead_sends_one_array_job_sized_for_a_chunk_with_the_command_unchanged(ctx, story):
     job, video, array_id = story["job"], story["video"], story["array_id"]
     lead_request, array_request = story["sent"]
-    size = [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "4096"}]  # the default table's first step
-    assert job.size == ContainerSize(2, 4096)
-    assert lead_request["containerOverrides"]["resourceRequirements"] == size and "arrayProperties" not in lead_request
+    assert job.size == ContainerSize(1, 2048)  # the lead: the whole video's size
+    assert lead_request["containerOverrides"]["resourceRequirements"] == WHOLE and "arrayProperties" not in lead_request
     assert array_request["jobName"] == keys.chunks_job_name(video.id, job.id, 1)
     assert array_request["arrayProperties"] == {"size": CHUNKS}
     assert array_request["parameters"] == {"job_id": str(job.id)}  # `videoctl run-job Ref::job_id`, as the lead's
     overrides = array_request["containerOverrides"]
-    assert "command" not in overrides and overrides["resourceRequirements"] == size
+    assert "command" not in overrides and overrides["resourceRequirements"] == CHUNK  # the longest chunk's (8 s)
     assert overrides["environment"] == [{"name": "VIDEOCTL_CHUNK_ATTEMPT", "value": "1"}]
     # Each chunk's row knows its child by Batch's id for it, ARRAY_ID:INDEX.
     rows = ctx.chunks.of_attempt(job.id, 1)
-    assert [(r.idx, r.state, r.executor_job_id) for r in rows] == [
-        (i, ChunkState.SUBMITTED, f"{array_id}:{i}") for i in range(CHUNKS)]
+    assert [(r.idx, r.state, r.executor_job_id, r.size) for r in rows] == [
+        (i, ChunkState.SUBMITTED, f"{array_id}:{i}", ContainerSize(0.5, 1024)) for i in range(CHUNKS)]
     # moto knows the children by those ids, with the array's command and overrides.
     described = story["batch"].describe_jobs(jobs=[f"{array_id}:{i}" for i in range(CHUNKS)])["jobs"]
     assert sorted(j["jobId"] for j in described) == [f"{array_id}:{i}" for i in range(CHUNKS)]
@@ -134,8 +141,7 @@ def test_a_failed_child_is_resent_alone_and_the_last_chunk_assembles(ctx, story)
     request = story["sent"][-1]
     assert len(story["sent"]) == 3 and "arrayProperties" not in request
     assert request["jobName"] == keys.chunk_job_name(story["video"].id, job.id, 1, 1, 2)
-    assert request["containerOverrides"]["resourceRequirements"] == [
-        {"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "4096"}]  # its attempt's size
+    assert request["containerOverrides"]["resourceRequirements"] == CHUNK  # its own 8 s, not the whole video
     assert {e["name"]: e["value"] for e in request["containerOverrides"]["environment"]} == {
         "VIDEOCTL_CHUNK_INDEX": "1", "VIDEOCTL_CHUNK_ATTEMPT": "1"}
     # The rest untouched: their first try, their children's ids.
@@ -199,3 +205,45 @@ def test_an_array_whose_sending_was_not_recorded_is_found_by_name_not_sent_twice
         (i, "chunk_never_sent") for i in range(CHUNKS)]
     assert [r.executor_job_id for r in ctx.chunks.of_attempt(job.id, 1)] == [f"{array_id}:{i}" for i in range(CHUNKS)]
     assert len(story["sent"]) == 2  # the lead and its array: nothing sent again
+
+
+def test_every_chunk_container_is_priced_and_batch_confirms_each(ctx, story):
+    """The lead, each child and the chunk sent alone record what they held (a chunk's size, not
+    the whole video's); scan-stuck then replaces each runner's numbers with what DescribeJobs says
+    of that container, ``ARRAY_ID:INDEX`` for a child, and the job's cost sums them all."""
+    job, array_id, batch = story["job"], story["array_id"], story["batch"]
+    for index in (0, 2):
+        run_container(ctx, story, f"{array_id}:{index}")
+    single = resend_the_failed_child(ctx, story)
+    assert run_container(ctx, story, single)[0].outcome == "assembled"
+
+    def usage():
+        return ctx.conn.execute("SELECT * FROM job_attempt_usage WHERE job_id = %s ORDER BY chunk",
+                                (job.id,)).fetchall()
+
+    # Child 1's first container was killed before it could record anything: Batch alone knows it.
+    assert [(r["chunk"], r["chunk_try"], r["executor_job_id"], r["vcpus"], r["memory_mib"], r["runtime_source"])
+            for r in usage()] == [
+        (-1, 0, job.executor_job_id, 1, 2048, "runner"),
+        (0, 1, f"{array_id}:0", 0.5, 1024, "runner"),
+        (1, 2, single, 0.5, 1024, "runner"),
+        (2, 1, f"{array_id}:2", 0.5, 1024, "runner")]
+    assert [r["chunk"] for r in usage() if r["source_duration_s"] is not None] == [1]  # the assembler
+
+    story["reports"].clear()  # DescribeJobs as moto has it: every container started and stopped
+    ctx.conn.execute("UPDATE job_attempt_usage SET finished_at = now() - interval '2 minutes' WHERE job_id = %s",
+                     (job.id,))
+    assert confirm_usage(ctx.usage, ctx.executor, ctx.settings) == 4
+    rows = usage()
+    described = {j["jobId"]: j for j in batch.describe_jobs(jobs=[r["executor_job_id"] for r in rows])["jobs"]}
+    for row in rows:
+        remote = described[row["executor_job_id"]]
+        assert row["runtime_source"] == "executor"
+        assert row["runtime_s"] == pytest.approx((remote["stoppedAt"] - remote["startedAt"]) / 1000)
+    assert confirm_usage(ctx.usage, ctx.executor, ctx.settings) == 0  # nothing left to confirm
+
+    [spent] = ctx.usage.of_jobs([job.id]).values()
+    with Client() as client:
+        priced = client.get_job(job.id).cost
+    assert (priced.attempts, priced.containers) == (1, 4)
+    assert priced.cost_usd == pytest.approx(sum(cost.usage_cost(u, ctx.settings.prices) for u in spent), abs=1e-6)

@@ -14,6 +14,7 @@ from tests.integration.test_repositories import make_video
 from videoctl.db.repositories import ChunkRepository, JobRepository
 from videoctl.domain.chunks import ChunkState, plan_chunks
 from videoctl.domain.errors import Fenced, InvalidState
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState
 
 PLAN = plan_chunks(40, Fraction(30), segment_s=2, chunk_s=10, chunk_after_s=0)  # 4 chunks
@@ -97,17 +98,39 @@ def test_inside_batch_only_the_container_sent_for_the_try_claims_it(conn):
         chunks.claim(job.id, job.attempt, 1, "array-1:1", batch_job_id="array-1:1")
 
 
-def test_the_chunk_that_completes_the_count_takes_the_jobs_claim(conn):
+def test_a_chunks_try_records_the_size_it_was_sent_with_and_its_next_try_starts_without(conn):
     chunks = ChunkRepository(conn)
     job = chunked_job(conn)
+    row = chunks.get(job.id, job.attempt, 2)
+    assert row.size is None  # not sent yet
+    sent = chunks.mark_sent(row, "array-1:2", ContainerSize(1, 2048))
+    assert (sent.size_vcpus, sent.size_memory_mib, sent.size) == (1.0, 2048, ContainerSize(1, 2048))
+    assert chunks.get(job.id, job.attempt, 2).size == ContainerSize(1, 2048)
+    failed = chunks.fail(sent, error_code="media_error", error_message="boom", runner_id=None)
+    again = chunks.begin_try(failed)
+    assert (again.tries, again.executor_job_id, again.size) == (2, None, None)
+    assert chunks.mark_sent(again, "single-2").size is None  # sent with no size: the job definition's
+    with pytest.raises(psycopg.errors.CheckViolation):  # a size is both numbers or neither
+        conn.execute("UPDATE job_chunk SET size_vcpus = 2 WHERE job_id = %s AND idx = 0", (job.id,))
+
+
+#: What the lead records of its whole-video outputs (services/chunked.LeadOutputs), as stored.
+LEAD_OUTPUTS = {"whole": {}, "audio_durations": {}, "measurements": None}
+
+
+def test_the_chunk_that_completes_the_count_takes_the_jobs_claim(conn):
+    chunks = ChunkRepository(conn)
+    job = chunks.finish_whole(chunked_job(conn), LEAD_OUTPUTS)
+    assert (job.runner_id, job.chunks_done, job.chunking["whole"]) == ("lead", 0, {})
     claimed = [chunks.claim(job.id, job.attempt, i, f"chunk-{i}", batch_job_id=None) for i in range(4)]
     counts = []
     for row in (claimed[2], claimed[0], claimed[3]):
         done = chunks.finish(row, {"index": row.idx})
         counts.append(done.chunks_done)
         assert done.runner_id == "lead"  # not the last: the job's claim stays where it is
+        assert done.progress == 25 + 69 * done.chunks_done // 4  # the job's progress follows its chunks
     last = chunks.finish(claimed[1], {"index": 1})
-    assert counts == [1, 2, 3]
+    assert counts == [1, 2, 3] and last.progress == 94
     assert (last.chunks_done, last.runner_id, last.state) == (4, "chunk-1", JobState.RUNNING)
     assert [r.result for r in chunks.of_attempt(job.id, job.attempt)] == [{"index": i} for i in range(4)]
     # The assembler now holds the job like any runner: the lead's writes are fenced.
@@ -115,6 +138,21 @@ def test_the_chunk_that_completes_the_count_takes_the_jobs_claim(conn):
     with pytest.raises(Fenced):
         JobRepository(conn).heartbeat(lead, 99)
     assert JobRepository(conn).heartbeat(last, 99) == 99
+
+
+def test_when_the_lead_records_its_outputs_last_it_keeps_the_claim_and_assembles(conn):
+    chunks = ChunkRepository(conn)
+    job = chunked_job(conn)
+    for i in range(4):
+        done = chunks.finish(chunks.claim(job.id, job.attempt, i, f"chunk-{i}", batch_job_id=None), {"index": i})
+        assert done.runner_id == "lead"  # the lead's outputs are not recorded: nobody may assemble yet
+    assert done.chunks_done == 4 and "whole" not in done.chunking
+    recorded = chunks.finish_whole(job, LEAD_OUTPUTS)
+    assert (recorded.chunks_done, recorded.runner_id, recorded.state) == (4, "lead", JobState.RUNNING)
+    # A replay after a lost reply finds the write it made; another runner's is fenced.
+    assert chunks.finish_whole(job, LEAD_OUTPUTS).chunking == recorded.chunking
+    with pytest.raises(Fenced):
+        chunks.finish_whole(dataclasses.replace(job, runner_id="someone-else"), LEAD_OUTPUTS)
 
 
 def test_a_chunk_counts_once(conn):
@@ -133,22 +171,35 @@ def test_chunks_finishing_together_count_exactly_once_each_and_one_assembles(db_
     job = ChunkRepository(conn).create(running_job(conn), plan, {})
     claimed = [ChunkRepository(conn).claim(job.id, job.attempt, i, f"chunk-{i}", batch_job_id=None)
                for i in range(plan.count)]
-    barrier = threading.Barrier(plan.count)
+    barrier = threading.Barrier(plan.count + 1)
     seen: list[int] = []
+    assemblers: list[str] = []
 
     def finish(row):
         with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
             barrier.wait()
-            seen.append(ChunkRepository(own).finish(row, {}).chunks_done)
+            done = ChunkRepository(own).finish(row, {})
+            seen.append(done.chunks_done)
+            if done.chunks_done == done.chunks and done.runner_id == row.runner_id:
+                assemblers.append(row.runner_id)
+
+    def lead_finishes():  # the lead records its outputs at the same moment
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as own:
+            barrier.wait()
+            done = ChunkRepository(own).finish_whole(job, LEAD_OUTPUTS)
+            if done.chunks_done == done.chunks:
+                assemblers.append("lead")
 
     threads = [threading.Thread(target=finish, args=(row,)) for row in claimed]
+    threads.append(threading.Thread(target=lead_finishes))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert sorted(seen) == list(range(1, plan.count + 1))
     done = JobRepository(conn).get(job.id)
-    assert done.chunks_done == plan.count and done.runner_id.startswith("chunk-")
+    assert done.chunks_done == plan.count and "whole" in done.chunking
+    assert assemblers == [done.runner_id]  # exactly one assembles: the last chunk, or the lead
 
 
 def test_the_local_executor_reserves_each_pending_chunk_once(conn):

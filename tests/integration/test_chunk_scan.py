@@ -11,7 +11,7 @@ from tests.integration.test_chunk_repository import chunked_job
 from videoctl.db.repositories import ChunkRepository, JobRepository, VideoRepository
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.executor import Remote
-from videoctl.domain.sizing import ContainerSize
+from videoctl.domain.sizing import ContainerSize, parse_sizing
 from videoctl.domain.states import JobState
 from videoctl.services.scan import scan_pass
 from videoctl.services.submit import cancel_job
@@ -118,16 +118,40 @@ def test_a_permanent_error_in_a_chunk_makes_the_job_dead(conn, settings):
     assert JobRepository(conn).get(job.id).state is JobState.DEAD
 
 
-def test_the_lead_that_ended_after_sending_its_chunks_is_not_a_failure(conn, settings):
+def lead_outputs_recorded(conn, job):
+    """The lead made its whole-video outputs while the chunks encoded, and recorded them."""
+    return ChunkRepository(conn).finish_whole(job, {"whole": {}, "audio_durations": {}, "measurements": None})
+
+
+def test_the_lead_that_ended_after_sending_its_chunks_and_recording_its_outputs_is_not_a_failure(conn, settings):
     """A chunked attempt's lead container ends (SUCCEEDED) and the job's heartbeat stops: its chunks speak for it."""
     job = chunked_job(conn)
     sent(conn, job)
+    lead_outputs_recorded(conn, job)
     conn.execute("UPDATE video_transcode_job SET executor_job_id = 'lead', heartbeat_at = now() - interval '1 hour' "
                  "WHERE id = %s", (job.id,))
     executor = Executor(remotes={"lead": Remote("SUCCEEDED", exit_code=0),
                                  **{f"array:{i}": Remote("RUNNING") for i in range(4)}})
     assert scan(conn, executor, settings).items == []
     assert JobRepository(conn).get(job.id).state is JobState.RUNNING
+
+
+@pytest.mark.parametrize("lead", ["quiet", "gone"])
+def test_a_lead_lost_before_recording_its_outputs_fails_the_attempt_and_stops_its_chunks(conn, settings, lead):
+    """While its chunks encode, the lead makes the whole-video outputs: it is watched as any
+    running attempt's container until it has recorded them (its heartbeat, its container)."""
+    job = chunked_job(conn)
+    sent(conn, job)
+    stale = "now() - interval '1 hour'" if lead == "quiet" else "now()"
+    conn.execute(f"UPDATE video_transcode_job SET executor_job_id = 'lead', heartbeat_at = {stale} WHERE id = %s",
+                 (job.id,))
+    remotes = {f"array:{i}": Remote("RUNNING") for i in range(4)}
+    remotes["lead"] = Remote("RUNNING") if lead == "quiet" else Remote("FAILED", "OutOfMemoryError", exit_code=137)
+    executor = Executor(remotes=remotes)
+    items = scan(conn, executor, settings).items
+    assert [(i.chunk, i.rule) for i in items] == [(None, "stale_heartbeat" if lead == "quiet" else "executor_failed")]
+    assert JobRepository(conn).get(job.id).state is not JobState.RUNNING
+    assert executor.stopped == [[f"array:{i}" for i in range(4)]]
 
 
 def test_a_lead_that_died_before_recording_its_array_has_it_adopted(conn, settings):
@@ -181,12 +205,36 @@ def test_the_dry_run_plans_chunk_decisions_and_changes_nothing(conn, settings):
     assert chunks.get(job.id, 1, 0).state is ChunkState.RUNNING
 
 
-def test_a_chunk_sent_again_alone_gets_its_attempts_container_size(conn, settings):
+@pytest.mark.parametrize(("failed", "size"), [
+    (1, ContainerSize(1, 2048)),  # 10 s of 1080p30: 0.62 Gpx
+    (3, ContainerSize(2, 4096)),  # the last chunk runs from 30 s to the source's end, 47 s: 1.06 Gpx
+])
+def test_a_chunk_sent_again_alone_is_sized_by_its_own_part_of_the_video(conn, settings, failed, size):
+    """The table applied to the chunk's own stretch of the source (its duration × the source's
+    pixels × fps), not the attempt's size (which the whole video, 2.9 Gpx, gave it)."""
     job = chunked_job(conn)
+    VideoRepository(conn).set_media_info(job.video_id, duration_s=47.0, width=1920, height=1080, has_audio=True,
+                                         fps=30.0)
     conn.execute("UPDATE video_transcode_job SET size_vcpus = 4, size_memory_mib = 8192 WHERE id = %s", (job.id,))
-    sent(conn, job)
-    executor = Executor(remotes={"array:0": Remote("RUNNING"), "array:1": Remote("FAILED", "OOM killed (exit code 137)"),
-                                 "array:2": Remote("RUNNING"), "array:3": Remote("RUNNING")})
+    chunks = sent(conn, job)
+    executor = Executor(remotes={f"array:{i}": Remote("RUNNING") for i in range(4)},
+                        sizing=parse_sizing("0:1/2048,1:2/4096,2:4/8192"))
+    executor.remotes[f"array:{failed}"] = Remote("FAILED", "OOM killed (exit code 137)")
     scan(conn, executor, settings)  # the try failed
     scan(conn, executor, settings)  # and is sent again alone
-    assert executor.sizes == {(1, 1): ContainerSize(4, 8192)}
+    assert executor.sizes == {(1, failed): size}
+    row = chunks.get(job.id, 1, failed)
+    assert (row.tries, row.executor_job_id, row.size) == (2, f"fake:1:{failed}", size)  # recorded with its try
+    assert JobRepository(conn).get(job.id).size == ContainerSize(4, 8192)  # the lead keeps the attempt's
+
+
+def test_a_chunk_sent_again_without_a_sizing_table_asks_for_no_size(conn, settings):
+    job = chunked_job(conn)
+    VideoRepository(conn).set_media_info(job.video_id, duration_s=40.0, width=1920, height=1080, has_audio=True,
+                                         fps=30.0)
+    chunks = sent(conn, job)
+    executor = Executor(remotes={"array:0": Remote("FAILED", "OOM killed (exit code 137)"),
+                                 **{f"array:{i}": Remote("RUNNING") for i in (1, 2, 3)}})
+    scan(conn, executor, settings)
+    scan(conn, executor, settings)
+    assert executor.sizes == {(1, 0): None} and chunks.get(job.id, 1, 0).size is None

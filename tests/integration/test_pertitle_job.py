@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 def run_env(env, monkeypatch, tmp_path):
     monkeypatch.setenv("VIDEOCTL_LADDER", "180:3000")
     monkeypatch.setenv("VIDEOCTL_LADDER_MODE", "per-title")
+    monkeypatch.setenv("VIDEOCTL_PER_TITLE_AFTER_SECONDS", "0")  # the test clips are seconds long
     monkeypatch.setenv("VIDEOCTL_MEASURE_QUALITY", "off")
     monkeypatch.setenv("VIDEOCTL_SCRATCH_DIR", str(tmp_path / "scratch"))
     return dict(os.environ)
@@ -49,7 +50,10 @@ def test_the_ladder_decision_is_stored_shown_and_reused_without_probing(capsys, 
     shown = run_cli(capsys, "jobs", "show", str(first.id)).stdout
     text = " ".join(shown.replace("│", " ").split())  # the table wraps the ladder's cell over lines
     assert "per-title, target VMAF 94" in text and f"180p CRF {ladder.crf['180p']}" in text
-    assert "probe CRF 22: VMAF" in text and "CPU-s over 4 piece(s)" in text
+    assert "probe CRF 22: VMAF" in text and f"CPU-s over {len(ladder.pieces)} piece(s)" in text
+    # The pieces start on the ladder's keyframes (4 s segments at 30 fps): on this short clip,
+    # quarters that share a keyframe share a piece.
+    assert len(ladder.pieces) >= 2 and all(piece.start_s % 4 == 0 for piece in ladder.pieces)
 
     def no_probe(*args, **kwargs):
         raise AssertionError("the source was probed again")
@@ -65,8 +69,11 @@ def test_the_ladder_decision_is_stored_shown_and_reused_without_probing(capsys, 
     assert lower.crf["180p"] > ladder.crf["180p"] or lower.crf["180p"] == pertitle.CRF_RANGE[1]
 
 
-def test_the_fixed_ladder_probes_nothing_and_says_so(capsys, ctx, run_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("VIDEOCTL_LADDER_MODE", "fixed")
+@pytest.mark.parametrize(("mode", "after_s"), [("fixed", "0"), ("per-title", "120")])
+def test_the_fixed_ladder_probes_nothing_and_says_so(capsys, ctx, run_env, tmp_path, monkeypatch, mode, after_s):
+    # Asked for, or per-title on a source shorter than VIDEOCTL_PER_TITLE_AFTER_SECONDS (4 s < 120 s).
+    monkeypatch.setenv("VIDEOCTL_LADDER_MODE", mode)
+    monkeypatch.setenv("VIDEOCTL_PER_TITLE_AFTER_SECONDS", after_s)
     monkeypatch.setattr(complexity, "measure_crfs", lambda *a, **k: pytest.fail("the fixed ladder probed"))
     video = add_video(ctx.videos, ctx.store, videos_root="videos", path=clips.normal(find_ffmpeg(), tmp_path))
     done = _run(capsys, ctx, video.id)

@@ -1,5 +1,6 @@
-"""A chunk's container on Batch: its attempt's size and the chunk's own variables, in one
-containerOverrides (SubmitJob takes one), the job definition's command kept."""
+"""A chunk's container on Batch: the size chosen for its chunk (services.chunked, services.scan)
+and the chunk's own variables, in one containerOverrides (SubmitJob takes one), the job
+definition's command kept."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class RecordingBatch:
         return "batch-job-1"
 
 
-def test_a_chunk_sent_alone_is_sized_as_its_attempt_and_told_its_index():
+def test_a_chunk_sent_alone_gets_the_size_it_is_given_and_is_told_its_index():
     batch = RecordingBatch()
     BatchExecutor(batch).submit_chunk("chunk", job_id=5, video_id=1, attempt=2, index=3,
                                       container_size=ContainerSize(4, 8192))
@@ -27,7 +28,7 @@ def test_a_chunk_sent_alone_is_sized_as_its_attempt_and_told_its_index():
         "environment": [{"name": CHUNK_INDEX_VARIABLE, "value": "3"}, {"name": CHUNK_ATTEMPT_VARIABLE, "value": "2"}]}
 
 
-def test_an_array_of_chunks_is_sized_as_its_attempt():
+def test_an_array_of_chunks_gives_every_child_the_one_size_it_is_given():
     batch = RecordingBatch()
     ids = BatchExecutor(batch).submit_array("chunks", job_id=5, video_id=1, attempt=2, size=3,
                                             container_size=ContainerSize(2, 4096))

@@ -6,7 +6,17 @@ from fractions import Fraction
 
 import pytest
 
-from videoctl.domain.chunks import MAX_CHUNKS, ChunkPlan, Seek, chunk_seconds_problem, plan_chunks
+from videoctl.domain.chunks import (
+    MAX_CHUNKS,
+    RUNUP_FRAMES,
+    X264_LOOKAHEAD,
+    ChunkPlan,
+    Seek,
+    chunk_seconds_problem,
+    plan_chunks,
+    runup_frames,
+    tail_frames,
+)
 from videoctl.domain.errors import InvalidState
 from videoctl.executor.batch import BatchExecutor
 from videoctl.media.probe import SourceInfo
@@ -84,6 +94,24 @@ def test_a_chunk_opens_the_source_just_before_its_first_frame_and_starts_the_clo
     assert opened * 1_000_000 == int(opened * 1_000_000)
     assert abs(opened + Fraction(seek.fps_start_s) - start) < Fraction(1, 10**9)
     assert last.seek(NTSC).read_s is None
+
+
+def test_a_chunk_reads_its_tail_too_the_frames_of_x264s_lookahead_past_its_end():
+    plan = plan_chunks(1800, NTSC, segment_s=4, chunk_s=120, chunk_after_s=600)
+    assert tail_frames("veryfast", 120) == 10 and tail_frames("medium", 120) == 40
+    assert tail_frames("ultrafast", 120) == 1  # no lookahead: the next keyframe alone
+    assert tail_frames("a-preset-of-tomorrow", 120) == max(X264_LOOKAHEAD.values())
+    assert tail_frames("medium", 24) == 24  # never more than a segment: one segment to throw away
+    # 3600 frames and 10 more, a second more, the lead.
+    assert plan.chunks[0].seek(NTSC, tail_frames=10) == Seek(None, "0", "121.453676")
+    assert plan.chunks[-1].seek(NTSC, tail_frames=10).read_s is None
+
+
+def test_a_chunk_after_the_first_starts_with_a_run_up_of_at_most_a_segment():
+    plan = plan_chunks(1800, Fraction(5), segment_s=1, chunk_s=60, chunk_after_s=600)  # 5 fps, 1 s segments
+    assert runup_frames(plan.chunks[0], plan.segment_frames) == 0
+    assert runup_frames(plan.chunks[1], plan.segment_frames) == 5 < RUNUP_FRAMES
+    assert runup_frames(plan.chunks[1], 120) == RUNUP_FRAMES
 
 
 def test_a_three_hour_video_is_chunked_by_default_unless_chunking_is_off():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from videoctl.domain.audio import AudioTrack, GainDecision
+from videoctl.domain.chunks import RUNUP_FRAMES, plan_chunks, runup_frames, tail_frames
 from videoctl.domain.ladder import DEFAULT_LADDER, choose_rungs, parse_ladder
 from videoctl.domain.threads import ThreadPlan
 from videoctl.media.encode import (
@@ -307,3 +309,48 @@ def test_progress_parser_reports_at_block_ends() -> None:
     parser.feed("out_time_us=12000000")
     assert parser.feed("progress=continue") == 100.0  # clamped
     assert parser.feed("progress=end") == 100.0
+
+
+def test_a_chunk_encodes_its_tail_but_its_storyboard_tiles_stop_at_its_own_last_frame():
+    plan = plan_chunks(SOURCE.duration_s, Fraction(30), segment_s=2, chunk_s=8, chunk_after_s=0)
+    rungs = choose_rungs(parse_ladder("1080:5000,360:800"), SOURCE.short_side)
+    first, last = plan.chunks[0], plan.chunks[-1]
+
+    def graph(chunk):
+        return _option(build_ladder_args("ffmpeg", Path("in.mp4"), Path("out"), SOURCE, rungs,
+                                         threads=ladder_threads(SOURCE, rungs, 2), preset="veryfast", pictures=True,
+                                         chunk=chunk), "-filter_complex")
+
+    assert f"trim=end_frame={first.frames + tail_frames('veryfast', plan.segment_frames)}[" in graph(first)  # every rung sees the tail
+    assert f"trim=end_frame={first.frames}[" in graph(first)  # the tiles' tap does not
+    assert "end_frame=" not in graph(last)  # the last chunk runs to the end: no tail
+
+
+def test_a_later_chunk_starts_with_a_run_up_in_a_segment_of_its_own_and_its_tiles_skip_it():
+    plan = plan_chunks(SOURCE.duration_s, Fraction(30), segment_s=2, chunk_s=8, chunk_after_s=0)
+    rungs = choose_rungs(parse_ladder("1080:5000,360:800"), SOURCE.short_side)
+    first, second, last = plan.chunks[0], plan.chunks[1], plan.chunks[-1]
+    runup = runup_frames(second, plan.segment_frames)
+    assert runup == RUNUP_FRAMES and runup_frames(first, plan.segment_frames) == 0
+
+    def starts(made):
+        return [made[n + 1] for n, arg in enumerate(made) if arg == "-start_number"]
+
+    def args(chunk):
+        return build_ladder_args("ffmpeg", Path("in.mp4"), Path("out"), SOURCE, rungs,
+                                 threads=ladder_threads(SOURCE, rungs, 2), preset="veryfast", pictures=True,
+                                 chunk=chunk)
+
+    made = args(second)
+    graph = _option(made, "-filter_complex")
+    assert f"trim=end_frame={runup + second.frames + tail_frames('veryfast', plan.segment_frames)}[" in graph
+    assert f"trim=end_frame={runup + second.frames}:start_frame={runup}[" in graph  # the tiles: the chunk's own
+    assert _option(made, "-force_key_frames") == f"expr:eq(n,{runup})"
+    # The segments' first number (then the tiles'): the run-up's, thrown away.
+    assert starts(made)[0] == str(second.first_segment - 1)
+    assert float(_option(made, "-hls_time")) < runup / 30  # a cut at the chunk's first keyframe
+    # Opened a run-up earlier: 240 frames in, 10 before.
+    assert Fraction(_option(made, "-ss")) + Fraction(second.seek(Fraction(30), runup_frames=runup).fps_start_s) \
+        == pytest.approx(Fraction(230, 30), abs=1e-6)
+    assert f"trim=start_frame={runup}[" in _option(args(last), "-filter_complex")  # to the end, no tail
+    assert "-force_key_frames" not in args(first) and starts(args(first))[0] == "0"

@@ -17,18 +17,32 @@ PIXELS = {"1080p": 1920 * 1080, "720p": 1280 * 720, "480p": 854 * 480, "360p": 6
 
 
 def test_probe_pieces_do_not_grow_with_the_video():
-    short, long = pertitle.probe_ranges(60.0), pertitle.probe_ranges(3 * 3600.0)
+    short, long = pertitle.probe_ranges(60.0, 4.0), pertitle.probe_ranges(3 * 3600.0, 4.0)
     assert len(short) == len(long) == pertitle.PROBE_PIECES
     assert {r.duration_s for r in short + long} == {pertitle.PIECE_S}
-    # Spread: one piece in the middle of each quarter, inside the video.
-    assert [r.start_s for r in short] == [6.5, 21.5, 36.5, 51.5]
+    # Spread: one piece in each quarter, on the ladder's keyframe at or before its middle
+    # (6.5, 21.5, 36.5, 51.5 on a 4 s grid), inside the video.
+    assert [r.start_s for r in short] == [4.0, 20.0, 36.0, 48.0]
     assert all(0 <= r.start_s and r.end_s <= 3 * 3600.0 for r in long)
 
 
-def test_a_video_shorter_than_the_pieces_is_one_piece_of_all_of_it():
-    assert pertitle.probe_ranges(5.0) == [TimeRange(0.0, 5.0)]
+def test_a_piece_starts_where_the_ladder_has_a_keyframe():
+    # 29.97 fps, 4 s segments: a 120-frame GOP, a keyframe every 4.004 s, not every 4 s.
+    keyframe_s = 120 / 29.97
+    pieces = pertitle.probe_ranges(3 * 3600.0, keyframe_s)
+    for piece in pieces:
+        keyframes = piece.start_s / keyframe_s
+        assert keyframes == pytest.approx(round(keyframes), abs=1e-5)
+    # Pieces that would start on the same keyframe (a short video) are one.
+    assert pertitle.probe_ranges(12.0, 4.0) == [TimeRange(0.0, 2.0), TimeRange(4.0, 2.0), TimeRange(8.0, 2.0)]
     with pytest.raises(ValueError):
-        pertitle.probe_ranges(0.0)
+        pertitle.probe_ranges(60.0, 0.0)
+
+
+def test_a_video_shorter_than_the_pieces_is_one_piece_of_all_of_it():
+    assert pertitle.probe_ranges(5.0, 4.0) == [TimeRange(0.0, 5.0)]
+    with pytest.raises(ValueError):
+        pertitle.probe_ranges(0.0, 4.0)
 
 
 def test_the_crf_is_interpolated_between_the_points_around_the_target_and_rounded_down():
@@ -129,3 +143,16 @@ def test_what_a_stored_decision_is_good_for():
     assert kind(None, mode="per-title", rungs=LADDER, preset="veryfast", target=94.0) == pertitle.REPROBE
     fixed = pertitle.fixed(LADDER, "veryfast")
     assert kind(fixed, mode="fixed", rungs=LADDER, preset="veryfast", target=90.0) == pertitle.REUSE
+
+
+def test_only_a_source_as_long_as_the_threshold_is_probed():
+    after = pertitle.DEFAULT_PER_TITLE_AFTER_S
+    assert pertitle.mode_for(pertitle.PER_TITLE, after, after) == pertitle.PER_TITLE
+    assert pertitle.mode_for(pertitle.PER_TITLE, 3 * 3600.0, after) == pertitle.PER_TITLE
+    # Shorter, or of unknown length: the probe would cost more than it saves, the fixed ladder.
+    assert pertitle.mode_for(pertitle.PER_TITLE, after - 0.5, after) == pertitle.FIXED
+    assert pertitle.mode_for(pertitle.PER_TITLE, 4.0, after) == pertitle.FIXED
+    assert pertitle.mode_for(pertitle.PER_TITLE, float("nan"), after) == pertitle.FIXED
+    # 0 probes everything; the fixed mode stays fixed whatever the length.
+    assert pertitle.mode_for(pertitle.PER_TITLE, 4.0, 0.0) == pertitle.PER_TITLE
+    assert pertitle.mode_for(pertitle.FIXED, 3 * 3600.0, 0.0) == pertitle.FIXED

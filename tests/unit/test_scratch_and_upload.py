@@ -1,12 +1,15 @@
 """Scratch space checks and the upload's retry rules, on a real local store."""
 
+import io
+import threading
+import time
 from collections import namedtuple
 from pathlib import Path
 
 import pytest
 
 from videoctl.domain.errors import StorageError
-from videoctl.services.encode import upload_ladder
+from videoctl.services.encode import download_files, upload_ladder
 from videoctl.storage import scratch
 from videoctl.storage.local import LocalStore
 
@@ -67,3 +70,46 @@ def test_permanent_upload_error_fails_without_the_master(tmp_path):
     with pytest.raises(StorageError, match="SlowDown"):
         upload_ladder(store, ladder(tmp_path), "p/", lambda done: None)
     assert not store.exists("p/master.m3u8")  # a player never sees half a ladder
+
+
+class SlowFlakyDownloads(LocalStore):
+    """A real local store whose downloads each take a round trip, the first of one key failing."""
+
+    def __init__(self, root: Path, *, fail_once: str, transient: bool) -> None:
+        super().__init__(root)
+        self.fail_once, self.transient = fail_once, transient
+        self.lock, self.in_flight, self.most_at_once = threading.Lock(), 0, 0
+
+    def download_file(self, key, path, *, if_match=None):
+        with self.lock:
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+        try:
+            time.sleep(0.05)
+            if key == self.fail_once:
+                self.fail_once = None
+                raise StorageError(f"download {key!r} failed: SlowDown", transient=self.transient)
+            super().download_file(key, path)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_an_assemblers_downloads_run_side_by_side_each_retried(tmp_path):
+    store = SlowFlakyDownloads(tmp_path / "store", fail_once="p/seg_3.m4s", transient=True)
+    keys = [f"p/seg_{n}.m4s" for n in range(20)]
+    for key in keys:
+        store.upload_fileobj(io.BytesIO(key.encode()), key)
+    (tmp_path / "got").mkdir()
+    download_files(store, [(key, tmp_path / "got" / key.replace("/", "_")) for key in keys])
+    assert [(tmp_path / "got" / key.replace("/", "_")).read_bytes() for key in keys] == [key.encode() for key in keys]
+    assert store.most_at_once > 1  # not one round trip after another
+
+
+def test_a_download_that_keeps_failing_fails_the_whole_fetch(tmp_path):
+    store = SlowFlakyDownloads(tmp_path / "store", fail_once="p/seg_1.m4s", transient=False)
+    for n in range(3):
+        store.upload_fileobj(io.BytesIO(b"x"), f"p/seg_{n}.m4s")
+    (tmp_path / "got").mkdir()
+    with pytest.raises(StorageError, match="SlowDown"):
+        download_files(store, [(f"p/seg_{n}.m4s", tmp_path / "got" / f"{n}") for n in range(3)])

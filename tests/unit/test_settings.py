@@ -167,11 +167,12 @@ NUMBERS = [spec for spec in FIELDS if spec.name in {
     "backoff_base_s", "backoff_cap_s", "max_attempts", "submit_rate", "batch_max_vcpus", "upload_expiry_hours",
     "upload_url_expiry_s", "price_fargate_vcpu_hour", "price_fargate_gb_hour", "price_spot_vcpu_hour",
     "price_spot_gb_hour", "price_mediaconvert_sd_minute", "price_mediaconvert_hd_minute", "loudness_target",
-    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "chunk_after_s", "chunk_s"}]
+    "loudness_true_peak", "delivery_timeout_s", "playback_max_expiry_s", "vmaf_target", "per_title_after_s",
+    "chunk_after_s", "chunk_s"}]
 
 
 def test_every_numeric_setting_is_range_checked():
-    assert len(NUMBERS) == 27
+    assert len(NUMBERS) == 28
     numeric = {spec.name for spec in FIELDS
                if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)}
     assert numeric == {s.name for s in NUMBERS}
@@ -444,3 +445,12 @@ def test_loudness_defaults_to_normalising_to_minus_16_lufs():
     loudness = Settings.from_env({}).loudness
     assert (loudness.mode, loudness.target_lufs, loudness.true_peak_dbtp) == ("normalize", -16.0, -1.5)
     assert Settings.from_env({"VIDEOCTL_LOUDNESS": "Measure"}).loudness.mode == "measure"
+
+
+def test_the_per_title_ladder_is_the_default_for_sources_from_two_minutes():
+    settings = Settings.from_env({})
+    assert (settings.ladder_mode, settings.vmaf_target, settings.per_title_after_s) == ("per-title", 94.0, 120.0)
+    assert Settings.from_env({"VIDEOCTL_LADDER_MODE": "fixed"}).ladder_mode == "fixed"
+    assert Settings.from_env({"VIDEOCTL_PER_TITLE_AFTER_SECONDS": "0"}).per_title_after_s == 0.0
+    with pytest.raises(ConfigError, match="VIDEOCTL_PER_TITLE_AFTER_SECONDS must be"):
+        Settings.from_env({"VIDEOCTL_PER_TITLE_AFTER_SECONDS": "soon"})

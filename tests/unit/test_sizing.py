@@ -16,6 +16,7 @@ from videoctl.domain.sizing import (
     ContainerSize,
     SourceFacts,
     choose_size,
+    chunk_size,
     fargate_problem,
     parse_sizing,
 )
@@ -144,6 +145,38 @@ def test_a_source_not_probed_keeps_the_job_definitions_size(facts: SourceFacts):
 
 def test_no_table_sizes_nothing():
     assert choose_size(None, SourceFacts(HOUR, 1920, 1080, 30)) is None
+
+
+LECTURE = SourceFacts(2 * HOUR, 1920, 1080, 30)  # the 2 h 1080p30 lecture of issue 23: about 448 Gpx
+
+
+def test_a_chunk_is_sized_by_its_own_part_not_by_the_whole_video():
+    """60 two-minute chunks of a 2 h 1080p30 lecture: the whole gets 8 vCPU, each chunk 2."""
+    parts = [(i * 120.0, 120.0 if i < 59 else None) for i in range(60)]
+    assert choose_size(DEFAULT, LECTURE) == ContainerSize(8, 16384)
+    assert chunk_size(DEFAULT, LECTURE, parts) == ContainerSize(2, 4096)
+    # 64 vCPU run 32 such chunks at once, where the whole video's size runs 8.
+    assert 64 // chunk_size(DEFAULT, LECTURE, parts).vcpus == 32
+
+
+def test_the_longest_part_sizes_them_all_and_the_last_runs_to_the_sources_end():
+    table = parse_sizing("0:1/2048,1:2/4096")  # 1 Gpx: 16.1 s of 1080p30
+    source = SourceFacts(40.0, 1920, 1080, 30)
+    assert chunk_size(table, source, [(0.0, 10.0), (10.0, 10.0), (20.0, 10.0)]) == ContainerSize(1, 2048)
+    # The last chunk (no duration of its own) is what is left of the source: 20 s.
+    assert chunk_size(table, source, [(0.0, 10.0), (10.0, 10.0), (20.0, None)]) == ContainerSize(2, 4096)
+    assert chunk_size(table, source, [(20.0, None)]) == ContainerSize(2, 4096)
+    assert chunk_size(table, source, [(30.0, None)]) == ContainerSize(1, 2048)
+
+
+@pytest.mark.parametrize(("table", "source", "parts"), [
+    (None, LECTURE, [(0.0, 120.0)]),  # sizing off
+    (DEFAULT, SourceFacts(2 * HOUR, None, None), [(0.0, 120.0)]),  # a source not probed
+    (DEFAULT, SourceFacts(None, 1920, 1080, 30), [(0.0, None)]),  # the last chunk of a source of no known length
+    (DEFAULT, LECTURE, []),
+])
+def test_a_chunk_of_unknown_size_keeps_the_job_definitions(table, source, parts):
+    assert chunk_size(table, source, parts) is None
 
 
 @st.composite

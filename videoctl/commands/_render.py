@@ -31,6 +31,7 @@ from videoctl.domain.executor import LOCAL_ID_PREFIX
 from videoctl.domain.text import visible
 
 if TYPE_CHECKING:
+    from videoctl.domain.chunk_progress import ChunkProgress
     from videoctl.domain.models import Job, Video
     from videoctl.domain.quality import QualityFailure, RungQuality
 
@@ -50,8 +51,9 @@ class OutputState:
 
 
 STATE = OutputState()
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True)
+#: No emoji codes: an id such as ``local:100:1`` is shown as it is, not with a 💯 in it.
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, emoji=False)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -253,7 +255,8 @@ class ProgressBar:
             TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
             console=stderr, transient=False, disable=not self.enabled,
         )
-        self._task = self._progress.add_task(description, total=total)
+        self._total = total
+        self._tasks = {"main": self._progress.add_task(description, total=total)}
 
     def __enter__(self) -> ProgressBar:
         self._progress.start()
@@ -262,9 +265,12 @@ class ProgressBar:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
-    def update(self, completed: float, description: str | None = None) -> None:
+    def update(self, completed: float, description: str | None = None, *, task: str = "main") -> None:
+        """Move a bar: the first, or another one named *task*, added below at its first update."""
         fields = {"description": description} if description else {}
-        self._progress.update(self._task, completed=completed, **fields)
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(description or task, total=self._total)
+        self._progress.update(self._tasks[task], completed=completed, **fields)
 
 
 # ---------------------------------------------------------------- sparklines
@@ -295,9 +301,14 @@ def job_row(j: Job) -> tuple:
 
 
 def job_progress_text(j: Job) -> str:
-    """'42% · 3m10s left' for a running job, '#3 in line · RUNNABLE' for a waiting one."""
-    eta, position, status = (getattr(j, name, None) for name in ("eta_s", "queue_position", "executor_status"))
-    parts = [f"{j.progress}%"] if position is None else [f"#{position} in line"]
+    """'42% · 3m10s left' for a running job, '#3 in line · RUNNABLE' for a waiting one, and for
+    a chunked one running its chunks 'chunks 5/12 done, 3 running · 41.7% · 3m10s left'."""
+    eta, position, status, chunks = (getattr(j, name, None) for name in
+                                      ("eta_s", "queue_position", "executor_status", "chunk_progress"))
+    if chunks is not None and chunks.done < chunks.total and j.state == "RUNNING":
+        parts = [chunks.summary, f"{chunks.percent:g}%"]
+    else:
+        parts = [f"{j.progress}%"] if position is None else [f"#{position} in line"]
     if eta is not None:
         parts.append(f"{duration_text(eta)} left")
     if status:
@@ -316,6 +327,45 @@ def duration_text(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def clock_text(seconds: float | None) -> str:
+    """A position in a video: '2:05', '1:02:03'."""
+    if seconds is None:
+        return "end"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def chunks_text(chunks: ChunkProgress) -> str:
+    """'chunks 5/12 done, 3 running, 1 retrying · 41.7% · 3m10s left, 3 at once'."""
+    parts = [chunks.summary, f"{chunks.percent:g}%"]
+    if chunks.eta_s is not None and chunks.done < chunks.total:
+        parts.append(f"{duration_text(chunks.eta_s)} left, {chunks.parallelism} at once")
+    return " · ".join(parts)
+
+
+def chunks_table(chunks: ChunkProgress) -> None:
+    """Each chunk of the attempt: its range, state, tries, container, heartbeat, run time and progress."""
+    def container(c) -> str | None:
+        if c.runner_id and c.runner_id != c.executor_job_id:
+            return f"{c.executor_job_id or '-'} ({c.runner_id})"
+        return c.executor_job_id
+
+    def state(c) -> str:
+        if c.error_code:
+            return f"{c.state.value}: {c.error_code}: {c.error_message or ''}"
+        return c.state.value
+
+    table(f"chunks of attempt {chunks.attempt}", ("chunk", "range", "state", "tries", "container (runner)", "size",
+                                                 "heartbeat", "run time", "progress"),
+          ((c.index, f"{clock_text(c.start_s)}–{clock_text(c.end_s)}",
+            state(c) + (f", again at {fmt(c.next_try_at)}" if c.next_try_at else ""), c.tries, container(c), c.size,
+            None if c.heartbeat_age_s is None else f"{duration_text(c.heartbeat_age_s)} ago",
+            None if c.elapsed_s is None else duration_text(c.elapsed_s), f"{c.progress}%")
+           for c in chunks.chunks))
+
+
 def video_row(v: Video) -> tuple:
     duration = f"{v.duration_s:.1f}s" if v.duration_s else None
     size = f"{v.width}x{v.height}" if v.width else None
@@ -324,9 +374,16 @@ def video_row(v: Video) -> tuple:
 
 def job_progress(job_id: int) -> tuple[ProgressBar, Callable[[Job], None]]:
     """A progress bar for following a job, and the update that moves it (with the ETA or the
-    place in line when the job carries them)."""
+    place in line when the job carries them). A chunked attempt adds a bar for its chunks."""
     bar = ProgressBar(f"job {job_id}")
-    return bar, lambda j: bar.update(j.progress, f"job {j.id} {j.state} {job_progress_text(j)}")
+
+    def update(j: Job) -> None:
+        bar.update(j.progress, f"job {j.id} {j.state} {job_progress_text(j)}")
+        chunks = getattr(j, "chunk_progress", None)
+        if chunks is not None:
+            bar.update(chunks.percent, f"{chunks_text(chunks)}", task="chunks")
+
+    return bar, update
 
 
 def quality_table(rungs: Sequence[RungQuality], failure: QualityFailure | None = None) -> None:

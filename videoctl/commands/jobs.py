@@ -55,7 +55,12 @@ def show(
         record["loudness"] = out.loudness_text(record.pop("decision"), record.pop("measurements"))
         del record["size_vcpus"], record["size_memory_mib"]
         record["size"] = out.size_text(job)
+        chunks = record.pop("chunk_progress")
+        del record["chunking"], record["chunks_done"]  # the plan is for the chunks; the count is below
+        record["chunks"] = out.chunks_text(chunks) if chunks else None
         out.fields_table(f"job {job.id}", record)
+        if chunks:
+            out.chunks_table(chunks)
 
     out.success(job, render, json_flag=json_)
 

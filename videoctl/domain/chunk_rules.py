@@ -19,7 +19,6 @@ from videoctl.domain.errors import ScanFailure, is_permanent
 from videoctl.domain.executor import REMOTE_FAILED, Remote
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Thresholds
-from videoctl.domain.sizing import ContainerSize
 
 
 class ChunkCandidate(NamedTuple):
@@ -43,13 +42,6 @@ class ChunkCandidate(NamedTuple):
     #: The job's attempt policy applies to each chunk's tries.
     max_attempts: int
     priority: int | None
-    #: The attempt's container size (job.size_vcpus, size_memory_mib): a chunk sent alone gets it too.
-    size_vcpus: float | None = None
-    size_memory_mib: int | None = None
-
-    @property
-    def size(self) -> ContainerSize | None:
-        return ContainerSize.recorded(self.size_vcpus, self.size_memory_mib)
 
     @property
     def unsent(self) -> bool:

@@ -34,12 +34,15 @@ class Prices:
 
 @dataclass(frozen=True)
 class Usage:
-    """What one attempt held, for how long."""
+    """What one container of an attempt held, for how long: the attempt's own, or one try of
+    one of its chunks (``chunk``, a chunked attempt's)."""
 
     capacity: str
     vcpus: float
     memory_mib: int
     runtime_s: float
+    attempt: int = 1
+    chunk: int | None = None
 
     @property
     def vcpu_hours(self) -> float:
@@ -51,7 +54,7 @@ class Usage:
 
 
 def usage_cost(usage: Usage, prices: Prices) -> float:
-    """USD for one attempt's usage; 0 for a local process."""
+    """USD for one container's usage; 0 for a local process."""
     return hours_cost(usage.capacity, usage.vcpu_hours, usage.gb_hours, prices)
 
 

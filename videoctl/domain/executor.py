@@ -76,7 +76,7 @@ class Executor(Protocol):
     def submit_array(self, name: str, *, job_id: int, video_id: int, attempt: int, size: int,
                      priority: int | None = None, container_size: ContainerSize | None = None) -> list[str] | None:
         """Start the ``size`` chunks of a chunked attempt at once, each container of
-        ``container_size`` (the attempt's) if given; their executor ids by index. None when
+        ``container_size`` (the longest chunk's) if given; their executor ids by index. None when
         this executor starts chunks one at a time as it has room (``chunk_slots``)."""
 
     def submit_chunk(self, name: str, *, job_id: int, video_id: int, attempt: int, index: int,

@@ -179,9 +179,18 @@ class JobChunk(_Record):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    #: The size the current try's container asked for: the sizing table applied to the chunk's
+    #: part of the video (an array's children share the longest chunk's); None when it asked
+    #: for none: the job definition's size, or a local process.
+    size_vcpus: float | None = None
+    size_memory_mib: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", ChunkState(self.state))
+
+    @property
+    def size(self) -> ContainerSize | None:
+        return ContainerSize.recorded(self.size_vcpus, self.size_memory_mib)
 
     @property
     def unsent(self) -> bool:

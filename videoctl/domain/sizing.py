@@ -17,6 +17,7 @@ part's duration.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
@@ -147,6 +148,28 @@ def choose_size(table: SizingTable | None, facts: SourceFacts) -> ContainerSize 
     if table is None or work is None:
         return None
     return table.size_for(work)
+
+
+def chunk_size(table: SizingTable | None, source: SourceFacts,
+               parts: Iterable[tuple[float, float | None]]) -> ContainerSize | None:
+    """The size of the container(s) that encode these chunks of a source, each chunk given as
+    (start_s, duration_s), duration None for the last one (it runs to the source's end).
+
+    The table is applied to the longest part, with the source's pixels and frame rate: the
+    children of one array job share one containerOverrides, so they all get the size of the
+    longest chunk; a chunk sent alone is a part of one. None as :func:`choose_size` gives it
+    (no table, a source not probed), or when no part's length is known.
+    """
+    lengths = [duration if duration is not None else _rest_s(source.duration_s, start) for start, duration in parts]
+    known = [length for length in lengths if length is not None and length > 0]
+    if not known:
+        return None
+    return choose_size(table, SourceFacts(max(known), source.width, source.height, source.fps))
+
+
+def _rest_s(duration_s: float | None, start_s: float) -> float | None:
+    """What is left of a source of ``duration_s`` from ``start_s``."""
+    return None if duration_s is None else duration_s - start_s
 
 
 def parse_sizing(text: str) -> SizingTable | None:

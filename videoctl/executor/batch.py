@@ -53,7 +53,7 @@ class BatchExecutor:
                      priority: int | None = None, container_size: ContainerSize | None = None) -> list[str]:
         """One array job whose ``size`` children are the attempt's chunks: the same command
         (``videoctl run-job JOB_ID``), each child's chunk from AWS_BATCH_JOB_ARRAY_INDEX, each
-        container of ``container_size`` (the attempt's) if given.
+        container of ``container_size`` (a chunk's: the longest one's, as they share it) if given.
 
         Batch takes 2 to 10,000 children; the chunk plan never makes others, and a size
         outside is refused here before any call, not left to Batch's ClientException."""

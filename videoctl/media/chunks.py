@@ -1,13 +1,19 @@
 """One chunk of a long video: its frames of every rung, encoded, put in place and described.
 
 A chunk is encoded by the ladder's own command (``encode.build_ladder_args`` with the chunk),
-from its own time 0: every rung's init segment is then the one a single pass writes, byte for
-byte (the edit list that hides the B-frame delay included). Its fragments are then moved to
-where they belong on the video's timeline (``mp4.shift_fragment``: decode time + the chunk's
-first frame in the track's ticks), and numbered as one pass numbers them (the muxer's
-``start_number``). What the assembler needs of them is recorded as a :class:`ChunkOutput`:
-each rung's segments with their size and exact timing, its codec string and size, a digest
-of its init segment (every chunk's must be the same), and the storyboard tiles it made.
+from its own time 0 (its run-up's, below): every rung's init segment is then the one a single
+pass writes, byte for byte (the edit list that hides the B-frame delay included). Its fragments
+are then moved to where they belong on the video's timeline (``mp4.shift_fragment``: decode
+time + the chunk's first frame in the track's ticks), and numbered as one pass numbers them
+(the muxer's ``start_number``). So that a boundary's frames are coded as one pass codes them, a
+chunk encodes a little more than its frames and throws the extra segments away
+(:func:`drop_segment`): after the first, a run-up of the frames before it, in a segment of its
+own that ends on the chunk's first frame, a forced keyframe (``domain.chunks.runup_frames``);
+before the last, a tail past its end, from the next chunk's first keyframe
+(``domain.chunks.tail_frames``). What the assembler needs of them is recorded as a
+:class:`ChunkOutput`: each rung's segments with their size and exact timing, its codec string
+and size, a digest of its init segment (every chunk's must be the same), and the storyboard
+tiles it made.
 
 Before anything is recorded the chunk checks itself: every rung complete, aligned with the
 others, contiguous in time from the chunk's first frame, of the expected length (a chunk
@@ -24,11 +30,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from videoctl.domain.chunks import Chunk, ChunkPlan
+from videoctl.domain.chunks import Chunk, ChunkPlan, runup_frames
 from videoctl.domain.errors import VerifyFailed
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.media import mp4
-from videoctl.media.encode import FMP4, MASTER_PLAYLIST, encode_ladder
+from videoctl.media.encode import FMP4, MASTER_PLAYLIST, MEDIA_PLAYLIST, encode_ladder
 from videoctl.media.hls import check_alignment, check_video_segment, load_media_playlist, measure_video
 from videoctl.media.m3u8 import MediaPlaylist
 from videoctl.media.probe import SourceInfo
@@ -101,7 +107,31 @@ def encode_chunk(ffmpeg_bin: str, src: Path, out_dir: Path, info: SourceInfo, ru
     encode_ladder(ffmpeg_bin, src, out_dir, info, rungs, segment_s=segment_s, preset=preset,
                   segment_format=FMP4, pictures=pictures, cpus=cpus, crfs=crfs, on_progress=on_progress, chunk=chunk)
     (out_dir / MASTER_PLAYLIST).unlink(missing_ok=True)  # the assembler writes the video's own
+    for rung in rungs:
+        if runup_frames(chunk, plan.segment_frames):
+            drop_segment(out_dir / rung.name, chunk, f"seg_{chunk.first_segment - 1:05d}.m4s", last=False)
+        if chunk.frames is not None:
+            drop_segment(out_dir / rung.name, chunk,
+                         f"seg_{chunk.first_segment + chunk.frames // plan.segment_frames:05d}.m4s", last=True)
     return describe_chunk(out_dir, info, rungs, plan, chunk, pictures=pictures)
+
+
+def drop_segment(directory: Path, chunk: Chunk, name: str, *, last: bool) -> None:
+    """Remove the segment ``name`` from the rung in ``directory``, the file and its playlist
+    entry: the tail a chunk encoded past its end (``last``, ``domain.chunks.tail_frames``: it
+    starts with the next chunk's first keyframe), or the run-up before its start (the first,
+    ``domain.chunks.runup_frames``: it ends where the chunk's first keyframe starts)."""
+    playlist = directory / MEDIA_PLAYLIST
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    uris = [n for n, line in enumerate(lines) if line and not line.startswith("#")]
+    at = uris[-1 if last else 0] if uris else None
+    if at is None or lines[at] != name or not lines[at - 1].startswith("#EXTINF:"):
+        raise VerifyFailed(f"chunk {chunk.index}, {directory.name}: its {'last' if last else 'first'} segment is "
+                           f"{lines[at] if at is not None else 'missing'}, not the "
+                           f"{'tail past its end' if last else 'run-up before its start'} {name}")
+    del lines[at - 1:at + 1]
+    playlist.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (directory / name).unlink()
 
 
 def describe_chunk(out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], plan: ChunkPlan, chunk: Chunk, *,
@@ -132,6 +162,8 @@ def _rung_part(directory: Path, rung: Rung, playlist: MediaPlaylist, info: Sourc
     if ticks.denominator != 1:
         raise VerifyFailed(f"{where}: a frame lasts {ticks} ticks of {timescale}: not a whole number")
     offset = chunk.start_frame * int(ticks)
+    # Encoded from the run-up's first frame, its fragment numbered 1: the chunk's own follow it.
+    runup = runup_frames(chunk, plan.segment_frames)
     default = mp4.trex_default_duration(init)
     segments = []
     for number, segment in enumerate(playlist.segments, start=chunk.first_segment):
@@ -140,7 +172,7 @@ def _rung_part(directory: Path, rung: Rung, playlist: MediaPlaylist, info: Sourc
             raise VerifyFailed(f"{where}: segment {segment.uri} where {expected} belongs")
         path = directory / segment.uri
         data = bytearray(path.read_bytes())
-        mp4.shift_fragment(data, offset, chunk.first_segment)
+        mp4.shift_fragment(data, offset - runup * int(ticks), chunk.first_segment - (1 if runup else 0))
         path.write_bytes(data)
         timing = mp4.fragment_timing(bytes(data), default)
         segments.append(SegmentPart(segment.uri, len(data), timing.decode_time, timing.duration))

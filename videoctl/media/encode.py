@@ -73,7 +73,7 @@ from typing import IO, Any
 import ffmpeg
 
 from videoctl.domain.audio import DEFAULT_AUDIO_NAME, AudioRendition, GainDecision
-from videoctl.domain.chunks import Chunk
+from videoctl.domain.chunks import Chunk, runup_frames, tail_frames
 from videoctl.domain.errors import MediaError
 from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.threads import ThreadPlan, plan_threads
@@ -139,7 +139,8 @@ def build_ladder_args(
 
     ``pictures`` adds the poster and storyboard outputs, branched off the ladder's frames.
     ``gains`` (audio rendition name → loudness decision) sets each track's level; none: as is.
-    ``chunk``: only that chunk's frames of every rung (``domain.chunks``), its segments
+    ``chunk``: only that chunk's frames of every rung (``domain.chunks``; with its run-up and
+    its tail, in segments of their own that ``media.chunks`` throws away), its segments
     numbered as one pass numbers them, no audio (a chunked video's audio is encoded whole, once),
     and for pictures its storyboard tiles alone (``media.storyboard.tile_outputs``).
     ``crfs`` (rung name → CRF) overrides ``crf`` for the rungs it names (the per-title ladder).
@@ -147,14 +148,20 @@ def build_ladder_args(
     rungs = _ordered(rungs)
     out_dir = Path(out_dir)
     fps = output_fps(info.fps)
-    seek = chunk.seek(fps) if chunk is not None else None
+    # A chunk before the last encodes a tail it throws away: its last frames are then coded as
+    # one pass codes them (domain.chunks.tail_frames); media.chunks drops the tail's segment.
+    # A chunk after the first starts with a run-up it throws away too (domain.chunks.runup_frames).
+    gop = gop_frames(fps, segment_s)
+    tail = tail_frames(preset, gop) if chunk is not None and chunk.frames is not None else 0
+    runup = runup_frames(chunk, gop) if chunk is not None else 0
+    seek = chunk.seek(fps, tail_frames=tail, runup_frames=runup) if chunk is not None else None
     window = {} if seek is None else {k: v for k, v in (("ss", seek.input_s), ("t", seek.read_s)) if v is not None}
     source = ffmpeg_input(src, threads=threads.decoder, **window)
     video = prepared_video(source, info, fps, start_s=seek.fps_start_s if seek else "0",
-                           frames=chunk.frames if chunk is not None else None)
+                           frames=runup + chunk.frames + tail if chunk is not None and chunk.frames is not None else None)
     streams: list[Any] = _cascade(video, info, rungs)
     if chunk is not None:
-        extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk) if pictures else []
+        extra_outputs = _tile_outputs(streams, out_dir, info, rungs, fps, chunk, runup) if pictures else []
     else:
         extra_outputs = _picture_outputs(streams, out_dir, info, rungs, fps) if pictures else []
     audio = info.audio_renditions if chunk is None else ()
@@ -182,7 +189,12 @@ def build_ladder_args(
     options["var_stream_map"] = " ".join(stream_map)
     options["master_pl_name"] = MASTER_PLAYLIST
     if chunk is not None:
-        options["start_number"] = chunk.first_segment
+        options["start_number"] = chunk.first_segment - (1 if runup else 0)
+    if runup:
+        # The chunk's first frame is a keyframe, the run-up's segment ends there: the muxer cuts
+        # at every keyframe (only each segment's first frame is one), however short the run-up.
+        options["force_key_frames"] = f"expr:eq(n,{runup})"
+        options["hls_time"] = float(Fraction(runup, 2) / fps)
     output = ffmpeg.output(*streams, str(out_dir / "%v" / MEDIA_PLAYLIST), **options)
     if extra_outputs:
         output = ffmpeg.merge_outputs(output, *extra_outputs)
@@ -253,12 +265,17 @@ def _picture_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs:
 
 
 def _tile_outputs(streams: list[Any], out_dir: Path, info: SourceInfo, rungs: Sequence[Rung], fps: Fraction,
-                  chunk: Chunk) -> list[Any]:
-    """Tap the lowest rung's frames for the chunk's storyboard tiles (see ``_picture_outputs``)."""
+                  chunk: Chunk, runup: int) -> list[Any]:
+    """Tap the lowest rung's frames for the chunk's storyboard tiles (see ``_picture_outputs``),
+    its own frames only: neither its ``runup`` frames nor its tail."""
     bottom = streams[-1].split()
     streams[-1] = bottom[0]
     size = rung_size(info.width, info.height, rungs[-1].height)
-    return [tile_outputs(bottom[1], out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
+    tap = bottom[1]
+    if runup or chunk.frames is not None:
+        ends = {} if chunk.frames is None else {"end_frame": runup + chunk.frames}
+        tap = tap.filter("trim", start_frame=runup, **ends) if runup else tap.filter("trim", **ends)
+    return [tile_outputs(tap, out_dir, info.duration_s, fps, *size, first_frame=chunk.start_frame)]
 
 
 def ladder_threads(info: SourceInfo, rungs: Sequence[Rung], cpus: float) -> ThreadPlan:

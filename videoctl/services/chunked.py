@@ -5,22 +5,27 @@ the rows and its environment (``run_job``):
 
 1. **The lead** is the attempt's container, as for any video. It downloads and probes the
    source; when the video is longer than ``VIDEOCTL_CHUNK_AFTER_SECONDS`` (and sought in
-   reliably: fMP4 segments, a container whose timestamps do not jump) it *prepares*
-   (:func:`prepare`): it decides once (the decision stored on the job, as for one pass, which
-   every chunk then reads), encodes and uploads what covers the whole video once — every audio
-   rendition with its loudness gain (then checked), the captions, the poster from the source's
-   keyframes — records the plan and what it made, one job_chunk row per chunk, and sends the
-   chunks: one Batch array job, or local processes, at most one per spare CPU. Then it exits.
+   reliably: fMP4 segments, a container whose timestamps do not jump) it decides once (the
+   decision stored on the job, as for one pass, which every chunk then reads), records the plan,
+   one job_chunk row per chunk, and sends the chunks (:func:`send`): one Batch array job, or
+   local processes, at most one per spare CPU. Then, while they encode, it makes and uploads what
+   covers the whole video once — every audio rendition with its loudness gain (then checked),
+   the captions, the poster from the source's keyframes — and records it on the job
+   (:func:`make_and_record_whole`). Its own work is then off the path to READY: it is done
+   before the chunks are on any long video. It exits, unless every chunk had succeeded by then:
+   then it holds the job's claim and assembles.
 2. **A chunk** (AWS_BATCH_JOB_ARRAY_INDEX, or VIDEOCTL_CHUNK_INDEX when sent alone) claims its
    row, downloads the source, encodes its frames of every rung (``media.chunks``), uploads its
    segments and storyboard tiles under the attempt's prefix, and succeeds: the fenced atomic
    counter on the job counts it (:meth:`ChunkRepository.finish`). Locally it then starts the
    next chunk nobody has started, on the CPU it frees. No container waits for another.
-3. **The assembler** is the chunk whose success made the count reach the number of chunks: it
-   holds the job's claim from that moment. It writes the media playlists, the master, the MPD,
+3. **The assembler** is the chunk whose success made the count reach the number of chunks, the
+   lead's outputs recorded (else the lead, when it records them last): it holds the job's claim
+   from that moment. It writes the media playlists, the master, the MPD,
    the storyboard from the chunks' tiles and the MP4 download (a remux of the segments), checks
-   them against the store, uploads them (master last), and completes the job in one
-   transaction, as one pass does.
+   them against the store, measures the quality sample of the whole video against the source
+   (``VIDEOCTL_MEASURE_QUALITY``, as one pass does, once: no chunk measures), uploads them
+   (master last), and completes the job in one transaction, as one pass does.
 
 A chunk that fails records its failure; a chunk whose container died goes quiet or is reported
 gone by its executor: scan-stuck resubmits it alone, under the job's attempt policy
@@ -35,23 +40,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoctl.domain import keys
-from videoctl.domain.chunks import ChunkPlan, plan_chunks
+from videoctl.domain import keys, quality
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan, plan_chunks
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import InvalidState, VerifyFailed
 from videoctl.domain.executor import Executor
 from videoctl.domain.ladder import Rung, output_fps, rung_size
 from videoctl.domain.models import Job, JobChunk, Video
-from videoctl.domain.repositories import ChunkRepository, JobRepository
+from videoctl.domain.repositories import ChunkRepository
+from videoctl.domain.sizing import SourceFacts, chunk_size
 from videoctl.media import dash, download, encode, hls, poster, storyboard
 from videoctl.media.assemble import WholeVideo, assemble_sheets, verify_assembled, write_manifests
 from videoctl.media.captions import package_captions
 from videoctl.media.chunks import ChunkOutput, encode_chunk
 from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
-from videoctl.services.encode import OutputPlan, check_loudness, ladder_crfs, upload_ladder
+from videoctl.services.encode import (
+    OutputPlan,
+    check_loudness,
+    download_files,
+    fetch_source,
+    ladder_crfs,
+    upload_ladder,
+)
+from videoctl.services.ladder_quality import AssembledLadder, QualityOutcome, measure_encoded
 from videoctl.settings import Settings
 from videoctl.storage import ObjectStore
+from videoctl.storage.scratch import SOURCE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +88,39 @@ def chunk_plan(settings: Settings, info: SourceInfo) -> ChunkPlan | None:
 
 
 @dataclass(frozen=True)
-class Chunking:
-    """What every chunk and the assembler read of the attempt: the lead's word on it."""
+class LeadOutputs:
+    """What the lead made for the whole video while its chunks encoded, for the assembler."""
 
-    plan: ChunkPlan
-    info: SourceInfo
-    rungs: tuple[Rung, ...]
     whole: WholeVideo
     #: Each audio rendition's length, and its loudness as encoded, for the job's record.
     audio_durations: dict[str, float]
     measurements: dict | None
 
     def to_dict(self) -> dict:
+        return {"whole": self.whole.to_dict(), "audio_durations": self.audio_durations,
+                "measurements": self.measurements}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LeadOutputs:
+        return cls(WholeVideo.from_dict(data["whole"]), {name: float(s) for name, s in data["audio_durations"].items()},
+                   data.get("measurements"))
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """What every chunk and the assembler read of the attempt: the lead's word on it. ``lead``
+    is None until the lead has recorded its whole-video outputs (``whole`` in the stored form,
+    what the job queries look for)."""
+
+    plan: ChunkPlan
+    info: SourceInfo
+    rungs: tuple[Rung, ...]
+    lead: LeadOutputs | None = None
+
+    def to_dict(self) -> dict:
         return {"version": CHUNKING_VERSION, "plan": self.plan.to_dict(), "info": self.info.to_dict(),
                 "rungs": [[r.height, r.maxrate_kbps, r.bufsize_kbps, r.audio_kbps] for r in self.rungs],
-                "whole": self.whole.to_dict(), "audio_durations": self.audio_durations,
-                "measurements": self.measurements}
+                **(self.lead.to_dict() if self.lead else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> Chunking:
@@ -96,34 +128,41 @@ class Chunking:
             raise InvalidState(f"the chunked attempt was prepared by another version of videoctl "
                                f"(chunking version {data.get('version')}, this one reads {CHUNKING_VERSION})")
         return cls(ChunkPlan.from_dict(data["plan"]), SourceInfo.from_dict(data["info"]),
-                   tuple(Rung(*rung) for rung in data["rungs"]), WholeVideo.from_dict(data["whole"]),
-                   {name: float(s) for name, s in data["audio_durations"].items()}, data.get("measurements"))
+                   tuple(Rung(*rung) for rung in data["rungs"]),
+                   LeadOutputs.from_dict(data) if "whole" in data else None)
 
 
 # ------------------------------------------------------------------ the lead
 
 
-def prepare(job: Job, video: Video, src: Path, info: SourceInfo, plan: ChunkPlan, rungs: tuple[Rung, ...],
-            decision: EncodeDecision, *, store: ObjectStore, settings: Settings, ffmpeg: str, workdir: Path,
-            prefix: str, jobs: JobRepository, chunks: ChunkRepository, executor: Executor,
-            progress: Progress) -> Job:
-    """The lead's part: the whole-video outputs made and uploaded, the chunks recorded and sent.
+def send(job: Job, info: SourceInfo, plan: ChunkPlan, rungs: tuple[Rung, ...], *, chunks: ChunkRepository,
+         executor: Executor, progress: Progress) -> Job:
+    """The lead records the plan, one job_chunk row per chunk, and sends the chunks: first, so
+    they encode while the lead makes the whole-video outputs (:func:`make_and_record_whole`)."""
+    job = chunks.create(job, plan, Chunking(plan, info, rungs).to_dict())
+    send_chunks(job, chunks=chunks, executor=executor,
+                source=SourceFacts(info.duration_s, info.width, info.height, info.fps))
+    log.info("chunks sent", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+    progress("chunks", 10)
+    return job
 
-    Returns the job as it stands with its chunks sent; the lead's container then exits.
-    """
+
+def make_and_record_whole(job: Job, video: Video, src: Path, info: SourceInfo, rungs: tuple[Rung, ...],
+                          decision: EncodeDecision, *, store: ObjectStore, settings: Settings, ffmpeg: str,
+                          workdir: Path, prefix: str, chunks: ChunkRepository, progress: Progress) -> Job:
+    """The lead's own part, while its chunks encode: the whole-video outputs made, uploaded and
+    recorded on the job. Returns the job as that left it: when every chunk had succeeded by
+    then, the lead still holds the claim and assembles (``chunks_done == chunks``)."""
     out_dir = workdir / "whole"
     out_dir.mkdir()
     started = time.monotonic()
     whole, measurements = make_whole_outputs(ffmpeg, src, out_dir, info, rungs, settings, decision,
                                              fetch_sidecars(store, settings.videos_root, video.id, workdir), progress)
     audio_durations = {r.name: hls.load_media_playlist(out_dir / r.name).duration_s for r in info.audio_renditions}
-    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * 5))
-    log.info("whole-video outputs made", extra={"job_id": job.id, "chunks": plan.count,
+    upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 20 + done * (PROGRESS_CHUNKS_FROM - 20)))
+    job = chunks.finish_whole(job, LeadOutputs(whole, audio_durations, measurements).to_dict())
+    log.info("whole-video outputs made", extra={"job_id": job.id, "chunks": job.chunks, "chunks_done": job.chunks_done,
                                                 "whole_s": round(time.monotonic() - started, 3)})
-    chunking = Chunking(plan, info, rungs, whole, audio_durations, measurements)
-    job = chunks.create(job, plan, chunking.to_dict())
-    send_chunks(job, chunks=chunks, executor=executor)
-    progress("chunks", 25)
     return job
 
 
@@ -158,15 +197,20 @@ def make_whole_outputs(ffmpeg: str, src: Path, out_dir: Path, info: SourceInfo, 
     return WholeVideo(audio, audio_dash, tuple(subtitles)), measurements
 
 
-def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor) -> None:
+def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor, source: SourceFacts) -> None:
     """Start the attempt's chunks: one array job on Batch; locally one process per spare CPU,
-    the others as those end (:func:`start_next_chunk`)."""
+    the others as those end (:func:`start_next_chunk`).
+
+    The array's containers are sized to a chunk of the ``source``, not to the whole video (the
+    lead's size): the children share one override, so the longest chunk's."""
     name = keys.chunks_job_name(job.video_id, job.id, job.attempt)
+    rows = chunks.of_attempt(job.id, job.attempt)
+    size = chunk_size(executor.sizing, source, [(row.start_s, row.duration_s) for row in rows])
     ids = executor.submit_array(name, job_id=job.id, video_id=job.video_id, attempt=job.attempt,
-                                size=job.chunks, priority=job.priority, container_size=job.size)
+                                size=job.chunks, priority=job.priority, container_size=size)
     if ids is not None:
-        for row, executor_job_id in zip(chunks.of_attempt(job.id, job.attempt), ids, strict=True):
-            chunks.mark_sent(row, executor_job_id)
+        for row, executor_job_id in zip(rows, ids, strict=True):
+            chunks.mark_sent(row, executor_job_id, size)
         return
     for cpus in executor.chunk_slots() or [None]:
         if start_next_chunk(job, chunks=chunks, executor=executor, cpus=cpus) is None:
@@ -175,13 +219,14 @@ def send_chunks(job: Job, *, chunks: ChunkRepository, executor: Executor) -> Non
 
 def start_next_chunk(job: Job, *, chunks: ChunkRepository, executor: Executor,
                      cpus: frozenset[int] | None) -> JobChunk | None:
-    """Start the next chunk nobody has started (the local executor's queue); None when none is left."""
+    """Start the next chunk nobody has started (the local executor's queue: a process has no
+    container size); None when none is left."""
     row = chunks.reserve_pending(job.id, job.attempt)
     if row is None:
         return None
     executor_job_id = executor.submit_chunk(keys.chunk_job_name(job.video_id, job.id, job.attempt, row.idx, row.tries),
                                             job_id=job.id, video_id=job.video_id, attempt=job.attempt, index=row.idx,
-                                            priority=job.priority, cpus=cpus, container_size=job.size)
+                                            priority=job.priority, cpus=cpus, container_size=None)
     return chunks.mark_sent(row, executor_job_id) or row
 
 
@@ -217,10 +262,14 @@ def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, decision: Encod
 # ------------------------------------------------------------------ the assembler
 
 
-def assemble(job: Job, chunking: Chunking, outputs: list[ChunkOutput], *, store: ObjectStore, settings: Settings,
-             ffmpeg: str, workdir: Path, prefix: str, progress: Progress) -> hls.LadderSummary:
-    """Write, check and upload the chunked video's manifests, storyboard and download (master last)."""
-    info, rungs, whole = chunking.info, chunking.rungs, chunking.whole
+def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutput], *, store: ObjectStore,
+             settings: Settings, ffmpeg: str, workdir: Path, prefix: str,
+             progress: Progress) -> tuple[hls.LadderSummary, QualityOutcome | None]:
+    """Write, check, measure and upload the chunked video's manifests, storyboard and download
+    (master last); the quality sample's outcome (None when ``VIDEOCTL_MEASURE_QUALITY`` is off)."""
+    if chunking.lead is None:
+        raise InvalidState(f"job {job.id} attempt {job.attempt}: the lead has not recorded the whole-video outputs")
+    info, rungs, whole = chunking.info, chunking.rungs, chunking.lead.whole
     out_dir, media_dir = workdir / "ladder", workdir / "media"
     out_dir.mkdir()
     plan = OutputPlan.from_settings(settings)
@@ -233,13 +282,12 @@ def assemble(job: Job, chunking: Chunking, outputs: list[ChunkOutput], *, store:
         tiles_dir = workdir / storyboard.TILES
         tiles_dir.mkdir()
         tile_keys = [f"{prefix}{storyboard.TILES}/{storyboard.TILE_PATTERN % n}" for n in range(tiles)]
-        for key in tile_keys:
-            store.download_file(key, tiles_dir / key.rsplit("/", 1)[1])
+        download_files(store, [(key, tiles_dir / key.rsplit("/", 1)[1]) for key in tile_keys])
         assemble_sheets(ffmpeg, tiles_dir, out_dir, tiles=tiles, duration_s=info.duration_s, video_duration_s=video_s,
                         fps=fps, width=outputs[0].rungs[rungs[-1].name].width,
                         height=outputs[0].rungs[rungs[-1].name].height)
         storyboard.verify_storyboard(out_dir, info.duration_s)
-    progress("assemble", 94)
+    progress("assemble", PROGRESS_CHUNKS_TO)
     tolerance_s = max(1.0, float(settings.segment_s))
     rung = download.choose_download_rung(rungs, plan.download_height)
     if rung is not None:
@@ -252,12 +300,21 @@ def assemble(job: Job, chunking: Chunking, outputs: list[ChunkOutput], *, store:
     present.update({path.relative_to(out_dir).as_posix(): path.stat().st_size
                     for path in out_dir.rglob("*") if path.is_file()})
     summary = verify_assembled(out_dir, info, rungs, whole, playlists, present,
-                               audio_durations=chunking.audio_durations, tolerance_s=tolerance_s)
+                               audio_durations=chunking.lead.audio_durations, tolerance_s=tolerance_s)
+    progress("quality", 95)
+    # As one pass does, after the verification and before the upload, once for the whole video:
+    # the manifests just written, the chunks' segments from the store, the source fetched again
+    # (a failure, the source's included, is recorded and the job completes without a score).
+    measured = measure_encoded(AssembledLadder(out_dir, store, prefix, workdir / "quality" / "ladder"),
+                               mode=settings.measure_quality, ffmpeg=ffmpeg,
+                               source=lambda: fetch_source(store, video, workdir), info=info,
+                               workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
+    (workdir / SOURCE_FILE).unlink(missing_ok=True)  # the scratch space goes to the upload from here on
     progress("upload", 96)
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 96 + done * 3))
     # The tiles are in the sheets now; the ladder keeps no intermediate file.
     store.delete_keys(tile_keys)
-    return summary
+    return summary, measured
 
 
 def _fetch_tracks(store: ObjectStore, prefix: str, out_dir: Path, media_dir: Path, rung: Rung,
@@ -272,9 +329,11 @@ def _fetch_tracks(store: ObjectStore, prefix: str, out_dir: Path, media_dir: Pat
         audio.mkdir()
         store.download_file(f"{prefix}{encode.AUDIO_NAME}/{encode.MEDIA_PLAYLIST}", audio / encode.MEDIA_PLAYLIST)
         names[encode.AUDIO_NAME] = audio
+    files: list[tuple[str, Path]] = []
     for name, folder in names.items():
         playlist = hls.load_media_playlist(folder)
-        for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]:
-            if uri is None:
-                raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
-            store.download_file(f"{prefix}{name}/{uri}", folder / uri)
+        if playlist.map_uri is None:
+            raise VerifyFailed(f"{name}/{encode.MEDIA_PLAYLIST} has no init segment")
+        files += [(f"{prefix}{name}/{uri}", folder / uri)
+                  for uri in [playlist.map_uri, *(segment.uri for segment in playlist.segments)]]
+    download_files(store, files)

@@ -1,8 +1,9 @@
 """What the encodes cost: each attempt's usage priced, per job, per day, per source minute.
 
-Usage rows are written by run-job as each attempt ends (services/run_job.py); a Batch
-attempt's runtime is then replaced by Batch's own startedAt → stoppedAt, with the vCPUs
-and memory its container was given, by :func:`confirm_usage` in each scan pass.
+Usage rows are written by run-job as each container ends (services/run_job.py): an attempt's
+own, and for a chunked attempt each try of each chunk too. A Batch container's runtime is then
+replaced by Batch's own startedAt → stoppedAt, with the vCPUs and memory it was given, by
+:func:`confirm_usage` in each scan pass.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ SETTLED_S = 60.0
 
 
 def confirm_usage(usage: UsageRepository, executor: Executor, settings: Settings, *, limit: int = 100) -> int:
-    """Replace the runner's measurements of ended Batch attempts with Batch's; returns how many.
+    """Replace the runner's measurements of ended Batch containers (attempts, and the chunks of
+    chunked ones: an array's child is ``ARRAY_ID:INDEX``) with Batch's; returns how many.
 
     Batch's span is what Fargate bills (it includes pulling the image), and its capacity is
     the compute environment's as configured where the scan runs.
@@ -41,7 +43,8 @@ def confirm_usage(usage: UsageRepository, executor: Executor, settings: Settings
         remote = remotes.get(row["executor_job_id"])
         if remote is None or remote.started_at is None or remote.stopped_at is None:
             continue
-        usage.confirm(row["job_id"], row["attempt"], capacity=settings.batch_compute_type,
+        usage.confirm(row["job_id"], row["attempt"], chunk=row["chunk"], chunk_try=row["chunk_try"],
+                      capacity=settings.batch_compute_type,
                       vcpus=remote.vcpus or row["vcpus"], memory_mib=remote.memory_mib or row["memory_mib"],
                       runtime_s=max((remote.stopped_at - remote.started_at).total_seconds(), 0.0))
         confirmed += 1
@@ -50,22 +53,27 @@ def confirm_usage(usage: UsageRepository, executor: Executor, settings: Settings
 
 @dataclass(frozen=True)
 class JobCost:
-    """A job's usage over all its attempts that recorded one, and its price."""
+    """A job's usage over all its attempts that recorded one, and its price: every container
+    of them, a chunked attempt's lead and each try of each of its chunks."""
 
     attempts: int
+    #: Container-seconds: a chunked attempt's containers run at once, each counted.
     runtime_s: float
     vcpu_hours: float
     gb_hours: float
     cost_usd: float
+    #: The containers priced: one per attempt that ran in one pass; a chunked attempt's lead
+    #: and each try of each chunk.
+    containers: int = 0
 
 
 def job_costs(usage: UsageRepository, job_ids: list[int], prices: cost.Prices) -> dict[int, JobCost]:
     costs = {}
-    for job_id, attempts in usage.of_jobs(job_ids).items():
-        costs[job_id] = JobCost(len(attempts), round(sum(a.runtime_s for a in attempts), 1),
-                                round(sum(a.vcpu_hours for a in attempts), 6),
-                                round(sum(a.gb_hours for a in attempts), 6),
-                                round(sum(cost.usage_cost(a, prices) for a in attempts), 6))
+    for job_id, containers in usage.of_jobs(job_ids).items():
+        costs[job_id] = JobCost(len({c.attempt for c in containers}), round(sum(c.runtime_s for c in containers), 1),
+                                round(sum(c.vcpu_hours for c in containers), 6),
+                                round(sum(c.gb_hours for c in containers), 6),
+                                round(sum(cost.usage_cost(c, prices) for c in containers), 6), len(containers))
     return costs
 
 

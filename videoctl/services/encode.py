@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -33,7 +34,7 @@ from videoctl.domain.errors import InvalidInput, SourceChanged, StorageError, Ve
 from videoctl.domain.ladder import Rung, choose_rungs, output_fps, parse_ladder, rung_size
 from videoctl.domain.models import Video
 from videoctl.domain.outputs import SubtitleRendition
-from videoctl.domain.pertitle import LadderDecision
+from videoctl.domain.pertitle import LadderDecision, mode_for
 from videoctl.media import dash, download, encode, hls, loudness, poster, storyboard
 from videoctl.media.captions import package_captions
 from videoctl.media.probe import SourceInfo, probe
@@ -47,6 +48,7 @@ from videoctl.storage.scratch import SOURCE_FILE, require_free_space
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
+T = TypeVar("T")
 
 UPLOAD_WORKERS = 8
 
@@ -200,7 +202,8 @@ def decide(ffmpeg: str, src: Path, identity: str, info: SourceInfo, settings: Se
     (the per-title probe runs in ``workdir``)."""
     decision = reusable(decided, identity) or EncodeDecision(identity)
     if rungs is not None:
-        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=settings.ladder_mode,
+        mode = mode_for(settings.ladder_mode, info.duration_s, settings.per_title_after_s)
+        ladder = pertitle.decide_ladder(ffmpeg, src, info, rungs, mode=mode,
                                         target=settings.vmaf_target, preset=settings.x264_preset,
                                         segment_s=settings.segment_s, workdir=workdir or src.parent / "probe",
                                         stored=ladder_of(decision))
@@ -309,23 +312,39 @@ def upload_ladder(store: ObjectStore, out_dir: Path, prefix: str, progress: Call
     master, rest = files[-1], files[:-1]
 
     def put(path: Path) -> None:
-        key = prefix + path.relative_to(out_dir).as_posix()
-        for attempt in Retrying(stop=stop_after_attempt(3), wait=wait_random_exponential(multiplier=0.5, max=8),
-                                retry=retry_if_exception(_transient), reraise=True):
-            with attempt:
-                store.upload_file(path, key, content_type=hls.content_type_for(path))
+        store.upload_file(path, prefix + path.relative_to(out_dir).as_posix(), content_type=hls.content_type_for(path))
 
+    transfer_all(rest, put, lambda done: progress(done / len(files)))
+    _retried(put, master)
+    progress(1.0)
+
+
+def download_files(store: ObjectStore, files: list[tuple[str, Path]]) -> None:
+    """Download each (key, path), concurrently: an assembler fetches thousands of segments and
+    tiles, and one at a time each would wait out a round trip to the bucket."""
+    transfer_all(files, lambda file: store.download_file(*file))
+
+
+def transfer_all(items: list[T], transfer: Callable[[T], None], progress: Callable[[int], None] | None = None) -> None:
+    """``transfer(item)`` for every item on UPLOAD_WORKERS threads, each retried on a transient
+    error; the first failure cancels the rest and is raised. ``progress`` gets the count done."""
     done = 0
-    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="upload") as pool:
-        futures = [pool.submit(put, path) for path in rest]
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="transfer") as pool:
+        futures = [pool.submit(_retried, transfer, item) for item in items]
         try:
             for future in as_completed(futures):
-                future.result()  # the first failure fails the upload
+                future.result()  # the first failure fails the whole transfer
                 done += 1
-                progress(done / len(files))
+                if progress is not None:
+                    progress(done)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
-    put(master)
-    progress(1.0)
+
+
+def _retried(transfer: Callable[[T], None], item: T) -> None:
+    for attempt in Retrying(stop=stop_after_attempt(3), wait=wait_random_exponential(multiplier=0.5, max=8),
+                            retry=retry_if_exception(_transient), reraise=True):
+        with attempt:
+            transfer(item)

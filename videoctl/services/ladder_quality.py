@@ -6,7 +6,9 @@ rung's init segment) or takes each rung whole (full mode), scores them all again
 source in one decode of it per stretch (media/quality.py), and sums each rung up
 (domain/quality.py), the top rung marked. The ladder is read through :class:`LadderFiles`:
 in place where run-job has just written it (:class:`LocalLadder`), or from the store, file
-by file as needed, so a sample downloads its segments and not the ladder (:class:`StoredLadder`).
+by file as needed, so a sample downloads its segments and not the ladder (:class:`StoredLadder`),
+or, for a chunked video's assembler, its manifests in place and its segments from the store,
+where the chunks uploaded them (:class:`AssembledLadder`).
 
 run-job measures through :func:`measure_encoded`, whose failures are an outcome, never an
 exception: the ladder is good, only its score is missing. services/quality.py has the use
@@ -16,6 +18,7 @@ cases around it (`videoctl quality`, storing, reading back).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -92,6 +95,29 @@ class StoredLadder:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.store.download_file(self.prefix + name, path)
         return path
+
+
+class AssembledLadder:
+    """A chunked video's ladder as its assembler holds it (#23): the manifests it has just written
+    and verified in *out_dir*, not uploaded yet; every other file (segments, init segments) in the
+    store under *prefix*, where the chunks uploaded them, downloaded into *workdir* as needed."""
+
+    def __init__(self, out_dir: Path, store: ObjectStore, prefix: str, workdir: Path) -> None:
+        self.written = LocalLadder(out_dir)
+        self.stored = StoredLadder(store, prefix, workdir)
+
+    def _here(self, name: str) -> bool:
+        check_local_uri(name, MASTER_PLAYLIST)
+        return self.written.local(name).is_file()
+
+    def read_text(self, name: str) -> str:
+        return (self.written if self._here(name) else self.stored).read_text(name)
+
+    def size(self, name: str) -> int:
+        return (self.written if self._here(name) else self.stored).size(name)
+
+    def local(self, name: str) -> Path:
+        return (self.written if self._here(name) else self.stored).local(name)
 
 
 # ------------------------------------------------------------ measuring
@@ -214,17 +240,21 @@ class QualityOutcome:
     error: VideoctlError | None = field(default=None, compare=False)
 
 
-def measure_encoded(out_dir: Path, *, mode: str, ffmpeg: str, source: Path, info: SourceInfo,
-                    workdir: Path, samples: int) -> QualityOutcome | None:
-    """Score the ladder run-job has just verified in *out_dir*; None when *mode* is off.
+def measure_encoded(ladder: Path | LadderFiles, *, mode: str, ffmpeg: str, source: Path | Callable[[], Path],
+                    info: SourceInfo, workdir: Path, samples: int) -> QualityOutcome | None:
+    """Score the ladder run-job has just verified (a folder: the ladder in place); None when *mode*
+    is off. *source* is the source's file, or what fetches it (the assembler of a chunked video
+    has none yet): a source that cannot be fetched is a failed measurement too.
 
     Never raises for a failed measurement: it is logged and returned as the outcome's error,
     and the job goes on. A lost claim or a stop signal does stop it (they are not measurement
     failures)."""
     if mode == OFF:
         return None
+    files = LocalLadder(ladder) if isinstance(ladder, Path) else ladder
     try:
-        rungs = measure_ladder(LocalLadder(out_dir), ffmpeg=ffmpeg, source=source, info=info, mode=mode,
+        reference = source if isinstance(source, Path) else source()
+        rungs = measure_ladder(files, ffmpeg=ffmpeg, source=reference, info=info, mode=mode,
                                samples=samples, workdir=workdir, threads=libvmaf_threads())
     except (Fenced, Interrupted):
         raise

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from videoctl.domain import pertitle
-from videoctl.domain.ladder import Rung, rung_size
+from videoctl.domain.ladder import Rung, gop_frames, output_fps, rung_size
 from videoctl.domain.pertitle import LadderDecision
 from videoctl.media import complexity
 from videoctl.media.probe import SourceInfo
@@ -50,7 +50,8 @@ def decide_ladder(ffmpeg: str, src: Path, info: SourceInfo, rungs: Sequence[Rung
                                    pieces=stored.pieces)
         log.info("per-title ladder derived again for a new target", extra={"target": target, "crf": decision.crf})
         return decision
-    ranges = pertitle.probe_ranges(info.duration_s)
+    fps = output_fps(info.fps)
+    ranges = pertitle.probe_ranges(info.duration_s, float(gop_frames(fps, segment_s) / fps))
     cpu_before, started = children_cpu_s(), time.monotonic()
     points = complexity.measure_crfs(ffmpeg, src, info, rungs[0], ranges, pertitle.PROBE_CRFS, preset=preset,
                                      segment_s=segment_s, workdir=workdir)

@@ -46,6 +46,7 @@ from videoctl.domain.repositories import (
     UsageRepository,
     VideoRepository,
 )
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState, VideoStatus, video_deleted
 from videoctl.executor.local import own_id
 from videoctl.media.chunks import ChunkOutput
@@ -203,8 +204,12 @@ def run_job(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress | 
 
 
 def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
-                  encoded: EncodeResult | None = None) -> None:
-    """What this attempt held and for how long, for its cost; never a reason to fail the job.
+                  encoded: EncodeResult | None = None, *, chunk: JobChunk | None = None) -> None:
+    """What this container held and for how long, for its cost; never a reason to fail the job.
+
+    The container is the attempt's own, or with ``chunk`` that chunk's try (its usage row is the
+    try's: every chunk container is priced). ``encoded`` is the completed encode, when this
+    container completed the job: its source minutes and renditions are MediaConvert's comparison.
 
     Inside Batch the capacity is the compute environment's (Fargate or Fargate Spot) and
     scan-stuck later replaces the runtime with Batch's own; locally it is ``local``. A container
@@ -215,15 +220,30 @@ def _record_usage(deps: RunJobDeps, job: Job, runner: Runner, runtime_s: float,
     hd = sd = 0
     if encoded is not None:
         hd, sd = cost.renditions([rung.height for rung in encoded.summary.rungs])
-    sized = job.size if runner.on_batch else None
     try:
+        sized = _sized_as(deps, job, runner, chunk)
         deps.usage.record(
             job, capacity=deps.settings.batch_compute_type if runner.on_batch else cost.LOCAL,
             executor_job_id=runner.batch_job_id, vcpus=sized.vcpus if sized else cpu_budget().cpus,
             memory_mib=sized.memory_mib if sized else memory_budget_mib(), runtime_s=round(runtime_s, 3),
-            source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd)
+            source_duration_s=encoded.info.duration_s if encoded else None, hd_renditions=hd, sd_renditions=sd,
+            chunk=chunk)
     except VideoctlError as exc:
-        log.warning("could not record the attempt's usage: %s: %s", exc.code, exc.message)
+        log.warning("could not record the container's usage: %s: %s", exc.code, exc.message)
+
+
+def _sized_as(deps: RunJobDeps, job: Job, runner: Runner, chunk: JobChunk | None) -> ContainerSize | None:
+    """The size this Batch container asked for at submit: the attempt's, or its chunk try's as
+    its row says now (read again: the lead records a child's size once the array is sent, which
+    may be after the child claimed its chunk)."""
+    if not runner.on_batch:
+        return None
+    if chunk is None:
+        return job.size
+    if deps.chunks is None:
+        return None
+    current = deps.chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
+    return current.size if current.tries == chunk.tries else None
 
 
 def _replayed(jobs: JobRepository, job: Job, state: JobState, runner_id: str | None) -> Job | None:
@@ -294,6 +314,9 @@ def _encode_and_complete(job: Job, video: Video, deps: RunJobDeps, progress: Pro
         heartbeat.publish("FAILED")
         raise
     if result.outcome == "chunked":
+        if result.job.chunks_done == result.job.chunks:  # the chunks finished first: the lead assembles
+            return _assemble_and_complete(result.job, result.video, chunked.Chunking.from_dict(result.job.chunking),
+                                          deps, progress)
         heartbeat.publish("RUNNING")  # its chunks carry on
         return result
     heartbeat.progress = 100
@@ -320,11 +343,12 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
         chunkable = deps.chunks is not None and deps.chunk_executor is not None
         plan = chunked.chunk_plan(settings, info) if chunkable else None
         if plan is not None:
-            job = chunked.prepare(job, video, src, info, plan, ladder_rungs(settings, info, decision), decision,
-                                  store=store, settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
-                                  jobs=deps.jobs, chunks=deps.chunks, executor=deps.chunk_executor(runner.on_batch),
-                                  progress=report)
-            log.info("chunks sent", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
+            rungs = ladder_rungs(settings, info, decision)
+            job = chunked.send(job, info, plan, rungs, chunks=deps.chunks,
+                               executor=deps.chunk_executor(runner.on_batch), progress=report)
+            job = chunked.make_and_record_whole(job, video, src, info, rungs, decision, store=store,
+                                                settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
+                                                chunks=deps.chunks, progress=report)
             return RunResult("chunked", job, video)
         result = encode_one_pass(video, src, info, decision, prefix=prefix, store=store, settings=settings,
                                  ffmpeg=deps.ffmpeg, workdir=workdir, progress=report)
@@ -437,6 +461,21 @@ def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress
     attempt = runner.chunk_attempt or job.attempt
     chunk = db("claiming the chunk", lambda: _claim_chunk(chunks, job_id, attempt, runner))
     log.info("claimed chunk", extra={"job_id": job_id, "attempt": attempt, "chunk": chunk.idx, "runner": runner.id})
+    claimed_at = time.monotonic()
+    result: RunResult | None = None
+    try:
+        result = _run_claimed_chunk(job_id, chunk, video, deps, runner, progress)
+        return result
+    finally:
+        # Every chunk container is priced, whatever its end: it held its size all along.
+        _record_usage(deps, job, runner, time.monotonic() - claimed_at, result.encode if result else None,
+                      chunk=chunk)
+
+
+def _run_claimed_chunk(job_id: int, chunk: JobChunk, video: Video, deps: RunJobDeps, runner: Runner,
+                       progress: Progress) -> RunResult:
+    jobs, chunks, db, chunks_on = deps.jobs, deps.chunks, deps.db_steps, deps.chunks_on
+    attempt = chunk.attempt
     job = db("reading the job", lambda: jobs.get(job_id))  # the lead's plan, as the claim found it
     if job.chunking is None or job.attempt != attempt:
         raise Fenced(f"job {job_id} attempt {attempt} is not the chunked attempt it was")
@@ -475,7 +514,8 @@ def _run_chunk(job_id: int, deps: RunJobDeps, runner: Runner, progress: Progress
     log.info("chunk succeeded", extra={"job_id": job.id, "attempt": attempt, "chunk": chunk.idx,
                                        "chunks_done": counted.chunks_done, "chunks": counted.chunks})
     if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
-        return _assemble_and_complete(counted, video, plan, deps, progress)
+        # The lead's outputs are on the job now (else it kept the claim): read the plan again.
+        return _assemble_and_complete(counted, video, chunked.Chunking.from_dict(counted.chunking), deps, progress)
     _start_next_chunk(deps, runner, counted)
     return RunResult("chunk_encoded", counted, video)
 
@@ -532,7 +572,8 @@ def _own_cpus() -> frozenset[int] | None:
 
 def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps: RunJobDeps,
                            progress: Progress) -> RunResult:
-    """The last chunk holds the job's claim now: assemble the ladder, complete as one pass does."""
+    """The last chunk (or the lead, when its whole-video outputs came last) holds the job's claim
+    now: assemble the ladder, complete as one pass does."""
     log.info("assembling the ladder", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
     prefix = keys.attempt_prefix(deps.settings.videos_root, video.id, job.id, job.attempt)
     heartbeat = Heartbeat(job, deps.open_jobs, interval_s=deps.settings.heartbeat_s, mirror=deps.mirror)
@@ -545,10 +586,11 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
         with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, job.attempt)) as workdir:
             rows = deps.db_steps("reading the chunks", lambda: deps.chunks.of_attempt(job.id, job.attempt))
             outputs = [ChunkOutput.from_dict(row.result) for row in rows]
-            chunked.assemble(job, plan, outputs, store=deps.store, settings=deps.settings, ffmpeg=deps.ffmpeg,
-                             workdir=workdir, prefix=prefix, progress=report)
+            summary, measured = chunked.assemble(job, video, plan, outputs, store=deps.store, settings=deps.settings,
+                                                 ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
             heartbeat.check()
-            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.measurements)
+            done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.lead.measurements,
+                                    quality=measured)
     except Fenced:
         raise
     except BaseException as exc:
@@ -562,4 +604,4 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
     heartbeat.progress = 100
     heartbeat.publish("SUCCEEDED")
     log.info("job completed", extra={"job_id": job.id, "attempt": job.attempt, "hls_path": video.hls_path})
-    return RunResult("assembled", done, video)
+    return RunResult("assembled", done, video, EncodeResult(keys.master_key(prefix), plan.info, summary))

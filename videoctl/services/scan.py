@@ -49,6 +49,7 @@ from videoctl.domain.repositories import (
 )
 from videoctl.domain.retry import RetryPolicy
 from videoctl.domain.scan import Action, Candidate, Decision, Thresholds, after_failure, decide
+from videoctl.domain.sizing import chunk_size
 from videoctl.services.cost import confirm_usage
 from videoctl.services.events import EventDrainResult
 from videoctl.services.maintenance import MaintenanceTask, TaskDocument, TaskOutcome, as_error, run_tasks
@@ -544,7 +545,7 @@ def scan_chunks(report: ScanReport, *, jobs: JobRepository, videos: VideoReposit
     _stop_chunks(executor, to_stop_chunks)
     for begun, row, item in to_send:
         try:
-            sent = send_chunk(begun, row, executor=executor, chunks=chunks)
+            sent = send_chunk(begun, row, executor=executor, chunks=chunks, jobs=jobs)
             item.outcome = "done"
             item.reason += f"; sent as {sent.executor_job_id}"
         except VideoctlError as exc:
@@ -587,16 +588,22 @@ def _apply_chunk(row: ChunkCandidate, decision: ChunkDecision, item: ScanItem, *
     return None
 
 
-def send_chunk(chunk: JobChunk, row: ChunkCandidate, *, executor: Executor, chunks: ChunkRepository) -> JobChunk:
-    """Send one chunk's try alone; a try begun and never sent is first looked for by name
-    (its submitter may have died after sending it), and adopted when found."""
+def send_chunk(chunk: JobChunk, row: ChunkCandidate, *, executor: Executor, chunks: ChunkRepository,
+               jobs: JobRepository) -> JobChunk:
+    """Send one chunk's try alone, its container sized to that chunk's part of the video; a try
+    begun and never sent is first looked for by name (its submitter may have died after sending
+    it), and adopted when found."""
     found = executor.find_chunk(video_id=row.video_id, job_id=chunk.job_id, attempt=chunk.attempt, index=chunk.idx,
                                 tries=chunk.tries) if row.unsent else None
+    # An adopted first try is a child of the attempt's array: it was sized for the longest chunk.
+    parts = chunks.of_attempt(chunk.job_id, chunk.attempt) if found and chunk.tries == 1 else [chunk]
+    size = None if executor.sizing is None else chunk_size(
+        executor.sizing, jobs.source_facts(row.video_id), [(part.start_s, part.duration_s) for part in parts])
     executor_job_id = found or executor.submit_chunk(
         keys.chunk_job_name(row.video_id, chunk.job_id, chunk.attempt, chunk.idx, chunk.tries),
         job_id=chunk.job_id, video_id=row.video_id, attempt=chunk.attempt, index=chunk.idx, priority=row.priority,
-        container_size=row.size)
-    return chunks.mark_sent(chunk, executor_job_id) or chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
+        container_size=size)
+    return chunks.mark_sent(chunk, executor_job_id, size) or chunks.get(chunk.job_id, chunk.attempt, chunk.idx)
 
 
 def _stop_chunks(executor: Executor, to_stop: list[tuple[list[str], str]]) -> None:

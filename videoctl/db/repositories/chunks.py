@@ -3,6 +3,7 @@ fenced by job, attempt and runner, and the job's fenced atomic counter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -14,9 +15,10 @@ from videoctl.db.reconnect import db_error
 from videoctl.db.repositories._base import _all, _one, _Repository
 from videoctl.db.repositories.jobs import JobRepository
 from videoctl.domain.chunk_rules import ChunkCandidate
-from videoctl.domain.chunks import ChunkPlan
+from videoctl.domain.chunks import PROGRESS_CHUNKS_FROM, PROGRESS_CHUNKS_TO, ChunkPlan
 from videoctl.domain.errors import Fenced, InvalidState, NotFound
 from videoctl.domain.models import Job, JobChunk
+from videoctl.domain.sizing import ContainerSize
 from videoctl.domain.states import JobState
 
 
@@ -40,8 +42,36 @@ class ChunkRepository(_Repository):
                 "be cut into chunks")
         return Job.from_row(row)
 
+    def finish_whole(self, job: Job, outputs: dict[str, Any]) -> Job:
+        """The lead's whole-video outputs recorded on the job under its claim; the job as that left
+        it (every chunk counted already: the lead keeps the claim and assembles). Replay-safe: a
+        write that committed although its reply was lost is found as it left the job."""
+        params = {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "whole": Jsonb(outputs)}
+        row = _one(self.conn, "finish_whole", params)
+        if row is not None:
+            return Job.from_row(row)
+        current = JobRepository(self.conn).get(job.id)
+        if (current.attempt == job.attempt and current.runner_id == job.runner_id and current.chunking
+                and "whole" in current.chunking):
+            return current
+        JobRepository(self.conn)._explain_refusal(
+            {"id": job.id, "attempt": job.attempt, "runner_id": job.runner_id, "from": ["RUNNING"]},
+            "record its whole-video outputs")
+        raise AssertionError("unreachable")
+
     def of_attempt(self, job_id: int, attempt: int) -> list[JobChunk]:
         return [JobChunk.from_row(r) for r in _all(self.conn, "chunks_of_attempt", {"job_id": job_id, "attempt": attempt})]
+
+    def of_attempts(self, attempts: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[JobChunk]]:
+        """The chunks of each (job id, attempt), in index order, in one query; an attempt with none is absent."""
+        found: dict[tuple[int, int], list[JobChunk]] = {}
+        if not attempts:
+            return found
+        rows = _all(self.conn, "chunks_of_attempts", {"job_ids": [job_id for job_id, _ in attempts],
+                                                      "attempts": [attempt for _, attempt in attempts]})
+        for row in rows:
+            found.setdefault((row["job_id"], row["attempt"]), []).append(JobChunk.from_row(row))
+        return found
 
     def get(self, job_id: int, attempt: int, index: int) -> JobChunk:
         row = _one(self.conn, "get_chunk", {"job_id": job_id, "attempt": attempt, "idx": index})
@@ -50,11 +80,14 @@ class ChunkRepository(_Repository):
                            hint=f"see its chunks with `videoctl jobs show {job_id}`")
         return JobChunk.from_row(row)
 
-    def mark_sent(self, chunk: JobChunk, executor_job_id: str) -> JobChunk | None:
-        """The container that runs this try; None if the try moved on or its container is known already."""
+    def mark_sent(self, chunk: JobChunk, executor_job_id: str, size: ContainerSize | None = None) -> JobChunk | None:
+        """The container that runs this try, and the size it asked for; None if the try moved on
+        or its container is known already."""
         row = _one(self.conn, "mark_chunk_sent", {"job_id": chunk.job_id, "attempt": chunk.attempt,
                                                   "idx": chunk.idx, "tries": chunk.tries,
-                                                  "executor_job_id": executor_job_id})
+                                                  "executor_job_id": executor_job_id,
+                                                  "size_vcpus": size.vcpus if size else None,
+                                                  "size_memory_mib": size.memory_mib if size else None})
         return JobChunk.from_row(row) if row else None
 
     def reserve_pending(self, job_id: int, attempt: int) -> JobChunk | None:
@@ -83,7 +116,8 @@ class ChunkRepository(_Repository):
         """The chunk SUCCEEDED and counted, atomically; the job as the count left it. When
         ``chunks_done`` reached ``chunks``, this runner holds the job's claim: it assembles."""
         row = _one(self.conn, "finish_chunk", {"job_id": chunk.job_id, "attempt": chunk.attempt, "idx": chunk.idx,
-                                               "runner_id": chunk.runner_id, "result": Jsonb(result)})
+                                               "runner_id": chunk.runner_id, "result": Jsonb(result),
+                                               "progress_from": PROGRESS_CHUNKS_FROM, "progress_to": PROGRESS_CHUNKS_TO})
         if row is None:
             self._explain(chunk.job_id, chunk.attempt, chunk.idx, "succeed", runner_id=chunk.runner_id)
         return Job.from_row(row)

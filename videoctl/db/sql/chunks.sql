@@ -18,17 +18,37 @@ WITH job AS (
 )
 SELECT * FROM job;
 
+-- name: finish_whole
+-- The lead's whole-video outputs (audio, captions, poster), made while its chunks encode,
+-- recorded for the assembler under the lead's claim. Serialised with finish_chunk on the job's
+-- row lock: when every chunk has succeeded already, the lead holds the claim and assembles.
+UPDATE video_transcode_job
+SET chunking = chunking || %(whole)s, heartbeat_at = now(), updated_at = now()
+WHERE id = %(id)s AND state = 'RUNNING' AND attempt = %(attempt)s AND runner_id = %(runner_id)s
+  AND chunks IS NOT NULL AND NOT chunking ? 'whole'
+RETURNING *;
+
 -- name: chunks_of_attempt
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s ORDER BY idx;
+
+-- name: chunks_of_attempts
+-- The chunks of several jobs' attempts at once (a listing of jobs, the jobs page), each
+-- job's in index order.
+SELECT chunk.* FROM job_chunk AS chunk
+JOIN unnest(%(job_ids)s::bigint[], %(attempts)s::int[]) AS wanted (job_id, attempt)
+  ON chunk.job_id = wanted.job_id AND chunk.attempt = wanted.attempt
+ORDER BY chunk.job_id, chunk.idx;
 
 -- name: get_chunk
 SELECT * FROM job_chunk WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s;
 
 -- name: mark_chunk_sent
--- Which container runs a chunk's try. A container that claimed it already keeps RUNNING.
+-- Which container runs a chunk's try, and the size it asked for (NULL: none). A container that
+-- claimed it already keeps RUNNING.
 UPDATE job_chunk
 SET state = CASE WHEN state = 'PENDING' THEN 'SUBMITTED' ELSE state END,
-    executor_job_id = %(executor_job_id)s, submitted_at = COALESCE(submitted_at, now()), updated_at = now()
+    executor_job_id = %(executor_job_id)s, size_vcpus = %(size_vcpus)s, size_memory_mib = %(size_memory_mib)s,
+    submitted_at = COALESCE(submitted_at, now()), updated_at = now()
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
   AND state IN ('PENDING', 'SUBMITTED', 'RUNNING') AND executor_job_id IS NULL
 RETURNING *;
@@ -70,7 +90,9 @@ RETURNING chunk.idx, chunk.progress;
 -- The fenced atomic counter. The chunk succeeds with what it made, and the job counts it in
 -- the same statement: concurrent finishers queue on the job's row lock, each adding one to
 -- the count the one before it left. The chunk that makes it reach the chunk count takes
--- the job's claim (runner and heartbeat): it assembles the ladder and completes the job.
+-- the job's claim (runner and heartbeat): it assembles the ladder and completes the job; unless
+-- the lead has not recorded the whole-video outputs yet (no 'whole' in the job's chunking): then
+-- the lead keeps its claim, and assembles when it records them (finish_whole).
 WITH done AS (
     UPDATE job_chunk AS chunk
     SET state = 'SUCCEEDED', result = %(result)s, progress = 100, heartbeat_at = now(), finished_at = now(),
@@ -83,8 +105,12 @@ WITH done AS (
 )
 UPDATE video_transcode_job AS job
 SET chunks_done = job.chunks_done + 1,
-    runner_id = CASE WHEN job.chunks_done + 1 = job.chunks THEN %(runner_id)s ELSE job.runner_id END,
-    heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks THEN now() ELSE job.heartbeat_at END,
+    progress = GREATEST(job.progress, %(progress_from)s
+                        + (%(progress_to)s - %(progress_from)s) * (job.chunks_done + 1) / job.chunks),
+    runner_id = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN %(runner_id)s
+                     ELSE job.runner_id END,
+    heartbeat_at = CASE WHEN job.chunks_done + 1 = job.chunks AND job.chunking ? 'whole' THEN now()
+                        ELSE job.heartbeat_at END,
     updated_at = now()
 FROM done
 WHERE job.id = done.job_id AND job.attempt = done.attempt AND job.state = 'RUNNING'
@@ -103,13 +129,11 @@ RETURNING *;
 
 -- name: stuck_chunks
 -- What scan-stuck's chunk rules read: every chunk still in play of a running chunked
--- attempt (the partial index holds only those), with its job's policy and container size
--- (a chunk sent alone is sized as its attempt was). The columns are
+-- attempt (the partial index holds only those), with its job's policy. The columns are
 -- domain.chunk_rules.ChunkCandidate's, in its order. A real pass runs claim_stuck_chunks instead.
 SELECT chunk.job_id, job.video_id, chunk.attempt, chunk.idx, chunk.state, chunk.tries, chunk.executor_job_id,
        chunk.heartbeat_at, chunk.next_try_at, chunk.error_code, chunk.error_message, chunk.failure_code,
-       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority,
-       job.size_vcpus, job.size_memory_mib
+       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority
 FROM job_chunk AS chunk
 JOIN video_transcode_job AS job ON job.id = chunk.job_id AND job.attempt = chunk.attempt
 WHERE chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT') AND job.state = 'RUNNING'
@@ -122,8 +146,7 @@ LIMIT %(limit)s;
 -- together).
 SELECT chunk.job_id, job.video_id, chunk.attempt, chunk.idx, chunk.state, chunk.tries, chunk.executor_job_id,
        chunk.heartbeat_at, chunk.next_try_at, chunk.error_code, chunk.error_message, chunk.failure_code,
-       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority,
-       job.size_vcpus, job.size_memory_mib
+       chunk.failure_repeats, chunk.updated_at, chunk.submitted_at, job.max_attempts, job.priority
 FROM job_chunk AS chunk
 JOIN video_transcode_job AS job ON job.id = chunk.job_id AND job.attempt = chunk.attempt
 WHERE chunk.state IN ('PENDING', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT') AND job.state = 'RUNNING'
@@ -140,7 +163,8 @@ RETURNING *;
 -- name: begin_chunk_try
 -- The chunk's next try (try N → N + 1), before it is sent alone; only one caller wins a try.
 UPDATE job_chunk
-SET tries = tries + 1, state = 'SUBMITTED', executor_job_id = NULL, runner_id = NULL, heartbeat_at = NULL,
+SET tries = tries + 1, state = 'SUBMITTED', executor_job_id = NULL, size_vcpus = NULL, size_memory_mib = NULL,
+    runner_id = NULL, heartbeat_at = NULL,
     progress = 0, next_try_at = NULL, submitted_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND idx = %(idx)s AND tries = %(tries)s
   AND state IN ('FAILED', 'RETRY_WAIT')

@@ -265,9 +265,10 @@ WHERE job.state = 'SUCCEEDED' AND job.finished_at > now() - interval '7 days'
 
 -- name: jobs_on_executors
 -- What scan-stuck asks the executor about: every job with a container out there.
--- A chunked attempt's lead ends once its chunks are sent: its chunks are asked about instead.
+-- A chunked attempt's lead ends once its chunks are sent and its whole-video outputs recorded:
+-- from then on its chunks are asked about instead.
 SELECT id, executor_job_id FROM video_transcode_job
-WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL AND chunks IS NULL
+WHERE state IN ('SUBMITTED', 'RUNNING') AND executor_job_id IS NOT NULL AND (chunks IS NULL OR NOT chunking ? 'whole')
 ORDER BY id;
 
 -- name: stuck_jobs
@@ -279,8 +280,9 @@ ORDER BY id;
 -- would compare every row with every id, and `IN (SELECT unnest(…))` keeps the
 -- plan from going parallel when it must scan the table.
 -- The columns are domain.scan.Candidate's, in its order. While a chunked attempt's chunks run,
--- nothing beats the job's own heartbeat: its chunks are watched instead (stuck_chunks); from
--- the moment the last one succeeds, its assembler beats it.
+-- the job's own heartbeat is the lead's until it has recorded the whole-video outputs; then
+-- nothing beats it: its chunks are watched instead (stuck_chunks); from the moment the last one
+-- succeeds (and the lead is done), its assembler beats it.
 SELECT job.id, video_id, state, attempt, max_attempts, executor_job_id, heartbeat_at, next_attempt_at,
        error_code, updated_at, submitted_at, failure_code, failure_repeats
 FROM video_transcode_job AS job
@@ -291,7 +293,7 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
        OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s)
-           AND (chunks IS NULL OR chunks_done >= chunks))
+           AND (chunks IS NULL OR chunks_done >= chunks OR NOT chunking ? 'whole'))
        OR flagged.id IS NOT NULL)
 ORDER BY job.id
 LIMIT %(limit)s;
@@ -310,7 +312,7 @@ WHERE state IN ('QUEUED', 'SUBMITTED', 'RUNNING', 'FAILED', 'RETRY_WAIT')
        OR (state IN ('QUEUED', 'RETRY_WAIT') AND next_attempt_at IS NULL
            AND updated_at < now() - make_interval(secs => %(queued_after_s)s))
        OR (state = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => %(stale_after_s)s)
-           AND (chunks IS NULL OR chunks_done >= chunks))
+           AND (chunks IS NULL OR chunks_done >= chunks OR NOT chunking ? 'whole'))
        OR flagged.id IS NOT NULL)
 ORDER BY job.id
 LIMIT %(limit)s
