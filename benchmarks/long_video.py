@@ -25,20 +25,23 @@ CPU, ffmpeg's included, counts in RUSAGE_CHILDREN.
 (c) A model of time-to-READY on Batch, from what the chunked run measured (the job's and its
 chunks' timestamps in the database):
 
-  READY = start-up + lead + start-up + one chunk + assembly
+  READY = start-up + download + decision + max(whole-video outputs, children) + assembly
+  children = start-up + download + one chunk's encode
 
   * start-up: a container's time from SubmitJob to running our command. There is no Batch
     here, so it is not measured: ``--startup-seconds`` (default 60 s) is an assumption, counted
-    twice (the lead's container, then its children's, which start together).
-  * lead: download, probe, decision and the whole-video outputs (every audio rendition with its
-    loudness, captions, poster), measured per second of video and scaled to the modelled length.
-  * one chunk: every child runs at once (the compute environment's maxvCpus must hold K of
-    them); a child gets the attempt's container size (VIDEOCTL_SIZING's default table), and its
-    encode is the measured CPU-seconds per second of video, scaled to its chunk and divided by
-    its vCPUs at the one-pass run's measured utilisation; plus the child's download of the
-    source (``--source-mbps`` at ``--download-mbytes-per-s``, both assumptions).
+    for the lead's container, then for its children's, which start together.
+  * download: the source read from the bucket, by the lead and again by each child
+    (``--source-mbps`` at ``--download-mbytes-per-s``, both assumptions).
+  * decision: the lead's probe and decision before it sends the chunks; whole-video outputs:
+    every audio rendition with its loudness, captions, poster, made by the lead while the
+    chunks encode. Both measured here and scaled to the modelled length.
+  * one chunk's encode: every child runs at once (the compute environment's maxvCpus must hold K
+    of them), each sized for its chunk by VIDEOCTL_SIZING's default table; the measured
+    CPU-seconds per second of video, scaled to its chunk and divided by its vCPUs at the
+    one-pass run's measured utilisation.
   * assembly: the manifests, the storyboard, the MP4 download's remux and the checks, measured
-    per second of video and scaled.
+    here and scaled.
 
 The model's inputs that were not measured here are printed with its result.
 """
@@ -119,6 +122,7 @@ class Harness:
         # Started before this process becomes a subreaper: the database server is not ours to reap.
         self.ctx = AppContext(Settings.from_env(self.env))
         self.ctx.jobs  # noqa: B018 - opens (and migrates) the embedded database now
+        self.logs = workdir / "home" / "logs"
 
     def videoctl(self, *args: str, env: dict[str, str]) -> dict:
         done = subprocess.run([sys.executable, "-m", "videoctl", "--json", *args], env=env, capture_output=True,
@@ -151,22 +155,36 @@ def seconds_between(start: str | datetime, end: str | datetime) -> float:
 
 @dataclass(frozen=True)
 class Measured:
-    """What the chunked run tells the model, per second of video."""
+    """What the chunked run tells the model."""
 
     video_s: float
+    #: The lead's download, probe and decision, before it sends the chunks.
     lead_s: float
+    #: The lead's whole-video outputs (audio, captions, poster), made while the chunks encode.
+    whole_s: float
     chunk_walls: list[float]
-    chunk_s: float
     assembly_s: float
 
     @classmethod
-    def of(cls, run: Run, video_s: float, chunk_s: float) -> Measured:
+    def of(cls, run: Run, video_s: float, logs: Path) -> Measured:
         rows = run.chunks
         first_sent = min(row["created_at"] for row in rows)
         last_done = max(row["finished_at"] for row in rows)
         return cls(video_s=video_s, lead_s=seconds_between(run.job["started_at"], first_sent),
+                   whole_s=lead_whole_s(logs, run.job["id"]),
                    chunk_walls=[seconds_between(r["started_at"], r["finished_at"]) for r in rows],
-                   chunk_s=chunk_s, assembly_s=seconds_between(last_done, run.job["finished_at"]))
+                   assembly_s=seconds_between(last_done, run.job["finished_at"]))
+
+
+def lead_whole_s(logs: Path, job_id: int) -> float:
+    """How long the lead took over the whole-video outputs, as its log says."""
+    for log in logs.glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"whole-video outputs made"' in line:
+                record = json.loads(line)
+                if record.get("job_id") == job_id:
+                    return float(record["whole_s"])
+    raise RuntimeError(f"no lead log of job {job_id} says how long its whole-video outputs took")
 
 
 def model(measured: Measured, one_pass: Run, *, hours: float, chunks: int, height: int, startup_s: float,
@@ -176,32 +194,39 @@ def model(measured: Measured, one_pass: Run, *, hours: float, chunks: int, heigh
     chunk_s = video_s / chunks
     scale = video_s / measured.video_s
     width = round(height * 16 / 9)
-    gigapixels = video_s * width * height * NOMINAL_FPS / 1e9
-    size = parse_sizing(DEFAULT_SIZING).size_for(gigapixels)
+    table = parse_sizing(DEFAULT_SIZING)
+    child = table.size_for(chunk_s * width * height * NOMINAL_FPS / 1e9)  # each child sized for its chunk
+    lead = table.size_for(video_s * width * height * NOMINAL_FPS / 1e9)
     utilisation = one_pass.cpu_s / (one_pass.wall_s * cpus)
     # A local chunk runs pinned to one CPU, so its wall time is its CPU time.
     cpu_per_video_s = sum(measured.chunk_walls) / measured.video_s
     download_s = video_s * source_mbps / 8 / download_mbytes_per_s
-    encode_s = cpu_per_video_s * chunk_s / (size.vcpus * utilisation)
-    lead_s, assembly_s = measured.lead_s * scale, measured.assembly_s * scale
-    ready_s = startup_s + lead_s + startup_s + download_s + encode_s + assembly_s
-    single_s = startup_s + download_s + cpu_per_video_s * video_s / (size.vcpus * utilisation)
+    encode_s = cpu_per_video_s * chunk_s / (child.vcpus * utilisation)
+    lead_s, whole_s, assembly_s = measured.lead_s * scale, measured.whole_s * scale, measured.assembly_s * scale
+    children_s = startup_s + download_s + encode_s
+    ready_s = startup_s + download_s + lead_s + max(whole_s, children_s) + assembly_s
+    single_s = startup_s + download_s + cpu_per_video_s * video_s / (lead.vcpus * utilisation)
     print(f"(c) model: a {hours:g}-hour {height}p30 lecture in {chunks} chunks of {chunk_s:.0f} s on Batch")
-    print(f"  measured here: lead {measured.lead_s:.1f} s and assembly {measured.assembly_s:.1f} s for "
-          f"{measured.video_s:.0f} s of video; chunks {cpu_per_video_s:.2f} CPU-s per second of video; "
-          f"utilisation {utilisation:.0%} on {cpus} CPUs (one pass)")
-    print(f"  assumed: container start-up {startup_s:.0f} s; source {source_mbps:g} Mbit/s read at "
-          f"{download_mbytes_per_s:g} MB/s; every child at once, each {size} (VIDEOCTL_SIZING's default for "
-          f"{gigapixels:.0f} Gpx), at the measured utilisation")
-    print(f"  start-up {startup_s:.0f} s + lead {lead_s:.0f} s + start-up {startup_s:.0f} s + source download "
-          f"{download_s:.0f} s + chunk encode {encode_s:.0f} s + assembly {assembly_s:.0f} s")
-    print(f"  READY {ready_s / 60:.1f} min after submit (goal ≤ 10 min); one pass on the same container "
-          f"{single_s / 60:.0f} min; the compute environment must allow {chunks * size.vcpus:g} vCPUs at once")
+    print(f"  measured here for {measured.video_s:.0f} s of video: the lead's probe and decision {measured.lead_s:.1f} s, "
+          f"its whole-video outputs {measured.whole_s:.1f} s (beside the chunks), the assembly "
+          f"{measured.assembly_s:.1f} s; the chunks {cpu_per_video_s:.2f} CPU-s per second of video; one pass's "
+          f"utilisation {utilisation:.0%} of {cpus} CPUs")
+    print(f"  assumed: a container's start-up {startup_s:.0f} s (not measured: no Batch here); the source "
+          f"{source_mbps:g} Mbit/s, read at {download_mbytes_per_s:g} MB/s by the lead and by each child; every "
+          f"child at once, each {child} (VIDEOCTL_SIZING's default for its chunk; the lead {lead}), at the "
+          f"measured utilisation; the lead's and the assembly's work grows with the video's length")
+    print(f"  start-up {startup_s:.0f} s + download {download_s:.0f} s + probe and decision {lead_s:.0f} s "
+          f"+ max(whole-video outputs {whole_s:.0f} s, children: start-up {startup_s:.0f} s + download "
+          f"{download_s:.0f} s + chunk encode {encode_s:.0f} s) + assembly {assembly_s:.0f} s")
+    print(f"  READY {ready_s / 60:.1f} min after submit (goal ≤ 10 min); one pass on the lead's container "
+          f"{single_s / 60:.0f} min; the compute environment must allow {chunks * child.vcpus:g} vCPUs at once "
+          f"(VIDEO_BATCH_MAX_VCPUS)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=360)
+    parser.add_argument("--source", type=Path, help="encode this file instead of generating one (--seconds long)")
     parser.add_argument("--chunk-seconds", type=int, default=60)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--startup-seconds", type=float, default=60)
@@ -215,9 +240,12 @@ def main() -> None:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # as root the embedded server refuses a private folder above its data
         width = round(args.height * 16 / 9) // 2 * 2
-        print(f"generating a {args.seconds:g} s {width}x{args.height} source with grain and audio …", flush=True)
-        source = generate_sample_clip(find_ffmpeg(), workdir / "source.mp4", seconds=args.seconds, width=width,
-                                      height=args.height, noise=True)
+        if args.source:
+            source = args.source
+        else:
+            print(f"generating a {args.seconds:g} s {width}x{args.height} source with grain and audio …", flush=True)
+            source = generate_sample_clip(find_ffmpeg(), workdir / "source.mp4", seconds=args.seconds, width=width,
+                                          height=args.height, noise=True)
         harness = Harness(workdir)
         become_subreaper()
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
@@ -232,7 +260,7 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"(a) CPU  chunked / one pass: {chunked.cpu_s / one_pass.cpu_s:.3f}x (goal ≤ 1.05)")
         print(f"(b) wall chunked / one pass: {chunked.wall_s / one_pass.wall_s:.3f}x (goal ≤ 1.05)")
-        model(Measured.of(chunked, args.seconds, args.chunk_seconds), one_pass, hours=args.model_hours,
+        model(Measured.of(chunked, args.seconds, harness.logs), one_pass, hours=args.model_hours,
               chunks=args.model_chunks, height=args.height, startup_s=args.startup_seconds,
               source_mbps=args.source_mbps, download_mbytes_per_s=args.download_mbytes_per_s)
 
