@@ -81,3 +81,47 @@ def test_the_mirror_carries_progress_and_the_eta_of_a_running_job(ctx):
     finally:
         redis_client.delete(progress_key(video.id))
         mirror.close()
+
+
+class RecordingMirror(RedisProgressMirror):
+    """The real mirror to Redis, each document it published also kept in order."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.published: list[dict] = []
+
+    def publish(self, **document) -> bool:
+        self.published.append(document)
+        return super().publish(**document)
+
+
+@pytest.mark.slow
+def test_a_chunked_jobs_mirror_follows_its_chunks_not_the_leads_own_pace(ctx, env, monkeypatch, tmp_path):
+    import dataclasses
+    import json
+
+    from tests.chunking import FakeChunkExecutor, chunk_env, encode_in_chunks, lecture
+    from videoctl.db.progress_mirror import progress_key
+
+    url = "redis://127.0.0.1:6379/0"
+    redis_client = _redis_or_skip(url)
+    chunk_env(monkeypatch, tmp_path)
+    mirror = RecordingMirror(url)
+    executor = FakeChunkExecutor()
+    deps = dataclasses.replace(ctx.run_job_deps(), mirror=mirror, chunk_executor=lambda on_batch: executor)
+    source = lecture(find_ffmpeg(), tmp_path / "lecture.mp4", seconds=20)
+    try:
+        video, job = encode_in_chunks(ctx, deps, source, chunks=3)
+        lead = [d for d in mirror.published if d["progress"] <= 25]  # the lead's part ends at 25 %
+        chunks = [d for d in mirror.published if 25 < d["progress"] < 94 and d["state"] == "RUNNING"]
+        # The lead's pace said nothing once its chunks were out: its last word has no ETA.
+        assert lead and lead[-1]["eta_s"] is None
+        # Each chunk but the last (it assembles) published the job's progress as the counter moved
+        # it, and the time the chunks left will take at the pace the finished ones measured.
+        assert [d["progress"] for d in chunks] == [25 + 69 * 1 // 3, 25 + 69 * 2 // 3]
+        assert all(d["eta_s"] is not None and d["eta_s"] > 0 for d in chunks)
+        final = json.loads(redis_client.get(progress_key(video.id)))
+        assert (final["job_id"], final["state"], final["progress"], final["eta_s"]) == (job.id, "SUCCEEDED", 100, None)
+    finally:
+        redis_client.delete(progress_key(video.id))
+        mirror.close()

@@ -28,7 +28,7 @@ from rich.table import Table
 from videoctl.domain import ranges
 from videoctl.domain.errors import VideoctlError
 from videoctl.domain.executor import LOCAL_ID_PREFIX
-from videoctl.domain.text import visible
+from videoctl.domain.text import clock_position, visible
 
 if TYPE_CHECKING:
     from videoctl.domain.chunk_progress import ChunkProgress
@@ -329,12 +329,7 @@ def duration_text(seconds: float) -> str:
 
 def clock_text(seconds: float | None) -> str:
     """A position in a video: '2:05', '1:02:03'."""
-    if seconds is None:
-        return "end"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return "end" if seconds is None else clock_position(seconds)
 
 
 def chunks_text(chunks: ChunkProgress) -> str:

@@ -29,6 +29,13 @@ def visible(text: str) -> str:
                         else f"\\u{ord(m.group()):04x}", text)
 
 
+def clock_position(seconds: float) -> str:
+    """A time in a video as a player shows it: ``0:06``, ``12:34``, ``1:02:03``."""
+    hours, rest = divmod(int(round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def check_title(title: str) -> str:
     return _check("title", title, TITLE_MAX)
 

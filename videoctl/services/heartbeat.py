@@ -46,6 +46,9 @@ class Heartbeat:
         self.mirror = mirror
         self._beat = beat or (lambda jobs, progress: jobs.heartbeat(self.job, progress))
         self.progress = 0
+        #: Whether this attempt's own progress rate says when it ends: not for a chunked
+        #: attempt's lead once it sent its chunks (they publish the ETA as each succeeds).
+        self.eta_from_own_rate = True
         self.fenced: Fenced | None = None
         self._outage = False
         self._stop = threading.Event()
@@ -124,7 +127,7 @@ class Heartbeat:
 
     def eta_s(self, state: str, now: datetime | None = None) -> float | None:
         """Seconds left by this attempt's own progress rate (``jobs show``'s rule); None until it says."""
-        if state != "RUNNING":
+        if state != "RUNNING" or not self.eta_from_own_rate:
             return None
         eta = eta_s(self.progress, self.job.started_at, now or datetime.now(UTC), duration_s=None,
                     seconds_per_source_second=None)

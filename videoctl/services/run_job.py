@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from videoctl.db.reconnect import DbSteps
 from videoctl.domain import cost, keys
+from videoctl.domain.chunk_progress import chunks_eta_s
 from videoctl.domain.chunks import ChunkState
 from videoctl.domain.decision import EncodeDecision
 from videoctl.domain.errors import DbError, Fenced, Interrupted, InvalidState, JobFailed, UsageError, VideoctlError
@@ -346,6 +347,7 @@ def _encode_in_scratch(job: Job, video: Video, deps: RunJobDeps, heartbeat: Hear
             rungs = ladder_rungs(settings, info, decision)
             job = chunked.send(job, info, plan, rungs, chunks=deps.chunks,
                                executor=deps.chunk_executor(runner.on_batch), progress=report)
+            heartbeat.eta_from_own_rate = False  # the chunks' pace says when the job ends now
             job = chunked.make_and_record_whole(job, video, src, info, rungs, decision, store=store,
                                                 settings=settings, ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix,
                                                 chunks=deps.chunks, progress=report)
@@ -516,8 +518,24 @@ def _run_claimed_chunk(job_id: int, chunk: JobChunk, video: Video, deps: RunJobD
     if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
         # The lead's outputs are on the job now (else it kept the claim): read the plan again.
         return _assemble_and_complete(counted, video, chunked.Chunking.from_dict(counted.chunking), deps, progress)
+    _mirror_chunked_job(deps, counted, video)
     _start_next_chunk(deps, runner, counted)
     return RunResult("chunk_encoded", counted, video)
+
+
+def _mirror_chunked_job(deps: RunJobDeps, job: Job, video: Video) -> None:
+    """The app's view of a chunked job (the Redis mirror), as each chunk succeeds: the job's
+    progress and the time the chunks still to run will take. Best effort, as every mirroring."""
+    if deps.mirror is None:
+        return
+    try:
+        rows, now = deps.chunks.of_attempt(job.id, job.attempt), deps.jobs.now()
+    except VideoctlError as exc:
+        log.warning("could not read the chunks to mirror the job's progress: %s", exc.message)
+        return
+    eta = chunks_eta_s(rows, now, video_duration_s=video.duration_s)
+    deps.mirror.publish(video_id=job.video_id, job_id=job.id, attempt=job.attempt, state="RUNNING",
+                        progress=job.progress, eta_s=None if eta is None else round(eta, 1))
 
 
 def _claim_chunk(chunks: ChunkRepository, job_id: int, attempt: int, runner: Runner) -> JobChunk:

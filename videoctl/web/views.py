@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from videoctl.domain.text import clock_position
+
 
 def clock(seconds: float | None) -> str:
     """A duration as a player shows it: ``0:06``, ``12:34``, ``1:02:03``."""
-    if seconds is None:
-        return "–"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return "–" if seconds is None else clock_position(seconds)
 
 
 def span(seconds: float | None) -> str:
