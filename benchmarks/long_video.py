@@ -25,8 +25,8 @@ CPU, ffmpeg's included, counts in RUSAGE_CHILDREN.
 (c) A model of time-to-READY on Batch, from what the chunked run measured (the job's and its
 chunks' timestamps in the database):
 
-  READY = start-up + download + decision + max(whole-video outputs, children) + assembly
-  children = start-up + download + one chunk's encode
+  READY = start-up + download + decision + max(whole-video outputs, waves × child) + assembly
+  child = start-up + download + one chunk's encode
 
   * start-up: a container's time from SubmitJob to running our command. There is no Batch
     here, so it is not measured: ``--startup-seconds`` (default 60 s) is an assumption, counted
@@ -36,12 +36,14 @@ chunks' timestamps in the database):
   * decision: the lead's probe and decision before it sends the chunks; whole-video outputs:
     every audio rendition with its loudness, captions, poster, made by the lead while the
     chunks encode. Both measured here and scaled to the modelled length.
-  * one chunk's encode: every child runs at once (the compute environment's maxvCpus must hold K
-    of them), each sized for its chunk by VIDEOCTL_SIZING's default table; the measured
-    CPU-seconds per second of video, scaled to its chunk and divided by its vCPUs at the
-    one-pass run's measured utilisation.
+  * one chunk's encode: each child sized for its chunk by VIDEOCTL_SIZING's default table; the
+    measured CPU-seconds per second of video, scaled to its chunk and divided by its vCPUs at
+    the one-pass run's measured utilisation. The children run at once when the compute
+    environment's maxvCpus holds them all beside the lead, else in waves (modelled for a cap
+    that holds them all and for each ``--max-vcpus``, default 64, VIDEO_BATCH_MAX_VCPUS's).
   * assembly: the manifests, the storyboard, the MP4 download's remux and the checks, measured
-    here and scaled.
+    here and scaled, plus reading the download rung's segments back from the bucket
+    (``--download-rung-mbps``, an assumption; here they were on the local disk).
 
 The model's inputs that were not measured here are printed with its result.
 """
@@ -188,7 +190,8 @@ def lead_whole_s(logs: Path, job_id: int) -> float:
 
 
 def model(measured: Measured, one_pass: Run, *, hours: float, chunks: int, height: int, startup_s: float,
-          source_mbps: float, download_mbytes_per_s: float) -> None:
+          source_mbps: float, download_rung_mbps: float, download_mbytes_per_s: float,
+          caps: tuple[float, ...] = ()) -> None:
     cpus = os.cpu_count() or 1
     video_s = hours * 3600
     chunk_s = video_s / chunks
@@ -202,9 +205,12 @@ def model(measured: Measured, one_pass: Run, *, hours: float, chunks: int, heigh
     cpu_per_video_s = sum(measured.chunk_walls) / measured.video_s
     download_s = video_s * source_mbps / 8 / download_mbytes_per_s
     encode_s = cpu_per_video_s * chunk_s / (child.vcpus * utilisation)
-    lead_s, whole_s, assembly_s = measured.lead_s * scale, measured.whole_s * scale, measured.assembly_s * scale
-    children_s = startup_s + download_s + encode_s
-    ready_s = startup_s + download_s + lead_s + max(whole_s, children_s) + assembly_s
+    # The assembler reads the download rung's segments back from the bucket for the MP4's remux
+    # (here they were on the local disk): added, at the same read speed.
+    fetch_s = video_s * download_rung_mbps / 8 / download_mbytes_per_s
+    lead_s, whole_s = measured.lead_s * scale, measured.whole_s * scale
+    assembly_s = measured.assembly_s * scale + fetch_s
+    child_s = startup_s + download_s + encode_s
     single_s = startup_s + download_s + cpu_per_video_s * video_s / (lead.vcpus * utilisation)
     print(f"(c) model: a {hours:g}-hour {height}p30 lecture in {chunks} chunks of {chunk_s:.0f} s on Batch")
     print(f"  measured here for {measured.video_s:.0f} s of video: the lead's probe and decision {measured.lead_s:.1f} s, "
@@ -212,16 +218,23 @@ def model(measured: Measured, one_pass: Run, *, hours: float, chunks: int, heigh
           f"{measured.assembly_s:.1f} s; the chunks {cpu_per_video_s:.2f} CPU-s per second of video; one pass's "
           f"utilisation {utilisation:.0%} of {cpus} CPUs")
     print(f"  assumed: a container's start-up {startup_s:.0f} s (not measured: no Batch here); the source "
-          f"{source_mbps:g} Mbit/s, read at {download_mbytes_per_s:g} MB/s by the lead and by each child; every "
-          f"child at once, each {child} (VIDEOCTL_SIZING's default for its chunk; the lead {lead}), at the "
-          f"measured utilisation; the lead's and the assembly's work grows with the video's length")
-    print(f"  start-up {startup_s:.0f} s + download {download_s:.0f} s + probe and decision {lead_s:.0f} s "
-          f"+ max(whole-video outputs {whole_s:.0f} s, children: start-up {startup_s:.0f} s + download "
-          f"{download_s:.0f} s + chunk encode {encode_s:.0f} s) + assembly {assembly_s:.0f} s")
-    print(f"  READY {ready_s / 60:.1f} min after submit (goal ≤ 10 min); one pass on the lead's container "
-          f"{single_s / 60:.0f} min; the compute environment must allow {chunks * child.vcpus:g} vCPUs at once "
-          f"(VIDEO_BATCH_MAX_VCPUS)")
-
+          f"{source_mbps:g} Mbit/s, read at {download_mbytes_per_s:g} MB/s by the lead and by each child, the "
+          f"download rung's segments ({download_rung_mbps:g} Mbit/s) read back by the assembler; each child "
+          f"{child} (VIDEOCTL_SIZING's default for its chunk; the lead {lead}), at the measured utilisation; "
+          f"the lead's and the assembly's work grows with the video's length")
+    everyone = chunks * child.vcpus + lead.vcpus
+    for max_vcpus in sorted({everyone, *caps}):
+        # The lead holds its vCPUs while it makes the whole-video outputs; the children share the rest,
+        # in waves when they do not all fit (each wave starts its containers and reads the source again).
+        at_once = max(int((max_vcpus - lead.vcpus) // child.vcpus), 1)
+        waves = -(-chunks // at_once)
+        ready_s = startup_s + download_s + lead_s + max(whole_s, waves * child_s) + assembly_s
+        print(f"  maxvCpus {max_vcpus:g}: {min(at_once, chunks)} children at once, {waves} wave(s): start-up "
+              f"{startup_s:.0f} s + download {download_s:.0f} s + probe and decision {lead_s:.0f} s + max(whole-video "
+              f"outputs {whole_s:.0f} s, {waves} × (start-up {startup_s:.0f} s + download {download_s:.0f} s + chunk "
+              f"encode {encode_s:.0f} s)) + assembly {assembly_s:.0f} s (reading the download rung back "
+              f"{fetch_s:.0f} s of it) = READY {ready_s / 60:.1f} min after submit (goal ≤ 10 min)")
+    print(f"  one pass on the lead's container: {single_s / 60:.0f} min")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -233,6 +246,10 @@ def main() -> None:
     parser.add_argument("--model-hours", type=float, default=2)
     parser.add_argument("--model-chunks", type=int, default=60)
     parser.add_argument("--source-mbps", type=float, default=5, help="the modelled lecture's source bitrate")
+    parser.add_argument("--max-vcpus", type=float, action="append", default=[],
+                        help="a compute environment's maxvCpus to model (repeatable; also modelled: enough for all)")
+    parser.add_argument("--download-rung-mbps", type=float, default=3,
+                        help="the bitrate of the rung the MP4 download is remuxed from")
     parser.add_argument("--download-mbytes-per-s", type=float, default=100,
                         help="a container's read speed from the bucket")
     args = parser.parse_args()
@@ -262,7 +279,8 @@ def main() -> None:
         print(f"(b) wall chunked / one pass: {chunked.wall_s / one_pass.wall_s:.3f}x (goal ≤ 1.05)")
         model(Measured.of(chunked, args.seconds, harness.logs), one_pass, hours=args.model_hours,
               chunks=args.model_chunks, height=args.height, startup_s=args.startup_seconds,
-              source_mbps=args.source_mbps, download_mbytes_per_s=args.download_mbytes_per_s)
+              source_mbps=args.source_mbps, download_rung_mbps=args.download_rung_mbps,
+              download_mbytes_per_s=args.download_mbytes_per_s, caps=tuple(args.max_vcpus or [64]))
 
 
 if __name__ == "__main__":
