@@ -40,7 +40,7 @@ chunks' timestamps in the database):
     measured CPU-seconds per second of video, scaled to its chunk and divided by its vCPUs at
     the one-pass run's measured utilisation. The children run at once when the compute
     environment's maxvCpus holds them all beside the lead, else in waves (modelled for a cap
-    that holds them all and for each ``--max-vcpus``, default 64, VIDEO_BATCH_MAX_VCPUS's).
+    that holds them all and for each ``--max-vcpus``, by default 64 and 256, VIDEO_BATCH_MAX_VCPUS's old and new defaults).
   * assembly: the manifests, the storyboard, the MP4 download's remux and the checks, measured
     here and scaled, plus reading the download rung's segments back from the bucket
     (``--download-rung-mbps``, an assumption; here they were on the local disk).
@@ -280,7 +280,7 @@ def main() -> None:
         model(Measured.of(chunked, args.seconds, harness.logs), one_pass, hours=args.model_hours,
               chunks=args.model_chunks, height=args.height, startup_s=args.startup_seconds,
               source_mbps=args.source_mbps, download_rung_mbps=args.download_rung_mbps,
-              download_mbytes_per_s=args.download_mbytes_per_s, caps=tuple(args.max_vcpus or [64]))
+              download_mbytes_per_s=args.download_mbytes_per_s, caps=tuple(args.max_vcpus or [64, 256]))
 
 
 if __name__ == "__main__":
