@@ -29,7 +29,8 @@ chunks' timestamps in the database):
   child = start-up + download + one chunk's encode
 
   * start-up: a container's time from SubmitJob to running our command. There is no Batch
-    here, so it is not measured: ``--startup-seconds`` (default 60 s) is an assumption, counted
+    here, so it is not measured: ``--startup-seconds`` (default 60 s) is an assumption (on
+    Batch, the gap between a job's ``createdAt`` and ``startedAt`` in DescribeJobs), counted
     for the lead's container, then for its children's, which start together.
   * download: the source read from the bucket, by the lead and again by each child
     (``--source-mbps`` at ``--download-mbytes-per-s``, both assumptions).
