@@ -248,7 +248,8 @@ def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, decision: Encod
                           segment_s=settings.segment_s, preset=settings.x264_preset,
                           pictures=OutputPlan.from_settings(settings).pictures, crfs=ladder_crfs(decision),
                           on_progress=lambda p: progress("encode", 10 + p * 0.8))
-    src.unlink(missing_ok=True)
+    # The source stays until the chunk has counted itself: the chunk that assembles measures the
+    # quality sample against it instead of downloading it again (it held the disk all along).
     if chunk.idx != 0:  # one init segment per rung, chunk 0's: every chunk's is the same (checked when assembled)
         for rung in chunking.rungs:
             (out_dir / rung.name / output.rungs[rung.name].init).unlink()
@@ -263,8 +264,8 @@ def encode_and_upload_chunk(chunk: JobChunk, chunking: Chunking, decision: Encod
 
 
 def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutput], *, store: ObjectStore,
-             settings: Settings, ffmpeg: str, workdir: Path, prefix: str,
-             progress: Progress) -> tuple[hls.LadderSummary, QualityOutcome | None]:
+             settings: Settings, ffmpeg: str, workdir: Path, prefix: str, progress: Progress,
+             source: Path | None = None) -> tuple[hls.LadderSummary, QualityOutcome | None]:
     """Write, check, measure and upload the chunked video's manifests, storyboard and download
     (master last); the quality sample's outcome (None when ``VIDEOCTL_MEASURE_QUALITY`` is off)."""
     if chunking.lead is None:
@@ -303,13 +304,17 @@ def assemble(job: Job, video: Video, chunking: Chunking, outputs: list[ChunkOutp
                                audio_durations=chunking.lead.audio_durations, tolerance_s=tolerance_s)
     progress("quality", 95)
     # As one pass does, after the verification and before the upload, once for the whole video:
-    # the manifests just written, the chunks' segments from the store, the source fetched again
-    # (a failure, the source's included, is recorded and the job completes without a score).
+    # the manifests just written, the chunks' segments from the store, and the source: the last
+    # chunk's own copy (``source``), else fetched again (a failure, the source's included, is
+    # recorded and the job completes without a score).
+    have_source = source is not None and source.is_file()
     measured = measure_encoded(AssembledLadder(out_dir, store, prefix, workdir / "quality" / "ladder"),
                                mode=settings.measure_quality, ffmpeg=ffmpeg,
-                               source=lambda: fetch_source(store, video, workdir), info=info,
-                               workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
-    (workdir / SOURCE_FILE).unlink(missing_ok=True)  # the scratch space goes to the upload from here on
+                               source=(lambda: source) if have_source else lambda: fetch_source(store, video, workdir),
+                               info=info, workdir=workdir / "quality", samples=quality.DEFAULT_SAMPLES)
+    for copy in (workdir / SOURCE_FILE, source):  # the scratch space goes to the upload from here on
+        if copy is not None:
+            copy.unlink(missing_ok=True)
     progress("upload", 96)
     upload_ladder(store, out_dir, prefix, lambda done: progress("upload", 96 + done * 3))
     # The tiles are in the sheets now; the ladder keeps no intermediate file.

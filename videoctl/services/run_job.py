@@ -23,7 +23,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from videoctl.db.reconnect import DbSteps
 from videoctl.domain import cost, keys
@@ -493,31 +495,37 @@ def _run_claimed_chunk(job_id: int, chunk: JobChunk, video: Video, deps: RunJobD
         heartbeat.update(percent)
         progress(f"chunk {chunk.idx}: {phase}", percent)
 
-    try:
-        with heartbeat, scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, attempt)) as workdir:
-            report("download", 0)
-            src = fetch_source(deps.store, video, workdir)
-            report("download", 10)
-            output = chunked.encode_and_upload_chunk(chunk, plan, decision, src, store=deps.store,
-                                                     settings=deps.settings, ffmpeg=deps.ffmpeg, workdir=workdir,
-                                                     prefix=prefix, progress=report, check=heartbeat.check)
-            heartbeat.check()
-        counted = db("counting the chunk", lambda: _finish_chunk(chunks, jobs, chunk, output.to_dict()))
-    except Fenced:
-        raise
-    except BaseException as exc:
-        error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
-        _record_chunk_failure(deps, chunk, error)
-        _start_next_chunk(deps, runner, job)
-        if isinstance(exc, VideoctlError):
-            raise JobFailed(f"job {job.id} attempt {attempt} chunk {chunk.idx} failed: {error.code}: {error.message}",
-                            hint=error.hint) from exc
-        raise
-    log.info("chunk succeeded", extra={"job_id": job.id, "attempt": attempt, "chunk": chunk.idx,
-                                       "chunks_done": counted.chunks_done, "chunks": counted.chunks})
-    if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
-        # The lead's outputs are on the job now (else it kept the claim): read the plan again.
-        return _assemble_and_complete(counted, video, chunked.Chunking.from_dict(counted.chunking), deps, progress)
+    with ExitStack() as scratch_space:
+        # The scratch outlives the count: the chunk that assembles measures the quality sample
+        # against its own copy of the source instead of downloading it again.
+        workdir = scratch_space.enter_context(
+            scratch.scratch_dir(deps.settings.scratch_dir, scratch.job_scratch_name(job.id, attempt)))
+        try:
+            with heartbeat:
+                report("download", 0)
+                src = fetch_source(deps.store, video, workdir)
+                report("download", 10)
+                output = chunked.encode_and_upload_chunk(chunk, plan, decision, src, store=deps.store,
+                                                         settings=deps.settings, ffmpeg=deps.ffmpeg, workdir=workdir,
+                                                         prefix=prefix, progress=report, check=heartbeat.check)
+                heartbeat.check()
+            counted = db("counting the chunk", lambda: _finish_chunk(chunks, jobs, chunk, output.to_dict()))
+        except Fenced:
+            raise
+        except BaseException as exc:
+            error = exc if isinstance(exc, VideoctlError) else VideoctlError(f"{type(exc).__name__}: {exc}")
+            _record_chunk_failure(deps, chunk, error)
+            _start_next_chunk(deps, runner, job)
+            if isinstance(exc, VideoctlError):
+                raise JobFailed(f"job {job.id} attempt {attempt} chunk {chunk.idx} failed: {error.code}: "
+                                f"{error.message}", hint=error.hint) from exc
+            raise
+        log.info("chunk succeeded", extra={"job_id": job.id, "attempt": attempt, "chunk": chunk.idx,
+                                           "chunks_done": counted.chunks_done, "chunks": counted.chunks})
+        if counted.chunks_done == counted.chunks and counted.runner_id == runner.id:
+            # The lead's outputs are on the job now (else it kept the claim): read the plan again.
+            return _assemble_and_complete(counted, video, chunked.Chunking.from_dict(counted.chunking), deps,
+                                          progress, source=src)
     _mirror_chunked_job(deps, counted, video)
     _start_next_chunk(deps, runner, counted)
     return RunResult("chunk_encoded", counted, video)
@@ -589,7 +597,7 @@ def _own_cpus() -> frozenset[int] | None:
 
 
 def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps: RunJobDeps,
-                           progress: Progress) -> RunResult:
+                           progress: Progress, source: Path | None = None) -> RunResult:
     """The last chunk (or the lead, when its whole-video outputs came last) holds the job's claim
     now: assemble the ladder, complete as one pass does."""
     log.info("assembling the ladder", extra={"job_id": job.id, "attempt": job.attempt, "chunks": job.chunks})
@@ -605,7 +613,8 @@ def _assemble_and_complete(job: Job, video: Video, plan: chunked.Chunking, deps:
             rows = deps.db_steps("reading the chunks", lambda: deps.chunks.of_attempt(job.id, job.attempt))
             outputs = [ChunkOutput.from_dict(row.result) for row in rows]
             summary, measured = chunked.assemble(job, video, plan, outputs, store=deps.store, settings=deps.settings,
-                                                 ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report)
+                                                 ffmpeg=deps.ffmpeg, workdir=workdir, prefix=prefix, progress=report,
+                                                 source=source)
             heartbeat.check()
             done, video = _complete(deps, job, video, prefix, info=plan.info, measurements=plan.lead.measurements,
                                     quality=measured)
