@@ -260,12 +260,7 @@ def scan_pass(*, jobs: JobRepository, videos: VideoRepository, executor: Executo
             if decision.action is Action.FAIL_ATTEMPT:
                 to_stop_chunks.append((jobs.chunk_executor_ids(job), decision.reason))
 
-    # A container gone quiet would only be fenced out; stop paying for it.
-    for executor_id, reason in to_stop:
-        try:
-            executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
-        except VideoctlError:  # best effort: the fence already holds
-            pass
+    _cancel_quiet(executor, to_stop)
     _stop_chunks(executor, to_stop_chunks)
     for begun, item in to_send:
         try:
@@ -489,6 +484,16 @@ def scan_loop(one_pass: Callable[[], ScanReport], interval_s: float,
 # ------------------------------------------------------------------ chunks of long videos (#23)
 
 
+def _cancel_quiet(executor: Executor, to_stop: list[tuple[str, str]]) -> None:
+    """A container gone quiet would only be fenced out; stop paying for it (best effort: the
+    fence already holds)."""
+    for executor_id, reason in to_stop:
+        try:
+            executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
+        except VideoctlError:
+            pass
+
+
 def scan_chunks(report: ScanReport, *, jobs: JobRepository, videos: VideoRepository, chunks: ChunkRepository,
                 executor: Executor, settings: Settings, limit: int, rand: Callable[[], float],
                 sleep: Callable[[float], None]) -> None:
@@ -537,11 +542,7 @@ def scan_chunks(report: ScanReport, *, jobs: JobRepository, videos: VideoReposit
                 to_send.append((begun, row, item))
             if decision.rule == "chunk_stale" and row.executor_job_id:
                 to_stop.append((row.executor_job_id, decision.reason))
-    for executor_id, reason in to_stop:
-        try:
-            executor.cancel(executor_id, f"videoctl scan-stuck: {reason}")
-        except VideoctlError:  # best effort: the fence already holds
-            pass
+    _cancel_quiet(executor, to_stop)
     _stop_chunks(executor, to_stop_chunks)
     for begun, row, item in to_send:
         try:
