@@ -55,7 +55,6 @@ import argparse
 import ctypes
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -67,6 +66,7 @@ from pathlib import Path
 from videoctl.domain.sizing import DEFAULT_SIZING, NOMINAL_FPS, parse_sizing
 from videoctl.media.binary import find_ffmpeg
 from videoctl.media.sample import generate_sample_clip
+from videoctl.services.pertitle import children_cpu_s
 
 #: prctl's PR_SET_CHILD_SUBREAPER (linux/prctl.h).
 PR_SET_CHILD_SUBREAPER = 36
@@ -105,11 +105,6 @@ def reap(pids: set[int], timeout_s: float = 120.0) -> None:
             time.sleep(0.1)
     if pids:
         raise RuntimeError(f"run-job processes still running after READY: {sorted(pids)}")
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 class Harness:

@@ -57,6 +57,7 @@ from videoctl.media.probe import SourceInfo
 from videoctl.services.captions import fetch_sidecars
 from videoctl.services.encode import (
     OutputPlan,
+    Progress,
     check_loudness,
     download_files,
     fetch_source,
@@ -70,7 +71,6 @@ from videoctl.storage.scratch import SOURCE_FILE
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 
 #: The chunked attempt's stored form (the job's ``chunking`` column), bumped when it changes.
 CHUNKING_VERSION = 1

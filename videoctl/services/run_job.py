@@ -57,6 +57,7 @@ from videoctl.media.cpus import cpu_budget, memory_budget_mib
 from videoctl.services import chunked
 from videoctl.services.encode import (
     EncodeResult,
+    Progress,
     decide_for,
     encode_one_pass,
     fetch_and_probe,
@@ -71,7 +72,6 @@ from videoctl.storage import ObjectStore, scratch
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
